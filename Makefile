@@ -1,0 +1,47 @@
+# The project's commands. `make up` and `make test` do all the set-up on a fresh Debian machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install system test up down status bench fuzz soak catalog clean
+
+# Virtual environment with the project and its test tools; quick when nothing changed.
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,uwsgi]'
+	touch $(STAMP)
+
+# Debian packages the stack and the browser tests need (nginx, chromium, a load generator).
+system:
+	scripts/ensure-system.sh
+
+test: install system
+	$(PY) -m pytest -q
+
+up: install system
+	scripts/stack.sh up
+
+down:
+	scripts/stack.sh down
+
+status:
+	scripts/stack.sh status
+
+bench: install system
+	$(PY) bench/run_all.py
+
+fuzz: install
+	HOMETAX_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz.py
+
+soak: install system
+	$(PY) bench/soak.py
+
+# Regenerate the code catalog from the NTS XML definition workbook.
+catalog: install
+	$(PY) scripts/build_catalog.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,34 @@
+"""hometax-decrypt: NTS year-end settlement (연말정산 간소화) PDF documents on Linux.
+
+Public API: :func:`open_document`, :func:`extract`, :func:`verify`, :func:`parse`.
+"""
+
+from __future__ import annotations
+
+from .errors import (BY_CODE, Damaged, HometaxError, NotNtsDocument, PasswordRequired, TooLarge,
+                     UsageError, WrongPassword)
+from .limits import Limits
+from .pdf import Extraction, NtsDocument, extract, extract_verified, open_document
+
+__version__ = "0.1.0"
+
+
+def verify(source, limits: Limits | None = None, trust=None):
+    """Verify the NTS timestamp over the file's bytes; see :mod:`hometax_decrypt.timestamp`."""
+    from .timestamp import verify as _verify
+
+    return _verify(source, limits=limits, trust=trust)
+
+
+def parse(source, password=None, limits: Limits | None = None):
+    """Parse the document into typed records; see :mod:`hometax_decrypt.yesone`."""
+    from .yesone import parse_document
+
+    return parse_document(source, password=password, limits=limits)
+
+
+__all__ = [
+    "open_document", "extract", "extract_verified", "verify", "parse", "Extraction", "NtsDocument",
+    "Limits", "HometaxError", "PasswordRequired", "WrongPassword", "NotNtsDocument", "Damaged",
+    "TooLarge", "UsageError", "BY_CODE", "__version__",
+]

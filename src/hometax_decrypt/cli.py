@@ -1,0 +1,139 @@
+"""The ``hometax-decrypt`` command line.
+
+Exit codes come from the error table (errors.py); 7 means "read fine, but not authentic". On failure
+one line goes to stderr and nothing to stdout. Passwords come from ``--password-stdin``, the
+``HOMETAX_PASSWORD`` environment variable or ``--password`` (least safe: visible in ``ps`` and shell
+history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import errors
+
+EXIT_NOT_AUTHENTIC = 7
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other failure
+        raise errors.UsageError(message.splitlines()[0] if message else None)
+
+
+def _add_password(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--password", help="document-open password (least safe: visible to other users "
+                                      "in ps and kept in shell history)")
+    g.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")
+
+
+def _password(args) -> str | None:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if args.password is not None:
+        return args.password
+    return os.environ.get("HOMETAX_PASSWORD") or None
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="hometax-decrypt",
+                 description="Extract, verify and parse NTS year-end settlement PDF documents.")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ex = sub.add_parser("extract", help="write the XML or SAM data part")
+    ex.add_argument("file")
+    _add_password(ex)
+    ex.add_argument("--part", default="xml", choices=["xml", "sam", "XML", "SAM"])
+    ex.add_argument("--encoding", default="utf-8", choices=["utf-8", "euc-kr"])
+    ex.add_argument("-o", "--output", help="output file (default: standard output)")
+    vg = ex.add_mutually_exclusive_group()
+    vg.add_argument("--require-authentic", action="store_true",
+                    help="fail with exit 7 unless the NTS timestamp proves the file authentic")
+    vg.add_argument("--no-verify", action="store_true",
+                    help="skip the timestamp check (by default a warning goes to stderr when the "
+                         "file is not authentic)")
+
+    ve = sub.add_parser("verify", help="verify the NTS timestamp; prints JSON, exit 0 or 7")
+    ve.add_argument("file")
+    ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the defaults)")
+
+    pa = sub.add_parser("parse", help="parse into records: JSON, CSV or XLSX")
+    pa.add_argument("file")
+    _add_password(pa)
+    pa.add_argument("--format", default="json", choices=["json", "csv", "xlsx"])
+    pa.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
+    pa.add_argument("-o", "--output", help="output file (default: standard output)")
+    return ap
+
+
+def _write(data: bytes, output: str | None) -> None:
+    if output:
+        with open(output, "wb") as fh:
+            fh.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+def _cmd_extract(args) -> int:
+    from .pdf import normalize_encoding, normalize_part, open_document
+
+    part = normalize_part(args.part)
+    enc = normalize_encoding(args.encoding)
+    with open_document(args.file, _password(args)) as doc:
+        data = doc.extract(part, enc)
+        if args.no_verify:
+            _write(data, args.output)
+            return 0
+        v = doc.verification()
+    if not v.authentic:
+        if args.require_authentic:
+            print(f"not_authentic: {v.reason}", file=sys.stderr)
+            return EXIT_NOT_AUTHENTIC
+        print(f"warning: not authentic: {v.reason}", file=sys.stderr)
+    _write(data, args.output)
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from .timestamp import TrustStore, verify
+
+    trust = TrustStore.default(extra_dir=args.trust_dir) if args.trust_dir else None
+    v = verify(args.file, trust=trust)
+    sys.stdout.write(json.dumps(v.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    return 0 if v.authentic else EXIT_NOT_AUTHENTIC
+
+
+def _cmd_parse(args) -> int:
+    from . import export
+    from .yesone import parse_document
+
+    doc = parse_document(args.file, password=_password(args))
+    writer = {"json": export.to_json, "csv": export.to_csv, "xlsx": export.to_xlsx}[args.format]
+    data = writer([doc], mask=args.mask)
+    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
+        raise errors.UsageError("refusing to write XLSX to a terminal; use -o FILE")
+    _write(data, args.output)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return {"extract": _cmd_extract, "verify": _cmd_verify, "parse": _cmd_parse}[args.command](args)
+    except errors.HometaxError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

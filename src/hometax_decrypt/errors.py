@@ -1,0 +1,113 @@
+"""The one table of failures for the whole project.
+
+Every failure the library can report is a :class:`HometaxError` subclass carrying a stable ``code``.
+The CLI exit status, the HTTP status and the NTS API return code all come from this table, so the
+adapters never decide them on their own. Messages never contain a password or a resident number:
+they are fixed strings chosen here, never built from user input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: str
+    nts_code: int | None
+    exit_code: int
+    http_status: int
+    message: str  # English, for the API and the CLI
+    message_ko: str  # Korean, for HR staff (web page)
+
+
+SPECS: dict[str, ErrorSpec] = {
+    s.code: s
+    for s in (
+        ErrorSpec("password_required", -1, 3, 422,
+                  "The document is encrypted; a password is required.",
+                  "문서열기암호가 설정된 문서입니다. 비밀번호를 입력하세요."),
+        ErrorSpec("wrong_password", -1, 3, 422,
+                  "The password does not open the document.",
+                  "비밀번호가 맞지 않습니다."),
+        ErrorSpec("not_nts_document", 0, 4, 422,
+                  "The PDF holds no NTS year-end settlement data.",
+                  "연말정산간소화 표준 전자문서가 아닙니다."),
+        ErrorSpec("damaged", -2, 5, 422,
+                  "The file is not a PDF or is damaged.",
+                  "PDF 문서가 아니거나 손상된 문서입니다."),
+        ErrorSpec("too_large", -2, 6, 413,
+                  "A size limit was exceeded.",
+                  "파일이 너무 크거나 허용 한도를 넘었습니다."),
+        ErrorSpec("usage", None, 2, 400,
+                  "Invalid arguments.",
+                  "요청이 올바르지 않습니다."),
+    )
+}
+
+
+class HometaxError(Exception):
+    """Base of all library failures. ``detail`` is a fixed English phrase, never user data."""
+
+    code = "damaged"
+
+    def __init__(self, detail: str | None = None):
+        self.detail = detail
+        super().__init__(self.message)
+
+    @property
+    def spec(self) -> ErrorSpec:
+        return SPECS[self.code]
+
+    @property
+    def nts_code(self) -> int | None:
+        return self.spec.nts_code
+
+    @property
+    def exit_code(self) -> int:
+        return self.spec.exit_code
+
+    @property
+    def http_status(self) -> int:
+        return self.spec.http_status
+
+    @property
+    def message(self) -> str:
+        return f"{self.spec.message} ({self.detail})" if self.detail else self.spec.message
+
+    @property
+    def message_ko(self) -> str:
+        return self.spec.message_ko
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "nts_code": self.nts_code, "message": self.message,
+                "message_ko": self.message_ko}
+
+
+class PasswordRequired(HometaxError):
+    code = "password_required"
+
+
+class WrongPassword(HometaxError):
+    code = "wrong_password"
+
+
+class NotNtsDocument(HometaxError):
+    code = "not_nts_document"
+
+
+class Damaged(HometaxError):
+    code = "damaged"
+
+
+class TooLarge(HometaxError):
+    code = "too_large"
+
+
+class UsageError(HometaxError):
+    code = "usage"
+
+
+BY_CODE: dict[str, type[HometaxError]] = {
+    c.code: c for c in (PasswordRequired, WrongPassword, NotNtsDocument, Damaged, TooLarge, UsageError)
+}

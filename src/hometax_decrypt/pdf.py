@@ -1,0 +1,350 @@
+"""Open an NTS document and read its data parts (FORMAT.md §1, §2, §5).
+
+The data lives in the catalog's non-standard ``/CustomFiles`` array (streams named ``/XML`` and
+``/SAM``) or, in the legacy layout, directly under the catalog keys ``/XML`` / ``/SAM`` with the
+digit encoding. Streams are inflated here, not by pikepdf, so that a decompression bomb is stopped
+while inflating, in memory bounded by the part limit.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Union
+
+import pikepdf
+
+from . import errors
+from .limits import Limits, resolve
+
+Source = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+
+PARTS = ("XML", "SAM")
+ENCODINGS = ("utf-8", "euc-kr")
+_CHUNK = 64 * 1024
+
+
+def read_source(source: Source, limits: Limits | None = None) -> bytes:
+    """Return the document's bytes, refusing more than the input limit without reading it all."""
+    lim = resolve(limits)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as fh:
+                data = fh.read(lim.max_input_bytes + 1)
+        except OSError as exc:  # the path is the caller's own; the OS message may echo it
+            raise errors.Damaged("cannot read the file") from None
+    elif hasattr(source, "read"):
+        data = source.read(lim.max_input_bytes + 1)
+        if not isinstance(data, (bytes, bytearray)):
+            raise errors.UsageError("the file object must be opened in binary mode")
+        data = bytes(data)
+    else:
+        raise errors.UsageError("source must be bytes, a path or a binary file object")
+    if len(data) > lim.max_input_bytes:
+        raise errors.TooLarge("input exceeds the input size limit")
+    return data
+
+
+def normalize_part(part: str) -> str:
+    name = (part or "").strip().upper()
+    if name not in PARTS:
+        raise errors.UsageError("part must be xml or sam")
+    return name
+
+
+def normalize_encoding(encoding: str) -> str:
+    enc = (encoding or "").strip().lower().replace("_", "-")
+    if enc in ("utf8", "utf-8"):
+        return "utf-8"
+    if enc in ("euc-kr", "euckr", "cp949", "ansi"):
+        return "euc-kr"
+    raise errors.UsageError("encoding must be utf-8 or euc-kr")
+
+
+def _password_candidates(password: str | bytes) -> list[str | bytes]:
+    """UTF-8 first (what pikepdf/qpdf do for str); then CP949 bytes, the Korean Windows code page,
+    which is what a Korean password becomes in a writer that encodes with the system's ANSI page."""
+    if isinstance(password, bytes):
+        return [password]
+    out: list[str | bytes] = [password]
+    try:
+        cp = password.encode("cp949")
+        if cp != password.encode("utf-8"):
+            out.append(cp)
+    except UnicodeEncodeError:
+        pass
+    return out
+
+
+def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
+    if b"%PDF-" not in data[:1024]:
+        raise errors.Damaged("no PDF header")
+    try:
+        if password in (None, "", b""):
+            try:
+                return pikepdf.open(io.BytesIO(data))
+            except pikepdf.PasswordError:
+                raise errors.PasswordRequired() from None
+        for candidate in _password_candidates(password):
+            try:
+                return pikepdf.open(io.BytesIO(data), password=candidate)
+            except pikepdf.PasswordError:
+                continue
+        raise errors.WrongPassword()
+    except errors.HometaxError:
+        raise
+    except (pikepdf.PdfError, ValueError, RuntimeError, OSError, MemoryError):
+        raise errors.Damaged("the PDF structure cannot be read") from None
+
+
+class NtsDocument:
+    """An opened NTS PDF. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, data: bytes, pdf: pikepdf.Pdf, limits: Limits):
+        self.data = data
+        self.pdf = pdf
+        self.limits = limits
+        self._verification = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> "NtsDocument":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pdf.close()
+
+    # -- facts ----------------------------------------------------------------------------------
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.pdf.is_encrypted)
+
+    @property
+    def layout(self) -> str:
+        """``custom_files`` (current), ``legacy`` (catalog /XML) or ``none``."""
+        root = self.pdf.Root
+        if "/CustomFiles" in root:
+            return "custom_files"
+        if "/XML" in root or "/SAM" in root:
+            return "legacy"
+        return "none"
+
+    def part_names(self) -> list[str]:
+        names = []
+        for name in PARTS:
+            try:
+                self._find_stream(name)
+            except errors.NotNtsDocument:
+                continue
+            names.append(name)
+        return names
+
+    # -- reading --------------------------------------------------------------------------------
+    def _find_stream(self, name: str) -> tuple[pikepdf.Stream, bool]:
+        """The stream holding part ``name`` and whether it uses the legacy digit encoding."""
+        root = self.pdf.Root
+        try:
+            if "/CustomFiles" in root:
+                files = root["/CustomFiles"]
+                if not isinstance(files, pikepdf.Array):
+                    raise errors.Damaged("/CustomFiles is not an array")
+                for item in files:
+                    if not isinstance(item, pikepdf.Stream):
+                        continue
+                    item_name = item.stream_dict.get("/Name")
+                    if isinstance(item_name, pikepdf.Name) and str(item_name)[1:].upper() == name:
+                        return item, False
+                raise errors.NotNtsDocument(f"no {name} part in /CustomFiles")
+            legacy = root.get("/" + name)
+            if isinstance(legacy, pikepdf.Stream):
+                return legacy, True
+        except errors.HometaxError:
+            raise
+        except (pikepdf.PdfError, ValueError, RuntimeError):
+            raise errors.Damaged("the data part cannot be located") from None
+        raise errors.NotNtsDocument("no NTS data in the document")
+
+    def read_part(self, part: str = "xml") -> bytes:
+        """The part's text as UTF-8 bytes (legacy digit encoding already decoded)."""
+        name = normalize_part(part)
+        stream, legacy = self._find_stream(name)
+        raw = self._inflate(stream)
+        if legacy:
+            return decode_legacy(raw).encode("utf-8")
+        return raw
+
+    def extract(self, part: str = "xml", encoding: str = "utf-8") -> bytes:
+        return convert(self.read_part(part), normalize_encoding(encoding))
+
+    def _inflate(self, stream: pikepdf.Stream) -> bytes:
+        try:
+            filters = stream.stream_dict.get("/Filter")
+            if isinstance(filters, pikepdf.Array):
+                filters = list(filters)
+            elif filters is None:
+                filters = []
+            else:
+                filters = [filters]
+            if any(str(f) not in ("/FlateDecode", "/Fl") for f in filters) or len(filters) > 1:
+                raise errors.Damaged("unsupported stream filter")
+            if "/DecodeParms" in stream.stream_dict:
+                parms = stream.stream_dict["/DecodeParms"]
+                if isinstance(parms, pikepdf.Dictionary) and int(parms.get("/Predictor", 1)) > 1:
+                    raise errors.Damaged("unsupported stream predictor")
+            raw = stream.read_raw_bytes()  # decrypted, still compressed
+        except errors.HometaxError:
+            raise
+        except (pikepdf.PdfError, ValueError, RuntimeError, TypeError):
+            raise errors.Damaged("the data stream cannot be read") from None
+        if not filters:
+            if len(raw) > self.limits.max_part_bytes:
+                raise errors.TooLarge("data part exceeds the part size limit")
+            return bytes(raw)
+        return inflate(bytes(raw), self.limits.max_part_bytes)
+
+    # -- other outputs --------------------------------------------------------------------------
+    def decrypted_pdf(self) -> bytes:
+        """The PDF with its password removed (for archives). Not authentic any more: re-saved."""
+        out = io.BytesIO()
+        try:
+            self.pdf.save(out, encryption=False)
+        except (pikepdf.PdfError, ValueError, RuntimeError):
+            raise errors.Damaged("the document cannot be re-saved") from None
+        return out.getvalue()
+
+    def verification(self):
+        """The timestamp verification of the file's bytes (computed once)."""
+        if self._verification is None:
+            from .timestamp import verify_bytes
+
+            self._verification = verify_bytes(self.data)
+        return self._verification
+
+
+def inflate(raw: bytes, max_out: int) -> bytes:
+    """zlib-inflate ``raw``, stopping as soon as the output would pass ``max_out`` bytes."""
+    d = zlib.decompressobj()
+    out = bytearray()
+    pos = 0
+    try:
+        while True:
+            if d.unconsumed_tail:
+                chunk = d.unconsumed_tail
+            else:
+                if pos >= len(raw):
+                    break
+                chunk = raw[pos:pos + _CHUNK]
+                pos += len(chunk)
+            room = max_out + 1 - len(out)
+            out += d.decompress(chunk, room)
+            if len(out) > max_out:
+                raise errors.TooLarge("data part exceeds the part size limit")
+            if d.eof:
+                break
+        if not d.eof:
+            tail = d.flush()
+            out += tail
+            if len(out) > max_out:
+                raise errors.TooLarge("data part exceeds the part size limit")
+            if not out:
+                raise errors.Damaged("the data stream is truncated")
+    except zlib.error:
+        raise errors.Damaged("the data stream is corrupt") from None
+    return bytes(out)
+
+
+_LEGACY_WS = re.compile(rb"\s+")
+
+
+def decode_legacy(raw: bytes) -> str:
+    """Legacy digit encoding: groups of one digit L followed by L digits, the code point."""
+    s = _LEGACY_WS.sub(b"", raw)
+    out = []
+    i, n = 0, len(s)
+    try:
+        while i < n:
+            width = s[i] - 48
+            if not 1 <= width <= 9 or i + 1 + width > n:
+                raise ValueError
+            digits = s[i + 1:i + 1 + width]
+            if not digits.isdigit():
+                raise ValueError
+            out.append(chr(int(digits)))
+            i += 1 + width
+    except (ValueError, OverflowError):
+        raise errors.Damaged("the legacy data is not digit-encoded") from None
+    return "".join(out)
+
+
+def encode_legacy(text: str) -> bytes:
+    """The inverse of :func:`decode_legacy` (for building test documents)."""
+    return "".join(f"{len(str(ord(c)))}{ord(c)}" for c in text).encode("ascii")
+
+
+_XML_DECL_ENCODING = re.compile(r'\A(\s*<\?xml[^>]*?encoding\s*=\s*["\'])utf-8(["\'])', re.IGNORECASE)
+
+
+def convert(utf8: bytes, encoding: str) -> bytes:
+    """The NTS API's ``bAnsi`` switch. ``utf-8``: bytes as stored. ``euc-kr``: the text in the Korean
+    ANSI code page (CP949, the superset of EUC-KR that the Windows API uses), with the XML
+    declaration's ``encoding="utf-8"`` replaced by ``encoding="euc-kr"``. A character that has no
+    CP949 form becomes ``?``, as the Windows and Java converters do."""
+    if encoding == "utf-8":
+        return utf8
+    try:
+        text = utf8.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.Damaged("the data part is not valid UTF-8") from None
+    text = _XML_DECL_ENCODING.sub(r"\1euc-kr\2", text, count=1)
+    return text.encode("cp949", errors="replace")
+
+
+def open_document(source: Source, password: str | bytes | None = None,
+                  limits: Limits | None = None) -> NtsDocument:
+    """Open ``source`` (bytes, path or binary file object) with ``password``."""
+    lim = resolve(limits)
+    data = read_source(source, lim)
+    pdf = _open_pikepdf(data, password)
+    try:
+        size = int(pdf.trailer.get("/Size", 0))
+    except (pikepdf.PdfError, ValueError, TypeError):
+        size = 0
+    if size > lim.max_objects:
+        pdf.close()
+        raise errors.TooLarge("too many objects in the PDF")
+    return NtsDocument(data, pdf, lim)
+
+
+def extract(source: Source, password: str | bytes | None = None, part: str = "xml",
+            encoding: str = "utf-8", limits: Limits | None = None) -> bytes:
+    """The part's bytes exactly as the NTS API returns them."""
+    name = normalize_part(part)
+    enc = normalize_encoding(encoding)
+    with open_document(source, password, limits) as doc:
+        return doc.extract(name, enc)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A part's bytes together with the document's verification, for callers that must not get NTS
+    data without knowing whether it is authentic."""
+
+    data: bytes
+    part: str
+    encoding: str
+    verification: object
+
+
+def extract_verified(source: Source, password: str | bytes | None = None, part: str = "xml",
+                     encoding: str = "utf-8", limits: Limits | None = None) -> Extraction:
+    name = normalize_part(part)
+    enc = normalize_encoding(encoding)
+    with open_document(source, password, limits) as doc:
+        return Extraction(doc.extract(name, enc), name, enc, doc.verification())
