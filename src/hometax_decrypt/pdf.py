@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Union
@@ -25,6 +26,10 @@ Source = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 PARTS = ("XML", "SAM")
 ENCODINGS = ("utf-8", "euc-kr")
 _CHUNK = 64 * 1024
+
+# NTS API semantics: a password given for an unencrypted file is simply not needed.
+warnings.filterwarnings("ignore", message="A password was provided, but no password was needed",
+                        category=UserWarning)
 
 
 def read_source(source: Source, limits: Limits | None = None) -> bytes:
@@ -248,13 +253,8 @@ def inflate(raw: bytes, max_out: int) -> bytes:
                 raise errors.TooLarge("data part exceeds the part size limit")
             if d.eof:
                 break
-        if not d.eof:
-            tail = d.flush()
-            out += tail
-            if len(out) > max_out:
-                raise errors.TooLarge("data part exceeds the part size limit")
-            if not out:
-                raise errors.Damaged("the data stream is truncated")
+        if not d.eof:  # the Flate data ends before its end marker: cut short
+            raise errors.Damaged("the data stream is truncated")
     except zlib.error:
         raise errors.Damaged("the data stream is corrupt") from None
     return bytes(out)

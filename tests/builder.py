@@ -1,0 +1,193 @@
+"""Builds NTS-format PDFs for the suite, so that it stands on its own without the real samples.
+
+Every document here is fictional. The layout follows FORMAT.md §1: the catalog's ``/CustomFiles``
+array of ``/Type /EmbeddedFile`` Flate streams named ``/XML`` and ``/SAM``, or, for the legacy layout,
+streams directly under the catalog keys ``/XML`` / ``/SAM`` holding the digit encoding.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import zlib
+
+import pikepdf
+
+from hometax_decrypt.pdf import encode_legacy
+
+# A small fictional document in the NTS XML shape (2020 layout).
+SAMPLE_XML = """<?xml version="1.0" encoding="utf-8" ?>
+<yesone>
+<doc>
+\t<doc_type>B</doc_type>
+\t<seq>2021011500000001</seq>
+\t<att_year>2020</att_year>
+\t<att_inqrMm>01 ~ 12월</att_inqrMm>
+</doc>
+<form form_cd="B101Y">
+\t<man resid="8001011234567" name="김테스트">
+\t\t<data dat_cd="G0003" busnid="1234567890" trade_nm="테스트 약국"><sum>12345</sum></data>
+\t\t<data dat_cd="G0001" busnid="1234567891" trade_nm="시험 의원"><sum>67890</sum></data>
+\t</man>
+</form>
+</yesone>
+""".encode("utf-8")
+
+SAMPLE_SAM = (
+    "DOCHD|HDR|B|2021011500000001|2020|01 ~ 12월                      |\n"
+    "B101Y|G0003|8001011234567|김테스트                      |1234567890|테스트 약국                   |000000012345|\n"
+    "B101Y|G0001|8001011234567|김테스트                      |1234567891|시험 의원                     |000000067890|\n"
+    "DOCED|END|"
+).encode("utf-8")
+
+ENCRYPTIONS = {
+    "rc4-40": dict(R=2, aes=False, metadata=False),
+    "rc4-128": dict(R=3, aes=False, metadata=False),
+    "aes-128": dict(R=4, aes=True),
+    "aes-256": dict(R=6, aes=True),
+}
+
+
+def _flate_stream(pdf: pikepdf.Pdf, data: bytes, name: str | None) -> pikepdf.Stream:
+    s = pikepdf.Stream(pdf, zlib.compress(data, 6))
+    s.Filter = pikepdf.Name.FlateDecode
+    if name is not None:
+        s.Type = pikepdf.Name.EmbeddedFile
+        s.Name = pikepdf.Name("/" + name)
+    return s
+
+
+def _base_pdf(page_text: str = "NTS test document") -> pikepdf.Pdf:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                BaseFont=pikepdf.Name.Helvetica))
+    page = pdf.pages[0]
+    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+    page.Contents = pdf.make_stream(f"BT /F1 12 Tf 72 770 Td ({page_text}) Tj ET".encode("latin-1"))
+    return pdf
+
+
+def save(pdf: pikepdf.Pdf, *, encryption: str | None = None, user_password: str = "",
+         owner_password: str = "owner-secret", object_streams: bool = False,
+         linearize: bool = False, raw: bool = False) -> bytes:
+    kwargs: dict = {}
+    if encryption and ENCRYPTIONS[encryption]["R"] < 5 and not _latin1(user_password + owner_password):
+        # pikepdf refuses passwords outside PDFDocEncoding below R5; pypdf writes them as UTF-8,
+        # which is what a Korean password becomes in a writer that does not refuse it.
+        return _encrypt_with_pypdf(save(pdf, object_streams=object_streams), encryption,
+                                   user_password, owner_password)
+    if encryption:
+        kwargs["encryption"] = pikepdf.Encryption(user=user_password, owner=owner_password,
+                                                  **ENCRYPTIONS[encryption])
+    if object_streams:
+        kwargs["object_stream_mode"] = pikepdf.ObjectStreamMode.generate
+    if linearize:
+        kwargs["linearize"] = True
+    if raw:  # keep stream data exactly as given (bombs, corrupt streams)
+        kwargs["stream_decode_level"] = pikepdf.StreamDecodeLevel.none
+        kwargs["compress_streams"] = False
+    out = io.BytesIO()
+    pdf.save(out, deterministic_id=not encryption, **kwargs)
+    return out.getvalue()
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_PYPDF_ALGORITHMS = {"rc4-40": "RC4-40", "rc4-128": "RC4-128", "aes-128": "AES-128",
+                     "aes-256": "AES-256"}
+
+
+def _encrypt_with_pypdf(data: bytes, encryption: str, user_password: str, owner_password: str) -> bytes:
+    import pypdf
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password=owner_password,
+                   algorithm=_PYPDF_ALGORITHMS[encryption])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def build_nts_pdf(xml: bytes | None = SAMPLE_XML, sam: bytes | None = SAMPLE_SAM, *,
+                  encryption: str | None = None, user_password: str = "",
+                  owner_password: str = "owner-secret", legacy: bool = False,
+                  object_streams: bool = False, linearize: bool = False) -> bytes:
+    """An NTS-format PDF holding ``xml`` and ``sam`` (UTF-8 bytes), optionally encrypted."""
+    pdf = _base_pdf()
+    if legacy:
+        if xml is not None:
+            pdf.Root.XML = _flate_stream(pdf, encode_legacy(xml.decode("utf-8")), None)
+        if sam is not None:
+            pdf.Root.SAM = _flate_stream(pdf, encode_legacy(sam.decode("utf-8")), None)
+    else:
+        files = pikepdf.Array()
+        for name, data in (("XML", xml), ("SAM", sam)):
+            if data is not None:
+                files.append(pdf.make_indirect(_flate_stream(pdf, data, name)))
+        pdf.Root.CustomFiles = files
+    return save(pdf, encryption=encryption, user_password=user_password,
+                owner_password=owner_password, object_streams=object_streams, linearize=linearize)
+
+
+def plain_pdf() -> bytes:
+    """A readable PDF with no NTS data at all."""
+    return save(_base_pdf("just a PDF"))
+
+
+def broken_custom_files_pdf(kind: str) -> bytes:
+    """``/CustomFiles`` present but unusable: ``not_array``, ``corrupt_stream`` (bad Flate data),
+    ``truncated_stream`` (Flate data cut short) or ``bad_filter`` (a filter NTS never uses)."""
+    pdf = _base_pdf()
+    if kind == "not_array":
+        pdf.Root.CustomFiles = pikepdf.Dictionary(Name=pikepdf.Name.XML)
+    else:
+        if kind == "corrupt_stream":
+            data = b"\x78\x9c" + os.urandom(512)
+            filt = pikepdf.Name.FlateDecode
+        elif kind == "truncated_stream":
+            data = zlib.compress(SAMPLE_XML)[: len(SAMPLE_XML) // 4]
+            filt = pikepdf.Name.FlateDecode
+        elif kind == "bad_filter":
+            data = SAMPLE_XML
+            filt = pikepdf.Name.LZWDecode
+        else:
+            raise ValueError(kind)
+        s = pikepdf.Stream(pdf, data)
+        s.Filter = filt
+        s.Type = pikepdf.Name.EmbeddedFile
+        s.Name = pikepdf.Name.XML
+        pdf.Root.CustomFiles = pikepdf.Array([pdf.make_indirect(s)])
+    return save(pdf, raw=True)
+
+
+def bomb_pdf(inflated_bytes: int = 1 << 30) -> bytes:
+    """A ``/CustomFiles`` XML stream of a few MB that inflates to ``inflated_bytes`` (zeros)."""
+    comp = zlib.compressobj(9)
+    chunk = bytes(1 << 20)
+    parts = [comp.compress(b'<?xml version="1.0" encoding="utf-8" ?>\n<yesone>')]
+    for _ in range(inflated_bytes >> 20):
+        parts.append(comp.compress(chunk))
+    parts.append(comp.flush())
+    pdf = _base_pdf()
+    s = pikepdf.Stream(pdf, b"".join(parts))
+    s.Filter = pikepdf.Name.FlateDecode
+    s.Type = pikepdf.Name.EmbeddedFile
+    s.Name = pikepdf.Name.XML
+    pdf.Root.CustomFiles = pikepdf.Array([pdf.make_indirect(s)])
+    return save(pdf, raw=True)
+
+
+def truncated(data: bytes, keep: float = 0.5) -> bytes:
+    return data[: int(len(data) * keep)]
+
+
+def random_bytes(n: int = 4096, seed: int = 7) -> bytes:
+    return random.Random(seed).randbytes(n)

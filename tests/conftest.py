@@ -1,0 +1,45 @@
+"""Shared fixtures: where the real NTS samples are, and the suite's own generated documents."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "samples"
+GPKI_DIR = SHARED / "reference" / "gpki"
+SAMPLE_PASSWORD = "1234567"
+
+sys.path.insert(0, str(TESTS))  # tests import builder / tsa as plain modules
+
+
+def sample_files() -> list[Path]:
+    files = sorted(SAMPLES.rglob("*.pdf"))
+    # The real samples are part of the test material; a missing ../shared is an error, not a skip.
+    assert len(files) == 27, f"expected the 27 NTS samples under {SAMPLES}, found {len(files)}"
+    return files
+
+
+def password_for(path: Path) -> str | None:
+    return SAMPLE_PASSWORD if "password" in path.name else None
+
+
+@pytest.fixture(scope="session")
+def all_2020() -> bytes:
+    return (SAMPLES / "nts-2020" / "all.pdf").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def all_2020_password() -> bytes:
+    return (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def bomb() -> bytes:
+    import builder
+
+    return builder.bomb_pdf(1 << 30)
