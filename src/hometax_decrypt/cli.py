@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception:  # never a traceback: it could echo input; the table's codes cover known cases
+        print("internal_error: unexpected failure", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
