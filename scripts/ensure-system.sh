@@ -6,6 +6,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v hey >/dev/null 2>&1 || need+=(hey)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# a Korean font, so the browser tests' screenshots of the (Korean) upload page are legible
+[ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2
