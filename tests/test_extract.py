@@ -265,3 +265,12 @@ def test_nts_compat_file_functions(tmp_path, all_2020_password):
     assert java.NTS_GetFileBufEx(all_2020_password, "1234567", "XML", True).startswith(
         b'<?xml version="1.0" encoding="euc-kr" ?>')
     assert java.NTS_GetLastError() == 1
+
+
+def test_korean_password_written_in_cp949_also_opens():
+    """Writers on Korean Windows encode a password in the ANSI code page (CP949), not UTF-8."""
+    cp949_as_latin1 = "비밀번호7".encode("cp949").decode("latin-1")  # pypdf writes latin-1 verbatim
+    data = builder._encrypt_with_pypdf(builder.build_nts_pdf(), "rc4-128", cp949_as_latin1, "owner")
+    with pytest.raises(pikepdf.PasswordError):
+        pikepdf.open(io.BytesIO(data), password="비밀번호7")  # the UTF-8 bytes do not open it
+    assert h.extract(data, password="비밀번호7") == builder.SAMPLE_XML
