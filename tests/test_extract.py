@@ -274,3 +274,9 @@ def test_korean_password_written_in_cp949_also_opens():
     with pytest.raises(pikepdf.PasswordError):
         pikepdf.open(io.BytesIO(data), password="비밀번호7")  # the UTF-8 bytes do not open it
     assert h.extract(data, password="비밀번호7") == builder.SAMPLE_XML
+
+
+def test_time_limit_is_a_too_large_error(all_2020):
+    with pytest.raises(errors.TooLarge) as info:
+        h.extract(all_2020, limits=Limits(max_seconds=0))
+    assert "time" in info.value.message

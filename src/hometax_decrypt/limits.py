@@ -7,6 +7,7 @@ Defaults follow the project's error table; each can be overridden by an environm
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, fields
 
 MiB = 1024 * 1024
@@ -36,3 +37,17 @@ DEFAULT = Limits()
 
 def resolve(limits: Limits | None) -> Limits:
     return limits if limits is not None else Limits.from_env()
+
+
+class Deadline:
+    """Wall-time budget of one document's work, checked between steps (native code such as qpdf's
+    parser cannot be interrupted, so the check comes right after it returns)."""
+
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            from .errors import TooLarge
+
+            raise TooLarge("processing time limit exceeded")

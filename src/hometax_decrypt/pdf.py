@@ -19,7 +19,7 @@ from typing import BinaryIO, Union
 import pikepdf
 
 from . import errors
-from .limits import Limits, resolve
+from .limits import Deadline, Limits, resolve
 
 Source = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 
@@ -110,10 +110,11 @@ def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
 class NtsDocument:
     """An opened NTS PDF. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, data: bytes, pdf: pikepdf.Pdf, limits: Limits):
+    def __init__(self, data: bytes, pdf: pikepdf.Pdf, limits: Limits, deadline: Deadline | None = None):
         self.data = data
         self.pdf = pdf
         self.limits = limits
+        self.deadline = deadline or Deadline(limits.max_seconds)
         self._verification = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -212,7 +213,8 @@ class NtsDocument:
             if len(raw) > self.limits.max_part_bytes:
                 raise errors.TooLarge("data part exceeds the part size limit")
             return bytes(raw)
-        return inflate(bytes(raw), self.limits.max_part_bytes)
+        self.deadline.check()
+        return inflate(bytes(raw), self.limits.max_part_bytes, self.deadline)
 
     # -- other outputs --------------------------------------------------------------------------
     def decrypted_pdf(self) -> bytes:
@@ -233,7 +235,7 @@ class NtsDocument:
         return self._verification
 
 
-def inflate(raw: bytes, max_out: int) -> bytes:
+def inflate(raw: bytes, max_out: int, deadline: Deadline | None = None) -> bytes:
     """zlib-inflate ``raw``, stopping as soon as the output would pass ``max_out`` bytes."""
     d = zlib.decompressobj()
     out = bytearray()
@@ -253,6 +255,8 @@ def inflate(raw: bytes, max_out: int) -> bytes:
                 raise errors.TooLarge("data part exceeds the part size limit")
             if d.eof:
                 break
+            if deadline is not None:
+                deadline.check()
         if not d.eof:  # the Flate data ends before its end marker: cut short
             raise errors.Damaged("the data stream is truncated")
     except zlib.error:
@@ -310,6 +314,7 @@ def open_document(source: Source, password: str | bytes | None = None,
                   limits: Limits | None = None) -> NtsDocument:
     """Open ``source`` (bytes, path or binary file object) with ``password``."""
     lim = resolve(limits)
+    deadline = Deadline(lim.max_seconds)
     data = read_source(source, lim)
     pdf = _open_pikepdf(data, password)
     try:
@@ -319,7 +324,12 @@ def open_document(source: Source, password: str | bytes | None = None,
     if size > lim.max_objects:
         pdf.close()
         raise errors.TooLarge("too many objects in the PDF")
-    return NtsDocument(data, pdf, lim)
+    try:
+        deadline.check()
+    except errors.TooLarge:
+        pdf.close()
+        raise
+    return NtsDocument(data, pdf, lim, deadline)
 
 
 def extract(source: Source, password: str | bytes | None = None, part: str = "xml",
