@@ -1,0 +1,210 @@
+"""JSON, CSV and XLSX writers over the model.
+
+Each takes a LIST of documents (one employee's file, or a whole batch) and returns bytes:
+
+- JSON: ``{"format": "hometax-decrypt/records", "version": 1, "documents": [...]}`` — always a list,
+  one entry per document (``Document.to_dict``); see ``docs/document.schema.json``.
+- CSV: UTF-8 with BOM (Excel opens it), one row per ``<data>`` item; the header starts exactly
+  ``form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount`` (``amount`` = the integer in the
+  item's ``<sum>``, empty if none), then :data:`EXTRA_COLUMNS`.
+- XLSX: sheet ``items`` (the CSV's rows and columns, amounts as numbers with thousands separators)
+  and sheet ``summary`` (one row per person per document × category).
+
+``mask=True`` masks resident numbers everywhere (``750101-1******``) on the way out; the documents
+are never changed. Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+``@``, or ``-`` not followed by a digit) are written as text: prefixed with ``'`` in CSV, stored as a
+string cell in XLSX.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from .yesone.catalog import catalog
+from .yesone.model import to_int
+from .yesone.serialize import maybe_mask
+from .yesone.summary import LABELS, ORDER
+
+MANDATED_COLUMNS = ["form_cd", "form_name", "dat_cd", "resid", "name", "busnid", "trade_nm", "amount"]
+EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "stated_amount", "period",
+                 "details", "breakdown"]
+COLUMNS = MANDATED_COLUMNS + EXTRA_COLUMNS
+NUMERIC_COLUMNS = {"amount", "stated_amount"}
+THOUSANDS = "#,##0"
+_FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?!\d))")
+
+
+def _as_list(docs) -> list:
+    if isinstance(docs, (list, tuple)):
+        return list(docs)
+    raise TypeError("pass a list of documents")
+
+
+# -- JSON -----------------------------------------------------------------------------------------
+
+def to_json(docs, mask: bool = False) -> bytes:
+    payload = {"format": "hometax-decrypt/records", "version": 1,
+               "documents": [d.to_dict(mask=mask) for d in _as_list(docs)]}
+    return (json.dumps(payload, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+def _details(item, mask: bool) -> str:
+    """Every attribute and element of the item not in a column of its own, labelled."""
+    cat = catalog()
+    fc = item.form_cd
+    parts = []
+    for k, v in item.attrs.items():
+        if k in ("dat_cd", "busnid", "trade_nm"):
+            continue
+        label = cat.field_label(fc, f"man/data/@{k}") or k
+        code = cat.code_label(k, v)
+        value = maybe_mask(k, v, mask)
+        parts.append(f"{label}({k})={value}" + (f" [{code}]" if code else ""))
+    for n in item.fields:
+        label = cat.field_label(fc, f"man/data/{n.tag}") or n.tag
+        code = cat.code_label(n.tag, n.text)
+        value = maybe_mask(n.tag, n.text or "", mask)
+        if n.children:
+            value = json.dumps(_node_plain(n, mask), ensure_ascii=False)
+        parts.append(f"{label}({n.tag})={value}" + (f" [{code}]" if code else ""))
+    s = item.sum_node
+    if s is not None:
+        for k, v in s.attrs.items():
+            label = cat.field_label(fc, f"man/data/sum/@{k}") or k
+            parts.append(f"{label}(sum.{k})={maybe_mask(k, v, mask)}")
+    for k, v in item.sam_extra.items():
+        parts.append(f"{k}={v}")
+    return "; ".join(parts)
+
+
+def _node_plain(n, mask: bool):
+    return {"tag": n.tag, "attributes": {k: maybe_mask(k, v, mask) for k, v in n.attrs.items()},
+            "text": maybe_mask(n.tag, n.text, mask),
+            "children": [_node_plain(c, mask) for c in n.children]}
+
+
+def _breakdown(item, mask: bool) -> str:
+    parts = []
+    for b in item.breakdown:
+        n = b.node
+        key = n.attrs.get("mm") or n.attrs.get("dd") or ""
+        others = [f"{k}={maybe_mask(k, v, mask)}" for k, v in n.attrs.items() if k not in ("mm", "dd")]
+        text = n.text if n.text is not None else ""
+        parts.append(f"{key}:{text}" + (f"({','.join(others)})" if others else ""))
+    return "; ".join(parts)
+
+
+def rows(docs, mask: bool = False) -> list[dict]:
+    """One dict per ``<data>`` item, keyed by :data:`COLUMNS` (amounts as int or None)."""
+    out = []
+    cat = catalog()
+    for doc in _as_list(docs):
+        for form, person, item in doc.items():
+            info = form.info
+            _, summary_label = cat.summary_category(form.form_cd)
+            out.append({
+                "form_cd": form.form_cd,
+                "form_name": info.label or "",
+                "dat_cd": item.dat_cd or "",
+                "resid": maybe_mask("resid", person.resid, mask) or "",
+                "name": person.name or "",
+                "busnid": item.attrs.get("busnid", ""),
+                "trade_nm": item.attrs.get("trade_nm", ""),
+                "amount": item.amount,
+                "doc_seq": doc.doc.seq or "",
+                "att_year": doc.doc.att_year or "",
+                "item_name": item.label or "",
+                "summary_category": summary_label,
+                "stated_amount": item.stated_amount(),
+                "period": info.period_label or "",
+                "details": _details(item, mask),
+                "breakdown": _breakdown(item, mask),
+            })
+    return out
+
+
+def _safe_text(value: str) -> str:
+    return "'" + value if value and _FORMULA.match(value) else value
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+def to_csv(docs, mask: bool = False) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(COLUMNS)
+    for r in rows(docs, mask):
+        w.writerow(["" if r[c] is None else (str(r[c]) if c in NUMERIC_COLUMNS else _safe_text(r[c]))
+                    for c in COLUMNS])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+# -- XLSX -----------------------------------------------------------------------------------------
+
+def summary_rows(docs, mask: bool = False) -> tuple[list[str], list[list]]:
+    """Header and rows of the person × category table (amounts as int or None)."""
+    docs = _as_list(docs)
+    per_doc = [(d, d.summary()) for d in docs]
+    present = {c["category"] for _, s in per_doc for p in s for c in p["categories"]}
+    cats = [k for k in ORDER if k in present]
+    header = ["doc_seq", "resid", "name"] + [LABELS[k] for k in cats]
+    table = []
+    for d, summary in per_doc:
+        for p in summary:
+            by = {c["category"]: c["amount"] for c in p["categories"]}
+            table.append([d.doc.seq or "", maybe_mask("resid", p["resid"], mask) or "",
+                          p["name"] or ""] + [by.get(k) for k in cats])
+    return header, table
+
+
+def _put_text(ws, row: int, col: int, value: str) -> None:
+    cell = ws.cell(row=row, column=col)
+    cell.value = value
+    if isinstance(value, str) and value.startswith("="):
+        cell.data_type = "s"  # never a formula
+
+
+def to_xlsx(docs, mask: bool = False) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    docs = _as_list(docs)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "items"
+    ws.append(COLUMNS)
+    for i, r in enumerate(rows(docs, mask), start=2):
+        for j, c in enumerate(COLUMNS, start=1):
+            v = r[c]
+            if c in NUMERIC_COLUMNS:
+                cell = ws.cell(row=i, column=j, value=v)
+                cell.number_format = THOUSANDS
+            else:
+                _put_text(ws, i, j, "" if v is None else str(v))
+    ws.freeze_panes = "A2"
+    for j, c in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = {"details": 60, "breakdown": 40,
+                                                            "trade_nm": 24, "form_name": 24}.get(c, 14)
+
+    ss = wb.create_sheet("summary")
+    header, table = summary_rows(docs, mask)
+    ss.append(header)
+    for i, r in enumerate(table, start=2):
+        for j, v in enumerate(r, start=1):
+            if j > 3:
+                cell = ss.cell(row=i, column=j, value=v)
+                cell.number_format = THOUSANDS
+            else:
+                _put_text(ss, i, j, v)
+    ss.freeze_panes = "D2"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+__all__ = ["to_json", "to_csv", "to_xlsx", "rows", "summary_rows", "COLUMNS", "MANDATED_COLUMNS"]

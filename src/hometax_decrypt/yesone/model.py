@@ -1,0 +1,336 @@
+"""The records of an NTS document: document info, forms, people, items.
+
+The model keeps every element and attribute exactly as the NTS wrote it (strings, in order), so that
+:func:`hometax_decrypt.yesone.xml.to_xml` gives back the same tree; typed values (integer amounts,
+dates, labels) are computed from it. Nothing is ever dropped: an element the code does not know is
+kept as a generic :class:`Node` where it appeared.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from .catalog import catalog
+
+_INT = re.compile(r"^-?\d+$")
+_RESID = re.compile(r"^\d{13}$")
+_DATE8 = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# breakdown attributes that are codes or dates, never amounts
+_NOT_AMOUNT = {"mm", "dd", "date", "fix_cd"}
+
+
+def to_int(value: str | None) -> int | None:
+    """An NTS amount (digits, possibly zero-padded in SAM) as an integer; None when empty/not one."""
+    if value is None:
+        return None
+    v = value.strip()
+    return int(v) if _INT.match(v) else None
+
+
+def to_date(value: str | None) -> str | None:
+    """``YYYYMMDD`` as ISO ``YYYY-MM-DD`` when it is a real calendar date, else None."""
+    if not value:
+        return None
+    m = _DATE8.match(value.strip())
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError:
+        return None
+
+
+def mask_resid(value: str | None) -> str | None:
+    """``7501011234567`` → ``750101-1******``. Anything that is not a 13-digit number is returned
+    unchanged, except that a value with 7+ digits is masked after its 7th digit as a precaution."""
+    if value is None:
+        return None
+    v = value.strip()
+    if _RESID.match(v):
+        return f"{v[:6]}-{v[6]}******"
+    if len(v) == 14 and v[6] == "-" and v[:6].isdigit() and v[7:].isdigit():
+        return f"{v[:6]}-{v[7]}******"
+    return value
+
+
+def is_resid_name(name: str) -> bool:
+    """Fields that hold resident numbers: ``resid``, ``insu1_resid``, ``insu2_resid_1``, …"""
+    return "resid" in name.lower()
+
+
+@dataclass
+class Node:
+    """One XML element, generic: tag, attributes (in order), text and children."""
+
+    tag: str
+    attrs: dict[str, str] = field(default_factory=dict)
+    text: str | None = None
+    children: list["Node"] = field(default_factory=list)
+
+    def find(self, tag: str) -> "Node | None":
+        for c in self.children:
+            if c.tag == tag:
+                return c
+        return None
+
+    def findall(self, tag: str) -> list["Node"]:
+        return [c for c in self.children if c.tag == tag]
+
+    @property
+    def value(self) -> str:
+        return self.text or ""
+
+
+@dataclass
+class Breakdown:
+    """One ``<amt>``: a month (``mm``) or a day (``dd``) and its amount(s)."""
+
+    node: Node
+
+    @property
+    def mm(self) -> str | None:
+        return self.node.attrs.get("mm")
+
+    @property
+    def dd(self) -> str | None:
+        return self.node.attrs.get("dd")
+
+    @property
+    def amount(self) -> int | None:
+        return to_int(self.node.text)
+
+    def amounts(self) -> dict[str, int]:
+        """Attribute amounts, e.g. ``hi_ntf`` / ``wrkp_ntf`` / ``apln``."""
+        out = {}
+        for k, v in self.node.attrs.items():
+            if k not in _NOT_AMOUNT and to_int(v) is not None:
+                out[k] = to_int(v)
+        return out
+
+
+@dataclass
+class Item:
+    """One ``<data>``: its attributes (``dat_cd`` first) and its child elements in order."""
+
+    attrs: dict[str, str]
+    children: list[Node] = field(default_factory=list)
+    form_cd: str = ""
+    # SAM columns that have no XML element (per-item card breakdowns), kept so nothing is lost
+    sam_extra: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # non-whitespace text directly in <data> (never seen; kept if present)
+
+    @property
+    def dat_cd(self) -> str | None:
+        return self.attrs.get("dat_cd")
+
+    @property
+    def label(self) -> str | None:
+        return catalog().item_label(self.form_cd, self.dat_cd or "")
+
+    def element(self, tag: str) -> Node | None:
+        for c in self.children:
+            if c.tag == tag:
+                return c
+        return None
+
+    @property
+    def sum_node(self) -> Node | None:
+        return self.element("sum")
+
+    @property
+    def amount(self) -> int | None:
+        """The integer in the item's ``<sum>``; None when there is none."""
+        n = self.sum_node
+        return to_int(n.text) if n is not None else None
+
+    def sum_amounts(self) -> dict[str, int]:
+        """The ``<sum>`` attributes (``ddct``, ``hi_ntf``, ``sp_ntf``, …) as integers."""
+        n = self.sum_node
+        if n is None:
+            return {}
+        return {k: to_int(v) for k, v in n.attrs.items() if to_int(v) is not None}
+
+    @property
+    def breakdown(self) -> list[Breakdown]:
+        return [Breakdown(c) for c in self.children if c.tag == "amt"]
+
+    @property
+    def fields(self) -> list[Node]:
+        """Child elements other than ``<sum>`` and ``<amt>`` (goods_nm, start_dt, …)."""
+        return [c for c in self.children if c.tag not in ("sum", "amt")]
+
+    def stated_amount(self) -> int | None:
+        """The amount the summary adds up: ``<sum>``, or the form family's own amount element."""
+        tag = catalog().summary_amount_element(self.form_cd)
+        n = self.element(tag)
+        return to_int(n.text) if n is not None else None
+
+
+@dataclass
+class Person:
+    """One ``<man>``: a person (the employee or a dependant) within one form."""
+
+    attrs: dict[str, str]
+    children: list[Node | Item] = field(default_factory=list)  # items and other elements, in order
+    text: str | None = None
+
+    @property
+    def resid(self) -> str | None:
+        return self.attrs.get("resid")
+
+    @property
+    def name(self) -> str | None:
+        return self.attrs.get("name")
+
+    @property
+    def items(self) -> list[Item]:
+        return [c for c in self.children if isinstance(c, Item)]
+
+    @property
+    def sum_data(self) -> Node | None:
+        for c in self.children:
+            if isinstance(c, Node) and c.tag == "sum_data":
+                return c
+        return None
+
+    def sum_data_amounts(self) -> dict[str, int | None]:
+        sd = self.sum_data
+        if sd is None:
+            return {}
+        return {c.tag: to_int(c.text) for c in sd.children}
+
+    @property
+    def extra(self) -> list[Node]:
+        return [c for c in self.children if isinstance(c, Node) and c.tag != "sum_data"]
+
+
+@dataclass
+class Form:
+    """One ``<form form_cd=…>``."""
+
+    attrs: dict[str, str]
+    children: list[Node | Person] = field(default_factory=list)
+    text: str | None = None
+
+    @property
+    def form_cd(self) -> str:
+        return self.attrs.get("form_cd", "")
+
+    @property
+    def info(self):
+        return catalog().form(self.form_cd)
+
+    @property
+    def people(self) -> list[Person]:
+        return [c for c in self.children if isinstance(c, Person)]
+
+    @property
+    def extra(self) -> list[Node]:
+        return [c for c in self.children if isinstance(c, Node)]
+
+
+DOC_FIELDS = ("doc_type", "seq", "att_year", "att_inqrMm", "resid", "name")
+
+
+@dataclass
+class DocInfo:
+    """``<doc>``: every child element in order (known ones are exposed as properties)."""
+
+    attrs: dict[str, str] = field(default_factory=dict)
+    children: list[Node] = field(default_factory=list)
+    text: str | None = None
+
+    def get(self, tag: str) -> str | None:
+        for c in self.children:
+            if c.tag == tag:
+                return c.text if c.text is not None else ""
+        return None
+
+    doc_type = property(lambda self: self.get("doc_type"))
+    seq = property(lambda self: self.get("seq"))
+    att_year = property(lambda self: self.get("att_year"))
+    att_inqrMm = property(lambda self: self.get("att_inqrMm"))
+    resid = property(lambda self: self.get("resid"))
+    name = property(lambda self: self.get("name"))
+
+    @property
+    def issue_date(self) -> str | None:
+        """The first 8 digits of ``seq`` (발급일자) as an ISO date."""
+        seq = (self.seq or "").strip()
+        return to_date(seq[:8]) if len(seq) >= 8 else None
+
+    @property
+    def months(self) -> list[int] | None:
+        """The months the document covers, read from ``att_inqrMm`` ("01 ~ 12월", "1월,2월,5월")."""
+        raw = (self.att_inqrMm or "").replace("월", "").strip()
+        if not raw:
+            return None
+        m = re.fullmatch(r"(\d{1,2})\s*[~\-]\s*(\d{1,2})", raw)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            return list(range(a, b + 1)) if 1 <= a <= b <= 12 else None
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        if parts and all(p.isdigit() and 1 <= int(p) <= 12 for p in parts):
+            return [int(p) for p in parts]
+        return None
+
+    @property
+    def extra(self) -> list[Node]:
+        return [c for c in self.children if c.tag not in DOC_FIELDS]
+
+
+@dataclass
+class Document:
+    """A parsed NTS document. ``part`` says what it was read from (``XML`` or ``SAM``)."""
+
+    doc: DocInfo
+    children: list[Node | Form] = field(default_factory=list)  # forms and other elements, in order
+    root_attrs: dict[str, str] = field(default_factory=dict)
+    part: str = "XML"
+    verification: object | None = None
+    doc_position: int = 0  # where <doc> stood among the root's children
+    text: str | None = None
+
+    @property
+    def forms(self) -> list[Form]:
+        return [c for c in self.children if isinstance(c, Form)]
+
+    @property
+    def extra(self) -> list[Node]:
+        return [c for c in self.children if isinstance(c, Node)]
+
+    def people(self) -> list[tuple[str | None, str | None]]:
+        """Every distinct person (resid, name) in order of appearance, the document's own first."""
+        seen: dict[tuple, None] = {}
+        if self.doc.resid or self.doc.name:
+            seen[(self.doc.resid, self.doc.name)] = None
+        for f in self.forms:
+            for p in f.people:
+                key = (p.resid, p.name)
+                if not any(k[0] == p.resid and p.resid for k in seen):
+                    seen.setdefault(key, None)
+        return list(seen)
+
+    def items(self):
+        """(form, person, item) for every ``<data>`` in document order."""
+        for f in self.forms:
+            for p in f.people:
+                for it in p.items:
+                    yield f, p, it
+
+    def summary(self) -> list[dict]:
+        from .summary import summarize
+
+        return summarize(self)
+
+    def to_dict(self, mask: bool = False) -> dict:
+        from .serialize import document_to_dict
+
+        return document_to_dict(self, mask=mask)
+
+    def to_xml(self) -> bytes:
+        from .xml import to_xml
+
+        return to_xml(self)
