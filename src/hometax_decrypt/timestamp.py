@@ -315,7 +315,7 @@ class _Verifier:
         if self.trust in ("chain", "pinned"):
             how = ("its certificate chains to a configured trust anchor at genTime"
                    if self.trust == "chain" else "its certificate is a pinned NTS TSA certificate")
-            return self.result(OK, f"The file is intact and the timestamp was issued by a trusted NTS "
+            return self.result(OK, f"The file is intact and the timestamp was issued by a trusted "
                                    f"timestamp authority ({how}).", intact=True)
         return self.result(CERTIFICATE, trust_reason, intact=True)
 
@@ -469,10 +469,9 @@ class _Verifier:
         der = cert_asn1.dump()
         try:
             first = ess[0][0]["certs"][0]
-            if "hash_algorithm" in first:  # ESSCertIDv2
-                alg = first["hash_algorithm"]["algorithm"].native
-            else:
-                alg = "sha1"
+            # ESSCertIDv2 names its hash (default SHA-256); ESSCertID is always SHA-1
+            alg = (first["hash_algorithm"]["algorithm"].native
+                   if isinstance(first, tsp.ESSCertIDv2) else "sha1")
             want = first["cert_hash"].native
         except (KeyError, IndexError, ValueError, TypeError):
             raise _Fail(SIGNATURE_INVALID, "The token's signing-certificate attribute cannot be "
