@@ -323,6 +323,12 @@ def open_document(source: Source, password: str | bytes | None = None,
     deadline = Deadline(lim.max_seconds)
     data = read_source(source, lim)
     pdf = _open_pikepdf(data, password)
+    try:  # qpdf looks for the catalog only when asked; a file without one is damaged, say so here
+        if not isinstance(pdf.Root, pikepdf.Dictionary):
+            raise ValueError
+    except (pikepdf.PdfError, ValueError, RuntimeError, AttributeError):
+        pdf.close()
+        raise errors.Damaged("the PDF has no catalog") from None
     try:
         size = int(pdf.trailer.get("/Size", 0))
     except (pikepdf.PdfError, ValueError, TypeError):
