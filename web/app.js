@@ -1,0 +1,761 @@
+// The upload page: sends each PDF to the API (one request per file, a few at a time), shows the
+// results as they arrive and offers downloads. Files, passwords and results live only in this
+// script's memory: nothing is written to storage or cookies, so closing the tab forgets everything.
+// Every value that comes from a document is put on the page with textContent, never as HTML.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+  const CONCURRENCY = 3;
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    password: $("password"),
+    togglePassword: $("toggle-password"),
+    dropzone: $("dropzone"),
+    fileInput: $("file-input"),
+    folderInput: $("folder-input"),
+    progress: $("progress"),
+    progressText: $("progress-text"),
+    counts: $("counts"),
+    body: $("results-body"),
+    empty: $("results-empty"),
+    xlsx: $("download-xlsx"),
+    csv: $("download-csv"),
+    json: $("download-json"),
+    clear: $("clear-all"),
+    fullResid: $("full-resid"),
+    apiKey: $("api-key"),
+    apiKeyBox: $("api-key-box"),
+    downloadStatus: $("download-status"),
+    totalsSection: $("totals-section"),
+    categoryTotals: $("category-totals"),
+    personTotals: $("person-totals"),
+  };
+
+  const won = new Intl.NumberFormat("ko-KR");
+
+  // The three badges of the issue; a file without any NTS timestamp counts as suspect too.
+  const BADGES = {
+    authentic: { label: "진본 확인", cls: "badge-ok",
+      text: "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다." },
+    untrusted_issuer: { label: "발급기관 미확인", cls: "badge-warn",
+      text: "내용은 발급 당시 그대로지만, 타임스탬프를 찍은 기관이 국세청으로 확인되지 않습니다." },
+    tampered: { label: "위변조 의심", cls: "badge-bad",
+      text: "발급 이후 문서가 바뀌었거나 타임스탬프가 맞지 않습니다." },
+    unsigned: { label: "위변조 의심", cls: "badge-bad",
+      text: "국세청 타임스탬프가 없는 문서입니다." },
+  };
+
+  // Korean reasons for the NTS verifier's result codes (DSTSPDFSig).
+  const NTS_REASONS = {
+    2101: "문서 내용이 타임스탬프와 맞지 않습니다(발급 후 변경).",
+    2102: "타임스탬프 서명 검증에 실패했습니다.",
+    2103: "지원하지 않는 해시 알고리즘입니다.",
+    2104: "문서를 읽을 수 없습니다.",
+    2106: "타임스탬프를 해석할 수 없습니다.",
+    2107: "타임스탬프 인증서를 꺼낼 수 없습니다.",
+    2108: "인증서 또는 PDF 구조를 해석할 수 없습니다.",
+    2109: "타임스탬프 인증서를 신뢰할 수 없습니다.",
+    2110: "타임스탬프가 문서 전체를 덮지 않습니다.",
+    2111: "구버전 타임스탬프의 해시가 맞지 않습니다.",
+  };
+
+  // Fallbacks when a response carries no Korean message of its own.
+  const ERRORS_KO = {
+    password_required: "문서열기암호가 설정된 문서입니다. 비밀번호를 입력하세요.",
+    wrong_password: "비밀번호가 맞지 않습니다.",
+    not_nts_document: "연말정산간소화 표준 전자문서가 아닙니다.",
+    damaged: "PDF 문서가 아니거나 손상된 문서입니다.",
+    too_large: "파일이 너무 크거나 허용 한도를 넘었습니다.",
+    usage: "요청이 올바르지 않습니다.",
+    busy: "서버가 바쁩니다. 잠시 후 다시 시도하세요.",
+    network: "서버에 연결할 수 없습니다. 네트워크를 확인한 뒤 다시 시도하세요.",
+    server: "서버에서 오류가 났습니다. 잠시 후 다시 시도하세요.",
+  };
+  const PASSWORD_ERRORS = new Set(["password_required", "wrong_password"]);
+  const RETRYABLE = new Set(["busy", "network", "server", "internal", "unavailable", "rate_limited",
+    "unauthorized"]);
+
+  const DOC_TYPES = { A: "전체", B: "기본", D: "상세" };
+  // The API's order of summary categories (hometax_decrypt.yesone.catalog.SUMMARY_CATEGORIES).
+  const CATEGORY_ORDER = ["health_insurance", "national_pension", "insurance", "medical",
+    "medical_insurance_claims", "education", "cards", "pension_savings", "housing", "monthly_rent",
+    "small_business_aid", "donation", "investment", "other"];
+  const categoryRank = (c) => {
+    const i = CATEGORY_ORDER.indexOf(c);
+    return i < 0 ? CATEGORY_ORDER.length : i;
+  };
+
+  // ---- state (memory only) ------------------------------------------------------------------
+  let entries = [];
+  let nextId = 1;
+  let active = 0;
+
+  // ---- helpers ------------------------------------------------------------------------------
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === "class") node.className = v;
+        else if (k === "text") node.textContent = v;
+        else if (k === "hidden") node.hidden = true;
+        else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+        else node.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : String(c));
+    }
+    return node;
+  }
+
+  const RESID = /^(\d{6})-?(\d)(\d{6})$/;
+
+  // Never show a full resident number, whatever the server sends.
+  function maskResid(value) {
+    if (value === null || value === undefined) return "";
+    const v = String(value).trim();
+    const m = RESID.exec(v);
+    if (m) return `${m[1]}-${m[2]}******`;
+    if (/^\d{6}-\d\*{6}$/.test(v)) return v;
+    return v.replace(/\d{6}-?\d{7}/g, (s) => {
+      const d = s.replace("-", "");
+      return `${d.slice(0, 6)}-${d[6]}******`;
+    });
+  }
+
+  function formatAmount(n) {
+    return typeof n === "number" && Number.isFinite(n) ? won.format(n) : "";
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    return d.toLocaleString("ko-KR", { timeZone: "Asia/Seoul", hour12: false }) + " (한국 시각)";
+  }
+
+  function baseName(name) {
+    return name.replace(/\.pdf$/i, "");
+  }
+
+  function uniqueName(name) {
+    const taken = new Set(entries.map((e) => e.name));
+    if (!taken.has(name)) return name;
+    const stem = baseName(name);
+    const ext = name.slice(stem.length) || "";
+    for (let i = 2; ; i += 1) {
+      const candidate = `${stem} (${i})${ext}`;
+      if (!taken.has(candidate)) return candidate;
+    }
+  }
+
+  function isPdf(file) {
+    return /\.pdf$/i.test(file.name) || file.type === "application/pdf";
+  }
+
+  function saveBlob(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const a = el("a", { href: url, download: filename, class: "visually-hidden" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+  }
+
+  function filenameFrom(response, fallback) {
+    const cd = response.headers.get("Content-Disposition") || "";
+    const star = /filename\*=UTF-8''([^;]+)/i.exec(cd);
+    if (star) {
+      try { return decodeURIComponent(star[1]); } catch (e) { /* use the fallback */ }
+    }
+    const plain = /filename="?([^";]+)"?/i.exec(cd);
+    return plain ? plain[1] : fallback;
+  }
+
+  // An error object {code, message_ko} from any failed response (JSON from the app, or the HTML
+  // page nginx sends for 413/502/504).
+  async function errorFrom(response) {
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    const err = body && body.error ? body.error : {};
+    let code = err.code;
+    if (!code) {
+      if (response.status === 413) code = "too_large";
+      else if (response.status === 429 || response.status === 503) code = "busy";
+      else code = "server";
+    }
+    return { code, message_ko: err.message_ko || ERRORS_KO[code] || ERRORS_KO.server };
+  }
+
+  // ---- the API ------------------------------------------------------------------------------
+  function formFor(entry, extra) {
+    const fd = new FormData();
+    fd.append("file", entry.file, entry.name);
+    const pw = entry.usedPassword;
+    if (pw) fd.append("password", pw);
+    for (const [k, v] of Object.entries(extra || {})) fd.append(k, v);
+    return fd;
+  }
+
+  // POST to the API. The password travels in the form body, never in the URL; the API key (only
+  // where the server asks for one) in a header.
+  async function post(path, body, signal) {
+    const headers = {};
+    const key = els.apiKey.value.trim();
+    if (key) headers["X-API-Key"] = key;
+    let response;
+    try {
+      response = await fetch(`${API}/${path}`, { method: "POST", body, signal, headers,
+        credentials: "same-origin", cache: "no-store" });
+    } catch (e) {
+      if (e && e.name === "AbortError") throw e;
+      throw { code: "network", message_ko: ERRORS_KO.network };
+    }
+    if (!response.ok) {
+      const err = await errorFrom(response);
+      if (err.code === "unauthorized") els.apiKeyBox.open = true;
+      throw err;
+    }
+    return response;
+  }
+
+  async function fetchDocument(entry) {
+    const response = await post("documents", formFor(entry, { format: "json", mask: "true" }),
+      entry.abort.signal);
+    return response.json();
+  }
+
+  // ---- the model the page shows, from the API's JSON ----------------------------------------
+  // /api/v1/documents answers {"format", "version", "documents": [Document.to_dict(mask=True)]}.
+  function normalize(json) {
+    const doc = (json.documents && json.documents[0]) || json;
+    const info = doc.doc || {};
+    const items = [];
+    for (const form of doc.forms || []) {
+      for (const man of form.people || []) {
+        for (const item of man.items || []) items.push({ form, man, item });
+      }
+    }
+    // The document's own person: <doc> names it from 2022 on; before, the first person listed.
+    const first = (doc.people || [])[0] || {};
+    const summary = [];
+    for (const person of doc.summary || []) {
+      for (const c of person.categories || []) {
+        summary.push({ name: person.name || "", resid: maskResid(person.resid), category: c.category,
+          label: c.label || c.category, items: c.items || 0, amount: c.amount });
+      }
+    }
+    return {
+      raw: doc,
+      name: info.name || first.name || "",
+      resid: maskResid(info.resid || first.resid || ""),
+      year: info.att_year || "",
+      seq: info.seq || "",
+      docType: info.doc_type || "",
+      docTypeLabel: info.doc_type_label || "",
+      issueDate: info.issue_date || "",
+      months: info.att_inqrMm || "",
+      verification: doc.verification || null,
+      summary,
+      items,
+    };
+  }
+
+  // ---- processing queue ---------------------------------------------------------------------
+  function addFiles(files) {
+    let skipped = 0;
+    const added = [];
+    for (const file of files) {
+      if (!isPdf(file)) { skipped += 1; continue; }
+      const shown = file.webkitRelativePath || file.relativePath || file.name;
+      const entry = {
+        id: nextId++,
+        file,
+        name: uniqueName(shown),
+        override: null,
+        usedPassword: null,
+        status: "queued",
+        view: null,
+        error: null,
+        expanded: false,
+        abort: new AbortController(),
+        row: null,
+        detail: null,
+      };
+      entries.push(entry);
+      added.push(entry);
+      render(entry);
+    }
+    if (skipped) {
+      els.downloadStatus.textContent = `PDF가 아닌 파일 ${skipped}개는 건너뛰었습니다.`;
+    }
+    update();
+    pump();
+    return added;
+  }
+
+  function pump() {
+    while (active < CONCURRENCY) {
+      const next = entries.find((e) => e.status === "queued");
+      if (!next) break;
+      run(next);
+    }
+    update();
+  }
+
+  async function run(entry) {
+    entry.status = "working";
+    entry.usedPassword = entry.override !== null ? entry.override : els.password.value;
+    entry.abort = new AbortController();
+    active += 1;
+    render(entry);
+    try {
+      const json = await fetchDocument(entry);
+      entry.view = normalize(json);
+      entry.status = "done";
+      entry.error = null;
+    } catch (err) {
+      if (err && err.name === "AbortError") {
+        active -= 1;
+        return;
+      }
+      entry.status = "error";
+      entry.view = null;
+      entry.error = err && err.code ? err : { code: "server", message_ko: ERRORS_KO.server };
+    }
+    active -= 1;
+    if (entries.includes(entry)) render(entry);
+    pump();
+  }
+
+  function retry(entry, password) {
+    if (password !== undefined) entry.override = password;
+    entry.status = "queued";
+    entry.error = null;
+    render(entry);
+    pump();
+  }
+
+  function remove(entry) {
+    entry.abort.abort();
+    entries = entries.filter((e) => e !== entry);
+    if (entry.row) entry.row.remove();
+    if (entry.detail) entry.detail.remove();
+    update();
+    pump();
+  }
+
+  // ---- rendering ----------------------------------------------------------------------------
+  function badge(verification) {
+    const status = verification && verification.status;
+    const b = BADGES[status];
+    if (!b) return el("span", { class: "badge badge-unknown", text: "확인 불가" });
+    return el("span", { class: `badge ${b.cls}`, "data-status": status, text: b.label });
+  }
+
+  function reasonKo(verification) {
+    if (!verification) return "진본 여부를 확인하지 못했습니다.";
+    const b = BADGES[verification.status];
+    const base = b ? b.text : "";
+    const specific = verification.status !== "authentic" && NTS_REASONS[verification.nts_code];
+    return specific && verification.status !== "unsigned" ? `${base} ${specific}` : base;
+  }
+
+  function fileCell(entry) {
+    return el("th", { scope: "row", class: "file" }, el("span", { class: "file-name", text: entry.name }));
+  }
+
+  function render(entry) {
+    const row = el("tr", { "data-file": entry.name, "data-state": entry.status, class: `state-${entry.status}` });
+    row.append(fileCell(entry));
+    if (entry.status === "queued" || entry.status === "working") {
+      row.append(el("td", { colspan: 6, class: "pending" },
+        entry.status === "queued" ? "대기 중" : "처리 중…"));
+      row.append(el("td", { class: "actions" },
+        el("button", { type: "button", class: "button small secondary",
+          "aria-label": `${entry.name} 목록에서 빼기`, onclick: () => remove(entry) }, "빼기")));
+    } else if (entry.status === "error") {
+      row.append(errorCell(entry));
+      row.append(el("td", { class: "actions" },
+        el("button", { type: "button", class: "button small secondary",
+          "aria-label": `${entry.name} 목록에서 빼기`, onclick: () => remove(entry) }, "빼기")));
+    } else {
+      const v = entry.view;
+      const detailId = `detail-${entry.id}`;
+      const toggle = el("button", {
+        type: "button", class: "button small secondary toggle", "aria-expanded": entry.expanded ? "true" : "false",
+        "aria-controls": detailId, "aria-label": `${entry.name} 자료 보기`,
+        onclick: () => {
+          entry.expanded = !entry.expanded;
+          toggle.setAttribute("aria-expanded", entry.expanded ? "true" : "false");
+          toggle.textContent = entry.expanded ? "접기" : "자료 보기";
+          entry.detail.hidden = !entry.expanded;
+        },
+      }, entry.expanded ? "접기" : "자료 보기");
+      const verification = v.verification;
+      row.append(
+        el("td", { class: "person-name", text: v.name }),
+        el("td", { class: "resid", text: v.resid }),
+        el("td", { class: "year", text: v.year }),
+        el("td", { class: "seq", text: v.seq }),
+        el("td", { class: "verification" }, badge(verification),
+          el("span", { class: "reason", text: reasonKo(verification) })),
+        el("td", { class: "num item-count", text: `${won.format(v.items.length)}건` }),
+        el("td", { class: "actions" },
+          toggle,
+          el("button", { type: "button", class: "button small secondary",
+            "aria-label": `${entry.name} 암호를 푼 PDF 내려받기`, onclick: () => downloadPdf(entry) }, "PDF"),
+          el("button", { type: "button", class: "button small secondary",
+            "aria-label": `${entry.name} 목록에서 빼기`, onclick: () => remove(entry) }, "빼기")),
+      );
+    }
+    const detail = entry.status === "done" ? detailRow(entry) : null;
+    if (entry.row && entry.row.parentNode) {
+      entry.row.replaceWith(row);
+    } else {
+      els.body.append(row);
+    }
+    if (entry.detail) entry.detail.remove();
+    if (detail) row.after(detail);
+    const hadFocus = entry.row && entry.row.contains(document.activeElement);
+    entry.row = row;
+    entry.detail = detail;
+    if (hadFocus) {
+      const target = row.querySelector("input, button");
+      if (target) target.focus();
+    }
+  }
+
+  function errorCell(entry) {
+    const err = entry.error || {};
+    const cell = el("td", { colspan: 6, class: "error" });
+    const msgId = `error-${entry.id}`;
+    cell.append(el("p", { class: "error-message", id: msgId, "data-code": err.code, role: "alert" },
+      err.message_ko || ERRORS_KO.server));
+    if (PASSWORD_ERRORS.has(err.code)) {
+      const inputId = `pw-${entry.id}`;
+      const input = el("input", { type: "password", id: inputId, class: "row-password", autocomplete: "off",
+        spellcheck: "false", "aria-describedby": msgId });
+      const form = el("form", { class: "row-retry", novalidate: true },
+        el("label", { for: inputId }, "이 파일의 비밀번호"),
+        input,
+        el("button", { type: "submit", class: "button small primary" }, "이 비밀번호로 다시 시도"));
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        retry(entry, input.value);
+      });
+      cell.append(form);
+    } else if (RETRYABLE.has(err.code)) {
+      cell.append(el("button", { type: "button", class: "button small primary", onclick: () => retry(entry) },
+        "다시 시도"));
+    }
+    return cell;
+  }
+
+  function detailRow(entry) {
+    const v = entry.view;
+    const row = el("tr", { id: `detail-${entry.id}`, class: "detail", hidden: !entry.expanded });
+    const cell = el("td", { colspan: 8 });
+    row.append(cell);
+
+    const ver = v.verification || {};
+    const dl = el("dl", { class: "facts" });
+    const fact = (k, val) => { if (val) dl.append(el("dt", { text: k }), el("dd", { text: val })); };
+    fact("진본 여부", BADGES[ver.status] ? BADGES[ver.status].label : "확인 불가");
+    fact("판단 사유", reasonKo(v.verification));
+    fact("검증 상세(영문)", ver.reason);
+    fact("타임스탬프 시각", formatTime(ver.gen_time));
+    fact("타임스탬프 기관", ver.tsa);
+    fact("문서 종류", v.docTypeLabel || DOC_TYPES[v.docType] || v.docType);
+    fact("발급일자", v.issueDate);
+    fact("조회 기간", v.months);
+    cell.append(el("h3", { text: `${entry.name} — 문서 정보` }), dl);
+
+    if (v.summary.length) {
+      const tbody = el("tbody");
+      for (const s of v.summary) {
+        tbody.append(el("tr", null,
+          el("td", { text: s.name }),
+          el("td", { text: s.resid }),
+          el("td", { text: s.label }),
+          el("td", { class: "num", text: won.format(s.items) }),
+          el("td", { class: "num", text: formatAmount(s.amount) })));
+      }
+      cell.append(el("div", { class: "table-wrap" },
+        el("table", { class: "summary" },
+          el("caption", { text: "사람별·항목별 합계" }),
+          el("thead", null, el("tr", null,
+            el("th", { scope: "col", text: "성명" }), el("th", { scope: "col", text: "주민등록번호" }),
+            el("th", { scope: "col", text: "항목" }), el("th", { scope: "col", class: "num", text: "건수" }),
+            el("th", { scope: "col", class: "num", text: "금액(원)" }))),
+          tbody)));
+    }
+
+    const tbody = el("tbody");
+    for (const { form, man, item } of v.items) {
+      tbody.append(el("tr", null,
+        el("td", { text: [form.label, form.form_cd].filter(Boolean).join(" ") }),
+        el("td", { text: `${man.name || ""} ${maskResid(man.resid)}`.trim() }),
+        el("td", { text: [item.label, item.dat_cd && `(${item.dat_cd})`].filter(Boolean).join(" ") }),
+        el("td", { text: describe(item) }),
+        el("td", { class: "num", text: formatAmount(item.amount) })));
+    }
+    cell.append(el("div", { class: "table-wrap", role: "region", tabindex: "0", "aria-label": `${entry.name} 자료 목록` },
+      el("table", { class: "items" },
+        el("caption", { text: `자료 목록 (${won.format(v.items.length)}건)` }),
+        el("thead", null, el("tr", null,
+          el("th", { scope: "col", text: "서식" }), el("th", { scope: "col", text: "대상자" }),
+          el("th", { scope: "col", text: "항목" }), el("th", { scope: "col", text: "내용" }),
+          el("th", { scope: "col", class: "num", text: "금액(원)" }))),
+        tbody)));
+    return row;
+  }
+
+  // A one-line description of an item: its attributes and elements with their labels (code values
+  // with their meaning); resident numbers masked whatever the server sent.
+  function describe(item) {
+    const parts = [];
+    const add = (label, value, key, codeLabel) => {
+      if (value === null || value === undefined || value === "") return;
+      let shown = /resid/i.test(key || "") ? maskResid(value) : String(value);
+      if (codeLabel) shown += ` (${codeLabel})`;
+      parts.push(label ? `${label}: ${shown}` : shown);
+    };
+    const labels = item.attribute_labels || {};
+    const codes = item.code_labels || {};
+    for (const [k, value] of Object.entries(item.attributes || {})) {
+      add(labels[k] || k, value, k, codes[k]);
+    }
+    const walkNode = (n) => {
+      if (n.children && n.children.length) {
+        for (const c of n.children) walkNode(c);
+      } else {
+        add(n.label || n.tag, n.text, n.tag, n.code_label);
+      }
+    };
+    for (const n of item.elements || []) walkNode(n);
+    return parts.join(" · ");
+  }
+
+  function renderTotals() {
+    const done = entries.filter((e) => e.status === "done");
+    els.totalsSection.hidden = done.length === 0;
+    const byCategory = new Map();
+    const byPerson = new Map();
+    for (const e of done) {
+      for (const s of e.view.summary) {
+        const c = byCategory.get(s.category) || { category: s.category, label: s.label, count: 0, amount: 0 };
+        c.count += s.items;
+        c.amount += s.amount || 0;
+        byCategory.set(s.category, c);
+        const key = `${s.name}\u0000${s.resid}\u0000${s.category}`;
+        const p = byPerson.get(key) || { name: s.name, resid: s.resid, category: s.category, label: s.label, count: 0, amount: 0 };
+        p.count += s.items;
+        p.amount += s.amount || 0;
+        byPerson.set(key, p);
+      }
+    }
+    const cBody = els.categoryTotals.tBodies[0];
+    cBody.replaceChildren();
+    let count = 0;
+    let amount = 0;
+    const categories = Array.from(byCategory.values())
+      .sort((a, b) => categoryRank(a.category) - categoryRank(b.category));
+    for (const c of categories) {
+      count += c.count;
+      amount += c.amount;
+      cBody.append(el("tr", { "data-category": c.category },
+        el("th", { scope: "row", text: c.label }),
+        el("td", { class: "num count", text: won.format(c.count) }),
+        el("td", { class: "num amount", text: won.format(c.amount) })));
+    }
+    els.categoryTotals.tFoot.replaceChildren(el("tr", null,
+      el("th", { scope: "row", text: "전체" }),
+      el("td", { class: "num count", text: won.format(count) }),
+      el("td", { class: "num amount", text: won.format(amount) })));
+    const pBody = els.personTotals.tBodies[0];
+    pBody.replaceChildren();
+    const personRank = new Map();
+    for (const p of byPerson.values()) {
+      const who = `${p.name}\u0000${p.resid}`;
+      if (!personRank.has(who)) personRank.set(who, personRank.size);
+    }
+    const rows = Array.from(byPerson.values()).sort((a, b) =>
+      (personRank.get(`${a.name}\u0000${a.resid}`) - personRank.get(`${b.name}\u0000${b.resid}`))
+      || (categoryRank(a.category) - categoryRank(b.category)));
+    for (const p of rows) {
+      pBody.append(el("tr", null,
+        el("td", { text: p.name }), el("td", { text: p.resid }), el("td", { text: p.label }),
+        el("td", { class: "num", text: won.format(p.count) }),
+        el("td", { class: "num", text: won.format(p.amount) })));
+    }
+  }
+
+  function update() {
+    const total = entries.length;
+    const finished = entries.filter((e) => e.status === "done" || e.status === "error").length;
+    const ok = entries.filter((e) => e.status === "done").length;
+    const failed = entries.filter((e) => e.status === "error").length;
+    els.progress.max = Math.max(total, 1);
+    els.progress.value = finished;
+    if (total === 0) {
+      els.progressText.textContent = "아직 추가한 파일이 없습니다.";
+    } else if (finished < total) {
+      els.progressText.textContent = `${won.format(total)}개 중 ${won.format(finished)}개 처리함`;
+    } else {
+      els.progressText.textContent = `모두 처리함: ${won.format(total)}개 중 성공 ${won.format(ok)}개, 오류 ${won.format(failed)}개`;
+    }
+    const counts = { authentic: 0, untrusted_issuer: 0, suspect: 0 };
+    for (const e of entries) {
+      if (e.status !== "done") continue;
+      const st = e.view.verification && e.view.verification.status;
+      if (st === "authentic") counts.authentic += 1;
+      else if (st === "untrusted_issuer") counts.untrusted_issuer += 1;
+      else counts.suspect += 1;
+    }
+    els.counts.textContent = ok
+      ? `진본 확인 ${counts.authentic}개 · 발급기관 미확인 ${counts.untrusted_issuer}개 · 위변조 의심 ${counts.suspect}개`
+      : "";
+    els.counts.hidden = !ok;
+    els.empty.hidden = total > 0;
+    const busy = finished < total;
+    els.xlsx.disabled = ok === 0 || busy;
+    els.csv.disabled = ok === 0 || busy;
+    els.json.disabled = ok === 0 || busy;
+    els.clear.disabled = total === 0;
+    renderTotals();
+  }
+
+  // ---- downloads ----------------------------------------------------------------------------
+  // The combined files come from /api/v1/batch, sent the files still held in this page with the
+  // password that opened each one. Resident numbers are masked unless the user asks otherwise.
+  async function downloadBatch(format) {
+    const done = entries.filter((e) => e.status === "done");
+    if (!done.length) return;
+    const fd = new FormData();
+    const passwords = {};
+    for (const e of done) {
+      fd.append("file", e.file, e.name);
+      passwords[e.name] = e.usedPassword || "";
+    }
+    fd.append("passwords", JSON.stringify(passwords));
+    fd.append("format", format);
+    fd.append("mask", els.fullResid.checked ? "false" : "true");
+    const what = format.toUpperCase();
+    els.downloadStatus.textContent = `${what} 파일을 만드는 중…`;
+    try {
+      const response = await post("batch", fd);
+      const blob = await response.blob();
+      saveBlob(blob, `연말정산자료.${format}`);
+      const failed = Number(response.headers.get("X-Batch-Failed") || "0");
+      els.downloadStatus.textContent = failed
+        ? `${what} 파일을 내려받았습니다. 파일 ${failed}개는 포함하지 못했습니다.`
+        : `${what} 파일을 내려받았습니다 (문서 ${won.format(done.length)}개).`;
+    } catch (err) {
+      els.downloadStatus.textContent = `${what} 파일을 내려받지 못했습니다: ${(err && err.message_ko) || ERRORS_KO.server}`;
+    }
+  }
+
+  async function downloadPdf(entry) {
+    els.downloadStatus.textContent = `${entry.name}: 암호를 푼 PDF를 만드는 중…`;
+    try {
+      const response = await post("decrypt", formFor(entry));
+      const blob = await response.blob();
+      saveBlob(blob, `${baseName(entry.name.split("/").pop())}-암호해제.pdf`);
+      els.downloadStatus.textContent = `${entry.name}: PDF를 내려받았습니다.`;
+    } catch (err) {
+      els.downloadStatus.textContent = `${entry.name}: 내려받지 못했습니다: ${(err && err.message_ko) || ERRORS_KO.network}`;
+    }
+  }
+
+  // ---- input: buttons, folder, drag and drop ------------------------------------------------
+  els.togglePassword.addEventListener("click", () => {
+    const show = els.password.type === "password";
+    els.password.type = show ? "text" : "password";
+    els.togglePassword.setAttribute("aria-pressed", show ? "true" : "false");
+    els.togglePassword.textContent = show ? "비밀번호 숨기기" : "비밀번호 보기";
+  });
+
+  for (const input of [els.fileInput, els.folderInput]) {
+    input.addEventListener("change", () => {
+      addFiles(Array.from(input.files || []));
+      input.value = "";
+    });
+  }
+
+  els.clear.addEventListener("click", () => {
+    for (const e of entries) e.abort.abort();
+    entries = [];
+    els.body.replaceChildren();
+    els.downloadStatus.textContent = "모든 파일과 결과를 지웠습니다.";
+    update();
+  });
+  els.xlsx.addEventListener("click", () => downloadBatch("xlsx"));
+  els.csv.addEventListener("click", () => downloadBatch("csv"));
+  els.json.addEventListener("click", () => downloadBatch("json"));
+
+  // Files from a drop: plain files, and every PDF inside dropped folders.
+  function readEntries(dirEntry) {
+    const reader = dirEntry.createReader();
+    return new Promise((resolve) => {
+      const all = [];
+      const next = () => reader.readEntries((batch) => {
+        if (!batch.length) resolve(all);
+        else { all.push(...batch); next(); }
+      }, () => resolve(all));
+      next();
+    });
+  }
+
+  async function walk(entry, prefix, out) {
+    if (entry.isFile) {
+      const file = await new Promise((resolve) => entry.file(resolve, () => resolve(null)));
+      if (file) {
+        if (prefix) file.relativePath = prefix + file.name;
+        out.push(file);
+      }
+    } else if (entry.isDirectory) {
+      for (const child of await readEntries(entry)) await walk(child, `${prefix}${entry.name}/`, out);
+    }
+  }
+
+  async function filesFromDrop(dt) {
+    const items = Array.from(dt.items || []);
+    const fsEntries = items.map((i) => (i.webkitGetAsEntry ? i.webkitGetAsEntry() : null));
+    if (fsEntries.length && fsEntries.every(Boolean)) {
+      const out = [];
+      for (const e of fsEntries) await walk(e, "", out);
+      return out;
+    }
+    return Array.from(dt.files || []);
+  }
+
+  let dragDepth = 0;
+  document.addEventListener("dragenter", (ev) => {
+    ev.preventDefault();
+    dragDepth += 1;
+    els.dropzone.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) els.dropzone.classList.remove("dragging");
+  });
+  // A PDF dropped anywhere on the page is taken, so the browser never navigates away from the results.
+  document.addEventListener("dragover", (ev) => { ev.preventDefault(); });
+  document.addEventListener("drop", async (ev) => {
+    ev.preventDefault();
+    dragDepth = 0;
+    els.dropzone.classList.remove("dragging");
+    if (ev.dataTransfer) addFiles(await filesFromDrop(ev.dataTransfer));
+  });
+
+  window.addEventListener("beforeunload", (ev) => {
+    if (entries.length) { ev.preventDefault(); ev.returnValue = ""; }
+  });
+
+  update();
+})();
