@@ -1,0 +1,356 @@
+"""From XML (and SAM) to records: round trip, XML/SAM agreement, summary, unknown codes, safe XML."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+
+import pytest
+from conftest import SAMPLES, password_for, sample_files
+from lxml import etree
+
+import hometax_decrypt
+from hometax_decrypt import errors
+from hometax_decrypt.limits import Limits
+from hometax_decrypt.yesone import mask_resid, parse_document, parse_sam, parse_xml, to_int, to_xml
+
+SAMPLE_IDS = [str(p.relative_to(SAMPLES)) for p in sample_files()]
+CONTAINERS = ("yesone", "doc", "form", "man", "data", "sum_data")
+
+
+@functools.lru_cache(maxsize=None)
+def parts(rel: str) -> tuple[bytes, bytes]:
+    path = SAMPLES / rel
+    pw = password_for(path)
+    return (hometax_decrypt.extract(path, password=pw, part="xml"),
+            hometax_decrypt.extract(path, password=pw, part="sam"))
+
+
+def tree(el) -> tuple:
+    """An element as comparable data; whitespace between elements is indentation, not data."""
+    text = el.text
+    if text is not None and (len(el) or el.tag in CONTAINERS) and not text.strip():
+        text = None
+    if text == "":
+        text = None
+    return (el.tag, dict(el.attrib), text, [tree(c) for c in el])
+
+
+# -- round trip ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rel", SAMPLE_IDS)
+def test_round_trip_xml_model_xml(rel):
+    xml, _ = parts(rel)
+    doc = parse_xml(xml)
+    again = to_xml(doc)
+    assert again.startswith(b'<?xml version="1.0" encoding="utf-8" ?>')
+    assert tree(etree.fromstring(again)) == tree(etree.fromstring(xml))
+    # the model saw every <data>
+    assert len(list(doc.items())) == len(etree.fromstring(xml).findall("form/man/data"))
+
+
+# -- XML and SAM agree ----------------------------------------------------------------------------
+
+def _same(a: str | None, b: str | None) -> bool:
+    ia, ib = to_int(a), to_int(b)
+    if ia is not None and ib is not None:
+        return ia == ib  # SAM zero-pads numbers
+    return (a or "").rstrip(" ") == (b or "").rstrip(" ")  # SAM space-pads text
+
+
+def _key(amt) -> str | None:
+    return amt.node.attrs.get("mm") or amt.node.attrs.get("dd")
+
+
+@pytest.mark.parametrize("rel", SAMPLE_IDS)
+def test_xml_and_sam_agree(rel):
+    xml, sam = parts(rel)
+    x, s = parse_xml(xml), parse_sam(sam)
+    assert s.part == "SAM"
+    for tag in ("doc_type", "seq", "att_year", "att_inqrMm", "resid", "name"):
+        assert _same(x.doc.get(tag), s.doc.get(tag)), tag
+    assert [f.form_cd for f in x.forms] == [f.form_cd for f in s.forms]
+    checked = 0
+    for fx, fs in zip(x.forms, s.forms):
+        assert [(p.resid, p.name) for p in fx.people] == [(p.resid, p.name) for p in fs.people]
+        for px, ps in zip(fx.people, fs.people):
+            # card forms: SAM's per-item totals add up to the XML's per-person sum_data
+            assert px.sum_data_amounts() == ps.sum_data_amounts()
+            assert len(px.items) == len(ps.items), fx.form_cd
+            for ix, is_ in zip(px.items, ps.items):
+                assert not any(k.startswith("col") for k in is_.sam_extra), "layout not recognised"
+                assert is_.attrs.keys() == ix.attrs.keys()
+                for k, v in is_.attrs.items():
+                    assert _same(ix.attrs[k], v), (fx.form_cd, k)
+                xs = {c.tag: c for c in ix.children if c.tag != "amt"}
+                ss = {c.tag: c for c in is_.children if c.tag != "amt"}
+                if fx.form_cd[4] == "D":
+                    # daily SAM rows carry no item totals: the days must add up to the XML total
+                    assert ss.keys() <= xs.keys()
+                    assert sum(b.amount for b in is_.breakdown) == ix.amount
+                else:
+                    assert ss.keys() == xs.keys(), fx.form_cd
+                for tag, node in ss.items():
+                    assert _same(xs[tag].text, node.text), (fx.form_cd, tag)
+                    assert node.attrs.keys() == xs[tag].attrs.keys()
+                    for k, v in node.attrs.items():
+                        assert _same(xs[tag].attrs[k], v)
+                assert [_key(b) for b in ix.breakdown] == [_key(b) for b in is_.breakdown]
+                for bx, bs in zip(ix.breakdown, is_.breakdown):
+                    assert _same(bx.node.text, bs.node.text)
+                    assert set(bs.node.attrs) <= set(bx.node.attrs)
+                    for k, v in bs.node.attrs.items():
+                        assert _same(bx.node.attrs[k], v), (fx.form_cd, k)
+                checked += 1
+    assert checked == len(list(x.items())) > 0
+
+
+def test_sam_unknown_form_is_kept_raw():
+    sam = ("DOCHD|HDR|A|2030010100000001|2030|01 ~ 12월 |\n"
+           "Z901Y|G9999|7501011234567|고길동   |1234567890|새 항목 |000000001000|\n"
+           "A102Y|G0001|7501011234567|고길동   |extra|columns|\n"
+           "DOCED|END|\n").encode()
+    doc = parse_sam(sam)
+    items = [it for _, _, it in doc.items()]
+    assert [it.form_cd for it in items] == ["Z901Y", "A102Y"]
+    assert items[0].sam_extra == {"col5": "1234567890", "col6": "새 항목", "col7": "000000001000"}
+    assert items[1].sam_extra == {"col5": "extra", "col6": "columns"}  # known form, unknown layout
+    assert doc.doc.seq == "2030010100000001"
+
+
+def test_sam_without_header_is_damaged():
+    with pytest.raises(errors.Damaged):
+        parse_sam(b"A102Y|G0001|7501011234567|x|\n")
+
+
+# -- the PDF path ---------------------------------------------------------------------------------
+
+def test_parse_document_from_pdf_with_verification():
+    doc = hometax_decrypt.parse(SAMPLES / "nts-2020" / "all.pdf")
+    assert doc.doc.doc_type == "A" and doc.doc.seq == "2020122201320067"
+    assert doc.doc.issue_date == "2020-12-22"
+    assert doc.doc.months == list(range(1, 13))
+    assert doc.verification is not None and doc.verification.authentic is True
+    d = doc.to_dict()
+    assert d["verification"]["authentic"] is True
+    assert d["doc"]["doc_type_label"] == "전체내역"
+
+
+def test_parse_document_password_and_2022_doc_fields():
+    with pytest.raises(errors.PasswordRequired):
+        parse_document(SAMPLES / "nts-2020" / "all-password-1234567.pdf")
+    doc = parse_document(SAMPLES / "nts-2020" / "all-password-1234567.pdf", password="1234567")
+    assert len(list(doc.items())) == 114
+    d22 = parse_document((SAMPLES / "nts-2022" / "all.pdf").read_bytes())
+    assert (d22.doc.resid, d22.doc.name, d22.doc.att_year) == ("7501011234567", "고길동", "2022")
+    assert d22.people()[0] == ("7501011234567", "고길동")
+
+
+def test_typed_values_and_labels():
+    doc = parse_xml(parts("nts-2020/all.pdf")[0])
+    d = doc.to_dict()
+    forms = {f["form_cd"]: f for f in d["forms"]}
+    j203 = forms["J203Y"]["people"][0]["items"][0]
+    assert j203["label"] == "장기주택저당차입금 이자상환"
+    assert j203["sum"]["attributes"]["ddct"] == int(j203["sum"]["attributes"]["ddct"])
+    elements = {e["tag"]: e for e in j203["elements"]}
+    assert elements["debt"]["label"] == "차입금" and isinstance(elements["debt"]["value"], int)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", elements["start_dt"]["value"])
+    assert elements["start_dt"]["text"] == elements["start_dt"]["value"].replace("-", "")
+    o101 = forms["O101M"]["people"][0]["items"][0]
+    assert o101["sum"]["attribute_labels"]["hi_ntf"] == "건강보험(보수월액)고지금액합계"
+    assert o101["breakdown"][0]["mm"] == "01" and isinstance(o101["breakdown"][0]["attributes"]["hi_ntf"], int)
+    c102 = forms["C102Y"]["people"][0]["items"][0]
+    assert c102["code_labels"]["edu_tp"]  # edu_tp has a Korean label
+    g108 = forms["G108M"]["people"][0]
+    assert g108["sum_data"][0]["label"] == "2020년 일반합계"
+    assert g108["items"][0]["code_labels"]["use_place_cd"] in ("일반", "전통시장", "대중교통", "도서공연등")
+    assert len(g108["items"][0]["breakdown"]) == 12
+    b101 = parse_xml(parts("nts-2020/detail/medical.pdf")[0]).to_dict()["forms"][0]
+    day = b101["people"][0]["items"][0]["breakdown"][0]
+    assert day["dd"] and day["date"] == f"{day['dd'][:4]}-{day['dd'][4:6]}-{day['dd'][6:]}"
+
+
+# -- summary, computed independently from the raw XML ----------------------------------------------
+
+# the issue's categories, by form-code prefix (longest first); amounts as the NTS states them
+_CATEGORY = [("O1", "건강보험"), ("P1", "국민연금"), ("A1", "보험료"), ("B1", "의료비"),
+             ("B2", "실손의료보험금"), ("C", "교육비"), ("G", "신용카드 등"), ("D1", "연금저축 등"),
+             ("E1", "연금저축 등"), ("F1", "연금저축 등"), ("J5", "월세액"), ("J", "주택자금"),
+             ("K1", "소기업소상공인 공제부금"), ("L1", "기부금"), ("N1", "투자·장기저축"),
+             ("Q", "투자·장기저축"), ("R1", "장애인")]
+
+
+def _expected_summary(xml: bytes) -> dict:
+    out: dict = {}
+    for form in etree.fromstring(xml).iter("form"):
+        fc = form.get("form_cd")
+        label = next(lab for p, lab in _CATEGORY if fc.startswith(p))
+        for man in form.iter("man"):
+            person = out.setdefault(man.get("resid"), {})
+            for data in man.iter("data"):
+                tag = "ddct_bs_ass_amt" if fc[0] in "EF" else "sum"
+                el = data.find(tag)
+                cur = person.get(label)
+                if el is not None:
+                    person[label] = (cur or 0) + int(el.text)
+                else:
+                    person.setdefault(label, cur)
+    return out
+
+
+@pytest.mark.parametrize("rel", ["nts-2020/all.pdf", "nts-2020/all-password-1234567.pdf",
+                                 "nts-2022/all.pdf", "nts-2020/basic/pension-savings.pdf"])
+def test_summary_matches_raw_xml(rel):
+    xml, _ = parts(rel)
+    doc = parse_xml(xml)
+    got = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]} for p in doc.summary()}
+    assert got == _expected_summary(xml)
+    # cross-check with totals the NTS itself states: cards add up to each person's tot_sum
+    root = etree.fromstring(xml)
+    for resid, cats in got.items():
+        stated = sum(int(sd.findtext("tot_sum")) for man in root.iter("man")
+                     if man.get("resid") == resid for sd in man.iter("sum_data"))
+        assert cats.get("신용카드 등", 0) == stated
+
+
+# -- unknown forms, items, elements and attributes ---------------------------------------------------
+
+UNKNOWN = """<?xml version="1.0" encoding="utf-8" ?>
+<yesone version="9">
+<doc>
+\t<doc_type>A</doc_type><seq>2031010100000001</seq><att_year>2030</att_year>
+\t<att_inqrMm>01 ~ 12월</att_inqrMm><resid>7501011234567</resid><name>고길동</name>
+\t<new_doc_field kind="x">새 값</new_doc_field>
+</doc>
+<notice lang="ko">안내<p>문단</p></notice>
+<form form_cd="Z901Y" new_form_attr="1">
+\t<form_note>비고</form_note>
+\t<man resid="8101012234567" name="홍부인" grade="A">
+\t\t<man_note>메모</man_note>
+\t\t<data dat_cd="G9999" busnid="1234567890" trade_nm="새 기관" brand_new="값">
+\t\t\t<new_el>새 요소</new_el>
+\t\t\t<nested a="1"><inner>깊이</inner><inner>둘</inner></nested>
+\t\t\t<co_resid>8101012234567</co_resid>
+\t\t\t<sum ddct="500" new_split="250">1000</sum>
+\t\t\t<amt mm="01" new_amt_attr="7">600</amt>
+\t\t\t<amt mm="02">400</amt>
+\t\t</data>
+\t</man>
+</form>
+<form form_cd="G111Y">
+\t<man resid="7501011234567" name="고길동">
+\t\t<sum_data><gnrl_sum>5</gnrl_sum><brand_new_sum>9</brand_new_sum><tot_sum>14</tot_sum></sum_data>
+\t\t<data dat_cd="G0012" busnid="1111111111" trade_nm="카드" use_place_cd="9"><sum>14</sum></data>
+\t</man>
+</form>
+</yesone>
+""".encode()
+
+
+def test_unknown_codes_are_carried_through():
+    doc = parse_xml(UNKNOWN)
+    assert tree(etree.fromstring(to_xml(doc))) == tree(etree.fromstring(UNKNOWN))
+    d = doc.to_dict()
+    assert [n["tag"] for n in d["doc"]["extra"]] == ["new_doc_field"]
+    assert d["extra"][0]["tag"] == "notice" and d["extra"][0]["children"][0]["text"] == "문단"
+    z = d["forms"][0]
+    assert z["form_cd"] == "Z901Y" and z["label"] is None and z["label_source"] == "unknown"
+    assert z["attributes"] == {"new_form_attr": "1"} and z["extra"][0]["tag"] == "form_note"
+    person = z["people"][0]
+    assert person["attributes"] == {"grade": "A"} and person["extra"][0]["text"] == "메모"
+    item = person["items"][0]
+    assert item["dat_cd"] == "G9999" and item["label"] is None
+    assert item["attributes"]["brand_new"] == "값"
+    tags = [e["tag"] for e in item["elements"]]
+    assert tags == ["new_el", "nested", "co_resid"]
+    assert [c["text"] for c in item["elements"][1]["children"]] == ["깊이", "둘"]
+    assert item["amount"] == 1000 and item["sum"]["attributes"] == {"ddct": 500, "new_split": 250}
+    assert item["breakdown"][0]["attributes"] == {"new_amt_attr": 7}
+    # a newer version of a known family gets the family's labels
+    g = d["forms"][1]
+    assert g["label_source"] == "family" and g["category"] == "신용카드"
+    assert [s["tag"] for s in g["people"][0]["sum_data"]] == ["gnrl_sum", "brand_new_sum", "tot_sum"]
+    masked = json.dumps(doc.to_dict(mask=True), ensure_ascii=False)
+    assert "8101012234567" not in masked and "810101-2******" in masked  # co_resid masked too
+    assert "7501011234567" not in masked
+    assert doc.doc.resid == "7501011234567"  # masking never touches the model
+
+
+# -- safe XML ---------------------------------------------------------------------------------------
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<yesone><doc><seq>&lol9;</seq></doc></yesone>"""
+
+XXE = b"""<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE yesone [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<yesone><doc><seq>&xxe;</seq></doc></yesone>"""
+
+XXE_PARAM = b"""<?xml version="1.0"?>
+<!--comment first--><!doctype yesone [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]>
+<yesone/>"""
+
+
+@pytest.mark.parametrize("data", [BILLION_LAUGHS, XXE, XXE_PARAM,
+                                  b'<?xml version="1.0"?><!DOCTYPE yesone SYSTEM "x.dtd"><yesone/>'],
+                         ids=["billion-laughs", "xxe-file", "xxe-parameter", "external-dtd"])
+def test_hostile_xml_is_refused(data):
+    with pytest.raises(errors.Damaged) as exc:
+        parse_xml(data)
+    assert "DOCTYPE" in exc.value.message
+    assert exc.value.code == "damaged"
+
+
+def test_undeclared_entity_and_bad_xml():
+    with pytest.raises(errors.Damaged):
+        parse_xml(b"<yesone><doc><seq>&undeclared;</seq></doc></yesone>")
+    with pytest.raises(errors.Damaged, match="well-formed"):
+        parse_xml(b"<yesone><doc>")
+    with pytest.raises(errors.Damaged, match="yesone"):
+        parse_xml(b"<other/>")
+    with pytest.raises(errors.Damaged, match="UTF-8"):
+        parse_xml('<?xml version="1.0" encoding="utf-16"?><yesone/>'.encode("utf-16"))
+
+
+def test_element_count_is_bounded():
+    many = b"<yesone>" + b"<x/>" * 50 + b"</yesone>"
+    assert len(parse_xml(many).extra) == 50
+    with pytest.raises(errors.TooLarge):
+        parse_xml(many, Limits(max_xml_elements=20))
+    with pytest.raises(errors.TooLarge):
+        parse_xml(b"<yesone>" + b"<x>" * 40 + b"</x>" * 40 + b"</yesone>", Limits(max_xml_elements=30))
+
+
+# -- masking ----------------------------------------------------------------------------------------
+
+def test_mask_resid():
+    assert mask_resid("7501011234567") == "750101-1******"
+    assert mask_resid("750101-1234567") == "750101-1******"
+    assert mask_resid("1234567890") == "1234567890"  # a business number is not a resident number
+    assert mask_resid(None) is None
+
+
+def test_mask_everywhere_in_to_dict():
+    xml, _ = parts("nts-2020/all.pdf")
+    doc = parse_xml(xml)
+    full = set(re.findall(rb'resid="(\d{13})"', xml)) | set(re.findall(rb"resid[^>]*>(\d{13})<", xml))
+    assert len(full) >= 5
+    masked = json.dumps(doc.to_dict(mask=True), ensure_ascii=False).encode()
+    for r in full:
+        assert r not in masked
+    assert b"750101-1******" in masked
+    # without --mask payroll gets the full numbers
+    assert b"7501011234567" in json.dumps(doc.to_dict(), ensure_ascii=False).encode()
