@@ -1,0 +1,185 @@
+"""JSON / CSV / XLSX exports and the CLI ``parse`` subcommand."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import openpyxl
+import pytest
+from conftest import ROOT, SAMPLES, password_for, sample_files
+from lxml import etree
+
+import hometax_decrypt
+from hometax_decrypt import cli, export
+from hometax_decrypt.yesone import parse_xml
+
+HEADER = "form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount"
+SCHEMA = json.loads((ROOT / "docs" / "document.schema.json").read_text(encoding="utf-8"))
+ALL_2020 = SAMPLES / "nts-2020" / "all.pdf"
+
+
+def _xml(path: Path) -> bytes:
+    return hometax_decrypt.extract(path, password=password_for(path))
+
+
+@pytest.fixture(scope="module")
+def doc2020():
+    return hometax_decrypt.parse(ALL_2020)
+
+
+@pytest.fixture(scope="module")
+def doc2022():
+    return hometax_decrypt.parse(SAMPLES / "nts-2022" / "all.pdf")
+
+
+def _residents(xml: bytes) -> set[str]:
+    found = set(re.findall(r'resid="(\d{13})"', xml.decode()))
+    found |= set(re.findall(r"resid[_0-9]*>(\d{13})<", xml.decode()))
+    return found
+
+
+# -- CSV --------------------------------------------------------------------------------------------
+
+def _csv_rows(data: bytes) -> list[dict]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM for Excel"
+    return list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"), newline="")))
+
+
+def test_csv_header_rows_and_amounts(doc2020):
+    data = export.to_csv([doc2020])
+    assert data[3:].decode().splitlines()[0].startswith(HEADER + ",")
+    rows = _csv_rows(data)
+    root = etree.fromstring(_xml(ALL_2020))
+    datas = [(f.get("form_cd"), m, d) for f in root.iter("form") for m in f.iter("man")
+             for d in m.iter("data")]
+    assert len(rows) == len(datas) == 114
+    for row, (fc, man, data_el) in zip(rows, datas):
+        assert row["form_cd"] == fc and row["dat_cd"] == data_el.get("dat_cd")
+        assert row["resid"] == man.get("resid") and row["name"] == man.get("name")
+        assert row["busnid"] == (data_el.get("busnid") or "")
+        s = data_el.find("sum")
+        assert row["amount"] == (str(int(s.text)) if s is not None else "")
+        assert row["doc_seq"] == "2020122201320067"
+    assert {r["form_name"] for r in rows if r["form_cd"] == "A102Y"} == {"보험료(보장성,장애인보장성)"}
+    assert any(r["amount"] == "" and r["form_cd"] == "E102Y" for r in rows)  # no <sum>: empty
+    e102 = next(r for r in rows if r["form_cd"] == "E102Y")
+    assert e102["stated_amount"] and "순납입금액(ddct_bs_ass_amt)=" in e102["details"]
+
+
+def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
+    data = export.to_csv([doc2020, doc2022], mask=True)
+    rows = _csv_rows(data)
+    assert {r["doc_seq"] for r in rows} == {"2020122201320067", "2022122901580150"}
+    assert len(rows) == 114 + 143
+    for resid in _residents(_xml(ALL_2020)) | _residents(_xml(SAMPLES / "nts-2022" / "all.pdf")):
+        assert resid.encode() not in data
+    assert all(re.fullmatch(r"\d{6}-\d\*{6}", r["resid"]) for r in rows)
+    assert "insu1_resid)=750101-1******" in data.decode("utf-8-sig")
+    # without mask the full number is there (payroll must match employees)
+    assert b"7501011234567" in export.to_csv([doc2020])
+
+
+def test_csv_and_xlsx_never_write_formulas():
+    xml = ('<yesone><doc><seq>1</seq></doc><form form_cd="A102Y"><man resid="7501011234567" '
+           'name="=HYPERLINK(&quot;http://x&quot;)"><data dat_cd="G0001" busnid="1" '
+           'trade_nm="=1+1"><sum>5</sum></data></man></form></yesone>').encode()
+    doc = parse_xml(xml)
+    rows = _csv_rows(export.to_csv([doc]))
+    assert rows[0]["trade_nm"] == "'=1+1" and rows[0]["name"].startswith("'=")
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
+    ws = wb["items"]
+    header = [c.value for c in ws[1]]
+    cell = ws.cell(row=2, column=header.index("trade_nm") + 1)
+    assert cell.value == "=1+1" and cell.data_type == "s"
+
+
+# -- XLSX -------------------------------------------------------------------------------------------
+
+def test_xlsx_sheets_numbers_and_formats(doc2020):
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc2020], mask=True)))
+    assert wb.sheetnames == ["items", "summary"]
+    items = wb["items"]
+    header = [c.value for c in items[1]]
+    assert header == export.COLUMNS and ",".join(header).startswith(HEADER)
+    csv_rows = _csv_rows(export.to_csv([doc2020], mask=True))
+    assert items.max_row - 1 == len(csv_rows)
+    amount_col = header.index("amount") + 1
+    numeric = 0
+    for r, row in enumerate(csv_rows, start=2):
+        cell = items.cell(row=r, column=amount_col)
+        if row["amount"]:
+            assert isinstance(cell.value, int) and cell.value == int(row["amount"])
+            assert cell.number_format == "#,##0"
+            numeric += 1
+        else:
+            assert cell.value is None
+        assert items.cell(row=r, column=header.index("resid") + 1).value == row["resid"]
+    assert numeric > 100
+    summary = wb["summary"]
+    sh = [c.value for c in summary[1]]
+    assert sh[:3] == ["doc_seq", "resid", "name"] and "의료비" in sh and "신용카드 등" in sh
+    expected = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]}
+                for p in doc2020.to_dict(mask=True)["summary"]}
+    assert summary.max_row - 1 == len(expected)
+    for row in summary.iter_rows(min_row=2):
+        resid = row[1].value
+        assert re.fullmatch(r"\d{6}-\d\*{6}", resid)
+        for label, cell in zip(sh[3:], row[3:]):
+            assert cell.value == expected[resid].get(label)
+            if cell.value is not None:
+                assert isinstance(cell.value, int) and cell.number_format == "#,##0"
+
+
+# -- JSON -------------------------------------------------------------------------------------------
+
+def test_json_validates_against_schema_for_every_sample():
+    docs = [hometax_decrypt.parse(p, password=password_for(p)) for p in sample_files()]
+    payload = json.loads(export.to_json(docs))
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert payload["format"] == "hometax-decrypt/records" and len(payload["documents"]) == 27
+    masked = json.loads(export.to_json(docs[:1], mask=True))
+    jsonschema.validate(masked, SCHEMA, cls=jsonschema.Draft202012Validator)
+    # the schema is not a rubber stamp
+    broken = json.loads(export.to_json(docs[:1]))
+    broken["documents"][0]["forms"][0]["people"][0]["items"][0]["amount"] = "1,000"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_exporters_take_a_list():
+    with pytest.raises(TypeError):
+        export.to_csv(hometax_decrypt.parse(ALL_2020))
+
+
+# -- CLI --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+def test_cli_parse_formats(tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    assert cli.main(["parse", str(ALL_2020), "--format", fmt, "-o", str(out), "--mask"]) == 0
+    data = out.read_bytes()
+    assert b"7501011234567" not in data
+    if fmt == "json":
+        payload = json.loads(data)
+        jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+        assert payload["documents"][0]["doc"]["seq"] == "2020122201320067"
+    elif fmt == "csv":
+        assert data.startswith(b"\xef\xbb\xbf" + HEADER.encode())
+        assert len(_csv_rows(data)) == 114
+    else:
+        wb = openpyxl.load_workbook(io.BytesIO(data))
+        assert wb.sheetnames == ["items", "summary"]
+
+
+def test_cli_parse_password_and_stdout(capsysbinary):
+    pw = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
+    assert cli.main(["parse", str(pw), "--format", "csv"]) == 3  # password required
+    assert cli.main(["parse", str(pw), "--password", "1234567", "--format", "csv"]) == 0
+    out = capsysbinary.readouterr().out
+    assert out.startswith(b"\xef\xbb\xbf" + HEADER.encode()) and b"7501011234567" in out
