@@ -163,7 +163,7 @@ class _ItemBuilder:
         return self.item
 
 
-def _fill(b: _ItemBuilder, cols: list[str], values: list[str], person_extra: dict) -> None:
+def _fill(b: _ItemBuilder, cols: list[str], values: list[str]) -> None:
     i = 0
     for col in cols:
         if col == "CARD2020":
@@ -228,15 +228,12 @@ def parse_sam(data: bytes, limits: Limits | None = None) -> Document:
     document = Document(doc=doc, part="SAM")
     form: Form | None = None
     person: Person | None = None
-    person_extra: dict[str, str] = {}
     last_key = None
     daily: _ItemBuilder | None = None
 
     def close_person():
-        nonlocal person_extra
         if person is not None and form is not None:
-            _rebuild_sum_data(form.form_cd, person, person_extra)
-        person_extra = {}
+            _rebuild_sum_data(form.form_cd, person)
 
     for ln in lines[1:]:
         values = ln.split("|")
@@ -267,10 +264,10 @@ def parse_sam(data: bytes, limits: Limits | None = None) -> Document:
             key = (form_cd, dat_cd, resid, name, tuple(rest[:n_fixed]))
             if key != last_key or daily is None:
                 daily = _ItemBuilder(form_cd, dat_cd)
-                _fill(daily, cols, rest, person_extra)
+                _fill(daily, cols, rest)
                 person.children.append(daily.item)
             else:
-                _fill(daily, cols[-1:], rest[n_fixed:], person_extra)
+                _fill(daily, cols[-1:], rest[n_fixed:])
             daily.item.children[:] = [c for c in daily.item.children if c.tag != "amt"] + daily.amts
             last_key = key
             continue
@@ -279,14 +276,14 @@ def parse_sam(data: bytes, limits: Limits | None = None) -> Document:
             for n, v in enumerate(rest, start=5):
                 b.item.sam_extra[f"col{n}"] = v.rstrip(" ")
         else:
-            _fill(b, cols, rest, person_extra)
+            _fill(b, cols, rest)
         person.children.append(b.finish())
         last_key = None
     close_person()
     return document
 
 
-def _rebuild_sum_data(form_cd: str, person: Person, person_extra: dict) -> None:
+def _rebuild_sum_data(form_cd: str, person: Person) -> None:
     """Card forms: the person's ``sum_data`` as the sum of the per-item SAM totals."""
     base = form_cd[:4]
     names = None
