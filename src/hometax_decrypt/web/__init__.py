@@ -1,0 +1,138 @@
+"""The HTTP API: a Flask application factory.
+
+``create_app(config)`` builds the app; ``hometax_decrypt.web.wsgi:app`` is the WSGI entry point for
+gunicorn and uWSGI. Errors of every kind become ``{"error": {"code", "nts_code", "message"}}`` in one
+handler; every request leaves one JSON log line and its metrics.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .. import errors
+from ..limits import Limits
+from . import http_errors, metrics, selftest
+from .config import WebConfig
+from .inputs import refuse_secrets_in_url
+from .logs import configure_request_logger
+from .openapi import OPENAPI, docs_html
+from .inmemory import InMemoryRequest
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Endpoints that need no API key: liveness/readiness probes and the API description.
+OPEN_ENDPOINTS = {"healthz", "readyz", "openapi", "api_docs", "static"}
+
+
+def create_app(config: WebConfig | dict | None = None, limits: Limits | None = None) -> Flask:
+    if config is None:
+        config = WebConfig.from_env()
+    elif isinstance(config, dict):
+        config = WebConfig(**config)
+    config.check_startup()
+
+    app = Flask(__name__, static_folder=None)
+    app.request_class = InMemoryRequest
+    app.config.update(
+        HOMETAX=config,
+        HOMETAX_LIMITS=limits or Limits.from_env(),
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,  # text fields (password map); files are separate
+        MAX_FORM_PARTS=config.batch_max_files + 16,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    log = configure_request_logger()
+
+    from .api import bp
+
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def _start():
+        g.t0 = time.perf_counter()
+        rid = request.headers.get("X-Request-ID", "")
+        g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        g.error_code = None
+        refuse_secrets_in_url()
+        if request.endpoint not in OPEN_ENDPOINTS and request.endpoint is not None:
+            if not config.key_ok(request.headers.get("X-API-Key")):
+                return _error_response("unauthorized")
+        return None
+
+    @app.after_request
+    def _finish(resp: Response):
+        endpoint = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+        seconds = time.perf_counter() - getattr(g, "t0", time.perf_counter())
+        code = getattr(g, "error_code", None)
+        resp.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        resp.headers.setdefault("Cache-Control", "no-store")
+        if code:
+            resp.headers["X-Error-Code"] = code
+        metrics.observe(endpoint, request.method, resp.status_code, seconds, code)
+        log.info({"id": getattr(g, "request_id", None), "instance": config.instance or None,
+                  "method": request.method, "path": endpoint, "status": resp.status_code,
+                  "duration_ms": round(seconds * 1000, 2),
+                  "request_size": request.content_length or 0,
+                  "size": resp.calculate_content_length() or 0, "error": code})
+        return resp
+
+    @app.errorhandler(errors.HometaxError)
+    def _hometax_error(exc: errors.HometaxError):
+        g.error_code = exc.code
+        status, body = http_errors.body_for_exception(exc)
+        return jsonify(body), status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = http_errors.STATUS_TO_CODE.get(exc.code or 500, "internal" if (exc.code or 500) >= 500
+                                              else "usage")
+        resp = _error_response(code, status=exc.code)
+        if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # the type only: an exception's text may quote user data
+        app.logger.error("unhandled %s", type(exc).__name__)
+        return _error_response("internal")
+
+    def _error_response(code: str, status: int | None = None):
+        g.error_code = code
+        st, body = http_errors.body_for_code(code)
+        return jsonify(body), status or st
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            ready = selftest.check()
+        except errors.HometaxError:
+            ready = False
+        if not ready:
+            return _error_response("unavailable")
+        return jsonify({"status": "ready"})
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        data, ctype = metrics.render()
+        return Response(data, content_type=ctype)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi():
+        return jsonify(OPENAPI)
+
+    @app.get("/api/v1/docs")
+    def api_docs():
+        return Response(docs_html(), content_type="text/html; charset=utf-8")
+
+    return app

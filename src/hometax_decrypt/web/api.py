@@ -1,0 +1,205 @@
+"""The API blueprint: /api/v1/extract, verify, documents, decrypt, batch. Thin: every decision about a
+document is the core's; this module only moves bytes in and out of HTTP."""
+
+from __future__ import annotations
+
+import functools
+import json
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from .. import errors
+from ..pdf import normalize_encoding, normalize_part, open_document, read_source
+from . import batch as batch_mod
+from . import inputs
+from .metrics import DOCUMENTS
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+NTS_OK = 1  # the NTS API's return code for success (Java NTS_GetLastError)
+
+
+def _config():
+    return current_app.config["HOMETAX"]
+
+
+def _limits():
+    return current_app.config["HOMETAX_LIMITS"]
+
+
+def _verify(data: bytes):
+    """Trust anchors come from HOMETAX_TRUST_DIR (read by the timestamp module)."""
+    from ..timestamp import verify_bytes
+
+    return verify_bytes(data)
+
+
+def _verification_headers(v) -> dict[str, str]:
+    headers = {
+        "X-Verification-Status": str(v.status),
+        "X-Verification-Authentic": "true" if v.authentic else "false",
+        "X-Verification-Intact": "true" if v.intact else "false",
+    }
+    if v.nts_code is not None:
+        headers["X-Verification-NTS-Code"] = str(v.nts_code)
+    return headers
+
+
+def _attachment(name: str) -> str:
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def _stem(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return base[:-4] if base.lower().endswith(".pdf") else (base or "document")
+
+
+def _counted(operation: str):
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*a, **kw):
+            try:
+                out = fn(*a, **kw)
+            except errors.HometaxError as exc:
+                DOCUMENTS.labels(operation, exc.code).inc()
+                raise
+            DOCUMENTS.labels(operation, "ok").inc()
+            return out
+        return inner
+    return wrap
+
+
+@bp.post("/extract")
+@_counted("extract")
+def extract():
+    upload = inputs.single_upload()
+    part = normalize_part(inputs.option("part", "xml") or "xml")
+    enc = normalize_encoding(inputs.option("encoding", "utf-8") or "utf-8")
+    with open_document(upload.data, inputs.password(), _limits()) as doc:
+        data = doc.extract(part, enc)
+    v = _verify(upload.data)
+    kind = "application/xml" if part == "XML" else "text/plain"
+    resp = Response(data, content_type=f"{kind}; charset={enc}")
+    resp.headers["X-NTS-Return-Code"] = str(NTS_OK)
+    resp.headers.update(_verification_headers(v))
+    resp.headers["Content-Disposition"] = _attachment(f"{_stem(upload.name)}.{part.lower()}")
+    return resp
+
+
+@bp.post("/verify")
+@_counted("verify")
+def verify():
+    upload = inputs.single_upload()
+    data = read_source(upload.data, _limits())
+    v = _verify(data)
+    resp = jsonify(v.to_dict())
+    resp.headers.update(_verification_headers(v))
+    return resp
+
+
+def _export(docs: list, fmt: str, mask: bool) -> Response:
+    from .. import export
+
+    if fmt == "json":
+        return Response(export.to_json(docs, mask=mask), content_type="application/json")
+    if fmt == "csv":
+        return Response(export.to_csv(docs, mask=mask), content_type="text/csv; charset=utf-8")
+    if fmt == "xlsx":
+        return Response(export.to_xlsx(docs, mask=mask),
+                        content_type="application/vnd.openxmlformats-officedocument."
+                                     "spreadsheetml.sheet")
+    raise errors.UsageError("format must be json, csv or xlsx")
+
+
+def _format() -> str:
+    fmt = (inputs.option("format", "json") or "json").strip().lower()
+    if fmt not in ("json", "csv", "xlsx"):
+        raise errors.UsageError("format must be json, csv or xlsx")
+    return fmt
+
+
+@bp.post("/documents")
+@_counted("documents")
+def documents():
+    from ..yesone import parse_document
+
+    upload = inputs.single_upload()
+    fmt = _format()
+    mask = inputs.flag("mask")
+    doc = parse_document(upload.data, password=inputs.password(), limits=_limits())
+    resp = _export([doc], fmt, mask)
+    v = _verify(upload.data)
+    resp.headers["X-NTS-Return-Code"] = str(NTS_OK)
+    resp.headers.update(_verification_headers(v))
+    if fmt != "json":
+        resp.headers["Content-Disposition"] = _attachment(f"{_stem(upload.name)}.{fmt}")
+    return resp
+
+
+@bp.post("/decrypt")
+@_counted("decrypt")
+def decrypt():
+    upload = inputs.single_upload()
+    with open_document(upload.data, inputs.password(), _limits()) as doc:
+        was_encrypted = doc.encrypted
+        data = doc.decrypted_pdf()
+    resp = Response(data, content_type="application/pdf")
+    resp.headers["X-NTS-Return-Code"] = str(NTS_OK)
+    resp.headers["X-Was-Encrypted"] = "true" if was_encrypted else "false"
+    resp.headers["Content-Disposition"] = _attachment(f"{_stem(upload.name)}-decrypted.pdf")
+    return resp
+
+
+@bp.post("/batch")
+def batch():
+    from ..yesone import parse_document
+
+    config = _config()
+    fmt = _format()
+    mask = inputs.flag("mask")
+    default_password = inputs.password()
+    mapping = inputs.password_map()
+    uploads, is_zip = inputs.batch_uploads()
+    if is_zip:
+        uploads = batch_mod.open_zip(uploads[0].data, config)
+    batch_mod.check_files(uploads, config)
+    if not uploads:
+        raise errors.UsageError("the batch holds no files")
+
+    results, docs, failures = [], [], []
+    for up in uploads:
+        pw = batch_mod.password_for(up.name, default_password, mapping)
+        try:
+            doc = parse_document(up.data, password=pw, limits=_limits())
+            v = _verify(up.data)
+        except errors.HometaxError as exc:  # one bad file does not fail the batch
+            DOCUMENTS.labels("batch", exc.code).inc()
+            failures.append({"file": up.name, "code": exc.code})
+            results.append({"file": up.name, "ok": False, "nts_code": exc.nts_code,
+                            "error": exc.to_dict()})
+            continue
+        except Exception as exc:  # a bug must not cost the other files their results
+            current_app.logger.error("batch entry failed: %s", type(exc).__name__)
+            DOCUMENTS.labels("batch", "internal").inc()
+            failures.append({"file": up.name, "code": "internal"})
+            results.append({"file": up.name, "ok": False, "nts_code": None,
+                            "error": {"code": "internal", "nts_code": None,
+                                      "message": "Internal error."}})
+            continue
+        DOCUMENTS.labels("batch", "ok").inc()
+        docs.append(doc)
+        results.append({"file": up.name, "ok": True, "nts_code": NTS_OK,
+                        "verification": v.to_dict(), "document": doc.to_dict(mask=mask)})
+
+    if fmt == "json":
+        resp = jsonify({"files": results, "ok": len(docs), "failed": len(failures)})
+    else:
+        resp = _export(docs, fmt, mask)
+        resp.headers["Content-Disposition"] = _attachment(f"batch.{fmt}")
+    resp.headers["X-Batch-OK"] = str(len(docs))
+    resp.headers["X-Batch-Failed"] = str(len(failures))
+    if failures and fmt != "json":  # ASCII JSON: file names are escaped, not dropped
+        resp.headers["X-Batch-Errors"] = json.dumps(failures, ensure_ascii=True)
+    return resp

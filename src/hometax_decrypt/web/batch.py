@@ -1,0 +1,66 @@
+"""Opening a batch: a ZIP's entries with limits on count, total inflated size and compression ratio
+(a ZIP bomb is refused before it is inflated), or the list of uploaded files."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+
+from .. import errors
+from .config import WebConfig
+from .inputs import Upload
+
+
+def _skip(name: str) -> bool:
+    base = posixpath.basename(name)
+    return (name.endswith("/") or name.startswith("__MACOSX/") or base.startswith(".")
+            or not base)
+
+
+def open_zip(data: bytes, config: WebConfig) -> list[Upload]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise errors.Damaged("the ZIP archive cannot be read") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not _skip(i.filename)]
+        if len(infos) > config.batch_max_files:
+            raise errors.TooLarge("too many files in the batch")
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise errors.UsageError("encrypted ZIP archives are not supported")
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > config.zip_max_ratio and info.file_size > 1024 * 1024:
+                raise errors.TooLarge("a ZIP entry's compression ratio exceeds the limit")
+            total += info.file_size
+            if total > config.batch_max_total_bytes:
+                raise errors.TooLarge("the batch's total size exceeds the limit")
+        out = []
+        for info in infos:
+            try:
+                with zf.open(info) as fh:  # inflates at most the declared size, checks the CRC
+                    content = fh.read(info.file_size + 1)
+            except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError):
+                raise errors.Damaged("a ZIP entry cannot be read") from None
+            if len(content) > info.file_size:
+                raise errors.TooLarge("a ZIP entry is larger than declared")
+            out.append(Upload(info.filename, content))
+        return out
+
+
+def check_files(uploads: list[Upload], config: WebConfig) -> None:
+    if len(uploads) > config.batch_max_files:
+        raise errors.TooLarge("too many files in the batch")
+    if sum(len(u.data) for u in uploads) > config.batch_max_total_bytes:
+        raise errors.TooLarge("the batch's total size exceeds the limit")
+
+
+def password_for(name: str, default: str | None, mapping: dict[str, str]) -> str | None:
+    if name in mapping:
+        return mapping[name] or None
+    base = posixpath.basename(name.replace("\\", "/"))
+    if base in mapping:
+        return mapping[base] or None
+    return default

@@ -1,0 +1,114 @@
+"""Reading what a client sent: the document, its password and options, from multipart form data or
+from a raw body with headers and query parameters. Passwords are accepted in a form field or a header,
+never in the URL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from flask import request
+
+from .. import errors
+
+PDF_TYPES = ("application/pdf", "application/octet-stream")
+ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
+SECRET_PARAMS = ("password", "passwords")
+
+
+@dataclass
+class Upload:
+    name: str  # the client's file name (never logged)
+    data: bytes
+
+
+def refuse_secrets_in_url() -> None:
+    if any(k.lower() in SECRET_PARAMS for k in request.args.keys()):
+        raise errors.UsageError("passwords are not accepted in the URL; use the password form "
+                                "field or the X-Document-Password header")
+
+
+def _header_text(name: str) -> str | None:
+    """A header value as text. HTTP headers travel as bytes; WSGI hands them over as Latin-1, so a
+    UTF-8 password (Korean) is recovered by re-encoding."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
+
+
+def is_multipart() -> bool:
+    return request.mimetype == "multipart/form-data"
+
+
+def option(name: str, default: str | None = None) -> str | None:
+    if is_multipart() and name in request.form:
+        return request.form.get(name)
+    return request.args.get(name, default)
+
+
+def flag(name: str) -> bool:
+    value = (option(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise errors.UsageError(f"{name} must be true or false")
+
+
+def password() -> str | None:
+    if is_multipart() and "password" in request.form:
+        value = request.form.get("password")
+    else:
+        value = _header_text("X-Document-Password")
+    return value or None
+
+
+def password_map() -> dict[str, str]:
+    if is_multipart() and "passwords" in request.form:
+        raw = request.form.get("passwords")
+    else:
+        raw = _header_text("X-Document-Passwords")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise errors.UsageError("passwords must be a JSON object of file name to password") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in value.items()):
+        raise errors.UsageError("passwords must be a JSON object of file name to password")
+    return value
+
+
+def single_upload() -> Upload:
+    """The one document of an extract/verify/documents/decrypt request."""
+    if is_multipart():
+        files = request.files.getlist("file")
+        if len(files) != 1:
+            raise errors.UsageError("send exactly one file part named 'file'")
+        return Upload(files[0].filename or "document.pdf", files[0].read())
+    if request.mimetype in PDF_TYPES:
+        return Upload("document.pdf", request.get_data(cache=False))
+    raise errors.UsageError("send multipart/form-data with a 'file' part, or the PDF as the body "
+                            "with Content-Type: application/pdf")
+
+
+def batch_uploads() -> tuple[list[Upload], bool]:
+    """The files of a batch request and whether they came as one ZIP (still to be opened)."""
+    if is_multipart():
+        files = request.files.getlist("file")
+        if not files:
+            raise errors.UsageError("send one or more file parts named 'file'")
+        uploads = [Upload(f.filename or f"file-{i + 1}.pdf", f.read()) for i, f in enumerate(files)]
+        if len(uploads) == 1 and (files[0].mimetype in ZIP_TYPES or uploads[0].name.lower().endswith(".zip")
+                                  or uploads[0].data[:4] == b"PK\x03\x04"):
+            return uploads, True
+        return uploads, False
+    if request.mimetype in ZIP_TYPES:
+        return [Upload("batch.zip", request.get_data(cache=False))], True
+    raise errors.UsageError("send multipart/form-data with 'file' parts, or a ZIP as the body with "
+                            "Content-Type: application/zip")

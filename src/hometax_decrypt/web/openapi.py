@@ -1,0 +1,138 @@
+"""The OpenAPI 3 document of the API, and a plain HTML page listing it (no external resources)."""
+
+from __future__ import annotations
+
+import html
+
+_ERR = {"$ref": "#/components/responses/Error"}
+_PDF_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary", "description": "the NTS PDF"},
+            "password": {"type": "string", "description": "document-open password (문서열기암호)"},
+            "part": {"type": "string", "enum": ["xml", "sam"], "default": "xml"},
+            "encoding": {"type": "string", "enum": ["utf-8", "euc-kr"], "default": "utf-8"},
+            "format": {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+            "mask": {"type": "boolean", "default": False},
+        }}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+_PW_HEADER = {"name": "X-Document-Password", "in": "header", "required": False,
+              "description": "password for a raw-body upload (UTF-8); never put it in the URL",
+              "schema": {"type": "string"}}
+_KEY = [{"apiKey": []}, {}]
+
+
+def _q(name, enum, default):
+    return {"name": name, "in": "query", "required": False,
+            "description": "for raw-body uploads (multipart uses the form field)",
+            "schema": {"type": "string", "enum": enum, "default": default}}
+
+
+def _errors(*statuses):
+    return {str(s): _ERR for s in statuses}
+
+
+VERIFICATION_HEADERS = {
+    "X-NTS-Return-Code": {"schema": {"type": "integer"}, "description": "1: success (NTS API)"},
+    "X-Verification-Status": {"schema": {"type": "string"}},
+    "X-Verification-Authentic": {"schema": {"type": "string", "enum": ["true", "false"]}},
+}
+
+OPENAPI: dict = {
+    "openapi": "3.0.3",
+    "info": {"title": "hometax-decrypt", "version": "1",
+             "description": "Extract, verify and parse NTS year-end settlement (연말정산 간소화) PDF "
+                            "documents. Errors: {\"error\": {\"code\", \"nts_code\", \"message\"}}."},
+    "servers": [{"url": "/"}],
+    "security": _KEY,
+    "paths": {
+        "/api/v1/extract": {"post": {
+            "summary": "The XML or SAM data part, byte for byte as the NTS API returns it",
+            "parameters": [_PW_HEADER, _q("part", ["xml", "sam"], "xml"),
+                           _q("encoding", ["utf-8", "euc-kr"], "utf-8")],
+            "requestBody": _PDF_BODY,
+            "responses": {"200": {"description": "the part's bytes", "headers": VERIFICATION_HEADERS,
+                                  "content": {"application/xml": {}, "text/plain": {}}},
+                          **_errors(400, 401, 413, 422, 429)}}},
+        "/api/v1/verify": {"post": {
+            "summary": "Verify the NTS timestamp (same JSON as the CLI's verify)",
+            "requestBody": _PDF_BODY,
+            "responses": {"200": {"description": "verification result",
+                                  "content": {"application/json": {}}},
+                          **_errors(400, 401, 413, 422, 429)}}},
+        "/api/v1/documents": {"post": {
+            "summary": "The parsed document as JSON, CSV or XLSX",
+            "parameters": [_PW_HEADER, _q("format", ["json", "csv", "xlsx"], "json"),
+                           _q("mask", ["true", "false"], "false")],
+            "requestBody": _PDF_BODY,
+            "responses": {"200": {"description": "the document",
+                                  "content": {"application/json": {}, "text/csv": {},
+                                              "application/vnd.openxmlformats-officedocument."
+                                              "spreadsheetml.sheet": {}}},
+                          **_errors(400, 401, 413, 422, 429)}}},
+        "/api/v1/decrypt": {"post": {
+            "summary": "The PDF with its password removed (for HR archives; re-saved, so its "
+                       "timestamp no longer verifies)",
+            "parameters": [_PW_HEADER],
+            "requestBody": _PDF_BODY,
+            "responses": {"200": {"description": "the PDF", "content": {"application/pdf": {}}},
+                          **_errors(400, 401, 413, 422, 429)}}},
+        "/api/v1/batch": {"post": {
+            "summary": "Many documents: several 'file' parts or one ZIP; per-file results or one "
+                       "combined CSV/XLSX",
+            "parameters": [_PW_HEADER, _q("format", ["json", "csv", "xlsx"], "json"),
+                           {"name": "X-Document-Passwords", "in": "header", "required": False,
+                            "description": "JSON object: file name -> password",
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "password": {"type": "string", "description": "one password for all files"},
+                    "passwords": {"type": "string",
+                                  "description": "JSON object: file name -> password"},
+                    "format": {"type": "string", "enum": ["json", "csv", "xlsx"]},
+                    "mask": {"type": "boolean"}}}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"200": {"description": "per-file results (JSON) or the combined export; "
+                                                 "X-Batch-OK / X-Batch-Failed headers"},
+                          **_errors(400, 401, 413, 429)}}},
+        "/healthz": {"get": {"summary": "The process is alive", "security": [],
+                             "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"summary": "Can extract a built-in document", "security": [],
+                            "responses": {"200": {"description": "ready"}, "503": _ERR}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (counts, latency, error codes)",
+                             "responses": {"200": {"description": "text exposition format"}}}},
+    },
+    "components": {
+        "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        "responses": {"Error": {"description": "an error", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string", "enum": ["password_required", "wrong_password",
+                                                    "not_nts_document", "damaged", "too_large",
+                                                    "usage", "unauthorized", "not_found",
+                                                    "method_not_allowed", "rate_limited",
+                                                    "internal", "unavailable"]},
+                "nts_code": {"type": "integer", "nullable": True},
+                "message": {"type": "string"},
+                "message_ko": {"type": "string"}}}}}}}}},
+    },
+}
+
+
+def docs_html() -> str:
+    rows = []
+    for path, ops in OPENAPI["paths"].items():
+        for method, op in ops.items():
+            rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
+                        f"</code></td><td>{html.escape(op['summary'])}</td></tr>")
+    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>hometax-decrypt API</title><style>body{font-family:sans-serif;margin:2em}"
+            "td{padding:.3em .8em;border-bottom:1px solid #ddd}</style></head><body>"
+            "<h1>hometax-decrypt API</h1><p>OpenAPI document: "
+            "<a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>. Authentication: "
+            "<code>X-API-Key</code> header when the server requires it. Passwords go in the "
+            "<code>password</code> form field or the <code>X-Document-Password</code> header, "
+            "never in the URL.</p><table>" + "".join(rows) + "</table></body></html>")

@@ -1,0 +1,5 @@
+"""WSGI entry point: ``hometax_decrypt.web.wsgi:app`` (gunicorn, uWSGI)."""
+
+from . import create_app
+
+app = create_app()
