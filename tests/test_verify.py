@@ -548,3 +548,25 @@ def test_cli_verify_forgery_is_exit_7(tmp_path):
     assert r.returncode == 7
     out = json.loads(r.stdout)
     assert (out["intact"], out["trust"], out["status"]) == (True, "unknown", "untrusted_issuer")
+
+
+# == robustness: any edit to the token is a verdict, never an exception ===============================
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ALL_BYTES = ALL.read_bytes()
+_B, _C = _gap(_ALL_BYTES)
+_DER_HEX = 2 * len(cms.ContentInfo.load(bytes.fromhex(_ALL_BYTES[_B + 1:_C - 1].decode())).dump())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(0, _DER_HEX - 1), st.sampled_from(b"0123456789abcdef")),
+                      min_size=1, max_size=4))
+def test_token_edits_never_raise(edits):
+    data = bytearray(_ALL_BYTES)
+    for pos, digit in edits:
+        data[_B + 1 + pos] = digit
+    v = verify_bytes(bytes(data), trust=NO_TRUST)
+    assert isinstance(v, Verification) and v.authentic is False
+    if v.intact:  # only unsigned parts of the token (its certificate bag) may change and still hold
+        assert v.hash_value == independent(_ALL_BYTES)["hash"] and v.nts_code == 2109

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -114,6 +114,9 @@ class Verification:
             "tsa": self.tsa,
             "covers_whole_file": self.covers_whole_file,
         }
+
+
+_ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError)
 
 
 class _Fail(Exception):
@@ -297,6 +300,8 @@ class _Verifier:
             self._check_signature(signed_data, tst_der)
         except _Fail as f:
             return self.result(f.code, f.reason)
+        except _ASN1_ERRORS:  # asn1crypto parses lazily: a malformed field fails where it is read
+            return self.result(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.")
         # The token is sound and self.cert signed it. Whose certificate is it? Asked even when the
         # file no longer matches, so that "NTS-issued, then changed" reads differently from a forgery.
         imprint_ok = self._imprint_matches(tst_info, (a, b), (c, d))
@@ -380,16 +385,14 @@ class _Verifier:
             tst_der = eci["content"].contents
             _der_scan(tst_der, whole=True)
             tst_info = tsp.TSTInfo.load(tst_der)
-            tst_info.native  # parse every field now, so a malformed one fails here as 2106
             if len(sd["signer_infos"]) != 1:
                 raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.")
             certs = sd["certificates"]
-            if certs.native is None or len(certs) > MAX_TOKEN_CERTS:
+            if isinstance(certs, core.Void) or len(certs) == 0 or len(certs) > MAX_TOKEN_CERTS:
                 raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token carries no TSA certificate.")
-            sd["signer_infos"][0].native
         except _Fail:
             raise
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError):
+        except _ASN1_ERRORS:
             raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.") from None
         return sd, tst_info, tst_der
 
@@ -580,8 +583,9 @@ def _find_signer_cert(sd, si):
         cert = choice.chosen
         try:
             if sid.name == "issuer_and_serial_number":
-                if (cert.issuer == sid.chosen["issuer"]
-                        and cert.serial_number == sid.chosen["serial_number"].native):
+                issuer = sid.chosen["issuer"]
+                if (cert.serial_number == sid.chosen["serial_number"].native
+                        and (cert.issuer.dump() == issuer.dump() or cert.issuer == issuer)):
                     return cert
             elif sid.name == "subject_key_identifier":
                 if cert.key_identifier == sid.chosen.native:
