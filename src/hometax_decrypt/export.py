@@ -24,7 +24,6 @@ import json
 import re
 
 from .yesone.catalog import catalog
-from .yesone.model import to_int
 from .yesone.serialize import maybe_mask
 from .yesone.summary import LABELS, ORDER
 
