@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes
 import builder
 import hometax_decrypt as h
 import tsa
-from conftest import GPKI_DIR, SAMPLES, password_for, sample_files
+from conftest import GPKI_DIR, SAMPLES, sample_files
 from hometax_decrypt import errors
 from hometax_decrypt.timestamp import TrustStore, Verification, verify, verify_bytes
 

@@ -137,7 +137,7 @@ class TrustStore:
 
     pinned: frozenset[str] = frozenset()
     anchors: tuple[x509.Certificate, ...] = ()
-    _anchor_fps: frozenset[bytes] = field(default=frozenset(), repr=False, compare=False)
+    _anchor_fps: frozenset[bytes] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_anchor_fps",
