@@ -262,14 +262,15 @@ def _nginx_user(cfg: StackConfig) -> tuple[str | None, int | None]:
             pwd.getpwnam(name)
         except KeyError:
             return "root", None
-        p = cfg.web_root
-        while p != p.parent:  # every parent must let "others" in
-            try:
-                if not os.stat(p).st_mode & 0o001:
-                    return "root", None
-            except OSError:
-                break
-            p = p.parent
+        for start in (cfg.web_root, cfg.run_dir):
+            p = start
+            while p != p.parent:  # every parent must let "others" through
+                try:
+                    if not os.stat(p).st_mode & 0o001:
+                        return "root", None
+                except OSError:
+                    break
+                p = p.parent
     if name == "root":
         return "root", None
     entry = pwd.getpwnam(name)

@@ -43,3 +43,7 @@ def bomb() -> bytes:
     import builder
 
     return builder.bomb_pdf(1 << 30)
+
+
+# The real nginx + app server stack, shared by the stack and browser tests (tests/stack.py).
+from stack import stack  # noqa: E402,F401

@@ -106,7 +106,9 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     def _error_response(code: str, status: int | None = None):
         g.error_code = code
         st, body = http_errors.body_for_code(code)
-        return jsonify(body), status or st
+        resp = jsonify(body)
+        resp.status_code = status or st
+        return resp
 
     @app.get("/healthz")
     def healthz():
