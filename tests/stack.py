@@ -127,6 +127,7 @@ class Stack:
         import requests
 
         s = requests.Session()
+        s.trust_env = False  # else REQUESTS_CA_BUNDLE (or a proxy) from the environment wins
         s.verify = self.verify
         s.headers["X-Forwarded-For"] = client_ip or next(_client_ips)
         s.headers.update(headers)
