@@ -1,0 +1,385 @@
+"""The HTTP side of the benchmark: the real stack, gunicorn alone, and the Flask development server,
+under the same load from ``hey``.
+
+    .venv/bin/python bench/http_load.py [--seconds 5] [--quick]
+
+Servers
+    ``stack``   nginx with TLS in front of the app server instances, started by ``scripts/stack.py``
+                (the code ``make up`` runs) with its own run directory and ports. The rate limit is
+                raised for the run: the benchmark measures capacity, not the rate-limit policy.
+    ``direct``  one gunicorn started with the same command, config file and environment as a stack
+                instance, but bound to a loopback TCP port instead of its Unix socket (``hey`` speaks
+                TCP only), with as many workers as the whole stack has. No nginx, no TLS.
+    ``flask-dev`` ``flask --app hometax_decrypt.web.wsgi:app run`` on a loopback port: the Werkzeug
+                development server (threaded), how the original system served.
+
+Every server's answer is checked byte for byte against the library's extraction before it is loaded.
+Load: ``hey -z <seconds> -c <concurrency>`` posting ``nts-2020/all.pdf`` as a raw body
+(``application/pdf``) or as a multipart form; keep-alive on (TLS handshakes happen once per
+connection). CPU seconds used by the load generator, nginx and the app server are recorded per run so
+that the figures say what bounded them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import io
+import json
+import math
+import os
+import re
+import resource
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import hometax_decrypt as h
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import stack  # noqa: E402  (scripts/stack.py: the code `make up` runs)
+
+SAMPLES = REPO.parent / "shared" / "samples"
+DOCUMENT = SAMPLES / "nts-2020" / "all.pdf"
+ENDPOINT = "/api/v1/extract"
+TICKS = os.sysconf("SC_CLK_TCK")
+HEY = "/usr/bin/hey"
+
+
+# == processes and /proc ================================================================================
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int, with_children: bool = True) -> float:
+    """utime + stime of ``pid`` (and of its reaped children: recycled workers count too)."""
+    f = _stat(pid)
+    if f is None:
+        return 0.0
+    ticks = int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if with_children else 0)
+    return ticks / TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """A master and its live children: reaped children are in the master's cutime/cstime."""
+    return cpu_seconds(pid) + sum(cpu_seconds(c, with_children=False) for c in stack.children(pid))
+
+
+def memory(pid: int) -> dict:
+    """Resident and proportional set size in MiB. PSS splits pages shared with the master (the app is
+    preloaded before forking) between the processes sharing them: the fair 'memory per worker'."""
+    out = {"rss_mib": None, "pss_mib": None}
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    out["rss_mib"] = round(int(line.split()[1]) / 1024, 1)
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    out["pss_mib"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+def worker_memory(master_pids: list[int]) -> dict:
+    workers = [w for m in master_pids for w in stack.children(m)]
+    per = [memory(w) for w in workers]
+    rss = [p["rss_mib"] for p in per if p["rss_mib"] is not None]
+    pss = [p["pss_mib"] for p in per if p["pss_mib"] is not None]
+    return {"workers": len(workers), "masters": [memory(m) for m in master_pids],
+            "rss_mib_mean": round(sum(rss) / len(rss), 1) if rss else None,
+            "rss_mib_max": max(rss) if rss else None,
+            "pss_mib_mean": round(sum(pss) / len(pss), 1) if pss else None}
+
+
+def _stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, wait: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # started in its own session: only its own processes
+        proc.wait(5)
+
+
+# == requests ===========================================================================================
+def multipart_body(data: bytes, filename: str = "all.pdf") -> tuple[bytes, str]:
+    boundary = "hometaxbench" + uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: application/pdf\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def post(base_url: str, body: bytes, content_type: str, timeout: float = 30) -> tuple[int, bytes]:
+    """One request with the standard library (certificate not checked: the stack's is self-signed)."""
+    scheme, rest = base_url.split("://", 1)
+    host, _, port = rest.partition(":")
+    if scheme == "https":
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(host, int(port or 443), timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(host, int(port or 80), timeout=timeout)
+    try:
+        conn.request("POST", ENDPOINT, body=body, headers={"Content-Type": content_type})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def check_answer(base_url: str, body: bytes, content_type: str, expected: bytes) -> None:
+    status, got = post(base_url, body, content_type)
+    if status != 200 or got != expected:
+        raise SystemExit(f"{base_url}{ENDPOINT} ({content_type.split(';')[0]}) answered {status}, "
+                         f"{len(got)} bytes, not the library's {len(expected)}-byte extraction")
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def parse_hey_csv(text: str) -> dict:
+    """hey ``-o csv``: one row per completed request (response-time, ..., status-code, offset).
+    Transport errors are not rows; they show up as fewer documents per second."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0][:1] != ["response-time"]:
+        raise RuntimeError("unexpected hey output:\n" + text[-2000:])
+    head = rows[0]
+    i_time, i_status, i_offset = head.index("response-time"), head.index("status-code"), head.index("offset")
+    lat_ok, statuses, end = [], {}, 0.0
+    for row in rows[1:]:
+        if len(row) != len(head):
+            continue
+        t, code, off = float(row[i_time]), int(row[i_status]), float(row[i_offset])
+        statuses[code] = statuses.get(code, 0) + 1
+        end = max(end, off + t)
+        if code == 200:
+            lat_ok.append(t * 1000)
+    lat_ok.sort()
+    ok = statuses.get(200, 0)
+    return {"seconds": round(end, 3), "responses": sum(statuses.values()), "ok": ok,
+            "status": statuses, "docs_per_s": round(ok / end, 1) if end else 0.0,
+            "p50_ms": round(percentile(lat_ok, 50), 1), "p90_ms": round(percentile(lat_ok, 90), 1),
+            "p99_ms": round(percentile(lat_ok, 99), 1),
+            "max_ms": round(lat_ok[-1], 1) if lat_ok else float("nan")}
+
+
+def hey(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float,
+        watch: dict[str, int] | None = None) -> dict:
+    """Run hey; return its figures plus CPU seconds spent by hey and by each watched process tree."""
+    watch = watch or {}
+    before = {k: tree_cpu_seconds(p) for k, p in watch.items()}
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    proc = subprocess.run([HEY, "-z", f"{seconds}s", "-c", str(concurrency), "-m", "POST",
+                           "-T", content_type, "-D", str(body_file), "-t", "30", "-o", "csv", url],
+                          capture_output=True, text=True, timeout=seconds + 60)
+    wall = time.monotonic() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"hey failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = parse_hey_csv(proc.stdout)
+    out["concurrency"] = concurrency
+    cpu = {"hey": round(ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime, 2)}
+    for k, p in watch.items():
+        cpu[k] = round(tree_cpu_seconds(p) - before[k], 2)
+    out["cpu_s"] = cpu
+    out["cpu_utilisation"] = round(sum(cpu.values()) / wall / (os.cpu_count() or 1), 2)
+    return out
+
+
+# == servers ============================================================================================
+def _env(extra: dict) -> dict:
+    env = dict(os.environ)
+    trust = REPO.parent / "shared" / "reference" / "gpki"
+    if not env.get("HOMETAX_TRUST_DIR") and trust.is_dir():
+        env["HOMETAX_TRUST_DIR"] = str(trust)  # what scripts/stack.py gives the app servers too
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def real_stack(run_dir: Path, instances: int | None = None):
+    """The stack as ``make up`` starts it, in ``run_dir`` on free ports; stopped on exit."""
+    extra = {"HOMETAX_RUN_DIR": str(run_dir), "HOMETAX_HTTPS_PORT": str(free_port()),
+             "HOMETAX_HTTP_PORT": str(free_port()), "HOMETAX_RATE_LIMIT": "100000",
+             "HOMETAX_RATE_BURST": "100000", "HOMETAX_LISTEN": "127.0.0.1"}
+    if instances is not None:
+        extra["HOMETAX_INSTANCES"] = str(instances)
+    cfg = stack.StackConfig.from_env(_env(extra))
+    if stack.up(cfg) != 0:
+        raise SystemExit("the stack did not start; see " + str(cfg.log_dir))
+    try:
+        state = json.loads(cfg.state_file.read_text())
+        yield cfg, state
+    finally:
+        stack.down(cfg, quiet=True)
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    host, port = url.split("://", 1)[1].split(":")
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{proc.args[0]} exited during start-up")
+        try:
+            conn = http.client.HTTPConnection(host, int(port), timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} not ready after {timeout:.0f}s")
+
+
+@contextmanager
+def direct_gunicorn(run_dir: Path, workers: int):
+    """A stack instance's gunicorn (same command, config and environment) on a loopback TCP port."""
+    port = free_port()
+    cfg = stack.StackConfig.from_env(_env({"HOMETAX_RUN_DIR": str(run_dir),
+                                           "HOMETAX_WORKERS": str(workers),
+                                           "HOMETAX_LISTEN": "127.0.0.1"}))
+    for d in (cfg.run_dir, cfg.log_dir, cfg.tmp_dir, cfg.metrics_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    env = stack._app_env(cfg, 1)
+    env["HOMETAX_BIND"] = f"127.0.0.1:{port}"
+    log = open(cfg.log_dir / "direct.log", "ab")
+    proc = subprocess.Popen(stack._app_command(cfg), cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url, proc)
+        yield url, proc.pid
+    finally:
+        _stop_process(proc)
+
+
+@contextmanager
+def flask_dev(run_dir: Path):
+    port = free_port()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = _env({"HOMETAX_LISTEN": "127.0.0.1", "PYTHONPATH": str(REPO / "src"),
+                "TMPDIR": str(run_dir)})
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = open(run_dir / "flask-dev.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "hometax_decrypt.web.wsgi:app", "run",
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=str(REPO), env=env, stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url, proc)
+        yield url, proc.pid
+    finally:
+        _stop_process(proc, signal.SIGINT)
+
+
+# == the run ============================================================================================
+def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> dict:
+    data = DOCUMENT.read_bytes()
+    expected = h.extract(data)
+    results: dict = {"document": "nts-2020/all.pdf", "bytes": len(data), "seconds_per_run": seconds,
+                     "load_generator": "hey (keep-alive)", "runs": []}
+    with tempfile.TemporaryDirectory(prefix="hometax-bench-") as tmp:
+        tmp = Path(tmp)
+        os.chmod(tmp, 0o755)  # nginx's workers (www-data when run as root) reach the sockets below
+        raw_file = tmp / "body.pdf"
+        raw_file.write_bytes(data)
+        mp_body, mp_type = multipart_body(data)
+        mp_file = tmp / "body.multipart"
+        mp_file.write_bytes(mp_body)
+        bodies = {"raw": (raw_file, "application/pdf", data),
+                  "multipart": (mp_file, mp_type, mp_body)}
+
+        def measure(server: str, base: str, watch: dict, kinds, levels):
+            for kind in kinds:
+                path, ctype, body = bodies[kind]
+                check_answer(base, body, ctype, expected)
+                hey(base + ENDPOINT, path, ctype, max(levels), min(2.0, seconds))  # warm up
+                for c in levels:
+                    r = hey(base + ENDPOINT, path, ctype, c, seconds, watch)
+                    r.update(server=server, body=kind)
+                    results["runs"].append(r)
+                    _print_run(r, out)
+
+        print(f"\nHTTP: POST {ENDPOINT} with nts-2020/all.pdf, hey -z {seconds:g}s", file=out)
+        print(f"{'server':10} {'body':10} {'conc':>5} {'docs/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'non-200':>8} {'cpu use':>8}  cpu seconds", file=out)
+        with real_stack(tmp / "stack") as (cfg, state):
+            masters = [a["pid"] for a in state["apps"]]
+            watch = {"nginx": state["nginx_pid"], **{f"app{a['instance']}": a["pid"] for a in state["apps"]}}
+            measure("stack", cfg.https_url, watch, ("raw", "multipart"), concurrencies)
+            results["stack"] = {"instances": cfg.instances, "workers_per_instance": cfg.workers,
+                                "memory_after_load": worker_memory(masters)}
+            workers_total = cfg.instances * cfg.workers
+        with direct_gunicorn(tmp / "direct", workers_total) as (url, pid):
+            measure("direct", url, {"gunicorn": pid}, ("raw",), concurrencies)
+            results["direct"] = {"workers": workers_total, "memory_after_load": worker_memory([pid])}
+        with flask_dev(tmp / "flask") as (url, pid):
+            measure("flask-dev", url, {"flask": pid}, ("raw",), [c for c in concurrencies if c in (1, 8)])
+            results["flask_dev"] = {"memory_after_load": memory(pid)}
+    mem = results["stack"]["memory_after_load"]
+    print(f"memory per stack worker after load: RSS {mem['rss_mib_mean']} MiB (max {mem['rss_mib_max']}), "
+          f"PSS {mem['pss_mib_mean']} MiB, {mem['workers']} workers", file=out)
+    return results
+
+
+def _print_run(r: dict, out) -> None:
+    bad = r["responses"] - r["ok"]
+    cpu = " ".join(f"{k}={v}" for k, v in r["cpu_s"].items())
+    print(f"{r['server']:10} {r['body']:10} {r['concurrency']:5d} {r['docs_per_s']:8.1f} {r['p50_ms']:8.1f} "
+          f"{r['p99_ms']:8.1f} {bad:8d} {r['cpu_utilisation']:8.2f}  {cpu}", file=out, flush=True)
+
+
+def find(results: dict, server: str, body: str, concurrency: int) -> dict:
+    for r in results["runs"]:
+        if (r["server"], r["body"], r["concurrency"]) == (server, body, concurrency):
+            return r
+    raise KeyError((server, body, concurrency))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5.0, help="duration of each hey run")
+    ap.add_argument("--quick", action="store_true", help="concurrency 1 and 8 only")
+    args = ap.parse_args()
+    levels = (1, 8) if args.quick else (1, 4, 8, 16)
+    print(json.dumps(run(args.seconds, levels), indent=1))
+
+
+if __name__ == "__main__":
+    main()

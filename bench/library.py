@@ -1,0 +1,144 @@
+"""Documents per second of the library in one process: extract, verify, parse, pypdf, and the floor.
+
+    .venv/bin/python bench/library.py [--seconds 1.0]
+
+Every operation runs on the same bytes already in memory (no file I/O), in rounds of about
+``seconds``; the figure is the median round's rate. The floor is SHA-512 over the two signed
+segments of the file (what any timestamp check must at least do), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pypdf
+
+import hometax_decrypt as h
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+BIG = ("nts-2020/all.pdf", SAMPLES / "nts-2020" / "all.pdf")  # 790 KB, 24 forms
+SMALL = ("nts-2020/basic/medical.pdf", SAMPLES / "nts-2020" / "basic" / "medical.pdf")  # 187 KB
+DOCUMENTS = (BIG, SMALL)
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+def signed_segments(data: bytes) -> tuple[memoryview, memoryview]:
+    m = _BYTE_RANGE.search(data)
+    if m is None:
+        raise SystemExit("the benchmark document has no /ByteRange")
+    a, b, c, d = (int(x) for x in m.groups())
+    view = memoryview(data)
+    return view[a:a + b], view[c:c + d]
+
+
+def sha512_floor(data: bytes) -> bytes:
+    first, second = signed_segments(data)
+    digest = hashlib.sha512(first)
+    digest.update(second)
+    return digest.digest()
+
+
+def extract(data: bytes) -> bytes:
+    return h.extract(data)
+
+
+def verify(data: bytes):
+    return h.verify(data)
+
+
+def extract_verify(data: bytes):
+    """What ``/api/v1/extract`` does for one upload: the XML and the timestamp verdict."""
+    return h.extract_verified(data)
+
+
+def parse(data: bytes):
+    return h.parse(data)
+
+
+def pypdf_extract(data: bytes) -> bytes:
+    """The same extraction written with pypdf, the pure-Python PDF library."""
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    for ref in reader.trailer["/Root"]["/CustomFiles"]:
+        stream = ref.get_object()
+        if stream["/Name"] == "/XML":
+            return stream.get_data()
+    raise RuntimeError("no XML part")
+
+
+OPERATIONS = {
+    "extract": extract,
+    "verify": verify,
+    "extract+verify": extract_verify,
+    "parse": parse,
+    "pypdf extract": pypdf_extract,
+    "sha512 floor": sha512_floor,
+}
+
+
+def check(data: bytes) -> None:
+    """The operations must do their job on the benchmark documents before they are timed."""
+    xml = extract(data)
+    assert xml.startswith(b"<?xml"), "extract did not return the XML"
+    assert pypdf_extract(data) == xml, "pypdf and hometax_decrypt disagree on the XML"
+    v = verify(data)
+    assert v.intact, f"the benchmark document does not verify: {v.reason}"
+    assert extract_verify(data).data == xml
+    assert len(sha512_floor(data)) == 64
+    parse(data)
+
+
+def rate(fn, data: bytes, seconds: float, rounds: int = 5) -> dict:
+    """Median of ``rounds`` rounds; each round repeats ``fn`` for about ``seconds / rounds``."""
+    fn(data)  # warm up (imports, caches)
+    t0 = time.perf_counter()
+    fn(data)
+    once = max(time.perf_counter() - t0, 1e-6)
+    per_round = max(1, int(seconds / rounds / once))
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(per_round):
+            fn(data)
+        rates.append(per_round / (time.perf_counter() - start))
+    med = statistics.median(rates)
+    return {"docs_per_s": round(med, 1), "ms_per_doc": round(1000 / med, 3),
+            "best_docs_per_s": round(max(rates), 1), "iterations": per_round * rounds}
+
+
+def run(seconds: float = 1.0, out=sys.stdout) -> dict:
+    results: dict = {}
+    for label, path in DOCUMENTS:
+        data = path.read_bytes()
+        check(data)
+        results[label] = {"bytes": len(data)}
+        for name, fn in OPERATIONS.items():
+            results[label][name] = rate(fn, data, seconds)
+    print_table(results, out)
+    return results
+
+
+def print_table(results: dict, out=sys.stdout) -> None:
+    print("\nLibrary, one process (median of 5 rounds)", file=out)
+    print(f"{'document':30} {'operation':16} {'docs/s':>10} {'ms/doc':>9}", file=out)
+    for label, ops in results.items():
+        for name, r in ops.items():
+            if isinstance(r, dict):
+                print(f"{label:30} {name:16} {r['docs_per_s']:10.1f} {r['ms_per_doc']:9.3f}", file=out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=1.0, help="time per operation and document")
+    run(ap.parse_args().seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""``make bench``: the library and the HTTP service measured in one run; a table and bench/results.json.
+
+    .venv/bin/python bench/run_all.py [--seconds 5] [--library-seconds 1] [--quick] [--output PATH]
+
+The headline figures (docs/performance.md explains each and what limits it):
+
+``library_docs_per_s``  ``extract`` + ``verify`` of nts-2020/all.pdf in one process (what one
+                        ``/api/v1/extract`` request does), documents per second.
+``http_docs_per_s``     ``/api/v1/extract`` with the raw body through nginx + TLS, concurrency 8.
+``http_vs_library``     ``http_docs_per_s / (library_docs_per_s × cores)``: how much of the machine's
+                        in-process capacity the whole HTTP stack delivers (target ≥ 0.6).
+``http_vs_flask_dev``   ``http_docs_per_s`` over the same load against ``flask run`` (target ≥ 2).
+``p99_ms``              99th-percentile latency at concurrency 8 through nginx + TLS (target < 50 ms).
+
+Takes about 3 minutes with the defaults on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+TRUST = BENCH.parents[1] / "shared" / "reference" / "gpki"
+if not os.environ.get("HOMETAX_TRUST_DIR") and TRUST.is_dir():
+    # The same trust configuration as the app servers get from scripts/stack.py, so that the library
+    # and the HTTP figures verify the same way.
+    os.environ["HOMETAX_TRUST_DIR"] = str(TRUST)
+
+import http_load  # noqa: E402
+import library  # noqa: E402
+
+import hometax_decrypt  # noqa: E402
+
+TARGETS = {
+    "http_vs_library": (">=", 0.6),
+    "http_vs_flask_dev": (">=", 2.0),
+    "p99_ms": ("<", 50.0),
+    "library_ms_per_doc": ("<", 3.0),
+}
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = f"{int(fh.readline().split()[1]) // 1024} MiB"
+    except OSError:
+        pass
+
+    def version(cmd: list[str]) -> str:
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
+    import pikepdf
+
+    return {"cpu": model, "cores": os.cpu_count(), "memory": mem, "kernel": platform.release(),
+            "python": platform.python_version(), "pikepdf": pikepdf.__version__,
+            "qpdf": pikepdf.__libqpdf_version__, "hometax_decrypt": hometax_decrypt.__version__,
+            "nginx": version(["/usr/sbin/nginx", "-v"]),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def verdict(value: float, target: tuple[str, float]) -> bool:
+    op, bound = target
+    return value >= bound if op == ">=" else value < bound
+
+
+def summary(lib: dict, web: dict, cores: int) -> dict:
+    big = lib[library.BIG[0]]
+    library_rate = big["extract+verify"]["docs_per_s"]
+    stack8 = http_load.find(web, "stack", "raw", 8)
+    flask8 = http_load.find(web, "flask-dev", "raw", 8)
+    out = {
+        "cores": cores,
+        "library_docs_per_s": library_rate,
+        "library_ms_per_doc": big["extract+verify"]["ms_per_doc"],
+        "http_docs_per_s": stack8["docs_per_s"],
+        "http_vs_library": round(stack8["docs_per_s"] / (library_rate * cores), 3),
+        "flask_dev_docs_per_s": flask8["docs_per_s"],
+        "http_vs_flask_dev": round(stack8["docs_per_s"] / flask8["docs_per_s"], 2),
+        "p50_ms": stack8["p50_ms"],
+        "p99_ms": stack8["p99_ms"],
+        "memory_per_worker_rss_mib": web["stack"]["memory_after_load"]["rss_mib_mean"],
+        "memory_per_worker_pss_mib": web["stack"]["memory_after_load"]["pss_mib_mean"],
+    }
+    out["targets"] = {k: {"target": f"{op} {bound:g}", "value": out[k], "met": verdict(out[k], (op, bound))}
+                      for k, (op, bound) in TARGETS.items()}
+    return out
+
+
+def print_summary(s: dict, out=sys.stdout) -> None:
+    print("\nSummary (one run)", file=out)
+    rows = [("cores", s["cores"], ""),
+            ("library_docs_per_s", s["library_docs_per_s"], "extract+verify of nts-2020/all.pdf"),
+            ("library_ms_per_doc", s["library_ms_per_doc"], "target < 3"),
+            ("http_docs_per_s", s["http_docs_per_s"], "nginx+TLS, raw body, concurrency 8"),
+            ("http_vs_library", s["http_vs_library"], "target >= 0.6"),
+            ("flask_dev_docs_per_s", s["flask_dev_docs_per_s"], "flask run, same load"),
+            ("http_vs_flask_dev", s["http_vs_flask_dev"], "target >= 2"),
+            ("p50_ms", s["p50_ms"], "concurrency 8"),
+            ("p99_ms", s["p99_ms"], "target < 50"),
+            ("memory_per_worker_rss_mib", s["memory_per_worker_rss_mib"], "after load"),
+            ("memory_per_worker_pss_mib", s["memory_per_worker_pss_mib"], "shared pages split")]
+    for name, value, note in rows:
+        met = s["targets"].get(name, {}).get("met")
+        mark = "" if met is None else ("  met" if met else "  MISSED")
+        print(f"  {name:28} {value!s:>10}  {note}{mark}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5.0, help="duration of each HTTP load run")
+    ap.add_argument("--library-seconds", type=float, default=1.0,
+                    help="time per library operation and document")
+    ap.add_argument("--quick", action="store_true", help="concurrency 1 and 8 only, 2-second runs")
+    ap.add_argument("--output", type=Path, default=BENCH / "results.json")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.seconds = min(args.seconds, 2.0)
+    levels = (1, 8) if args.quick else (1, 4, 8, 16)
+    started = time.monotonic()
+    info = machine()
+    cores = info["cores"] or 1
+    print(f"hometax-decrypt benchmark on {info['cpu']} × {cores} cores, load average at start "
+          f"{info['load_average_at_start']}", flush=True)
+    lib = library.run(args.library_seconds)
+    web = http_load.run(args.seconds, levels)
+    result = {"measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "command": "make bench" if argv is None and len(sys.argv) == 1 else " ".join(sys.argv),
+              "machine": info, **summary(lib, web, cores), "library": lib, "http": web,
+              "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+              "duration_s": round(time.monotonic() - started, 1)}
+    print_summary(result)
+    tmp = args.output.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(args.output)
+    print(f"\nwrote {args.output} in {result['duration_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
