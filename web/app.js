@@ -29,6 +29,7 @@
     apiKeyBox: $("api-key-box"),
     downloadStatus: $("download-status"),
     totalsSection: $("totals-section"),
+    totalsWarning: $("totals-warning"),
     categoryTotals: $("category-totals"),
     personTotals: $("person-totals"),
   };
@@ -78,14 +79,23 @@
     "unauthorized"]);
 
   const DOC_TYPES = { A: "전체", B: "기본", D: "상세" };
-  // The API's order of summary categories (hometax_decrypt.yesone.catalog.SUMMARY_CATEGORIES).
-  const CATEGORY_ORDER = ["health_insurance", "national_pension", "insurance", "medical",
-    "medical_insurance_claims", "education", "cards", "pension_savings", "housing", "monthly_rent",
-    "small_business_aid", "donation", "investment", "other"];
-  const categoryRank = (c) => {
-    const i = CATEGORY_ORDER.indexOf(c);
-    return i < 0 ? CATEGORY_ORDER.length : i;
-  };
+  // Summary categories in the API's order: each document lists its categories in that order, so the
+  // documents' sequences are merged (a category first seen later goes right after its predecessor).
+  function categoryOrder(sequences) {
+    const order = [];
+    for (const seq of sequences) {
+      let prev = -1;
+      for (const c of seq) {
+        let i = order.indexOf(c);
+        if (i < 0) {
+          order.splice(prev + 1, 0, c);
+          i = prev + 1;
+        }
+        prev = i;
+      }
+    }
+    return order;
+  }
 
   // ---- state (memory only) ------------------------------------------------------------------
   let entries = [];
@@ -223,10 +233,22 @@
     return response;
   }
 
+  const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+  // A busy server (rate limit, instance restarting) is retried a few times before the row shows it.
   async function fetchDocument(entry) {
-    const response = await post("documents", formFor(entry, { format: "json", mask: "true" }),
-      entry.abort.signal);
-    return response.json();
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const response = await post("documents", formFor(entry, { format: "json", mask: "true" }),
+          entry.abort.signal);
+        return await response.json();
+      } catch (err) {
+        // nginx's rate limit answers 429 when many files go at once: wait and go on at its pace.
+        const busy = err && (err.code === "rate_limited" || err.code === "unavailable" || err.code === "busy");
+        if (!busy || attempt >= 8) throw err;
+        await sleep(Math.min(4000, 300 * 2 ** attempt) + Math.random() * 300);
+      }
+    }
   }
 
   // ---- the model the page shows, from the API's JSON ----------------------------------------
@@ -397,14 +419,15 @@
         },
       }, entry.expanded ? "접기" : "자료 보기");
       const verification = v.verification;
+      // data-label: the column's name, shown before the value when the table is stacked (narrow/zoomed)
       row.append(
-        el("td", { class: "person-name", text: v.name }),
-        el("td", { class: "resid", text: v.resid }),
-        el("td", { class: "year", text: v.year }),
-        el("td", { class: "seq", text: v.seq }),
-        el("td", { class: "verification" }, badge(verification),
+        el("td", { class: "person-name", "data-label": "성명", text: v.name }),
+        el("td", { class: "resid", "data-label": "주민등록번호", text: v.resid }),
+        el("td", { class: "year", "data-label": "귀속연도", text: v.year }),
+        el("td", { class: "seq", "data-label": "발급번호", text: v.seq }),
+        el("td", { class: "verification", "data-label": "진본 여부" }, badge(verification),
           el("span", { class: "reason", text: reasonKo(verification) })),
-        el("td", { class: "num item-count", text: `${won.format(v.items.length)}건` }),
+        el("td", { class: "num item-count", "data-label": "자료", text: `${won.format(v.items.length)}건` }),
         el("td", { class: "actions" },
           toggle,
           el("button", { type: "button", class: "button small secondary",
@@ -483,7 +506,7 @@
           el("td", { text: s.resid }),
           el("td", { text: s.label }),
           el("td", { class: "num", text: won.format(s.items) }),
-          el("td", { class: "num", text: formatAmount(s.amount) })));
+          el("td", { class: "num", text: s.amount === null || s.amount === undefined ? "—" : formatAmount(s.amount) })));
       }
       cell.append(el("div", { class: "table-wrap" },
         el("table", { class: "summary" },
@@ -544,21 +567,28 @@
   function renderTotals() {
     const done = entries.filter((e) => e.status === "done");
     els.totalsSection.hidden = done.length === 0;
+    const order = categoryOrder(done.map((e) => e.view.summary.map((s) => s.category)));
+    const categoryRank = (c) => order.indexOf(c);
     const byCategory = new Map();
     const byPerson = new Map();
     for (const e of done) {
       for (const s of e.view.summary) {
-        const c = byCategory.get(s.category) || { category: s.category, label: s.label, count: 0, amount: 0 };
+        const c = byCategory.get(s.category) || { category: s.category, label: s.label, count: 0, amount: null };
         c.count += s.items;
-        c.amount += s.amount || 0;
+        if (typeof s.amount === "number") c.amount = (c.amount || 0) + s.amount;
         byCategory.set(s.category, c);
         const key = `${s.name}\u0000${s.resid}\u0000${s.category}`;
-        const p = byPerson.get(key) || { name: s.name, resid: s.resid, category: s.category, label: s.label, count: 0, amount: 0 };
+        const p = byPerson.get(key) || { name: s.name, resid: s.resid, category: s.category, label: s.label, count: 0, amount: null };
         p.count += s.items;
-        p.amount += s.amount || 0;
+        if (typeof s.amount === "number") p.amount = (p.amount || 0) + s.amount;
         byPerson.set(key, p);
       }
     }
+    const doubtful = done.filter((e) => !e.view.verification || e.view.verification.status !== "authentic").length;
+    els.totalsWarning.hidden = doubtful === 0;
+    els.totalsWarning.textContent = doubtful
+      ? `진본으로 확인되지 않은 파일 ${doubtful}개의 자료도 합계와 내려받는 파일에 들어 있습니다. 결과 표의 진본 여부를 확인하세요.`
+      : "";
     const cBody = els.categoryTotals.tBodies[0];
     cBody.replaceChildren();
     let count = 0;
@@ -567,11 +597,11 @@
       .sort((a, b) => categoryRank(a.category) - categoryRank(b.category));
     for (const c of categories) {
       count += c.count;
-      amount += c.amount;
+      amount += c.amount || 0;
       cBody.append(el("tr", { "data-category": c.category },
         el("th", { scope: "row", text: c.label }),
         el("td", { class: "num count", text: won.format(c.count) }),
-        el("td", { class: "num amount", text: won.format(c.amount) })));
+        el("td", { class: "num amount", text: c.amount === null ? "—" : won.format(c.amount) })));
     }
     els.categoryTotals.tFoot.replaceChildren(el("tr", null,
       el("th", { scope: "row", text: "전체" }),
@@ -591,7 +621,7 @@
       pBody.append(el("tr", null,
         el("td", { text: p.name }), el("td", { text: p.resid }), el("td", { text: p.label }),
         el("td", { class: "num", text: won.format(p.count) }),
-        el("td", { class: "num", text: won.format(p.amount) })));
+        el("td", { class: "num", text: p.amount === null ? "—" : won.format(p.amount) })));
     }
   }
 
