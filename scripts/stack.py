@@ -107,7 +107,7 @@ class StackConfig:
 
     @property
     def log_dir(self) -> Path:
-        return self.run_dir / "logs"
+        return Path(self.env.get("HOMETAX_LOG_DIR") or self.run_dir / "logs").resolve()
 
     @property
     def tmp_dir(self) -> Path:
@@ -151,10 +151,13 @@ def _listen(address: str) -> str:
     return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
-def render_nginx(cfg: StackConfig, user: str | None) -> tuple[str, str]:
+def render_nginx(cfg: StackConfig, user: str | None) -> str:
     cert, key = cert_paths = cfg.cert_paths()
     del cert_paths
-    upstream = "\n".join(f"        server unix:{cfg.socket(i)} max_fails=1 fail_timeout=5s;"
+    # max_fails=3: a single failed request (a worker killed mid-request) must not take a healthy
+    # instance out of rotation; a dead one refuses connections and is out after three (each of
+    # those requests is passed on to the next instance).
+    upstream = "\n".join(f"        server unix:{cfg.socket(i)} max_fails=3 fail_timeout=10s;"
                          for i in range(1, cfg.instances + 1))
     if cfg.trusted_proxies:
         real_ip = "\n".join(f"    set_real_ip_from {p};" for p in cfg.trusted_proxies)
@@ -182,10 +185,11 @@ def render_nginx(cfg: StackConfig, user: str | None) -> tuple[str, str]:
         "WEB_ROOT": str(cfg.web_root),
         "METRICS_ALLOW_LINES": "\n".join(f"            allow {a};" for a in cfg.metrics_allow),
     }
-    conf = _fill((DEPLOY / "nginx.conf.in").read_text(), values)
     params = _fill((DEPLOY / "proxy_params.conf.in").read_text(),
                    {"PROXY_READ_TIMEOUT": str(cfg.timeout + 5)})
-    return conf, params
+    values["PROXY_PARAMS"] = "\n".join("            " + line if line.strip() else ""
+                                       for line in params.splitlines()).rstrip()
+    return _fill((DEPLOY / "nginx.conf.in").read_text(), values)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -467,9 +471,7 @@ def up(cfg: StackConfig) -> int:
         f.unlink()
     ensure_certificate(cfg)
 
-    conf, params = render_nginx(cfg, user)
-    (cfg.run_dir / "nginx.conf").write_text(conf)
-    (cfg.run_dir / "proxy_params.conf").write_text(params)
+    (cfg.run_dir / "nginx.conf").write_text(render_nginx(cfg, user))
 
     state = {"app_server": cfg.app_server, "run_dir": str(cfg.run_dir), "url": cfg.https_url,
              "http_url": f"http://{cfg.https_url.split('://', 1)[1].rsplit(':', 1)[0]}:{cfg.http_port}",
@@ -579,8 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = StackConfig.from_env()
     if args[0] == "render":
         user, _ = _nginx_user(cfg)
-        conf, params = render_nginx(cfg, user)
-        sys.stdout.write(conf + "\n# ---- proxy_params.conf ----\n" + params)
+        sys.stdout.write(render_nginx(cfg, user))
         return 0
     return {"up": up, "down": down, "status": status}[args[0]](cfg)
 

@@ -28,6 +28,19 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 OPEN_ENDPOINTS = {"healthz", "readyz", "openapi", "api_docs", "static"}
 
 
+def _drain_body() -> None:
+    """Read what is left of the request body before answering. A request refused early (a password
+    in the URL, no API key) leaves its body unread; the app server would close the connection while
+    nginx is still sending it, and nginx would answer 502 instead of our error. Bounded by the
+    Content-Length, which nginx and MAX_CONTENT_LENGTH cap."""
+    try:
+        stream = request.stream
+        while stream.read(256 * 1024):
+            pass
+    except Exception:  # a body too large or a client gone: nothing left to protect
+        pass
+
+
 def create_app(config: WebConfig | dict | None = None, limits: Limits | None = None) -> Flask:
     if config is None:
         config = WebConfig.from_env()
@@ -67,6 +80,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
 
     @app.after_request
     def _finish(resp: Response):
+        _drain_body()
         endpoint = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
         seconds = time.perf_counter() - getattr(g, "t0", time.perf_counter())
         code = getattr(g, "error_code", None)
