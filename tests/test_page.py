@@ -164,14 +164,17 @@ def session(browser, stack):  # stack: the session's real nginx + app servers (t
 
     fix = row(page, "all-password-1234567.pdf")
     fix.locator("input[type=password]").fill(SAMPLE_PASSWORD)
-    fix.locator("button[type=submit]").click()
+    fix.locator("input[type=password]").press("Enter")  # the keyboard way: Enter submits the row's form
     page.wait_for_selector('#results-body tr[data-file="all-password-1234567.pdf"][data-state=done]')
     wait_settled(page, len(FILES))
+    focus_after_retry = page.evaluate(
+        "() => [document.activeElement.closest('tr[data-file]')?.dataset.file,"
+        " document.activeElement.textContent]")
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(DOCS / "screenshot-upload.png"), full_page=True,  # for the README
                     clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
     yield {"page": page, "ctx": ctx, "rec": rec, "response": response, "first_pass": first_pass,
-           "error_codes": error_codes}
+           "error_codes": error_codes, "focus_after_retry": focus_after_retry}
     ctx.close()
 
 
@@ -182,6 +185,8 @@ def test_wrong_password_shows_its_error_next_to_that_file_only(session):
     assert first["all-password-1234567.pdf"]["state"] == "error"
     assert first["all-password-1234567.pdf"]["errors"] == ["비밀번호가 맞지 않습니다."]
     assert session["error_codes"] == ["wrong_password"]
+    # after the retry, keyboard focus is still on that file's row (its first button)
+    assert session["focus_after_retry"] == ["all-password-1234567.pdf", "자료 보기"]
     for shown, seen in first.items():
         if shown != "all-password-1234567.pdf":
             assert seen == {"state": "done", "errors": []}, shown

@@ -341,8 +341,9 @@
       entry.status = "done";
       entry.error = null;
     } catch (err) {
-      if (err && err.name === "AbortError") {
+      if (err && err.name === "AbortError") {  // removed from the page meanwhile
         active -= 1;
+        pump();
         return;
       }
       entry.status = "error";
@@ -388,7 +389,8 @@
   }
 
   function fileCell(entry) {
-    return el("th", { scope: "row", class: "file" }, el("span", { class: "file-name", text: entry.name }));
+    return el("th", { scope: "row", class: "file", tabindex: "-1" },
+      el("span", { class: "file-name", text: entry.name }));
   }
 
   function render(entry) {
@@ -437,6 +439,8 @@
       );
     }
     const detail = entry.status === "done" ? detailRow(entry) : null;
+    // Keyboard users stay on the file they were working with when its row is redrawn.
+    const hadFocus = Boolean(entry.row && entry.row.contains(document.activeElement));
     if (entry.row && entry.row.parentNode) {
       entry.row.replaceWith(row);
     } else {
@@ -444,11 +448,11 @@
     }
     if (entry.detail) entry.detail.remove();
     if (detail) row.after(detail);
-    const hadFocus = entry.row && entry.row.contains(document.activeElement);
     entry.row = row;
     entry.detail = detail;
     if (hadFocus) {
-      const target = row.querySelector("input, button");
+      const target = entry.status === "error" || entry.status === "done"
+        ? row.querySelector("input, button") : row.querySelector("th.file");
       if (target) target.focus();
     }
   }
