@@ -140,6 +140,16 @@ def row(page, shown: str):
     return page.locator(f'#results-body tr[data-file="{shown}"]')
 
 
+def shoot(page, name: str, top: str | None = None, **kwargs) -> None:
+    """A screenshot for docs/, scrolled to an exact position so that reruns give the same image."""
+    page.evaluate("""sel => {
+        if (document.activeElement) document.activeElement.blur();
+        const el = sel && document.querySelector(sel);
+        window.scrollTo(0, el ? el.getBoundingClientRect().top + window.scrollY - 16 : 0); }""", top)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.screenshot(path=str(DOCS / name), animations="disabled", caret="hide", **kwargs)
+
+
 def number(text: str) -> int | None:
     text = text.strip()
     return None if text == "—" else int(text.replace(",", ""))
@@ -158,9 +168,7 @@ def session(browser, stack):  # stack: the session's real nginx + app servers (t
                   for _, shown, _ in FILES}
     error_codes = page.locator("#results-body .error-message").evaluate_all(
         "els => els.map(e => e.dataset.code)")
-    page.locator("#results-body .error-message").scroll_into_view_if_needed()
-    page.evaluate("document.activeElement.blur()")
-    page.screenshot(path=str(DOCS / "screenshot-wrong-password.png"), full_page=False)
+    shoot(page, "screenshot-wrong-password.png", "#results-section")
 
     fix = row(page, "all-password-1234567.pdf")
     fix.locator("input[type=password]").fill(SAMPLE_PASSWORD)
@@ -170,9 +178,8 @@ def session(browser, stack):  # stack: the session's real nginx + app servers (t
     focus_after_retry = page.evaluate(
         "() => [document.activeElement.closest('tr[data-file]')?.dataset.file,"
         " document.activeElement.textContent]")
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(DOCS / "screenshot-upload.png"), full_page=True,  # for the README
-                    clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
+    shoot(page, "screenshot-upload.png", None, full_page=True,  # for the README
+          clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
     yield {"page": page, "ctx": ctx, "rec": rec, "response": response, "first_pass": first_pass,
            "error_codes": error_codes, "focus_after_retry": focus_after_retry}
     ctx.close()
@@ -249,9 +256,7 @@ def test_no_full_resident_number_anywhere_in_the_page(session, expected):
     # the expanded items of one file: as many rows as <data> items
     detail = page.locator('#results-body tr[data-file="all.pdf"] + tr.detail')
     assert detail.locator("table.items tbody tr").count() == expected["all.pdf"]["items"]
-    detail.scroll_into_view_if_needed()
-    page.locator('#results-body tr[data-file="all.pdf"] button.toggle').scroll_into_view_if_needed()
-    page.screenshot(path=str(DOCS / "screenshot-detail.png"), full_page=False)
+    shoot(page, "screenshot-detail.png", '#results-body tr[data-file="all.pdf"]')
     expanded = page.locator("#results-body button.toggle[aria-expanded=true]")
     while expanded.count():
         expanded.first.click()
@@ -389,8 +394,7 @@ def test_readable_at_200_percent_zoom(browser, stack):
         assert page.locator("#results-body td.person-name").evaluate(
             "td => getComputedStyle(td).display") == "block"
         page.click("#results-body button.toggle")
-        page.locator("#results-body tr[data-file]").scroll_into_view_if_needed()
-        page.screenshot(path=str(DOCS / "screenshot-zoom200.png"), full_page=False)
+        shoot(page, "screenshot-zoom200.png", "#results-section")
     finally:
         ctx.close()
 
@@ -451,7 +455,6 @@ def test_three_badges_and_plain_korean_errors(browser, stack):
         assert page.locator("#results-body .error-message").count() == 3
         assert "진본으로 확인되지 않은 파일 2개" in page.locator("#totals-warning").inner_text()
         assert page.locator("#progress-text").inner_text() == "모두 처리함: 6개 중 성공 3개, 오류 3개"
-        page.locator('#results-body tr[data-file="good.pdf"]').scroll_into_view_if_needed()
-        page.screenshot(path=str(DOCS / "screenshot-badges.png"), full_page=False)
+        shoot(page, "screenshot-badges.png", "#results-section")
     finally:
         ctx.close()
