@@ -176,18 +176,8 @@
     setTimeout(() => URL.revokeObjectURL(url), 30000);
   }
 
-  function filenameFrom(response, fallback) {
-    const cd = response.headers.get("Content-Disposition") || "";
-    const star = /filename\*=UTF-8''([^;]+)/i.exec(cd);
-    if (star) {
-      try { return decodeURIComponent(star[1]); } catch (e) { /* use the fallback */ }
-    }
-    const plain = /filename="?([^";]+)"?/i.exec(cd);
-    return plain ? plain[1] : fallback;
-  }
-
-  // An error object {code, message_ko} from any failed response (JSON from the app, or the HTML
-  // page nginx sends for 413/502/504).
+  // An error object {code, message_ko} from any failed response: the API's and nginx's JSON errors,
+  // or whatever else a proxy on the way might answer.
   async function errorFrom(response) {
     let body = null;
     try { body = await response.json(); } catch (e) { body = null; }
