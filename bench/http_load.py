@@ -54,6 +54,11 @@ DOCUMENT = SAMPLES / "nts-2020" / "all.pdf"
 ENDPOINT = "/api/v1/extract"
 TICKS = os.sysconf("SC_CLK_TCK")
 HEY = "/usr/bin/hey"
+TRUST = REPO.parent / "shared" / "reference" / "gpki"
+if not os.environ.get("HOMETAX_TRUST_DIR") and TRUST.is_dir():
+    # What scripts/stack.py gives the app servers: the library figures and the answers this process
+    # expects then verify the same way as the servers do.
+    os.environ["HOMETAX_TRUST_DIR"] = str(TRUST)
 
 
 # == processes and /proc ================================================================================
@@ -220,9 +225,6 @@ def hey(url: str, body_file: Path, content_type: str, concurrency: int, seconds:
 # == servers ============================================================================================
 def _env(extra: dict) -> dict:
     env = dict(os.environ)
-    trust = REPO.parent / "shared" / "reference" / "gpki"
-    if not env.get("HOMETAX_TRUST_DIR") and trust.is_dir():
-        env["HOMETAX_TRUST_DIR"] = str(trust)  # what scripts/stack.py gives the app servers too
     env.update(extra)
     return env
 

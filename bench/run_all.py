@@ -29,13 +29,8 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-TRUST = BENCH.parents[1] / "shared" / "reference" / "gpki"
-if not os.environ.get("HOMETAX_TRUST_DIR") and TRUST.is_dir():
-    # The same trust configuration as the app servers get from scripts/stack.py, so that the library
-    # and the HTTP figures verify the same way.
-    os.environ["HOMETAX_TRUST_DIR"] = str(TRUST)
 
-import http_load  # noqa: E402
+import http_load  # noqa: E402  (first: it sets the trust configuration the app servers get)
 import library  # noqa: E402
 
 import hometax_decrypt  # noqa: E402
