@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -118,3 +119,17 @@ def test_killed_worker_is_replaced(ustack, s):
     assert victim not in ustack.worker_pids()[1] and len(ustack.worker_pids()[1]) == 2
     for _ in range(6):
         assert _post(s, ustack, "extract", ALL.read_bytes()).status_code == 200
+
+
+def test_logs_are_json_lines(ustack, s):
+    assert _post(s, ustack, "extract", ALL.read_bytes()).status_code == 200
+    requests_logged = 0
+    for log in ustack.app_logs:
+        for line in log.read_text().splitlines():
+            if line.startswith(("[uWSGI] getting INI", "[log-encoder] registered")):
+                continue  # printed while uWSGI reads its config, before its logger exists
+            entry = json.loads(line)
+            if entry.get("logger") == "hometax.request":
+                requests_logged += 1
+                assert {"id", "method", "path", "status", "duration_ms", "size", "error"} <= set(entry)
+    assert requests_logged > 5
