@@ -363,6 +363,11 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
     r = s.post(stack.url("/api/v1/extract"), params={"password": DISTINCT_PW}, data=distinct_pdf,
                headers={"Content-Type": "application/pdf"}, timeout=30)
     assert_error(r, 400, "usage")
+    # ... even when the body is too large, which nginx itself would otherwise log with the request line
+    r = s.post(stack.url("/api/v1/extract"), params={"password": DISTINCT_PW},
+               data=b"%PDF-" + bytes(26 * 1024 * 1024), headers={"Content-Type": "application/pdf"},
+               timeout=60)
+    assert_error(r, 400, "usage")
     time.sleep(0.5)  # let nginx write its access log lines
 
     scanned = 0
