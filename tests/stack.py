@@ -12,6 +12,7 @@ included; tests that break things (kill an instance) start a stack of their own.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -51,19 +52,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return sorted(out)
+def _load_stack_script():
+    """scripts/stack.py (the code `make up` runs), loaded under its own name: this module is `stack`."""
+    spec = importlib.util.spec_from_file_location("hometax_stack_script", STACK_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_children = _load_stack_script().children
 
 
 @dataclass
@@ -169,14 +167,19 @@ def start_stack(run_dir: Path, app_server: str = "gunicorn", **extra_env: str) -
     return stack
 
 
+def stack_fixture_body(tmp_path_factory, name: str, **extra_env: str):
+    """Start a stack in a fresh run dir, yield it, stop it: the body of every stack fixture."""
+    st = start_stack(tmp_path_factory.mktemp(name), **extra_env)
+    try:
+        yield st
+    finally:
+        st.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The shared gunicorn stack (session-scoped). Do not break it: kill tests start their own."""
-    s = start_stack(tmp_path_factory.mktemp("stack-run"))
-    try:
-        yield s
-    finally:
-        s.stop()
+    yield from stack_fixture_body(tmp_path_factory, "stack-run")
 
 
 if __name__ == "__main__":  # start a test stack by hand: python tests/stack.py RUN_DIR

@@ -27,7 +27,7 @@ import requests
 
 import builder
 from conftest import SAMPLES, password_for, sample_files
-from stack import ROOT, start_stack
+from stack import ROOT, stack_fixture_body
 
 import hometax_decrypt as h
 
@@ -406,11 +406,7 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory):
-    st = start_stack(tmp_path_factory.mktemp("kill-run"))
-    try:
-        yield st
-    finally:
-        st.stop()
+    yield from stack_fixture_body(tmp_path_factory, "kill-run")
 
 
 class Load:

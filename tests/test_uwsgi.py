@@ -12,7 +12,7 @@ import pytest
 
 import builder
 from conftest import GPKI_DIR, SAMPLES
-from stack import start_stack
+from stack import stack_fixture_body
 
 import hometax_decrypt as h
 from hometax_decrypt.timestamp import TrustStore
@@ -28,12 +28,8 @@ KEY = "uwsgi-test-key-5f1c"
 
 @pytest.fixture(scope="module")
 def ustack(tmp_path_factory):
-    st = start_stack(tmp_path_factory.mktemp("uwsgi-run"), app_server="uwsgi",
-                     HOMETAX_API_KEYS=hash_key("another-key") + "," + hash_key(KEY))
-    try:
-        yield st
-    finally:
-        st.stop()
+    yield from stack_fixture_body(tmp_path_factory, "uwsgi-run", app_server="uwsgi",
+                                  HOMETAX_API_KEYS=hash_key("another-key") + "," + hash_key(KEY))
 
 
 @pytest.fixture(scope="module")
