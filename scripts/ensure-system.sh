@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v hey >/dev/null 2>&1 || need+=(hey)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # a Korean font, so the browser tests' screenshots of the (Korean) upload page are legible
