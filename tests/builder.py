@@ -191,3 +191,84 @@ def truncated(data: bytes, keep: float = 0.5) -> bytes:
 
 def random_bytes(n: int = 4096, seed: int = 7) -> bytes:
     return random.Random(seed).randbytes(n)
+
+
+def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int, tuple[int, int]] = {},
+                     xref_filter: bytes = b"", xref_data=None) -> bytes:
+    """A PDF 1.5 file written by hand: ``objects`` (number -> "<<...>>" or "<<...>>stream...") and an
+    xref stream. ``extra_rows`` adds type-2 rows (object -> (object stream, index)).
+    ``xref_data`` replaces the xref stream's (uncompressed) rows, ``xref_filter`` its /Filter."""
+    import struct
+
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for number, body in sorted(objects.items()):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref_number = max(list(objects) + list(extra_rows)) + 1
+    offsets[xref_number] = len(out)
+    rows = [b"\x00" + struct.pack(">IH", 0, 65535)]
+    for n in range(1, xref_number + 1):
+        if n in offsets:
+            rows.append(b"\x01" + struct.pack(">IH", offsets[n], 0))
+        elif n in extra_rows:
+            rows.append(b"\x02" + struct.pack(">IH", *extra_rows[n]))
+        else:
+            rows.append(b"\x00" + struct.pack(">IH", 0, 0))
+    data = b"".join(rows) if xref_data is None else xref_data
+    out += (b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root %d 0 R %s /Length %d >>\nstream\n"
+            % (xref_number, xref_number + 1, root, xref_filter, len(data)) + data
+            + b"\nendstream\nendobj\n")
+    out += b"startxref\n%d\n%%%%EOF\n" % offsets[xref_number]
+    return bytes(out)
+
+
+def _zeros_deflated(prefix: bytes, mib: int, fill: bytes = b" ") -> bytes:
+    comp = zlib.compressobj(9)
+    parts = [comp.compress(prefix)]
+    block = fill * (1 << 20)
+    parts += [comp.compress(block) for _ in range(mib)]
+    parts.append(comp.flush())
+    return b"".join(parts)
+
+
+def object_stream_bomb(mib: int = 1024) -> bytes:
+    """The catalog inside an object stream that inflates to ``mib`` MiB: qpdf inflates it on open."""
+    catalog = b"<< /Type /Catalog /Pages 3 0 R /CustomFiles [] >>"
+    header = b"2 0 "
+    stream = _zeros_deflated(header + catalog, mib)
+    objects = {
+        1: b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+           % (len(header), len(stream)) + stream + b"\nendstream",
+        3: b"<< /Type /Pages /Kids [] /Count 0 >>",
+    }
+    return _xref_stream_pdf(objects, root=2, extra_rows={2: (1, 0)})
+
+
+def xref_stream_bomb(mib: int = 1024) -> bytes:
+    """A cross-reference stream that inflates to ``mib`` MiB of rows: qpdf inflates it on open."""
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R /CustomFiles [] >>",
+               2: b"<< /Type /Pages /Kids [] /Count 0 >>"}
+    plain = _xref_stream_pdf(objects, root=1)
+    rows_start = plain.index(b"stream\n", plain.index(b"/Type /XRef")) + 7
+    rows_end = plain.index(b"\nendstream", rows_start)
+    rows = plain[rows_start:rows_end]
+    bomb = _zeros_deflated(rows, mib, fill=b"\x00")
+    return _xref_stream_pdf(objects, root=1, xref_filter=b"/Filter /FlateDecode", xref_data=bomb)
+
+
+def size_lie_pdf(objects: int = 300_000) -> bytes:
+    """A classic-xref PDF with ``objects`` tiny objects whose trailer claims /Size 3."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    body = [b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+            b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"]
+    body += [b"%d 0 obj\nnull\nendobj\n" % n for n in range(3, objects + 3)]
+    for chunk in body:
+        offsets.append(len(out))
+        out += chunk
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)

@@ -98,3 +98,23 @@ def test_legacy_document_via_cli(tmp_path):
     r = run("extract", p, "--password-stdin", "--encoding", "euc-kr", stdin="암호1234")
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode("cp949").startswith('<?xml version="1.0" encoding="euc-kr" ?>')
+
+
+@pytest.mark.parametrize("args", [
+    ("extract", ALL, "7501011234567"),                     # a stray positional value
+    ("extract", ALL, "--pasword", "7501011234567"),        # a mistyped option
+    ("extract", ALL, "--part", "7501011234567"),           # an invalid choice
+    ("extract", ALL, "--password"),                        # a missing value
+])
+def test_usage_errors_do_not_echo_values(args):
+    r = run(*args)
+    assert r.returncode == 2 and r.stdout == b""
+    err = r.stderr.decode()
+    assert err.startswith("usage:") and len(err.splitlines()) == 1
+    assert "7501011234567" not in err
+
+
+def test_unwritable_output_is_a_usage_error(tmp_path):
+    r = run("extract", ALL, "-o", tmp_path / "missing-dir" / "out.xml")
+    assert r.returncode == 2 and r.stdout == b""
+    assert r.stderr.decode().startswith("usage:") and "Traceback" not in r.stderr.decode()

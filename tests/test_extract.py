@@ -7,6 +7,7 @@ import os
 import resource
 import subprocess
 import sys
+import zlib
 
 import pikepdf
 import pypdf
@@ -208,23 +209,48 @@ def test_usage_errors(all_2020):
         h.extract(12345)
 
 
-def test_bomb_is_stopped_while_inflating_in_bounded_memory(bomb, tmp_path):
-    """A 1 MB stream that inflates to 1 GiB: stopped at the part limit. Run in a fresh process so
-    that its peak memory (ru_maxrss) is the extraction's own."""
-    assert len(bomb) < 2 * 1024 * 1024
-    path = tmp_path / "bomb.pdf"
-    path.write_bytes(bomb)
+def extract_in_fresh_process(data: bytes, tmp_path) -> tuple[str, int]:
+    """(error code or 'ok', peak RSS in KiB) of extracting ``data`` in a fresh process, so that the
+    peak memory is the extraction's own."""
+    path = tmp_path / "input.pdf"
+    path.write_bytes(data)
     code = (
         "import resource, sys, hometax_decrypt as h\n"
         "try:\n"
-        "    h.extract(sys.argv[1]); print('no error')\n"
-        "except h.TooLarge as e: print(e.code)\n"
+        "    h.extract(sys.argv[1]); print('ok')\n"
+        "except h.HometaxError as e: print(e.code)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                          timeout=60, check=True).stdout.split()
-    assert out[0] == "too_large"
-    assert int(out[1]) < 300 * 1024  # KiB: far below the 1 GiB the stream would inflate to
+    return out[0], int(out[1])
+
+
+def test_bomb_is_stopped_while_inflating_in_bounded_memory(bomb, tmp_path):
+    """A 1 MB data stream that inflates to 1 GiB: stopped at the part limit."""
+    assert len(bomb) < 2 * 1024 * 1024
+    code, peak_kib = extract_in_fresh_process(bomb, tmp_path)
+    assert code == "too_large"
+    assert peak_kib < 300 * 1024  # far below the 1 GiB the stream would inflate to
+
+
+@pytest.mark.parametrize("make", [builder.object_stream_bomb, builder.xref_stream_bomb],
+                         ids=["object-stream", "xref-stream"])
+def test_structure_bombs_inflated_by_qpdf_are_bounded(make, tmp_path):
+    """qpdf inflates xref and object streams itself while opening: its decoder memory limit, set by
+    pdf.py, stops a 512 MiB bomb there. Without it, this takes ~1 GiB and seconds."""
+    code, peak_kib = extract_in_fresh_process(make(512), tmp_path)
+    assert code == "damaged"
+    assert peak_kib < 300 * 1024
+
+
+def test_object_count_is_counted_not_taken_from_size(tmp_path):
+    data = builder.size_lie_pdf(50_000)
+    assert b"/Size 3 " in data
+    with pytest.raises(errors.TooLarge):
+        h.extract(data, limits=Limits(max_objects=40_000))
+    with pytest.raises(errors.NotNtsDocument):  # under the limit: read, and it holds no NTS data
+        h.extract(data, limits=Limits(max_objects=60_000))
 
 
 def test_messages_never_contain_the_password(all_2020_password):
@@ -280,3 +306,16 @@ def test_time_limit_is_a_too_large_error(all_2020):
     with pytest.raises(errors.TooLarge) as info:
         h.extract(all_2020, limits=Limits(max_seconds=0))
     assert "time" in info.value.message
+
+
+def test_legacy_surrogate_code_point_is_damaged():
+    data = builder.build_nts_pdf(legacy=True)
+    pdf = pikepdf.open(io.BytesIO(data))
+    pdf.Root.XML = pikepdf.Stream(pdf, zlib.compress(b"260" + b"555296" + b"262"))
+    pdf.Root.XML.Filter = pikepdf.Name.FlateDecode
+    out = io.BytesIO()
+    pdf.save(out)
+    with pytest.raises(errors.Damaged):
+        h.extract(out.getvalue())
+    assert nts_compat.NTS_GetFileBufEx(out.getvalue(), "", "XML", False) is None
+    assert nts_compat.NTS_GetLastError() == -2

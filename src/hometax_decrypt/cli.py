@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from . import errors
@@ -18,9 +19,27 @@ from . import errors
 EXIT_NOT_AUTHENTIC = 7
 
 
+_ARG_PROBLEM = re.compile(r"(argument [-\w/ ]+): (invalid choice|expected one argument|"
+                          r"not allowed with argument [-\w/]+)")
+
+
+def safe_usage_detail(message: str) -> str:
+    """argparse's message without the values it quotes: a mistyped option can put a password or
+    a resident number into it (``--pasword 1234567``: "unrecognized arguments: … 1234567")."""
+    first = (message or "").splitlines()[0] if message else ""
+    if first.startswith("the following arguments are required"):
+        return first  # names of arguments only
+    m = _ARG_PROBLEM.match(first)
+    if m:
+        return f"{m.group(1)}: {m.group(2)}"
+    if first.startswith("unrecognized arguments"):
+        return "unrecognized arguments"
+    return "invalid arguments"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like every other failure
-        raise errors.UsageError(message.splitlines()[0] if message else None)
+        raise errors.UsageError(safe_usage_detail(message))
 
 
 def _add_password(p: argparse.ArgumentParser) -> None:
@@ -73,8 +92,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _write(data: bytes, output: str | None) -> None:
     if output:
-        with open(output, "wb") as fh:
-            fh.write(data)
+        try:
+            with open(output, "wb") as fh:
+                fh.write(data)
+        except OSError:
+            raise errors.UsageError("cannot write the output file") from None
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -17,8 +17,9 @@ MiB = 1024 * 1024
 class Limits:
     max_input_bytes: int = 20 * MiB  # the PDF itself
     max_part_bytes: int = 16 * MiB  # one inflated data part (XML or SAM)
-    max_objects: int = 200_000  # indirect objects in the PDF
-    max_xml_elements: int = 2_000_000  # elements in one parsed XML part
+    max_objects: int = 200_000  # indirect objects in the PDF (counted in its xref, not its /Size)
+    max_structure_bytes: int = 64 * MiB  # one xref/object stream inflated by qpdf (process-wide)
+    max_xml_elements: int = 100_000  # elements + attributes of one XML part (columns of a SAM part)
     max_seconds: float = 10.0  # wall time for one document's work (enforced where measurable)
 
     @classmethod

@@ -86,6 +86,35 @@ def _password_candidates(password: str | bytes) -> list[str | bytes]:
     return out
 
 
+def _bound_qpdf_decoding() -> None:
+    """qpdf inflates cross-reference and object streams itself, while opening a file, in full and in
+    memory: a hostile file can make either a decompression bomb. qpdf's own memory limits for its
+    decoders stop that; they are process-wide, so they are set once, and only where nobody set them
+    before (set yours with ``pikepdf.settings.set_qpdf_limits`` before the first document to keep
+    them). The data parts themselves are inflated here, bounded by ``Limits.max_part_bytes``."""
+    from pikepdf import settings
+
+    current = settings.get_qpdf_limits()
+    bound = Limits.from_env().max_structure_bytes
+    wanted = {name: bound for name in ("flate_max_memory", "png_max_memory", "run_length_max_memory",
+                                       "tiff_max_memory", "dct_max_memory") if current[name] == 0}
+    if wanted:
+        settings.set_qpdf_limits(**wanted)
+
+
+_bound_qpdf_decoding()
+
+
+def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
+    """Objects as qpdf found them in the xref (a file's own /Size may lie)."""
+    try:
+        count = len(pdf.get_xref_table())
+    except (pikepdf.PdfError, ValueError, RuntimeError):
+        raise errors.Damaged("the cross-reference table cannot be read") from None
+    if count > limits.max_objects:
+        raise errors.TooLarge("too many objects in the PDF")
+
+
 # Page attributes are never read here; pushing inherited ones down the page tree at open time costs
 # ~1.6 ms of the ~1.8 ms open of a 24-form document (bench/run_all.py) and walks a tree that hostile
 # input controls.
@@ -109,7 +138,9 @@ def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
         raise errors.WrongPassword()
     except errors.HometaxError:
         raise
-    except (pikepdf.PdfError, ValueError, RuntimeError, OSError, MemoryError):
+    except MemoryError:
+        raise errors.TooLarge("the PDF structure needs too much memory") from None
+    except (pikepdf.PdfError, ValueError, RuntimeError, OSError):
         raise errors.Damaged("the PDF structure cannot be read") from None
 
 
@@ -241,32 +272,47 @@ class NtsDocument:
         return self._verification
 
 
+def inflate_chunks(raw: bytes, max_out: int, deadline: Deadline | None = None,
+                   what: str = "data part"):
+    """Yield the zlib-inflated output of ``raw`` in pieces, raising TooLarge as soon as the total
+    would pass ``max_out`` bytes: memory stays bounded by one piece, whatever the stream claims.
+    Returns (as the generator's value) whether the stream reached its end marker."""
+    d = zlib.decompressobj()
+    total = 0
+    pos = 0
+    while True:
+        if d.unconsumed_tail:
+            chunk = d.unconsumed_tail
+        else:
+            if pos >= len(raw):
+                break
+            chunk = raw[pos:pos + _CHUNK]
+            pos += len(chunk)
+        piece = d.decompress(chunk, max_out + 1 - total)
+        total += len(piece)
+        if total > max_out:
+            raise errors.TooLarge(f"{what} exceeds its size limit")
+        yield piece
+        if d.eof:
+            break
+        if deadline is not None:
+            deadline.check()
+    return d.eof
+
+
 def inflate(raw: bytes, max_out: int, deadline: Deadline | None = None) -> bytes:
     """zlib-inflate ``raw``, stopping as soon as the output would pass ``max_out`` bytes."""
-    d = zlib.decompressobj()
     out = bytearray()
-    pos = 0
+    pieces = inflate_chunks(raw, max_out, deadline)
     try:
         while True:
-            if d.unconsumed_tail:
-                chunk = d.unconsumed_tail
-            else:
-                if pos >= len(raw):
-                    break
-                chunk = raw[pos:pos + _CHUNK]
-                pos += len(chunk)
-            room = max_out + 1 - len(out)
-            out += d.decompress(chunk, room)
-            if len(out) > max_out:
-                raise errors.TooLarge("data part exceeds the part size limit")
-            if d.eof:
-                break
-            if deadline is not None:
-                deadline.check()
-        if not d.eof:  # the Flate data ends before its end marker: cut short
-            raise errors.Damaged("the data stream is truncated")
+            out += next(pieces)
+    except StopIteration as stop:
+        complete = stop.value
     except zlib.error:
         raise errors.Damaged("the data stream is corrupt") from None
+    if not complete:  # the Flate data ends before its end marker: cut short
+        raise errors.Damaged("the data stream is truncated")
     return bytes(out)
 
 
@@ -286,7 +332,10 @@ def decode_legacy(raw: bytes) -> str:
             digits = s[i + 1:i + 1 + width]
             if not digits.isdigit():
                 raise ValueError
-            out.append(chr(int(digits)))
+            point = int(digits)
+            if 0xD800 <= point <= 0xDFFF:  # a lone surrogate is no character: no UTF-8 form
+                raise ValueError
+            out.append(chr(point))
             i += 1 + width
     except (ValueError, OverflowError):
         raise errors.Damaged("the legacy data is not digit-encoded") from None
@@ -323,22 +372,15 @@ def open_document(source: Source, password: str | bytes | None = None,
     deadline = Deadline(lim.max_seconds)
     data = read_source(source, lim)
     pdf = _open_pikepdf(data, password)
-    try:  # qpdf looks for the catalog only when asked; a file without one is damaged, say so here
-        if not isinstance(pdf.Root, pikepdf.Dictionary):
-            raise ValueError
-    except (pikepdf.PdfError, ValueError, RuntimeError, AttributeError):
-        pdf.close()
-        raise errors.Damaged("the PDF has no catalog") from None
     try:
-        size = int(pdf.trailer.get("/Size", 0))
-    except (pikepdf.PdfError, ValueError, TypeError):
-        size = 0
-    if size > lim.max_objects:
-        pdf.close()
-        raise errors.TooLarge("too many objects in the PDF")
-    try:
+        _check_object_count(pdf, lim)
+        try:  # qpdf looks for the catalog only when asked; a file without one is damaged, say so here
+            if not isinstance(pdf.Root, pikepdf.Dictionary):
+                raise ValueError
+        except (pikepdf.PdfError, ValueError, RuntimeError, AttributeError):
+            raise errors.Damaged("the PDF has no catalog") from None
         deadline.check()
-    except errors.TooLarge:
+    except BaseException:
         pdf.close()
         raise
     return NtsDocument(data, pdf, lim, deadline)
