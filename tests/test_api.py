@@ -135,13 +135,27 @@ def test_korean_password_in_header_and_form(client, korean_pw_pdf):
     assert r.status_code == 200 and r.data == builder.SAMPLE_XML
 
 
-@pytest.mark.parametrize("endpoint", ["extract", "verify", "documents", "decrypt", "batch"])
+@pytest.mark.parametrize("endpoint", ["extract", "verify", "documents", "decrypt", "batch", "export"])
 def test_password_in_url_is_refused(client, endpoint, request_log):
     r = client.post(f"/api/v1/{endpoint}?password=1234567", data=ALL_PW.read_bytes(),
                     content_type="application/pdf")
     e = assert_error(r, 400, "usage")
     assert "URL" in e["message"] and "1234567" not in r.get_data(as_text=True)
     assert "1234567" not in json.dumps(request_log)
+
+
+@pytest.mark.parametrize("query", ["pass%77ord=1234567", "x=1;password=1234567",
+                                   "part=xml;password=1234567", "PASSWORD=1234567",
+                                   "pw=1234567", "part=xml&secret=1234567"])
+def test_only_the_apis_own_query_parameters_are_accepted(client, query, request_log):
+    """Not a blocklist of spellings of "password": any parameter the API does not read is refused."""
+    r = client.post(f"/api/v1/extract?{query}", data=ALL_PW.read_bytes(),
+                    content_type="application/pdf", headers={"X-Document-Password": "1234567"})
+    assert_error(r, 400, "usage")
+    assert "1234567" not in r.get_data(as_text=True) and "1234567" not in json.dumps(request_log)
+    ok = client.post("/api/v1/extract?part=xml&encoding=utf-8", data=ALL_PW.read_bytes(),
+                     content_type="application/pdf", headers={"X-Document-Password": "1234567"})
+    assert ok.status_code == 200
 
 
 def test_usage_errors(client):
@@ -272,8 +286,7 @@ def test_batch_zip_one_password_and_csv(client):
                                            "password": "1234567", "format": "csv"})
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.headers["X-Batch-OK"] == "2" and r.headers["X-Batch-Failed"] == "1"
-    assert json.loads(r.headers["X-Batch-Errors"]) == [{"file": "plain.pdf",
-                                                       "code": "not_nts_document"}]
+    assert json.loads(r.headers["X-Batch-Errors"]) == {"not_nts_document": 1}  # counts, no names
     lines = r.data.decode("utf-8-sig").splitlines()
     single = h.export.to_csv([h.parse(ALL_PW, password="1234567")]).decode("utf-8-sig").splitlines()
     assert len(lines) == 2 * (len(single) - 1) + 1  # one header, both documents' rows
@@ -300,6 +313,170 @@ def test_batch_zip_limits():
                              content_type="application/zip"), 422, "damaged")
     bad_map = {"file": (io.BytesIO(ALL.read_bytes()), "a.pdf"), "passwords": "[1,2]"}
     assert_error(client.post("/api/v1/batch", data=bad_map), 400, "usage")
+
+
+@pytest.mark.parametrize("where", ["form", "header"])
+@pytest.mark.parametrize("value", ["[" * 5000, '{"a":' * 5000, "1" * 5000, '"x"',
+                                   json.dumps({f"{i}.pdf": "x" * 200 for i in range(2000)})])
+def test_a_hostile_password_map_is_a_usage_error_not_a_500(client, where, value):
+    """Deep nesting made json.loads raise RecursionError (500); a map must be a JSON object of
+    bounded length."""
+    if where == "form":
+        r = client.post("/api/v1/batch", data={**multipart(ALL.read_bytes(), "a.pdf"),
+                                               "passwords": value})
+    else:
+        r = client.post("/api/v1/batch", data=_zip({"a.pdf": ALL.read_bytes()}),
+                        content_type="application/zip", headers={"X-Document-Passwords": value})
+    assert_error(r, 400, "usage")
+
+
+def test_a_zip_of_many_small_entries_is_judged_by_its_whole_ratio():
+    """100 entries of 1 MiB at ratio ~1000 each slipped under the per-entry check (entries of 1 MiB
+    or less were not judged): 113 KB of ZIP for 100 MiB of content."""
+    client = create_app(WebConfig(batch_max_files=200, batch_max_total_bytes=200 * 1024 * 1024,
+                                  zip_max_ratio=50)).test_client()
+    bomb = _zip({f"{i}.pdf": b"%PDF-1.4\n" + bytes(1024 * 1024 - 10) for i in range(100)})
+    assert len(bomb) < 200_000
+    e = assert_error(client.post("/api/v1/batch", data=bomb, content_type="application/zip"),
+                     413, "too_large")
+    assert "ratio" in e["message"]
+    # one entry of 100 KiB at ratio ~100 (over the 64 KiB floor) is judged on its own
+    one = _zip({"a.pdf": ALL.read_bytes(), "zeros.pdf": bytes(100 * 1024)})
+    e = assert_error(client.post("/api/v1/batch", data=one, content_type="application/zip"),
+                     413, "too_large")
+    assert "ratio" in e["message"]
+    # real documents (PDFs barely compress) and a tiny, very compressible entry still pass
+    fine = _zip({"a.pdf": ALL.read_bytes(), "b.pdf": ALL_PW.read_bytes(), "c.pdf": bytes(4096)})
+    r = client.post("/api/v1/batch", data=fine, content_type="application/zip",
+                    headers={"X-Document-Password": "1234567"})
+    assert r.status_code == 200 and r.get_json()["ok"] == 2
+
+
+def test_form_parts_are_limited_by_the_batch_limit_not_werkzeugs_1000():
+    """MAX_FORM_PARTS (batch_max_files + 16) was shadowed by a class attribute of 1000 parts."""
+    client = create_app(WebConfig(batch_max_files=5)).test_client()
+    fields = {f"f{i}": "x" for i in range(100)}  # 101 parts: far below 1000, far above 5 + 16
+    r = client.post("/api/v1/batch", data={**multipart(ALL.read_bytes(), "a.pdf"), **fields})
+    assert_error(r, 413, "too_large")
+    fields = {f"f{i}": "x" for i in range(10)}
+    r = client.post("/api/v1/batch", data={**multipart(ALL.read_bytes(), "a.pdf"), **fields})
+    assert r.status_code == 200 and r.get_json()["ok"] == 1
+
+
+HUGE_SUM_XML = builder.SAMPLE_XML.replace(b"<sum>12345</sum>", b"<sum>" + b"9" * 5000 + b"</sum>")
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+def test_a_document_with_a_huge_sum_does_not_fail_the_batch(client, fmt):
+    files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"),
+             (io.BytesIO(builder.build_nts_pdf(HUGE_SUM_XML)), "huge.pdf")]
+    r = client.post("/api/v1/batch", data={"file": files, "format": fmt})
+    assert r.status_code == 200, r.data[:300]
+    assert r.headers["X-Batch-OK"] in ("1", "2")
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+def test_a_document_the_exporters_choke_on_fails_alone(client, monkeypatch, fmt):
+    """Whatever per-document work can fail (records, rows, totals) runs inside the per-file try."""
+    from hometax_decrypt.yesone.model import Document
+
+    cursed = "2021011599999999"
+    real_items = Document.items
+
+    def items(self):
+        if self.doc.seq == cursed:
+            raise ValueError("a bug in the exporters")
+        return real_items(self)
+
+    monkeypatch.setattr(Document, "items", items)
+    bad = builder.build_nts_pdf(builder.SAMPLE_XML.replace(b"2021011500000001", cursed.encode()))
+    files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"), (io.BytesIO(bad), "cursed.pdf")]
+    r = client.post("/api/v1/batch", data={"file": files, "format": fmt})
+    assert r.status_code == 200, r.data[:300]
+    assert (r.headers["X-Batch-OK"], r.headers["X-Batch-Failed"]) == ("1", "1")
+    if fmt == "json":
+        by_name = {f["file"]: f for f in r.get_json()["files"]}
+        assert by_name["a.pdf"]["ok"] and by_name["cursed.pdf"]["error"]["code"] == "internal"
+    else:
+        assert json.loads(r.headers["X-Batch-Errors"]) == {"internal": 1}
+    if fmt == "csv":
+        single = h.export.to_csv([h.parse(ALL)])
+        assert r.data == single
+
+
+def test_batch_error_header_carries_counts_not_names(client):
+    """Failed file names in a header grew past nginx's proxy buffer (502); now counts per code."""
+    long_name = "가" * 120
+    files = [(io.BytesIO(builder.random_bytes()), f"{long_name}-{i}.pdf") for i in range(60)]
+    files.append((io.BytesIO(ALL.read_bytes()), "a.pdf"))
+    app = create_app(WebConfig(batch_max_files=100))
+    r = app.test_client().post("/api/v1/batch", data={"file": files, "format": "csv"})
+    assert r.status_code == 200
+    assert json.loads(r.headers["X-Batch-Errors"]) == {"damaged": 60}
+    assert sum(len(k) + len(v) for k, v in r.headers.items()) < 2048
+
+
+def test_a_bad_trust_dir_fails_at_start_up_not_on_every_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOMETAX_TRUST_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="HOMETAX_TRUST_DIR"):
+        create_app(WebConfig())
+    (tmp_path / "junk.pem").write_bytes(b"not a certificate")
+    monkeypatch.setenv("HOMETAX_TRUST_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="HOMETAX_TRUST_DIR"):
+        create_app(WebConfig())
+    monkeypatch.delenv("HOMETAX_TRUST_DIR")
+    app = create_app(WebConfig())
+    assert app.test_client().get("/readyz").get_json() == {"status": "ready"}
+    # /readyz reports a trust store that stops loading (here: the setting changed under it)
+    monkeypatch.setenv("HOMETAX_TRUST_DIR", str(tmp_path / "missing"))
+    assert_error(app.test_client().get("/readyz"), 503, "unavailable")
+
+
+# -- /export: the combined file from the documents' data parts -------------------------------------
+
+def test_export_combines_xml_parts_like_batch_does(client):
+    docs = [h.parse(ALL), h.parse(ALL_PW, password="1234567"),
+            h.parse((SAMPLES / "nts-2022" / "all.pdf").read_bytes())]
+    parts = [h.extract(ALL), h.extract(ALL_PW, password="1234567"),
+             h.extract((SAMPLES / "nts-2022" / "all.pdf").read_bytes())]
+
+    def post(fmt, mask="true", data=parts):
+        files = [(io.BytesIO(x), f"{i}.xml") for i, x in enumerate(data)]
+        return client.post("/api/v1/export", data={"file": files, "format": fmt, "mask": mask})
+
+    r = post("csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.data == h.export.to_csv(docs, mask=True)
+    r = post("xlsx", mask="false")
+    wb = openpyxl.load_workbook(io.BytesIO(r.data), read_only=True)
+    expected = openpyxl.load_workbook(io.BytesIO(h.export.to_xlsx(docs)), read_only=True)
+    for sheet in ("items", "summary"):
+        assert list(wb[sheet].values) == list(expected[sheet].values)
+    body = post("json").get_json()
+    assert [d["doc"]["seq"] for d in body["documents"]] == [d.doc.seq for d in docs]
+    assert RESID.decode() not in json.dumps(body)
+    # EUC-KR parts (the NTS bAnsi mode) read the same
+    r = post("csv", data=[EXPECTED_XML])
+    assert r.data == h.export.to_csv([docs[0]], mask=True)
+
+
+def test_export_errors_and_limits():
+    client = create_app(WebConfig(export_max_files=3)).test_client()
+    part = h.extract(ALL)
+    four = {"file": [(io.BytesIO(part), f"{i}.xml") for i in range(4)], "format": "csv"}
+    e = assert_error(client.post("/api/v1/export", data=four), 413, "too_large")
+    assert "too many files" in e["message"]
+    bad = {"file": [(io.BytesIO(part), "a.xml"), (io.BytesIO(b"<html/>"), "b.xml")]}
+    assert_error(client.post("/api/v1/export", data=bad), 422, "damaged")
+    assert_error(client.post("/api/v1/export", data=part, content_type="application/xml"), 400,
+                 "usage")
+    assert_error(client.post("/api/v1/export", data={"format": "csv"}), 400, "usage")
+    # more parts than the batch limit's MAX_FORM_PARTS: the export raises its own request's limit
+    client = create_app(WebConfig(batch_max_files=2, export_max_files=40)).test_client()
+    many = {"file": [(io.BytesIO(part), f"{i}.xml") for i in range(40)], "format": "csv"}
+    r = client.post("/api/v1/export", data=many)
+    assert r.status_code == 200
+    assert len(r.data.decode("utf-8-sig").splitlines()) == 1 + 40 * len(h.export.rows([h.parse(ALL)]))
 
 
 # -- uploads stay in memory -----------------------------------------------------------------------

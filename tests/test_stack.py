@@ -30,6 +30,7 @@ from conftest import SAMPLES, password_for, sample_files
 from stack import ROOT, stack_fixture_body
 
 import hometax_decrypt as h
+from hometax_decrypt import export
 
 pytestmark = pytest.mark.stack
 
@@ -164,6 +165,42 @@ def test_batch_zip_limits(stack, s):
     e = assert_error(s.post(stack.url("/api/v1/batch"), data=_zip({f"{i}.pdf": entry for i in range(14)}),
                             headers={"Content-Type": "application/zip"}, timeout=60), 413, "too_large")
     assert "total size" in e["message"]
+
+
+def test_batch_with_many_failed_long_names_is_answered(stack, s):
+    """X-Batch-Errors listed failed file names: 29 long Korean names passed nginx's proxy header
+    buffer ("upstream sent too big header", 502/503). Now it holds counts per error code."""
+    files = [("file", (f"{'가나다라마바사' * 20}-{i}.pdf", builder.random_bytes())) for i in range(29)]
+    files.append(("file", ("all.pdf", ALL.read_bytes())))
+    for fmt in ("csv", "xlsx"):
+        r = s.post(stack.url("/api/v1/batch"), files=files, data={"format": fmt}, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        assert (r.headers["X-Batch-OK"], r.headers["X-Batch-Failed"]) == ("1", "29")
+        assert json.loads(r.headers["X-Batch-Errors"]) == {"damaged": 29}
+    r = s.post(stack.url("/api/v1/batch"), files=files, timeout=60)  # JSON: the names, per file
+    assert r.status_code == 200 and len(r.json()["files"]) == 30
+
+
+def test_export_through_nginx(stack, s):
+    parts = [h.extract(ALL), h.extract(ALL_PW.read_bytes(), password="1234567")]
+    r = s.post(stack.url("/api/v1/export"), files=[("file", (f"{i}.xml", x)) for i, x in enumerate(parts)],
+               data={"format": "xlsx", "mask": "true"}, timeout=60)
+    assert r.status_code == 200
+    rows = list(openpyxl.load_workbook(io.BytesIO(r.content))["items"].values)
+    assert len(rows) == 1 + 2 * len(export.rows([h.parse(ALL)]))
+
+
+def test_up_fails_fast_on_a_bad_trust_dir(tmp_path):
+    """A trust directory that cannot be read stops the service at start-up, instead of every
+    verification answering 400 usage."""
+    from stack import start_stack
+
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="HOMETAX_TRUST_DIR") as info:
+        start_stack(tmp_path / "run", HOMETAX_TRUST_DIR=str(tmp_path / "missing"))
+    assert "exited during start-up" in str(info.value)
+    assert time.monotonic() - t0 < 30  # not the 60 s readiness timeout
+    assert not (tmp_path / "run" / "stack.json").exists()  # `down` cleaned up what was started
 
 
 def test_probes_docs_and_metrics(stack, s):
@@ -368,6 +405,20 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
                data=b"%PDF-" + bytes(26 * 1024 * 1024), headers={"Content-Type": "application/pdf"},
                timeout=60)
     assert_error(r, 400, "usage")
+    # ... and under other spellings: percent-encoded key, after a ';', in an unknown parameter, on
+    # the page's paths too (a blocklist of "password=" let these through to the error log)
+    secret = quote(DISTINCT_PW, safe="")
+    for path in ("/api/v1/extract", "/api/v1/batch", "/", "/app.js"):
+        for query in (f"pass%77ord={secret}", f"x=1;password={secret}", f"part=xml;password={secret}",
+                      f"PassWord={secret}", f"pw={secret}", f"format=json&p={secret}"):
+            for body in (distinct_pdf, b"%PDF-" + bytes(26 * 1024 * 1024)):
+                r = s.post(f"{stack.base_url}{path}?{query}", data=body,
+                           headers={"Content-Type": "application/pdf"}, timeout=60)
+                assert_error(r, 400, "usage")
+        assert_error(s.get(f"{stack.base_url}{path}?pass%77ord={secret}", timeout=10), 400, "usage")
+    # the API's own parameters still pass
+    assert post_pdf(s, stack, "extract", ALL.read_bytes(), part="xml", encoding="euc-kr").content \
+        == EXPECTED_XML
     time.sleep(0.5)  # let nginx write its access log lines
 
     scanned = 0

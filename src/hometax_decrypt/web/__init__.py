@@ -41,12 +41,30 @@ def _drain_body() -> None:
         pass
 
 
+def _trust_ready() -> None:
+    """Verify the built-in (unsigned) self-test document: this loads the timestamp trust store
+    (``HOMETAX_TRUST_DIR``) exactly as every verification does, and raises when it cannot."""
+    from ..timestamp import verify_bytes
+
+    verify_bytes(selftest.selftest_pdf())
+
+
+def _load_trust_store() -> None:
+    """Fail at start-up, not on every request, when the configured trust store cannot be read."""
+    try:
+        _trust_ready()
+    except errors.HometaxError as exc:
+        raise ValueError(f"HOMETAX_TRUST_DIR cannot be used as the timestamp trust store: "
+                         f"{exc.detail or exc.message}") from None
+
+
 def create_app(config: WebConfig | dict | None = None, limits: Limits | None = None) -> Flask:
     if config is None:
         config = WebConfig.from_env()
     elif isinstance(config, dict):
         config = WebConfig(**config)
     config.check_startup()
+    _load_trust_store()
 
     app = Flask(__name__, static_folder=None)
     app.request_class = InMemoryRequest
@@ -132,6 +150,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     def readyz():
         try:
             ready = selftest.check()
+            _trust_ready()  # the trust store every verification uses still loads
         except errors.HometaxError:
             ready = False
         if not ready:

@@ -12,6 +12,11 @@ from .config import WebConfig
 from .inputs import Upload
 
 
+# Entries (and archives) smaller than this are not judged by their ratio: a tiny file may compress
+# very well and costs nothing to inflate.
+RATIO_FLOOR = 64 * 1024
+
+
 def _skip(name: str) -> bool:
     base = posixpath.basename(name)
     return (name.endswith("/") or name.startswith("__MACOSX/") or base.startswith(".")
@@ -27,16 +32,20 @@ def open_zip(data: bytes, config: WebConfig) -> list[Upload]:
         infos = [i for i in zf.infolist() if not _skip(i.filename)]
         if len(infos) > config.batch_max_files:
             raise errors.TooLarge("too many files in the batch")
-        total = 0
+        total = compressed = 0
         for info in infos:
             if info.flag_bits & 0x1:
                 raise errors.UsageError("encrypted ZIP archives are not supported")
             ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > config.zip_max_ratio and info.file_size > 1024 * 1024:
+            if ratio > config.zip_max_ratio and info.file_size > RATIO_FLOOR:
                 raise errors.TooLarge("a ZIP entry's compression ratio exceeds the limit")
             total += info.file_size
+            compressed += info.compress_size
             if total > config.batch_max_total_bytes:
                 raise errors.TooLarge("the batch's total size exceeds the limit")
+        # The whole archive too: many small entries, each under the floor, add up like one big one.
+        if total > RATIO_FLOOR and total / max(compressed, 1) > config.zip_max_ratio:
+            raise errors.TooLarge("the ZIP archive's compression ratio exceeds the limit")
         out = []
         for info in infos:
             try:

@@ -46,7 +46,8 @@ class WebConfig:
     max_body_bytes: int = 25 * MiB  # HOMETAX_MAX_BODY_BYTES (nginx client_max_body_size too)
     batch_max_files: int = 100  # HOMETAX_BATCH_MAX_FILES: documents in one batch request
     batch_max_total_bytes: int = 100 * MiB  # HOMETAX_BATCH_MAX_TOTAL_BYTES: inflated ZIP content
-    zip_max_ratio: int = 50  # HOMETAX_ZIP_MAX_RATIO: inflated/compressed size of one ZIP entry
+    zip_max_ratio: int = 50  # HOMETAX_ZIP_MAX_RATIO: inflated/compressed size of a ZIP and its entries
+    export_max_files: int = 1000  # HOMETAX_EXPORT_MAX_FILES: data parts in one /export request
     instance: str = field(default="")  # HOMETAX_INSTANCE: which app server instance, for logs
 
     @classmethod
@@ -66,6 +67,7 @@ class WebConfig:
             batch_max_files=_int(env, "HOMETAX_BATCH_MAX_FILES", 100),
             batch_max_total_bytes=_int(env, "HOMETAX_BATCH_MAX_TOTAL_BYTES", 100 * MiB),
             zip_max_ratio=_int(env, "HOMETAX_ZIP_MAX_RATIO", 50),
+            export_max_files=_int(env, "HOMETAX_EXPORT_MAX_FILES", 1000),
             instance=env.get("HOMETAX_INSTANCE") or "",
         )
 

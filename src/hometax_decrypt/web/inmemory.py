@@ -12,7 +12,8 @@ from flask import Request
 
 
 class InMemoryRequest(Request):
-    max_form_parts = 1000  # a batch of files plus a few fields
+    # No class-level max_form_parts here: Flask's property reads MAX_FORM_PARTS from the app's config
+    # (create_app sets it from the batch limit), and a view may raise it for its own request.
 
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):

@@ -14,6 +14,11 @@ from .. import errors
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
 SECRET_PARAMS = ("password", "passwords")
+# The only query parameters the API reads (raw-body uploads); anything else in a URL is refused, so
+# that no spelling of a password (percent-encoded, after a ';', ...) can ride in one. nginx applies
+# the same allowlist (deploy/nginx.conf.in) before anything could log the request line.
+QUERY_PARAMS = ("part", "encoding", "format", "mask")
+PASSWORD_MAP_MAX_CHARS = 256 * 1024  # ~1000 entries of long Korean file names
 
 
 @dataclass
@@ -23,9 +28,15 @@ class Upload:
 
 
 def refuse_secrets_in_url() -> None:
-    if any(k.lower() in SECRET_PARAMS for k in request.args.keys()):
+    """Refuse a password in the URL, and any query parameter the API does not read (a password under
+    another spelling, or after a ';' that WSGI does not split on)."""
+    keys = [k.lower() for k in request.args.keys()]
+    if any(k in SECRET_PARAMS for k in keys):
         raise errors.UsageError("passwords are not accepted in the URL; use the password form "
                                 "field or the X-Document-Password header")
+    if any(k not in QUERY_PARAMS for k in keys) or b";" in request.query_string:
+        raise errors.UsageError("unknown query parameter; the URL takes only part, encoding, "
+                                "format and mask")
 
 
 def _header_text(name: str) -> str | None:
@@ -74,9 +85,12 @@ def password_map() -> dict[str, str]:
         raw = _header_text("X-Document-Passwords")
     if not raw:
         return {}
+    # A JSON object and nothing else: json.loads would recurse into "[[[[…" until RecursionError.
+    if len(raw) > PASSWORD_MAP_MAX_CHARS or not raw.lstrip().startswith("{"):
+        raise errors.UsageError("passwords must be a JSON object of file name to password")
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise errors.UsageError("passwords must be a JSON object of file name to password") from None
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                               for k, v in value.items()):

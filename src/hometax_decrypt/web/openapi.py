@@ -97,8 +97,31 @@ OPENAPI: dict = {
                     "mask": {"type": "boolean"}}}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": {"description": "per-file results (JSON) or the combined export; "
-                                                 "X-Batch-OK / X-Batch-Failed headers"},
+                                                 "X-Batch-OK / X-Batch-Failed headers, and for "
+                                                 "csv/xlsx X-Batch-Errors: a JSON object of error "
+                                                 "code -> number of files (the names are in the "
+                                                 "JSON answer)"},
                           **_errors(400, 401, 413, 429)}}},
+        "/api/v1/export": {"post": {
+            "summary": "The combined JSON, CSV or XLSX of many documents from their XML data parts "
+                       "(as /extract returns them); no PDF, no password. The upload page's "
+                       "'download everything'",
+            "requestBody": {"required": True, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                                   "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "one XML data part per document (POST /extract, "
+                                            "part=xml), in the order wanted in the output"},
+                    "format": {"type": "string", "enum": ["json", "csv", "xlsx"],
+                               "default": "json"},
+                    "mask": {"type": "boolean", "default": False}}}}}},
+            "responses": {"200": {"description": "the combined export, documents in the order "
+                                                 "sent; JSON as /documents (verification null: "
+                                                 "no PDF was sent)",
+                                  "content": {"application/json": {}, "text/csv": {},
+                                              "application/vnd.openxmlformats-officedocument."
+                                              "spreadsheetml.sheet": {}}},
+                          **_errors(400, 401, 413, 422, 429)}}},
         "/healthz": {"get": {"summary": "The process is alive", "security": [],
                              "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "Can extract a built-in document", "security": [],
