@@ -15,7 +15,9 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,6 +57,7 @@ CSP_DIRECTIVES = {
     "base-uri": "'none'", "frame-ancestors": "'none'", "form-action": "'self'",
 }
 RESID_13 = re.compile(r"^\d{13}$")
+START = time.time()
 
 
 # -- what the page must show, computed from the samples -------------------------------------------
@@ -142,21 +145,25 @@ def row(page, shown: str):
     return page.locator(f'#results-body tr[data-file="{shown}"]')
 
 
-# Screenshots go to a temp directory, so that `make test` leaves the checkout clean; set
-# HOMETAX_UPDATE_SCREENSHOTS=1 to refresh the ones in docs/ for the README.
-SHOTS = DOCS if os.environ.get("HOMETAX_UPDATE_SCREENSHOTS") == "1" else Path(
-    tempfile.mkdtemp(prefix="hometax-screenshots-"))
+# Screenshots go to pytest's own temporary directory (pruned by pytest like every tmp_path), so that
+# `make test` leaves the checkout and /tmp clean; HOMETAX_UPDATE_SCREENSHOTS=1 writes them to docs/
+# for the README.
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    if os.environ.get("HOMETAX_UPDATE_SCREENSHOTS") == "1":
+        return DOCS
+    return tmp_path_factory.mktemp("screenshots")
 
 
-def shoot(page, name: str, top: str | None = None, **kwargs) -> None:
+def shoot(shots: Path, page, name: str, top: str | None = None, **kwargs) -> None:
     """A screenshot, scrolled to an exact position so that reruns give the same image."""
     page.evaluate("""sel => {
         if (document.activeElement) document.activeElement.blur();
         const el = sel && document.querySelector(sel);
         window.scrollTo(0, el ? el.getBoundingClientRect().top + window.scrollY - 16 : 0); }""", top)
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    page.screenshot(path=str(SHOTS / name), animations="disabled", caret="hide", **kwargs)
-    assert (SHOTS / name).stat().st_size > 1000
+    page.screenshot(path=str(shots / name), animations="disabled", caret="hide", **kwargs)
+    assert (shots / name).stat().st_size > 1000
 
 
 def number(text: str) -> int | None:
@@ -165,7 +172,7 @@ def number(text: str) -> int | None:
 
 
 @pytest.fixture(scope="module")
-def session(browser, stack):  # stack: the session's real nginx + app servers (tests/stack.py)
+def session(browser, stack, shots):  # stack: the session's real nginx + app servers (tests/stack.py)
     """One HR session: all files with a common password, the wrong one fixed in its row."""
     ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
     response = page.goto(stack.base_url + "/")
@@ -177,7 +184,7 @@ def session(browser, stack):  # stack: the session's real nginx + app servers (t
                   for _, shown, _ in FILES}
     error_codes = page.locator("#results-body .error-message").evaluate_all(
         "els => els.map(e => e.dataset.code)")
-    shoot(page, "screenshot-wrong-password.png", "#results-section")
+    shoot(shots, page, "screenshot-wrong-password.png", "#results-section")
 
     fix = row(page, "all-password-1234567.pdf")
     fix.locator("input[type=password]").fill(SAMPLE_PASSWORD)
@@ -187,7 +194,7 @@ def session(browser, stack):  # stack: the session's real nginx + app servers (t
     focus_after_retry = page.evaluate(
         "() => [document.activeElement.closest('tr[data-file]')?.dataset.file,"
         " document.activeElement.textContent]")
-    shoot(page, "screenshot-upload.png", None, full_page=True,  # for the README
+    shoot(shots, page, "screenshot-upload.png", None, full_page=True,  # for the README
           clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
     yield {"page": page, "ctx": ctx, "rec": rec, "response": response, "first_pass": first_pass,
            "error_codes": error_codes, "focus_after_retry": focus_after_retry}
@@ -249,7 +256,7 @@ def test_totals_per_category_equal_the_documents_own_sums(session, expected):
     assert number(foot.locator("td.amount").inner_text()) == sum(w["amount"] or 0 for w in want.values())
 
 
-def test_no_full_resident_number_anywhere_in_the_page(session, expected):
+def test_no_full_resident_number_anywhere_in_the_page(session, expected, shots):
     page = session["page"]
     for toggle in page.locator("#results-body button.toggle").all():
         toggle.click()
@@ -265,7 +272,7 @@ def test_no_full_resident_number_anywhere_in_the_page(session, expected):
     # the expanded items of one file: as many rows as <data> items
     detail = page.locator('#results-body tr[data-file="all.pdf"] + tr.detail')
     assert detail.locator("table.items tbody tr").count() == expected["all.pdf"]["items"]
-    shoot(page, "screenshot-detail.png", '#results-body tr[data-file="all.pdf"]')
+    shoot(shots, page, "screenshot-detail.png", '#results-body tr[data-file="all.pdf"]')
     expanded = page.locator("#results-body button.toggle[aria-expanded=true]")
     while expanded.count():
         expanded.first.click()
@@ -300,6 +307,84 @@ def test_xlsx_csv_json_downloads_hold_the_items(session, expected, tmp_path):
     assert payload["ok"] == len(FILES) and payload["failed"] == 0
     assert sorted(f["file"] for f in payload["files"]) == sorted(s for _, s, _ in FILES)
     assert "7501011234567" not in json.dumps(payload, ensure_ascii=False)
+
+
+# 45 files: more than the stack's HOMETAX_BATCH_MAX_FILES (30, tests/stack.py) and, with 36 full-year
+# documents of ~0.8 MB, more bytes (~30 MB) than one request may carry (25 MiB): one /batch request
+# with everything, as the page used to send, fails with too_large.
+MANY_SOURCES = [(SAMPLES / "nts-2020" / "all.pdf", 18), (SAMPLES / "nts-2022" / "all.pdf", 18),
+                (SAMPLES / "nts-2020" / "basic" / "medical.pdf", 5),
+                (SAMPLES / "nts-2020" / "detail" / "pension-savings.pdf", 4)]
+
+
+def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
+    from hometax_decrypt import export
+
+    folder = tmp_path / "employees"
+    folder.mkdir()
+    names, items = [], 0
+    for src, copies in MANY_SOURCES:
+        per_doc = len(export.rows([hometax_decrypt.parse(src.read_bytes())]))
+        for i in range(copies):
+            name = f"{len(names) + 1:02d}-{src.parent.name}-{src.stem}.pdf"
+            shutil.copyfile(src, folder / name)
+            names.append(name)
+            items += per_doc
+    assert len(names) == 45 and sum(p.stat().st_size for p in folder.iterdir()) > 25 * 1024 * 1024
+
+    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        t0 = time.monotonic()
+        page.goto(stack.base_url + "/")
+        page.set_input_files("#file-input", [str(folder / n) for n in names])
+        wait_settled(page, len(names))
+        assert page.locator("#results-body tr[data-state=done]").count() == len(names)
+
+        with page.expect_download(timeout=30_000) as d:
+            page.click("#download-xlsx")
+        path = tmp_path / "all.xlsx"
+        d.value.save_as(path)
+        wb = load_workbook(path, read_only=True)
+        rows = list(wb["items"].iter_rows(values_only=True))
+        assert len(rows) - 1 == items
+        resid_col = list(rows[0]).index("resid")
+        assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[1:])
+        assert len(list(wb["summary"].iter_rows(values_only=True))) > len(names)
+        assert "문서 45개" in page.locator("#download-status").inner_text()
+
+        with page.expect_download(timeout=30_000) as d:
+            page.click("#download-csv")
+        text = Path(d.value.path()).read_bytes().decode("utf-8-sig")
+        assert text.count("\ufeff") == 0 and text.startswith("form_cd,form_name,dat_cd,resid")
+        assert len(list(csv.DictReader(io.StringIO(text)))) == items
+        assert "7501011234567" not in text
+
+        page.check("#full-resid")  # the full numbers, when asked for
+        with page.expect_download(timeout=30_000) as d:
+            page.click("#download-json")
+        payload = json.loads(Path(d.value.path()).read_bytes())
+        assert (payload["ok"], payload["failed"]) == (45, 0)
+        assert [f["file"] for f in payload["files"]] == names
+        assert all(f["verification"]["status"] == "authentic" for f in payload["files"])
+        assert all(f["document"]["verification"] == f["verification"] for f in payload["files"])
+        assert sum(len(f["document"]["forms"]) > 0 for f in payload["files"]) == 45
+        assert "7501011234567" in json.dumps(payload, ensure_ascii=False)
+        assert rec.errors == []
+        assert not any(u.endswith("/api/v1/batch") for u in rec.requests)
+        assert time.monotonic() - t0 < 40
+    finally:
+        ctx.close()
+
+
+def test_screenshots_go_to_pytests_temp_dir(session, shots, tmp_path_factory):
+    """Not to a directory of our own in /tmp that nobody removes (tempfile.mkdtemp at import)."""
+    if os.environ.get("HOMETAX_UPDATE_SCREENSHOTS") == "1":
+        assert shots == DOCS
+        return
+    assert shots.is_relative_to(tmp_path_factory.getbasetemp())
+    assert (shots / "screenshot-upload.png").is_file()
+    assert not any(p.name.startswith("hometax-screenshots-") and p.stat().st_mtime >= START
+                   for p in Path(tempfile.gettempdir()).iterdir())
 
 
 def test_decrypted_pdf_of_the_encrypted_file(session):
@@ -387,7 +472,7 @@ def test_keyboard_reaches_the_file_input_and_drop_and_folder_work(browser, stack
         ctx.close()
 
 
-def test_readable_at_200_percent_zoom(browser, stack):
+def test_readable_at_200_percent_zoom(browser, stack, shots):
     """A 1280 px window at 200 % zoom lays out like a 640 px one: nothing may need sideways
     scrolling of the page (wide tables scroll inside their own region)."""
     ctx, page, rec = new_page(browser, viewport={"width": 640, "height": 900}, device_scale_factor=2)
@@ -403,14 +488,14 @@ def test_readable_at_200_percent_zoom(browser, stack):
         assert page.locator("#results-body td.person-name").evaluate(
             "td => getComputedStyle(td).display") == "block"
         page.click("#results-body button.toggle")
-        shoot(page, "screenshot-zoom200.png", "#results-section")
+        shoot(shots, page, "screenshot-zoom200.png", "#results-section")
     finally:
         ctx.close()
 
 
 
 
-def test_three_badges_and_plain_korean_errors(browser, stack):
+def test_three_badges_and_plain_korean_errors(browser, stack, shots):
     """Authentic, re-stamped by a look-alike authority, changed after stamping; and the per-file
     errors: not an NTS document, damaged, too large. Each shows in its own row only."""
     import builder
@@ -464,6 +549,6 @@ def test_three_badges_and_plain_korean_errors(browser, stack):
         assert page.locator("#results-body .error-message").count() == 3
         assert "진본으로 확인되지 않은 파일 2개" in page.locator("#totals-warning").inner_text()
         assert page.locator("#progress-text").inner_text() == "모두 처리함: 6개 중 성공 3개, 오류 3개"
-        shoot(page, "screenshot-badges.png", "#results-section")
+        shoot(shots, page, "screenshot-badges.png", "#results-section")
     finally:
         ctx.close()

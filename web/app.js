@@ -225,13 +225,11 @@
 
   const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-  // A busy server (rate limit, instance restarting) is retried a few times before the row shows it.
-  async function fetchDocument(entry) {
+  // A busy server (rate limit, instance restarting) is retried a few times before giving up.
+  async function withRetry(send) {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const response = await post("documents", formFor(entry, { format: "json", mask: "true" }),
-          entry.abort.signal);
-        return await response.json();
+        return await send();
       } catch (err) {
         // nginx's rate limit answers 429 when many files go at once: wait and go on at its pace.
         const busy = err && (err.code === "rate_limited" || err.code === "unavailable" || err.code === "busy");
@@ -239,6 +237,39 @@
         await sleep(Math.min(4000, 300 * 2 ** attempt) + Math.random() * 300);
       }
     }
+  }
+
+  async function fetchDocument(entry) {
+    return withRetry(async () => {
+      const response = await post("documents", formFor(entry, { format: "json", mask: "true" }),
+        entry.abort.signal);
+      return response.json();
+    });
+  }
+
+  // The document's XML data part, for the combined downloads; kept with the entry (memory only).
+  async function fetchXml(entry) {
+    if (!entry.xml) {
+      entry.xml = await withRetry(async () => {
+        const response = await post("extract", formFor(entry, { part: "xml", encoding: "utf-8" }),
+          entry.abort.signal);
+        return response.blob();
+      });
+    }
+    return entry.xml;
+  }
+
+  // Runs work(item) for every item, a few at a time.
+  async function eachLimited(items, work) {
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const item = items[next];
+        next += 1;
+        await work(item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
   }
 
   // ---- the model the page shows, from the API's JSON ----------------------------------------
@@ -297,6 +328,7 @@
         abort: new AbortController(),
         row: null,
         detail: null,
+        xml: null,
       };
       entries.push(entry);
       added.push(entry);
@@ -323,6 +355,7 @@
     entry.status = "working";
     entry.usedPassword = entry.override !== null ? entry.override : els.password.value;
     entry.abort = new AbortController();
+    entry.xml = null;
     active += 1;
     render(entry);
     try {
@@ -655,32 +688,70 @@
   }
 
   // ---- downloads ----------------------------------------------------------------------------
-  // The combined files come from /api/v1/batch, sent the files still held in this page with the
-  // password that opened each one. Resident numbers are masked unless the user asks otherwise.
+  // The combined files come in two steps, so that any number of files fits the server's limits:
+  // 1. each file's XML data part (POST /api/v1/extract, a few at a time, with the password that
+  //    opened it; kept with the file, so the next download asks no more);
+  // 2. one POST /api/v1/export with all the data parts (no PDF, no password), which writes the
+  //    combined XLSX, CSV or JSON exactly as /batch would. A full-year data part is ~50 KB, a PDF
+  //    ~800 KB: hundreds of documents fit in one request where /batch takes ~30.
+  // JSON is shaped as /batch's answer: per file its name, verification (from this page's own check
+  // of that file) and document. Resident numbers are masked unless the user asks otherwise.
+  let downloading = false;
+
   async function downloadBatch(format) {
+    if (downloading) return;
     const done = entries.filter((e) => e.status === "done");
     if (!done.length) return;
-    const fd = new FormData();
-    const passwords = {};
-    for (const e of done) {
-      fd.append("file", e.file, e.name);
-      passwords[e.name] = e.usedPassword || "";
-    }
-    fd.append("passwords", JSON.stringify(passwords));
-    fd.append("format", format);
-    fd.append("mask", els.fullResid.checked ? "false" : "true");
+    downloading = true;
     const what = format.toUpperCase();
-    els.downloadStatus.textContent = `${what} 파일을 만드는 중…`;
+    const status = (text) => { els.downloadStatus.textContent = text; };
     try {
-      const response = await post("batch", fd);
-      const blob = await response.blob();
+      let gathered = 0;
+      const missed = [];
+      status(`${what} 파일을 만드는 중… 자료 모으는 중 (${won.format(done.length)}개 중 0개)`);
+      await eachLimited(done, async (e) => {
+        try {
+          await fetchXml(e);
+        } catch (err) {
+          if (err && err.name === "AbortError") return;  // removed from the page meanwhile
+          missed.push({ entry: e, error: err && err.code ? err : { code: "server", message_ko: ERRORS_KO.server } });
+        }
+        gathered += 1;
+        status(`${what} 파일을 만드는 중… 자료 모으는 중 (${won.format(done.length)}개 중 ${won.format(gathered)}개)`);
+      });
+      const parts = done.filter((e) => e.xml && entries.includes(e));
+      if (!parts.length) throw { code: "server", message_ko: ERRORS_KO.server };
+      status(`${what} 파일을 만드는 중… (문서 ${won.format(parts.length)}개)`);
+      const fd = new FormData();
+      for (const e of parts) fd.append("file", e.xml, `${baseName(e.name)}.xml`);
+      fd.append("format", format);
+      fd.append("mask", els.fullResid.checked ? "false" : "true");
+      const response = await withRetry(() => post("export", fd));
+      let blob;
+      if (format === "json") {
+        const records = await response.json();
+        const docs = records.documents || [];
+        const files = parts.map((e, i) => ({
+          file: e.name, ok: true, nts_code: 1, verification: e.view.verification,
+          document: { ...docs[i], verification: e.view.verification },
+        }));
+        for (const m of missed) {
+          files.push({ file: m.entry.name, ok: false, nts_code: null,
+            error: { code: m.error.code, message_ko: m.error.message_ko } });
+        }
+        blob = new Blob([JSON.stringify({ files, ok: parts.length, failed: missed.length }, null, 1)],
+          { type: "application/json" });
+      } else {
+        blob = await response.blob();
+      }
       saveBlob(blob, `연말정산자료.${format}`);
-      const failed = Number(response.headers.get("X-Batch-Failed") || "0");
-      els.downloadStatus.textContent = failed
-        ? `${what} 파일을 내려받았습니다. 파일 ${failed}개는 포함하지 못했습니다.`
-        : `${what} 파일을 내려받았습니다 (문서 ${won.format(done.length)}개).`;
+      status(missed.length
+        ? `${what} 파일을 내려받았습니다 (문서 ${won.format(parts.length)}개). 파일 ${won.format(missed.length)}개는 포함하지 못했습니다.`
+        : `${what} 파일을 내려받았습니다 (문서 ${won.format(parts.length)}개).`);
     } catch (err) {
-      els.downloadStatus.textContent = `${what} 파일을 내려받지 못했습니다: ${(err && err.message_ko) || ERRORS_KO.server}`;
+      status(`${what} 파일을 내려받지 못했습니다: ${(err && err.message_ko) || ERRORS_KO.server}`);
+    } finally {
+      downloading = false;
     }
   }
 
