@@ -129,3 +129,15 @@ def test_logs_are_json_lines(ustack, s):
                 requests_logged += 1
                 assert {"id", "method", "path", "status", "duration_ms", "size", "error"} <= set(entry)
     assert requests_logged > 5
+
+
+def test_bad_trust_dir_stops_uwsgi_at_start_up(tmp_path):
+    """need-app: a create_app that refuses its trust store ends uWSGI at once (no app that answers
+    every verification with 400 usage)."""
+    from stack import start_stack
+
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="HOMETAX_TRUST_DIR") as info:
+        start_stack(tmp_path / "run", app_server="uwsgi", HOMETAX_TRUST_DIR=str(tmp_path / "none"))
+    assert "exited during start-up" in str(info.value)
+    assert time.monotonic() - t0 < 30
