@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -15,7 +16,8 @@ from conftest import ROOT, SAMPLES, password_for, sample_files
 from lxml import etree
 
 import hometax_decrypt
-from hometax_decrypt import cli, export
+from hometax_decrypt import cli, errors, export
+from hometax_decrypt.limits import Deadline
 from hometax_decrypt.yesone import parse_xml
 
 HEADER = "form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount"
@@ -96,6 +98,57 @@ def test_csv_and_xlsx_never_write_formulas():
     header = [c.value for c in ws[1]]
     cell = ws.cell(row=2, column=header.index("trade_nm") + 1)
     assert cell.value == "=1+1" and cell.data_type == "s"
+
+
+FORMULAS = ["-1+cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "=1", "\t=1", "\r=1", "\n=1", "-", "-2"]
+
+
+def _formula_doc():
+    def attr(v: str) -> str:
+        return (v.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
+                .replace("\t", "&#9;").replace("\r", "&#13;").replace("\n", "&#10;"))
+
+    men = "".join(f'<man resid="7501011234567" name="{attr(v)}"><data dat_cd="G0001" busnid="1" '
+                  f'trade_nm="{attr(v)}"><sum>-5</sum></data></man>' for v in FORMULAS)
+    return parse_xml(f'<yesone><doc><seq>1</seq></doc><form form_cd="A102Y">{men}</form></yesone>'
+                     .encode())
+
+
+def test_csv_prefixes_every_text_cell_a_spreadsheet_could_run():
+    doc = _formula_doc()
+    rows = _csv_rows(export.to_csv([doc]))
+    assert len(rows) == len(FORMULAS)
+    for row, value in zip(rows, FORMULAS):
+        assert row["name"] == "'" + value and row["trade_nm"] == "'" + value, repr(value)
+        assert row["amount"] == "-5"  # a number is written as a number, never prefixed
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
+    ws = wb["items"]
+    header = [c.value for c in ws[1]]
+    for r, value in enumerate(FORMULAS, start=2):
+        cell = ws.cell(row=r, column=header.index("trade_nm") + 1)
+        assert cell.value == value and cell.data_type == "s"  # text as written, never a formula
+        assert ws.cell(row=r, column=header.index("amount") + 1).value == -5
+    assert not [c for sheet in wb for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+
+
+def test_exporters_stop_at_the_deadline_and_leave_no_temporary_file(doc2020):
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.glob("openpyxl.*"))
+    for writer in (export.to_json, export.to_csv, export.to_xlsx):
+        with pytest.raises(errors.TooLarge, match="time"):
+            writer([doc2020], deadline=Deadline(-1))
+        assert writer([doc2020], deadline=Deadline(30))
+    # a workbook abandoned half-way (its rows stream to a temporary file) is cleaned up at once
+    assert set(temp.glob("openpyxl.*")) == before
+
+
+def test_each_document_of_a_batch_gets_its_own_budget(doc2020, monkeypatch):
+    """Without a deadline the exporters give each document a fresh one from the limits."""
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "-1")
+    with pytest.raises(errors.TooLarge):
+        export.to_csv([doc2020])
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "30")
+    assert len(_csv_rows(export.to_csv([doc2020] * 3))) == 3 * 114
 
 
 # -- XLSX -------------------------------------------------------------------------------------------

@@ -8,6 +8,10 @@ The number of examples per test comes from ``HOMETAX_FUZZ_EXAMPLES`` (a short ru
 splices from another document, PDF tokens and junk inserted anywhere, and the same aimed at the parts a
 parser trusts most: the cross-reference table and trailer, the Flate data of the streams, the
 ``/ByteRange`` numbers and the ``/Contents`` hex of the timestamp, and the ``/Length`` numbers.
+Records: every document that parses is also serialised and exported (JSON, CSV, XLSX, masked or not);
+the corpus holds documents aimed at the records (many people, an element bomb, an attribute bomb,
+numbers of thousands of digits, text between elements), and the SAM reader is fuzzed on its own with
+line and column mutations of the real SAM parts.
 
 Time: each example runs under Hypothesis' own ``deadline`` and under a faulthandler watchdog that ends
 the run with every thread's traceback if one example hangs (a loop inside qpdf cannot be interrupted
@@ -33,7 +37,8 @@ from hypothesis import strategies as st
 import builder
 import hometax_decrypt as h
 from conftest import password_for, sample_files
-from hometax_decrypt import errors
+from hometax_decrypt import errors, export
+from hometax_decrypt.yesone import parse_sam
 
 EXAMPLES = int(os.environ.get("HOMETAX_FUZZ_EXAMPLES", "150"))
 DEADLINE = datetime.timedelta(seconds=5)  # per example, all entry points together
@@ -97,9 +102,36 @@ def _generated() -> dict[str, tuple[bytes, str | None]]:
         "gen/no-nts-data": (builder.plain_pdf(), None),
         "gen/bomb-64MiB": (builder.bomb_pdf(64 << 20), None),
     }
+    # records: documents that stress the parser and the exporters rather than the PDF reader
+    for name, xml in _records_seeds().items():
+        out[f"gen/records-{name}"] = (builder.build_nts_pdf(xml=xml, sam=None), None)
     for kind in ("not_array", "corrupt_stream", "truncated_stream", "bad_filter"):
         out[f"gen/broken-{kind}"] = (builder.broken_custom_files_pdf(kind), None)
     return out
+
+
+def _records_seeds() -> dict[str, bytes]:
+    head = b'<?xml version="1.0" encoding="utf-8" ?><yesone><doc><seq>1</seq></doc>'
+    huge = b"9" * 5000
+    men = b"".join(b'<man resid="%013d" name="p%d"><data dat_cd="G0001"><sum>1</sum></data></man>'
+                   % (i, i) for i in range(15_000))
+    return {
+        # 90 000 elements and attributes: within the default budget, quadratic work would hang
+        "people-15k": head + b'<form form_cd="A102Y">' + men + b"</form></yesone>",
+        # ~15 MiB of tiny elements in a ~30 KiB PDF: over the element budget
+        "element-bomb": head + b'<x a="1" b="2"/>' * 999_000 + b"</yesone>",
+        # 40 000 attributes on one element: the copy of the map is quadratic
+        "attribute-bomb": head + b"<x " + b" ".join(b'a%d="1"' % i for i in range(40_000))
+        + b"/></yesone>",
+        # thousands of digits where amounts are: int() of them raises
+        "huge-numbers": head + b'<form form_cd="A102Y"><man resid="7501011234567" name="n">'
+        b'<data dat_cd="G0001" busnid="1"><sum ddct="' + huge + b'">' + huge + b"</sum>"
+        b'<amt mm="01">' + huge + b"</amt></data></man></form></yesone>",
+        # text between elements and spreadsheet formulas in text
+        "tails-and-formulas": head + b'<form form_cd="A102Y"><man resid="7501011234567" '
+        b'name="-1+cmd|&apos; /C calc&apos;!A0"><data dat_cd="G0001" trade_nm="=1+1"><sum>1</sum>'
+        b"LOST</data></man></form></yesone>",
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -296,7 +328,98 @@ def test_parse_gives_records_or_a_listed_error(case, use_password):
     seed = corpus()[index]
     data = apply(seed, ops)
     with guarded():
-        outcome(h.parse, data, _password(seed, use_password))
+        doc = outcome(h.parse, data, _password(seed, use_password))
+        if not isinstance(doc, errors.HometaxError):
+            _export_everything(doc)
+
+
+def _export_everything(doc) -> None:
+    """Records that parsed must serialise and export: every writer, masked or not."""
+    for mask in (False, True):
+        got = outcome(doc.to_dict, mask=mask)
+        assert isinstance(got, (dict, errors.HometaxError))
+        for writer in (export.to_json, export.to_csv, export.to_xlsx):
+            got = outcome(writer, [doc], mask=mask)
+            assert isinstance(got, (bytes, errors.HometaxError))
+
+
+# -- SAM ----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def sam_corpus() -> tuple[bytes, ...]:
+    """The SAM parts of the real samples, and a few built to stress the reader."""
+    real = [h.extract(p, password=password_for(p), part="sam") for p in sample_files()]
+    head = b"DOCHD|HDR|A|2030010100000001|2030|01 ~ 12\xec\x9b\x94 |\n"
+    days = b"".join(b"B101D|G0001|7501011234567|n|1234567890|t|203001%02d|%d|\n" % (i % 28 + 1, i)
+                    for i in range(12_000))  # one item, many days
+    return tuple(real) + (head + days + b"DOCED|END|\n",
+                          head + b"A102Y|G0001|7501011234567|n|" + b"9" * 5000 + b"|" * 12 + b"\n",
+                          head + b"|" * 200_000)
+
+
+SAM_TOKENS = ("", "x", "DOCHD", "DOCED", "END", "\r", "B101D", "L102D", "G110M", "K101M", "O101M",
+              "A102Y", "=1+1", "-1+1", "9" * 5000, "0" * 20, "20301399", "\u00e9", " " * 10)
+
+
+@st.composite
+def sam_case(draw) -> tuple[int, list[tuple]]:
+    index = draw(st.integers(0, len(sam_corpus()) - 1))
+    ops = draw(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 2**16), st.integers(0, 2**16),
+                                  st.integers(0, len(SAM_TOKENS) - 1)), min_size=1, max_size=6))
+    return index, ops
+
+
+def apply_sam(data: bytes, ops: list[tuple]) -> bytes:
+    """Line and column mutations: drop, insert, repeat or retype columns and lines."""
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    for op, li, ci, tok in ops:
+        i = li % len(lines)
+        cols = lines[i].split("|")
+        j = ci % (len(cols) + 1)
+        token = SAM_TOKENS[tok]
+        if op == 0 and len(cols) > 1:
+            del cols[j % len(cols)]
+        elif op == 1:
+            cols.insert(j, token)
+        elif op == 2:
+            lines.insert(i, lines[ci % len(lines)])
+            continue
+        elif op == 3:
+            cols[0] = token
+        elif op == 4:
+            del lines[i]
+            if not lines:
+                lines = [""]
+            continue
+        elif op == 5:
+            cols = cols[:j]
+        else:
+            cols[j % len(cols)] = token
+        lines[i] = "|".join(cols)
+    return "\n".join(lines).encode("utf-8")
+
+
+@FUZZ_SETTINGS
+@given(case=sam_case())
+def test_sam_gives_records_or_a_listed_error(case):
+    index, ops = case
+    data = apply_sam(sam_corpus()[index], ops)
+    with guarded():
+        doc = outcome(parse_sam, data)
+        if not isinstance(doc, errors.HometaxError):
+            _export_everything(doc)
+
+
+def test_the_records_seeds_are_what_they_claim():
+    """The records seeds reach what they aim at: the budget, the caps, the number and text paths."""
+    seeds = {s.name: s for s in corpus()}
+    assert isinstance(outcome(h.parse, seeds["gen/records-element-bomb"].data), errors.TooLarge)
+    assert isinstance(outcome(h.parse, seeds["gen/records-attribute-bomb"].data), errors.TooLarge)
+    assert isinstance(outcome(h.parse, seeds["gen/records-tails-and-formulas"].data), errors.Damaged)
+    assert len(h.parse(seeds["gen/records-people-15k"].data).people()) == 15_000
+    huge = h.parse(seeds["gen/records-huge-numbers"].data)
+    assert next(huge.items())[2].amount is None
+    assert isinstance(outcome(parse_sam, sam_corpus()[-1]), errors.TooLarge)
+    assert len(next(parse_sam(sam_corpus()[-3]).items())[2].breakdown) == 12_000
 
 
 def test_the_corpus_is_real_and_reaches_the_aimed_regions():

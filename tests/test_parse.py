@@ -5,15 +5,22 @@ from __future__ import annotations
 import functools
 import json
 import re
+import os
+import subprocess
+import sys
 
 import pytest
+import builder
 from conftest import SAMPLES, password_for, sample_files
 from lxml import etree
 
 import hometax_decrypt
-from hometax_decrypt import errors
-from hometax_decrypt.limits import Limits
+from hometax_decrypt import errors, export
+from hometax_decrypt import pdf as pdf_module
+from hometax_decrypt import yesone
+from hometax_decrypt.limits import Deadline, Limits
 from hometax_decrypt.yesone import mask_resid, parse_document, parse_sam, parse_xml, to_int, to_xml
+from hometax_decrypt.yesone.xml import MAX_ATTRIBUTES
 
 SAMPLE_IDS = [str(p.relative_to(SAMPLES)) for p in sample_files()]
 CONTAINERS = ("yesone", "doc", "form", "man", "data", "sum_data")
@@ -28,13 +35,15 @@ def parts(rel: str) -> tuple[bytes, bytes]:
 
 
 def tree(el) -> tuple:
-    """An element as comparable data; whitespace between elements is indentation, not data."""
+    """An element as comparable data; whitespace between elements is indentation, not data, but
+    any other text after an element (its tail) is."""
     text = el.text
     if text is not None and (len(el) or el.tag in CONTAINERS) and not text.strip():
         text = None
     if text == "":
         text = None
-    return (el.tag, dict(el.attrib), text, [tree(c) for c in el])
+    tail = el.tail if el.tail is not None and el.tail.strip() else None
+    return (el.tag, dict(el.attrib), text, tail, [tree(c) for c in el])
 
 
 # -- round trip ---------------------------------------------------------------------------------
@@ -354,3 +363,186 @@ def test_mask_everywhere_in_to_dict():
     assert b"750101-1******" in masked
     # without --mask payroll gets the full numbers
     assert b"7501011234567" in json.dumps(doc.to_dict(), ensure_ascii=False).encode()
+
+
+def test_mask_resid_other_separators_but_never_other_numbers():
+    # a resident number written with another separator is still masked
+    assert mask_resid("750101 1234567") == "750101-1******"
+    assert mask_resid("750101.1234567") == "750101-1******"
+    assert mask_resid(" 750101 - 1234567 ") == "750101-1******"
+    # a business number (a landlord's lsor_no may be one) or any other count of digits is not
+    assert mask_resid("123-45-67890") == "123-45-67890"
+    assert mask_resid("110-123-456789") == "110-123-456789"  # 12 digits
+    assert mask_resid("75010112345678") == "75010112345678"  # 14 digits
+    assert mask_resid("AB7501011234567") == "AB7501011234567"  # not only digits and separators
+
+
+# -- numbers that are not amounts -----------------------------------------------------------------
+
+HUGE = "9" * 5000  # int() of more than 4300 digits raises ValueError
+
+
+def test_to_int_takes_amounts_and_leaves_anything_longer_as_text():
+    assert to_int("000000001000") == 1000 and to_int(" -25 ") == -25 and to_int("0" * 40) == 0
+    assert to_int("9" * 15) == 10**15 - 1  # the longest Num of the NTS definition: Num(15)
+    assert to_int("0" * 30 + "123") == 123  # SAM zero-padding is not a digit of the amount
+    assert to_int("1" * 16) is None and to_int(HUGE) is None and to_int("-" + HUGE) is None
+    assert to_int("١٢") is None  # digits of another script are not an NTS amount
+
+
+def test_a_huge_number_never_crashes_and_is_kept_as_text():
+    xml = (f'<yesone><doc><seq>1</seq><att_inqrMm>{HUGE}</att_inqrMm></doc>'
+           f'<form form_cd="A102Y"><man resid="7501011234567" name="n">'
+           f'<data dat_cd="G0001" busnid="{HUGE}"><sum ddct="{HUGE}">{HUGE}</sum>'
+           f'<amt mm="01" hi_ntf="{HUGE}">{HUGE}</amt></data></man></form></yesone>').encode()
+    doc = parse_xml(xml)
+    item = next(doc.items())[2]
+    assert item.amount is None and item.sum_amounts() == {} and item.breakdown[0].amount is None
+    assert doc.doc.months is None
+    d = doc.to_dict()
+    it = d["forms"][0]["people"][0]["items"][0]
+    assert it["amount"] is None and it["sum"]["attributes"]["ddct"] == HUGE
+    assert it["breakdown"][0]["attributes"]["hi_ntf"] == HUGE
+    assert d["summary"][0]["categories"][0]["amount"] is None
+    csv_text = export.to_csv([doc]).decode("utf-8-sig")
+    assert f"(sum)={HUGE}" in csv_text  # the <sum> as written, in details
+    assert export.to_xlsx([doc])[:2] == b"PK" and b'"documents"' in export.to_json([doc])
+    sam = ("DOCHD|HDR|A|2030010100000001|2030|01 ~ 12월 |\n"
+           f"A102Y|G0001|7501011234567|n|1|t|a||||||||||{HUGE}|\nDOCED|END|\n").encode()
+    assert parse_sam(sam).to_dict()["forms"][0]["people"][0]["items"][0]["amount"] is None
+
+
+# -- text between elements ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("xml", [
+    b"<yesone><doc><seq>1</seq>LOST</doc></yesone>",
+    b'<yesone><form form_cd="A102Y"><man resid="1"><data dat_cd="G0001"><sum>1</sum>LOST</data>'
+    b"</man></form></yesone>",
+    b"<yesone><doc/>LOST<form form_cd='A102Y'/></yesone>",
+    b"<yesone><x><y/>LOST</x></yesone>",
+], ids=["doc", "data", "root", "unknown-element"])
+def test_text_between_elements_is_refused_not_dropped(xml):
+    with pytest.raises(errors.Damaged, match="text between elements"):
+        parse_xml(xml)
+    # the round-trip comparison sees tails, so a dropped one could not pass unnoticed
+    assert tree(etree.fromstring(xml)) != tree(etree.fromstring(xml.replace(b"LOST", b"\n\t")))
+
+
+# -- size and time -----------------------------------------------------------------------------------
+
+def test_attributes_count_and_are_capped_per_element():
+    ok = b"<yesone><x " + b" ".join(b'a%d="1"' % i for i in range(MAX_ATTRIBUTES)) + b"/></yesone>"
+    assert len(parse_xml(ok).extra[0].attrs) == MAX_ATTRIBUTES
+    # 40 000 attributes on one element: refused before the (quadratic) copy of the map
+    bomb = b"<yesone><x " + b" ".join(b'a%d="1"' % i for i in range(40_000)) + b"/></yesone>"
+    with pytest.raises(errors.TooLarge, match="attributes"):
+        parse_xml(bomb, Limits(max_seconds=5))
+    # attributes count against the element budget: 11 elements but 31 nodes
+    many = b"<yesone>" + b'<x a="1" b="2"/>' * 10 + b"</yesone>"
+    assert len(parse_xml(many, Limits(max_xml_elements=31)).extra) == 10
+    with pytest.raises(errors.TooLarge):
+        parse_xml(many, Limits(max_xml_elements=25))
+
+
+def _people_xml(n: int) -> bytes:
+    men = "".join(f'<man resid="{i:013d}" name="p{i}"/>' for i in range(n))
+    return f'<yesone><doc><seq>1</seq></doc><form form_cd="A102Y">{men}</form></yesone>'.encode()
+
+
+def test_many_people_fit_the_default_limits_and_a_short_deadline():
+    """30 000 people (90 000 elements and attributes): linear work, done in well under 5 s; looking
+    up every person among those seen before (quadratic) runs past that deadline (too_large)."""
+    lim = Limits(max_seconds=5)
+    assert 90_000 <= lim.max_xml_elements
+    doc = parse_xml(_people_xml(30_000), lim)
+    assert len(doc.people(Deadline(5))) == 30_000
+    d = doc.to_dict(deadline=Deadline(5))
+    assert len(d["people"]) == 30_000 and len(d["forms"][0]["people"]) == 30_000
+    assert len(json.loads(export.to_json([doc], deadline=Deadline(5)))["documents"]) == 1
+    # the same resid under another name is still one person
+    again = parse_xml(b'<yesone><form form_cd="A102Y"><man resid="1" name="a"/><man resid="1" name="b"/>'
+                      b'<man name="c"/><man name="c"/><man name="d"/></form></yesone>')
+    assert again.people() == [("1", "a"), (None, "c"), (None, "d")]
+
+
+def test_an_expired_deadline_stops_parsing_and_serialising():
+    xml, sam = parts("nts-2020/all.pdf")
+    for fn, data in ((parse_xml, xml), (parse_sam, sam)):
+        with pytest.raises(errors.TooLarge, match="time"):
+            fn(data, None, Deadline(-1))
+        assert fn(data, None, Deadline(5)).forms  # the same work with time left
+    doc = parse_xml(xml)
+    for work in (lambda dl: doc.to_dict(deadline=dl), doc.summary, doc.people):
+        with pytest.raises(errors.TooLarge, match="time"):
+            work(Deadline(-1))
+        work(Deadline(5))
+
+
+def test_parse_document_parses_within_the_documents_own_deadline(monkeypatch):
+    """One budget for the whole document: the deadline started when the PDF was opened is the one
+    the XML is parsed under."""
+    made, used = [], []
+    real_parse_xml = yesone.parse_xml
+
+    class Spy(Deadline):
+        def __init__(self, seconds):
+            super().__init__(seconds)
+            made.append(self)
+
+    def spy_parse_xml(data, limits=None, deadline=None):
+        used.append(deadline)
+        return real_parse_xml(data, limits, deadline)
+
+    monkeypatch.setattr(pdf_module, "Deadline", Spy)
+    monkeypatch.setattr(yesone, "parse_xml", spy_parse_xml)
+    doc = parse_document(SAMPLES / "nts-2020" / "all.pdf")
+    assert len(list(doc.items())) == 114
+    assert len(used) == 1 and used[0] is made[0]
+
+
+def test_sam_days_of_one_item_are_linear_and_columns_are_capped():
+    head = "DOCHD|HDR|A|2030010100000001|2030|01 ~ 12월 |\n"
+    n = 50_000  # one item with 50 000 days: rebuilding its children per day is quadratic
+    days = "".join(f"B101D|G0001|7501011234567|n|1234567890|t|{20300101 + i % 28}|{i}|\n"
+                   for i in range(n))
+    data = (head + days + "DOCED|END|\n").encode()
+    doc = parse_sam(data, Limits(max_xml_elements=10**6, max_seconds=5))
+    (item,) = [it for _, _, it in doc.items()]
+    assert len(item.breakdown) == n and item.breakdown[-1].amount == n - 1
+    # 8 columns a line: 400 000 columns count against the budget, though the 50 000 lines fit it
+    with pytest.raises(errors.TooLarge, match="SAM columns"):
+        parse_sam(data, Limits(max_xml_elements=300_000))
+
+
+_PARSE_AND_EXPORT = (
+    "import resource, sys, hometax_decrypt as h\n"
+    "from hometax_decrypt import export\n"
+    "try:\n"
+    "    doc = h.parse(sys.argv[1])\n"
+    "    export.to_json([doc]); export.to_csv([doc]); export.to_xlsx([doc]); print('ok')\n"
+    "except h.HometaxError as e: print(e.code)\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
+
+
+def _parse_in_fresh_process(xml: bytes, tmp_path) -> tuple[str, int]:
+    """(error code or 'ok', peak RSS in KiB) of parsing and exporting a PDF holding ``xml`` in a
+    fresh process under the default limits."""
+    path = tmp_path / "input.pdf"
+    path.write_bytes(builder.build_nts_pdf(xml=xml, sam=None))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMETAX_")}
+    out = subprocess.run([sys.executable, "-c", _PARSE_AND_EXPORT, str(path)], capture_output=True,
+                         text=True, timeout=120, check=True, env=env).stdout.split()
+    return out[0], int(out[1])
+
+
+@pytest.mark.parametrize("n, expected", [(999_000, "too_large"), (33_000, "ok")],
+                         ids=["over-the-cap", "under-the-cap"])
+def test_element_bomb_is_parsed_and_exported_in_bounded_memory(n, expected, tmp_path):
+    """A ~15 MiB XML part of tiny elements (a 30 KiB PDF): refused in bounded memory (it took 2.9 GB
+    and 22 s); just under the element budget, parse and every export stay bounded too."""
+    body = b'<x a="1" b="2"/>' * n
+    xml = b'<?xml version="1.0" encoding="utf-8" ?><yesone><doc><seq>1</seq></doc>' + body + b"</yesone>"
+    code, peak_kib = _parse_in_fresh_process(xml, tmp_path)
+    assert code == expected
+    assert peak_kib < 400 * 1024

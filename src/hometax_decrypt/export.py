@@ -11,9 +11,14 @@ Each takes a LIST of documents (one employee's file, or a whole batch) and retur
   and sheet ``summary`` (one row per person per document × category).
 
 ``mask=True`` masks resident numbers everywhere (``750101-1******``) on the way out; the documents
-are never changed. Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
-``@``, or ``-`` not followed by a digit) are written as text: prefixed with ``'`` in CSV, stored as a
-string cell in XLSX.
+are never changed. A spreadsheet may run a CSV text cell as a formula when it starts with ``=``, ``+``,
+``-``, ``@``, a tab, CR or LF (``-1+cmd|…`` is a formula too), so every text cell starting with one of
+them is prefixed with ``'`` in CSV; amounts are numbers, written as numbers, never prefixed. XLSX
+stores text as string cells, which are never formulas.
+
+Time: each document's work runs under a :class:`~hometax_decrypt.limits.Deadline` (by default a fresh
+one of ``Limits.max_seconds`` per document; pass ``deadline=`` to share one budget), checked at every
+item and element; past it, :class:`~hometax_decrypt.errors.TooLarge`.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import io
 import json
 import re
 
+from .limits import Deadline
 from .yesone.catalog import catalog
-from .yesone.serialize import maybe_mask
+from .yesone.serialize import default_deadline, maybe_mask
 from .yesone.summary import LABELS, ORDER
 
 MANDATED_COLUMNS = ["form_cd", "form_name", "dat_cd", "resid", "name", "busnid", "trade_nm", "amount"]
@@ -33,7 +39,7 @@ EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "stated
 COLUMNS = MANDATED_COLUMNS + EXTRA_COLUMNS
 NUMERIC_COLUMNS = {"amount", "stated_amount"}
 THOUSANDS = "#,##0"
-_FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?!\d))")
+_FORMULA = re.compile(r"^[=+\-@\t\r\n]")
 
 
 def _as_list(docs) -> list:
@@ -44,9 +50,15 @@ def _as_list(docs) -> list:
 
 # -- JSON -----------------------------------------------------------------------------------------
 
-def to_json(docs, mask: bool = False) -> bytes:
+def _deadline(deadline: Deadline | None) -> Deadline:
+    """The budget of one document: the caller's, or a fresh one from the limits."""
+    return deadline if deadline is not None else default_deadline()
+
+
+def to_json(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
     payload = {"format": "hometax-decrypt/records", "version": 1,
-               "documents": [d.to_dict(mask=mask) for d in _as_list(docs)]}
+               "documents": [d.to_dict(mask=mask, deadline=_deadline(deadline))
+                             for d in _as_list(docs)]}
     return (json.dumps(payload, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
@@ -73,6 +85,8 @@ def _details(item, mask: bool) -> str:
         parts.append(f"{label}({n.tag})={value}" + (f" [{code}]" if code else ""))
     s = item.sum_node
     if s is not None:
+        if s.text and s.text.strip() and item.amount is None:  # not a number: kept as written
+            parts.append(f"{cat.field_label(fc, 'man/data/sum') or 'sum'}(sum)={s.text}")
         for k, v in s.attrs.items():
             label = cat.field_label(fc, f"man/data/sum/@{k}") or k
             parts.append(f"{label}(sum.{k})={maybe_mask(k, v, mask)}")
@@ -98,33 +112,39 @@ def _breakdown(item, mask: bool) -> str:
     return "; ".join(parts)
 
 
-def rows(docs, mask: bool = False) -> list[dict]:
+def rows(docs, mask: bool = False, deadline: Deadline | None = None) -> list[dict]:
     """One dict per ``<data>`` item, keyed by :data:`COLUMNS` (amounts as int or None)."""
-    out = []
-    cat = catalog()
+    out: list[dict] = []
     for doc in _as_list(docs):
-        for form, person, item in doc.items():
-            info = form.info
-            _, summary_label = cat.summary_category(form.form_cd)
-            out.append({
-                "form_cd": form.form_cd,
-                "form_name": info.label or "",
-                "dat_cd": item.dat_cd or "",
-                "resid": maybe_mask("resid", person.resid, mask) or "",
-                "name": person.name or "",
-                "busnid": item.attrs.get("busnid", ""),
-                "trade_nm": item.attrs.get("trade_nm", ""),
-                "amount": item.amount,
-                "doc_seq": doc.doc.seq or "",
-                "att_year": doc.doc.att_year or "",
-                "item_name": item.label or "",
-                "summary_category": summary_label,
-                "stated_amount": item.stated_amount(),
-                "period": info.period_label or "",
-                "details": _details(item, mask),
-                "breakdown": _breakdown(item, mask),
-            })
+        out.extend(_doc_rows(doc, mask, _deadline(deadline)))
     return out
+
+
+def _doc_rows(doc, mask: bool, dl: Deadline):
+    """The rows of one document, one at a time (the writers stream them)."""
+    cat = catalog()
+    for form, person, item in doc.items():
+        dl.check()
+        info = form.info
+        _, summary_label = cat.summary_category(form.form_cd)
+        yield {
+            "form_cd": form.form_cd,
+            "form_name": info.label or "",
+            "dat_cd": item.dat_cd or "",
+            "resid": maybe_mask("resid", person.resid, mask) or "",
+            "name": person.name or "",
+            "busnid": item.attrs.get("busnid", ""),
+            "trade_nm": item.attrs.get("trade_nm", ""),
+            "amount": item.amount,
+            "doc_seq": doc.doc.seq or "",
+            "att_year": doc.doc.att_year or "",
+            "item_name": item.label or "",
+            "summary_category": summary_label,
+            "stated_amount": item.stated_amount(),
+            "period": info.period_label or "",
+            "details": _details(item, mask),
+            "breakdown": _breakdown(item, mask),
+        }
 
 
 def _safe_text(value: str) -> str:
@@ -133,11 +153,11 @@ def _safe_text(value: str) -> str:
 
 # -- CSV ------------------------------------------------------------------------------------------
 
-def to_csv(docs, mask: bool = False) -> bytes:
+def to_csv(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(COLUMNS)
-    for r in rows(docs, mask):
+    for r in (r for doc in _as_list(docs) for r in _doc_rows(doc, mask, _deadline(deadline))):
         w.writerow(["" if r[c] is None else (str(r[c]) if c in NUMERIC_COLUMNS else _safe_text(r[c]))
                     for c in COLUMNS])
     return buf.getvalue().encode("utf-8-sig")
@@ -145,10 +165,11 @@ def to_csv(docs, mask: bool = False) -> bytes:
 
 # -- XLSX -----------------------------------------------------------------------------------------
 
-def summary_rows(docs, mask: bool = False) -> tuple[list[str], list[list]]:
+def summary_rows(docs, mask: bool = False,
+                 deadline: Deadline | None = None) -> tuple[list[str], list[list]]:
     """Header and rows of the person × category table (amounts as int or None)."""
     docs = _as_list(docs)
-    per_doc = [(d, d.summary()) for d in docs]
+    per_doc = [(d, d.summary(_deadline(deadline))) for d in docs]
     present = {c["category"] for _, s in per_doc for p in s for c in p["categories"]}
     cats = [k for k in ORDER if k in present]
     header = ["doc_seq", "resid", "name"] + [LABELS[k] for k in cats]
@@ -161,46 +182,77 @@ def summary_rows(docs, mask: bool = False) -> tuple[list[str], list[list]]:
     return header, table
 
 
-def _put_text(ws, row: int, col: int, value: str) -> None:
-    cell = ws.cell(row=row, column=col)
-    cell.value = value
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"  # never a formula
+def _text_cell(ws, value):
+    if not (isinstance(value, str) and value.startswith("=")):
+        return value  # a plain string: openpyxl writes it as a string cell
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"  # never a formula
+    return cell
 
 
-def to_xlsx(docs, mask: bool = False) -> bytes:
+def _number_cell(ws, value):
+    if value is None:
+        return None
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = THOUSANDS
+    return cell
+
+
+def to_xlsx(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
+    """Written in openpyxl's write-only mode: rows are streamed out, not held as cell objects."""
     from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
 
     docs = _as_list(docs)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "items"
-    ws.append(COLUMNS)
-    for i, r in enumerate(rows(docs, mask), start=2):
-        for j, c in enumerate(COLUMNS, start=1):
-            v = r[c]
-            if c in NUMERIC_COLUMNS:
-                cell = ws.cell(row=i, column=j, value=v)
-                cell.number_format = THOUSANDS
-            else:
-                _put_text(ws, i, j, "" if v is None else str(v))
+    wb = Workbook(write_only=True)
+    try:
+        return _fill_xlsx(wb, docs, mask, deadline)
+    except BaseException:
+        _discard(wb)  # a write-only sheet streams to a temporary file: never leave it behind
+        raise
+
+
+def _discard(wb) -> None:
+    """Close the streams of an abandoned write-only workbook, innermost first, and remove its
+    temporary files (openpyxl would otherwise keep them until the process exits)."""
+    for ws in wb.worksheets:
+        for gen in (getattr(ws, "_rows", None), getattr(getattr(ws, "_writer", None), "xf", None)):
+            if gen is not None:
+                try:
+                    gen.close()
+                except Exception:  # noqa: BLE001 - best effort on a workbook being thrown away
+                    pass
+        writer = getattr(ws, "_writer", None)
+        if writer is not None:
+            try:
+                writer.cleanup()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _fill_xlsx(wb, docs: list, mask: bool, deadline: Deadline | None) -> bytes:
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet("items")
     ws.freeze_panes = "A2"
     for j, c in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(j)].width = {"details": 60, "breakdown": 40,
                                                             "trade_nm": 24, "form_name": 24}.get(c, 14)
+    ws.append(COLUMNS)
+    for doc in docs:  # one budget per document (or the caller's), for its rows and its cells
+        for r in _doc_rows(doc, mask, _deadline(deadline)):
+            ws.append([_number_cell(ws, r[c]) if c in NUMERIC_COLUMNS
+                       else _text_cell(ws, "" if r[c] is None else str(r[c])) for c in COLUMNS])
 
     ss = wb.create_sheet("summary")
-    header, table = summary_rows(docs, mask)
-    ss.append(header)
-    for i, r in enumerate(table, start=2):
-        for j, v in enumerate(r, start=1):
-            if j > 3:
-                cell = ss.cell(row=i, column=j, value=v)
-                cell.number_format = THOUSANDS
-            else:
-                _put_text(ss, i, j, v)
     ss.freeze_panes = "D2"
+    header, table = summary_rows(docs, mask, deadline)
+    ss.append(header)
+    for r in table:
+        ss.append([_text_cell(ss, v) if j < 3 else _number_cell(ss, v) for j, v in enumerate(r)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -23,7 +23,8 @@ def parse_document(source, password=None, limits: Limits | None = None) -> Docum
     with open_document(source, password, lim) as pdf:
         data = pdf.read_part("XML")
         verification = pdf.verification()
-    doc = parse_xml(data, lim)
+        deadline = pdf.deadline  # one budget for the whole document: opening, inflating, parsing
+    doc = parse_xml(data, lim, deadline)
     doc.verification = verification
     return doc
 

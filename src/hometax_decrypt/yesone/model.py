@@ -12,21 +12,29 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from ..limits import Deadline
 from .catalog import catalog
 
-_INT = re.compile(r"^-?\d+$")
+_INT = re.compile(r"^-?0*([0-9]{1,15})$")
 _RESID = re.compile(r"^\d{13}$")
+_DIGIT = re.compile(r"[0-9]")
 _DATE8 = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 # breakdown attributes that are codes or dates, never amounts
 _NOT_AMOUNT = {"mm", "dd", "date", "fix_cd"}
 
 
 def to_int(value: str | None) -> int | None:
-    """An NTS amount (digits, possibly zero-padded in SAM) as an integer; None when empty/not one."""
+    """An NTS amount (ASCII digits, possibly zero-padded in SAM) as an integer; None when empty or
+    not one. At most 15 significant digits: the longest ``Num`` field of the NTS definition is
+    ``Num(15)``, and 15 digits stay exact in a spreadsheet and in a JavaScript number. A longer
+    number is not an amount: it stays text (and ``int()`` of thousands of digits would raise)."""
     if value is None:
         return None
-    v = value.strip()
-    return int(v) if _INT.match(v) else None
+    m = _INT.match(value.strip())
+    if m is None:
+        return None
+    n = int(m.group(1))
+    return -n if value.strip().startswith("-") else n
 
 
 def to_date(value: str | None) -> str | None:
@@ -43,15 +51,19 @@ def to_date(value: str | None) -> str | None:
 
 
 def mask_resid(value: str | None) -> str | None:
-    """``7501011234567`` → ``750101-1******``. Anything that is not a 13-digit number is returned
-    unchanged, except that a value with 7+ digits is masked after its 7th digit as a precaution."""
+    """``7501011234567`` → ``750101-1******``, also when written ``750101-1234567`` or with other
+    separators (``750101 1234567``): any value holding exactly 13 ASCII digits and nothing but digits,
+    spaces and ``-``/``.``/``_``/``/`` is masked after its 7th digit. Anything else is returned
+    unchanged: a 10-digit business number (a landlord's ``lsor_no`` may be one) is not personal data,
+    and a value with other characters is not a resident number."""
     if value is None:
         return None
     v = value.strip()
     if _RESID.match(v):
         return f"{v[:6]}-{v[6]}******"
-    if len(v) == 14 and v[6] == "-" and v[:6].isdigit() and v[7:].isdigit():
-        return f"{v[:6]}-{v[7]}******"
+    digits = _DIGIT.findall(v)
+    if len(digits) == 13 and not v.strip("0123456789 -._/"):
+        return "".join(digits[:6]) + "-" + digits[6] + "******"
     return value
 
 
@@ -267,12 +279,12 @@ class DocInfo:
         raw = (self.att_inqrMm or "").replace("월", "").strip()
         if not raw:
             return None
-        m = re.fullmatch(r"(\d{1,2})\s*[~\-]\s*(\d{1,2})", raw)
+        m = re.fullmatch(r"([0-9]{1,2})\s*[~\-]\s*([0-9]{1,2})", raw)
         if m:
             a, b = int(m.group(1)), int(m.group(2))
             return list(range(a, b + 1)) if 1 <= a <= b <= 12 else None
         parts = [p.strip() for p in raw.split(",") if p.strip()]
-        if parts and all(p.isdigit() and 1 <= int(p) <= 12 for p in parts):
+        if parts and all(re.fullmatch(r"[0-9]{1,2}", p) and 1 <= int(p) <= 12 for p in parts):
             return [int(p) for p in parts]
         return None
 
@@ -301,16 +313,24 @@ class Document:
     def extra(self) -> list[Node]:
         return [c for c in self.children if isinstance(c, Node)]
 
-    def people(self) -> list[tuple[str | None, str | None]]:
-        """Every distinct person (resid, name) in order of appearance, the document's own first."""
+    def people(self, deadline: Deadline | None = None) -> list[tuple[str | None, str | None]]:
+        """Every distinct person (resid, name) in order of appearance, the document's own first; a
+        resid seen before (under any name) is the same person."""
         seen: dict[tuple, None] = {}
+        resids: set[str] = set()
         if self.doc.resid or self.doc.name:
             seen[(self.doc.resid, self.doc.name)] = None
+            if self.doc.resid:
+                resids.add(self.doc.resid)
         for f in self.forms:
             for p in f.people:
-                key = (p.resid, p.name)
-                if not any(k[0] == p.resid and p.resid for k in seen):
-                    seen.setdefault(key, None)
+                if deadline is not None:
+                    deadline.check()
+                if p.resid:
+                    if p.resid in resids:
+                        continue
+                    resids.add(p.resid)
+                seen.setdefault((p.resid, p.name), None)
         return list(seen)
 
     def items(self):
@@ -320,15 +340,17 @@ class Document:
                 for it in p.items:
                     yield f, p, it
 
-    def summary(self) -> list[dict]:
+    def summary(self, deadline: Deadline | None = None) -> list[dict]:
         from .summary import summarize
 
-        return summarize(self)
+        return summarize(self, deadline)
 
-    def to_dict(self, mask: bool = False) -> dict:
+    def to_dict(self, mask: bool = False, deadline: Deadline | None = None) -> dict:
+        """JSON-ready dict. ``deadline``: the time budget of this work (by default a fresh one of
+        ``Limits.max_seconds``); past it, :class:`~hometax_decrypt.errors.TooLarge`."""
         from .serialize import document_to_dict
 
-        return document_to_dict(self, mask=mask)
+        return document_to_dict(self, mask=mask, deadline=deadline)
 
     def to_xml(self) -> bytes:
         from .xml import to_xml

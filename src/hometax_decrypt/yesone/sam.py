@@ -19,7 +19,7 @@ A form whose layout is not known here, or whose line does not have the expected 
 from __future__ import annotations
 
 from .. import errors
-from ..limits import Limits, resolve
+from ..limits import Deadline, Limits, resolve
 from .catalog import catalog
 from .model import DocInfo, Document, Form, Item, Node, Person, to_int
 
@@ -202,11 +202,18 @@ def _fill(b: _ItemBuilder, cols: list[str], values: list[str]) -> None:
             b.set_element(col, values[i]); i += 1
 
 
-def parse_sam(data: bytes, limits: Limits | None = None) -> Document:
-    """The model of an NTS SAM part (UTF-8 bytes as the PDF stores them)."""
+def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | None = None) -> Document:
+    """The model of an NTS SAM part (UTF-8 bytes as the PDF stores them).
+
+    Every column becomes at most one element or attribute, so the columns count against
+    ``Limits.max_xml_elements`` like the XML's elements and attributes; ``deadline`` (by default a
+    fresh one of ``limits.max_seconds``) is checked at every line."""
     lim = resolve(limits)
+    dl = deadline if deadline is not None else Deadline(lim.max_seconds)
     if len(data) > lim.max_part_bytes:
         raise errors.TooLarge("data part exceeds the part size limit")
+    if bytes(data).count(b"|") > lim.max_xml_elements:
+        raise errors.TooLarge("too many SAM columns")
     try:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError:
@@ -236,6 +243,7 @@ def parse_sam(data: bytes, limits: Limits | None = None) -> Document:
             _rebuild_sum_data(form.form_cd, person)
 
     for ln in lines[1:]:
+        dl.check()
         values = ln.split("|")
         if values and values[-1] == "":
             values = values[:-1]
@@ -265,10 +273,12 @@ def parse_sam(data: bytes, limits: Limits | None = None) -> Document:
             if key != last_key or daily is None:
                 daily = _ItemBuilder(form_cd, dat_cd)
                 _fill(daily, cols, rest)
-                person.children.append(daily.item)
+                person.children.append(daily.finish())
             else:
+                # one more day of the same item: its <amt> goes last, after the item's elements
+                before = len(daily.amts)
                 _fill(daily, cols[-1:], rest[n_fixed:])
-            daily.item.children[:] = [c for c in daily.item.children if c.tag != "amt"] + daily.amts
+                daily.item.children.extend(daily.amts[before:])
             last_key = key
             continue
         b = _ItemBuilder(form_cd, dat_cd)

@@ -7,6 +7,7 @@ Masking happens here, on the way out, never in the model: with ``mask=True`` eve
 
 from __future__ import annotations
 
+from ..limits import Deadline, resolve
 from .catalog import catalog
 from .model import Node, is_resid_name, mask_resid, to_date, to_int
 
@@ -36,7 +37,15 @@ def typed(form_cd: str, path: str, value: str | None):
     return value
 
 
-def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool) -> dict:
+def default_deadline() -> Deadline:
+    """A fresh time budget of ``Limits.max_seconds`` (environment or default) for one document."""
+    return Deadline(resolve(None).max_seconds)
+
+
+def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
+                 dl: Deadline | None = None) -> dict:
+    dl = dl if dl is not None else default_deadline()
+    dl.check()
     path = f"{parent}/{node.tag}"
     cat = catalog()
     out = {"tag": node.tag, "label": cat.field_label(form_cd, path)}
@@ -47,7 +56,7 @@ def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool) -> dict:
     if code:
         out["code_label"] = code
     out["attributes"] = {k: maybe_mask(k, v, mask) for k, v in node.attrs.items()}
-    out["children"] = [node_to_dict(c, form_cd, path, mask) for c in node.children]
+    out["children"] = [node_to_dict(c, form_cd, path, mask, dl) for c in node.children]
     return out
 
 
@@ -61,7 +70,9 @@ def _amounts(attrs: dict, form_cd: str, path: str, mask: bool) -> dict:
     return out
 
 
-def item_to_dict(item, mask: bool) -> dict:
+def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
+    dl = dl if dl is not None else default_deadline()
+    dl.check()
     cat = catalog()
     fc = item.form_cd
     base = "man/data"
@@ -69,7 +80,7 @@ def item_to_dict(item, mask: bool) -> dict:
     labels = {k: cat.field_label(fc, f"{base}/@{k}") for k in attrs}
     codes = {k: cat.code_label(k, v) for k, v in item.attrs.items()
              if k != "dat_cd" and cat.code_label(k, v)}
-    elements = [node_to_dict(c, fc, base, mask) for c in item.fields]
+    elements = [node_to_dict(c, fc, base, mask, dl) for c in item.fields]
     s = item.sum_node
     summ = None
     if s is not None:
@@ -78,6 +89,7 @@ def item_to_dict(item, mask: bool) -> dict:
                 "attribute_labels": {k: cat.field_label(fc, f"{base}/sum/@{k}") for k in s.attrs}}
     breakdown = []
     for b in item.breakdown:
+        dl.check()
         n = b.node
         breakdown.append({
             "mm": n.attrs.get("mm"), "dd": n.attrs.get("dd"), "date": to_date(n.attrs.get("dd")),
@@ -96,7 +108,9 @@ def item_to_dict(item, mask: bool) -> dict:
     return out
 
 
-def person_to_dict(person, form_cd: str, mask: bool) -> dict:
+def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None) -> dict:
+    dl = dl if dl is not None else default_deadline()
+    dl.check()
     cat = catalog()
     sd = person.sum_data
     sum_data = None
@@ -109,12 +123,13 @@ def person_to_dict(person, form_cd: str, mask: bool) -> dict:
         "attributes": {k: maybe_mask(k, v, mask) for k, v in person.attrs.items()
                        if k not in ("resid", "name")},
         "sum_data": sum_data,
-        "items": [item_to_dict(it, mask) for it in person.items],
-        "extra": [node_to_dict(n, form_cd, "man", mask) for n in person.extra],
+        "items": [item_to_dict(it, mask, dl) for it in person.items],
+        "extra": [node_to_dict(n, form_cd, "man", mask, dl) for n in person.extra],
     }
 
 
-def form_to_dict(form, mask: bool) -> dict:
+def form_to_dict(form, mask: bool, dl: Deadline | None = None) -> dict:
+    dl = dl if dl is not None else default_deadline()
     info = form.info
     category, category_label = catalog().summary_category(form.form_cd)
     return {
@@ -126,12 +141,15 @@ def form_to_dict(form, mask: bool) -> dict:
         "period_label": info.period_label,
         "label_source": info.source,
         "attributes": {k: v for k, v in form.attrs.items() if k != "form_cd"},
-        "people": [person_to_dict(p, form.form_cd, mask) for p in form.people],
-        "extra": [node_to_dict(n, form.form_cd, "", mask) for n in form.extra],
+        "people": [person_to_dict(p, form.form_cd, mask, dl) for p in form.people],
+        "extra": [node_to_dict(n, form.form_cd, "", mask, dl) for n in form.extra],
     }
 
 
-def document_to_dict(doc, mask: bool = False) -> dict:
+def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None) -> dict:
+    """``deadline``: this document's time budget (default: a fresh one of ``Limits.max_seconds``);
+    checked at every element, past it :class:`~hometax_decrypt.errors.TooLarge`."""
+    dl = deadline if deadline is not None else default_deadline()
     cat = catalog()
     d = doc.doc
     info = {
@@ -144,18 +162,18 @@ def document_to_dict(doc, mask: bool = False) -> dict:
         "months": d.months,
         "resid": maybe_mask("resid", d.resid, mask),
         "name": d.name,
-        "extra": [node_to_dict(n, "", "doc", mask) for n in d.extra],
+        "extra": [node_to_dict(n, "", "doc", mask, dl) for n in d.extra],
     }
     v = doc.verification
-    summary = doc.summary()
+    summary = doc.summary(dl)
     for s in summary:
         s["resid"] = maybe_mask("resid", s["resid"], mask)
     return {
         "part": doc.part,
         "doc": info,
         "verification": v.to_dict() if v is not None and hasattr(v, "to_dict") else None,
-        "people": [{"resid": maybe_mask("resid", r, mask), "name": n} for r, n in doc.people()],
-        "forms": [form_to_dict(f, mask) for f in doc.forms],
-        "extra": [node_to_dict(n, "", "", mask) for n in doc.extra],
+        "people": [{"resid": maybe_mask("resid", r, mask), "name": n} for r, n in doc.people(dl)],
+        "forms": [form_to_dict(f, mask, dl) for f in doc.forms],
+        "extra": [node_to_dict(n, "", "", mask, dl) for n in doc.extra],
         "summary": summary,
     }

@@ -13,12 +13,15 @@ ORDER = [key for key, _, _ in SUMMARY_CATEGORIES]
 LABELS = {key: label for key, label, _ in SUMMARY_CATEGORIES}
 
 
-def summarize(doc) -> list[dict]:
+def summarize(doc, deadline=None) -> list[dict]:
     """``[{"resid", "name", "categories": [{"category", "label", "amount", "items"}]}]`` in order
-    of appearance; a person is identified by resid (by name when a resid is missing)."""
+    of appearance; a person is identified by resid (by name when a resid is missing).
+    ``deadline`` (a :class:`~hometax_decrypt.limits.Deadline`) is checked at every item."""
     people: dict[tuple, dict] = {}
     cat = catalog()
     for form, person, item in doc.items():
+        if deadline is not None:
+            deadline.check()
         key = ("resid", person.resid) if person.resid else ("name", person.name)
         entry = people.setdefault(key, {"resid": person.resid, "name": person.name, "totals": {}})
         category, _ = cat.summary_category(form.form_cd)
