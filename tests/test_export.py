@@ -236,3 +236,18 @@ def test_cli_parse_password_and_stdout(capsysbinary):
     assert cli.main(["parse", str(pw), "--password", "1234567", "--format", "csv"]) == 0
     out = capsysbinary.readouterr().out
     assert out.startswith(b"\xef\xbb\xbf" + HEADER.encode()) and b"7501011234567" in out
+
+
+def test_non_numeric_amounts_are_kept_as_written_in_json():
+    xml = (b'<?xml version="1.0" encoding="utf-8" ?>\n<yesone><doc><doc_type>D</doc_type>'
+           b'<seq>2021011500000009</seq><att_year>2020</att_year><att_inqrMm>01 ~ 12</att_inqrMm></doc>'
+           b'<form form_cd="G108M"><man resid="8001011234567" name="T">'
+           b'<data dat_cd="G0010" busnid="1234567890" trade_nm="X"><sum>12,000 KRW</sum>'
+           b'<amt mm="01">n/a</amt><amt mm="02">500</amt></data></man></form></yesone>')
+    doc = parse_xml(xml)
+    payload = json.loads(export.to_json([doc]))
+    item = payload["documents"][0]["forms"][0]["people"][0]["items"][0]
+    assert item["amount"] is None and item["sum"]["text"] == "12,000 KRW"
+    assert item["breakdown"][0]["amount"] is None and item["breakdown"][0]["text"] == "n/a"
+    assert item["breakdown"][1]["amount"] == 500 and "text" not in item["breakdown"][1]
+    jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)

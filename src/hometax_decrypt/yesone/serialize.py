@@ -87,16 +87,21 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
         summ = {"amount": item.amount, "label": cat.field_label(fc, f"{base}/sum"),
                 "attributes": _amounts(s.attrs, fc, f"{base}/sum", mask),
                 "attribute_labels": {k: cat.field_label(fc, f"{base}/sum/@{k}") for k in s.attrs}}
+        if item.amount is None and (s.text or "").strip():
+            summ["text"] = s.text  # not a number: kept as written, never dropped
     breakdown = []
     for b in item.breakdown:
         dl.check()
         n = b.node
-        breakdown.append({
+        entry = {
             "mm": n.attrs.get("mm"), "dd": n.attrs.get("dd"), "date": to_date(n.attrs.get("dd")),
             "amount": b.amount,
             "attributes": _amounts({k: v for k, v in n.attrs.items() if k not in ("mm", "dd")},
                                    fc, f"{base}/amt", mask),
-        })
+        }
+        if b.amount is None and (n.text or "").strip():
+            entry["text"] = n.text  # not a number: kept as written
+        breakdown.append(entry)
     out = {"dat_cd": item.dat_cd, "label": item.label, "attributes": attrs,
            "attribute_labels": labels, "code_labels": codes, "elements": elements,
            "amount": item.amount, "sum": summ, "breakdown": breakdown}
