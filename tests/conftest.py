@@ -17,6 +17,15 @@ SAMPLE_PASSWORD = "1234567"
 sys.path.insert(0, str(TESTS))  # tests import builder / tsa as plain modules
 
 
+# Python source that prints the process's own peak resident memory in KiB: VmHWM belongs to the
+# process's memory map, which exec replaces; getrusage's ru_maxrss would carry over the peak of the
+# pytest process that started it (Linux keeps it across fork and exec).
+PRINT_PEAK_RSS_KIB = (
+    "print([int(line.split()[1]) for line in open('/proc/self/status')"
+    " if line.startswith('VmHWM:')][0])\n"
+)
+
+
 def sample_files() -> list[Path]:
     files = sorted(SAMPLES.rglob("*.pdf"))
     # The real samples are part of the test material; a missing ../shared is an error, not a skip.

@@ -14,7 +14,7 @@ import pypdf
 import pytest
 
 import builder
-from conftest import SAMPLES, password_for, sample_files
+from conftest import PRINT_PEAK_RSS_KIB, SAMPLES, password_for, sample_files
 
 import hometax_decrypt as h
 from hometax_decrypt import errors, nts_compat
@@ -215,11 +215,11 @@ def extract_in_fresh_process(data: bytes, tmp_path) -> tuple[str, int]:
     path = tmp_path / "input.pdf"
     path.write_bytes(data)
     code = (
-        "import resource, sys, hometax_decrypt as h\n"
+        "import sys, hometax_decrypt as h\n"
         "try:\n"
         "    h.extract(sys.argv[1]); print('ok')\n"
         "except h.HometaxError as e: print(e.code)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        + PRINT_PEAK_RSS_KIB
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                          timeout=60, check=True).stdout.split()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import builder
-from conftest import SAMPLES, password_for, sample_files
+from conftest import PRINT_PEAK_RSS_KIB, SAMPLES, password_for, sample_files
 from lxml import etree
 
 import hometax_decrypt
@@ -515,13 +515,13 @@ def test_sam_days_of_one_item_are_linear_and_columns_are_capped():
 
 
 _PARSE_AND_EXPORT = (
-    "import resource, sys, hometax_decrypt as h\n"
+    "import sys, hometax_decrypt as h\n"
     "from hometax_decrypt import export\n"
     "try:\n"
     "    doc = h.parse(sys.argv[1])\n"
     "    export.to_json([doc]); export.to_csv([doc]); export.to_xlsx([doc]); print('ok')\n"
     "except h.HometaxError as e: print(e.code)\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    + PRINT_PEAK_RSS_KIB
 )
 
 
