@@ -101,6 +101,9 @@ def _generated() -> dict[str, tuple[bytes, str | None]]:
         "gen/xml-only": (builder.build_nts_pdf(sam=None), None),
         "gen/no-nts-data": (builder.plain_pdf(), None),
         "gen/bomb-64MiB": (builder.bomb_pdf(64 << 20), None),
+        # structure streams qpdf inflates itself while opening (its decoder limit is 64 MiB)
+        "gen/object-stream-bomb": (builder.object_stream_bomb(96), None),
+        "gen/xref-stream-bomb": (builder.xref_stream_bomb(96), None),
     }
     # records: documents that stress the parser and the exporters rather than the PDF reader
     for name, xml in _records_seeds().items():
@@ -449,3 +452,11 @@ def test_the_guards_catch_an_unlisted_exception_and_a_memory_hog():
             hog = bytearray(MAX_GROWTH_MIB * 1024 * 1024)
             hog[::4096] = b"\x01" * len(hog[::4096])
     del hog
+
+
+def test_the_structure_bomb_seeds_are_what_they_claim():
+    """The structure bombs stop at qpdf's decoder limit (damaged), the data bomb at the part limit."""
+    seeds = {s.name: s for s in corpus()}
+    for name in ("gen/object-stream-bomb", "gen/xref-stream-bomb"):
+        assert isinstance(outcome(h.extract, seeds[name].data), errors.Damaged), name
+    assert isinstance(outcome(h.extract, seeds["gen/bomb-64MiB"].data), errors.TooLarge)
