@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system test up down status bench fuzz soak catalog clean
+.PHONY: install system system-test test up down status bench fuzz soak catalog clean
 
 # Virtual environment with the project and its test tools; quick when nothing changed.
 install: $(STAMP)
@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,uwsgi]'
 	touch $(STAMP)
 
-# Debian packages the stack and the browser tests need (nginx, chromium, a load generator).
+# Debian packages: the service's own (nginx, openssl), and the tests' (browsers, a load generator).
 system:
-	scripts/ensure-system.sh
+	scripts/ensure-system.sh stack
 
-test: install system
+system-test:
+	scripts/ensure-system.sh test
+
+test: install system-test
 	$(PY) -m pytest -q
 
 up: install system
@@ -30,13 +33,13 @@ down:
 status:
 	scripts/stack.sh status
 
-bench: install system
+bench: install system-test
 	$(PY) bench/run_all.py
 
 fuzz: install
 	HOMETAX_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz.py
 
-soak: install system
+soak: install system-test
 	$(PY) bench/soak.py
 
 # Regenerate the code catalog from the NTS XML definition workbook.

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the stack and its tests use, when they are missing.
+# Installs the Debian packages that are missing.
+#   ensure-system.sh stack   what the running service needs (nginx, openssl): `make up`
+#   ensure-system.sh test    that, plus the browsers and the load generator: `make test`, `make bench`
 set -euo pipefail
+what=${1:-test}
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
-command -v hey >/dev/null 2>&1 || need+=(hey)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
-# a Korean font, so the browser tests' screenshots of the (Korean) upload page are legible
-[ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
+if [ "$what" = test ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
+  command -v hey >/dev/null 2>&1 || need+=(hey)
+  # a Korean font, so the browser tests' screenshots of the (Korean) upload page are legible
+  [ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
+elif [ "$what" != stack ]; then
+  echo "usage: ensure-system.sh stack|test" >&2
+  exit 2
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2
