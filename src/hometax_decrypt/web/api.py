@@ -36,6 +36,15 @@ def _verify(data: bytes):
     return verify_bytes(data)
 
 
+def _document_headers(resp: Response, v, attachment: str | None) -> None:
+    """What every answer built from one document carries: the NTS return code, the verification, and
+    the file name to save it under."""
+    resp.headers["X-NTS-Return-Code"] = str(NTS_OK)
+    resp.headers.update(_verification_headers(v))
+    if attachment:
+        resp.headers["Content-Disposition"] = _attachment(attachment)
+
+
 def _verification_headers(v) -> dict[str, str]:
     headers = {
         "X-Verification-Status": str(v.status),
@@ -83,9 +92,7 @@ def extract():
         v = doc.verification()
     kind = "application/xml" if part == "XML" else "text/plain"
     resp = Response(data, content_type=f"{kind}; charset={enc}")
-    resp.headers["X-NTS-Return-Code"] = str(NTS_OK)
-    resp.headers.update(_verification_headers(v))
-    resp.headers["Content-Disposition"] = _attachment(f"{_stem(upload.name)}.{part.lower()}")
+    _document_headers(resp, v, f"{_stem(upload.name)}.{part.lower()}")
     return resp
 
 
@@ -132,10 +139,7 @@ def documents():
     doc = parse_document(upload.data, password=inputs.password(), limits=_limits())
     resp = _export([doc], fmt, mask)
     v = doc.verification  # parse_document verified the same bytes
-    resp.headers["X-NTS-Return-Code"] = str(NTS_OK)
-    resp.headers.update(_verification_headers(v))
-    if fmt != "json":
-        resp.headers["Content-Disposition"] = _attachment(f"{_stem(upload.name)}.{fmt}")
+    _document_headers(resp, v, f"{_stem(upload.name)}.{fmt}" if fmt != "json" else None)
     return resp
 
 
