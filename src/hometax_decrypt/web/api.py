@@ -3,14 +3,17 @@ document is the core's; this module only moves bytes in and out of HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import time
 from collections import Counter
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify
 
 from .. import errors
+from ..limits import Deadline, Limits
 from ..pdf import normalize_encoding, normalize_part, open_document, read_source
 from . import batch as batch_mod
 from . import inputs
@@ -27,6 +30,13 @@ def _config():
 
 def _limits():
     return current_app.config["HOMETAX_LIMITS"]
+
+
+def _limits_within(deadline: Deadline) -> Limits:
+    """The per-document limits, with no more time than the request has left."""
+    lim = _limits()
+    left = max(0.0, deadline.end - time.monotonic())
+    return dataclasses.replace(lim, max_seconds=min(lim.max_seconds, left))
 
 
 def _verify(data: bytes):
@@ -107,15 +117,17 @@ def verify():
     return resp
 
 
-def _export(docs: list, fmt: str, mask: bool) -> Response:
+def _export(docs: list, fmt: str, mask: bool, deadline: Deadline | None = None) -> Response:
     from .. import export
 
     if fmt == "json":
-        return Response(export.to_json(docs, mask=mask), content_type="application/json")
+        return Response(export.to_json(docs, mask=mask, deadline=deadline),
+                        content_type="application/json")
     if fmt == "csv":
-        return Response(export.to_csv(docs, mask=mask), content_type="text/csv; charset=utf-8")
+        return Response(export.to_csv(docs, mask=mask, deadline=deadline),
+                        content_type="text/csv; charset=utf-8")
     if fmt == "xlsx":
-        return Response(export.to_xlsx(docs, mask=mask),
+        return Response(export.to_xlsx(docs, mask=mask, deadline=deadline),
                         content_type="application/vnd.openxmlformats-officedocument."
                                      "spreadsheetml.sheet")
     raise errors.UsageError("format must be json, csv or xlsx")
@@ -173,15 +185,16 @@ def batch():
     if not uploads:
         raise errors.UsageError("the batch holds no files")
 
+    request_deadline = Deadline(config.request_seconds)
     results, docs, failures = [], [], []
     for up in uploads:
         pw = batch_mod.password_for(up.name, default_password, mapping)
         try:
-            doc = parse_document(up.data, password=pw, limits=_limits())
+            doc = parse_document(up.data, password=pw, limits=_limits_within(request_deadline))
             v = doc.verification
             # Everything this document adds to the answer is made here, inside the per-file try, so
             # that a document the exporters choke on fails alone instead of failing the batch.
-            record = _document_output(doc, fmt, mask)
+            record = _document_output(doc, fmt, mask, request_deadline)
         except errors.HometaxError as exc:  # one bad file does not fail the batch
             DOCUMENTS.labels("batch", exc.code).inc()
             failures.append(exc.code)
@@ -204,7 +217,7 @@ def batch():
     if fmt == "json":
         resp = jsonify({"files": results, "ok": len(docs), "failed": len(failures)})
     else:
-        resp = _export(docs, fmt, mask)
+        resp = _export(docs, fmt, mask, request_deadline)
         resp.headers["Content-Disposition"] = _attachment(f"batch.{fmt}")
     resp.headers["X-Batch-OK"] = str(len(docs))
     resp.headers["X-Batch-Failed"] = str(len(failures))
@@ -215,16 +228,16 @@ def batch():
     return resp
 
 
-def _document_output(doc, fmt: str, mask: bool):
+def _document_output(doc, fmt: str, mask: bool, deadline: Deadline):
     """The per-document part of a combined answer: the JSON record, or (csv/xlsx) a dry run of the
     rows the combined export will write for this document."""
     from .. import export
 
     if fmt == "json":
-        return doc.to_dict(mask=mask)
-    export.rows([doc], mask)
+        return doc.to_dict(mask=mask, deadline=deadline)
+    export.rows([doc], mask, deadline=deadline)
     if fmt == "xlsx":
-        export.summary_rows([doc], mask)
+        export.summary_rows([doc], mask, deadline=deadline)
     return None
 
 
@@ -248,14 +261,15 @@ def export_parts():
         raise errors.UsageError("send one or more file parts named 'file'")
     if len(files) > config.export_max_files:
         raise errors.TooLarge("too many files in the export")
-    lim = _limits()
+    request_deadline = Deadline(config.request_seconds)
     docs = []
     for f in files:
         data = f.read()
+        lim = _limits_within(request_deadline)
         if len(data) > lim.max_part_bytes:
             raise errors.TooLarge("a data part exceeds the part size limit")
         docs.append(parse_xml(data, lim))
-    resp = _export(docs, fmt, mask)
+    resp = _export(docs, fmt, mask, request_deadline)
     if fmt != "json":
         resp.headers["Content-Disposition"] = _attachment(f"export.{fmt}")
     return resp

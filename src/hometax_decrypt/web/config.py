@@ -48,6 +48,10 @@ class WebConfig:
     batch_max_total_bytes: int = 100 * MiB  # HOMETAX_BATCH_MAX_TOTAL_BYTES: inflated ZIP content
     zip_max_ratio: int = 50  # HOMETAX_ZIP_MAX_RATIO: inflated/compressed size of a ZIP and its entries
     export_max_files: int = 1000  # HOMETAX_EXPORT_MAX_FILES: data parts in one /export request
+    # HOMETAX_REQUEST_SECONDS: the time budget of one many-document request (/batch, /export), below
+    # the app server's worker timeout (HOMETAX_TIMEOUT, 30 s), so that a slow batch ends as too_large
+    # instead of a killed worker
+    request_seconds: float = 20.0
     instance: str = field(default="")  # HOMETAX_INSTANCE: which app server instance, for logs
 
     @classmethod
@@ -68,6 +72,7 @@ class WebConfig:
             batch_max_total_bytes=_int(env, "HOMETAX_BATCH_MAX_TOTAL_BYTES", 100 * MiB),
             zip_max_ratio=_int(env, "HOMETAX_ZIP_MAX_RATIO", 50),
             export_max_files=_int(env, "HOMETAX_EXPORT_MAX_FILES", 1000),
+            request_seconds=float(env.get("HOMETAX_REQUEST_SECONDS") or 20.0),
             instance=env.get("HOMETAX_INSTANCE") or "",
         )
 
