@@ -135,12 +135,11 @@ def _cmd_parse(args) -> int:
     from . import export
     from .yesone import parse_document
 
-    doc = parse_document(args.file, password=_password(args))
-    writer = {"json": export.to_json, "csv": export.to_csv, "xlsx": export.to_xlsx}[args.format]
-    data = writer([doc], mask=args.mask)
     if args.format == "xlsx" and not args.output and sys.stdout.isatty():
         raise errors.UsageError("refusing to write XLSX to a terminal; use -o FILE")
-    _write(data, args.output)
+    doc = parse_document(args.file, password=_password(args))
+    writer = {"json": export.to_json, "csv": export.to_csv, "xlsx": export.to_xlsx}[args.format]
+    _write(writer([doc], mask=args.mask), args.output)
     return 0
 
 
