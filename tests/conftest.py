@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -56,3 +58,33 @@ def bomb() -> bytes:
 
 # The real nginx + app server stack, shared by the stack and browser tests (tests/stack.py).
 from stack import stack  # noqa: E402,F401
+
+
+# -- files opened for writing (privacy: uploads and their data stay in memory) ------------------------
+_WRITES: list | None = None
+
+
+def _audit(event, args):
+    if _WRITES is not None and event == "open" and len(args) > 1:
+        mode, flags = args[1], (args[2] if len(args) > 2 else 0) or 0
+        if (isinstance(mode, str) and any(c in mode for c in "wax+")) or flags & (os.O_WRONLY | os.O_RDWR):
+            _WRITES.append(args[0])
+
+
+sys.addaudithook(_audit)  # Python's audit hook sees every open() for writing, whichever module asks
+
+
+@contextlib.contextmanager
+def files_written():
+    """Yields the list of paths opened for writing in this process while the block runs."""
+    global _WRITES
+    seen: list = []
+    _WRITES = seen
+    try:
+        yield seen
+        with open(os.devnull, "w"):  # the hook is live: this one must be seen
+            pass
+        assert seen and seen[-1] == os.devnull, "the audit hook saw nothing"
+        seen.pop()
+    finally:
+        _WRITES = None

@@ -17,7 +17,8 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 import builder
-from conftest import ROOT, SAMPLES, sample_files
+from conftest import ROOT, SAMPLES, files_written, sample_files
+from werkzeug.test import EnvironBuilder
 
 import hometax_decrypt as h
 from hometax_decrypt.web import create_app
@@ -611,3 +612,30 @@ def test_many_document_requests_share_one_time_budget(fmt):
     ample = create_app(WebConfig(request_seconds=60.0)).test_client()
     files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"), (io.BytesIO(ALL.read_bytes()), "b.pdf")]
     assert ample.post("/api/v1/batch", data={"file": files, "format": fmt}).status_code == 200
+
+
+def test_no_endpoint_writes_a_file(client):
+    """Uploads, their data and every answer stay in memory: Python's audit hook sees no open() for
+    writing while the endpoints run (multipart parts included: Werkzeug would spool large ones)."""
+    pdf = ALL_PW.read_bytes()
+    calls = [
+        ("/api/v1/extract?part=sam&encoding=euc-kr", {"file": (io.BytesIO(pdf), "a.pdf"),
+                                                       "password": "1234567"}),
+        ("/api/v1/verify", {"file": (io.BytesIO(pdf), "a.pdf")}),
+        ("/api/v1/decrypt", {"file": (io.BytesIO(pdf), "a.pdf"), "password": "1234567"}),
+    ] + [("/api/v1/documents", {"file": (io.BytesIO(pdf), "a.pdf"), "password": "1234567",
+                                "format": fmt}) for fmt in ("json", "csv", "xlsx")] + [
+        ("/api/v1/batch", {"file": [(io.BytesIO(pdf), "a.pdf"), (io.BytesIO(ALL.read_bytes()), "b.pdf")],
+                           "password": "1234567", "format": "xlsx"}),
+        ("/api/v1/export", {"file": [(io.BytesIO(h.extract(ALL)), "a.xml")], "format": "xlsx"}),
+    ]
+    for url, data in calls:
+        # the test client spools a large multipart body to a temporary file itself: encode it first
+        builder = EnvironBuilder(path=url, method="POST", data=data)
+        environ = builder.get_environ()
+        body, content_type = environ["wsgi.input"].read(), environ["CONTENT_TYPE"]
+        builder.close()
+        with files_written() as seen:
+            r = client.post(url, data=body, content_type=content_type)
+        assert r.status_code == 200, (url, r.data[:200])
+        assert seen == [], (url, seen)

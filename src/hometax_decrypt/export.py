@@ -182,80 +182,51 @@ def summary_rows(docs, mask: bool = False,
     return header, table
 
 
-def _text_cell(ws, value):
-    if not (isinstance(value, str) and value.startswith("=")):
-        return value  # a plain string: openpyxl writes it as a string cell
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"  # never a formula
-    return cell
-
-
-def _number_cell(ws, value):
-    if value is None:
-        return None
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.number_format = THOUSANDS
-    return cell
-
-
 def to_xlsx(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
-    """Written in openpyxl's write-only mode: rows are streamed out, not held as cell objects."""
-    from openpyxl import Workbook
+    """Written with XlsxWriter in its in-memory mode: nothing of the workbook touches the disk
+    (openpyxl writes every worksheet to a temporary file before zipping it, whatever its mode).
+    Text cells are written as strings, never as formulas or links; amounts as numbers."""
+    import xlsxwriter
 
     docs = _as_list(docs)
-    wb = Workbook(write_only=True)
-    try:
-        return _fill_xlsx(wb, docs, mask, deadline)
-    except BaseException:
-        _discard(wb)  # a write-only sheet streams to a temporary file: never leave it behind
-        raise
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False,
+                                   "strings_to_urls": False, "strings_to_numbers": False})
+    thousands = wb.add_format({"num_format": THOUSANDS})
+    bold = wb.add_format({"bold": True})
 
-
-def _discard(wb) -> None:
-    """Close the streams of an abandoned write-only workbook, innermost first, and remove its
-    temporary files (openpyxl would otherwise keep them until the process exits)."""
-    for ws in wb.worksheets:
-        for gen in (getattr(ws, "_rows", None), getattr(getattr(ws, "_writer", None), "xf", None)):
-            if gen is not None:
-                try:
-                    gen.close()
-                except Exception:  # noqa: BLE001 - best effort on a workbook being thrown away
-                    pass
-        writer = getattr(ws, "_writer", None)
-        if writer is not None:
-            try:
-                writer.cleanup()
-            except Exception:  # noqa: BLE001
-                pass
-
-
-def _fill_xlsx(wb, docs: list, mask: bool, deadline: Deadline | None) -> bytes:
-    from openpyxl.utils import get_column_letter
-
-    ws = wb.create_sheet("items")
-    ws.freeze_panes = "A2"
-    for j, c in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = {"details": 60, "breakdown": 40,
-                                                            "trade_nm": 24, "form_name": 24}.get(c, 14)
-    ws.append(COLUMNS)
+    ws = wb.add_worksheet("items")
+    ws.freeze_panes(1, 0)
+    widths = {"details": 60, "breakdown": 40, "trade_nm": 24, "form_name": 24}
+    for j, c in enumerate(COLUMNS):
+        ws.set_column(j, j, widths.get(c, 14))
+        ws.write_string(0, j, c, bold)
+    i = 1
     for doc in docs:  # one budget per document (or the caller's), for its rows and its cells
         for r in _doc_rows(doc, mask, _deadline(deadline)):
-            ws.append([_number_cell(ws, r[c]) if c in NUMERIC_COLUMNS
-                       else _text_cell(ws, "" if r[c] is None else str(r[c])) for c in COLUMNS])
+            for j, c in enumerate(COLUMNS):
+                _write_cell(ws, i, j, r[c], c in NUMERIC_COLUMNS, thousands)
+            i += 1
 
-    ss = wb.create_sheet("summary")
-    ss.freeze_panes = "D2"
+    ss = wb.add_worksheet("summary")
+    ss.freeze_panes(1, 3)
     header, table = summary_rows(docs, mask, deadline)
-    ss.append(header)
-    for r in table:
-        ss.append([_text_cell(ss, v) if j < 3 else _number_cell(ss, v) for j, v in enumerate(r)])
-    out = io.BytesIO()
-    wb.save(out)
+    for j, c in enumerate(header):
+        ss.write_string(0, j, c, bold)
+    for i, r in enumerate(table, start=1):
+        for j, v in enumerate(r):
+            _write_cell(ss, i, j, v, j >= 3, thousands)
+    wb.close()
     return out.getvalue()
+
+
+def _write_cell(ws, row: int, col: int, value, numeric: bool, number_format) -> None:
+    if value is None:
+        return
+    if numeric and isinstance(value, int):
+        ws.write_number(row, col, value, number_format)
+    else:
+        ws.write_string(row, col, str(value))
 
 
 __all__ = ["to_json", "to_csv", "to_xlsx", "rows", "summary_rows", "COLUMNS", "MANDATED_COLUMNS"]
