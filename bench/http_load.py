@@ -267,6 +267,21 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 @contextmanager
+def _serving(command: list[str], env: dict, log_path: Path, port: int, stop_signal=signal.SIGTERM):
+    """Start a server process (its output to ``log_path``), wait until it answers on ``port``,
+    yield (url, pid), and stop it."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(command, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url, proc)
+        yield url, proc.pid
+    finally:
+        _stop_process(proc, stop_signal)
+
+
+@contextmanager
 def direct_gunicorn(run_dir: Path, workers: int):
     """A stack instance's gunicorn (same command, config and environment) on a loopback TCP port."""
     port = free_port()
@@ -277,16 +292,8 @@ def direct_gunicorn(run_dir: Path, workers: int):
         d.mkdir(parents=True, exist_ok=True)
     env = stack._app_env(cfg, 1)
     env["HOMETAX_BIND"] = f"127.0.0.1:{port}"
-    log = open(cfg.log_dir / "direct.log", "ab")
-    proc = subprocess.Popen(stack._app_command(cfg), cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url, proc)
-        yield url, proc.pid
-    finally:
-        _stop_process(proc)
+    with _serving(stack._app_command(cfg), env, cfg.log_dir / "direct.log", port) as served:
+        yield served
 
 
 @contextmanager
@@ -296,18 +303,10 @@ def flask_dev(run_dir: Path):
     env = _env({"HOMETAX_LISTEN": "127.0.0.1", "PYTHONPATH": str(REPO / "src"),
                 "TMPDIR": str(run_dir)})
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(run_dir / "flask-dev.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "hometax_decrypt.web.wsgi:app", "run",
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=str(REPO), env=env, stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url, proc)
-        yield url, proc.pid
-    finally:
-        _stop_process(proc, signal.SIGINT)
+    command = [sys.executable, "-m", "flask", "--app", "hometax_decrypt.web.wsgi:app", "run",
+               "--host", "127.0.0.1", "--port", str(port)]
+    with _serving(command, env, run_dir / "flask-dev.log", port, signal.SIGINT) as served:
+        yield served
 
 
 # == the run ============================================================================================
