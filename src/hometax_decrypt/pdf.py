@@ -179,16 +179,6 @@ class NtsDocument:
             return "legacy"
         return "none"
 
-    def part_names(self) -> list[str]:
-        names = []
-        for name in PARTS:
-            try:
-                self._find_stream(name)
-            except errors.NotNtsDocument:
-                continue
-            names.append(name)
-        return names
-
     # -- reading --------------------------------------------------------------------------------
     def _find_stream(self, name: str) -> tuple[pikepdf.Stream, bool]:
         """The stream holding part ``name`` and whether it uses the legacy digit encoding."""

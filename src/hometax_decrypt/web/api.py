@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from .. import errors
 from ..limits import Deadline, Limits
-from ..pdf import normalize_encoding, normalize_part, open_document, read_source
+from ..pdf import normalize_encoding, normalize_part, open_document
 from . import batch as batch_mod
 from . import inputs
 from .metrics import DOCUMENTS
@@ -37,13 +37,6 @@ def _limits_within(deadline: Deadline) -> Limits:
     lim = _limits()
     left = max(0.0, deadline.end - time.monotonic())
     return dataclasses.replace(lim, max_seconds=min(lim.max_seconds, left))
-
-
-def _verify(data: bytes):
-    """Trust anchors come from HOMETAX_TRUST_DIR (read by the timestamp module)."""
-    from ..timestamp import verify_bytes
-
-    return verify_bytes(data)
 
 
 def _document_headers(resp: Response, v, attachment: str | None) -> None:
@@ -109,9 +102,9 @@ def extract():
 @bp.post("/verify")
 @_counted("verify")
 def verify():
-    upload = inputs.single_upload()
-    data = read_source(upload.data, _limits())
-    v = _verify(data)
+    from ..timestamp import verify as verify_source  # trust anchors: HOMETAX_TRUST_DIR
+
+    v = verify_source(inputs.single_upload().data, limits=_limits())
     resp = jsonify(v.to_dict())
     resp.headers.update(_verification_headers(v))
     return resp
