@@ -104,7 +104,11 @@ def test_every_code_and_field_in_the_samples_has_a_label():
 def test_unknown_form_falls_back_to_family():
     cat = catalog()
     info = cat.form("G199M")
-    assert (info.known, info.source, info.category, info.period_label) == (False, "family", "신용카드", "월별")
+    # changed by issue 10: label_source "family" is now "inferred", and the label says so
+    assert (info.known, info.source, info.category, info.period_label) == (False, "inferred", "신용카드", "월별")
+    assert info.label == "신용카드 (G199M: 정의서 미수록)"
+    assert cat.field_entry("G199M", "man/data/@use_place_cd") == (
+        cat.field("G108Y", "man/data/@use_place_cd"), "inferred")
     assert cat.field_label("G199M", "man/data/@use_place_cd") == "종류"
     none = cat.form("Z001Y")
     assert (none.label, none.source) == (None, "unknown")

@@ -17,7 +17,7 @@ from lxml import etree
 import hometax_decrypt
 from hometax_decrypt import cli, errors, export
 from hometax_decrypt.limits import Deadline
-from hometax_decrypt.yesone import parse_xml
+from hometax_decrypt.yesone import document_to_dict, parse_xml
 
 HEADER = "form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount"
 SCHEMA = json.loads((ROOT / "docs" / "document.schema.json").read_text(encoding="utf-8"))
@@ -64,12 +64,17 @@ def test_csv_header_rows_and_amounts(doc2020):
         assert row["resid"] == man.get("resid") and row["name"] == man.get("name")
         assert row["busnid"] == (data_el.get("busnid") or "")
         s = data_el.find("sum")
-        assert row["amount"] == (str(int(s.text)) if s is not None else "")
+        # changed by issue 10: `amount` is the amount the NTS counts (순납입금액 for E/F pension
+        # accounts, which have no <sum>), the raw <sum> is `sum_amount`
+        counted = s if fc[:2] not in ("E1", "F1") else data_el.find("ddct_bs_ass_amt")
+        assert row["amount"] == (str(int(counted.text)) if counted is not None else "")
+        assert row["sum_amount"] == (str(int(s.text)) if s is not None else "")
         assert row["doc_seq"] == "2020122201320067"
     assert {r["form_name"] for r in rows if r["form_cd"] == "A102Y"} == {"보험료(보장성,장애인보장성)"}
-    assert any(r["amount"] == "" and r["form_cd"] == "E102Y" for r in rows)  # no <sum>: empty
-    e102 = next(r for r in rows if r["form_cd"] == "E102Y")
-    assert e102["stated_amount"] and "순납입금액(ddct_bs_ass_amt)=" in e102["details"]
+    e102 = [r for r in rows if r["form_cd"] == "E102Y"]
+    assert e102 and all(r["sum_amount"] == "" and r["amount"] and r["amount_element"] == "ddct_bs_ass_amt"
+                        for r in e102)  # no <sum>: the 순납입금액 is the amount, under the same name
+    assert "순납입금액(ddct_bs_ass_amt)=" in e102[0]["details"]
 
 
 def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
@@ -185,14 +190,17 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
     assert numeric > 100
     summary = wb["summary"]
     sh = [c.value for c in summary[1]]
-    assert sh[:3] == ["doc_seq", "resid", "name"] and "의료비" in sh and "신용카드 등" in sh
+    # changed by issue 10: one row per person AND tax year (across documents), not per document
+    assert sh[:4] == ["att_year", "resid", "name", "doc_seqs"] and "의료비" in sh and "신용카드 등" in sh
+    assert sh[-2:] == ["dependant_flags", "duplicates"]
     expected = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]}
-                for p in doc2020.to_dict(mask=True)["summary"]}
+                for p in document_to_dict(doc2020, mask=True)["summary"]}
     assert summary.max_row - 1 == len(expected)
     for row in summary.iter_rows(min_row=2):
         resid = row[1].value
+        assert row[0].value == "2020" and row[3].value == "2020122201320067"
         assert re.fullmatch(r"\d{6}-\d\*{6}", resid)
-        for label, cell in zip(sh[3:], row[3:]):
+        for label, cell in zip(sh[4:-2], row[4:-2]):
             assert cell.value == expected[resid].get(label)
             if cell.value is not None:
                 assert isinstance(cell.value, int) and cell.number_format == "#,##0"

@@ -19,7 +19,8 @@ from hometax_decrypt import errors, export
 from hometax_decrypt import pdf as pdf_module
 from hometax_decrypt import yesone
 from hometax_decrypt.limits import Deadline, Limits
-from hometax_decrypt.yesone import mask_resid, parse_document, parse_sam, parse_xml, to_int, to_xml
+from hometax_decrypt.yesone import (document_to_dict, mask_resid, parse_document, parse_sam, parse_xml,
+                                    summarize, to_int, to_xml)
 from hometax_decrypt.yesone.xml import MAX_ATTRIBUTES
 
 SAMPLE_IDS = [str(p.relative_to(SAMPLES)) for p in sample_files()]
@@ -141,7 +142,7 @@ def test_parse_document_from_pdf_with_verification():
     assert doc.doc.issue_date == "2020-12-22"
     assert doc.doc.months == list(range(1, 13))
     assert doc.verification is not None and doc.verification.authentic is True
-    d = doc.to_dict()
+    d = document_to_dict(doc)
     assert d["verification"]["authentic"] is True
     assert d["doc"]["doc_type_label"] == "전체내역"
 
@@ -158,7 +159,7 @@ def test_parse_document_password_and_2022_doc_fields():
 
 def test_typed_values_and_labels():
     doc = parse_xml(parts("nts-2020/all.pdf")[0])
-    d = doc.to_dict()
+    d = document_to_dict(doc)
     forms = {f["form_cd"]: f for f in d["forms"]}
     j203 = forms["J203Y"]["people"][0]["items"][0]
     assert j203["label"] == "장기주택저당차입금 이자상환"
@@ -176,7 +177,7 @@ def test_typed_values_and_labels():
     assert g108["sum_data"][0]["label"] == "2020년 일반합계"
     assert g108["items"][0]["code_labels"]["use_place_cd"] in ("일반", "전통시장", "대중교통", "도서공연등")
     assert len(g108["items"][0]["breakdown"]) == 12
-    b101 = parse_xml(parts("nts-2020/detail/medical.pdf")[0]).to_dict()["forms"][0]
+    b101 = document_to_dict(parse_xml(parts("nts-2020/detail/medical.pdf")[0]))["forms"][0]
     day = b101["people"][0]["items"][0]["breakdown"][0]
     assert day["dd"] and day["date"] == f"{day['dd'][:4]}-{day['dd'][4:6]}-{day['dd'][6:]}"
 
@@ -214,7 +215,7 @@ def _expected_summary(xml: bytes) -> dict:
 def test_summary_matches_raw_xml(rel):
     xml, _ = parts(rel)
     doc = parse_xml(xml)
-    got = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]} for p in doc.summary()}
+    got = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]} for p in summarize(doc)}
     assert got == _expected_summary(xml)
     # cross-check with totals the NTS itself states: cards add up to each person's tot_sum
     root = etree.fromstring(xml)
@@ -261,7 +262,7 @@ UNKNOWN = """<?xml version="1.0" encoding="utf-8" ?>
 def test_unknown_codes_are_carried_through():
     doc = parse_xml(UNKNOWN)
     assert tree(etree.fromstring(to_xml(doc))) == tree(etree.fromstring(UNKNOWN))
-    d = doc.to_dict()
+    d = document_to_dict(doc)
     assert [n["tag"] for n in d["doc"]["extra"]] == ["new_doc_field"]
     assert d["extra"][0]["tag"] == "notice" and d["extra"][0]["children"][0]["text"] == "문단"
     z = d["forms"][0]
@@ -277,11 +278,14 @@ def test_unknown_codes_are_carried_through():
     assert [c["text"] for c in item["elements"][1]["children"]] == ["깊이", "둘"]
     assert item["amount"] == 1000 and item["sum"]["attributes"] == {"ddct": 500, "new_split": 250}
     assert item["breakdown"][0]["attributes"] == {"new_amt_attr": 7}
-    # a newer version of a known family gets the family's labels
+    # a newer version of a known family gets the family's labels, marked inferred (issue 10: was
+    # "family"), with the document's own year and code in its label
     g = d["forms"][1]
-    assert g["label_source"] == "family" and g["category"] == "신용카드"
+    assert g["label_source"] == "inferred" and g["category"] == "신용카드"
+    # G111 is the 2023 code: in this 2030 document its label must not say 2023
+    assert g["label"] == f"신용카드 ({d['doc']['att_year']}년 귀속, {g['form_cd']}: 해당 연도 정의서 미수록)"
     assert [s["tag"] for s in g["people"][0]["sum_data"]] == ["gnrl_sum", "brand_new_sum", "tot_sum"]
-    masked = json.dumps(doc.to_dict(mask=True), ensure_ascii=False)
+    masked = json.dumps(document_to_dict(doc, mask=True), ensure_ascii=False)
     assert "8101012234567" not in masked and "810101-2******" in masked  # co_resid masked too
     assert "7501011234567" not in masked
     assert doc.doc.resid == "7501011234567"  # masking never touches the model
@@ -357,12 +361,12 @@ def test_mask_everywhere_in_to_dict():
     doc = parse_xml(xml)
     full = set(re.findall(rb'resid="(\d{13})"', xml)) | set(re.findall(rb"resid[^>]*>(\d{13})<", xml))
     assert len(full) >= 5
-    masked = json.dumps(doc.to_dict(mask=True), ensure_ascii=False).encode()
+    masked = json.dumps(document_to_dict(doc, mask=True), ensure_ascii=False).encode()
     for r in full:
         assert r not in masked
     assert b"750101-1******" in masked
     # without --mask payroll gets the full numbers
-    assert b"7501011234567" in json.dumps(doc.to_dict(), ensure_ascii=False).encode()
+    assert b"7501011234567" in json.dumps(document_to_dict(doc), ensure_ascii=False).encode()
 
 
 def test_mask_resid_other_separators_but_never_other_numbers():
@@ -399,7 +403,7 @@ def test_a_huge_number_never_crashes_and_is_kept_as_text():
     item = next(doc.items())[2]
     assert item.amount is None and item.sum_amounts() == {} and item.breakdown[0].amount is None
     assert doc.doc.months is None
-    d = doc.to_dict()
+    d = document_to_dict(doc)
     it = d["forms"][0]["people"][0]["items"][0]
     assert it["amount"] is None and it["sum"]["attributes"]["ddct"] == HUGE
     assert it["breakdown"][0]["attributes"]["hi_ntf"] == HUGE
@@ -409,7 +413,7 @@ def test_a_huge_number_never_crashes_and_is_kept_as_text():
     assert export.to_xlsx([doc])[:2] == b"PK" and b'"documents"' in export.to_json([doc])
     sam = ("DOCHD|HDR|A|2030010100000001|2030|01 ~ 12월 |\n"
            f"A102Y|G0001|7501011234567|n|1|t|a||||||||||{HUGE}|\nDOCED|END|\n").encode()
-    assert parse_sam(sam).to_dict()["forms"][0]["people"][0]["items"][0]["amount"] is None
+    assert document_to_dict(parse_sam(sam))["forms"][0]["people"][0]["items"][0]["amount"] is None
 
 
 # -- text between elements ----------------------------------------------------------------------------
@@ -456,7 +460,7 @@ def test_many_people_fit_the_default_limits_and_a_short_deadline():
     assert 90_000 <= lim.max_xml_elements
     doc = parse_xml(_people_xml(30_000), lim)
     assert len(doc.people(Deadline(5))) == 30_000
-    d = doc.to_dict(deadline=Deadline(5))
+    d = document_to_dict(doc, deadline=Deadline(5))
     assert len(d["people"]) == 30_000 and len(d["forms"][0]["people"]) == 30_000
     assert len(json.loads(export.to_json([doc], deadline=Deadline(5)))["documents"]) == 1
     # the same resid under another name is still one person
@@ -472,7 +476,7 @@ def test_an_expired_deadline_stops_parsing_and_serialising():
             fn(data, None, Deadline(-1))
         assert fn(data, None, Deadline(5)).forms  # the same work with time left
     doc = parse_xml(xml)
-    for work in (lambda dl: doc.to_dict(deadline=dl), doc.summary, doc.people):
+    for work in (lambda dl: document_to_dict(doc, deadline=dl), lambda dl: summarize(doc, dl), doc.people):
         with pytest.raises(errors.TooLarge, match="time"):
             work(Deadline(-1))
         work(Deadline(5))

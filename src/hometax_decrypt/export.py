@@ -3,12 +3,17 @@
 Each takes a LIST of documents (one employee's file, or a whole batch) and returns bytes:
 
 - JSON: ``{"format": "hometax-decrypt/records", "version": 1, "documents": [...]}`` — always a list,
-  one entry per document (``Document.to_dict``); see ``docs/document.schema.json``.
+  one entry per document (``yesone.serialize.document_to_dict``); see ``docs/document.schema.json``.
 - CSV: UTF-8 with BOM (Excel opens it), one row per ``<data>`` item; the header starts exactly
-  ``form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount`` (``amount`` = the integer in the
-  item's ``<sum>``, empty if none), then :data:`EXTRA_COLUMNS`.
+  ``form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount`` (``amount`` = the amount the NTS
+  counts and prints for the item: its ``<sum>``, or ``ddct_bs_ass_amt`` 순납입금액 for pension
+  accounts; empty if none or if the form states no amount, T101M), then :data:`EXTRA_COLUMNS`
+  (``sum_amount`` = the raw ``<sum>`` beside it, ``amount_element`` = where ``amount`` was read).
 - XLSX: sheet ``items`` (the CSV's rows and columns, amounts as numbers with thousands separators)
-  and sheet ``summary`` (one row per person per document × category).
+  and sheet ``summary`` (one row per person AND tax year across all documents × category: two years
+  are never added; the same form of the same person and year in two documents counts once and is
+  named in the ``duplicates`` column; T101M flags in ``dependant_flags``, never added).
+- JSON also carries ``totals``: the same per-person-and-year table (:func:`yesone.summary.totals`).
 
 ``mask=True`` masks resident numbers everywhere (``750101-1******``) on the way out; the documents
 are never changed. A spreadsheet may run a CSV text cell as a formula when it starts with ``=``, ``+``,
@@ -30,14 +35,14 @@ import re
 
 from .limits import Deadline
 from .yesone.catalog import catalog
-from .yesone.serialize import default_deadline, maybe_mask
-from .yesone.summary import LABELS, ORDER
+from .yesone.serialize import default_deadline, document_to_dict, maybe_mask
+from .yesone.summary import labels, order, totals
 
 MANDATED_COLUMNS = ["form_cd", "form_name", "dat_cd", "resid", "name", "busnid", "trade_nm", "amount"]
-EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "stated_amount", "period",
-                 "details", "breakdown"]
+EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "sum_amount", "amount_element",
+                 "label_source", "period", "details", "breakdown"]
 COLUMNS = MANDATED_COLUMNS + EXTRA_COLUMNS
-NUMERIC_COLUMNS = {"amount", "stated_amount"}
+NUMERIC_COLUMNS = {"amount", "sum_amount"}
 THOUSANDS = "#,##0"
 _FORMULA = re.compile(r"^[=+\-@\t\r\n]")
 
@@ -56,10 +61,19 @@ def _deadline(deadline: Deadline | None) -> Deadline:
 
 
 def to_json(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
+    docs = _as_list(docs)
     payload = {"format": "hometax-decrypt/records", "version": 1,
-               "documents": [d.to_dict(mask=mask, deadline=_deadline(deadline))
-                             for d in _as_list(docs)]}
+               "documents": [document_to_dict(d, mask=mask, deadline=_deadline(deadline))
+                             for d in docs],
+               "totals": person_year_totals(docs, mask, deadline)}
     return (json.dumps(payload, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def person_year_totals(docs, mask: bool = False, deadline: Deadline | None = None) -> list[dict]:
+    """The per-person-and-tax-year totals of ``docs`` (resident numbers masked with ``mask``)."""
+    docs = _as_list(docs)
+    budgets = [_deadline(deadline) for _ in docs]
+    return totals(docs, deadline=lambda i: budgets[i], mask=mask)
 
 
 # -- rows -----------------------------------------------------------------------------------------
@@ -85,7 +99,7 @@ def _details(item, mask: bool) -> str:
         parts.append(f"{label}({n.tag})={value}" + (f" [{code}]" if code else ""))
     s = item.sum_node
     if s is not None:
-        if s.text and s.text.strip() and item.amount is None:  # not a number: kept as written
+        if s.text and s.text.strip() and item.sum_amount is None:  # not a number: kept as written
             parts.append(f"{cat.field_label(fc, 'man/data/sum') or 'sum'}(sum)={s.text}")
         for k, v in s.attrs.items():
             label = cat.field_label(fc, f"man/data/sum/@{k}") or k
@@ -125,7 +139,7 @@ def _doc_rows(doc, mask: bool, dl: Deadline):
     cat = catalog()
     for form, person, item in doc.items():
         dl.check()
-        info = form.info
+        info = cat.form(form.form_cd, doc.doc.att_year)
         _, summary_label = cat.summary_category(form.form_cd)
         yield {
             "form_cd": form.form_cd,
@@ -140,7 +154,9 @@ def _doc_rows(doc, mask: bool, dl: Deadline):
             "att_year": doc.doc.att_year or "",
             "item_name": item.label or "",
             "summary_category": summary_label,
-            "stated_amount": item.stated_amount(),
+            "sum_amount": item.sum_amount,
+            "amount_element": cat.summary_amount_element(form.form_cd) if cat.counted(form.form_cd) else "",
+            "label_source": info.source,
             "period": info.period_label or "",
             "details": _details(item, mask),
             "breakdown": _breakdown(item, mask),
@@ -165,20 +181,35 @@ def to_csv(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
 
 # -- XLSX -----------------------------------------------------------------------------------------
 
+def _flags_text(flags: list[dict]) -> str:
+    return "; ".join(f"{f.get('name') or ''} {f.get('resid') or ''} 관계코드 {f.get('relation') or '?'}: "
+                     f"소득기준 초과 {f.get('over_income') or '?'}" for f in flags)
+
+
+def _duplicates_text(dups: list[dict]) -> str:
+    return "; ".join(f"{d['form_cd']} {d['doc_seq']} (집계: {d['counted_doc_seq']})" for d in dups)
+
+
+SUMMARY_FIXED = ["att_year", "resid", "name", "doc_seqs"]
+SUMMARY_TAIL = ["dependant_flags", "duplicates"]
+
+
 def summary_rows(docs, mask: bool = False,
                  deadline: Deadline | None = None) -> tuple[list[str], list[list]]:
-    """Header and rows of the person × category table (amounts as int or None)."""
-    docs = _as_list(docs)
-    per_doc = [(d, d.summary(_deadline(deadline))) for d in docs]
-    present = {c["category"] for _, s in per_doc for p in s for c in p["categories"]}
-    cats = [k for k in ORDER if k in present]
-    header = ["doc_seq", "resid", "name"] + [LABELS[k] for k in cats]
+    """Header and rows of the person × tax year × category table (amounts as int or None): one row
+    per person AND tax year across ``docs`` (:func:`person_year_totals`); columns
+    :data:`SUMMARY_FIXED`, one per category present, then :data:`SUMMARY_TAIL`."""
+    table_in = person_year_totals(docs, mask, deadline)
+    present = {c["category"] for p in table_in for c in p["categories"]}
+    cats = [k for k in order() if k in present]
+    lab = labels()
+    header = SUMMARY_FIXED + [lab[k] for k in cats] + SUMMARY_TAIL
     table = []
-    for d, summary in per_doc:
-        for p in summary:
-            by = {c["category"]: c["amount"] for c in p["categories"]}
-            table.append([d.doc.seq or "", maybe_mask("resid", p["resid"], mask) or "",
-                          p["name"] or ""] + [by.get(k) for k in cats])
+    for p in table_in:
+        by = {c["category"]: c["amount"] for c in p["categories"]}
+        table.append([p["att_year"] or "", p["resid"] or "", p["name"] or "", " ".join(p["documents"])]
+                     + [by.get(k) for k in cats]
+                     + [_flags_text(p["dependant_flags"]), _duplicates_text(p["duplicates"])])
     return header, table
 
 
@@ -209,13 +240,14 @@ def to_xlsx(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes
             i += 1
 
     ss = wb.add_worksheet("summary")
-    ss.freeze_panes(1, 3)
+    ss.freeze_panes(1, len(SUMMARY_FIXED))
     header, table = summary_rows(docs, mask, deadline)
+    numeric = range(len(SUMMARY_FIXED), len(header) - len(SUMMARY_TAIL))
     for j, c in enumerate(header):
         ss.write_string(0, j, c, bold)
     for i, r in enumerate(table, start=1):
         for j, v in enumerate(r):
-            _write_cell(ss, i, j, v, j >= 3, thousands)
+            _write_cell(ss, i, j, v, j in numeric, thousands)
     wb.close()
     return out.getvalue()
 
@@ -229,4 +261,5 @@ def _write_cell(ws, row: int, col: int, value, numeric: bool, number_format) -> 
         ws.write_string(row, col, str(value))
 
 
-__all__ = ["to_json", "to_csv", "to_xlsx", "rows", "summary_rows", "COLUMNS", "MANDATED_COLUMNS"]
+__all__ = ["to_json", "to_csv", "to_xlsx", "rows", "summary_rows", "person_year_totals", "COLUMNS",
+           "MANDATED_COLUMNS"]

@@ -225,9 +225,10 @@ def _document_output(doc, fmt: str, mask: bool, deadline: Deadline):
     """The per-document part of a combined answer: the JSON record, or (csv/xlsx) a dry run of the
     rows the combined export will write for this document."""
     from .. import export
+    from ..yesone import document_to_dict
 
     if fmt == "json":
-        return doc.to_dict(mask=mask, deadline=deadline)
+        return document_to_dict(doc, mask=mask, deadline=deadline)
     export.rows([doc], mask, deadline=deadline)
     if fmt == "xlsx":
         export.summary_rows([doc], mask, deadline=deadline)

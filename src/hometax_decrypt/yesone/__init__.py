@@ -2,7 +2,7 @@
 
     doc = parse_document("employee.pdf", password="…")
     for form, person, item in doc.items(): ...
-    doc.summary(); doc.to_dict(mask=True)
+    summarize(doc); document_to_dict(doc, mask=True); totals([doc1, doc2])  # per person and year
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from ..limits import Limits, resolve
 from .catalog import Catalog, FormInfo, catalog
 from .model import (Breakdown, DocInfo, Document, Form, Item, Node, Person, mask_resid, to_date,
                     to_int)
+from .kind import document_kind
 from .sam import parse_sam
+from .serialize import document_to_dict
+from .summary import summarize, totals
 from .xml import parse_xml, to_xml
 
 
@@ -29,6 +32,7 @@ def parse_document(source, password=None, limits: Limits | None = None) -> Docum
     return doc
 
 
-__all__ = ["parse_document", "parse_xml", "parse_sam", "to_xml", "Document", "DocInfo", "Form",
+__all__ = ["parse_document", "parse_xml", "parse_sam", "to_xml", "document_to_dict", "summarize",
+           "totals", "document_kind", "Document", "DocInfo", "Form",
            "Person", "Item", "Node", "Breakdown", "Catalog", "FormInfo", "catalog", "mask_resid",
            "to_int", "to_date"]

@@ -1,41 +1,33 @@
-"""Labels for forms, items, fields and codes.
+"""Labels for forms, items, fields and codes, by form code and tax year.
 
 Two layers: ``catalog_data.json``, generated from the NTS XML definition workbook by
-``scripts/build_catalog.py`` (never edited by hand), and ``catalog_supplement.json``, a small
-hand-maintained file for codes seen in newer documents, each entry with its source. A form code the
-catalog does not know still gets the labels of its family (``G110`` → the ``G1`` family: 신용카드).
+``scripts/build_catalog.py`` (never edited by hand), and ``catalog_supplement.json``, the one
+hand-maintained data file: every code seen in documents newer than the workbook, one entry per code,
+with the tax years it belongs to and its source (``docs/records.md``, "Next tax year").
+
+Where a label comes from (``label_source``):
+
+- ``workbook`` / ``supplement``: the form itself describes it (for the document's tax year);
+- ``inferred``: the form, or the tax year, is not described. A form label is then built from the form
+  family's name with the document's own ``att_year`` and code ("신용카드 (2025년 귀속, G113Y: 정의서
+  미수록)"); a field label comes from another version of the SAME family (``G1…``), never from an
+  unrelated form;
+- ``unknown``: no form of the family is known; no label at all.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 PERIODS = {"Y": "연간합계", "M": "월별", "D": "일별"}
-
-# Summary categories: which form families add up into which per-person total (first prefix wins).
-# ``amount`` names the element holding the stated amount when it is not ``<sum>``: pension accounts
-# (E, F) dropped ``<sum>`` in 2013 and state the net payment in ``ddct_bs_ass_amt`` (순납입금액).
-SUMMARY_CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("health_insurance", "건강보험", ("O1",)),
-    ("national_pension", "국민연금", ("P1",)),
-    ("insurance", "보험료", ("A1",)),
-    ("medical", "의료비", ("B1",)),
-    ("medical_insurance_claims", "실손의료보험금", ("B2",)),
-    ("education", "교육비", ("C",)),
-    ("cards", "신용카드 등", ("G",)),
-    ("pension_savings", "연금저축 등", ("D1", "E1", "F1")),
-    ("housing", "주택자금", ("J1", "J2", "J3", "J4")),
-    ("monthly_rent", "월세액", ("J5",)),
-    ("small_business_aid", "소기업소상공인 공제부금", ("K1",)),
-    ("donation", "기부금", ("L1",)),
-    ("investment", "투자·장기저축", ("M1", "N1", "Q")),
-    ("disability", "장애인", ("R1",)),
-    ("other", "기타", ("",)),
-)
-SUMMARY_AMOUNT_ELEMENT = {"E1": "ddct_bs_ass_amt", "F1": "ddct_bs_ass_amt"}
+WORKBOOK, SUPPLEMENT, INFERRED, UNKNOWN = "workbook", "supplement", "inferred", "unknown"
+# a label naming the tax year it describes: "신용카드(2020년 귀속)", "벤처기업투자신탁(2020)";
+# not "월세액(2020귀속부터)", which holds from that year on
+_LABEL_YEAR = re.compile(r"\((20\d\d)(?:년)?(?:\s*귀속)?\)")
 
 
 @dataclass(frozen=True)
@@ -46,12 +38,23 @@ class FormInfo:
     period: str | None  # Y, M, D
     label: str | None
     category: str | None
-    known: bool  # described by the workbook or the supplement (not only by its family)
-    source: str  # "workbook", "supplement", "family" or "unknown"
+    known: bool  # described by the workbook or the supplement for this tax year
+    source: str  # label_source: "workbook", "supplement", "inferred" or "unknown"
+    years: tuple[int, ...] = ()  # the tax years the code belongs to, as far as known
+    reference: str | None = None  # where the entry comes from (workbook file or the entry's source)
 
     @property
     def period_label(self) -> str | None:
         return PERIODS.get(self.period or "")
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    prefixes: tuple[str, ...]
+    amount: dict  # family prefix -> element the NTS counts instead of <sum>
+    counted: bool  # False: a flag, never added into an amount
 
 
 def _load(name: str) -> dict:
@@ -59,82 +62,124 @@ def _load(name: str) -> dict:
         return json.load(fh)
 
 
+def _year(value) -> int | None:
+    try:
+        y = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return y if 1990 <= y <= 2999 else None
+
+
 class Catalog:
     def __init__(self, data: dict, supplement: dict):
         self.data = data
         self.supplement = supplement
-        self.forms: dict[str, dict] = dict(data["forms"])
-        self.form_source = {b: "workbook" for b in self.forms}
+        wb_file = data.get("source", {}).get("file", "workbook")
+        self.forms: dict[str, dict] = {b: dict(f) for b, f in data["forms"].items()}
+        self.form_source = {b: WORKBOOK for b in self.forms}
+        self.form_reference = {b: wb_file for b in self.forms}
+        self.versions: dict[str, list] = {k: list(v) for k, v in data["versions"].items()}
+        self.form_years: dict[str, tuple[int, ...]] = {
+            v["form"]: tuple(v["years"]) for fam in self.versions.values() for v in fam}
         for base, f in supplement.get("forms", {}).items():
             if base not in self.forms:
                 self.forms[base] = {**f, "fields": {}, "items": {}}
-                self.form_source[base] = "supplement"
+                self.form_source[base] = SUPPLEMENT
+                self.form_reference[base] = f["source"]
+                self.form_years[base] = tuple(f.get("years", []))
+                fam = self.versions.setdefault(base[:2], [])
+                if not any(v["form"] == base for v in fam):
+                    fam.append({"form": base, "years": f.get("years", [])})
+        # field path -> (definition, "workbook"/"supplement") per form
+        self.fields: dict[str, dict[str, tuple[dict, str]]] = {}
+        for base, f in self.forms.items():
+            self.fields[base] = {p: (fd, self.form_source[base]) for p, fd in f.get("fields", {}).items()}
+        for base, f in supplement.get("forms", {}).items():
+            if f.get("fields_as"):  # a sourced statement: this form has the elements of that one
+                for path, (fd, _) in self.fields.get(f["fields_as"], {}).items():
+                    self.fields.setdefault(base, {}).setdefault(path, (fd, SUPPLEMENT))
         for bases, fields in supplement.get("fields", {}).items():
             for base in bases.split():
-                target = self.forms.setdefault(base, {"fields": {}, "items": {}})
-                target.setdefault("fields", {})
+                target = self.fields.setdefault(base, {})
                 for path, fd in fields.items():
-                    target["fields"].setdefault(path, fd)
+                    target.setdefault(path, (fd, SUPPLEMENT))
         self.items: dict[str, dict] = dict(data["items"])
+        self.form_items: dict[str, dict[str, str]] = {b: dict(f.get("items", {})) for b, f in self.forms.items()}
         for code, it in supplement.get("items", {}).items():
             self.items.setdefault(code, it)
             for base in it.get("forms", []):
-                self.forms.setdefault(base, {"fields": {}, "items": {}}).setdefault(
-                    "items", {}).setdefault(code, it["label"])
+                self.form_items.setdefault(base, {}).setdefault(code, it["label"])
+        for base, entries in supplement.get("item_labels", {}).items():
+            for code, it in entries.items():  # a newer label of a workbook item, for the years named
+                self.form_items.setdefault(base, {})[code] = it["label"]
         self.codes: dict[str, dict[str, str]] = {k: dict(v) for k, v in data["codes"].items()}
         for name, entry in supplement.get("codes", {}).items():
             into = self.codes.setdefault(name, {})
             for k, v in entry["codes"].items():
                 into.setdefault(k, v)
-        self.versions: dict[str, list] = {k: list(v) for k, v in data["versions"].items()}
-        for base, f in supplement.get("forms", {}).items():
-            fam = self.versions.setdefault(base[:2], [])
-            if not any(v["form"] == base for v in fam):
-                fam.append({"form": base, "years": f.get("years", [])})
-        # latest described version per family, for labels of versions we do not know
-        self._family_latest: dict[str, str] = {}
+        self.categories: tuple[Category, ...] = tuple(
+            Category(c["key"], c["label"], tuple(c["prefixes"]), dict(c.get("amount", {})),
+                     bool(c.get("counted", True)))
+            for c in supplement["summary_categories"]["categories"])
+        # the family's name for inferred labels: the category of its newest described version
+        self._family_name: dict[str, str] = {}
         for base in sorted(self.forms):
-            if self.forms[base].get("label"):
-                self._family_latest[base[:2]] = base
-        self._by_name: dict[str, dict] = {}
-        for base in sorted(self.forms):
-            for path, fd in self.forms[base].get("fields", {}).items():
-                self._by_name.setdefault(path.rsplit("/", 1)[-1], fd)
+            name = self.forms[base].get("category") or self.forms[base].get("label")
+            if name:
+                self._family_name[base[:2]] = name
 
     # -- forms ----------------------------------------------------------------------------------
-    @lru_cache(maxsize=512)
-    def form(self, form_cd: str) -> FormInfo:
+    @lru_cache(maxsize=1024)
+    def form(self, form_cd: str, att_year: str | int | None = None) -> FormInfo:
+        """The form ``form_cd`` in a document of tax year ``att_year`` (when known)."""
         code = form_cd or ""
         base, family = code[:4], code[:2]
         period = code[4:5] or None
+        year = _year(att_year)
         f = self.forms.get(base)
+        years = self.form_years.get(base, ())
         if f and f.get("label"):
-            return FormInfo(code, base, family, period, f.get("label"), f.get("category"), True,
-                            self.form_source.get(base, "supplement"))
-        latest = self._family_latest.get(family)
-        if latest:
-            g = self.forms[latest]
-            return FormInfo(code, base, family, period, g.get("label"), g.get("category"), False,
-                            "family")
-        return FormInfo(code, base, family, period, None, None, False, "unknown")
+            label = f["label"]
+            m = _LABEL_YEAR.search(label)
+            if year is None or m is None or int(m.group(1)) == year:
+                return FormInfo(code, base, family, period, label, f.get("category"), True,
+                                self.form_source[base], years, self.form_reference[base])
+            # a known code in a document of another tax year: its label names the wrong year
+        name = self._family_name.get(family)
+        if name:
+            when = f"{year}년 귀속, " if year is not None else ""
+            why = "정의서 미수록" if not f else "해당 연도 정의서 미수록"
+            label = f"{name} ({when}{code or base}: {why})"
+            category = (f or {}).get("category") or name
+            return FormInfo(code, base, family, period, label, category, False, INFERRED, years,
+                            self.form_reference.get(base))
+        return FormInfo(code, base, family, period, None, None, False, UNKNOWN, years, None)
 
-    def _field_sources(self, form_cd: str):
+    def _family_order(self, base: str) -> list[str]:
+        """The form itself, then the other versions of its family: older ones newest first, then
+        newer ones oldest first. Never a form of another family."""
+        same = sorted(b for b in self.fields if b[:2] == base[:2] and b != base)
+        older = [b for b in same if b < base][::-1]
+        newer = [b for b in same if b > base]
+        return [base] + older + newer
+
+    @lru_cache(maxsize=4096)
+    def field_entry(self, form_cd: str, path: str) -> tuple[dict | None, str]:
+        """(definition, label_source) of the element or attribute at ``path`` (``man/data/@busnid``,
+        ``man/data/sum/@ddct``, ``man/sum_data/gnrl_sum``, ``doc/seq``) in form ``form_cd``."""
+        if path.startswith("doc/"):
+            fd = self.data["doc"].get(path)
+            return (fd, WORKBOOK) if fd else (None, UNKNOWN)
         base = (form_cd or "")[:4]
-        if base in self.forms:
-            yield self.forms[base].get("fields", {})
-        latest = self._family_latest.get(base[:2])
-        if latest and latest != base:
-            yield self.forms[latest].get("fields", {})
+        for b in self._family_order(base):
+            hit = self.fields.get(b, {}).get(path)
+            if hit:
+                fd, source = hit
+                return fd, (source if b == base else INFERRED)
+        return None, UNKNOWN
 
     def field(self, form_cd: str, path: str) -> dict | None:
-        """Definition of the element or attribute at ``path`` (``man/data/@busnid``,
-        ``man/data/sum/@ddct``, ``man/sum_data/gnrl_sum``, ``doc/seq``)."""
-        if path.startswith("doc/"):
-            return self.data["doc"].get(path)
-        for fields in self._field_sources(form_cd):
-            if path in fields:
-                return fields[path]
-        return self._by_name.get(path.rsplit("/", 1)[-1])
+        return self.field_entry(form_cd, path)[0]
 
     def field_label(self, form_cd: str, path: str) -> str | None:
         fd = self.field(form_cd, path)
@@ -145,13 +190,24 @@ class Catalog:
         return fd.get("type") if fd else None
 
     # -- items and codes ------------------------------------------------------------------------
-    def item_label(self, form_cd: str, dat_cd: str) -> str | None:
+    def item_entry(self, form_cd: str, dat_cd: str) -> tuple[str | None, str]:
+        """(label, label_source) of item code ``dat_cd`` in form ``form_cd``: the form's own item,
+        else the same code in another version of its family (inferred). Item codes are one list
+        across the workbook (G0003 = 의료비 wherever), but a code is only ever labelled from a form
+        of the same family."""
         base = (form_cd or "")[:4]
-        f = self.forms.get(base)
-        if f and dat_cd in f.get("items", {}):
-            return f["items"][dat_cd]
-        it = self.items.get(dat_cd)
-        return it.get("label") if it else None
+        for b in self._family_order_items(base):
+            label = self.form_items.get(b, {}).get(dat_cd)
+            if label:
+                return label, (self.form_source.get(b, SUPPLEMENT) if b == base else INFERRED)
+        return None, UNKNOWN
+
+    def _family_order_items(self, base: str) -> list[str]:
+        same = sorted(b for b in self.form_items if b[:2] == base[:2] and b != base)
+        return [base] + [b for b in same if b < base][::-1] + [b for b in same if b > base]
+
+    def item_label(self, form_cd: str, dat_cd: str) -> str | None:
+        return self.item_entry(form_cd, dat_cd)[0]
 
     def code_label(self, name: str, code: str | None) -> str | None:
         if code is None:
@@ -162,18 +218,33 @@ class Catalog:
         return name in self.codes
 
     # -- summary --------------------------------------------------------------------------------
-    @staticmethod
-    def summary_category(form_cd: str) -> tuple[str, str]:
-        for key, label, prefixes in SUMMARY_CATEGORIES:
-            if any((form_cd or "").startswith(p) for p in prefixes):
-                return key, label
-        return "other", "기타"
+    def category(self, form_cd: str) -> Category:
+        for c in self.categories:
+            if any((form_cd or "").startswith(p) for p in c.prefixes):
+                return c
+        return self.categories[-1]
 
-    @staticmethod
-    def summary_amount_element(form_cd: str) -> str:
-        return SUMMARY_AMOUNT_ELEMENT.get((form_cd or "")[:2], "sum")
+    def summary_category(self, form_cd: str) -> tuple[str, str]:
+        c = self.category(form_cd)
+        return c.key, c.label
+
+    def summary_amount_element(self, form_cd: str) -> str:
+        """The element holding the amount the NTS counts and prints for an item of this form."""
+        return self.category(form_cd).amount.get((form_cd or "")[:2], "sum")
+
+    def counted(self, form_cd: str) -> bool:
+        return self.category(form_cd).counted
 
 
 @lru_cache(maxsize=1)
 def catalog() -> Catalog:
     return Catalog(_load("catalog_data.json"), _load("catalog_supplement.json"))
+
+
+def _categories():
+    return catalog().categories
+
+
+# Kept for the modules that import them: the summary headings, read from the data file.
+SUMMARY_CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
+    (c.key, c.label, c.prefixes) for c in _categories())

@@ -4,6 +4,10 @@ The model keeps every element and attribute exactly as the NTS wrote it (strings
 :func:`hometax_decrypt.yesone.xml.to_xml` gives back the same tree; typed values (integer amounts,
 dates, labels) are computed from it. Nothing is ever dropped: an element the code does not know is
 kept as a generic :class:`Node` where it appeared.
+
+The model is plain data: it does not serialise itself. JSON-ready dicts come from
+:func:`hometax_decrypt.yesone.serialize.document_to_dict`, totals from
+:mod:`hometax_decrypt.yesone.summary`, XML from :func:`hometax_decrypt.yesone.xml.to_xml`.
 """
 
 from __future__ import annotations
@@ -152,9 +156,20 @@ class Item:
         return self.element("sum")
 
     @property
-    def amount(self) -> int | None:
-        """The integer in the item's ``<sum>``; None when there is none."""
+    def sum_amount(self) -> int | None:
+        """The integer in the item's ``<sum>`` as written; None when there is none."""
         n = self.sum_node
+        return to_int(n.text) if n is not None else None
+
+    @property
+    def amount(self) -> int | None:
+        """The amount the NTS counts and prints for this item: ``<sum>``, or the element its form
+        family states instead (``ddct_bs_ass_amt`` 순납입금액 for pension accounts E1/F1); None for
+        a form that states no amount (T101M, a flag about a dependant)."""
+        cat = catalog()
+        if not cat.counted(self.form_cd):
+            return None
+        n = self.element(cat.summary_amount_element(self.form_cd))
         return to_int(n.text) if n is not None else None
 
     def sum_amounts(self) -> dict[str, int]:
@@ -174,10 +189,8 @@ class Item:
         return [c for c in self.children if c.tag not in ("sum", "amt")]
 
     def stated_amount(self) -> int | None:
-        """The amount the summary adds up: ``<sum>``, or the form family's own amount element."""
-        tag = catalog().summary_amount_element(self.form_cd)
-        n = self.element(tag)
-        return to_int(n.text) if n is not None else None
+        """Same as :attr:`amount` (the name of earlier releases)."""
+        return self.amount
 
 
 @dataclass
@@ -339,20 +352,3 @@ class Document:
             for p in f.people:
                 for it in p.items:
                     yield f, p, it
-
-    def summary(self, deadline: Deadline | None = None) -> list[dict]:
-        from .summary import summarize
-
-        return summarize(self, deadline)
-
-    def to_dict(self, mask: bool = False, deadline: Deadline | None = None) -> dict:
-        """JSON-ready dict. ``deadline``: the time budget of this work (by default a fresh one of
-        ``Limits.max_seconds``); past it, :class:`~hometax_decrypt.errors.TooLarge`."""
-        from .serialize import document_to_dict
-
-        return document_to_dict(self, mask=mask, deadline=deadline)
-
-    def to_xml(self) -> bytes:
-        from .xml import to_xml
-
-        return to_xml(self)

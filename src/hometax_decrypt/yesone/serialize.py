@@ -1,5 +1,6 @@
 """The model as JSON-ready dicts (see ``docs/document.schema.json`` and ``docs/records.md``).
 
+The model does not serialise itself: this module reads it (and the catalog) and writes dicts.
 Masking happens here, on the way out, never in the model: with ``mask=True`` every resident number
 (``resid`` attributes and elements such as ``insu1_resid``, the document's own ``resid``, a landlord's
 13-digit ``lsor_no``) becomes ``750101-1******``.
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from ..limits import Deadline, resolve
 from .catalog import catalog
+from .kind import document_kind
 from .model import Node, is_resid_name, mask_resid, to_date, to_int
+from .summary import dependant_flag, summarize
 
 _DATE_SUFFIX = ("_dt", "date", "dd")
 _RESID_LIKE = {"lsor_no"}  # a landlord's number: a business number or a resident number
@@ -48,7 +51,8 @@ def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
     dl.check()
     path = f"{parent}/{node.tag}"
     cat = catalog()
-    out = {"tag": node.tag, "label": cat.field_label(form_cd, path)}
+    fd, source = cat.field_entry(form_cd, path)
+    out = {"tag": node.tag, "label": fd.get("label") if fd else None, "label_source": source}
     text = maybe_mask(node.tag, node.text, mask)
     out["text"] = text
     out["value"] = text if text != node.text else typed(form_cd, path, node.text)
@@ -84,10 +88,10 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
     s = item.sum_node
     summ = None
     if s is not None:
-        summ = {"amount": item.amount, "label": cat.field_label(fc, f"{base}/sum"),
+        summ = {"amount": item.sum_amount, "label": cat.field_label(fc, f"{base}/sum"),
                 "attributes": _amounts(s.attrs, fc, f"{base}/sum", mask),
                 "attribute_labels": {k: cat.field_label(fc, f"{base}/sum/@{k}") for k in s.attrs}}
-        if item.amount is None and (s.text or "").strip():
+        if item.sum_amount is None and (s.text or "").strip():
             summ["text"] = s.text  # not a number: kept as written, never dropped
     breakdown = []
     for b in item.breakdown:
@@ -102,9 +106,11 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
         if b.amount is None and (n.text or "").strip():
             entry["text"] = n.text  # not a number: kept as written
         breakdown.append(entry)
-    out = {"dat_cd": item.dat_cd, "label": item.label, "attributes": attrs,
+    label, label_source = cat.item_entry(fc, item.dat_cd or "")
+    out = {"dat_cd": item.dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
            "attribute_labels": labels, "code_labels": codes, "elements": elements,
-           "amount": item.amount, "sum": summ, "breakdown": breakdown}
+           "amount": item.amount, "amount_element": cat.summary_amount_element(fc)
+           if cat.counted(fc) else None, "sum": summ, "breakdown": breakdown}
     if item.text is not None:
         out["text"] = item.text
     if item.sam_extra:
@@ -114,6 +120,7 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
 
 
 def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None) -> dict:
+    """One ``<man>``; ``dependant_flags`` lists its T101M entries (a flag, never an amount)."""
     dl = dl if dl is not None else default_deadline()
     dl.check()
     cat = catalog()
@@ -129,22 +136,29 @@ def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None)
                        if k not in ("resid", "name")},
         "sum_data": sum_data,
         "items": [item_to_dict(it, mask, dl) for it in person.items],
+        "dependant_flags": [] if cat.counted(form_cd) else
+        [dependant_flag(person, it, mask) for it in person.items],
         "extra": [node_to_dict(n, form_cd, "man", mask, dl) for n in person.extra],
     }
 
 
-def form_to_dict(form, mask: bool, dl: Deadline | None = None) -> dict:
+def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | None = None) -> dict:
     dl = dl if dl is not None else default_deadline()
-    info = form.info
-    category, category_label = catalog().summary_category(form.form_cd)
+    cat = catalog()
+    info = cat.form(form.form_cd, att_year)
+    category, category_label = cat.summary_category(form.form_cd)
     return {
         "form_cd": form.form_cd,
         "label": info.label,
         "category": info.category,
         "summary_category": category,
+        "summary_label": category_label,
+        "counted": cat.counted(form.form_cd),
         "period": info.period,
         "period_label": info.period_label,
         "label_source": info.source,
+        "tax_years": list(info.years),
+        "reference": info.reference,
         "attributes": {k: v for k, v in form.attrs.items() if k != "form_cd"},
         "people": [person_to_dict(p, form.form_cd, mask, dl) for p in form.people],
         "extra": [node_to_dict(n, form.form_cd, "", mask, dl) for n in form.extra],
@@ -170,15 +184,16 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None) 
         "extra": [node_to_dict(n, "", "doc", mask, dl) for n in d.extra],
     }
     v = doc.verification
-    summary = doc.summary(dl)
+    summary = summarize(doc, dl, mask)
     for s in summary:
         s["resid"] = maybe_mask("resid", s["resid"], mask)
     return {
         "part": doc.part,
+        **document_kind(doc),
         "doc": info,
         "verification": v.to_dict() if v is not None and hasattr(v, "to_dict") else None,
         "people": [{"resid": maybe_mask("resid", r, mask), "name": n} for r, n in doc.people(dl)],
-        "forms": [form_to_dict(f, mask, dl) for f in doc.forms],
+        "forms": [form_to_dict(f, mask, dl, d.att_year) for f in doc.forms],
         "extra": [node_to_dict(n, "", "", mask, dl) for n in doc.extra],
         "summary": summary,
     }

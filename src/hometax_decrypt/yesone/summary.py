@@ -1,39 +1,128 @@
-"""Per-person totals by category: the sums of the amounts the document states.
+"""Totals of the amounts the documents state: per person within one document, and per person AND
+tax year across documents.
 
 No deduction is computed here (limits, rates and eligibility are payroll's business): each item adds
-its stated amount (``<sum>``, or ``ddct_bs_ass_amt`` for pension accounts, see
-:data:`~hometax_decrypt.yesone.catalog.SUMMARY_AMOUNT_ELEMENT`) to its person's category.
+its :attr:`~hometax_decrypt.yesone.model.Item.amount` (the amount the NTS counts and prints:
+``<sum>``, or ``ddct_bs_ass_amt`` for pension accounts) to its person's category. A form that states
+no amount (T101M, 소득기준 초과 부양가족) is never added: it becomes a per-person flag.
+
+Across documents (:func:`totals`), two documents of different tax years are never added into one
+figure, and the same form of the same person and year in two documents (the same document uploaded
+twice, or ``all.pdf`` beside ``basic/medical.pdf``) counts once — from the newest issue (highest
+``seq``) — and is listed under ``duplicates``.
 """
 
 from __future__ import annotations
 
-from .catalog import SUMMARY_CATEGORIES, catalog
+from .catalog import catalog
+from .model import mask_resid
 
-ORDER = [key for key, _, _ in SUMMARY_CATEGORIES]
-LABELS = {key: label for key, label, _ in SUMMARY_CATEGORIES}
+FLAG_ATTRS = ("rlt_cd", "sup_name", "sup_resid", "inc_exc")
 
 
-def summarize(doc, deadline=None) -> list[dict]:
-    """``[{"resid", "name", "categories": [{"category", "label", "amount", "items"}]}]`` in order
-    of appearance; a person is identified by resid (by name when a resid is missing).
-    ``deadline`` (a :class:`~hometax_decrypt.limits.Deadline`) is checked at every item."""
-    people: dict[tuple, dict] = {}
+def order() -> list[str]:
+    return [c.key for c in catalog().categories]
+
+
+def labels() -> dict[str, str]:
+    return {c.key: c.label for c in catalog().categories}
+
+
+def _person_key(person) -> tuple:
+    return ("resid", person.resid) if person.resid else ("name", person.name)
+
+
+def dependant_flag(person, item, mask: bool = False) -> dict:
+    """One T101M entry: the dependant (relation code, name, resident number) and whether their
+    income is over the limit (``Y``/``N``). Read from the item, or from ``<man>`` when written there."""
+    get = lambda k: item.attrs.get(k, person.attrs.get(k))  # noqa: E731
+    resid = get("sup_resid")
+    inc = get("inc_exc")
+    return {"relation": get("rlt_cd"), "name": get("sup_name"),
+            "resid": mask_resid(resid) if mask else resid,
+            "over_income": inc, "over_income_label": catalog().code_label("inc_exc", inc)}
+
+
+def _categories(totals: dict) -> list[dict]:
+    lab = labels()
+    return [{"category": k, "label": lab[k], "amount": totals[k]["amount"], "items": totals[k]["items"]}
+            for k in order() if k in totals]
+
+
+def _add(entry: dict, form, person, item, mask: bool) -> None:
     cat = catalog()
+    if not cat.counted(form.form_cd):
+        entry["dependant_flags"].append(dependant_flag(person, item, mask))
+        return
+    key, _ = cat.summary_category(form.form_cd)
+    t = entry["totals"].setdefault(key, {"amount": None, "items": 0})
+    t["items"] += 1
+    amount = item.amount
+    if amount is not None:
+        t["amount"] = (t["amount"] or 0) + amount
+
+
+def summarize(doc, deadline=None, mask: bool = False) -> list[dict]:
+    """One document: ``[{"resid", "name", "att_year", "categories": [{"category", "label",
+    "amount", "items"}], "dependant_flags": [...]}]`` in order of appearance; a person is
+    identified by resid (by name when a resid is missing). ``deadline`` is checked at every item."""
+    people: dict[tuple, dict] = {}
+    year = doc.doc.att_year
     for form, person, item in doc.items():
         if deadline is not None:
             deadline.check()
-        key = ("resid", person.resid) if person.resid else ("name", person.name)
-        entry = people.setdefault(key, {"resid": person.resid, "name": person.name, "totals": {}})
-        category, _ = cat.summary_category(form.form_cd)
-        t = entry["totals"].setdefault(category, {"amount": None, "items": 0})
-        t["items"] += 1
-        amount = item.stated_amount()
-        if amount is not None:
-            t["amount"] = (t["amount"] or 0) + amount
-    out = []
-    for entry in people.values():
-        cats = [{"category": k, "label": LABELS[k], "amount": entry["totals"][k]["amount"],
-                 "items": entry["totals"][k]["items"]}
-                for k in ORDER if k in entry["totals"]]
-        out.append({"resid": entry["resid"], "name": entry["name"], "categories": cats})
-    return out
+        entry = people.setdefault(_person_key(person), {"resid": person.resid, "name": person.name,
+                                                         "totals": {}, "dependant_flags": []})
+        _add(entry, form, person, item, mask)
+    return [{"resid": e["resid"], "name": e["name"], "att_year": year,
+             "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"]}
+            for e in people.values()]
+
+
+def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
+    """Per person and tax year across ``docs``: ``[{"resid", "name", "att_year", "documents": [seq],
+    "categories": [...], "dependant_flags": [...], "duplicates": [{"form_cd", "doc_seq",
+    "counted_doc_seq"}]}]`` in order of appearance. ``deadline``: a callable returning the budget of
+    document i (or None)."""
+    docs = list(docs)
+    # which document counts for each (person, year, form_cd): the newest issue
+    keep: dict[tuple, int] = {}
+    seen: dict[tuple, set] = {}
+    for i, doc in enumerate(docs):
+        dl = deadline(i) if callable(deadline) else deadline
+        year = doc.doc.att_year or ""
+        for form in doc.forms:
+            for person in form.people:
+                if dl is not None:
+                    dl.check()
+                k = (_person_key(person), year, form.form_cd)
+                seen.setdefault(k, set()).add(i)
+                best = keep.get(k)
+                if best is None or ((docs[i].doc.seq or ""), i) > ((docs[best].doc.seq or ""), best):
+                    keep[k] = i
+    out: dict[tuple, dict] = {}
+    for i, doc in enumerate(docs):
+        dl = deadline(i) if callable(deadline) else deadline
+        year = doc.doc.att_year or ""
+        for form, person, item in doc.items():
+            if dl is not None:
+                dl.check()
+            pk = _person_key(person)
+            entry = out.setdefault((pk, year), {
+                "resid": person.resid, "name": person.name, "att_year": doc.doc.att_year,
+                "documents": [], "totals": {}, "dependant_flags": [], "duplicates": []})
+            seq = doc.doc.seq or ""
+            if seq not in entry["documents"]:
+                entry["documents"].append(seq)
+            k = (pk, year, form.form_cd)
+            if keep[k] != i:
+                dup = {"form_cd": form.form_cd, "doc_seq": seq,
+                       "counted_doc_seq": docs[keep[k]].doc.seq or ""}
+                if dup not in entry["duplicates"]:
+                    entry["duplicates"].append(dup)
+                continue
+            _add(entry, form, person, item, mask)
+    return [{"resid": mask_resid(e["resid"]) if mask else e["resid"], "name": e["name"],
+             "att_year": e["att_year"], "documents": e["documents"],
+             "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"],
+             "duplicates": e["duplicates"]} for e in out.values()]
