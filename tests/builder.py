@@ -272,3 +272,81 @@ def size_lie_pdf(objects: int = 300_000) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
+
+
+# -- documents of other tax years (FORMAT.md §7) ------------------------------------------------
+# The form codes of each year as FORMAT.md §7 lists them; 2026 is a year no public source describes
+# (the G1 family's next codes, G114Y…), so the catalog must infer its labels.
+YEAR_CARD_VERSION = {2021: "09", 2023: "11", 2024: "12", 2026: "14"}
+EMPLOYEE = ("8501011234567", "연도직원")
+CHILD = ("1501013234567", "연도자녀")
+PARENT = ("5001012234567", "연도부모")
+
+
+def _sum_data(year: int, tags: dict[str, int]) -> str:
+    return "<sum_data>" + "".join(f"<{k}>{v}</{k}>" for k, v in tags.items()) + "</sum_data>"
+
+
+def year_xml(year: int, *, seq: str | None = None, person: tuple[str, str] = EMPLOYEE,
+             scale: int = 1) -> bytes:
+    """A fictional 간소화 document of tax year ``year`` (2021, 2023, 2024 or 2026) with the forms
+    and attributes FORMAT.md §7 names for that year. ``scale`` multiplies every amount (two
+    documents of the same person and year with different figures)."""
+    v = YEAR_CARD_VERSION[year]
+    resid, name = person
+    seq = seq or f"{year + 1}0115{year % 100:02d}000001"
+    a = lambda n: n * scale  # noqa: E731
+    head = (f"<doc><doc_type>A</doc_type><seq>{seq}</seq><att_year>{year}</att_year>"
+            f"<att_inqrMm>01 ~ 12월</att_inqrMm>"
+            + (f"<resid>{resid}</resid><name>{name}</name>" if year >= 2022 else "") + "</doc>")
+    forms = [
+        f'<form form_cd="B101Y"><man resid="{resid}" name="{name}">'
+        f'<data dat_cd="G0003" busnid="1234567890" trade_nm="연도 의원"><sum>{a(150000)}</sum></data></man>'
+        f'<man resid="{CHILD[0]}" name="{CHILD[1]}">'
+        f'<data dat_cd="G0003" busnid="1234567891" trade_nm="연도 약국"><sum>{a(20000)}</sum></data></man></form>',
+        f'<form form_cd="G1{v}Y"><man resid="{resid}" name="{name}">'
+        + _sum_data(year, {"gnrl_sum": a(900000), "tdmr_sum": a(100000), "tot_sum": a(1000000)})
+        + f'<data dat_cd="G0012" busnid="2234567890" trade_nm="연도카드" use_place_cd="1"><sum>{a(900000)}</sum></data>'
+        f'<data dat_cd="G0012" busnid="2234567890" trade_nm="연도카드" use_place_cd="2"><sum>{a(100000)}</sum></data>'
+        "</man></form>",
+        f'<form form_cd="E103Y"><man resid="{resid}" name="{name}">'
+        f'<data dat_cd="G0010" busnid="3234567890" trade_nm="연도은행" acc_no="123-45">'
+        f"<com_cd>001</com_cd><ann_tot_amt>{a(4000000)}</ann_tot_amt><tax_year_amt>{a(500000)}</tax_year_amt>"
+        f"<ddct_bs_ass_amt>{a(3500000)}</ddct_bs_ass_amt><isa_ann_tot_amt>{a(1000000)}</isa_ann_tot_amt>"
+        f"<isa_tax_year_amt>0</isa_tax_year_amt><isa_ddct_bs_ass_amt>{a(1000000)}</isa_ddct_bs_ass_amt>"
+        "</data></man></form>",
+    ]
+    if year >= 2023:
+        cash = (f'<form form_cd="G2{v}M"><man resid="{resid}" name="{name}">'
+                + _sum_data(year, {"gnrl_sum": a(30000), "hlet_sum": a(600000), "tot_sum": a(630000),
+                                   "tfhy_hlet_sum": a(150000), "shfy_hlet_sum": a(450000)})
+                + f'<data dat_cd="G0013" use_place_cd="1"><sum>{a(30000)}</sum><amt mm="01">{a(30000)}</amt></data>'
+                f'<data dat_cd="G0013" use_place_cd="8"><sum>{a(600000)}</sum><amt mm="02">{a(600000)}</amt></data>'
+                "</man></form>")
+        forms += [
+            cash,
+            f'<form form_cd="J501Y"><man resid="{resid}" name="{name}">'
+            f'<data dat_cd="G0037" lsor_no="6001011234567" lsor_nm="연도임대인"><start_dt>{year}0101</start_dt>'
+            f"<end_dt>{year}1231</end_dt><sum>{a(1200000)}</sum></data>"
+            f'<data dat_cd="G0042" lsor_no="4234567890" lsor_nm="연도임대법인"><sum>{a(300000)}</sum></data>'
+            "</man></form>",
+            f'<form form_cd="C501Y"><man resid="{CHILD[0]}" name="{CHILD[1]}">'
+            f'<data dat_cd="G0004" busnid="5234567890" trade_nm="한국교육과정평가원" edu_tp="1" edu_end="Y">'
+            f"<sum>{a(68000)}</sum></data></man></form>",
+            f'<form form_cd="S101M"><man resid="{resid}" name="{name}">'
+            f'<data dat_cd="G0045"><sum>{a(24000)}</sum><amt mm="01">{a(12000)}</amt><amt mm="02">{a(12000)}</amt>'
+            "</data></man></form>",
+        ]
+    if year >= 2024:
+        forms.append(
+            f'<form form_cd="T101M"><man resid="{resid}" name="{name}">'
+            f'<data dat_cd="G0046" rlt_cd="1" sup_resid="{PARENT[0]}" sup_name="{PARENT[1]}" inc_exc="Y"/>'
+            f'<data dat_cd="G0046" rlt_cd="4" sup_resid="{CHILD[0]}" sup_name="{CHILD[1]}" inc_exc="N"/>'
+            "</man></form>")
+    body = "\n".join([head] + forms)
+    return ('<?xml version="1.0" encoding="utf-8" ?>\n<yesone>\n' + body + "\n</yesone>\n").encode("utf-8")
+
+
+def year_pdf(year: int, **kwargs) -> bytes:
+    """:func:`year_xml` in an NTS-format PDF (no SAM part, no password)."""
+    return build_nts_pdf(year_xml(year, **kwargs), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from conftest import ROOT, SHARED, password_for, sample_files
 from lxml import etree
 
 import hometax_decrypt
+from hometax_decrypt import yesone
 from hometax_decrypt.yesone import catalog
 
 WORKBOOK = SHARED / "reference" / "nts-xml-definition-v1.70.xls"
@@ -112,3 +114,127 @@ def test_unknown_form_falls_back_to_family():
     assert cat.field_label("G199M", "man/data/@use_place_cd") == "종류"
     none = cat.form("Z001Y")
     assert (none.label, none.source) == (None, "unknown")
+
+
+# -- issue 10: by form and tax year, never from an unrelated form -------------------------------
+
+def _families(cat, base):
+    return {b for b in cat.fields if b[:2] == base[:2]}
+
+
+def test_card_sum_in_the_2022_sample_is_not_labelled_from_the_insurance_form():
+    """G110Y/G210M ``<sum>`` was labelled "납입금액계", the label of A102 (insurance)."""
+    path = SHARED / "samples" / "nts-2022" / "all.pdf"
+    d = yesone.document_to_dict(yesone.parse_document(path, password=password_for(path)))
+    cards = [f for f in d["forms"] if f["form_cd"] in ("G110Y", "G210M")]
+    assert len(cards) == 2
+    for f in cards:
+        for p in f["people"]:
+            for it in p["items"]:
+                assert it["sum"]["label"] == catalog().field_label("G108Y", "man/data/sum") == "공제대상금액합계"
+    assert catalog().field_entry("G110Y", "man/data/sum")[1] == "inferred"
+
+
+def _used_paths():
+    """(form_cd, att_year, path) of every element and attribute in the samples and the builder's
+    documents of 2021, 2023, 2024 and 2026."""
+    import builder
+
+    docs = [hometax_decrypt.extract(p, password=password_for(p)) for p in sample_files()]
+    docs += [builder.year_xml(y) for y in builder.YEAR_CARD_VERSION]
+    for xml in docs:
+        root = etree.fromstring(xml)
+        year = root.findtext("doc/att_year")
+        for form in root.iter("form"):
+            fc = form.get("form_cd")
+            for man in form.iter("man"):
+                for sd in man.iter("sum_data"):
+                    for c in sd:
+                        yield fc, year, f"man/sum_data/{c.tag}", None
+                for data in man.iter("data"):
+                    yield fc, year, None, data.get("dat_cd")
+                    for a in data.attrib:
+                        yield fc, year, f"man/data/@{a}", None
+                    for c in data:
+                        yield fc, year, f"man/data/{c.tag}", None
+                        for a in c.attrib:
+                            yield fc, year, f"man/data/{c.tag}/@{a}", None
+
+
+def test_no_label_comes_from_another_form_family():
+    cat = catalog()
+    for fc, year, path, dat_cd in set(_used_paths()):
+        if path is None:
+            label, source = cat.item_entry(fc, dat_cd)
+            owners = {b for b, items in cat.form_items.items() if items.get(dat_cd, (None,))[0] == label}
+            assert label and (source == "inferred" and label == cat.forms.get(fc[:4], {}).get("label")
+                              or owners & _families(cat, fc[:4])), (fc, dat_cd, label)
+            continue
+        fd, source = cat.field_entry(fc, path)
+        assert fd is not None, (fc, path)
+        owners = {b for b, fields in cat.fields.items() if fields.get(path, (None,))[0] is fd}
+        assert owners & _families(cat, fc[:4]), (fc, path, fd["label"], owners)
+        assert source in ("workbook", "supplement", "inferred")
+        assert (source == "inferred") == (fc[:4] not in owners), (fc, path, source)
+        info = cat.form(fc, year)
+        assert info.label and info.source in ("workbook", "supplement", "inferred")
+
+
+def test_form_labels_by_tax_year():
+    cat = catalog()
+    assert (cat.form("G111Y", "2023").label, cat.form("G111Y", "2023").source) == ("신용카드(2023년 귀속)", "supplement")
+    assert cat.form("G112Y", 2024).label == "신용카드(2024년 귀속)"
+    assert cat.form("G311Y", 2023).label == "직불카드(2023년 귀속)"
+    assert cat.form("G109Y", 2021).years == (2021,)
+    # the issue's example: a 2025 code no public source describes
+    g113 = cat.form("G113Y", "2025")
+    assert (g113.label, g113.source, g113.known) == ("신용카드 (2025년 귀속, G113Y: 정의서 미수록)", "inferred", False)
+    # a known code in a document of another year never keeps its year's label
+    late = cat.form("G110Y", "2025")
+    assert late.source == "inferred" and "2022" not in late.label and "2025년 귀속, G110Y" in late.label
+    assert cat.form("G108M", "2020").source == "workbook"
+    assert cat.form("A102Y", "2026").label == "보험료(보장성,장애인보장성)"  # no year in it: kept
+    # new forms and their headings
+    assert cat.summary_category("C501Y") == ("education", "교육비")
+    assert cat.summary_category("S101M")[0] == "unpublished_s101" and cat.counted("S101M")
+    assert not cat.counted("T101M") and cat.counted("G111Y")
+    assert cat.summary_amount_element("E103Y") == cat.summary_amount_element("F103Y") == "ddct_bs_ass_amt"
+    assert cat.code_label("use_place_cd", "8") == "주택임차료"
+    assert cat.item_label("J501Y", "G0042") == "신용카드 월세액"
+    assert cat.item_label("J501Y", "G0037") == "공공임대주택 월세액"
+
+
+def test_every_supplement_entry_has_years_and_a_source():
+    _check_supplement(json.loads(SUPPLEMENT.read_text(encoding="utf-8")))
+
+
+def _check_supplement(sup: dict) -> None:
+    assert set(sup) == {"about", "forms", "items", "item_labels", "fields", "codes", "summary_categories"}
+    for base, f in sup["forms"].items():
+        assert re.fullmatch(r"[A-Z]\d{3}", base) and f["label"] and f["category"], base
+        assert f["source"].strip() and f["years"] and all(2000 < y < 2100 for y in f["years"]), base
+        assert not f.get("fields_as") or f["fields_as"][:1] == base[:1], "fields of an unrelated form"
+    for code, it in sup["items"].items():
+        assert it["source"].strip() and it["years"] and it["forms"], code
+    for base, entries in sup["item_labels"].items():
+        for code, it in entries.items():
+            assert it["source"].strip() and it["years"] and it["label"], (base, code)
+    for bases, fields in sup["fields"].items():
+        for path, fd in fields.items():
+            assert fd["source"].strip() and fd["label"] and fd["type"] in ("Num", "Char"), (bases, path)
+    for name, entry in sup["codes"].items():
+        assert entry["source"].strip() and entry["codes"], name
+    assert sup["summary_categories"]["source"].strip()
+    assert sup["summary_categories"]["categories"][-1]["prefixes"] == [""]  # the catch-all is last
+
+
+def test_a_missing_source_fails_the_check():
+    """The check above is not vacuous: an entry without a source, or without years, is caught."""
+    import pytest
+
+    for broken in ({"source": ""}, {"years": []}):
+        sup = json.loads(SUPPLEMENT.read_text(encoding="utf-8"))
+        sup["forms"]["G113"] = {"label": "신용카드(2025년 귀속)", "category": "신용카드", "years": [2025],
+                                "source": "FORMAT.md §7", **broken}
+        with pytest.raises(AssertionError):
+            _check_supplement(sup)

@@ -189,7 +189,8 @@ _CATEGORY = [("O1", "건강보험"), ("P1", "국민연금"), ("A1", "보험료")
              ("B2", "실손의료보험금"), ("C", "교육비"), ("G", "신용카드 등"), ("D1", "연금저축 등"),
              ("E1", "연금저축 등"), ("F1", "연금저축 등"), ("J5", "월세액"), ("J", "주택자금"),
              ("K1", "소기업소상공인 공제부금"), ("L1", "기부금"), ("N1", "투자·장기저축"),
-             ("Q", "투자·장기저축"), ("R1", "장애인")]
+             ("Q", "투자·장기저축"), ("R1", "장애인"), ("S1", "S101 (내용 미공개 서식)"),
+             ("T1", None)]  # T101M: a flag, never an amount
 
 
 def _expected_summary(xml: bytes) -> dict:
@@ -197,6 +198,8 @@ def _expected_summary(xml: bytes) -> dict:
     for form in etree.fromstring(xml).iter("form"):
         fc = form.get("form_cd")
         label = next(lab for p, lab in _CATEGORY if fc.startswith(p))
+        if label is None:
+            continue
         for man in form.iter("man"):
             person = out.setdefault(man.get("resid"), {})
             for data in man.iter("data"):
@@ -223,6 +226,132 @@ def test_summary_matches_raw_xml(rel):
         stated = sum(int(sd.findtext("tot_sum")) for man in root.iter("man")
                      if man.get("resid") == resid for sd in man.iter("sum_data"))
         assert cats.get("신용카드 등", 0) == stated
+
+
+# -- documents of tax years 2021, 2023, 2024 and a future 2026 (FORMAT.md §7) ------------------------
+
+YEAR_FORMS = {  # form_cd -> (label, label_source, summary heading), as the catalog must give them
+    2021: {"G109Y": ("신용카드(2021년 귀속)", "supplement", "신용카드 등")},
+    2023: {"G111Y": ("신용카드(2023년 귀속)", "supplement", "신용카드 등"),
+           "G211M": ("현금영수증(2023년 귀속)", "supplement", "신용카드 등"),
+           "C501Y": ("교육비(수능 응시료·대학 입학전형료)", "supplement", "교육비"),
+           "S101M": ("S101 (정의서 미공개 서식)", "supplement", "S101 (내용 미공개 서식)")},
+    2024: {"G112Y": ("신용카드(2024년 귀속)", "supplement", "신용카드 등"),
+           "G212M": ("현금영수증(2024년 귀속)", "supplement", "신용카드 등"),
+           "T101M": ("소득기준 초과 부양가족", "supplement", "소득기준 초과 부양가족 (금액 아님)")},
+    2026: {"G114Y": ("신용카드 (2026년 귀속, G114Y: 정의서 미수록)", "inferred", "신용카드 등"),
+           "G214M": ("현금영수증 (2026년 귀속, G214M: 정의서 미수록)", "inferred", "신용카드 등"),
+           "E103Y": ("연금저축", "supplement", "연금저축 등"),
+           "B101Y": ("의료비", "workbook", "의료비")},
+}
+
+
+@pytest.mark.parametrize("year", sorted(YEAR_FORMS))
+def test_documents_of_other_tax_years(year):
+    xml = builder.year_xml(year)
+    doc = parse_document(builder.year_pdf(year))
+    d = document_to_dict(doc, mask=True)
+    assert d["doc"]["att_year"] == str(year) and d["kind"] == "simplified"
+    forms = {f["form_cd"]: f for f in d["forms"]}
+    for fc, (label, source, heading) in YEAR_FORMS[year].items():
+        f = forms[fc]
+        assert (f["label"], f["label_source"], f["summary_label"]) == (label, source, heading), fc
+    for f in d["forms"]:
+        # never another year in a form label
+        assert not re.search(r"20\d\d년 귀속", f["label"]) or f"{year}년 귀속" in f["label"], f["label"]
+        for p in f["people"]:
+            for it in p["items"]:
+                assert it["label"], (f["form_cd"], it["dat_cd"])
+    assert any(w["code"] == "inferred_labels" for w in d["warnings"]) == (year == 2026)
+    # totals: the same figures computed from the raw XML, resident numbers masked
+    got = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]}
+           for p in document_to_dict(doc)["summary"]}
+    assert got == _expected_summary(xml)
+    assert all(p["att_year"] == str(year) for p in d["summary"])
+    # E103Y: the amount is 순납입금액, the ISA fields are labelled
+    e103 = forms["E103Y"]["people"][0]["items"][0]
+    root = etree.fromstring(xml)
+    assert e103["amount"] == int(root.find(".//form[@form_cd='E103Y']//ddct_bs_ass_amt").text)
+    assert e103["amount_element"] == "ddct_bs_ass_amt" and e103["sum"] is None
+    labels = {e["tag"]: e["label"] for e in e103["elements"]}
+    assert labels["isa_ddct_bs_ass_amt"] == "ISA계좌만기전환 순납입금액"
+    assert labels["isa_ann_tot_amt"] == "ISA계좌만기전환 납입금액"
+
+
+def test_2023_cash_receipt_rent_items_and_monthly_rent_codes():
+    d = document_to_dict(parse_xml(builder.year_xml(2023)))
+    forms = {f["form_cd"]: f for f in d["forms"]}
+    cash = forms["G211M"]["people"][0]
+    rent = next(it for it in cash["items"] if it["attributes"]["use_place_cd"] == "8")
+    assert rent["code_labels"]["use_place_cd"] == "주택임차료"
+    sd = {s["tag"]: s["label"] for s in cash["sum_data"]}
+    assert sd["hlet_sum"] == "당해연도 주택임차료합계"
+    assert sd["tfhy_hlet_sum"] == "1월~3월 주택임차료합계" and sd["shfy_hlet_sum"] == "4월~12월 주택임차료합계"
+    j501 = {it["dat_cd"]: (it["label"], it["label_source"]) for it in forms["J501Y"]["people"][0]["items"]}
+    assert j501 == {"G0037": ("공공임대주택 월세액", "supplement"), "G0042": ("신용카드 월세액", "supplement")}
+    c501 = forms["C501Y"]["people"][0]["items"][0]
+    assert c501["attribute_labels"]["edu_end"] == "최종고교학력"
+    # C501Y counts in 교육비; S101 under its own heading, never folded into a known category
+    child = next(p for p in d["summary"] if p["resid"] == builder.CHILD[0])
+    assert {c["label"]: c["amount"] for c in child["categories"]}["교육비"] == c501["amount"] == 68000
+    me = next(p for p in d["summary"] if p["resid"] == builder.EMPLOYEE[0])
+    assert [c["category"] for c in me["categories"]].count("unpublished_s101") == 1
+
+
+def test_t101m_is_a_per_person_flag_never_an_amount():
+    doc = parse_xml(builder.year_xml(2024))
+    d = document_to_dict(doc, mask=True)
+    t101 = next(f for f in d["forms"] if f["form_cd"] == "T101M")
+    assert t101["counted"] is False
+    person = t101["people"][0]
+    assert all(it["amount"] is None for it in person["items"])
+    want = [{"relation": "1", "name": builder.PARENT[1], "resid": mask_resid(builder.PARENT[0]),
+             "over_income": "Y", "over_income_label": "소득기준 초과"},
+            {"relation": "4", "name": builder.CHILD[1], "resid": mask_resid(builder.CHILD[0]),
+             "over_income": "N", "over_income_label": "소득기준 이하"}]
+    assert person["dependant_flags"] == want
+    me = next(p for p in d["summary"] if p["resid"] == mask_resid(builder.EMPLOYEE[0]))
+    assert me["dependant_flags"] == want
+    assert "dependant_income_flag" not in {c["category"] for p in d["summary"] for c in p["categories"]}
+    assert builder.PARENT[0] not in json.dumps(d, ensure_ascii=False)
+
+
+def test_totals_per_person_and_year_never_add_years_and_flag_duplicates():
+    d23, d24 = parse_xml(builder.year_xml(2023)), parse_xml(builder.year_xml(2024))
+    again = parse_xml(builder.year_xml(2023, seq="2024021599000002", scale=2))  # re-issued, newer
+    single = {(p["resid"], p["att_year"]): {c["category"]: c["amount"] for c in p["categories"]}
+              for d in (d23, d24) for p in summarize(d)}
+    got = yesone.totals([d23, d24, d23, again])
+    keys = [(t["resid"], t["att_year"]) for t in got]
+    assert len(keys) == len(set(keys)) == len(single)  # one row per person and year
+    for t in got:
+        cats = {c["category"]: c["amount"] for c in t["categories"]}
+        if t["att_year"] == "2024":
+            assert cats == single[(t["resid"], "2024")] and not t["duplicates"]
+        else:
+            # 2023 three times: counted once, from the newest issue (the re-issued one, doubled figures)
+            assert cats == {k: v * 2 for k, v in single[(t["resid"], "2023")].items()}
+            assert t["documents"] == [d23.doc.seq, again.doc.seq]
+            assert {x["counted_doc_seq"] for x in t["duplicates"]} == {again.doc.seq}
+            assert {x["form_cd"] for x in t["duplicates"]} == {
+                f.form_cd for f in d23.forms for p in f.people if p.resid == t["resid"]}
+
+
+def test_a_document_of_another_kind_is_reported():
+    # the 소득·세액공제신고서 (FORMAT.md §7 caution 2): same root, codes of other years, no 간소화 doc info
+    xml = ('<?xml version="1.0" encoding="utf-8" ?><yesone><doc><att_year>2023</att_year></doc>'
+           '<form form_cd="A101Y"><man resid="8501011234567" name="가"><data dat_cd="G0001"><sum>1</sum></data>'
+           '</man></form><form form_cd="E101Y"><man resid="8501011234567" name="가"><data dat_cd="G0010">'
+           '<sum>1</sum></data></man></form></yesone>').encode()
+    d = document_to_dict(parse_xml(xml))
+    assert d["kind"] == "unrecognised" and d["kind_label"] == "간소화 자료로 확인되지 않은 문서"
+    assert {w["code"] for w in d["warnings"]} >= {"not_simplified", "outdated_forms"}
+    mostly = ('<?xml version="1.0" encoding="utf-8" ?><yesone><doc><doc_type>A</doc_type>'
+              '<seq>2024011500000001</seq><att_year>2023</att_year></doc>'
+              '<form form_cd="Z101Y"/><form form_cd="Z201Y"/><form form_cd="B101Y"/></yesone>').encode()
+    d = document_to_dict(parse_xml(mostly))
+    assert d["kind"] == "unrecognised" and [w["code"] for w in d["warnings"]] == ["mostly_unknown_forms"]
+    assert document_to_dict(parse_xml(builder.year_xml(2023)))["kind"] == "simplified"
 
 
 # -- unknown forms, items, elements and attributes ---------------------------------------------------

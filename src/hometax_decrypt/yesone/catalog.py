@@ -104,14 +104,17 @@ class Catalog:
                 for path, fd in fields.items():
                     target.setdefault(path, (fd, SUPPLEMENT))
         self.items: dict[str, dict] = dict(data["items"])
-        self.form_items: dict[str, dict[str, str]] = {b: dict(f.get("items", {})) for b, f in self.forms.items()}
+        # form -> item code -> (label, "workbook"/"supplement")
+        self.form_items: dict[str, dict[str, tuple[str, str]]] = {
+            b: {k: (v, self.form_source[b]) for k, v in f.get("items", {}).items()}
+            for b, f in self.forms.items()}
         for code, it in supplement.get("items", {}).items():
             self.items.setdefault(code, it)
             for base in it.get("forms", []):
-                self.form_items.setdefault(base, {}).setdefault(code, it["label"])
+                self.form_items.setdefault(base, {}).setdefault(code, (it["label"], SUPPLEMENT))
         for base, entries in supplement.get("item_labels", {}).items():
             for code, it in entries.items():  # a newer label of a workbook item, for the years named
-                self.form_items.setdefault(base, {})[code] = it["label"]
+                self.form_items.setdefault(base, {})[code] = (it["label"], SUPPLEMENT)
         self.codes: dict[str, dict[str, str]] = {k: dict(v) for k, v in data["codes"].items()}
         for name, entry in supplement.get("codes", {}).items():
             into = self.codes.setdefault(name, {})
@@ -194,12 +197,16 @@ class Catalog:
         """(label, label_source) of item code ``dat_cd`` in form ``form_cd``: the form's own item,
         else the same code in another version of its family (inferred). Item codes are one list
         across the workbook (G0003 = 의료비 wherever), but a code is only ever labelled from a form
-        of the same family."""
+        of the same family. A code no form of the family lists (the item codes of C501Y, S101 and
+        T101M are not published) is labelled with its form's own label, inferred."""
         base = (form_cd or "")[:4]
         for b in self._family_order_items(base):
-            label = self.form_items.get(b, {}).get(dat_cd)
-            if label:
-                return label, (self.form_source.get(b, SUPPLEMENT) if b == base else INFERRED)
+            hit = self.form_items.get(b, {}).get(dat_cd)
+            if hit:
+                return hit[0], (hit[1] if b == base else INFERRED)
+        f = self.forms.get(base)
+        if f and f.get("label"):
+            return f["label"], INFERRED
         return None, UNKNOWN
 
     def _family_order_items(self, base: str) -> list[str]:
