@@ -269,3 +269,73 @@ def test_non_numeric_amounts_are_kept_as_written_in_json():
     assert item["breakdown"][0]["amount"] is None and item["breakdown"][0]["text"] == "n/a"
     assert item["breakdown"][1]["amount"] == 500 and "text" not in item["breakdown"][1]
     jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+# -- issue 10: documents of 2021–2026, totals per person and tax year, in the three exports ---------
+
+@pytest.fixture(scope="module")
+def year_docs():
+    import builder
+
+    docs = [parse_xml(builder.year_xml(y)) for y in (2021, 2023, 2024, 2026)]
+    docs.append(parse_xml(builder.year_xml(2024)))  # the 2024 document again: a duplicate
+    return docs
+
+
+def _expected_totals(docs) -> dict:
+    """(resid, year) -> {heading: amount}, from the per-document summaries, each (person, year)
+    taken from one document only."""
+    out: dict = {}
+    for d in docs:
+        for p in document_to_dict(d, mask=True)["summary"]:
+            out.setdefault((p["resid"], p["att_year"]), {c["label"]: c["amount"] for c in p["categories"]})
+    return out
+
+
+def test_json_totals_per_person_and_year(year_docs):
+    import builder
+
+    payload = json.loads(export.to_json(year_docs, mask=True))
+    jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+    got = {(t["resid"], t["att_year"]): {c["label"]: c["amount"] for c in t["categories"]}
+           for t in payload["totals"]}
+    assert got == _expected_totals(year_docs) and len(payload["totals"]) == len(got)
+    me = [t for t in payload["totals"] if t["name"] == builder.EMPLOYEE[1]]
+    assert [t["att_year"] for t in me] == ["2021", "2023", "2024", "2026"]  # never added across years
+    by_year = {t["att_year"]: t for t in me}
+    assert by_year["2024"]["duplicates"] and not by_year["2023"]["duplicates"]
+    assert [f["over_income"] for f in by_year["2024"]["dependant_flags"]] == ["Y", "N"]
+    assert by_year["2021"]["dependant_flags"] == []
+    assert builder.EMPLOYEE[0] not in json.dumps(payload)
+    kinds = {d["doc"]["att_year"]: d["kind"] for d in payload["documents"]}
+    assert set(kinds.values()) == {"simplified"}
+
+
+def test_csv_amount_is_the_counted_amount_in_every_year(year_docs):
+    rows = _csv_rows(export.to_csv(year_docs[:4], mask=True))
+    for doc_rows_year in ("2021", "2023", "2024", "2026"):
+        e103 = [r for r in rows if r["form_cd"] == "E103Y" and r["att_year"] == doc_rows_year]
+        assert len(e103) == 1 and e103[0]["amount"] == "3500000" and e103[0]["sum_amount"] == ""
+        assert e103[0]["amount_element"] == "ddct_bs_ass_amt"
+    t101 = [r for r in rows if r["form_cd"] == "T101M"]
+    assert len(t101) == 4 and all(r["amount"] == "" for r in t101)
+    assert all("소득기준 초과 여부(inc_exc)=" in r["details"] for r in t101)
+    assert not any("5001012234567" in r["details"] for r in t101)  # masked dependant
+    g114 = next(r for r in rows if r["form_cd"] == "G114Y")
+    assert g114["form_name"] == "신용카드 (2026년 귀속, G114Y: 정의서 미수록)"
+    assert g114["label_source"] == "inferred"
+
+
+def test_xlsx_summary_one_row_per_person_and_year(year_docs):
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(year_docs, mask=True)))
+    sheet = wb["summary"]
+    header = [c.value for c in sheet[1]]
+    expected = _expected_totals(year_docs)
+    assert sheet.max_row - 1 == len(expected)
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        want = expected[(row[1], row[0])]
+        got = {h: v for h, v in zip(header[4:-2], row[4:-2]) if v is not None}
+        assert got == {k: v for k, v in want.items() if v is not None}
+        if row[0] == "2024" and row[2] == "연도직원":
+            assert "소득기준 초과 Y" in row[-2] and "G112Y" in row[-1]
+    assert "소득기준 초과 부양가족 (금액 아님)" not in header  # a flag, never a column of amounts
