@@ -31,7 +31,7 @@ ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
 ALL_2022 = SAMPLES / "nts-2022" / "all.pdf"
 EXE = Path(sys.executable).parent / "hometax-decrypt"
-FIELDS = {"authentic", "intact", "trust", "nts_code", "reason", "gen_time", "hash_alg", "hash_value",
+FIELDS = {"authentic", "intact", "trust", "verifier_code", "nts_code", "reason", "reason_ko", "gen_time", "hash_alg", "hash_value",
           "tsa", "covers_whole_file"}
 NO_TRUST = TrustStore.empty()
 
@@ -76,6 +76,19 @@ def assert_verdict(v: Verification, *, authentic, intact, trust, nts_code, statu
     if status:
         assert v.status == status
     assert v.reason and v.reason.endswith(".")
+    assert_korean_reason(v)
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def assert_korean_reason(v: Verification) -> None:
+    """Every verdict carries a Korean sentence for the HR page, and ``nts_code`` is the deprecated
+    alias of ``verifier_code``."""
+    assert HANGUL.search(v.reason_ko) and v.reason_ko.endswith("."), v.reason_ko
+    assert v.nts_code == v.verifier_code
+    d = v.to_dict()
+    assert d["verifier_code"] == d["nts_code"] == v.verifier_code and d["reason_ko"] == v.reason_ko
 
 
 # == the real samples =================================================================================
@@ -302,6 +315,7 @@ def test_byte_range_that_does_not_add_up(edit):
     v = verify_bytes(bad, trust=TrustStore.default(environ={}))
     code = 2101 if edit == "short_second" else 2110
     assert (v.authentic, v.intact, v.nts_code) == (False, False, code), v.reason
+    assert_korean_reason(v)
     assert v.status == "tampered"
 
 
@@ -568,5 +582,6 @@ def test_token_edits_never_raise(edits):
         data[_B + 1 + pos] = digit
     v = verify_bytes(bytes(data), trust=NO_TRUST)
     assert isinstance(v, Verification) and v.authentic is False
+    assert_korean_reason(v)
     if v.intact:  # only unsigned parts of the token (its certificate bag) may change and still hold
         assert v.hash_value == independent(_ALL_BYTES)["hash"] and v.nts_code == 2109

@@ -104,8 +104,9 @@ class Verification:
     authentic: bool
     intact: bool
     trust: str  # chain | pinned | unknown | failed
-    nts_code: int
-    reason: str
+    verifier_code: int  # the NTS verifier's (DSTSPDFSig) result code: 0 or 21xx
+    reason: str  # one English sentence
+    reason_ko: str  # the same, in Korean, for HR staff
     gen_time: str | None = None  # ISO 8601, UTC, "Z"
     hash_alg: str | None = None  # SHA-256 | SHA-384 | SHA-512
     hash_value: str | None = None  # hex, the messageImprint in the token
@@ -113,14 +114,21 @@ class Verification:
     covers_whole_file: bool = False
     status: str = "tampered"  # authentic | untrusted_issuer | tampered | unsigned
 
+    @property
+    def nts_code(self) -> int:
+        """Deprecated alias of :attr:`verifier_code` (kept for one release): not the NTS API's -2…1."""
+        return self.verifier_code
+
     def to_dict(self) -> dict:
         return {
             "authentic": self.authentic,
             "intact": self.intact,
             "trust": self.trust,
-            "nts_code": self.nts_code,
+            "verifier_code": self.verifier_code,
+            "nts_code": self.verifier_code,  # deprecated alias of verifier_code, for one release
             "status": self.status,
             "reason": self.reason,
+            "reason_ko": self.reason_ko,
             "gen_time": self.gen_time,
             "hash_alg": self.hash_alg,
             "hash_value": self.hash_value,
@@ -135,10 +143,11 @@ _ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Recu
 class _Fail(Exception):
     """Internal: stop verification with an NTS code and a fixed English sentence."""
 
-    def __init__(self, code: int, reason: str):
+    def __init__(self, code: int, reason: str, reason_ko: str):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.reason_ko = reason_ko
 
 
 # == trust ============================================================================================
@@ -288,7 +297,7 @@ class _Verifier:
         self.trust = "unknown"
         self.unsigned = False
 
-    def result(self, code: int, reason: str, intact: bool = False) -> Verification:
+    def result(self, code: int, reason: str, reason_ko: str, intact: bool = False) -> Verification:
         authentic = intact and self.trust in ("chain", "pinned") and code == OK
         if authentic:
             status = "authentic"
@@ -299,7 +308,8 @@ class _Verifier:
         else:
             status = "tampered"
         return Verification(
-            authentic=authentic, intact=intact, trust=self.trust, nts_code=code, reason=reason,
+            authentic=authentic, intact=intact, trust=self.trust, verifier_code=code, reason=reason,
+            reason_ko=reason_ko,
             gen_time=_iso(self.gen_time) if self.gen_time else None, hash_alg=self.hash_alg,
             hash_value=self.hash_value, tsa=self.tsa, covers_whole_file=self.covers, status=status)
 
@@ -312,9 +322,10 @@ class _Verifier:
             self._read_tst(tst_info)
             self._check_signature(signed_data, tst_der)
         except _Fail as f:
-            return self.result(f.code, f.reason)
+            return self.result(f.code, f.reason, f.reason_ko)
         except _ASN1_ERRORS:  # asn1crypto parses lazily: a malformed field fails where it is read
-            return self.result(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.")
+            return self.result(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.",
+                               "타임스탬프 토큰을 해석할 수 없습니다.")
         # The token is sound and self.cert signed it. Whose certificate is it? Asked even when the
         # file no longer matches, so that "NTS-issued, then changed" reads differently from a forgery.
         imprint_ok = self._imprint_matches(tst_info, (a, b), (c, d))
@@ -322,20 +333,30 @@ class _Verifier:
             trust_reason = self._evaluate_trust()
         except ValueError:  # a certificate extension cryptography cannot parse
             self.trust = "failed"
-            trust_reason = "The TSA certificate's extensions cannot be read."
+            trust_reason = ("The TSA certificate's extensions cannot be read.",
+                            "타임스탬프 인증서의 확장을 읽을 수 없습니다.")
         if not imprint_ok:
             return self.result(HASH_MISMATCH, "The signed bytes do not match the hash in the timestamp: "
-                                              "the file was changed after it was stamped.")
+                                              "the file was changed after it was stamped.",
+                               "문서 내용이 타임스탬프와 맞지 않습니다: 발급 후 문서가 바뀌었습니다.")
         if not self.covers:
             return self.result(BYTE_RANGE, "The signed byte range does not reach the end of the file: "
                                             "bytes after it (for example an appended revision) are not "
-                                            "covered by the timestamp.")
+                                            "covered by the timestamp.",
+                               "타임스탬프가 문서 끝까지 덮지 않습니다: 그 뒤에 덧붙은 내용(예: 추가 수정본)은 "
+                               "타임스탬프로 보증되지 않습니다.")
         if self.trust in ("chain", "pinned"):
-            how = ("its certificate chains to a configured trust anchor at genTime"
-                   if self.trust == "chain" else "its certificate is a pinned NTS TSA certificate")
+            if self.trust == "chain":
+                how = "its certificate chains to a configured trust anchor at genTime"
+                how_ko = "인증서가 발급 시각에 신뢰하는 인증기관(GPKI)으로 이어집니다"
+            else:
+                how = "its certificate is a pinned NTS TSA certificate"
+                how_ko = "등록된 국세청 타임스탬프 인증서입니다"
             return self.result(OK, f"The file is intact and the timestamp was issued by a trusted "
-                                   f"timestamp authority ({how}).", intact=True)
-        return self.result(CERTIFICATE, trust_reason, intact=True)
+                                   f"timestamp authority ({how}).",
+                               f"국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다({how_ko}).",
+                               intact=True)
+        return self.result(CERTIFICATE, *trust_reason, intact=True)
 
     # -- 1. the byte range -------------------------------------------------------------------------
     def _byte_range(self) -> tuple[int, int, int, int]:
@@ -343,75 +364,75 @@ class _Verifier:
         keys = _name_positions(data, _BYTE_RANGE_NAME)
         if not keys:
             self.unsigned = True
-            raise _Fail(BYTE_RANGE, "The file carries no NTS timestamp (no signature /ByteRange).")
+            raise _Fail(BYTE_RANGE, "The file carries no NTS timestamp (no signature /ByteRange).", "국세청 타임스탬프가 없는 문서입니다.")
         if len(keys) > 1:
             raise _Fail(BYTE_RANGE, "The file has more than one signature /ByteRange; an NTS document "
-                                    "carries exactly one.")
+                                    "carries exactly one.", "서명 영역이 둘 이상 있습니다. 국세청 문서에는 하나만 있습니다.")
         m = _BYTE_RANGE.match(data, keys[0])
         if not m:
-            raise _Fail(BYTE_RANGE, "The /ByteRange is not an array of four non-negative integers.")
+            raise _Fail(BYTE_RANGE, "The /ByteRange is not an array of four non-negative integers.", "서명 범위(/ByteRange)의 형식이 올바르지 않습니다.")
         a, b, c, d = (int(x) for x in m.groups())
         if a != 0 or b <= 0 or c <= b + 1 or d <= 0:
             raise _Fail(BYTE_RANGE, "The /ByteRange does not add up: it must start at 0 and leave one "
-                                    "gap between its two segments.")
+                                    "gap between its two segments.", "서명 범위(/ByteRange)가 맞지 않습니다.")
         if c + d > len(data):
-            raise _Fail(BYTE_RANGE, "The /ByteRange reaches past the end of the file.")
+            raise _Fail(BYTE_RANGE, "The /ByteRange reaches past the end of the file.", "서명 범위(/ByteRange)가 파일 끝을 넘어갑니다.")
         if data[b:b + 1] != b"<" or data[c - 1:c] != b">" or not _CONTENTS_KEY_BEFORE.search(
                 data, max(0, b - 32), b):
             raise _Fail(BYTE_RANGE, "The gap in the /ByteRange is not exactly the signature's "
-                                    "/Contents <hex> string.")
+                                    "/Contents <hex> string.", "서명 범위에서 빠진 부분이 정확히 타임스탬프 자리가 아닙니다.")
         # The /ByteRange and the /Contents must belong to one dictionary: nothing that ends or
         # starts an object between them, and they sit close together.
         lo, hi = (m.end(), b) if m.end() <= b else (c, m.start())
         if m.start() < c and m.end() > b:
-            raise _Fail(BYTE_RANGE, "The /ByteRange overlaps the signature gap.")
+            raise _Fail(BYTE_RANGE, "The /ByteRange overlaps the signature gap.", "서명 범위(/ByteRange)가 타임스탬프 자리와 겹칩니다.")
         if hi - lo > MAX_DICT_SPAN or _OBJ_BOUNDARY.search(data, lo, hi):
             raise _Fail(BYTE_RANGE, "The /ByteRange and the /Contents it points at are not in the same "
-                                    "signature dictionary.")
+                                    "signature dictionary.", "서명 범위와 타임스탬프가 같은 서명 정보에 들어 있지 않습니다.")
         return a, b, c, d
 
     # -- 2. the token ------------------------------------------------------------------------------
     def _token_bytes(self, start: int, end: int) -> bytes:
         hex_len = end - start - 2
         if hex_len > 2 * MAX_TOKEN_BYTES:
-            raise _Fail(TOKEN_PARSE_ERROR, "The signature /Contents is larger than any timestamp token.")
+            raise _Fail(TOKEN_PARSE_ERROR, "The signature /Contents is larger than any timestamp token.", "타임스탬프 자리가 타임스탬프 토큰보다 지나치게 큽니다.")
         hexs = self.data[start + 1:end - 1]
         if hex_len % 2 or not _HEX.match(hexs):
-            raise _Fail(TOKEN_PARSE_ERROR, "The signature /Contents is not a hex string.")
+            raise _Fail(TOKEN_PARSE_ERROR, "The signature /Contents is not a hex string.", "타임스탬프 자리의 값이 16진수 문자열이 아닙니다.")
         raw = bytes.fromhex(hexs.decode("ascii"))
         size = _der_scan(raw)  # raises _Fail(2106) on anything but bounded, definite-length DER
         if raw[size:].strip(b"\0"):
-            raise _Fail(TOKEN_PARSE_ERROR, "The signature /Contents holds data after the timestamp token.")
+            raise _Fail(TOKEN_PARSE_ERROR, "The signature /Contents holds data after the timestamp token.", "타임스탬프 토큰 뒤에 다른 데이터가 붙어 있습니다.")
         return raw[:size]
 
     def _parse_token(self, token: bytes):
         try:
             info = cms.ContentInfo.load(token)
             if info["content_type"].native != "signed_data":
-                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token is not CMS SignedData.")
+                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token is not CMS SignedData.", "타임스탬프 토큰이 CMS 서명 데이터가 아닙니다.")
             sd = info["content"]
             eci = sd["encap_content_info"]
             if eci["content_type"].native != "tst_info":
-                raise _Fail(TOKEN_PARSE_ERROR, "The signed content is not an RFC 3161 TSTInfo.")
+                raise _Fail(TOKEN_PARSE_ERROR, "The signed content is not an RFC 3161 TSTInfo.", "서명된 내용이 RFC 3161 타임스탬프 정보가 아닙니다.")
             if not isinstance(eci["content"], cms.ParsableOctetString) or not eci["content"].contents:
-                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token has no TSTInfo (detached content).")
+                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token has no TSTInfo (detached content).", "타임스탬프 토큰에 타임스탬프 정보(TSTInfo)가 없습니다.")
             tst_der = eci["content"].contents
             _der_scan(tst_der, whole=True)
             tst_info = tsp.TSTInfo.load(tst_der)
             if len(sd["signer_infos"]) != 1:
-                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.")
+                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.", "타임스탬프 토큰의 서명자가 하나가 아닙니다.")
             certs = sd["certificates"]
             if isinstance(certs, core.Void) or len(certs) == 0 or len(certs) > MAX_TOKEN_CERTS:
-                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token carries no TSA certificate.")
+                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token carries no TSA certificate.", "타임스탬프 토큰에 타임스탬프 인증서가 없습니다.")
         except _Fail:
             raise
         except _ASN1_ERRORS:
-            raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.") from None
+            raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.", "타임스탬프 토큰을 해석할 수 없습니다.") from None
         return sd, tst_info, tst_der
 
     def _read_tst(self, tst_info) -> None:
         if tst_info["version"].native != "v1":
-            raise _Fail(TOKEN_PARSE_ERROR, "The TSTInfo version is not 1.")
+            raise _Fail(TOKEN_PARSE_ERROR, "The TSTInfo version is not 1.", "타임스탬프 정보(TSTInfo)의 버전이 1이 아닙니다.")
         self.gen_time = tst_info["gen_time"].native
         if self.gen_time.tzinfo is None:
             self.gen_time = self.gen_time.replace(tzinfo=_dt.timezone.utc)
@@ -421,7 +442,7 @@ class _Verifier:
         if alg not in _HASHES:
             self.hash_alg = str(alg)
             raise _Fail(UNSUPPORTED_HASH, "The timestamp uses a hash algorithm that is not accepted "
-                                          "(SHA-256, SHA-384 or SHA-512 only).")
+                                          "(SHA-256, SHA-384 or SHA-512 only).", "타임스탬프가 허용하지 않는 해시 알고리즘을 씁니다(SHA-256, SHA-384, SHA-512만 허용).")
         self.hash_alg = _HASHES[alg][2]
 
     # -- 3. the imprint (checked after the signature, see run) ----------------------------------------------------------------------------
@@ -441,28 +462,28 @@ class _Verifier:
             self.cert = x509.load_der_x509_certificate(cert_asn1.dump())
             self.tsa = self.cert.subject.rfc4514_string()
         except ValueError:
-            raise _Fail(TOKEN_PARSE_ERROR, "The TSA certificate in the token cannot be parsed.") from None
+            raise _Fail(TOKEN_PARSE_ERROR, "The TSA certificate in the token cannot be parsed.", "타임스탬프 토큰의 인증서를 해석할 수 없습니다.") from None
 
         digest_alg = si["digest_algorithm"]["algorithm"].native
         if digest_alg not in _HASHES:
             raise _Fail(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not "
-                                          "accepted (SHA-256, SHA-384 or SHA-512 only).")
+                                          "accepted (SHA-256, SHA-384 or SHA-512 only).", "타임스탬프 서명이 허용하지 않는 해시 알고리즘을 씁니다(SHA-256, SHA-384, SHA-512만 허용).")
         signed_attrs = si["signed_attrs"]
         if isinstance(signed_attrs, core.Void) or len(signed_attrs) == 0:  # not .native: deep copy
             raise _Fail(SIGNATURE_INVALID, "The token's signature has no signed attributes (RFC 3161 "
-                                           "requires them).")
+                                           "requires them).", "타임스탬프 서명에 서명 속성이 없습니다.")
         attrs: dict[str, list] = {}
         for attr in signed_attrs:
             attrs.setdefault(attr["type"].native, []).append(attr["values"])
         for name in ("content_type", "message_digest"):
             if len(attrs.get(name, [])) != 1 or len(attrs[name][0]) != 1:
                 raise _Fail(SIGNATURE_INVALID, "The token's signed attributes lack a single "
-                                               "content-type and message-digest.")
+                                               "content-type and message-digest.", "타임스탬프 서명 속성에 내용 유형과 메시지 다이제스트가 하나씩 있지 않습니다.")
         if attrs["content_type"][0][0].native != "tst_info":
-            raise _Fail(SIGNATURE_INVALID, "The token's signed content-type is not TSTInfo.")
+            raise _Fail(SIGNATURE_INVALID, "The token's signed content-type is not TSTInfo.", "타임스탬프 서명의 내용 유형이 TSTInfo가 아닙니다.")
         if attrs["message_digest"][0][0].native != _HASHES[digest_alg][0](tst_der).digest():
             raise _Fail(SIGNATURE_INVALID, "The token's message digest does not match its TSTInfo: the "
-                                           "token was altered.")
+                                           "token was altered.", "타임스탬프 토큰이 변경되었습니다(메시지 다이제스트 불일치).")
         self._check_ess(attrs, cert_asn1)
 
         signature = si["signature"].native
@@ -474,14 +495,14 @@ class _Verifier:
             raise
         except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
             raise _Fail(SIGNATURE_INVALID, "The token's signature does not verify with the TSA "
-                                           "certificate it carries.") from None
+                                           "certificate it carries.", "타임스탬프 서명이 들어 있는 인증서로 검증되지 않습니다.") from None
 
     def _check_ess(self, attrs: dict, cert_asn1) -> None:
         """RFC 3161 §2.4.1 / RFC 5816: the ESS signing-certificate attribute names the signer's
         certificate, so that it cannot be swapped for another one with the same key."""
         ess = attrs.get("signing_certificate_v2") or attrs.get("signing_certificate")
         if not ess or len(ess) != 1 or len(ess[0]) != 1:
-            raise _Fail(SIGNATURE_INVALID, "The token lacks the signing-certificate attribute.")
+            raise _Fail(SIGNATURE_INVALID, "The token lacks the signing-certificate attribute.", "타임스탬프 서명에 서명 인증서 속성이 없습니다.")
         der = cert_asn1.dump()
         try:
             first = ess[0][0]["certs"][0]
@@ -491,38 +512,43 @@ class _Verifier:
             want = first["cert_hash"].native
         except (KeyError, IndexError, ValueError, TypeError):
             raise _Fail(SIGNATURE_INVALID, "The token's signing-certificate attribute cannot be "
-                                           "read.") from None
+                                           "read.", "서명 인증서 속성을 읽을 수 없습니다.") from None
         if alg not in _ESS_HASHES:
-            raise _Fail(UNSUPPORTED_HASH, "The signing-certificate attribute uses an unsupported hash.")
+            raise _Fail(UNSUPPORTED_HASH, "The signing-certificate attribute uses an unsupported hash.", "서명 인증서 속성이 지원하지 않는 해시를 씁니다.")
         if _ESS_HASHES[alg](der).digest() != want:
             raise _Fail(SIGNATURE_INVALID, "The token's signing-certificate attribute does not name the "
-                                           "certificate that signed it.")
+                                           "certificate that signed it.", "서명 인증서 속성이 실제로 서명한 인증서를 가리키지 않습니다.")
 
     # -- 6. trust ----------------------------------------------------------------------------------
-    def _evaluate_trust(self) -> str:
-        """Set ``self.trust`` and return the sentence to show when it is not trusted."""
+    def _evaluate_trust(self) -> tuple[str, str]:
+        """Set ``self.trust`` and return the sentences (English, Korean) to show when it is not
+        trusted."""
         cert, gt, store = self.cert, self.gen_time, self.trust_store
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         for path in _candidate_paths(cert, store):
             problem = _check_path(path, gt)
             if problem is None:
                 self.trust = "chain"
-                return ""
+                return "", ""
             problems.append(problem)
         if cert.fingerprint(hashes.SHA256()).hex() in store.pinned:
             problem = _check_leaf(cert, gt)
             if problem is None:
                 self.trust = "pinned"
-                return ""
+                return "", ""
             problems.append(problem)
         if problems:
             self.trust = "failed"
             return ("The file is intact and its TSA certificate is recognised, but it fails at "
-                    f"genTime: {problems[0]}")
+                    f"genTime: {problems[0][0]}",
+                    f"내용은 발급 당시 그대로지만, 타임스탬프 인증서에 문제가 있습니다: {problems[0][1]}")
         self.trust = "unknown"
         return ("The file is intact, but the timestamp authority is not recognised: its certificate is "
                 "neither a pinned NTS TSA certificate nor chained to a configured trust anchor. "
-                "Anyone can make a certificate with the NTS names.")
+                "Anyone can make a certificate with the NTS names.",
+                "내용은 발급 당시 그대로지만, 타임스탬프를 찍은 기관을 확인할 수 없습니다: 인증서가 등록된 "
+                "국세청 타임스탬프 인증서도 아니고 신뢰하는 인증기관(GPKI)에서 발급된 것도 아닙니다. 국세청 "
+                "이름을 단 인증서는 누구나 만들 수 있습니다.")
 
 
 # == helpers ==========================================================================================
@@ -530,7 +556,7 @@ def _der_scan(raw: bytes, whole: bool = False) -> int:
     """Walk the DER structure iteratively and return the size of the first element. Refuses indefinite
     lengths, nesting deeper than MAX_DER_DEPTH and more than MAX_DER_ELEMENTS elements, so that a
     hostile token fails fast here instead of deep inside a recursive parser."""
-    bad = _Fail(TOKEN_PARSE_ERROR, "The timestamp token is not well-formed DER.")
+    bad = _Fail(TOKEN_PARSE_ERROR, "The timestamp token is not well-formed DER.", "타임스탬프 토큰의 형식(DER)이 올바르지 않습니다.")
     n = len(raw)
     count = 0
     stack = [n]  # end offsets of the open constructed elements
@@ -545,7 +571,7 @@ def _der_scan(raw: bytes, whole: bool = False) -> int:
             raise bad
         count += 1
         if count > MAX_DER_ELEMENTS:
-            raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token has too many ASN.1 elements.")
+            raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token has too many ASN.1 elements.", "타임스탬프 토큰의 구성 요소가 너무 많습니다.")
         tag = raw[pos]
         pos += 1
         if tag & 0x1F == 0x1F:  # high tag number
@@ -581,7 +607,7 @@ def _der_scan(raw: bytes, whole: bool = False) -> int:
                 raise bad
         if tag & 0x20:  # constructed: descend
             if len(stack) > MAX_DER_DEPTH:
-                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token nests too deeply.")
+                raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token nests too deeply.", "타임스탬프 토큰의 구조가 너무 깊게 중첩되어 있습니다.")
             stack.append(end)
         else:
             pos = end
@@ -605,7 +631,7 @@ def _find_signer_cert(sd, si):
                     return cert
         except (ValueError, TypeError, KeyError):
             continue
-    raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token does not carry the certificate of its signer.")
+    raise _Fail(TOKEN_PARSE_ERROR, "The timestamp token does not carry the certificate of its signer.", "타임스탬프 토큰에 서명한 기관의 인증서가 들어 있지 않습니다.")
 
 
 def _verify_signature(pub, sig_alg, digest_alg: str, signature: bytes, message: bytes) -> None:
@@ -615,7 +641,7 @@ def _verify_signature(pub, sig_alg, digest_alg: str, signature: bytes, message: 
     except ValueError:  # plain rsaEncryption / ecPublicKey: the SignerInfo digest algorithm applies
         hash_name = digest_alg
     if hash_name not in _HASHES:
-        raise _Fail(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not accepted.")
+        raise _Fail(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not accepted.", "타임스탬프 서명이 허용하지 않는 해시 알고리즘을 씁니다.")
     h = _HASHES[hash_name][1]()
     if algo == "rsassa_pkcs1v15" and isinstance(pub, rsa.RSAPublicKey):
         pub.verify(signature, message, padding.PKCS1v15(), h)
@@ -624,7 +650,7 @@ def _verify_signature(pub, sig_alg, digest_alg: str, signature: bytes, message: 
         mgf = params["mask_gen_algorithm"]
         mgf_hash = mgf["parameters"]["algorithm"].native
         if mgf["algorithm"].native != "mgf1" or mgf_hash not in _HASHES:
-            raise _Fail(UNSUPPORTED_HASH, "The token's RSA-PSS parameters are not supported.")
+            raise _Fail(UNSUPPORTED_HASH, "The token's RSA-PSS parameters are not supported.", "타임스탬프 서명의 RSA-PSS 설정을 지원하지 않습니다.")
         pub.verify(signature, message,
                    padding.PSS(mgf=padding.MGF1(_HASHES[mgf_hash][1]()),
                                salt_length=params["salt_length"].native), h)
@@ -632,7 +658,7 @@ def _verify_signature(pub, sig_alg, digest_alg: str, signature: bytes, message: 
         pub.verify(signature, message, ec.ECDSA(h))
     else:
         raise _Fail(SIGNATURE_INVALID, "The token's signature algorithm does not match its "
-                                       "certificate's key or is not supported.")
+                                       "certificate's key or is not supported.", "타임스탬프 서명 알고리즘이 인증서의 키와 맞지 않거나 지원하지 않는 알고리즘입니다.")
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -680,49 +706,49 @@ def _unknown_critical(cert: x509.Certificate) -> bool:
     return any(e.critical and e.oid not in _KNOWN_CRITICAL for e in cert.extensions)
 
 
-def _check_leaf(cert: x509.Certificate, when: _dt.datetime) -> str | None:
+def _check_leaf(cert: x509.Certificate, when: _dt.datetime) -> tuple[str, str] | None:
     """RFC 3161 §2.3: the TSA certificate is valid at genTime and has a critical extendedKeyUsage with
     id-kp-timeStamping."""
     if not _valid_at(cert, when):
-        return "the TSA certificate was not valid at genTime."
+        return ("the TSA certificate was not valid at genTime.", "타임스탬프 인증서가 발급 시각에 유효하지 않았습니다.")
     try:
         eku = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE)
     except x509.ExtensionNotFound:
-        return "the TSA certificate is not for timestamping (no extendedKeyUsage)."
+        return ("the TSA certificate is not for timestamping (no extendedKeyUsage).", "타임스탬프용 인증서가 아닙니다(확장 키 용도 없음).")
     if ExtendedKeyUsageOID.TIME_STAMPING not in eku.value or not eku.critical:
-        return "the TSA certificate is not for timestamping (extendedKeyUsage)."
+        return ("the TSA certificate is not for timestamping (extendedKeyUsage).", "타임스탬프용 인증서가 아닙니다(확장 키 용도).")
     try:
         ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
         if not (ku.digital_signature or ku.content_commitment):
-            return "the TSA certificate's key usage does not allow signing."
+            return ("the TSA certificate's key usage does not allow signing.", "타임스탬프 인증서의 키 용도가 서명을 허용하지 않습니다.")
     except x509.ExtensionNotFound:
         pass
     if _unknown_critical(cert):
-        return "the TSA certificate has an unrecognised critical extension."
+        return ("the TSA certificate has an unrecognised critical extension.", "타임스탬프 인증서에 알 수 없는 필수 확장이 있습니다.")
     return None
 
 
-def _check_path(path: list[x509.Certificate], when: _dt.datetime) -> str | None:
+def _check_path(path: list[x509.Certificate], when: _dt.datetime) -> tuple[str, str] | None:
     problem = _check_leaf(path[0], when)
     if problem:
         return problem
     for depth, ca in enumerate(path[1:]):  # depth = CA certificates between this one and the leaf
         if not _valid_at(ca, when):
-            return "an issuing CA certificate was not valid at genTime."
+            return ("an issuing CA certificate was not valid at genTime.", "발급 인증기관의 인증서가 발급 시각에 유효하지 않았습니다.")
         try:
             bc = ca.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
         except x509.ExtensionNotFound:
-            return "an issuing certificate is not a CA (no basicConstraints)."
+            return ("an issuing certificate is not a CA (no basicConstraints).", "발급자 인증서가 인증기관(CA) 인증서가 아닙니다(기본 제약 없음).")
         if not bc.ca:
-            return "an issuing certificate is not a CA."
+            return ("an issuing certificate is not a CA.", "발급자 인증서가 인증기관(CA) 인증서가 아닙니다.")
         if bc.path_length is not None and depth > bc.path_length:
-            return "a CA's path length constraint is exceeded."
+            return ("a CA's path length constraint is exceeded.", "인증기관의 경로 길이 제한을 넘었습니다.")
         try:
             ku = ca.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
             if not ku.key_cert_sign:
-                return "an issuing CA's key usage does not allow certificate signing."
+                return ("an issuing CA's key usage does not allow certificate signing.", "발급 인증기관의 키 용도가 인증서 서명을 허용하지 않습니다.")
         except x509.ExtensionNotFound:
             pass
         if _unknown_critical(ca):
-            return "an issuing CA certificate has an unrecognised critical extension."
+            return ("an issuing CA certificate has an unrecognised critical extension.", "발급 인증기관의 인증서에 알 수 없는 필수 확장이 있습니다.")
     return None
