@@ -307,6 +307,14 @@ def test_json_totals_per_person_and_year(year_docs):
     assert [f["over_income"] for f in by_year["2024"]["dependant_flags"]] == ["Y", "N"]
     assert by_year["2021"]["dependant_flags"] == []
     assert builder.EMPLOYEE[0] not in json.dumps(payload)
+    # per year: everyone of that year, never two years together
+    assert [y["att_year"] for y in payload["year_totals"]] == ["2021", "2023", "2024", "2026"]
+    for y in payload["year_totals"]:
+        people = [t for t in payload["totals"] if t["att_year"] == y["att_year"]]
+        assert y["people"] == len(people)
+        for c in y["categories"]:
+            amounts = [x["amount"] for t in people for x in t["categories"] if x["category"] == c["category"]]
+            assert c["amount"] == sum(a for a in amounts if a is not None)
     kinds = {d["doc"]["att_year"]: d["kind"] for d in payload["documents"]}
     assert set(kinds.values()) == {"simplified"}
 

@@ -13,7 +13,9 @@ Each takes a LIST of documents (one employee's file, or a whole batch) and retur
   and sheet ``summary`` (one row per person AND tax year across all documents × category: two years
   are never added; the same form of the same person and year in two documents counts once and is
   named in the ``duplicates`` column; T101M flags in ``dependant_flags``, never added).
-- JSON also carries ``totals``: the same per-person-and-year table (:func:`yesone.summary.totals`).
+- JSON also carries ``totals``: the same per-person-and-year table (:func:`yesone.summary.totals`),
+  and ``year_totals``: those added up per tax year (:func:`yesone.summary.by_year`; the upload page's
+  항목별 합계).
 
 ``mask=True`` masks resident numbers everywhere (``750101-1******``) on the way out; the documents
 are never changed. A spreadsheet may run a CSV text cell as a formula when it starts with ``=``, ``+``,
@@ -36,7 +38,7 @@ import re
 from .limits import Deadline
 from .yesone.catalog import catalog
 from .yesone.serialize import default_deadline, document_to_dict, maybe_mask
-from .yesone.summary import labels, order, totals
+from .yesone.summary import by_year, labels, order, totals
 
 MANDATED_COLUMNS = ["form_cd", "form_name", "dat_cd", "resid", "name", "busnid", "trade_nm", "amount"]
 EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "sum_amount", "amount_element",
@@ -62,10 +64,11 @@ def _deadline(deadline: Deadline | None) -> Deadline:
 
 def to_json(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
     docs = _as_list(docs)
+    person_year = person_year_totals(docs, mask, deadline)
     payload = {"format": "hometax-decrypt/records", "version": 1,
                "documents": [document_to_dict(d, mask=mask, deadline=_deadline(deadline))
                              for d in docs],
-               "totals": person_year_totals(docs, mask, deadline)}
+               "totals": person_year, "year_totals": by_year(person_year)}
     return (json.dumps(payload, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 

@@ -126,3 +126,19 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
              "att_year": e["att_year"], "documents": e["documents"],
              "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"],
              "duplicates": e["duplicates"]} for e in out.values()]
+
+
+def by_year(person_year: list[dict]) -> list[dict]:
+    """The per-person-and-year totals added up per tax year (everyone of that year, never two
+    years together): ``[{"att_year", "people", "categories": [...]}]``, years in ascending order."""
+    years: dict[str, dict] = {}
+    for t in person_year:
+        y = years.setdefault(t["att_year"] or "", {"people": 0, "totals": {}})
+        y["people"] += 1
+        for c in t["categories"]:
+            s = y["totals"].setdefault(c["category"], {"amount": None, "items": 0})
+            s["items"] += c["items"]
+            if c["amount"] is not None:
+                s["amount"] = (s["amount"] or 0) + c["amount"]
+    return [{"att_year": y or None, "people": v["people"], "categories": _categories(v["totals"])}
+            for y, v in sorted(years.items())]
