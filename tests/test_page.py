@@ -233,27 +233,35 @@ def test_each_file_shows_person_year_issue_number_and_badge(session, expected):
     assert page.locator("#progress").evaluate("p => [p.value, p.max]") == [len(FILES), len(FILES)]
 
 
-def test_totals_per_category_equal_the_documents_own_sums(session, expected):
+def wait_totals(page) -> None:
+    page.wait_for_selector("#totals-section[data-state=ready]", state="attached", timeout=60_000)
+
+
+def test_totals_per_year_and_category_are_the_servers_and_never_add_years(session, expected):
+    """Issue 10: the page shows the server's totals per tax year (it adds up nothing itself). The
+    2020 files here all hold 고길동's 2020 data (all.pdf, its re-issue with a password, basic/medical,
+    detail/pension-savings): counted once, each year's figures are those of that year's all.pdf."""
     page = session["page"]
-    want: dict[str, dict] = {}
-    for exp in expected.values():
+    wait_totals(page)
+    want = {}
+    for shown in ("all.pdf", "all (2).pdf"):
+        exp = expected[shown]
         for key, t in exp["totals"].items():
-            w = want.setdefault(key, {"label": t["label"], "count": 0, "amount": None})
-            w["count"] += t["count"]
-            if t["amount"] is not None:
-                w["amount"] = (w["amount"] or 0) + t["amount"]
+            want[(exp["year"], key)] = {"label": t["label"], "count": t["count"], "amount": t["amount"]}
     shown = {}
     for r in page.locator("#category-totals tbody tr").all():
-        shown[r.get_attribute("data-category")] = {
+        shown[(r.get_attribute("data-year"), r.get_attribute("data-category"))] = {
             "label": r.locator("th").inner_text(),
             "count": number(r.locator("td.count").inner_text()),
             "amount": number(r.locator("td.amount").inner_text()),
         }
     assert shown == want
     assert page.locator("#totals-warning").is_hidden()  # every file here is authentic
-    foot = page.locator("#category-totals tfoot tr")
-    assert number(foot.locator("td.count").inner_text()) == sum(e["items"] for e in expected.values())
-    assert number(foot.locator("td.amount").inner_text()) == sum(w["amount"] or 0 for w in want.values())
+    # per person and year: the duplicates are said, in Korean
+    years = set(page.locator("#person-totals tbody tr").evaluate_all("rs => rs.map(r => r.dataset.year)"))
+    assert years == {"2020", "2022"}
+    dup = page.locator("#person-totals tr.duplicate").all_text_contents()  # inside a closed <details>
+    assert dup and all("한 번만 더했습니다" in t for t in dup)
 
 
 def test_no_full_resident_number_anywhere_in_the_page(session, expected, shots):
@@ -349,7 +357,9 @@ def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
         assert len(rows) - 1 == items
         resid_col = list(rows[0]).index("resid")
         assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[1:])
-        assert len(list(wb["summary"].iter_rows(values_only=True))) > len(names)
+        # one row per person and tax year (issue 10: was one per person and document)
+        sources = [hometax_decrypt.parse(src.read_bytes()) for src, _ in MANY_SOURCES]
+        assert len(list(wb["summary"].iter_rows(values_only=True))) - 1 == len(export.summary_rows(sources)[1])
         assert "문서 45개" in page.locator("#download-status").inner_text()
 
         with page.expect_download(timeout=30_000) as d:
@@ -535,8 +545,10 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
         assert badges == {"good.pdf": ("진본 확인", "authentic"),
                           "forged.pdf": ("발급기관 미확인", "untrusted_issuer"),
                           "tampered.pdf": ("위변조 의심", "tampered")}
-        assert "국세청으로 확인되지 않습니다" in row(page, "forged.pdf").locator(".reason").inner_text()
-        assert "발급 후 변경" in row(page, "tampered.pdf").locator(".reason").inner_text()
+        # the server's own Korean reason (issue 10: was the page's own table of NTS codes)
+        assert row(page, "forged.pdf").locator(".reason").inner_text() == hometax_decrypt.verify(forged).reason_ko
+        assert row(page, "tampered.pdf").locator(".reason").inner_text() == hometax_decrypt.verify(tampered).reason_ko
+        assert "발급 후 문서가 바뀌었습니다" in row(page, "tampered.pdf").locator(".reason").inner_text()
         assert page.locator("#counts").inner_text() == "진본 확인 1개 · 발급기관 미확인 1개 · 위변조 의심 1개"
         errors = {name: (row(page, name).locator(".error-message").inner_text(),
                          row(page, name).locator(".error-message").get_attribute("data-code"))
@@ -550,5 +562,57 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
         assert "진본으로 확인되지 않은 파일 2개" in page.locator("#totals-warning").inner_text()
         assert page.locator("#progress-text").inner_text() == "모두 처리함: 6개 중 성공 3개, 오류 3개"
         shoot(shots, page, "screenshot-badges.png", "#results-section")
+    finally:
+        ctx.close()
+
+
+def test_new_years_flags_kind_and_korean_reason(browser, stack):
+    """Issue 10: documents of 2023 and 2024 stay apart in the totals; T101M shows as a per-person
+    flag; a document that is not of the 간소화 kind says so; the reason is the server's Korean."""
+    import builder
+
+    other = builder.build_nts_pdf(
+        b'<?xml version="1.0" encoding="utf-8" ?><yesone><doc><att_year>2023</att_year></doc>'
+        b'<form form_cd="A101Y"><man resid="8501011234567" name="Other"><data dat_cd="G0001"><sum>1</sum>'
+        b'</data></man></form></yesone>', None)
+    uploads = [{"name": "y2023.pdf", "mimeType": "application/pdf", "buffer": builder.year_pdf(2023)},
+               {"name": "y2024.pdf", "mimeType": "application/pdf", "buffer": builder.year_pdf(2024)},
+               {"name": "other.pdf", "mimeType": "application/pdf", "buffer": other}]
+    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(stack.base_url + "/")
+        page.set_input_files("#file-input", uploads)
+        wait_settled(page, len(uploads))
+        wait_totals(page)
+        assert row(page, "other.pdf").locator(".kind-note").inner_text() == "주의: 간소화 자료로 확인되지 않은 문서"
+        assert row(page, "y2024.pdf").locator(".kind-note").count() == 0
+        # the detail: the server's Korean reason, no English; the T101M flags of the employee
+        row(page, "y2024.pdf").get_by_role("button", name="y2024.pdf 자료 보기").click()
+        detail = page.locator("tr.detail:not([hidden])")
+        facts = dict(zip(detail.locator("dt").all_inner_texts(), detail.locator("dd").all_inner_texts()))
+        assert facts["판단 사유"] == hometax_decrypt.verify(uploads[1]["buffer"]).reason_ko
+        assert "검증 상세(영문)" not in facts and facts["자료 구분"] == "연말정산 간소화 자료"
+        flags = detail.locator("table.flags tbody tr")
+        assert flags.count() == 2
+        assert flags.nth(0).locator("td").all_inner_texts() == [
+            builder.EMPLOYEE[1], builder.PARENT[1], f"{builder.PARENT[0][:6]}-{builder.PARENT[0][6]}******",
+            "1", "소득기준 초과"]
+        assert flags.nth(1).get_attribute("data-over-income") == "N"
+        row(page, "other.pdf").get_by_role("button", name="other.pdf 자료 보기").click()
+        warnings = page.locator("tr.detail:not([hidden]) ul.doc-warnings li").evaluate_all(
+            "ls => ls.map(l => l.dataset.code)")
+        assert "not_simplified" in warnings and "outdated_forms" in warnings
+        # totals: one block per person and year, never added across years; the flag is not an amount
+        person_rows = page.locator("#person-totals tbody tr")
+        mine = [r for r in person_rows.all() if r.locator("td").first.text_content() == builder.EMPLOYEE[1]]
+        assert {r.get_attribute("data-year") for r in mine} == {"2023", "2024"}
+        flag_rows = [r for r in mine if r.get_attribute("class") == "dependant-flag"]
+        assert [r.get_attribute("data-year") for r in flag_rows] == ["2024", "2024"]
+        medical = {r.get_attribute("data-year"): number(r.locator("td.amount").inner_text())
+                   for r in page.locator("#category-totals tbody tr[data-category=medical]").all()}
+        xml = {y: etree.fromstring(builder.year_xml(y)) for y in (2023, 2024)}
+        assert medical == {str(y): sum(int(s.text) for s in x.iterfind("form[@form_cd='B101Y']/man/data/sum"))
+                           for y, x in xml.items()}
+        assert rec.errors == []
     finally:
         ctx.close()

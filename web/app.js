@@ -32,6 +32,7 @@
     totalsWarning: $("totals-warning"),
     categoryTotals: $("category-totals"),
     personTotals: $("person-totals"),
+    totalsStatus: $("totals-status"),
   };
 
   const won = new Intl.NumberFormat("ko-KR");
@@ -46,20 +47,6 @@
       text: "발급 이후 문서가 바뀌었거나 타임스탬프가 맞지 않습니다." },
     unsigned: { label: "위변조 의심", cls: "badge-bad",
       text: "국세청 타임스탬프가 없는 문서입니다." },
-  };
-
-  // Korean reasons for the NTS verifier's result codes (DSTSPDFSig).
-  const NTS_REASONS = {
-    2101: "문서 내용이 타임스탬프와 맞지 않습니다(발급 후 변경).",
-    2102: "타임스탬프 서명 검증에 실패했습니다.",
-    2103: "지원하지 않는 해시 알고리즘입니다.",
-    2104: "문서를 읽을 수 없습니다.",
-    2106: "타임스탬프를 해석할 수 없습니다.",
-    2107: "타임스탬프 인증서를 꺼낼 수 없습니다.",
-    2108: "인증서 또는 PDF 구조를 해석할 수 없습니다.",
-    2109: "타임스탬프 인증서를 신뢰할 수 없습니다.",
-    2110: "타임스탬프가 문서 전체를 덮지 않습니다.",
-    2111: "구버전 타임스탬프의 해시가 맞지 않습니다.",
   };
 
   // Fallbacks when a response carries no Korean message of its own.
@@ -79,28 +66,13 @@
     "unauthorized"]);
 
   const DOC_TYPES = { A: "전체", B: "기본", D: "상세" };
-  // Summary categories in the API's order: each document lists its categories in that order, so the
-  // documents' sequences are merged (a category first seen later goes right after its predecessor).
-  function categoryOrder(sequences) {
-    const order = [];
-    for (const seq of sequences) {
-      let prev = -1;
-      for (const c of seq) {
-        let i = order.indexOf(c);
-        if (i < 0) {
-          order.splice(prev + 1, 0, c);
-          i = prev + 1;
-        }
-        prev = i;
-      }
-    }
-    return order;
-  }
-
   // ---- state (memory only) ------------------------------------------------------------------
   let entries = [];
   let nextId = 1;
   let active = 0;
+  // The server's totals per person and tax year for the files now done (POST /api/v1/export, JSON):
+  // the page adds up nothing itself.
+  const totals = { key: "", data: null, state: "empty", pending: null };
 
   // ---- helpers ------------------------------------------------------------------------------
   function el(tag, props, ...children) {
@@ -286,10 +258,14 @@
     // The document's own person: <doc> names it from 2022 on; before, the first person listed.
     const first = (doc.people || [])[0] || {};
     const summary = [];
+    const flags = [];
     for (const person of doc.summary || []) {
       for (const c of person.categories || []) {
-        summary.push({ name: person.name || "", resid: maskResid(person.resid), category: c.category,
-          label: c.label || c.category, items: c.items || 0, amount: c.amount });
+        summary.push({ name: person.name || "", resid: maskResid(person.resid), year: person.att_year || "",
+          category: c.category, label: c.label || c.category, items: c.items || 0, amount: c.amount });
+      }
+      for (const f of person.dependant_flags || []) {
+        flags.push({ who: person.name || "", ...f, resid: maskResid(f.resid) });
       }
     }
     return {
@@ -303,7 +279,11 @@
       issueDate: info.issue_date || "",
       months: info.att_inqrMm || "",
       verification: doc.verification || null,
+      kind: doc.kind || "",
+      kindLabel: doc.kind_label || "",
+      warnings: doc.warnings || [],
       summary,
+      flags,
       items,
     };
   }
@@ -403,12 +383,12 @@
     return el("span", { class: `badge ${b.cls}`, "data-status": status, text: b.label });
   }
 
+  // The server's own Korean reason (Verification.reason_ko); the badge's sentence when it has none.
   function reasonKo(verification) {
     if (!verification) return "진본 여부를 확인하지 못했습니다.";
+    if (verification.reason_ko) return verification.reason_ko;
     const b = BADGES[verification.status];
-    const base = b ? b.text : "";
-    const specific = verification.status !== "authentic" && NTS_REASONS[verification.nts_code];
-    return specific && verification.status !== "unsigned" ? `${base} ${specific}` : base;
+    return b ? b.text : "진본 여부를 확인하지 못했습니다.";
   }
 
   function fileCell(entry) {
@@ -451,7 +431,9 @@
         el("td", { class: "year", "data-label": "귀속연도", text: v.year }),
         el("td", { class: "seq", "data-label": "발급번호", text: v.seq }),
         el("td", { class: "verification", "data-label": "진본 여부" }, badge(verification),
-          el("span", { class: "reason", text: reasonKo(verification) })),
+          el("span", { class: "reason", text: reasonKo(verification) }),
+          v.kind && v.kind !== "simplified"
+            ? el("span", { class: "kind-note", "data-kind": v.kind, text: `주의: ${v.kindLabel}` }) : null),
         el("td", { class: "num item-count", "data-label": "자료", text: `${won.format(v.items.length)}건` }),
         el("td", { class: "actions" },
           toggle,
@@ -517,13 +499,17 @@
     const fact = (k, val) => { if (val) dl.append(el("dt", { text: k }), el("dd", { text: val })); };
     fact("진본 여부", BADGES[ver.status] ? BADGES[ver.status].label : "확인 불가");
     fact("판단 사유", reasonKo(v.verification));
-    fact("검증 상세(영문)", ver.reason);
     fact("타임스탬프 시각", formatTime(ver.gen_time));
     fact("타임스탬프 기관", ver.tsa);
     fact("문서 종류", v.docTypeLabel || DOC_TYPES[v.docType] || v.docType);
     fact("발급일자", v.issueDate);
     fact("조회 기간", v.months);
+    fact("자료 구분", v.kindLabel);
     cell.append(el("h3", { text: `${entry.name} — 문서 정보` }), dl);
+    if (v.warnings.length) {
+      cell.append(el("ul", { class: "doc-warnings", role: "note" },
+        ...v.warnings.map((w) => el("li", { class: "warning", "data-code": w.code, text: w.message }))));
+    }
 
     if (v.summary.length) {
       const tbody = el("tbody");
@@ -531,6 +517,7 @@
         tbody.append(el("tr", null,
           el("td", { text: s.name }),
           el("td", { text: s.resid }),
+          el("td", { text: s.year }),
           el("td", { text: s.label }),
           el("td", { class: "num", text: won.format(s.items) }),
           el("td", { class: "num", text: s.amount === null || s.amount === undefined ? "—" : formatAmount(s.amount) })));
@@ -540,10 +527,12 @@
           el("caption", { text: "사람별·항목별 합계" }),
           el("thead", null, el("tr", null,
             el("th", { scope: "col", text: "성명" }), el("th", { scope: "col", text: "주민등록번호" }),
+            el("th", { scope: "col", text: "귀속연도" }),
             el("th", { scope: "col", text: "항목" }), el("th", { scope: "col", class: "num", text: "건수" }),
             el("th", { scope: "col", class: "num", text: "금액(원)" }))),
           tbody)));
     }
+    if (v.flags.length) cell.append(flagsTable(v.flags, `${entry.name} 소득기준 초과 부양가족`));
 
     const tbody = el("tbody");
     for (const { form, man, item } of v.items) {
@@ -591,64 +580,117 @@
     return parts.join(" · ");
   }
 
+  // T101M: per employee, the dependants the NTS lists with their income test (never an amount).
+  function flagsTable(flags, caption) {
+    const tbody = el("tbody");
+    for (const f of flags) {
+      tbody.append(el("tr", { class: "dependant-flag", "data-over-income": f.over_income || "" },
+        el("td", { text: f.who || "" }),
+        el("td", { text: f.name || "" }),
+        el("td", { text: f.resid || "" }),
+        el("td", { text: f.relation || "" }),
+        el("td", { class: "over-income", text: f.over_income_label || f.over_income || "—" })));
+    }
+    return el("div", { class: "table-wrap" },
+      el("table", { class: "flags" },
+        el("caption", { text: caption }),
+        el("thead", null, el("tr", null,
+          el("th", { scope: "col", text: "근로자" }), el("th", { scope: "col", text: "부양가족" }),
+          el("th", { scope: "col", text: "주민등록번호" }), el("th", { scope: "col", text: "관계코드" }),
+          el("th", { scope: "col", text: "소득기준" }))),
+        tbody));
+  }
+
+  // Asks the server for the totals of the files now done (their XML data parts, as the downloads
+  // send them) once nothing is being processed; a newer set of files replaces an older answer.
+  async function refreshTotals() {
+    const done = entries.filter((e) => e.status === "done");
+    const busy = entries.some((e) => e.status === "queued" || e.status === "working");
+    const key = done.map((e) => e.id).join(",");
+    if (busy || key === totals.key) return;
+    totals.key = key;
+    if (!done.length) {
+      totals.data = null;
+      totals.state = "empty";
+      renderTotals();
+      return;
+    }
+    totals.state = "loading";
+    renderTotals();
+    try {
+      await eachLimited(done, (e) => fetchXml(e).catch(() => null));
+      const parts = done.filter((e) => e.xml && entries.includes(e));
+      const fd = new FormData();
+      for (const e of parts) fd.append("file", e.xml, `${baseName(e.name)}.xml`);
+      fd.append("format", "json");
+      fd.append("mask", "true");
+      const response = await withRetry(() => post("export", fd));
+      const records = await response.json();
+      if (totals.key !== key) return;  // the files changed meanwhile: a newer request follows
+      totals.data = { people: records.totals || [], years: records.year_totals || [],
+        missing: done.length - parts.length };
+      totals.state = "ready";
+    } catch (err) {
+      if (totals.key !== key) return;
+      totals.data = null;
+      totals.state = "error";
+      totals.error = (err && err.message_ko) || ERRORS_KO.server;
+    }
+    renderTotals();
+  }
+
   function renderTotals() {
     const done = entries.filter((e) => e.status === "done");
     els.totalsSection.hidden = done.length === 0;
-    const order = categoryOrder(done.map((e) => e.view.summary.map((s) => s.category)));
-    const categoryRank = (c) => order.indexOf(c);
-    const byCategory = new Map();
-    const byPerson = new Map();
-    for (const e of done) {
-      for (const s of e.view.summary) {
-        const c = byCategory.get(s.category) || { category: s.category, label: s.label, count: 0, amount: null };
-        c.count += s.items;
-        if (typeof s.amount === "number") c.amount = (c.amount || 0) + s.amount;
-        byCategory.set(s.category, c);
-        const key = `${s.name}\u0000${s.resid}\u0000${s.category}`;
-        const p = byPerson.get(key) || { name: s.name, resid: s.resid, category: s.category, label: s.label, count: 0, amount: null };
-        p.count += s.items;
-        if (typeof s.amount === "number") p.amount = (p.amount || 0) + s.amount;
-        byPerson.set(key, p);
-      }
-    }
+    els.totalsSection.dataset.state = totals.state;
     const doubtful = done.filter((e) => !e.view.verification || e.view.verification.status !== "authentic").length;
     els.totalsWarning.hidden = doubtful === 0;
     els.totalsWarning.textContent = doubtful
       ? `진본으로 확인되지 않은 파일 ${doubtful}개의 자료도 합계와 내려받는 파일에 들어 있습니다. 결과 표의 진본 여부를 확인하세요.`
       : "";
+    const data = totals.state === "ready" ? totals.data : null;
+    els.totalsStatus.textContent = totals.state === "loading" ? "합계를 계산하는 중…"
+      : totals.state === "error" ? `합계를 받지 못했습니다: ${totals.error}`
+        : data && data.missing ? `파일 ${data.missing}개의 자료를 받지 못해 합계에서 빠졌습니다.` : "";
     const cBody = els.categoryTotals.tBodies[0];
     cBody.replaceChildren();
-    let count = 0;
-    let amount = 0;
-    const categories = Array.from(byCategory.values())
-      .sort((a, b) => categoryRank(a.category) - categoryRank(b.category));
-    for (const c of categories) {
-      count += c.count;
-      amount += c.amount || 0;
-      cBody.append(el("tr", { "data-category": c.category },
-        el("th", { scope: "row", text: c.label }),
-        el("td", { class: "num count", text: won.format(c.count) }),
-        el("td", { class: "num amount", text: c.amount === null ? "—" : won.format(c.amount) })));
-    }
-    els.categoryTotals.tFoot.replaceChildren(el("tr", null,
-      el("th", { scope: "row", text: "전체" }),
-      el("td", { class: "num count", text: won.format(count) }),
-      el("td", { class: "num amount", text: won.format(amount) })));
+    els.categoryTotals.tFoot.replaceChildren();
     const pBody = els.personTotals.tBodies[0];
     pBody.replaceChildren();
-    const personRank = new Map();
-    for (const p of byPerson.values()) {
-      const who = `${p.name}\u0000${p.resid}`;
-      if (!personRank.has(who)) personRank.set(who, personRank.size);
+    if (!data) return;
+    const amount = (a) => (a === null || a === undefined ? "—" : won.format(a));
+    for (const y of data.years) {
+      for (const c of y.categories) {
+        cBody.append(el("tr", { "data-category": c.category, "data-year": y.att_year || "" },
+          el("td", { class: "year", text: y.att_year || "미상" }),
+          el("th", { scope: "row", text: c.label }),
+          el("td", { class: "num count", text: won.format(c.items) }),
+          el("td", { class: "num amount", text: amount(c.amount) })));
+      }
     }
-    const rows = Array.from(byPerson.values()).sort((a, b) =>
-      (personRank.get(`${a.name}\u0000${a.resid}`) - personRank.get(`${b.name}\u0000${b.resid}`))
-      || (categoryRank(a.category) - categoryRank(b.category)));
-    for (const p of rows) {
-      pBody.append(el("tr", null,
-        el("td", { text: p.name }), el("td", { text: p.resid }), el("td", { text: p.label }),
-        el("td", { class: "num", text: won.format(p.count) }),
-        el("td", { class: "num", text: p.amount === null ? "—" : won.format(p.amount) })));
+    for (const p of data.people) {
+      const resid = maskResid(p.resid);
+      for (const c of p.categories) {
+        pBody.append(el("tr", { "data-category": c.category, "data-year": p.att_year || "" },
+          el("td", { text: p.name || "" }), el("td", { text: resid }),
+          el("td", { class: "year", text: p.att_year || "미상" }), el("td", { text: c.label }),
+          el("td", { class: "num count", text: won.format(c.items) }),
+          el("td", { class: "num amount", text: amount(c.amount) })));
+      }
+      for (const f of p.dependant_flags) {
+        pBody.append(el("tr", { class: "dependant-flag", "data-year": p.att_year || "" },
+          el("td", { text: p.name || "" }), el("td", { text: resid }),
+          el("td", { class: "year", text: p.att_year || "미상" }),
+          el("td", { colspan: 3, text: `소득기준 초과 부양가족: ${f.name || ""} ${maskResid(f.resid)} `
+            + `(관계코드 ${f.relation || "?"}) — ${f.over_income_label || f.over_income || "?"}` })));
+      }
+      if (p.duplicates.length) {
+        const forms = Array.from(new Set(p.duplicates.map((d) => d.form_cd))).join(", ");
+        pBody.append(el("tr", { class: "duplicate", "data-year": p.att_year || "" },
+          el("td", { text: p.name || "" }), el("td", { text: resid }),
+          el("td", { class: "year", text: p.att_year || "미상" }),
+          el("td", { colspan: 3, text: `중복: 같은 귀속연도의 같은 자료(${forms})가 여러 파일에 있어 한 번만 더했습니다.` })));
+      }
     }
   }
 
@@ -685,6 +727,7 @@
     els.json.disabled = ok === 0 || busy;
     els.clear.disabled = total === 0;
     renderTotals();
+    refreshTotals();
   }
 
   // ---- downloads ----------------------------------------------------------------------------

@@ -8,8 +8,9 @@ no amount (T101M, 소득기준 초과 부양가족) is never added: it becomes a
 
 Across documents (:func:`totals`), two documents of different tax years are never added into one
 figure, and the same form of the same person and year in two documents (the same document uploaded
-twice, or ``all.pdf`` beside ``basic/medical.pdf``) counts once — from the newest issue (highest
-``seq``) — and is listed under ``duplicates``.
+twice, ``all.pdf`` beside ``basic/medical.pdf``, or the yearly ``B101Y`` beside the daily ``B101D``
+of ``detail/medical.pdf``: one form, whatever its period letter) counts once — from the newest issue
+(highest ``seq``) — and is listed under ``duplicates``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,6 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
     docs = list(docs)
     # which document counts for each (person, year, form_cd): the newest issue
     keep: dict[tuple, int] = {}
-    seen: dict[tuple, set] = {}
     for i, doc in enumerate(docs):
         dl = deadline(i) if callable(deadline) else deadline
         year = doc.doc.att_year or ""
@@ -95,8 +95,7 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
             for person in form.people:
                 if dl is not None:
                     dl.check()
-                k = (_person_key(person), year, form.form_cd)
-                seen.setdefault(k, set()).add(i)
+                k = (_person_key(person), year, form.form_cd[:4])
                 best = keep.get(k)
                 if best is None or ((docs[i].doc.seq or ""), i) > ((docs[best].doc.seq or ""), best):
                     keep[k] = i
@@ -114,7 +113,7 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
             seq = doc.doc.seq or ""
             if seq not in entry["documents"]:
                 entry["documents"].append(seq)
-            k = (pk, year, form.form_cd)
+            k = (pk, year, form.form_cd[:4])
             if keep[k] != i:
                 dup = {"form_cd": form.form_cd, "doc_seq": seq,
                        "counted_doc_seq": docs[keep[k]].doc.seq or ""}
