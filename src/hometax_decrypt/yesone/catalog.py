@@ -247,11 +247,3 @@ class Catalog:
 def catalog() -> Catalog:
     return Catalog(_load("catalog_data.json"), _load("catalog_supplement.json"))
 
-
-def _categories():
-    return catalog().categories
-
-
-# Kept for the modules that import them: the summary headings, read from the data file.
-SUMMARY_CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
-    (c.key, c.label, c.prefixes) for c in _categories())
