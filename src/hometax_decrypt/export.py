@@ -158,7 +158,7 @@ def _doc_rows(doc, mask: bool, dl: Deadline):
             "item_name": item.label or "",
             "summary_category": summary_label,
             "sum_amount": item.sum_amount,
-            "amount_element": cat.summary_amount_element(form.form_cd) if cat.counted(form.form_cd) else "",
+            "amount_element": cat.summary_amount_element(form.form_cd) or "",
             "label_source": info.source,
             "period": info.period_label or "",
             "details": _details(item, mask),

@@ -158,10 +158,11 @@ class Catalog:
                             self.form_reference.get(base))
         return FormInfo(code, base, family, period, None, None, False, UNKNOWN, years, None)
 
-    def _family_order(self, base: str) -> list[str]:
-        """The form itself, then the other versions of its family: older ones newest first, then
-        newer ones oldest first. Never a form of another family."""
-        same = sorted(b for b in self.fields if b[:2] == base[:2] and b != base)
+    @staticmethod
+    def _family_order(base: str, table: dict) -> list[str]:
+        """The form itself, then the other versions of its family in ``table``: older ones newest
+        first, then newer ones oldest first. Never a form of another family."""
+        same = sorted(b for b in table if b[:2] == base[:2] and b != base)
         older = [b for b in same if b < base][::-1]
         newer = [b for b in same if b > base]
         return [base] + older + newer
@@ -174,7 +175,7 @@ class Catalog:
             fd = self.data["doc"].get(path)
             return (fd, WORKBOOK) if fd else (None, UNKNOWN)
         base = (form_cd or "")[:4]
-        for b in self._family_order(base):
+        for b in self._family_order(base, self.fields):
             hit = self.fields.get(b, {}).get(path)
             if hit:
                 fd, source = hit
@@ -200,7 +201,7 @@ class Catalog:
         of the same family. A code no form of the family lists (the item codes of C501Y, S101 and
         T101M are not published) is labelled with its form's own label, inferred."""
         base = (form_cd or "")[:4]
-        for b in self._family_order_items(base):
+        for b in self._family_order(base, self.form_items):
             hit = self.form_items.get(b, {}).get(dat_cd)
             if hit:
                 return hit[0], (hit[1] if b == base else INFERRED)
@@ -208,10 +209,6 @@ class Catalog:
         if f and f.get("label"):
             return f["label"], INFERRED
         return None, UNKNOWN
-
-    def _family_order_items(self, base: str) -> list[str]:
-        same = sorted(b for b in self.form_items if b[:2] == base[:2] and b != base)
-        return [base] + [b for b in same if b < base][::-1] + [b for b in same if b > base]
 
     def item_label(self, form_cd: str, dat_cd: str) -> str | None:
         return self.item_entry(form_cd, dat_cd)[0]
@@ -235,9 +232,11 @@ class Catalog:
         c = self.category(form_cd)
         return c.key, c.label
 
-    def summary_amount_element(self, form_cd: str) -> str:
-        """The element holding the amount the NTS counts and prints for an item of this form."""
-        return self.category(form_cd).amount.get((form_cd or "")[:2], "sum")
+    def summary_amount_element(self, form_cd: str) -> str | None:
+        """The element holding the amount the NTS counts and prints for an item of this form; None
+        for a form that states no amount (``counted: false``, T101M)."""
+        c = self.category(form_cd)
+        return c.amount.get((form_cd or "")[:2], "sum") if c.counted else None
 
     def counted(self, form_cd: str) -> bool:
         return self.category(form_cd).counted

@@ -166,10 +166,8 @@ class Item:
         """The amount the NTS counts and prints for this item: ``<sum>``, or the element its form
         family states instead (``ddct_bs_ass_amt`` 순납입금액 for pension accounts E1/F1); None for
         a form that states no amount (T101M, a flag about a dependant)."""
-        cat = catalog()
-        if not cat.counted(self.form_cd):
-            return None
-        n = self.element(cat.summary_amount_element(self.form_cd))
+        tag = catalog().summary_amount_element(self.form_cd)
+        n = self.element(tag) if tag else None
         return to_int(n.text) if n is not None else None
 
     def sum_amounts(self) -> dict[str, int]:
@@ -187,10 +185,6 @@ class Item:
     def fields(self) -> list[Node]:
         """Child elements other than ``<sum>`` and ``<amt>`` (goods_nm, start_dt, …)."""
         return [c for c in self.children if c.tag not in ("sum", "amt")]
-
-    def stated_amount(self) -> int | None:
-        """Same as :attr:`amount` (the name of earlier releases)."""
-        return self.amount
 
 
 @dataclass

@@ -109,8 +109,8 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
     label, label_source = cat.item_entry(fc, item.dat_cd or "")
     out = {"dat_cd": item.dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
            "attribute_labels": labels, "code_labels": codes, "elements": elements,
-           "amount": item.amount, "amount_element": cat.summary_amount_element(fc)
-           if cat.counted(fc) else None, "sum": summ, "breakdown": breakdown}
+           "amount": item.amount, "amount_element": cat.summary_amount_element(fc), "sum": summ,
+           "breakdown": breakdown}
     if item.text is not None:
         out["text"] = item.text
     if item.sam_extra:
