@@ -25,8 +25,10 @@ from .openapi import OPENAPI, docs_html
 from .inmemory import InMemoryRequest
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-# Endpoints that need no API key: liveness/readiness probes and the API description.
-OPEN_ENDPOINTS = {"healthz", "readyz", "openapi", "api_docs", "static", "api.formats", "api.messages"}
+# Endpoints that need no API key: liveness/readiness probes, the API description, and what the page
+# loads before any key is typed (the format registry, the error messages).
+OPEN_ENDPOINTS = {"healthz", "readyz", "openapi", "api_docs", "static", "api.formats_list",
+                  "api.messages"}
 
 
 def _drain_body() -> None:
