@@ -417,9 +417,11 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
                 assert_error(r, 400, "usage")
         assert_error(s.get(f"{stack.base_url}{path}?pass%77ord={secret}", timeout=10), 400, "usage")
     # the API's own parameters still pass
-    assert post_pdf(s, stack, "extract", ALL.read_bytes(), part="xml", encoding="euc-kr").content \
-        == EXPECTED_XML
-    time.sleep(0.5)  # let nginx write its access log lines
+    last = post_pdf(s, stack, "extract", ALL.read_bytes(), part="xml", encoding="euc-kr")
+    assert last.content == EXPECTED_XML
+    # nginx has written its access log lines once the last request's line is there (poll, no sleep)
+    rid = last.headers["X-Request-ID"].encode()
+    assert _wait_for(lambda: rid in stack.access_log.read_bytes())
 
     scanned = 0
     for path in stack.run_dir.rglob("*"):
