@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,uwsgi]'
+	$(PY) -m pip install -q -e '.[test,uwsgi,stack]'
 	touch $(STAMP)
 
 # Debian packages: the service's own (nginx, openssl), and the tests' (browsers, a load generator).
@@ -37,7 +37,7 @@ bench: install system-test
 	$(PY) bench/run_all.py
 
 fuzz: install
-	HOMETAX_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz.py
+	HOMETAX_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q --timeout=0 tests/test_fuzz.py
 
 soak: install system-test
 	$(PY) bench/soak.py

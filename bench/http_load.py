@@ -341,8 +341,9 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
         print(f"{'server':10} {'body':10} {'conc':>5} {'docs/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'non-200':>8} {'cpu use':>8}  cpu seconds", file=out)
         with real_stack(tmp / "stack") as (cfg, state):
-            masters = [a["pid"] for a in state["apps"]]
-            watch = {"nginx": state["nginx_pid"], **{f"app{a['instance']}": a["pid"] for a in state["apps"]}}
+            apps = stack.app_pids(cfg)  # instance -> master pid (supervisord's children)
+            masters = list(apps.values())
+            watch = {"nginx": state["nginx_pid"], **{f"app{i}": pid for i, pid in apps.items()}}
             measure("stack", cfg.https_url, watch, ("raw", "multipart"), concurrencies)
             results["stack"] = {"instances": cfg.instances, "workers_per_instance": cfg.workers,
                                 "memory_after_load": worker_memory(masters)}

@@ -1,4 +1,6 @@
-"""``make bench``: the library and the HTTP service measured in one run; a table and bench/results.json.
+"""``make bench``: the library and the HTTP service measured in one run; a table, and the whole run in
+build/bench/results.json (outside the tracked tree: the figures committed live in
+docs/performance.md).
 
     .venv/bin/python bench/run_all.py [--seconds 5] [--library-seconds 1] [--quick] [--output PATH]
 
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--library-seconds", type=float, default=1.0,
                     help="time per library operation and document")
     ap.add_argument("--quick", action="store_true", help="concurrency 1 and 8 only, 2-second runs")
-    ap.add_argument("--output", type=Path, default=BENCH / "results.json")
+    ap.add_argument("--output", type=Path, default=BENCH.parent / "build" / "bench" / "results.json",
+                    help="where the run goes (default: build/bench/results.json, not tracked)")
     args = ap.parse_args(argv)
     if args.quick:
         args.seconds = min(args.seconds, 2.0)
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
               "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
               "duration_s": round(time.monotonic() - started, 1)}
     print_summary(result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     tmp.replace(args.output)

@@ -15,8 +15,9 @@ Faults, all SIGKILL:
 
 * every ``--kill-every`` seconds one app worker of a live instance (its master replaces it);
 * at 40 % of the run the whole of instance 2, master and workers (its process group). nginx stops
-  sending it requests. At 60 % it is started again with the same code ``make up`` uses
-  (``stack.start_app``), unless ``--no-restart``; the report shows it serving again.
+  sending it requests. supervisord (``make up``'s supervisor) starts it again by itself; from 60 %
+  of the run on the report counts what it serves. ``--no-restart`` tells supervisord to leave it
+  down instead.
 
 The rule checked: a request may fail only if it was in flight when something was killed (it started
 before a kill and ended after it). Any other failure, and any wrong body, fails the run (exit 1).
@@ -155,7 +156,7 @@ def _wait_gone(pids: list[int], timeout: float = 5.0) -> float:
 
 
 def _live_workers(cfg, state) -> dict[int, list[int]]:
-    return {a["instance"]: stack.children(a["pid"]) for a in state["apps"] if stack._alive(a["pid"])}
+    return {i: stack.children(pid) for i, pid in stack.app_pids(cfg).items() if stack._alive(pid)}
 
 
 def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys.stdout) -> dict:
@@ -187,22 +188,23 @@ def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys
             while time.monotonic() - t0 < duration:
                 now = time.monotonic()
                 if not instance_killed and now - t0 >= 0.4 * duration:
-                    master = next(a["pid"] for a in state["apps"] if a["instance"] == 2)
+                    master = stack.app_pids(cfg)[2]
                     group = [master] + stack.children(master)
                     os.killpg(master, signal.SIGKILL)  # the master and its workers: one process group
+                    if not restart:  # supervisord would start it again
+                        try:
+                            stack.supervisor(cfg).supervisor.stopProcess("app-2", False)
+                        except Exception:  # already down (EXITED): nothing to stop
+                            pass
                     kills.append({"t": round(now - t0, 2), "what": "instance 2", "pid": master,
                                   "at": now, "gone": _wait_gone(group)})
                     instance_killed = True
                 elif restart and instance_killed and not instance_restarted and now - t0 >= 0.6 * duration:
-                    pid = stack.start_app(cfg, 2)
-                    stack.wait_app(cfg, 2, pid)
-                    for a in state["apps"]:
-                        if a["instance"] == 2:
-                            a["pid"] = pid
-                    cfg.state_file.write_text(json.dumps(state, indent=1))  # so that `down` stops it
+                    pid = stack.wait_app(cfg, 2, not_pid=master, fail_fast=False)
                     access_offset = (cfg.log_dir / "nginx-access.log").stat().st_size
                     instance_restarted = True
-                    print(f"  {now - t0:6.1f} s  instance 2 restarted (pid {pid})", file=out, flush=True)
+                    print(f"  {now - t0:6.1f} s  instance 2 back, restarted by supervisord (pid {pid})",
+                          file=out, flush=True)
                 elif now >= next_kill:
                     live = {i: w for i, w in _live_workers(cfg, state).items() if w}
                     if live:

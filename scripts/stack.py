@@ -4,13 +4,14 @@
     scripts/stack.py up | down | status | render
 
 ``up`` makes a self-signed certificate unless HOMETAX_TLS_CERT/HOMETAX_TLS_KEY name one, starts
-HOMETAX_INSTANCES app servers (gunicorn, or uWSGI with APP_SERVER=uwsgi), each on its own Unix socket
-and none on a TCP port, then nginx with a config rendered from deploy/nginx.conf.in, and prints the
-URL. Everything it writes (rendered config, sockets, pids, logs, certificate, metrics) lives under the
+supervisord (PyPI ``supervisor``), which runs HOMETAX_INSTANCES app servers (gunicorn, or uWSGI with
+APP_SERVER=uwsgi), each on its own Unix socket and none on a TCP port, and restarts one that dies, as
+systemd's ``Restart=always`` does in production; then nginx with a config rendered from
+deploy/nginx.conf.in, and prints the URL. Everything it writes (rendered config, sockets, pids, logs, certificate, metrics) lives under the
 run directory (HOMETAX_RUN_DIR, default ``run/`` in the repository); the system nginx, /etc/nginx and
-its service are never touched. ``down`` stops what ``up`` started, by the pids it recorded.
+its service are never touched. ``down`` stops what ``up`` started (supervisord stops the app servers).
 ``render`` prints the nginx config for the current environment (for a production install).
-Settings: see docs/deployment.md.
+Settings: the one settings object (src/hometax_decrypt/settings.py, docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -31,14 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 sys.path.insert(0, str(REPO / "src"))
 
+from hometax_decrypt.settings import Settings  # noqa: E402
 from hometax_decrypt.web.config import WebConfig  # noqa: E402
 
 MiB = 1024 * 1024
-
-
-def _env_int(env, name: str, default: int) -> int:
-    raw = env.get(name)
-    return int(raw) if raw not in (None, "") else default
 
 
 @dataclass
@@ -64,39 +61,44 @@ class StackConfig:
     web_root: Path = REPO / "web"
     nginx: str = "/usr/sbin/nginx"
     nginx_user: str | None = None
+    log_dir_setting: str | None = None
+    trust_dir: str | None = None
     env: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env=None) -> "StackConfig":
         env = dict(os.environ if env is None else env)
-        cert, key = env.get("HOMETAX_TLS_CERT"), env.get("HOMETAX_TLS_KEY")
+        st = Settings.from_env(env)
+        cert, key = st.tls_cert, st.tls_key
         if bool(cert) != bool(key):
             raise SystemExit("set both HOMETAX_TLS_CERT and HOMETAX_TLS_KEY, or neither")
-        server = (env.get("APP_SERVER") or "gunicorn").strip().lower()
+        server = st.app_server.strip().lower()
         if server not in ("gunicorn", "uwsgi"):
             raise SystemExit("APP_SERVER must be gunicorn or uwsgi")
         return cls(
-            run_dir=Path(env.get("HOMETAX_RUN_DIR") or REPO / "run").resolve(),
+            run_dir=Path(st.run_dir or REPO / "run").resolve(),
             app_server=server,
-            listen=env.get("HOMETAX_LISTEN") or "127.0.0.1",
-            https_port=_env_int(env, "HOMETAX_HTTPS_PORT", 8443),
-            http_port=_env_int(env, "HOMETAX_HTTP_PORT", 8080),
-            server_name=env.get("HOMETAX_SERVER_NAME") or "localhost",
+            listen=st.listen,
+            https_port=st.https_port,
+            http_port=st.http_port,
+            server_name=st.server_name,
             tls_cert=Path(cert).resolve() if cert else None,
             tls_key=Path(key).resolve() if key else None,
-            instances=max(1, _env_int(env, "HOMETAX_INSTANCES", 2)),
-            workers=max(1, _env_int(env, "HOMETAX_WORKERS", os.cpu_count() or 2)),
-            timeout=_env_int(env, "HOMETAX_TIMEOUT", 30),
-            max_requests=_env_int(env, "HOMETAX_MAX_REQUESTS", 1000),
-            max_requests_jitter=_env_int(env, "HOMETAX_MAX_REQUESTS_JITTER", 100),
-            max_body_bytes=_env_int(env, "HOMETAX_MAX_BODY_BYTES", 25 * MiB),
-            rate=_env_int(env, "HOMETAX_RATE_LIMIT", 10),
-            burst=_env_int(env, "HOMETAX_RATE_BURST", 20),
-            trusted_proxies=(env.get("HOMETAX_TRUSTED_PROXIES") or "").replace(",", " ").split(),
-            metrics_allow=(env.get("HOMETAX_METRICS_ALLOW") or "127.0.0.1 ::1").replace(",", " ").split(),
-            web_root=Path(env.get("HOMETAX_WEB_ROOT") or REPO / "web").resolve(),
-            nginx=env.get("HOMETAX_NGINX") or "/usr/sbin/nginx",
-            nginx_user=env.get("HOMETAX_NGINX_USER") or None,
+            instances=max(1, st.instances),
+            workers=st.effective_workers,
+            timeout=st.timeout,
+            max_requests=st.max_requests,
+            max_requests_jitter=st.max_requests_jitter,
+            max_body_bytes=st.max_body_bytes,
+            rate=st.rate_limit,
+            burst=st.rate_burst,
+            trusted_proxies=list(st.trusted_proxies),
+            metrics_allow=list(st.metrics_allow),
+            web_root=Path(st.web_root or REPO / "web").resolve(),
+            nginx=st.nginx,
+            nginx_user=st.nginx_user or None,
+            log_dir_setting=st.log_dir,
+            trust_dir=st.trust_dir,
             env=env,
         )
 
@@ -107,7 +109,7 @@ class StackConfig:
 
     @property
     def log_dir(self) -> Path:
-        return Path(self.env.get("HOMETAX_LOG_DIR") or self.run_dir / "logs").resolve()
+        return Path(self.log_dir_setting or self.run_dir / "logs").resolve()
 
     @property
     def tmp_dir(self) -> Path:
@@ -358,7 +360,7 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024), "MALLOC_TRIM_THRE
 def _app_env(cfg: StackConfig, i: int) -> dict:
     env = {k: v for k, v in cfg.env.items()}
     trust = REPO.parent / "shared" / "reference" / "gpki"
-    if not env.get("HOMETAX_TRUST_DIR") and trust.is_dir():
+    if not cfg.trust_dir and trust.is_dir():
         env["HOMETAX_TRUST_DIR"] = str(trust)
     env.update({
         "HOMETAX_INSTANCE": str(i),
@@ -399,27 +401,107 @@ def _app_command(cfg: StackConfig) -> list[str]:
     return cmd + ["-c", str(DEPLOY / "gunicorn.conf.py"), "hometax_decrypt.web.wsgi:app"]
 
 
-def start_app(cfg: StackConfig, i: int) -> int:
-    sock = cfg.socket(i)
-    if sock.exists():
-        sock.unlink()
-    log = open(cfg.log_dir / f"app-{i}.log", "ab")
-    proc = subprocess.Popen(_app_command(cfg), cwd=str(REPO), env=_app_env(cfg, i),
+# The per-instance variables; everything else of _app_env is the same for every instance and is
+# supervisord's own environment, which its programs inherit.
+_PER_INSTANCE = ("HOMETAX_INSTANCE", "HOMETAX_BIND", "HOMETAX_SOCKET", "HOMETAX_PIDFILE")
+
+
+def _supervisor_socket(cfg: StackConfig) -> Path:
+    return cfg.run_dir / "supervisor.sock"
+
+
+def _conf_value(value: str) -> str:
+    """A value for supervisord's INI file: it expands %(name)s, so a literal % is doubled."""
+    return str(value).replace("%", "%%")
+
+
+def render_supervisor(cfg: StackConfig) -> str:
+    """supervisord's configuration: one program per app-server instance, restarted when it dies
+    (``autorestart``), stopped with its workers (``stopasgroup``), its output in logs/app-N.log."""
+    import shlex
+
+    sock = _supervisor_socket(cfg)
+    lines = [
+        "[unix_http_server]", f"file={_conf_value(sock)}", "chmod=0700", "",
+        "[supervisord]", f"logfile={_conf_value(cfg.log_dir / 'supervisord.log')}",
+        "logfile_maxbytes=0", f"pidfile={_conf_value(cfg.run_dir / 'supervisord.pid')}",
+        "nodaemon=true", "silent=true", f"childlogdir={_conf_value(cfg.log_dir)}", "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
+        "[supervisorctl]", f"serverurl=unix://{_conf_value(sock)}", "",
+    ]
+    command = " ".join(shlex.quote(c) for c in _app_command(cfg))
+    for i in range(1, cfg.instances + 1):
+        env = _app_env(cfg, i)
+        pairs = ",".join(f'{k}="{_conf_value(env[k])}"' for k in _PER_INSTANCE)
+        lines += [
+            f"[program:app-{i}]", f"command={_conf_value(command)}",
+            f"directory={_conf_value(REPO)}", f"environment={pairs}",
+            "autostart=true", "autorestart=true", "startsecs=1", "startretries=10",
+            "stopsignal=TERM", f"stopwaitsecs={cfg.timeout + 5}", "stopasgroup=true",
+            "killasgroup=true", "redirect_stderr=true",
+            f"stdout_logfile={_conf_value(cfg.log_dir / f'app-{i}.log')}",
+            "stdout_logfile_maxbytes=0", "",
+        ]
+    return "\n".join(lines)
+
+
+def supervisor(cfg: StackConfig):
+    """An XML-RPC client of the stack's supervisord (its Unix socket in the run directory)."""
+    import xmlrpc.client
+
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, f"unix://{_supervisor_socket(cfg)}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def app_processes(cfg: StackConfig) -> dict[int, dict]:
+    """instance -> supervisord's view of it ({"statename", "pid", …}); {} when it does not answer."""
+    try:
+        infos = supervisor(cfg).supervisor.getAllProcessInfo()
+    except (OSError, Exception):  # not running, or going away
+        return {}
+    return {int(p["name"].split("-", 1)[1]): p for p in infos if p["name"].startswith("app-")}
+
+
+def app_pids(cfg: StackConfig) -> dict[int, int]:
+    """instance -> master pid of the app servers running now (a restarted one has a new pid)."""
+    return {i: p["pid"] for i, p in app_processes(cfg).items()
+            if p["statename"] == "RUNNING" and p["pid"]}
+
+
+def start_supervisor(cfg: StackConfig) -> int:
+    conf = cfg.run_dir / "supervisord.conf"
+    conf.write_text(render_supervisor(cfg))
+    env = {k: v for k, v in _app_env(cfg, 1).items() if k not in _PER_INSTANCE}
+    exe = Path(sys.executable).parent / "supervisord"
+    if not exe.exists():
+        raise RuntimeError("supervisord not found in the virtualenv: make install (the 'stack' "
+                           "extra)")
+    log = open(cfg.log_dir / "supervisord.out", "ab")
+    proc = subprocess.Popen([str(exe), "-c", str(conf)], cwd=str(REPO), env=env,
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, close_fds=True)
     log.close()
-    (cfg.run_dir / f"app-{i}.master.pid").write_text(f"{proc.pid}\n")
     return proc.pid
 
 
-def wait_app(cfg: StackConfig, i: int, pid: int, timeout: float = 60) -> None:
+def wait_app(cfg: StackConfig, i: int, timeout: float = 60, not_pid: int | None = None,
+             fail_fast: bool = True) -> int:
+    """Wait until instance ``i`` runs (under a pid other than ``not_pid``) and answers /readyz;
+    its pid. ``fail_fast`` (start-up): fail at once when it exits instead of waiting for
+    supervisord to start it again."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        p = app_processes(cfg).get(i)
+        if p and (p["statename"] == "FATAL"
+                  or fail_fast and p["statename"] in ("BACKOFF", "EXITED")):
             raise RuntimeError(f"app server {i} exited during start-up:\n"
                                + _tail(cfg.log_dir / f"app-{i}.log"))
-        if cfg.socket(i).exists() and unix_get(cfg.socket(i), "/readyz") == 200:
-            return
+        if (p and p["statename"] == "RUNNING" and p["pid"] and p["pid"] != not_pid
+                and cfg.socket(i).exists() and unix_get(cfg.socket(i), "/readyz") == 200):
+            return p["pid"]
         time.sleep(0.1)
     raise RuntimeError(f"app server {i} not ready after {timeout:.0f}s:\n"
                        + _tail(cfg.log_dir / f"app-{i}.log"))
@@ -438,8 +520,7 @@ def running(cfg: StackConfig) -> bool:
     st = _state(cfg)
     if not st:
         return False
-    return _alive(_read_pid(cfg.run_dir / "nginx.pid")) or any(
-        _alive(a["pid"]) for a in st.get("apps", []))
+    return _alive(_read_pid(cfg.run_dir / "nginx.pid")) or _alive(st.get("supervisord_pid"))
 
 
 def up(cfg: StackConfig) -> int:
@@ -483,15 +564,17 @@ def up(cfg: StackConfig) -> int:
 
     state = {"app_server": cfg.app_server, "run_dir": str(cfg.run_dir), "url": cfg.https_url,
              "http_url": f"http://{cfg.https_url.split('://', 1)[1].rsplit(':', 1)[0]}:{cfg.http_port}",
-             "apps": []}
+             "apps": [{"instance": i, "socket": str(cfg.socket(i)),
+                       "log": str(cfg.log_dir / f"app-{i}.log")}
+                      for i in range(1, cfg.instances + 1)]}
     try:
         for i in range(1, cfg.instances + 1):
-            pid = start_app(cfg, i)
-            state["apps"].append({"instance": i, "pid": pid, "socket": str(cfg.socket(i)),
-                                  "log": str(cfg.log_dir / f"app-{i}.log")})
-            cfg.state_file.write_text(json.dumps(state, indent=1))
+            if cfg.socket(i).exists():
+                cfg.socket(i).unlink()
+        state["supervisord_pid"] = start_supervisor(cfg)
+        cfg.state_file.write_text(json.dumps(state, indent=1))
         for a in state["apps"]:
-            wait_app(cfg, a["instance"], a["pid"])
+            wait_app(cfg, a["instance"])
         nginx_cmd = [cfg.nginx, "-p", str(cfg.run_dir), "-c", str(cfg.run_dir / "nginx.conf"),
                      "-e", str(cfg.log_dir / "nginx-error.log")]
         test = subprocess.run(nginx_cmd + ["-t", "-q"], capture_output=True, text=True)
@@ -514,7 +597,8 @@ def up(cfg: StackConfig) -> int:
         down(cfg, quiet=True)
         return 1
     print(f"hometax-decrypt is up: {cfg.https_url}/  (http://…:{cfg.http_port} redirects; "
-          f"{cfg.instances} × {cfg.app_server}, {cfg.workers} workers each; run dir {cfg.run_dir})")
+          f"{cfg.instances} × {cfg.app_server}, {cfg.workers} workers each, kept running by "
+          f"supervisord; run dir {cfg.run_dir})")
     return 0
 
 
@@ -530,7 +614,7 @@ def _stop(pid: int | None, sig: int, wait: float) -> None:
         time.sleep(0.05)
     if _alive(pid):
         try:
-            os.killpg(pid, signal.SIGKILL)  # the app server was started in its own session
+            os.killpg(pid, signal.SIGKILL)  # started in its own session
         except (ProcessLookupError, PermissionError):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -542,17 +626,17 @@ def down(cfg: StackConfig, quiet: bool = False) -> int:
     st = _state(cfg) or {"apps": []}
     nginx_pid = _read_pid(cfg.run_dir / "nginx.pid") or st.get("nginx_pid")
     _stop(nginx_pid, signal.SIGQUIT, 10)  # graceful: finish in-flight requests
-    apps = st.get("apps", [])
-    if not apps:  # a state file lost: fall back to the pid files
-        apps = [{"instance": int(p.name.split("-")[1].split(".")[0]), "pid": _read_pid(p)}
-                for p in cfg.run_dir.glob("app-*.master.pid")]
-    for a in apps:
-        _stop(a.get("pid"), signal.SIGTERM, 25)
-    for a in apps:
-        for p in (cfg.run_dir / f"app-{a['instance']}.master.pid", cfg.socket(a["instance"])):
+    masters = list(app_pids(cfg).values())
+    sup_pid = st.get("supervisord_pid") or _read_pid(cfg.run_dir / "supervisord.pid")
+    # supervisord stops its programs (SIGTERM to each group, SIGKILL after stopwaitsecs), then exits
+    _stop(sup_pid, signal.SIGTERM, cfg.timeout + 15)
+    for pid in masters:  # anything supervisord could not stop
+        _stop(pid, signal.SIGKILL, 5)
+    for i in range(1, cfg.instances + 1):
+        for p in (cfg.socket(i), cfg.run_dir / f"app-{i}.pid"):
             if p.exists():
                 p.unlink()
-    for p in (cfg.state_file, cfg.run_dir / "nginx.pid"):
+    for p in (cfg.state_file, cfg.run_dir / "nginx.pid", _supervisor_socket(cfg)):
         if p.exists():
             p.unlink()
     if not quiet:
@@ -571,13 +655,20 @@ def status(cfg: StackConfig) -> int:
     ok &= alive
     print(f"nginx       pid {nginx_pid}: {'running' if alive else 'NOT running'}, "
           f"workers {children(nginx_pid) if alive else []}; {st['url']}/")
+    sup_pid = st.get("supervisord_pid")
+    sup_alive = _alive(sup_pid)
+    ok &= sup_alive
+    print(f"supervisord pid {sup_pid}: {'running' if sup_alive else 'NOT running'}")
+    procs = app_processes(cfg)
     for a in st["apps"]:
-        alive = _alive(a["pid"])
+        p = procs.get(a["instance"], {})
+        pid = p.get("pid") or None
+        alive = p.get("statename") == "RUNNING" and _alive(pid)
         ready = unix_get(Path(a["socket"]), "/readyz") if alive else None
         ok &= alive and ready == 200
-        print(f"{st['app_server']:<11} instance {a['instance']} pid {a['pid']}: "
-              f"{'running' if alive else 'NOT running'}, workers {children(a['pid']) if alive else []}, "
-              f"readyz {ready}, socket {a['socket']}")
+        print(f"{st['app_server']:<11} instance {a['instance']} pid {pid}: "
+              f"{'running' if alive else 'NOT running (' + p.get('statename', 'unknown') + ')'}, "
+              f"workers {children(pid) if alive else []}, readyz {ready}, socket {a['socket']}")
     return 0 if ok else 1
 
 

@@ -61,7 +61,8 @@ def _load_stack_script():
     return module
 
 
-_children = _load_stack_script().children
+_script = _load_stack_script()
+_children = _script.children
 
 
 @dataclass
@@ -105,9 +106,24 @@ class Stack:
         return int((self.run_dir / "nginx.pid").read_text())
 
     @property
+    def config(self):
+        """scripts/stack.py's view of this stack (its StackConfig)."""
+        return _script.StackConfig.from_env(self.env)
+
+    @property
     def app_pids(self) -> dict[int, int]:
-        """instance number -> master pid"""
-        return {a["instance"]: a["pid"] for a in self.state["apps"]}
+        """instance number -> master pid of the instances running now (asked of supervisord)"""
+        return _script.app_pids(self.config)
+
+    @property
+    def supervisord_pid(self) -> int:
+        return self.state["supervisord_pid"]
+
+    def wait_whole(self, seconds: float = 60) -> dict[int, int]:
+        """Wait until every instance runs and answers /readyz (polling, with a deadline); their
+        master pids."""
+        return {i: _script.wait_app(self.config, i, timeout=seconds, fail_fast=False)
+                for i in range(1, len(self.state["apps"]) + 1)}
 
     def worker_pids(self) -> dict[int, list[int]]:
         """instance number -> worker pids (children of the master)"""

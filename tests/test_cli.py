@@ -118,3 +118,10 @@ def test_unwritable_output_is_a_usage_error(tmp_path):
     r = run("extract", ALL, "-o", tmp_path / "missing-dir" / "out.xml")
     assert r.returncode == 2 and r.stdout == b""
     assert r.stderr.decode().startswith("usage:") and "Traceback" not in r.stderr.decode()
+
+
+def test_a_time_limit_is_timeout_exit_8():
+    """A time limit has its own code (issue 12): ``timeout``, exit 8, no longer ``too_large``."""
+    r = run("extract", ALL, env={"HOMETAX_MAX_SECONDS": "0"})
+    assert r.returncode == 8 and r.stdout == b""
+    assert r.stderr.decode().startswith("timeout:")

@@ -28,6 +28,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import sync_playwright
 
 import hometax_decrypt
+from hometax_decrypt import formats
 from hometax_decrypt.yesone.catalog import catalog
 
 from conftest import SAMPLES, SAMPLE_PASSWORD
@@ -315,6 +316,18 @@ def test_xlsx_csv_json_downloads_hold_the_items(session, expected, tmp_path):
     assert payload["ok"] == len(FILES) and payload["failed"] == 0
     assert sorted(f["file"] for f in payload["files"]) == sorted(s for _, s, _ in FILES)
     assert "7501011234567" not in json.dumps(payload, ensure_ascii=False)
+
+    # one button per format of the server's registry, NDJSON included
+    ids = page.locator(".toolbar button[id^=download-]").evaluate_all(
+        "bs => bs.map(b => b.id)")
+    assert ids == [f"download-{n}" for n in formats.NAMES]
+    with page.expect_download() as d:
+        page.click("#download-ndjson")
+    assert d.value.suggested_filename.endswith(".ndjson")
+    lines = [json.loads(line) for line in Path(d.value.path()).read_text("utf-8").splitlines()]
+    assert len(lines) == total_items
+    assert {ln["person"]["name"] for ln in lines} >= {"고길동"}
+    assert all("******" in ln["person"]["resid"] for ln in lines if ln["person"]["resid"])
 
 
 # 45 files: more than the stack's HOMETAX_BATCH_MAX_FILES (30, tests/stack.py) and, with 36 full-year

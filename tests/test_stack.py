@@ -417,9 +417,11 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
                 assert_error(r, 400, "usage")
         assert_error(s.get(f"{stack.base_url}{path}?pass%77ord={secret}", timeout=10), 400, "usage")
     # the API's own parameters still pass
-    assert post_pdf(s, stack, "extract", ALL.read_bytes(), part="xml", encoding="euc-kr").content \
-        == EXPECTED_XML
-    time.sleep(0.5)  # let nginx write its access log lines
+    last = post_pdf(s, stack, "extract", ALL.read_bytes(), part="xml", encoding="euc-kr")
+    assert last.content == EXPECTED_XML
+    # nginx has written its access log lines once the last request's line is there (poll, no sleep)
+    rid = last.headers["X-Request-ID"].encode()
+    assert _wait_for(lambda: rid in stack.access_log.read_bytes())
 
     scanned = 0
     for path in stack.run_dir.rglob("*"):
@@ -507,14 +509,27 @@ def _wait_for(predicate, seconds: float = 15) -> bool:
     return False
 
 
-def test_worker_sigkill_under_load(own_stack):
+@pytest.fixture
+def whole_stack(own_stack):
+    """The kill tests' stack, whole again (every instance running and ready) before each test, so
+    that no test depends on what another killed or on their order."""
+    own_stack.wait_whole()
+    return own_stack
+
+
+def _wait_for_count(load, attr: str, at_least: int, seconds: float = 60) -> None:
+    assert _wait_for(lambda: getattr(load, attr) >= at_least, seconds), (load.ok, load.failed)
+
+
+def test_worker_sigkill_under_load(whole_stack):
+    own_stack = whole_stack
     workers = own_stack.worker_pids()
     victim = workers[1][0]
     with Load(own_stack) as load:
-        time.sleep(1.5)
+        _wait_for_count(load, "ok", 4)  # the load runs
         ok_before = load.ok
         os.kill(victim, signal.SIGKILL)
-        time.sleep(2.5)
+        _wait_for_count(load, "ok", ok_before + 12)  # ... and goes on
     assert ok_before > 0
     # only the request the victim was handling may fail: one per killed worker
     assert load.failed <= 1, (load.ok, load.failed)
@@ -524,28 +539,24 @@ def test_worker_sigkill_under_load(own_stack):
     assert own_stack.worker_pids()[2] == workers[2]  # the other instance was not touched
 
 
-def test_whole_instance_killed_next_requests_go_to_the_other(own_stack):
+def test_whole_instance_killed_next_requests_go_to_the_other_and_it_comes_back(whole_stack):
+    """As in production (systemd Restart=always), a killed app-server instance is started again:
+    by supervisord under `make up`. Meanwhile nginx sends every request to the other one."""
+    own_stack = whole_stack
     master = own_stack.app_pids[2]
     os.killpg(master, signal.SIGKILL)  # the master and all its workers
-    sock_path = own_stack.state["apps"][1]["socket"]
-    # dead = nothing holds the listening socket any more (the workers inherit it from the master)
-    assert _wait_for(lambda: _refuses(sock_path))
+    assert _wait_for(lambda: _zombie(master))
     s = own_stack.session()
     data = ALL.read_bytes()
     results = [post_pdf(s, own_stack, "extract", data) for _ in range(12)]
     assert [r.status_code for r in results] == [200] * 12
     assert all(r.content == EXPECTED_UTF8 for r in results)
+    # it comes back by itself: a new master, ready, and the stack's status whole again
+    new = own_stack.wait_whole()
+    assert new[2] != master and new[1] == own_stack.app_pids[1]
     status = own_stack.run("status")
-    assert status.returncode == 1 and "NOT running" in status.stdout
-
-
-def _refuses(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX) as sock:
-        try:
-            sock.connect(path)
-        except ConnectionRefusedError:
-            return True
-    return False
+    assert status.returncode == 0, status.stdout
+    assert "NOT running" not in status.stdout
 
 
 def _zombie(pid: int) -> bool:
@@ -555,12 +566,15 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def test_down_stops_everything(own_stack):
-    pids = [own_stack.nginx_pid] + own_stack.all_app_pids()
-    assert own_stack.run("down").returncode == 0
-    assert all(_zombie(p) for p in pids)
-    assert not (own_stack.run_dir / "stack.json").exists()
-    assert own_stack.run("status").returncode == 3
+def test_down_stops_everything(tmp_path_factory):
+    """On a stack of its own: stopping it must not cost the other tests theirs."""
+    for own_stack in stack_fixture_body(tmp_path_factory, "down-run"):
+        own_stack.wait_whole()
+        pids = [own_stack.nginx_pid, own_stack.supervisord_pid] + own_stack.all_app_pids()
+        assert own_stack.run("down").returncode == 0
+        assert all(_zombie(p) for p in pids)
+        assert not (own_stack.run_dir / "stack.json").exists()
+        assert own_stack.run("status").returncode == 3
 
 
 def test_up_refuses_to_listen_beyond_loopback_without_keys(tmp_path):

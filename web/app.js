@@ -20,9 +20,6 @@
     counts: $("counts"),
     body: $("results-body"),
     empty: $("results-empty"),
-    xlsx: $("download-xlsx"),
-    csv: $("download-csv"),
-    json: $("download-json"),
     clear: $("clear-all"),
     fullResid: $("full-resid"),
     apiKey: $("api-key"),
@@ -49,25 +46,30 @@
       text: "국세청 타임스탬프가 없는 문서입니다." },
   };
 
-  // Fallbacks when a response carries no Korean message of its own.
-  const ERRORS_KO = {
-    password_required: "문서열기암호가 설정된 문서입니다. 비밀번호를 입력하세요.",
-    wrong_password: "비밀번호가 맞지 않습니다.",
-    not_nts_document: "연말정산간소화 표준 전자문서가 아닙니다.",
-    damaged: "PDF 문서가 아니거나 손상된 문서입니다.",
-    too_large: "파일이 너무 크거나 허용 한도를 넘었습니다.",
-    usage: "요청이 올바르지 않습니다.",
-    busy: "서버가 바쁩니다. 잠시 후 다시 시도하세요.",
-    network: "서버에 연결할 수 없습니다. 네트워크를 확인한 뒤 다시 시도하세요.",
-    server: "서버에서 오류가 났습니다. 잠시 후 다시 시도하세요.",
-  };
+  // Messages come from the server's one error table (GET /api/v1/messages; every error answer
+  // carries its own message_ko too). Only "network" is the page's own: no server answered.
+  const NETWORK_KO = "서버에 연결할 수 없습니다. 네트워크를 확인한 뒤 다시 시도하세요.";
+  let MESSAGES = {};
+  const messagesReady = fetch(`${API}/messages`, { cache: "no-store" })
+    .then((r) => (r.ok ? r.json() : { messages: {} }))
+    .then((body) => { MESSAGES = body.messages || {}; })
+    .catch(() => {});
+  function messageKo(code) {
+    if (code === "network") return NETWORK_KO;
+    return MESSAGES[code] || MESSAGES.internal || NETWORK_KO;
+  }
+  function failure(code) {
+    return { code, message_ko: messageKo(code) };
+  }
   const PASSWORD_ERRORS = new Set(["password_required", "wrong_password"]);
-  const RETRYABLE = new Set(["busy", "network", "server", "internal", "unavailable", "rate_limited",
+  const RETRYABLE = new Set(["network", "internal", "unavailable", "rate_limited", "timeout",
     "unauthorized"]);
 
   const DOC_TYPES = { A: "전체", B: "기본", D: "상세" };
   // ---- state (memory only) ------------------------------------------------------------------
   let entries = [];
+  const downloadButtons = [];  // filled from the server's format registry
+  let formatsLoading = null;
   let nextId = 1;
   let active = 0;
   // The server's totals per person and tax year for the files now done (POST /api/v1/export, JSON):
@@ -94,19 +96,10 @@
     return node;
   }
 
-  const RESID = /^(\d{6})-?(\d)(\d{6})$/;
-
-  // Never show a full resident number, whatever the server sends.
-  function maskResid(value) {
-    if (value === null || value === undefined) return "";
-    const v = String(value).trim();
-    const m = RESID.exec(v);
-    if (m) return `${m[1]}-${m[2]}******`;
-    if (/^\d{6}-\d\*{6}$/.test(v)) return v;
-    return v.replace(/\d{6}-?\d{7}/g, (s) => {
-      const d = s.replace("-", "");
-      return `${d.slice(0, 6)}-${d[6]}******`;
-    });
+  // Resident numbers arrive masked: the page asks the server for mask=true (masking is done once,
+  // on the server).
+  function text(value) {
+    return value === null || value === undefined ? "" : String(value);
   }
 
   function formatAmount(n) {
@@ -157,10 +150,12 @@
     let code = err.code;
     if (!code) {
       if (response.status === 413) code = "too_large";
-      else if (response.status === 429 || response.status === 503) code = "busy";
-      else code = "server";
+      else if (response.status === 429) code = "rate_limited";
+      else if (response.status === 503) code = "unavailable";
+      else code = "internal";
     }
-    return { code, message_ko: err.message_ko || ERRORS_KO[code] || ERRORS_KO.server };
+    await messagesReady;
+    return { code, message_ko: err.message_ko || messageKo(code) };
   }
 
   // ---- the API ------------------------------------------------------------------------------
@@ -185,7 +180,7 @@
         credentials: "same-origin", cache: "no-store" });
     } catch (e) {
       if (e && e.name === "AbortError") throw e;
-      throw { code: "network", message_ko: ERRORS_KO.network };
+      throw failure("network");
     }
     if (!response.ok) {
       const err = await errorFrom(response);
@@ -204,7 +199,7 @@
         return await send();
       } catch (err) {
         // nginx's rate limit answers 429 when many files go at once: wait and go on at its pace.
-        const busy = err && (err.code === "rate_limited" || err.code === "unavailable" || err.code === "busy");
+        const busy = err && (err.code === "rate_limited" || err.code === "unavailable");
         if (!busy || attempt >= 8) throw err;
         await sleep(Math.min(4000, 300 * 2 ** attempt) + Math.random() * 300);
       }
@@ -261,17 +256,17 @@
     const flags = [];
     for (const person of doc.summary || []) {
       for (const c of person.categories || []) {
-        summary.push({ name: person.name || "", resid: maskResid(person.resid), year: person.att_year || "",
+        summary.push({ name: person.name || "", resid: text(person.resid), year: person.att_year || "",
           category: c.category, label: c.label || c.category, items: c.items || 0, amount: c.amount });
       }
       for (const f of person.dependant_flags || []) {
-        flags.push({ who: person.name || "", ...f, resid: maskResid(f.resid) });
+        flags.push({ who: person.name || "", ...f, resid: text(f.resid) });
       }
     }
     return {
       raw: doc,
       name: info.name || first.name || "",
-      resid: maskResid(info.resid || first.resid || ""),
+      resid: text(info.resid || first.resid),
       year: info.att_year || "",
       seq: info.seq || "",
       docType: info.doc_type || "",
@@ -351,7 +346,7 @@
       }
       entry.status = "error";
       entry.view = null;
-      entry.error = err && err.code ? err : { code: "server", message_ko: ERRORS_KO.server };
+      entry.error = err && err.code ? err : failure("internal");
     }
     active -= 1;
     if (entries.includes(entry)) render(entry);
@@ -467,7 +462,7 @@
     const cell = el("td", { colspan: 6, class: "error" });
     const msgId = `error-${entry.id}`;
     cell.append(el("p", { class: "error-message", id: msgId, "data-code": err.code, role: "alert" },
-      err.message_ko || ERRORS_KO.server));
+      err.message_ko || messageKo("internal")));
     if (PASSWORD_ERRORS.has(err.code)) {
       const inputId = `pw-${entry.id}`;
       const input = el("input", { type: "password", id: inputId, class: "row-password", autocomplete: "off",
@@ -538,7 +533,7 @@
     for (const { form, man, item } of v.items) {
       tbody.append(el("tr", null,
         el("td", { text: [form.label, form.form_cd].filter(Boolean).join(" ") }),
-        el("td", { text: `${man.name || ""} ${maskResid(man.resid)}`.trim() }),
+        el("td", { text: `${man.name || ""} ${text(man.resid)}`.trim() }),
         el("td", { text: [item.label, item.dat_cd && `(${item.dat_cd})`].filter(Boolean).join(" ") }),
         el("td", { text: describe(item) }),
         el("td", { class: "num", text: formatAmount(item.amount) })));
@@ -555,12 +550,12 @@
   }
 
   // A one-line description of an item: its attributes and elements with their labels (code values
-  // with their meaning); resident numbers masked whatever the server sent.
+  // with their meaning); resident numbers come masked from the server.
   function describe(item) {
     const parts = [];
     const add = (label, value, key, codeLabel) => {
       if (value === null || value === undefined || value === "") return;
-      let shown = /resid/i.test(key || "") ? maskResid(value) : String(value);
+      let shown = String(value);
       if (codeLabel) shown += ` (${codeLabel})`;
       parts.push(label ? `${label}: ${shown}` : shown);
     };
@@ -669,7 +664,7 @@
       }
     }
     for (const p of data.people) {
-      const resid = maskResid(p.resid);
+      const resid = text(p.resid);
       for (const c of p.categories) {
         pBody.append(el("tr", { "data-category": c.category, "data-year": p.att_year || "" },
           el("td", { text: p.name || "" }), el("td", { text: resid }),
@@ -681,7 +676,7 @@
         pBody.append(el("tr", { class: "dependant-flag", "data-year": p.att_year || "" },
           el("td", { text: p.name || "" }), el("td", { text: resid }),
           el("td", { class: "year", text: p.att_year || "미상" }),
-          el("td", { colspan: 3, text: `소득기준 초과 부양가족: ${f.name || ""} ${maskResid(f.resid)} `
+          el("td", { colspan: 3, text: `소득기준 초과 부양가족: ${f.name || ""} ${text(f.resid)} `
             + `(관계코드 ${f.relation || "?"}) — ${f.over_income_label || f.over_income || "?"}` })));
       }
       if (p.duplicates.length) {
@@ -722,9 +717,8 @@
     els.counts.hidden = !ok;
     els.empty.hidden = total > 0;
     const busy = finished < total;
-    els.xlsx.disabled = ok === 0 || busy;
-    els.csv.disabled = ok === 0 || busy;
-    els.json.disabled = ok === 0 || busy;
+    for (const button of downloadButtons) button.disabled = ok === 0 || busy;
+    if (!downloadButtons.length) loadFormats();
     els.clear.disabled = total === 0;
     renderTotals();
     refreshTotals();
@@ -757,13 +751,13 @@
           await fetchXml(e);
         } catch (err) {
           if (err && err.name === "AbortError") return;  // removed from the page meanwhile
-          missed.push({ entry: e, error: err && err.code ? err : { code: "server", message_ko: ERRORS_KO.server } });
+          missed.push({ entry: e, error: err && err.code ? err : failure("internal") });
         }
         gathered += 1;
         status(`${what} 파일을 만드는 중… 자료 모으는 중 (${won.format(done.length)}개 중 ${won.format(gathered)}개)`);
       });
       const parts = done.filter((e) => e.xml && entries.includes(e));
-      if (!parts.length) throw { code: "server", message_ko: ERRORS_KO.server };
+      if (!parts.length) throw failure("internal");
       status(`${what} 파일을 만드는 중… (문서 ${won.format(parts.length)}개)`);
       const fd = new FormData();
       for (const e of parts) fd.append("file", e.xml, `${baseName(e.name)}.xml`);
@@ -792,7 +786,7 @@
         ? `${what} 파일을 내려받았습니다 (문서 ${won.format(parts.length)}개). 파일 ${won.format(missed.length)}개는 포함하지 못했습니다.`
         : `${what} 파일을 내려받았습니다 (문서 ${won.format(parts.length)}개).`);
     } catch (err) {
-      status(`${what} 파일을 내려받지 못했습니다: ${(err && err.message_ko) || ERRORS_KO.server}`);
+      status(`${what} 파일을 내려받지 못했습니다: ${(err && err.message_ko) || messageKo("internal")}`);
     } finally {
       downloading = false;
     }
@@ -806,7 +800,7 @@
       saveBlob(blob, `${baseName(entry.name.split("/").pop())}-암호해제.pdf`);
       els.downloadStatus.textContent = `${entry.name}: PDF를 내려받았습니다.`;
     } catch (err) {
-      els.downloadStatus.textContent = `${entry.name}: 내려받지 못했습니다: ${(err && err.message_ko) || ERRORS_KO.network}`;
+      els.downloadStatus.textContent = `${entry.name}: 내려받지 못했습니다: ${(err && err.message_ko) || messageKo("network")}`;
     }
   }
 
@@ -832,9 +826,27 @@
     els.downloadStatus.textContent = "모든 파일과 결과를 지웠습니다.";
     update();
   });
-  els.xlsx.addEventListener("click", () => downloadBatch("xlsx"));
-  els.csv.addEventListener("click", () => downloadBatch("csv"));
-  els.json.addEventListener("click", () => downloadBatch("json"));
+
+  // The download buttons: one per format of the server's registry (GET /api/v1/formats), the
+  // first one primary, each with id "download-NAME", before "clear all".
+  function loadFormats() {
+    if (formatsLoading) return formatsLoading;
+    formatsLoading = fetch(`${API}/formats`, { cache: "no-store" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error("formats"))))
+      .then((body) => {
+        for (const [i, f] of (body.formats || []).entries()) {
+          const button = el("button", { type: "button", id: `download-${f.name}`, disabled: true,
+            class: `button ${i === 0 ? "primary" : "secondary"}`, text: `${f.label_ko} 내려받기`,
+            onclick: () => downloadBatch(f.name) });
+          els.clear.before(button);
+          downloadButtons.push(button);
+        }
+        update();
+      })
+      .catch(() => { formatsLoading = null; });
+    return formatsLoading;
+  }
+  loadFormats();
 
   // Files from a drop: plain files, and every PDF inside dropped folders.
   function readEntries(dirEntry) {

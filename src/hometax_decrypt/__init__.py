@@ -5,8 +5,8 @@ Public API: :func:`open_document`, :func:`extract`, :func:`verify`, :func:`parse
 
 from __future__ import annotations
 
-from .errors import (BY_CODE, Damaged, HometaxError, NotNtsDocument, PasswordRequired, TooLarge,
-                     UsageError, WrongPassword)
+from .errors import (BY_CODE, Damaged, HometaxError, NotNtsDocument, PasswordRequired, Timeout,
+                     TooLarge, UsageError, WrongPassword)
 from .limits import Limits
 from .pdf import Extraction, NtsDocument, extract, extract_verified, open_document
 
@@ -30,5 +30,5 @@ def parse(source, password=None, limits: Limits | None = None):
 __all__ = [
     "open_document", "extract", "extract_verified", "verify", "parse", "Extraction", "NtsDocument",
     "Limits", "HometaxError", "PasswordRequired", "WrongPassword", "NotNtsDocument", "Damaged",
-    "TooLarge", "UsageError", "BY_CODE", "__version__",
+    "TooLarge", "Timeout", "UsageError", "BY_CODE", "__version__",
 ]

@@ -1,6 +1,7 @@
 """The ``hometax-decrypt`` command line.
 
-Exit codes come from the error table (errors.py); 7 means "read fine, but not authentic". On failure
+Exit codes come from the error table (errors.py); 7 means "read fine, but not authentic". The work
+is the service layer's (service.py); the output formats are the registry's (formats.py). On failure
 one line goes to stderr and nothing to stdout. Passwords come from ``--password-stdin``, the
 ``HOMETAX_PASSWORD`` environment variable or ``--password`` (least safe: visible in ``ps`` and shell
 history).
@@ -14,7 +15,7 @@ import os
 import re
 import sys
 
-from . import errors
+from . import errors, formats
 
 EXIT_NOT_AUTHENTIC = 7
 
@@ -81,10 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("file")
     ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the defaults)")
 
-    pa = sub.add_parser("parse", help="parse into records: JSON, CSV or XLSX")
+    pa = sub.add_parser("parse", help="parse into records: " + ", ".join(n.upper() for n in formats.NAMES))
     pa.add_argument("file")
     _add_password(pa)
-    pa.add_argument("--format", default="json", choices=["json", "csv", "xlsx"])
+    pa.add_argument("--format", default=formats.DEFAULT, choices=list(formats.NAMES))
     pa.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     pa.add_argument("-o", "--output", help="output file (default: standard output)")
     return ap
@@ -103,16 +104,15 @@ def _write(data: bytes, output: str | None) -> None:
 
 
 def _cmd_extract(args) -> int:
-    from .pdf import normalize_encoding, normalize_part, open_document
+    from . import service
 
-    part = normalize_part(args.part)
-    enc = normalize_encoding(args.encoding)
-    with open_document(args.file, _password(args)) as doc:
-        data = doc.extract(part, enc)
-        if args.no_verify:
-            _write(data, args.output)
-            return 0
-        v = doc.verification()
+    r = service.extract(args.file, _password(args), args.part, args.encoding,
+                        verify=not args.no_verify)
+    v = r.verification
+    data = r.data
+    if v is None:
+        _write(data, args.output)
+        return 0
     if not v.authentic:
         if args.require_authentic:
             print(f"not_authentic: {v.reason}", file=sys.stderr)
@@ -123,23 +123,23 @@ def _cmd_extract(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from .timestamp import TrustStore, verify
+    from . import service
+    from .timestamp import TrustStore
 
     trust = TrustStore.default(extra_dir=args.trust_dir) if args.trust_dir else None
-    v = verify(args.file, trust=trust)
+    v = service.verify(args.file, trust=trust).verification
     sys.stdout.write(json.dumps(v.to_dict(), ensure_ascii=False, indent=2) + "\n")
     return 0 if v.authentic else EXIT_NOT_AUTHENTIC
 
 
 def _cmd_parse(args) -> int:
-    from . import export
-    from .yesone import parse_document
+    from . import service
 
-    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
-        raise errors.UsageError("refusing to write XLSX to a terminal; use -o FILE")
-    doc = parse_document(args.file, password=_password(args))
-    writer = {"json": export.to_json, "csv": export.to_csv, "xlsx": export.to_xlsx}[args.format]
-    _write(writer([doc], mask=args.mask), args.output)
+    fmt = formats.get(args.format)
+    if fmt.binary and not args.output and sys.stdout.isatty():
+        raise errors.UsageError(f"refusing to write {fmt.name.upper()} to a terminal; use -o FILE")
+    r = service.parse(args.file, password=_password(args))
+    _write(service.export(fmt, [r.document], mask=args.mask), args.output)
     return 0
 
 

@@ -39,6 +39,14 @@ SPECS: dict[str, ErrorSpec] = {
         ErrorSpec("too_large", -2, 6, 413,
                   "A size limit was exceeded.",
                   "파일이 너무 크거나 허용 한도를 넘었습니다."),
+        # A time budget ran out (Limits.max_seconds for one document, HOMETAX_REQUEST_SECONDS for a
+        # /batch or /export request). 503, not 413: the input is not too large, the server gave up
+        # in an orderly way and the same request may succeed later or in smaller pieces; not 504,
+        # which is a gateway's word for an upstream that did not answer (nginx answers it itself).
+        # The NTS API has no such failure; -2 is what its limits report.
+        ErrorSpec("timeout", -2, 8, 503,
+                  "A processing time limit was exceeded.",
+                  "처리 시간 한도를 넘었습니다. 파일 수를 줄이거나 잠시 후 다시 시도하세요."),
         ErrorSpec("usage", None, 2, 400,
                   "Invalid arguments.",
                   "요청이 올바르지 않습니다."),
@@ -104,10 +112,19 @@ class TooLarge(HometaxError):
     code = "too_large"
 
 
+class Timeout(TooLarge):
+    """A time budget ran out. A subclass of :class:`TooLarge` for one release, so that code
+    catching ``TooLarge`` for the time limit (its code until 0.1) keeps working; its code is
+    ``timeout`` (HTTP 503, exit 8)."""
+
+    code = "timeout"
+
+
 class UsageError(HometaxError):
     code = "usage"
 
 
 BY_CODE: dict[str, type[HometaxError]] = {
-    c.code: c for c in (PasswordRequired, WrongPassword, NotNtsDocument, Damaged, TooLarge, UsageError)
+    c.code: c for c in (PasswordRequired, WrongPassword, NotNtsDocument, Damaged, TooLarge, Timeout,
+                         UsageError)
 }

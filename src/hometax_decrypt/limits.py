@@ -1,36 +1,40 @@
 """Every size, count and time cap in one place.
 
-Defaults follow the project's error table; each can be overridden by an environment variable
-(``HOMETAX_MAX_INPUT_BYTES`` …) or by passing a :class:`Limits` explicitly.
+Defaults and environment variables (``HOMETAX_MAX_INPUT_BYTES`` …) come from the one settings
+object (:mod:`hometax_decrypt.settings`); pass a :class:`Limits` explicitly to override them.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, fields
 
+from . import errors
+from .settings import Settings
+
 MiB = 1024 * 1024
+_D = Settings()
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_input_bytes: int = 20 * MiB  # the PDF itself
-    max_part_bytes: int = 16 * MiB  # one inflated data part (XML or SAM)
-    max_objects: int = 200_000  # indirect objects in the PDF (counted in its xref, not its /Size)
-    max_structure_bytes: int = 64 * MiB  # one xref/object stream inflated by qpdf (process-wide)
-    max_xml_elements: int = 100_000  # elements + attributes of one XML part (columns of a SAM part)
-    max_seconds: float = 10.0  # wall time for one document's work (enforced where measurable)
+    # defaults: the settings' (one source); meanings in docs/deployment.md
+    max_input_bytes: int = _D.max_input_bytes  # the PDF itself
+    max_part_bytes: int = _D.max_part_bytes  # one inflated data part (XML or SAM)
+    max_objects: int = _D.max_objects  # indirect objects in the PDF (counted in its xref)
+    max_structure_bytes: int = _D.max_structure_bytes  # one xref/object stream inflated by qpdf
+    max_xml_elements: int = _D.max_xml_elements  # elements + attributes of one XML part
+    max_seconds: float = _D.max_seconds  # wall time for one document's work
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Limits":
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "Limits":
-        env = os.environ if environ is None else environ
-        kwargs = {}
-        for f in fields(cls):
-            raw = env.get("HOMETAX_" + f.name.upper())
-            if raw:
-                kwargs[f.name] = float(raw) if f.type in ("float", float) else int(raw)
-        return cls(**kwargs)
+        """The limits of the environment now (the library reads it when no limits are passed, so
+        that a caller's environment applies without a restart)."""
+        return cls.from_settings(Settings.from_env(environ))
 
 
 DEFAULT = Limits()
@@ -49,6 +53,4 @@ class Deadline:
 
     def check(self) -> None:
         if time.monotonic() > self.end:
-            from .errors import TooLarge
-
-            raise TooLarge("processing time limit exceeded")
+            raise errors.Timeout("processing time limit exceeded")

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..limits import Limits
+from ..settings import Settings
 from . import http_errors, metrics, selftest
 from .config import WebConfig
 from .inputs import refuse_secrets_in_url
@@ -24,8 +25,10 @@ from .openapi import OPENAPI, docs_html
 from .inmemory import InMemoryRequest
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-# Endpoints that need no API key: liveness/readiness probes and the API description.
-OPEN_ENDPOINTS = {"healthz", "readyz", "openapi", "api_docs", "static"}
+# Endpoints that need no API key: liveness/readiness probes, the API description, and what the page
+# loads before any key is typed (the format registry, the error messages).
+OPEN_ENDPOINTS = {"healthz", "readyz", "openapi", "api_docs", "static", "api.formats_list",
+                  "api.messages"}
 
 
 def _drain_body() -> None:
@@ -59,8 +62,9 @@ def _load_trust_store() -> None:
 
 
 def create_app(config: WebConfig | dict | None = None, limits: Limits | None = None) -> Flask:
+    settings = Settings.from_env()  # the environment, read once for this app
     if config is None:
-        config = WebConfig.from_env()
+        config = WebConfig.from_settings(settings)
     elif isinstance(config, dict):
         config = WebConfig(**config)
     config.check_startup()
@@ -70,7 +74,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     app.request_class = InMemoryRequest
     app.config.update(
         HOMETAX=config,
-        HOMETAX_LIMITS=limits or Limits.from_env(),
+        HOMETAX_LIMITS=limits or Limits.from_settings(settings),
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # text fields (password map); files are separate
         MAX_FORM_PARTS=config.batch_max_files + 16,

@@ -1,27 +1,26 @@
-"""The API blueprint: /api/v1/extract, verify, documents, decrypt, batch. Thin: every decision about a
-document is the core's; this module only moves bytes in and out of HTTP."""
+"""The API blueprint: /api/v1/extract, verify, documents, decrypt, batch, export, formats. Thin:
+every decision about a document is the core's (:mod:`hometax_decrypt.service`); this module only
+moves bytes in and out of HTTP."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
-import time
 from collections import Counter
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import errors
-from ..limits import Deadline, Limits
-from ..pdf import normalize_encoding, normalize_part, open_document
+from .. import errors, formats, service
+from ..limits import Deadline
+from ..yesone.serialize import document_to_dict
 from . import batch as batch_mod
-from . import inputs
+from . import http_errors, inputs
 from .metrics import DOCUMENTS
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-NTS_OK = 1  # the NTS API's return code for success (Java NTS_GetLastError)
+NTS_OK = service.NTS_OK  # the NTS API's return code for success (Java NTS_GetLastError)
 
 
 def _config():
@@ -30,13 +29,6 @@ def _config():
 
 def _limits():
     return current_app.config["HOMETAX_LIMITS"]
-
-
-def _limits_within(deadline: Deadline) -> Limits:
-    """The per-document limits, with no more time than the request has left."""
-    lim = _limits()
-    left = max(0.0, deadline.end - time.monotonic())
-    return dataclasses.replace(lim, max_seconds=min(lim.max_seconds, left))
 
 
 def _document_headers(resp: Response, v, attachment: str | None) -> None:
@@ -54,8 +46,10 @@ def _verification_headers(v) -> dict[str, str]:
         "X-Verification-Authentic": "true" if v.authentic else "false",
         "X-Verification-Intact": "true" if v.intact else "false",
     }
-    if v.nts_code is not None:
-        headers["X-Verification-NTS-Code"] = str(v.nts_code)
+    code = v.verifier_code
+    if code is not None:
+        headers["X-Verification-Code"] = str(code)
+        headers["X-Verification-NTS-Code"] = str(code)  # the old name, for one release
     return headers
 
 
@@ -84,67 +78,58 @@ def _counted(operation: str):
     return wrap
 
 
+def _format() -> formats.Format:
+    return formats.get(inputs.option("format", formats.DEFAULT))
+
+
+def _export(fmt: formats.Format, data: bytes) -> Response:
+    return Response(data, content_type=fmt.media_type)
+
+
+@bp.get("/formats")
+def formats_list():
+    """The output formats of the registry (the page's download buttons)."""
+    return jsonify({"default": formats.DEFAULT,
+                    "formats": [f.describe() for f in formats.FORMATS.values()]})
+
+
+@bp.get("/messages")
+def messages():
+    """The Korean message of every error code (the page's messages: the one error table)."""
+    return jsonify({"messages": http_errors.messages_ko()})
+
+
 @bp.post("/extract")
 @_counted("extract")
 def extract():
     upload = inputs.single_upload()
-    part = normalize_part(inputs.option("part", "xml") or "xml")
-    enc = normalize_encoding(inputs.option("encoding", "utf-8") or "utf-8")
-    with open_document(upload.data, inputs.password(), _limits()) as doc:
-        data = doc.extract(part, enc)
-        v = doc.verification()
-    kind = "application/xml" if part == "XML" else "text/plain"
-    resp = Response(data, content_type=f"{kind}; charset={enc}")
-    _document_headers(resp, v, f"{_stem(upload.name)}.{part.lower()}")
+    r = service.extract(upload.data, inputs.password(), inputs.option("part", "xml") or "xml",
+                        inputs.option("encoding", "utf-8") or "utf-8", _limits())
+    kind = "application/xml" if r.part == "XML" else "text/plain"
+    resp = Response(r.data, content_type=f"{kind}; charset={r.encoding}")
+    _document_headers(resp, r.verification, f"{_stem(upload.name)}.{r.part.lower()}")
     return resp
 
 
 @bp.post("/verify")
 @_counted("verify")
 def verify():
-    from ..timestamp import verify as verify_source  # trust anchors: HOMETAX_TRUST_DIR
-
-    v = verify_source(inputs.single_upload().data, limits=_limits())
+    v = service.verify(inputs.single_upload().data, limits=_limits()).verification
     resp = jsonify(v.to_dict())
     resp.headers.update(_verification_headers(v))
     return resp
 
 
-def _export(docs: list, fmt: str, mask: bool, deadline: Deadline | None = None) -> Response:
-    from .. import export
-
-    if fmt == "json":
-        return Response(export.to_json(docs, mask=mask, deadline=deadline),
-                        content_type="application/json")
-    if fmt == "csv":
-        return Response(export.to_csv(docs, mask=mask, deadline=deadline),
-                        content_type="text/csv; charset=utf-8")
-    if fmt == "xlsx":
-        return Response(export.to_xlsx(docs, mask=mask, deadline=deadline),
-                        content_type="application/vnd.openxmlformats-officedocument."
-                                     "spreadsheetml.sheet")
-    raise errors.UsageError("format must be json, csv or xlsx")
-
-
-def _format() -> str:
-    fmt = (inputs.option("format", "json") or "json").strip().lower()
-    if fmt not in ("json", "csv", "xlsx"):
-        raise errors.UsageError("format must be json, csv or xlsx")
-    return fmt
-
-
 @bp.post("/documents")
 @_counted("documents")
 def documents():
-    from ..yesone import parse_document
-
     upload = inputs.single_upload()
     fmt = _format()
     mask = inputs.flag("mask")
-    doc = parse_document(upload.data, password=inputs.password(), limits=_limits())
-    resp = _export([doc], fmt, mask)
-    v = doc.verification  # parse_document verified the same bytes
-    _document_headers(resp, v, f"{_stem(upload.name)}.{fmt}" if fmt != "json" else None)
+    r = service.parse(upload.data, password=inputs.password(), limits=_limits())
+    resp = _export(fmt, service.export(fmt, [r.document], mask))
+    _document_headers(resp, r.verification,
+                      f"{_stem(upload.name)}.{fmt.suffix}" if fmt.name != "json" else None)
     return resp
 
 
@@ -152,20 +137,18 @@ def documents():
 @_counted("decrypt")
 def decrypt():
     upload = inputs.single_upload()
-    with open_document(upload.data, inputs.password(), _limits()) as doc:
-        was_encrypted = doc.encrypted
-        data = doc.decrypted_pdf()
-    resp = Response(data, content_type="application/pdf")
+    r = service.decrypt(upload.data, inputs.password(), _limits())
+    resp = Response(r.data, content_type="application/pdf")
     resp.headers["X-NTS-Return-Code"] = str(NTS_OK)
-    resp.headers["X-Was-Encrypted"] = "true" if was_encrypted else "false"
+    resp.headers["X-Was-Encrypted"] = "true" if r.was_encrypted else "false"
     resp.headers["Content-Disposition"] = _attachment(f"{_stem(upload.name)}-decrypted.pdf")
     return resp
 
 
 @bp.post("/batch")
 def batch():
-    from ..yesone import parse_document
-
+    """Several files or one ZIP: format=json answers per-file results; any other format of the
+    registry, the combined export of the documents that were read."""
     config = _config()
     fmt = _format()
     mask = inputs.flag("mask")
@@ -178,72 +161,42 @@ def batch():
     if not uploads:
         raise errors.UsageError("the batch holds no files")
 
-    request_deadline = Deadline(config.request_seconds)
-    results, docs, failures = [], [], []
-    for up in uploads:
-        pw = batch_mod.password_for(up.name, default_password, mapping)
-        try:
-            doc = parse_document(up.data, password=pw, limits=_limits_within(request_deadline))
-            v = doc.verification
-            # Everything this document adds to the answer is made here, inside the per-file try, so
-            # that a document the exporters choke on fails alone instead of failing the batch.
-            record = _document_output(doc, fmt, mask, request_deadline)
-        except errors.HometaxError as exc:  # one bad file does not fail the batch
-            DOCUMENTS.labels("batch", exc.code).inc()
-            failures.append(exc.code)
-            results.append({"file": up.name, "ok": False, "nts_code": exc.nts_code,
-                            "error": exc.to_dict()})
-            continue
-        except Exception as exc:  # a bug must not cost the other files their results
-            current_app.logger.error("batch entry failed: %s", type(exc).__name__)
-            DOCUMENTS.labels("batch", "internal").inc()
-            failures.append("internal")
-            results.append({"file": up.name, "ok": False, "nts_code": None,
-                            "error": {"code": "internal", "nts_code": None,
-                                      "message": "Internal error."}})
-            continue
-        DOCUMENTS.labels("batch", "ok").inc()
-        docs.append(doc)
-        results.append({"file": up.name, "ok": True, "nts_code": NTS_OK,
-                        "verification": v.to_dict(), "document": record})
-
-    if fmt == "json":
-        resp = jsonify({"files": results, "ok": len(docs), "failed": len(failures)})
+    deadline = Deadline(config.request_seconds)
+    per_file = fmt.name == "json"
+    record = (lambda doc, dl: document_to_dict(doc, mask=mask, deadline=dl)) if per_file else None
+    results = list(service.batch(
+        ((u.name, u.data) for u in uploads),
+        lambda name: batch_mod.password_for(name, default_password, mapping),
+        _limits(), deadline, record))
+    if per_file:
+        data = None
     else:
-        resp = _export(docs, fmt, mask, request_deadline)
-        resp.headers["Content-Disposition"] = _attachment(f"batch.{fmt}")
-    resp.headers["X-Batch-OK"] = str(len(docs))
+        data, results = service.export_batch(fmt, results, mask, deadline)
+    for r in results:
+        DOCUMENTS.labels("batch", r.code).inc()
+    failures = [r.code for r in results if not r.ok]
+    ok = len(results) - len(failures)
+    if per_file:
+        resp = jsonify({"files": [r.to_dict() for r in results], "ok": ok,
+                        "failed": len(failures)})
+    else:
+        resp = _export(fmt, data)
+        resp.headers["Content-Disposition"] = _attachment(f"batch.{fmt.suffix}")
+    resp.headers["X-Batch-OK"] = str(ok)
     resp.headers["X-Batch-Failed"] = str(len(failures))
-    if failures and fmt != "json":
+    if failures and not per_file:
         # Counts per error code only: a list of file names grows without bound (nginx refuses an
         # upstream header past its buffer). The names are in the JSON answer (format=json).
         resp.headers["X-Batch-Errors"] = json.dumps(dict(Counter(failures)), sort_keys=True)
     return resp
 
 
-def _document_output(doc, fmt: str, mask: bool, deadline: Deadline):
-    """The per-document part of a combined answer: the JSON record, or (csv/xlsx) a dry run of the
-    rows the combined export will write for this document."""
-    from .. import export
-    from ..yesone import document_to_dict
-
-    if fmt == "json":
-        return document_to_dict(doc, mask=mask, deadline=deadline)
-    export.rows([doc], mask, deadline=deadline)
-    if fmt == "xlsx":
-        export.summary_rows([doc], mask, deadline=deadline)
-    return None
-
-
 @bp.post("/export")
 @_counted("export")
 def export_parts():
-    """The combined JSON, CSV or XLSX of many documents from their XML data parts (as /extract
-    returns them): the upload page's "download everything", past the batch limits. No PDF and no
-    password: the data parts are already open."""
-    from ..yesone import parse_xml
-    from flask import request
-
+    """The combined export (any format of the registry) of many documents from their XML data
+    parts (as /extract returns them): the upload page's "download everything", past the batch
+    limits. No PDF and no password: the data parts are already open."""
     config = _config()
     request.max_form_parts = config.export_max_files + 16  # before the form is parsed
     if not inputs.is_multipart():
@@ -255,15 +208,10 @@ def export_parts():
         raise errors.UsageError("send one or more file parts named 'file'")
     if len(files) > config.export_max_files:
         raise errors.TooLarge("too many files in the export")
-    request_deadline = Deadline(config.request_seconds)
-    docs = []
-    for f in files:
-        data = f.read()
-        lim = _limits_within(request_deadline)
-        if len(data) > lim.max_part_bytes:
-            raise errors.TooLarge("a data part exceeds the part size limit")
-        docs.append(parse_xml(data, lim))
-    resp = _export(docs, fmt, mask, request_deadline)
-    if fmt != "json":
-        resp.headers["Content-Disposition"] = _attachment(f"export.{fmt}")
+    deadline = Deadline(config.request_seconds)
+    docs = [service.parse_part(f.read(), service.limits_within(_limits(), deadline)).document
+            for f in files]
+    resp = _export(fmt, service.export(fmt, docs, mask, deadline))
+    if fmt.name != "json":
+        resp.headers["Content-Disposition"] = _attachment(f"export.{fmt.suffix}")
     return resp

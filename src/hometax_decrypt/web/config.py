@@ -1,25 +1,18 @@
-"""Settings of the HTTP service, from ``HOMETAX_*`` environment variables (documented defaults in
-docs/deployment.md). The same variables configure ``make up`` (scripts/stack.py), so nginx and the app
-servers always agree on limits."""
+"""Settings of the HTTP service: the web part of the one settings object
+(:mod:`hometax_decrypt.settings`, documented in docs/deployment.md). The same object configures
+``make up`` (scripts/stack.py), so nginx and the app servers always agree on limits."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import ipaddress
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
+
+from ..settings import Settings
 
 MiB = 1024 * 1024
-
-
-def _int(env, name: str, default: int) -> int:
-    raw = env.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def _flag(env, name: str) -> bool:
-    return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+_D = Settings()
 
 
 def is_loopback(address: str) -> bool:
@@ -40,41 +33,27 @@ def hash_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class WebConfig:
-    listen: str = "127.0.0.1"  # the address nginx listens on (HOMETAX_LISTEN)
-    api_key_hashes: tuple[str, ...] = ()  # HOMETAX_API_KEYS: SHA-256 hex digests, comma-separated
-    api_keys_disabled: bool = False  # HOMETAX_API_KEYS_DISABLED=1
-    max_body_bytes: int = 25 * MiB  # HOMETAX_MAX_BODY_BYTES (nginx client_max_body_size too)
-    batch_max_files: int = 100  # HOMETAX_BATCH_MAX_FILES: documents in one batch request
-    batch_max_total_bytes: int = 100 * MiB  # HOMETAX_BATCH_MAX_TOTAL_BYTES: inflated ZIP content
-    zip_max_ratio: int = 50  # HOMETAX_ZIP_MAX_RATIO: inflated/compressed size of a ZIP and its entries
-    export_max_files: int = 1000  # HOMETAX_EXPORT_MAX_FILES: data parts in one /export request
-    # HOMETAX_REQUEST_SECONDS: the time budget of one many-document request (/batch, /export), below
-    # the app server's worker timeout (HOMETAX_TIMEOUT, 30 s), so that a slow batch ends as too_large
-    # instead of a killed worker
-    request_seconds: float = 20.0
-    instance: str = field(default="")  # HOMETAX_INSTANCE: which app server instance, for logs
+    # defaults: the settings' (one source); meanings in docs/deployment.md
+    listen: str = _D.listen  # the address nginx listens on
+    api_key_hashes: tuple[str, ...] = _D.api_key_hashes  # SHA-256 hex digests
+    api_keys_disabled: bool = _D.api_keys_disabled
+    max_body_bytes: int = _D.max_body_bytes  # nginx client_max_body_size too
+    batch_max_files: int = _D.batch_max_files  # documents in one batch request
+    batch_max_total_bytes: int = _D.batch_max_total_bytes  # inflated ZIP content
+    zip_max_ratio: int = _D.zip_max_ratio  # inflated/compressed size of a ZIP and its entries
+    export_max_files: int = _D.export_max_files  # data parts in one /export request
+    # the time budget of one many-document request (/batch, /export), below the app server's
+    # worker timeout, so that a slow batch ends as ``timeout`` instead of a killed worker
+    request_seconds: float = _D.request_seconds
+    instance: str = _D.instance  # which app server instance, for logs
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WebConfig":
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     @classmethod
     def from_env(cls, environ=None) -> "WebConfig":
-        env = os.environ if environ is None else environ
-        keys = tuple(k.strip().lower() for k in (env.get("HOMETAX_API_KEYS") or "").split(",")
-                     if k.strip())
-        for k in keys:
-            if len(k) != 64 or any(c not in "0123456789abcdef" for c in k):
-                raise ValueError("HOMETAX_API_KEYS must hold SHA-256 hex digests "
-                                 "(python -m hometax_decrypt.web.keys NEW-KEY)")
-        return cls(
-            listen=env.get("HOMETAX_LISTEN") or "127.0.0.1",
-            api_key_hashes=keys,
-            api_keys_disabled=_flag(env, "HOMETAX_API_KEYS_DISABLED"),
-            max_body_bytes=_int(env, "HOMETAX_MAX_BODY_BYTES", 25 * MiB),
-            batch_max_files=_int(env, "HOMETAX_BATCH_MAX_FILES", 100),
-            batch_max_total_bytes=_int(env, "HOMETAX_BATCH_MAX_TOTAL_BYTES", 100 * MiB),
-            zip_max_ratio=_int(env, "HOMETAX_ZIP_MAX_RATIO", 50),
-            export_max_files=_int(env, "HOMETAX_EXPORT_MAX_FILES", 1000),
-            request_seconds=float(env.get("HOMETAX_REQUEST_SECONDS") or 20.0),
-            instance=env.get("HOMETAX_INSTANCE") or "",
-        )
+        return cls.from_settings(Settings.from_env(environ))
 
     @property
     def keys_required(self) -> bool:

@@ -41,3 +41,11 @@ def body_for_code(code: str, message: str | None = None) -> tuple[int, dict]:
 
 def body_for_exception(exc: errors.HometaxError) -> tuple[int, dict]:
     return exc.http_status, {"error": exc.to_dict()}
+
+
+def messages_ko() -> dict[str, str]:
+    """code -> Korean message, for every code of both tables (the upload page's messages:
+    GET /api/v1/messages)."""
+    out = {code: spec.message_ko for code, spec in errors.SPECS.items()}
+    out.update({code: msg_ko for code, (_, _, msg_ko) in HTTP_ONLY.items()})
+    return out

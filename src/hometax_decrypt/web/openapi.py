@@ -1,10 +1,21 @@
-"""The OpenAPI 3 document of the API, and a plain HTML page listing it (no external resources)."""
+"""The OpenAPI 3 document of the API, and a plain HTML page listing it (no external resources).
+
+Its error codes and error statuses come from the error tables (errors.py, http_errors.py); its
+format enums and media types from the format registry (formats.py)."""
 
 from __future__ import annotations
 
 import html
 
+from .. import errors, formats
+from .http_errors import HTTP_ONLY
+
 _ERR = {"$ref": "#/components/responses/Error"}
+FORMAT_NAMES = list(formats.NAMES)
+ERROR_CODES = list(errors.SPECS) + [c for c in HTTP_ONLY if c not in errors.SPECS]
+# Every status a document can fail with (the error table), and the HTTP-only ones of every request
+DOCUMENT_STATUSES = sorted({s.http_status for s in errors.SPECS.values()} | {401, 429})
+_EXPORT_CONTENT = {f.media_type.split(";")[0]: {} for f in formats.FORMATS.values()}
 _PDF_BODY = {
     "required": True,
     "content": {
@@ -13,7 +24,7 @@ _PDF_BODY = {
             "password": {"type": "string", "description": "document-open password (문서열기암호)"},
             "part": {"type": "string", "enum": ["xml", "sam"], "default": "xml"},
             "encoding": {"type": "string", "enum": ["utf-8", "euc-kr"], "default": "utf-8"},
-            "format": {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+            "format": {"type": "string", "enum": FORMAT_NAMES, "default": formats.DEFAULT},
             "mask": {"type": "boolean", "default": False},
         }}},
         "application/pdf": {"schema": {"type": "string", "format": "binary"}},
@@ -32,7 +43,7 @@ def _q(name, enum, default):
 
 
 def _errors(*statuses):
-    return {str(s): _ERR for s in statuses}
+    return {str(s): _ERR for s in (statuses or DOCUMENT_STATUSES)}
 
 
 VERIFICATION_HEADERS = {
@@ -56,34 +67,32 @@ OPENAPI: dict = {
             "requestBody": _PDF_BODY,
             "responses": {"200": {"description": "the part's bytes", "headers": VERIFICATION_HEADERS,
                                   "content": {"application/xml": {}, "text/plain": {}}},
-                          **_errors(400, 401, 413, 422, 429)}}},
+                          **_errors()}}},
         "/api/v1/verify": {"post": {
             "summary": "Verify the NTS timestamp (same JSON as the CLI's verify)",
             "requestBody": _PDF_BODY,
             "responses": {"200": {"description": "verification result",
                                   "content": {"application/json": {}}},
-                          **_errors(400, 401, 413, 422, 429)}}},
+                          **_errors()}}},
         "/api/v1/documents": {"post": {
-            "summary": "The parsed document as JSON, CSV or XLSX",
-            "parameters": [_PW_HEADER, _q("format", ["json", "csv", "xlsx"], "json"),
+            "summary": "The parsed document in a format of the registry (GET /api/v1/formats)",
+            "parameters": [_PW_HEADER, _q("format", FORMAT_NAMES, formats.DEFAULT),
                            _q("mask", ["true", "false"], "false")],
             "requestBody": _PDF_BODY,
             "responses": {"200": {"description": "the document",
-                                  "content": {"application/json": {}, "text/csv": {},
-                                              "application/vnd.openxmlformats-officedocument."
-                                              "spreadsheetml.sheet": {}}},
-                          **_errors(400, 401, 413, 422, 429)}}},
+                                  "content": _EXPORT_CONTENT},
+                          **_errors()}}},
         "/api/v1/decrypt": {"post": {
             "summary": "The PDF with its password removed (for HR archives; re-saved, so its "
                        "timestamp no longer verifies)",
             "parameters": [_PW_HEADER],
             "requestBody": _PDF_BODY,
             "responses": {"200": {"description": "the PDF", "content": {"application/pdf": {}}},
-                          **_errors(400, 401, 413, 422, 429)}}},
+                          **_errors()}}},
         "/api/v1/batch": {"post": {
             "summary": "Many documents: several 'file' parts or one ZIP; per-file results or one "
-                       "combined CSV/XLSX",
-            "parameters": [_PW_HEADER, _q("format", ["json", "csv", "xlsx"], "json"),
+                       "combined export in any other format of the registry",
+            "parameters": [_PW_HEADER, _q("format", FORMAT_NAMES, formats.DEFAULT),
                            {"name": "X-Document-Passwords", "in": "header", "required": False,
                             "description": "JSON object: file name -> password",
                             "schema": {"type": "string"}}],
@@ -93,17 +102,22 @@ OPENAPI: dict = {
                     "password": {"type": "string", "description": "one password for all files"},
                     "passwords": {"type": "string",
                                   "description": "JSON object: file name -> password"},
-                    "format": {"type": "string", "enum": ["json", "csv", "xlsx"]},
+                    "format": {"type": "string", "enum": FORMAT_NAMES},
                     "mask": {"type": "boolean"}}}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": {"description": "per-file results (JSON) or the combined export; "
                                                  "X-Batch-OK / X-Batch-Failed headers, and for "
                                                  "csv/xlsx X-Batch-Errors: a JSON object of error "
                                                  "code -> number of files (the names are in the "
-                                                 "JSON answer)"},
-                          **_errors(400, 401, 413, 429)}}},
+                                                 "JSON answer). Per file, nts_code is the "
+                                                 "NTS API's return code (1 ok, 0, -1, -2) and "
+                                                 "verification.verifier_code the verifier's "
+                                                 "(0 or 21xx; verification.nts_code is its old "
+                                                 "name, kept for one release)"},
+                          **_errors()}}},
         "/api/v1/export": {"post": {
-            "summary": "The combined JSON, CSV or XLSX of many documents from their XML data parts "
+            "summary": "The combined export (any format of the registry) of many documents from "
+                       "their XML data parts "
                        "(as /extract returns them); no PDF, no password. The upload page's "
                        "'download everything'",
             "requestBody": {"required": True, "content": {
@@ -112,16 +126,22 @@ OPENAPI: dict = {
                     "file": {"type": "array", "items": {"type": "string", "format": "binary"},
                              "description": "one XML data part per document (POST /extract, "
                                             "part=xml), in the order wanted in the output"},
-                    "format": {"type": "string", "enum": ["json", "csv", "xlsx"],
-                               "default": "json"},
+                    "format": {"type": "string", "enum": FORMAT_NAMES,
+                               "default": formats.DEFAULT},
                     "mask": {"type": "boolean", "default": False}}}}}},
             "responses": {"200": {"description": "the combined export, documents in the order "
                                                  "sent; JSON as /documents (verification null: "
                                                  "no PDF was sent)",
-                                  "content": {"application/json": {}, "text/csv": {},
-                                              "application/vnd.openxmlformats-officedocument."
-                                              "spreadsheetml.sheet": {}}},
-                          **_errors(400, 401, 413, 422, 429)}}},
+                                  "content": _EXPORT_CONTENT},
+                          **_errors()}}},
+        "/api/v1/formats": {"get": {
+            "summary": "The output formats (name, media type, file suffix, Korean label)",
+            "security": [], "responses": {"200": {"description": "the format registry",
+                                                  "content": {"application/json": {}}}}}},
+        "/api/v1/messages": {"get": {
+            "summary": "The Korean message of every error code (the one error table)",
+            "security": [], "responses": {"200": {"description": "code -> message_ko",
+                                                  "content": {"application/json": {}}}}}},
         "/healthz": {"get": {"summary": "The process is alive", "security": [],
                              "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "Can extract a built-in document", "security": [],
@@ -133,11 +153,7 @@ OPENAPI: dict = {
         "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         "responses": {"Error": {"description": "an error", "content": {"application/json": {
             "schema": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string", "enum": ["password_required", "wrong_password",
-                                                    "not_nts_document", "damaged", "too_large",
-                                                    "usage", "unauthorized", "not_found",
-                                                    "method_not_allowed", "rate_limited",
-                                                    "internal", "unavailable"]},
+                "code": {"type": "string", "enum": ERROR_CODES},
                 "nts_code": {"type": "integer", "nullable": True},
                 "message": {"type": "string"},
                 "message_ko": {"type": "string"}}}}}}}}},

@@ -1,0 +1,222 @@
+"""Every setting of the project in one typed object, read from ``HOMETAX_*`` environment variables.
+
+One dataclass (each field: its variable, kind, default and meaning) parses the environment for the
+library's limits (:mod:`hometax_decrypt.limits`), the web app (:mod:`hometax_decrypt.web.config`),
+``make up`` (scripts/stack.py) and the app-server configurations (deploy/gunicorn.conf.py; uWSGI
+gets the same values through the environment scripts/stack.py or the systemd unit gives it).
+docs/deployment.md's settings table is generated from it (``python -m hometax_decrypt.settings``)
+and a test keeps the two equal.
+
+This module imports nothing of the project: everything else may import it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+MiB = 1024 * 1024
+
+
+def _s(env: str, kind: str, default, meaning: str, shown: str | None = None):
+    """A field of :class:`Settings` with its variable, its kind (int, float, str, path, flag, list,
+    keys) and its documentation."""
+    return field(default=default, metadata={"env": env, "kind": kind, "meaning": meaning,
+                                            "shown": shown})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed environment. Build it with :meth:`from_env`; change a copy with
+    ``dataclasses.replace``. ``None`` means the documented default that depends on where the code
+    runs (the repository's run/ and web/, the number of cores)."""
+
+    # -- the core's per-document limits (hometax_decrypt.limits) -----------------------------------
+    max_input_bytes: int = _s("HOMETAX_MAX_INPUT_BYTES", "int", 20 * MiB,
+                  "largest PDF the core reads",
+                  shown="`20971520` (20 MiB)")
+    max_part_bytes: int = _s("HOMETAX_MAX_PART_BYTES", "int", 16 * MiB,
+                  "largest inflated data part (XML or SAM)",
+                  shown="`16777216` (16 MiB)")
+    max_objects: int = _s("HOMETAX_MAX_OBJECTS", "int", 200000,
+                  "indirect objects in one PDF")
+    max_structure_bytes: int = _s("HOMETAX_MAX_STRUCTURE_BYTES", "int", 64 * MiB,
+                  "one inflated xref/object stream (process-wide, qpdf)",
+                  shown="`67108864` (64 MiB)")
+    max_xml_elements: int = _s("HOMETAX_MAX_XML_ELEMENTS", "int", 100000,
+                  "elements + attributes of one XML part (columns of a SAM part)")
+    max_seconds: float = _s("HOMETAX_MAX_SECONDS", "float", 10.0,
+                  "wall time for one document's work; past it the `timeout` error")
+    trust_dir: str | None = _s("HOMETAX_TRUST_DIR", "path", None,
+                  "extra trust anchors for timestamp verification; read when the app starts: a "
+                  "directory that is missing or holds a non-certificate stops the app server at "
+                  "start-up (and `/readyz` answers 503 if it stops loading)",
+                  shown="`../shared/reference/gpki` when present (`make up`)")
+    # -- the web app (hometax_decrypt.web.config) --------------------------------------------------
+    listen: str = _s("HOMETAX_LISTEN", "str", "127.0.0.1",
+                  "address nginx listens on")
+    api_key_hashes: tuple[str, ...] = _s("HOMETAX_API_KEYS", "keys", (),
+                  "comma-separated SHA-256 hex digests of the accepted `X-API-Key` values",
+                  shown="none")
+    api_keys_disabled: bool = _s("HOMETAX_API_KEYS_DISABLED", "flag", False,
+                  "`1`: serve beyond loopback without keys (behind another gate)",
+                  shown="off")
+    max_body_bytes: int = _s("HOMETAX_MAX_BODY_BYTES", "int", 25 * MiB,
+                  "largest request body (nginx and the app)",
+                  shown="`26214400` (25 MiB)")
+    batch_max_files: int = _s("HOMETAX_BATCH_MAX_FILES", "int", 100,
+                  "documents in one batch")
+    batch_max_total_bytes: int = _s("HOMETAX_BATCH_MAX_TOTAL_BYTES", "int", 100 * MiB,
+                  "inflated size of a batch's ZIP",
+                  shown="`104857600` (100 MiB)")
+    zip_max_ratio: int = _s("HOMETAX_ZIP_MAX_RATIO", "int", 50,
+                  "largest inflated/compressed ratio of a ZIP entry over 64 KiB, and of the whole "
+                  "archive")
+    export_max_files: int = _s("HOMETAX_EXPORT_MAX_FILES", "int", 1000,
+                  'XML data parts in one `/api/v1/export` request (the page\'s "download '
+                  'everything")')
+    request_seconds: float = _s("HOMETAX_REQUEST_SECONDS", "float", 20.0,
+                  "time budget of one `/batch` or `/export` request as a whole; keep it below "
+                  "`HOMETAX_TIMEOUT` so that a slow batch ends as `timeout`, not as a killed worker")
+    # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
+    instance: str = _s("HOMETAX_INSTANCE", "str", "",
+                  "which app-server instance this is (logs, process name); set by the stack",
+                  shown="set per instance")
+    # -- the stack (make up: scripts/stack.py) -----------------------------------------------------
+    app_server: str = _s("APP_SERVER", "str", "gunicorn",
+                  "`gunicorn` or `uwsgi`")
+    https_port: int = _s("HOMETAX_HTTPS_PORT", "int", 8443,
+                  "HTTPS port")
+    http_port: int = _s("HOMETAX_HTTP_PORT", "int", 8080,
+                  "HTTP port (redirects to HTTPS)")
+    server_name: str = _s("HOMETAX_SERVER_NAME", "str", "localhost",
+                  "nginx `server_name` (and the self-signed certificate's name)")
+    tls_cert: str | None = _s("HOMETAX_TLS_CERT", "path", None,
+                  "certificate chain (PEM); set with `HOMETAX_TLS_KEY`",
+                  shown="self-signed in `run/tls/`")
+    tls_key: str | None = _s("HOMETAX_TLS_KEY", "path", None,
+                  "private key (PEM) of `HOMETAX_TLS_CERT`",
+                  shown="self-signed in `run/tls/`")
+    instances: int = _s("HOMETAX_INSTANCES", "int", 2,
+                  "app server instances, each on its own socket")
+    # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
+    workers: int | None = _s("HOMETAX_WORKERS", "int", None,
+                  "worker processes per instance",
+                  shown="number of cores")
+    timeout: int = _s("HOMETAX_TIMEOUT", "int", 30,
+                  "seconds before a stuck worker is killed and replaced")
+    graceful_timeout: int = _s("HOMETAX_GRACEFUL_TIMEOUT", "int", 20,
+                  "seconds a stopping worker gets to finish its request")
+    max_requests: int = _s("HOMETAX_MAX_REQUESTS", "int", 1000,
+                  "recycle a worker after about this many requests")
+    max_requests_jitter: int = _s("HOMETAX_MAX_REQUESTS_JITTER", "int", 100,
+                  "random spread of `HOMETAX_MAX_REQUESTS` (not all workers at once)")
+    # -- the stack (make up: scripts/stack.py) -----------------------------------------------------
+    rate_limit: int = _s("HOMETAX_RATE_LIMIT", "int", 10,
+                  "API requests per second per client")
+    rate_burst: int = _s("HOMETAX_RATE_BURST", "int", 20,
+                  "burst of API requests allowed per client")
+    trusted_proxies: tuple[str, ...] = _s("HOMETAX_TRUSTED_PROXIES", "list", (),
+                  "addresses/CIDRs of proxies whose `X-Forwarded-For` names the client (rate "
+                  "limits, metrics access)",
+                  shown="none")
+    metrics_allow: tuple[str, ...] = _s("HOMETAX_METRICS_ALLOW", "list", ("127.0.0.1", "::1"),
+                  "who may read `/metrics`",
+                  shown="`127.0.0.1 ::1`")
+    run_dir: str | None = _s("HOMETAX_RUN_DIR", "path", None,
+                  "where runtime files go",
+                  shown="`run/` in the repository")
+    log_dir: str | None = _s("HOMETAX_LOG_DIR", "path", None,
+                  "where logs go",
+                  shown="`RUN_DIR/logs`")
+    web_root: str | None = _s("HOMETAX_WEB_ROOT", "path", None,
+                  "the static upload page",
+                  shown="`web/` in the repository")
+    nginx: str | None = _s("HOMETAX_NGINX", "path", "/usr/sbin/nginx",
+                  "the nginx binary")
+    nginx_user: str | None = _s("HOMETAX_NGINX_USER", "str", None,
+                  "user of nginx's workers when `make up` runs as root",
+                  shown="`www-data` when it can read the web root")
+    # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
+    bind: str = _s("HOMETAX_BIND", "str", "unix:/run/hometax/app-1.sock",
+                  "the gunicorn instance's socket; set per instance by the stack or the unit")
+    pidfile: str | None = _s("HOMETAX_PIDFILE", "path", None,
+                  "the app server's pid file; set per instance",
+                  shown="none")
+    log_level: str = _s("HOMETAX_LOG_LEVEL", "str", "info",
+                  "the app server's log level")
+    worker_tmp_dir: str | None = _s("HOMETAX_WORKER_TMP_DIR", "path", None,
+                  "gunicorn's heartbeat files",
+                  shown="`/dev/shm` when present")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return cls(**{s.name: _parse(s, env.get(s.env)) for s in specs()})
+
+    @property
+    def effective_workers(self) -> int:
+        return max(1, self.workers or os.cpu_count() or 2)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    env: str
+    name: str
+    kind: str
+    default: Any
+    meaning: str
+    shown: str | None
+
+
+def specs() -> tuple[SettingSpec, ...]:
+    """One entry per setting, in the order of :class:`Settings`."""
+    return tuple(SettingSpec(f.metadata["env"], f.name, f.metadata["kind"], f.default,
+                             f.metadata["meaning"], f.metadata["shown"]) for f in fields(Settings))
+
+
+def _parse(spec: SettingSpec, raw: str | None) -> Any:
+    if raw is None or raw.strip() == "":
+        if spec.kind == "flag":
+            return False
+        return spec.default
+    raw = raw.strip()
+    try:
+        if spec.kind == "int":
+            return int(raw)
+        if spec.kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{spec.env} must be a number") from None
+    if spec.kind == "flag":
+        return raw.lower() in ("1", "true", "yes", "on")
+    if spec.kind == "list":
+        return tuple(raw.replace(",", " ").split())
+    if spec.kind == "keys":
+        keys = tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+        for k in keys:
+            if len(k) != 64 or any(c not in "0123456789abcdef" for c in k):
+                raise ValueError("HOMETAX_API_KEYS must hold SHA-256 hex digests "
+                                 "(python -m hometax_decrypt.web.keys NEW-KEY)")
+        return keys
+    return raw  # str, path
+
+
+def markdown_table() -> str:
+    """docs/deployment.md's settings table."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for s in specs():
+        if s.shown is not None:
+            shown = s.shown
+        elif s.default in ((), None, ""):
+            shown = "none"
+        else:
+            shown = f"`{s.default:g}`" if isinstance(s.default, float) else f"`{s.default}`"
+        lines.append(f"| `{s.env}` | {shown} | {s.meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m hometax_decrypt.settings: print the docs table
+    sys.stdout.write(markdown_table())
