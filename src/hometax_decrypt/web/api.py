@@ -59,7 +59,14 @@ def _verification_headers(v) -> dict[str, str]:
     return headers
 
 
+ATTACHMENT_NAME_MAX = 100  # characters: the header stays well inside nginx's proxy_buffer_size
+
+
 def _attachment(name: str) -> str:
+    if len(name) > ATTACHMENT_NAME_MAX:  # keep the suffix (.xml, .csv ...), shorten the stem
+        stem, dot, suffix = name.rpartition(".")
+        suffix = dot + suffix if stem and len(suffix) <= 10 else ""
+        name = name[:ATTACHMENT_NAME_MAX - len(suffix)] + suffix
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
@@ -88,8 +95,8 @@ def _counted(operation: str):
 @_counted("extract")
 def extract():
     upload = inputs.single_upload()
-    part = normalize_part(inputs.option("part", "xml") or "xml")
-    enc = normalize_encoding(inputs.option("encoding", "utf-8") or "utf-8")
+    part = normalize_part(inputs.option("part", "xml", check=normalize_part) or "xml")
+    enc = normalize_encoding(inputs.option("encoding", "utf-8", check=normalize_encoding) or "utf-8")
     with open_document(upload.data, inputs.password(), _limits()) as doc:
         data = doc.extract(part, enc)
         v = doc.verification()
@@ -126,11 +133,15 @@ def _export(docs: list, fmt: str, mask: bool, deadline: Deadline | None = None) 
     raise errors.UsageError("format must be json, csv or xlsx")
 
 
-def _format() -> str:
-    fmt = (inputs.option("format", "json") or "json").strip().lower()
+def _check_format(value: str | None) -> str:
+    fmt = (value or "json").strip().lower()
     if fmt not in ("json", "csv", "xlsx"):
         raise errors.UsageError("format must be json, csv or xlsx")
     return fmt
+
+
+def _format() -> str:
+    return _check_format(inputs.option("format", "json", check=_check_format))
 
 
 @bp.post("/documents")
@@ -172,8 +183,10 @@ def batch():
     default_password = inputs.password()
     mapping = inputs.password_map()
     uploads, is_zip = inputs.batch_uploads()
+    skipped: list[dict] = []
     if is_zip:
-        uploads = batch_mod.open_zip(uploads[0].data, config)
+        opened = batch_mod.open_zip(uploads[0].data, config)
+        uploads, skipped = opened.uploads, opened.skipped
     batch_mod.check_files(uploads, config)
     if not uploads:
         raise errors.UsageError("the batch holds no files")
@@ -208,12 +221,14 @@ def batch():
                         "verification": v.to_dict(), "document": record})
 
     if fmt == "json":
-        resp = jsonify({"files": results, "ok": len(docs), "failed": len(failures)})
+        resp = jsonify({"files": results, "ok": len(docs), "failed": len(failures),
+                        "skipped": skipped})
     else:
         resp = _export(docs, fmt, mask, request_deadline)
         resp.headers["Content-Disposition"] = _attachment(f"batch.{fmt}")
     resp.headers["X-Batch-OK"] = str(len(docs))
     resp.headers["X-Batch-Failed"] = str(len(failures))
+    resp.headers["X-Batch-Skipped"] = str(len(skipped))  # ZIP entries not processed (JSON: why)
     if failures and fmt != "json":
         # Counts per error code only: a list of file names grows without bound (nginx refuses an
         # upstream header past its buffer). The names are in the JSON answer (format=json).

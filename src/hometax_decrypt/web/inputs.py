@@ -64,19 +64,34 @@ def is_multipart() -> bool:
     return request.mimetype == "multipart/form-data"
 
 
-def option(name: str, default: str | None = None) -> str | None:
+def option(name: str, default: str | None = None, check=None) -> str | None:
+    """An option from the form (multipart; it wins) or the URL. ``check`` (raising UsageError for a
+    bad value) is applied to both, so that a bad value in the URL is never silently ignored."""
+    if check is not None and name in request.args:
+        check(request.args.get(name))
     if is_multipart() and name in request.form:
-        return request.form.get(name)
-    return request.args.get(name, default)
+        value = request.form.get(name)
+    else:
+        value = request.args.get(name, default)
+    if check is not None and value is not None:
+        check(value)
+    return value
+
+
+# The spellings of a true/false option (the OpenAPI document lists exactly these).
+FLAG_VALUES = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _flag_value(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value not in FLAG_VALUES:
+        raise errors.UsageError(f"{name} must be true or false")
+    return FLAG_VALUES[value]
 
 
 def flag(name: str) -> bool:
-    value = (option(name) or "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise errors.UsageError(f"{name} must be true or false")
+    return _flag_value(name, option(name, check=lambda v: _flag_value(name, v)))
 
 
 def password() -> str | None:

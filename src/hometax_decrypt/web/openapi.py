@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import html
 
+from .inputs import FLAG_VALUES
+
 _ERR = {"$ref": "#/components/responses/Error"}
-_PDF_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": {"type": "string", "format": "binary", "description": "the NTS PDF"},
-            "password": {"type": "string", "description": "document-open password (문서열기암호)"},
-            "part": {"type": "string", "enum": ["xml", "sam"], "default": "xml"},
-            "encoding": {"type": "string", "enum": ["utf-8", "euc-kr"], "default": "utf-8"},
-            "format": {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
-            "mask": {"type": "boolean", "default": False},
-        }}},
-        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-    },
+_PDF_FIELDS = {
+    "file": {"type": "string", "format": "binary", "description": "the NTS PDF"},
+    "password": {"type": "string", "description": "document-open password (문서열기암호)"},
+    "part": {"type": "string", "enum": ["xml", "sam"], "default": "xml"},
+    "encoding": {"type": "string", "enum": ["utf-8", "euc-kr"], "default": "utf-8"},
+    "format": {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+    "mask": {"type": "string", "enum": list(FLAG_VALUES), "default": "false"},
 }
+
+
+def _pdf_body(*fields: str) -> dict:
+    """One PDF as a multipart 'file' part with the form fields the operation reads, or as the body."""
+    return {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            name: _PDF_FIELDS[name] for name in ("file", *fields)}}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+# A password map: file name -> password, sent as JSON text.
+_PASSWORD_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+
 _PW_HEADER = {"name": "X-Document-Password", "in": "header", "required": False,
               "description": "password for a raw-body upload (UTF-8); never put it in the URL",
               "schema": {"type": "string"}}
@@ -32,7 +42,12 @@ def _q(name, enum, default):
 
 
 def _errors(*statuses):
-    return {str(s): _ERR for s in statuses}
+    """Error responses of an operation: the ones named, and those every route can answer (405 for
+    another method, with Allow; 503 from nginx when no app server instance answers)."""
+    out = {str(s): _ERR for s in statuses}
+    out["405"] = {"$ref": "#/components/responses/MethodNotAllowed"}
+    out["503"] = _ERR
+    return out
 
 
 VERIFICATION_HEADERS = {
@@ -53,21 +68,21 @@ OPENAPI: dict = {
             "summary": "The XML or SAM data part, byte for byte as the NTS API returns it",
             "parameters": [_PW_HEADER, _q("part", ["xml", "sam"], "xml"),
                            _q("encoding", ["utf-8", "euc-kr"], "utf-8")],
-            "requestBody": _PDF_BODY,
+            "requestBody": _pdf_body("password", "part", "encoding"),
             "responses": {"200": {"description": "the part's bytes", "headers": VERIFICATION_HEADERS,
                                   "content": {"application/xml": {}, "text/plain": {}}},
                           **_errors(400, 401, 413, 422, 429)}}},
         "/api/v1/verify": {"post": {
             "summary": "Verify the NTS timestamp (same JSON as the CLI's verify)",
-            "requestBody": _PDF_BODY,
+            "requestBody": _pdf_body(),
             "responses": {"200": {"description": "verification result",
                                   "content": {"application/json": {}}},
                           **_errors(400, 401, 413, 422, 429)}}},
         "/api/v1/documents": {"post": {
             "summary": "The parsed document as JSON, CSV or XLSX",
             "parameters": [_PW_HEADER, _q("format", ["json", "csv", "xlsx"], "json"),
-                           _q("mask", ["true", "false"], "false")],
-            "requestBody": _PDF_BODY,
+                           _q("mask", list(FLAG_VALUES), "false")],
+            "requestBody": _pdf_body("password", "format", "mask"),
             "responses": {"200": {"description": "the document",
                                   "content": {"application/json": {}, "text/csv": {},
                                               "application/vnd.openxmlformats-officedocument."
@@ -77,31 +92,36 @@ OPENAPI: dict = {
             "summary": "The PDF with its password removed (for HR archives; re-saved, so its "
                        "timestamp no longer verifies)",
             "parameters": [_PW_HEADER],
-            "requestBody": _PDF_BODY,
+            "requestBody": _pdf_body("password"),
             "responses": {"200": {"description": "the PDF", "content": {"application/pdf": {}}},
                           **_errors(400, 401, 413, 422, 429)}}},
         "/api/v1/batch": {"post": {
             "summary": "Many documents: several 'file' parts or one ZIP; per-file results or one "
                        "combined CSV/XLSX",
             "parameters": [_PW_HEADER, _q("format", ["json", "csv", "xlsx"], "json"),
+                           _q("mask", list(FLAG_VALUES), "false"),
                            {"name": "X-Document-Passwords", "in": "header", "required": False,
                             "description": "JSON object: file name -> password",
-                            "schema": {"type": "string"}}],
+                            "content": {"application/json": {"schema": _PASSWORD_MAP}}}],
             "requestBody": {"required": True, "content": {
-                "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                                   "properties": {
+                    "file": {"type": "array", "minItems": 1,
+                             "items": {"type": "string", "format": "binary"}},
                     "password": {"type": "string", "description": "one password for all files"},
-                    "passwords": {"type": "string",
+                    "passwords": {**_PASSWORD_MAP,
                                   "description": "JSON object: file name -> password"},
                     "format": {"type": "string", "enum": ["json", "csv", "xlsx"]},
-                    "mask": {"type": "boolean"}}}},
+                    "mask": _PDF_FIELDS["mask"]}},
+                    "encoding": {"passwords": {"contentType": "application/json"}}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": {"description": "per-file results (JSON) or the combined export; "
                                                  "X-Batch-OK / X-Batch-Failed headers, and for "
                                                  "csv/xlsx X-Batch-Errors: a JSON object of error "
                                                  "code -> number of files (the names are in the "
-                                                 "JSON answer)"},
-                          **_errors(400, 401, 413, 429)}}},
+                                                 "JSON answer); in JSON, 'skipped' lists the "
+                                                 "ZIP entries not processed and why"},
+                          **_errors(400, 401, 413, 422, 429)}}},
         "/api/v1/export": {"post": {
             "summary": "The combined JSON, CSV or XLSX of many documents from their XML data parts "
                        "(as /extract returns them); no PDF, no password. The upload page's "
@@ -109,12 +129,13 @@ OPENAPI: dict = {
             "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                                    "properties": {
-                    "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                    "file": {"type": "array", "minItems": 1,
+                             "items": {"type": "string", "format": "binary"},
                              "description": "one XML data part per document (POST /extract, "
                                             "part=xml), in the order wanted in the output"},
                     "format": {"type": "string", "enum": ["json", "csv", "xlsx"],
                                "default": "json"},
-                    "mask": {"type": "boolean", "default": False}}}}}},
+                    "mask": _PDF_FIELDS["mask"]}}}}},
             "responses": {"200": {"description": "the combined export, documents in the order "
                                                  "sent; JSON as /documents (verification null: "
                                                  "no PDF was sent)",
@@ -123,24 +144,34 @@ OPENAPI: dict = {
                                               "spreadsheetml.sheet": {}}},
                           **_errors(400, 401, 413, 422, 429)}}},
         "/healthz": {"get": {"summary": "The process is alive", "security": [],
-                             "responses": {"200": {"description": "alive"}}}},
+                             "responses": {"200": {"description": "alive"}, **_errors()}}},
         "/readyz": {"get": {"summary": "Can extract a built-in document", "security": [],
-                            "responses": {"200": {"description": "ready"}, "503": _ERR}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics (counts, latency, error codes)",
-                             "responses": {"200": {"description": "text exposition format"}}}},
+                            "responses": {"200": {"description": "ready"}, **_errors()}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (counts, latency, error codes); only "
+                                        "from the addresses of HOMETAX_METRICS_ALLOW",
+                             "responses": {"200": {"description": "text exposition format"},
+                                           **_errors(401, 403)}}},
     },
     "components": {
         "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-        "responses": {"Error": {"description": "an error", "content": {"application/json": {
-            "schema": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string", "enum": ["password_required", "wrong_password",
-                                                    "not_nts_document", "damaged", "too_large",
-                                                    "usage", "unauthorized", "not_found",
-                                                    "method_not_allowed", "rate_limited",
-                                                    "internal", "unavailable"]},
-                "nts_code": {"type": "integer", "nullable": True},
-                "message": {"type": "string"},
-                "message_ko": {"type": "string"}}}}}}}}},
+        "responses": {
+            "MethodNotAllowed": {
+                "description": "the route does not answer this method",
+                "headers": {"Allow": {"required": True, "schema": {"type": "string"},
+                                      "description": "the methods the route answers"}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "Error": {"description": "an error (422: the file is not an NTS document, is damaged, "
+                                     "or its password is missing or wrong)",
+                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+            "code": {"type": "string", "enum": ["password_required", "wrong_password",
+                                                "not_nts_document", "damaged", "too_large",
+                                                "usage", "unauthorized", "forbidden", "not_found",
+                                                "method_not_allowed", "rate_limited",
+                                                "internal", "unavailable"]},
+            "nts_code": {"type": "integer", "nullable": True},
+            "message": {"type": "string"},
+            "message_ko": {"type": "string"}}}}}},
     },
 }
 
