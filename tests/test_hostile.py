@@ -319,6 +319,34 @@ def test_an_object_flood_is_refused_before_qpdf_allocates_it():
     assert peak - base < 64 * 1024, (peak, base)  # KiB: the flood costs no more than a sample
 
 
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+@pytest.mark.stack
+def test_workers_give_back_what_a_large_document_took(stack):
+    """A document just under the object limit makes qpdf allocate ~80 MiB; the worker keeps none of
+    it beyond TRIM_GROWTH_BYTES once the answer is sent."""
+    from hometax_decrypt.web.memory import TRIM_GROWTH_BYTES
+
+    workers = [w for ws in stack.worker_pids().values() for w in ws]
+    before = {w: _rss_kib(w) for w in workers}
+    data = xref_flood(Limits().max_objects - 1_000, 1_000_000)
+    s = stack.session()
+    for _ in range(2 * len(workers)):
+        r = s.post(stack.url("/api/v1/extract"), data=data,
+                   headers={"Content-Type": "application/pdf"}, timeout=30)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "not_nts_document"
+    assert [w for ws in stack.worker_pids().values() for w in ws] == workers  # none recycled
+    slack = TRIM_GROWTH_BYTES // 1024 + 8 * 1024
+
+    def settled():
+        return all(_rss_kib(w) - before[w] <= slack for w in workers)
+
+    assert _wait_for(settled, 10), {w: _rss_kib(w) - before[w] for w in workers}
+
+
 # -- 5. slow uploads: bounded per client ----------------------------------------------------------
 
 @pytest.mark.stack
