@@ -60,7 +60,7 @@ class StackConfig:
     rate: int = 10
     burst: int = 20
     conn_per_client: int = 8  # API requests in nginx at once per client address
-    conn_total: int = 64  # ...and in all (each may hold a body buffer: docs/deployment.md)
+    conn_total: int = 32  # ...and in all (each may hold a body buffer: docs/deployment.md)
     body_timeout: int = 10  # seconds between two reads of a request body
     trusted_proxies: list[str] = field(default_factory=list)
     metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
@@ -96,7 +96,7 @@ class StackConfig:
             rate=_env_int(env, "HOMETAX_RATE_LIMIT", 10),
             burst=_env_int(env, "HOMETAX_RATE_BURST", 20),
             conn_per_client=_env_int(env, "HOMETAX_CONN_PER_CLIENT", 8),
-            conn_total=_env_int(env, "HOMETAX_CONN_TOTAL", 64),
+            conn_total=_env_int(env, "HOMETAX_CONN_TOTAL", 32),
             body_timeout=_env_int(env, "HOMETAX_BODY_TIMEOUT", 10),
             trusted_proxies=(env.get("HOMETAX_TRUSTED_PROXIES") or "").replace(",", " ").split(),
             metrics_allow=(env.get("HOMETAX_METRICS_ALLOW") or "127.0.0.1 ::1").replace(",", " ").split(),

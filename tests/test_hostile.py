@@ -393,7 +393,7 @@ def test_nginx_bounds_body_time_and_connections():
         {"HOMETAX_RUN_DIR": "/tmp/hometax-render-check"}), None)
     assert "client_body_timeout 10s;" in conf
     assert re.search(r"limit_conn hometax_conn_client 8;", conf)
-    assert re.search(r"limit_conn hometax_conn_total 64;", conf)
+    assert re.search(r"limit_conn hometax_conn_total 32;", conf)
 
 
 # -- 6, 9. every error a client can see is JSON, with a true message ------------------------------
