@@ -18,7 +18,7 @@ import pikepdf
 import pytest
 from asn1crypto import cms, tsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 
 import builder
 import hometax_decrypt as h
@@ -26,14 +26,18 @@ import tsa
 from conftest import GPKI_DIR, SAMPLES, sample_files
 from hometax_decrypt import errors
 from hometax_decrypt.timestamp import TrustStore, Verification, verify, verify_bytes
+from hometax_decrypt.timestamp.trust import PINNED_FILE, load_pinned
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
 ALL_2022 = SAMPLES / "nts-2022" / "all.pdf"
 EXE = Path(sys.executable).parent / "hometax-decrypt"
-FIELDS = {"authentic", "intact", "trust", "verifier_code", "nts_code", "reason", "reason_ko", "gen_time", "hash_alg", "hash_value",
+FIELDS = {"authentic", "intact", "trust", "trust_anchor", "verifier_code", "nts_code", "reason", "reason_ko", "gen_time", "hash_alg", "hash_value",
           "tsa", "covers_whole_file"}
 NO_TRUST = TrustStore.empty()
+SHIPPED_PINS = frozenset(load_pinned(PINNED_FILE))
+PINS_ONLY = TrustStore(pinned=SHIPPED_PINS)  # the shipped pins without any anchor
+SHIPPED_ANCHORS = Path(h.__file__).parent / "data" / "trust" / "anchors"
 
 
 # -- independent readings of a file, written here without the library --------------------------------
@@ -47,6 +51,15 @@ def independent(data: bytes) -> dict:
     tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
     return {"hash": digest, "gen_time": tst["gen_time"].native,
             "imprint": tst["message_imprint"]["hashed_message"].native.hex(), "range": (a, b, c, d)}
+
+
+def independent_fingerprint(data: bytes) -> str:
+    """SHA-256 of the first certificate in the token's set (the NTS tokens carry the TSA's alone)."""
+    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data)
+    b, c = int(m.group(2)), int(m.group(3))
+    signed = cms.ContentInfo.load(bytes.fromhex(data[b + 1:c - 1].decode()))["content"]
+    cert = next(ch.chosen for ch in signed["certificates"] if ch.name == "certificate")
+    return hashlib.sha256(cert.dump()).hexdigest()
 
 
 def as_utc(iso: str) -> dt.datetime:
@@ -107,14 +120,37 @@ def test_real_samples_verify(path, gpki_trust):
     assert chained.tsa.endswith("OU=Group of Server,O=Government of Korea,C=KR")
     assert re.match(r"CN=GTSA\d{10},", chained.tsa)
 
-    pinned = verify(data, trust=TrustStore.default(environ={}))  # no anchors: the shipped pins
+    ca = {a.fingerprint(hashes.SHA256()).hex(): a for a in gpki_trust.anchors
+          if a.subject.rfc4514_string().startswith("CN=CA131100001,")}
+    assert chained.trust_anchor.split()[0].removeprefix("anchor:") in ca  # the chain ends at the CA
+
+    pinned = verify(data, trust=PINS_ONLY)  # no anchors: the shipped pins
     assert_verdict(pinned, authentic=True, intact=True, trust="pinned", nts_code=0)
     assert (pinned.hash_value, pinned.gen_time, pinned.tsa) == (chained.hash_value, chained.gen_time,
                                                                 chained.tsa)
+    assert pinned.trust_anchor == "pinned:" + independent_fingerprint(data)
+    assert pinned.trust_anchor.removeprefix("pinned:") in SHIPPED_PINS
 
     bare = verify(data, trust=NO_TRUST)  # neither: intact, issuer not recognised
     assert_verdict(bare, authentic=False, intact=True, trust="unknown", nts_code=2109,
                    status="untrusted_issuer")
+    assert bare.trust_anchor is None
+
+
+@pytest.mark.parametrize("path", sample_files(), ids=lambda p: str(p.relative_to(SAMPLES)))
+def test_real_samples_are_authentic_with_no_configuration(path, monkeypatch):
+    """Out of the box: the shipped GPKI anchors decide, with no HOMETAX_TRUST_* set."""
+    for name in list(os.environ):
+        if name.startswith("HOMETAX_TRUST"):
+            monkeypatch.delenv(name)
+    v = verify(path)
+    assert_verdict(v, authentic=True, intact=True, trust="chain", nts_code=0, status="authentic")
+    fp, subject = v.trust_anchor.removeprefix("anchor:").split(" ", 1)
+    assert subject == "CN=CA131100001,OU=GPKI,O=Government of Korea,C=KR"
+    shipped = {hashlib.sha256(x509.load_pem_x509_certificate(p.read_bytes()).public_bytes(
+        serialization.Encoding.DER)).hexdigest() for p in SHIPPED_ANCHORS.glob("*.pem")}
+    assert fp in shipped
+    assert verify(path, trust=TrustStore.default(environ={})) == v
 
 
 def test_known_gen_times_and_signers():
@@ -127,7 +163,7 @@ def test_known_gen_times_and_signers():
 
 
 def test_verification_needs_no_password_and_reads_encrypted_bytes():
-    v = h.verify(ALL_PW, trust=TrustStore.default(environ={}))
+    v = h.verify(ALL_PW, trust=PINS_ONLY)
     assert v.authentic and v.trust == "pinned"
     with pytest.raises(errors.PasswordRequired):
         h.extract(ALL_PW)
@@ -143,7 +179,7 @@ def test_pinned_list_is_exactly_the_sample_tsa_certificates():
                 cert = x509.load_der_x509_certificate(choice.chosen.dump())
                 found[cert.fingerprint(hashes.SHA256()).hex()] = cert
     assert len(found) == 7
-    assert TrustStore.default(environ={}).pinned == frozenset(found)
+    assert TrustStore.default(environ={}).pinned == frozenset(found) == SHIPPED_PINS
     issuers = {c.issuer.rfc4514_string() for c in found.values()}
     assert issuers == {"CN=CA131100001,OU=GPKI,O=Government of Korea,C=KR"}
 
@@ -154,6 +190,30 @@ def test_gpki_anchor_fingerprints_match_the_published_ones(gpki_trust):
     assert fps == {"407c276bead2e4af0661ef6697341dec0a1f9434e4eafb2d3d32a90549d9de4a",
                    "610fa5edc0ce722e18e0b11e84748c390949152a74db6460f838694ec6e76407",
                    "5c39223083ef3c8cc50b74970ea9c135f3c1c7293725dd9eec961b27d4695547"}
+
+
+def test_shipped_anchors_are_the_published_gpki_certificates():
+    """The package's default anchors are GPKIRootCA1 and both CA131100001 issues: their SHA-256
+    fingerprints are the ones ../shared/reference/gpki/README.md publishes, file by file."""
+    readme = (GPKI_DIR / "README.md").read_text(encoding="utf-8")
+    published = {}  # file name -> fingerprint, as the README pairs them
+    for item in re.split(r"\n- ", readme):
+        name = re.search(r"`([^`]+\.pem)`", item)
+        fp = re.search(r"SHA-256\s+`([0-9a-f]{64})`", item)
+        if name and fp:
+            published[name.group(1)] = fp.group(1)
+    assert len(published) == 3
+    shipped = {}
+    for path in SHIPPED_ANCHORS.glob("*.pem"):
+        der = x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(serialization.Encoding.DER)
+        shipped[path.name] = hashlib.sha256(der).hexdigest()
+    assert sorted(shipped.values()) == sorted(published.values())
+    for name, fp in published.items():  # the same certificate as the reference file of that name
+        ref = x509.load_pem_x509_certificate((GPKI_DIR / name).read_bytes())
+        assert ref.fingerprint(hashes.SHA256()).hex() == fp
+    default = TrustStore.default(environ={})
+    assert {a.fingerprint(hashes.SHA256()).hex() for a in default.anchors} == set(published.values())
+    assert default.pinned == SHIPPED_PINS
 
 
 def test_2022_token_needs_the_renewed_ca_issue(tmp_path):
@@ -240,7 +300,7 @@ def test_one_byte_changed_inside_the_signed_range():
     data = ALL.read_bytes()
     a, b, c, d = independent(data)["range"]
     for offset in (b // 2, c + d // 2, c + d - 3):
-        v = verify_bytes(flip(data, offset), trust=TrustStore.default(environ={}))
+        v = verify_bytes(flip(data, offset), trust=PINS_ONLY)
         # the token is still the NTS's own: trusted issuer, but the file changed after stamping
         assert_verdict(v, authentic=False, intact=False, trust="pinned", nts_code=2101,
                        status="tampered")
@@ -277,12 +337,12 @@ def test_broken_token(where, code):
         data[b + 1 + 2 * der_len + 4] = ord("7")
     elif where == "empty":
         data[b + 1:c - 1] = b"0" * (c - b - 2)
-    v = verify_bytes(bytes(data), trust=TrustStore.default(environ={}))
+    v = verify_bytes(bytes(data), trust=PINS_ONLY)
     assert_verdict(v, authentic=False, intact=False, trust="unknown", nts_code=code, status="tampered")
 
 
 def test_unsigned_pdf():
-    v = verify_bytes(builder.build_nts_pdf(), trust=TrustStore.default(environ={}))
+    v = verify_bytes(builder.build_nts_pdf(), trust=PINS_ONLY)
     assert_verdict(v, authentic=False, intact=False, trust="unknown", nts_code=2110, status="unsigned")
     assert v.covers_whole_file is False and v.hash_value is None and v.gen_time is None
 
@@ -312,7 +372,7 @@ def test_byte_range_that_does_not_add_up(edit):
         bad = data + b"% /ByteRange [0 1 2 3]\n"
     else:
         bad = put(f"[0 {b} {c} R]".encode())
-    v = verify_bytes(bad, trust=TrustStore.default(environ={}))
+    v = verify_bytes(bad, trust=PINS_ONLY)
     code = 2101 if edit == "short_second" else 2110
     assert (v.authentic, v.intact, v.nts_code) == (False, False, code), v.reason
     assert_korean_reason(v)
@@ -348,7 +408,7 @@ def test_appended_revision_that_changes_an_amount():
     assert b">9191550</sum>" in h.extract(forged)
     # …and the timestamp still checks out over its range, which no longer covers the file
     ref = independent(forged)
-    v = verify_bytes(forged, trust=TrustStore.default(environ={}))
+    v = verify_bytes(forged, trust=PINS_ONLY)
     assert v.hash_value == ref["hash"]
     assert_verdict(v, authentic=False, intact=False, trust="pinned", nts_code=2110, status="tampered")
     assert v.covers_whole_file is False
@@ -358,7 +418,7 @@ def test_appended_revision_that_changes_an_amount():
 
 
 def test_trailing_bytes_alone_break_coverage():
-    v = verify_bytes(ALL.read_bytes() + b"\n", trust=TrustStore.default(environ={}))
+    v = verify_bytes(ALL.read_bytes() + b"\n", trust=PINS_ONLY)
     assert (v.authentic, v.intact, v.covers_whole_file, v.nts_code) == (False, False, False, 2110)
 
 
@@ -374,14 +434,14 @@ def _edit_amount(data: bytes, password: str | None = None) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("anchors", ["none", "gpki"])
+@pytest.mark.parametrize("anchors", ["none", "gpki", "default"])
 def test_edited_file_restamped_by_a_forger_claiming_the_nts_names(anchors, gpki_trust):
     edited = _edit_amount(ALL.read_bytes())
     forged = tsa.stamp(edited, tsa.forger(), gen_time=dt.datetime(2020, 12, 22, 12, 26, 39,
                                                                    tzinfo=dt.timezone.utc))
     assert b">9191550</sum>" in h.extract(forged)
     ref = independent(forged)
-    trust = gpki_trust if anchors == "gpki" else TrustStore.default(environ={})
+    trust = {"gpki": gpki_trust, "none": PINS_ONLY, "default": TrustStore.default(environ={})}[anchors]
     v = verify_bytes(forged, trust=trust)
     # hash, signature and coverage all hold: a naive check passes. Only trust tells it apart.
     assert_verdict(v, authentic=False, intact=True, trust="unknown", nts_code=2109,
@@ -405,7 +465,7 @@ def test_resaved_sample_is_not_authentic(how):
     pdf.save(out, **kwargs)
     resaved = out.getvalue()
     assert h.extract(resaved, password="1234567" if how == "aes-256" else None).startswith(b"<?xml")
-    v = verify_bytes(resaved, trust=TrustStore.default(environ={}))
+    v = verify_bytes(resaved, trust=PINS_ONLY)
     assert (v.authentic, v.intact) == (False, False), v.reason
     assert v.nts_code in (2101, 2106, 2110)
 
@@ -533,10 +593,32 @@ def test_cli_verify_authentic_sample():
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert FIELDS <= set(out)
-    assert (out["authentic"], out["trust"], out["nts_code"]) == (True, "pinned", 0)
+    # no configuration: the shipped GPKI anchors decide
+    assert (out["authentic"], out["trust"], out["verifier_code"], out["nts_code"]) == (True, "chain", 0, 0)
+    assert out["trust_anchor"].endswith(" CN=CA131100001,OU=GPKI,O=Government of Korea,C=KR")
     assert out["hash_value"] == independent(ALL_PW.read_bytes())["hash"]
     r = run("verify", ALL, "--trust-dir", GPKI_DIR)
     assert r.returncode == 0 and json.loads(r.stdout)["trust"] == "chain"
+
+
+def test_cli_trust_only_dir_replaces_the_shipped_trust(tmp_path, generated):
+    """--trust-only-dir / HOMETAX_TRUST_REPLACE=1: an operator's own anchors and nothing else."""
+    own = tmp_path / "own"
+    tsa.test_authority().write_anchor(own)
+    doc = tmp_path / "generated.pdf"
+    doc.write_bytes(generated)
+    for args, env in ((("--trust-only-dir", own), {}),
+                      ((), {"HOMETAX_TRUST_DIR": str(own), "HOMETAX_TRUST_REPLACE": "1"})):
+        sample = json.loads(run("verify", ALL, *args, env=env).stdout)
+        assert (sample["authentic"], sample["trust"]) == (False, "unknown")  # GPKI and pins dropped
+        ours = json.loads(run("verify", doc, *args, env=env).stdout)
+        assert (ours["authentic"], ours["trust"]) == (True, "chain")
+    added = json.loads(run("verify", ALL, "--trust-dir", own).stdout)  # adding keeps the defaults
+    assert (added["authentic"], added["trust"]) == (True, "chain")
+    r = run("verify", ALL, env={"HOMETAX_TRUST_REPLACE": "1"})  # replacing with nothing: usage error
+    assert r.returncode == 2 and r.stdout == b""
+    r = run("verify", ALL, "--trust-dir", own, "--trust-only-dir", own)
+    assert r.returncode == 2
 
 
 def test_cli_verify_tampered_and_unreadable(tmp_path):

@@ -79,7 +79,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ve = sub.add_parser("verify", help="verify the NTS timestamp; prints JSON, exit 0 or 7")
     ve.add_argument("file")
-    ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the defaults)")
+    ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the shipped GPKI "
+                                        "anchors and NTS pins)")
+    ve.add_argument("--trust-only-dir", metavar="DIR",
+                    help="trust only the anchors in DIR (and HOMETAX_TRUST_PINNED): replaces the shipped "
+                         "GPKI anchors and NTS pins")
 
     pa = sub.add_parser("parse", help="parse into records: JSON, CSV or XLSX")
     pa.add_argument("file")
@@ -125,7 +129,14 @@ def _cmd_extract(args) -> int:
 def _cmd_verify(args) -> int:
     from .timestamp import TrustStore, verify
 
-    trust = TrustStore.default(extra_dir=args.trust_dir) if args.trust_dir else None
+    if args.trust_dir and args.trust_only_dir:
+        raise errors.UsageError("give --trust-dir or --trust-only-dir, not both")
+    if args.trust_only_dir:
+        trust = TrustStore.default(extra_dir=args.trust_only_dir, replace=True)
+    elif args.trust_dir:
+        trust = TrustStore.default(extra_dir=args.trust_dir)
+    else:
+        trust = None
     v = verify(args.file, trust=trust)
     sys.stdout.write(json.dumps(v.to_dict(), ensure_ascii=False, indent=2) + "\n")
     return 0 if v.authentic else EXIT_NOT_AUTHENTIC

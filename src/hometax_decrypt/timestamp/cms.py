@@ -1,0 +1,412 @@
+"""The token's integrity (RFC 3161 / RFC 5652): a bounded DER scan before any parser sees hostile
+bytes, the CMS SignedData and its TSTInfo, the signer's certificate, the signed attributes (content
+type, message digest, ESS signing certificate) and the signature.
+
+What does not change between documents is worked out once: the DER scan of a token's certificate
+set and the signer certificate found in it are cached by their exact bytes. Nothing here depends on
+time; validity at genTime is judged in :mod:`.trust` for each document.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+from asn1crypto import cms, core, tsp
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from .result import (ASN1_ERRORS, SIGNATURE_INVALID, TOKEN_PARSE_ERROR, UNSUPPORTED_HASH,
+                     Failure)
+
+# -- hard limits on hostile input ---------------------------------------------------------------------
+MAX_DER_DEPTH = 32  # a real token nests ~12 deep
+MAX_DER_ELEMENTS = 20_000  # a real token has ~600 TLVs
+MAX_TOKEN_CERTS = 16
+CACHE_ENTRIES = 64  # per cache: certificate sets and signers seen (a handful of NTS TSAs in practice)
+
+HASHES = {  # accepted digest algorithms; SHA-1 and MD5 are refused as unsupported (2103)
+    "sha256": (hashlib.sha256, hashes.SHA256, "SHA-256"),
+    "sha384": (hashlib.sha384, hashes.SHA384, "SHA-384"),
+    "sha512": (hashlib.sha512, hashes.SHA512, "SHA-512"),
+}
+_ESS_HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha384": hashlib.sha384,
+               "sha512": hashlib.sha512}  # a certificate *identifier* may use SHA-1 (RFC 2634)
+
+
+class BoundedCache:
+    """A dict that forgets everything when full: hostile input cannot grow it, and the few real
+    entries come back on the next document."""
+
+    def __init__(self, size: int = CACHE_ENTRIES):
+        self._size = size
+        self._data: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        return self._data.get(key)
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            if len(self._data) >= self._size:
+                self._data.clear()
+            self._data[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+_SCANNED_CERT_SETS = BoundedCache()  # certificate-set DER -> element count (scanned and sound)
+_SIGNERS = BoundedCache()  # (certificate-set DER, sid DER) -> Signer
+
+
+def clear_caches() -> None:
+    """Forget what was learnt about certificates (tests use it to measure a cold start)."""
+    _SCANNED_CERT_SETS.clear()
+    _SIGNERS.clear()
+
+
+# == the DER scan ======================================================================================
+_CERT_SET_DEPTH = 4  # ContentInfo > [0] > SignedData > certificates [0] IMPLICIT
+
+
+def der_scan(raw: bytes, whole: bool = False) -> int:
+    """Walk the DER structure iteratively and return the size of the first element. Refuses indefinite
+    lengths, nesting deeper than MAX_DER_DEPTH and more than MAX_DER_ELEMENTS elements, so that a
+    hostile token fails fast here instead of deep inside a recursive parser.
+
+    A token's certificate set (the ``[0]`` element four levels down, two thirds of an NTS token) is
+    the same in every token of one TSA certificate: once scanned and found sound, the same bytes are
+    skipped with their element count."""
+    bad = Failure(TOKEN_PARSE_ERROR, "The timestamp token is not well-formed DER.",
+                  "타임스탬프 토큰의 형식(DER)이 올바르지 않습니다.")
+    n = len(raw)
+    count = 0
+    stack = [n]  # end offsets of the open constructed elements
+    pending = None  # (end, count before, start) of the certificate set being scanned for the cache
+    pos = 0
+    first_end = None
+    while True:
+        while stack and pos == stack[-1]:
+            stack.pop()
+            if pending is not None and pending[0] == pos and len(stack) == _CERT_SET_DEPTH:
+                _SCANNED_CERT_SETS.put(raw[pending[2]:pos], count - pending[1])
+                pending = None
+        if not stack or (first_end is not None and len(stack) == 1):
+            break
+        if pos >= n:
+            raise bad
+        count += 1
+        if count > MAX_DER_ELEMENTS:
+            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token has too many ASN.1 elements.",
+                          "타임스탬프 토큰의 구성 요소가 너무 많습니다.")
+        start = pos
+        tag = raw[pos]
+        pos += 1
+        if tag & 0x1F == 0x1F:  # high tag number
+            for _ in range(4):
+                if pos >= n:
+                    raise bad
+                pos += 1
+                if not raw[pos - 1] & 0x80:
+                    break
+            else:
+                raise bad
+        if pos >= n:
+            raise bad
+        first = raw[pos]
+        pos += 1
+        if first < 0x80:
+            length = first
+        elif first == 0x80 or first > 0x84:
+            raise bad  # indefinite length (BER) or an absurd length field
+        else:
+            k = first & 0x7F
+            if pos + k > n:
+                raise bad
+            length = int.from_bytes(raw[pos:pos + k], "big")
+            pos += k
+        end = pos + length
+        if end > stack[-1]:
+            raise bad
+        if first_end is None:
+            first_end = end
+            stack[0] = end if not whole else n
+            if whole and end != n:
+                raise bad
+        if tag & 0x20:  # constructed: descend
+            if len(stack) > MAX_DER_DEPTH:
+                raise Failure(TOKEN_PARSE_ERROR, "The timestamp token nests too deeply.",
+                              "타임스탬프 토큰의 구조가 너무 깊게 중첩되어 있습니다.")
+            if tag == 0xA0 and len(stack) == _CERT_SET_DEPTH and not whole:
+                known = _SCANNED_CERT_SETS.get(raw[start:end])
+                if known is not None:
+                    count += known - 1
+                    pos = end
+                    continue
+                pending = (end, count - 1, start)
+            stack.append(end)
+        else:
+            pos = end
+    return first_end if first_end is not None else 0
+
+
+# == the token =========================================================================================
+@dataclass(frozen=True)
+class Token:
+    """A parsed token: the SignedData's single SignerInfo and the TSTInfo it signs."""
+
+    signed_data: cms.SignedData
+    signer_info: cms.SignerInfo
+    tst_der: bytes
+    tst_info: tsp.TSTInfo
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the TSTInfo says: when, and the hash of the document."""
+
+    gen_time: _dt.datetime
+    hash_name: str  # asn1crypto's name: sha512, sha1, ...
+    imprint: bytes
+
+    @property
+    def hash_alg(self) -> str:
+        """The display name (SHA-512) for an accepted algorithm, else the raw name."""
+        return HASHES[self.hash_name][2] if self.hash_name in HASHES else str(self.hash_name)
+
+
+def parse_token(raw: bytes) -> Token:
+    """The token out of the decoded ``/Contents`` (which the NTS pads with zero bytes)."""
+    size = der_scan(raw)  # raises Failure(2106) on anything but bounded, definite-length DER
+    if raw[size:].strip(b"\0"):
+        raise Failure(TOKEN_PARSE_ERROR, "The signature /Contents holds data after the timestamp token.",
+                      "타임스탬프 토큰 뒤에 다른 데이터가 붙어 있습니다.")
+    try:
+        info = cms.ContentInfo.load(raw[:size])
+        if info["content_type"].native != "signed_data":
+            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token is not CMS SignedData.",
+                          "타임스탬프 토큰이 CMS 서명 데이터가 아닙니다.")
+        sd = info["content"]
+        eci = sd["encap_content_info"]
+        if eci["content_type"].native != "tst_info":
+            raise Failure(TOKEN_PARSE_ERROR, "The signed content is not an RFC 3161 TSTInfo.",
+                          "서명된 내용이 RFC 3161 타임스탬프 정보가 아닙니다.")
+        if not isinstance(eci["content"], cms.ParsableOctetString) or not eci["content"].contents:
+            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token has no TSTInfo (detached content).",
+                          "타임스탬프 토큰에 타임스탬프 정보(TSTInfo)가 없습니다.")
+        tst_der = eci["content"].contents
+        der_scan(tst_der, whole=True)
+        tst_info = tsp.TSTInfo.load(tst_der)
+        signer_infos = sd["signer_infos"]
+        if len(signer_infos) != 1:
+            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.",
+                          "타임스탬프 토큰의 서명자가 하나가 아닙니다.")
+        certs = sd["certificates"]
+        if isinstance(certs, core.Void) or len(certs) == 0 or len(certs) > MAX_TOKEN_CERTS:
+            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token carries no TSA certificate.",
+                          "타임스탬프 토큰에 타임스탬프 인증서가 없습니다.")
+        return Token(sd, signer_infos[0], tst_der, tst_info)
+    except Failure:
+        raise
+    except ASN1_ERRORS:
+        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.",
+                      "타임스탬프 토큰을 해석할 수 없습니다.") from None
+
+
+def read_stamp(token: Token) -> Stamp:
+    tst = token.tst_info
+    if tst["version"].native != "v1":
+        raise Failure(TOKEN_PARSE_ERROR, "The TSTInfo version is not 1.",
+                      "타임스탬프 정보(TSTInfo)의 버전이 1이 아닙니다.")
+    gen_time = tst["gen_time"].native
+    if gen_time.tzinfo is None:
+        gen_time = gen_time.replace(tzinfo=_dt.timezone.utc)
+    imprint = tst["message_imprint"]
+    return Stamp(gen_time, imprint["hash_algorithm"]["algorithm"].native,
+                 imprint["hashed_message"].native)
+
+
+def unsupported_imprint_hash() -> Failure:
+    return Failure(UNSUPPORTED_HASH, "The timestamp uses a hash algorithm that is not accepted "
+                                     "(SHA-256, SHA-384 or SHA-512 only).",
+                   "타임스탬프가 허용하지 않는 해시 알고리즘을 씁니다(SHA-256, SHA-384, SHA-512만 허용).")
+
+
+# == the signer ========================================================================================
+@dataclass(frozen=True)
+class Signer:
+    """The TSA certificate that signed a token, with what every document asks of it computed once."""
+
+    cert: x509.Certificate
+    der: bytes
+    subject: str  # RFC 4514
+    fingerprint: str  # SHA-256 hex of the DER
+    _digests: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_der(cls, der: bytes) -> "Signer":
+        cert = x509.load_der_x509_certificate(der)
+        return cls(cert, der, cert.subject.rfc4514_string(), hashlib.sha256(der).hexdigest(),
+                   {name: fn(der).digest() for name, fn in _ESS_HASHES.items()})
+
+    def digest(self, alg: str) -> bytes:
+        return self._digests[alg]
+
+
+def signer_of(token: Token) -> Signer:
+    """The certificate in the token's set that the SignerInfo names (attribute certificates, which
+    the NTS tokens carry one of, are never signers)."""
+    sd, si = token.signed_data, token.signer_info
+    try:
+        key = (sd["certificates"].dump(), si["sid"].dump())
+    except ASN1_ERRORS:
+        key = None
+    signer = _SIGNERS.get(key) if key is not None else None
+    if signer is None:
+        cert_asn1 = _find_signer_cert(sd, si)
+        try:
+            signer = Signer.from_der(cert_asn1.dump())
+        except ValueError:
+            raise Failure(TOKEN_PARSE_ERROR, "The TSA certificate in the token cannot be parsed.",
+                          "타임스탬프 토큰의 인증서를 해석할 수 없습니다.") from None
+        if key is not None:
+            _SIGNERS.put(key, signer)
+    return signer
+
+
+def _find_signer_cert(sd, si):
+    sid = si["sid"]
+    for choice in sd["certificates"]:
+        if choice.name != "certificate":
+            continue
+        cert = choice.chosen
+        try:
+            if sid.name == "issuer_and_serial_number":
+                issuer = sid.chosen["issuer"]
+                if (cert.serial_number == sid.chosen["serial_number"].native
+                        and (cert.issuer.dump() == issuer.dump() or cert.issuer == issuer)):
+                    return cert
+            elif sid.name == "subject_key_identifier":
+                if cert.key_identifier == sid.chosen.native:
+                    return cert
+        except (ValueError, TypeError, KeyError):
+            continue
+    raise Failure(TOKEN_PARSE_ERROR, "The timestamp token does not carry the certificate of its signer.",
+                  "타임스탬프 토큰에 서명한 기관의 인증서가 들어 있지 않습니다.")
+
+
+# == the signature =====================================================================================
+def check_signature(token: Token, signer: Signer) -> None:
+    """RFC 5652 §5.4 and RFC 3161 §2.4.1: the signed attributes hold one content type (TSTInfo), one
+    message digest (of the TSTInfo) and the ESS signing certificate naming ``signer``; the signature
+    over them verifies with the signer's key."""
+    si = token.signer_info
+    digest_alg = si["digest_algorithm"]["algorithm"].native
+    if digest_alg not in HASHES:
+        raise Failure(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not "
+                                        "accepted (SHA-256, SHA-384 or SHA-512 only).",
+                      "타임스탬프 서명이 허용하지 않는 해시 알고리즘을 씁니다(SHA-256, SHA-384, SHA-512만 "
+                      "허용).")
+    signed_attrs = si["signed_attrs"]
+    if isinstance(signed_attrs, core.Void) or len(signed_attrs) == 0:  # not .native: deep copy
+        raise Failure(SIGNATURE_INVALID, "The token's signature has no signed attributes (RFC 3161 "
+                                         "requires them).",
+                      "타임스탬프 서명에 서명 속성이 없습니다(RFC 3161에서 필수).")
+    attrs: dict[str, list] = {}
+    for attr in signed_attrs:
+        attrs.setdefault(attr["type"].native, []).append(attr["values"])
+    for name in ("content_type", "message_digest"):
+        if len(attrs.get(name, [])) != 1 or len(attrs[name][0]) != 1:
+            raise Failure(SIGNATURE_INVALID, "The token's signed attributes lack a single "
+                                             "content-type and message-digest.",
+                          "타임스탬프 서명 속성에 내용 유형과 메시지 다이제스트가 하나씩 있지 않습니다.")
+    if attrs["content_type"][0][0].native != "tst_info":
+        raise Failure(SIGNATURE_INVALID, "The token's signed content-type is not TSTInfo.",
+                      "타임스탬프 서명의 내용 유형이 TSTInfo가 아닙니다.")
+    if attrs["message_digest"][0][0].native != HASHES[digest_alg][0](token.tst_der).digest():
+        raise Failure(SIGNATURE_INVALID, "The token's message digest does not match its TSTInfo: the "
+                                         "token was altered.",
+                      "타임스탬프 토큰이 변경되었습니다(메시지 다이제스트 불일치).")
+    _check_ess(attrs, signer)
+
+    to_verify = b"\x31" + signed_attrs.dump()[1:]  # the SET OF as signed, not the [0] tag
+    try:
+        _verify_signature(signer.cert.public_key(), si["signature_algorithm"], digest_alg,
+                          si["signature"].native, to_verify)
+    except Failure:
+        raise
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        raise Failure(SIGNATURE_INVALID, "The token's signature does not verify with the TSA "
+                                         "certificate it carries.",
+                      "타임스탬프 서명이 토큰에 든 인증서로 검증되지 않습니다.") from None
+
+
+def _check_ess(attrs: dict, signer: Signer) -> None:
+    """RFC 3161 §2.4.1 / RFC 5816: the ESS signing-certificate attribute names the signer's
+    certificate, so that it cannot be swapped for another one with the same key."""
+    ess = attrs.get("signing_certificate_v2") or attrs.get("signing_certificate")
+    if not ess or len(ess) != 1 or len(ess[0]) != 1:
+        raise Failure(SIGNATURE_INVALID, "The token lacks the signing-certificate attribute.",
+                      "타임스탬프 서명에 서명 인증서 속성이 없습니다.")
+    try:
+        first = ess[0][0]["certs"][0]
+        # ESSCertIDv2 names its hash (default SHA-256); ESSCertID is always SHA-1
+        alg = (first["hash_algorithm"]["algorithm"].native
+               if isinstance(first, tsp.ESSCertIDv2) else "sha1")
+        want = first["cert_hash"].native
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise Failure(SIGNATURE_INVALID, "The token's signing-certificate attribute cannot be read.",
+                      "서명 인증서 속성을 읽을 수 없습니다.") from None
+    if alg not in _ESS_HASHES:
+        raise Failure(UNSUPPORTED_HASH, "The signing-certificate attribute uses an unsupported hash.",
+                      "서명 인증서 속성이 지원하지 않는 해시를 씁니다.")
+    if signer.digest(alg) != want:
+        raise Failure(SIGNATURE_INVALID, "The token's signing-certificate attribute does not name the "
+                                         "certificate that signed it.",
+                      "서명 인증서 속성이 실제로 서명한 인증서를 가리키지 않습니다.")
+
+
+def _verify_signature(pub, sig_alg, digest_alg: str, signature: bytes, message: bytes) -> None:
+    algo = sig_alg.signature_algo  # rsassa_pkcs1v15 | rsassa_pss | ecdsa | dsa | ed25519 ...
+    try:
+        hash_name = sig_alg.hash_algo
+    except ValueError:  # plain rsaEncryption / ecPublicKey: the SignerInfo digest algorithm applies
+        hash_name = digest_alg
+    if hash_name not in HASHES:
+        raise Failure(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not "
+                                        "accepted.",
+                      "타임스탬프 서명이 허용하지 않는 해시 알고리즘을 씁니다.")
+    h = HASHES[hash_name][1]()
+    if algo == "rsassa_pkcs1v15" and isinstance(pub, rsa.RSAPublicKey):
+        pub.verify(signature, message, padding.PKCS1v15(), h)
+    elif algo == "rsassa_pss" and isinstance(pub, rsa.RSAPublicKey):
+        params = sig_alg["parameters"]
+        mgf = params["mask_gen_algorithm"]
+        mgf_hash = mgf["parameters"]["algorithm"].native
+        if mgf["algorithm"].native != "mgf1" or mgf_hash not in HASHES:
+            raise Failure(UNSUPPORTED_HASH, "The token's RSA-PSS parameters are not supported.",
+                          "타임스탬프 서명의 RSA-PSS 설정을 지원하지 않습니다.")
+        pub.verify(signature, message,
+                   padding.PSS(mgf=padding.MGF1(HASHES[mgf_hash][1]()),
+                               salt_length=params["salt_length"].native), h)
+    elif algo == "ecdsa" and isinstance(pub, ec.EllipticCurvePublicKey):
+        pub.verify(signature, message, ec.ECDSA(h))
+    else:
+        raise Failure(SIGNATURE_INVALID, "The token's signature algorithm does not match its "
+                                         "certificate's key or is not supported.",
+                      "타임스탬프 서명 알고리즘이 인증서의 키와 맞지 않거나 지원하지 않는 알고리즘입니다.")
+
+
+def imprint_matches(data: bytes, segments, stamp: Stamp) -> bool:
+    """The TSTInfo's messageImprint equals the hash of the signed segments (an accepted hash)."""
+    h = HASHES[stamp.hash_name][0]()
+    view = memoryview(data)
+    for start, length in segments:
+        h.update(view[start:start + length])
+    return h.digest() == stamp.imprint
