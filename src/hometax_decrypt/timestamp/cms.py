@@ -2,19 +2,25 @@
 bytes, the CMS SignedData and its TSTInfo, the signer's certificate, the signed attributes (content
 type, message digest, ESS signing certificate) and the signature.
 
-What does not change between documents is worked out once: the DER scan of a token's certificate
-set and the signer certificate found in it are cached by their exact bytes. Nothing here depends on
-time; validity at genTime is judged in :mod:`.trust` for each document.
+The scan indexes every element of the token as it checks it (:class:`DerIndex`); the fields a
+verification reads are then taken from that index by position, as RFC 5652 §5 and RFC 3161 §2.4.2
+lay them out. What each field *means* (an algorithm identifier, an attribute type, an ESS
+certificate identifier, a time) is read by asn1crypto, and the meaning of the same bytes is cached:
+apart from the hash, a token differs from the previous one of the same TSA only in its TSTInfo, its
+message digest and its signature. The signer certificate found in a certificate set is cached by the
+set's exact bytes, and a set once scanned sound is not scanned again. Nothing here depends on time;
+validity at genTime is judged in :mod:`.trust` for each document.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass, field
 
-from asn1crypto import cms, core, tsp
+from asn1crypto import algos, cms, core, tsp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +34,7 @@ MAX_DER_DEPTH = 32  # a real token nests ~12 deep
 MAX_DER_ELEMENTS = 20_000  # a real token has ~600 TLVs
 MAX_TOKEN_CERTS = 16
 CACHE_ENTRIES = 64  # per cache: certificate sets and signers seen (a handful of NTS TSAs in practice)
+MEANING_ENTRIES = 256  # per cache of what small DER values (algorithms, attribute types) mean
 
 HASHES = {  # accepted digest algorithms; SHA-1 and MD5 are refused as unsupported (2103)
     "sha256": (hashlib.sha256, hashes.SHA256, "SHA-256"),
@@ -36,6 +43,12 @@ HASHES = {  # accepted digest algorithms; SHA-1 and MD5 are refused as unsupport
 }
 _ESS_HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha384": hashlib.sha384,
                "sha512": hashlib.sha512}  # a certificate *identifier* may use SHA-1 (RFC 2634)
+
+# DER tags (universal class and the context-specific ones CMS uses)
+_INTEGER, _OCTET_STRING, _OID, _GENERALIZED_TIME = 0x02, 0x04, 0x06, 0x18
+_SEQUENCE, _SET, _CTX0, _CTX1 = 0x30, 0x31, 0xA0, 0xA1
+_SIGNED_DATA = cms.ContentType("signed_data").dump()
+_TST_INFO = cms.ContentType("tst_info").dump()
 
 
 class BoundedCache:
@@ -66,34 +79,88 @@ _SIGNERS = BoundedCache()  # (certificate-set DER, sid DER) -> Signer
 
 
 def clear_caches() -> None:
-    """Forget what was learnt about certificates (tests use it to measure a cold start)."""
+    """Forget what was learnt about certificates and DER values (to measure a cold start)."""
     _SCANNED_CERT_SETS.clear()
     _SIGNERS.clear()
+    for fn in (_algorithm, _signature_algorithm, _attribute_type, _content_type, _ess_cert_id):
+        fn.cache_clear()
+
+
+def _parse_error() -> Failure:
+    return Failure(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.",
+                   "타임스탬프 토큰을 해석할 수 없습니다.")
 
 
 # == the DER scan ======================================================================================
 _CERT_SET_DEPTH = 4  # ContentInfo > [0] > SignedData > certificates [0] IMPLICIT
 
 
-def der_scan(raw: bytes, whole: bool = False) -> int:
-    """Walk the DER structure iteratively and return the size of the first element. Refuses indefinite
-    lengths, nesting deeper than MAX_DER_DEPTH and more than MAX_DER_ELEMENTS elements, so that a
-    hostile token fails fast here instead of deep inside a recursive parser.
+class DerIndex:
+    """Every element of a DER value in document order: tag byte, where it starts, where its content
+    starts, where it ends, and the index after its subtree (to step over it)."""
+
+    __slots__ = ("raw", "tag", "start", "body", "end", "skip")
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self.tag: list[int] = []
+        self.start: list[int] = []
+        self.body: list[int] = []
+        self.end: list[int] = []
+        self.skip: list[int] = []
+
+    def children(self, i: int) -> list[int]:
+        out, j, stop = [], i + 1, self.skip[i]
+        while j < stop:
+            out.append(j)
+            j = self.skip[j]
+        return out
+
+    def der(self, i: int) -> bytes:
+        return self.raw[self.start[i]:self.end[i]]
+
+    def content(self, i: int) -> bytes:
+        return self.raw[self.body[i]:self.end[i]]
+
+    def expect(self, i: int, tag: int, children: tuple[int, int] | None = None) -> list[int]:
+        """The children of element ``i`` after checking its tag (and how many children it has:
+        ``(least, most)``); anything else is a token that cannot be parsed."""
+        if self.tag[i] != tag:
+            raise _parse_error()
+        if children is None:
+            return []
+        kids = self.children(i)
+        if not children[0] <= len(kids) <= children[1]:
+            raise _parse_error()
+        return kids
+
+
+def der_index(raw: bytes, whole: bool = False) -> DerIndex:
+    """Walk the DER structure iteratively and index it. Refuses indefinite lengths, nesting deeper
+    than MAX_DER_DEPTH and more than MAX_DER_ELEMENTS elements, so that a hostile token fails fast here
+    instead of deep inside a recursive parser. The first element ends at ``index.end[0]``; with
+    ``whole`` it must fill ``raw``.
 
     A token's certificate set (the ``[0]`` element four levels down, two thirds of an NTS token) is
     the same in every token of one TSA certificate: once scanned and found sound, the same bytes are
-    skipped with their element count."""
+    stepped over with their element count (and not indexed: the signer is looked up by the set's
+    bytes, see :func:`signer_of`)."""
     bad = Failure(TOKEN_PARSE_ERROR, "The timestamp token is not well-formed DER.",
                   "타임스탬프 토큰의 형식(DER)이 올바르지 않습니다.")
+    ix = DerIndex(raw)
+    tags, starts, bodies, ends, skips = ix.tag, ix.start, ix.body, ix.end, ix.skip
     n = len(raw)
     count = 0
     stack = [n]  # end offsets of the open constructed elements
+    open_nodes: list[int] = []  # their indexes (stack[1:])
     pending = None  # (end, count before, start) of the certificate set being scanned for the cache
     pos = 0
     first_end = None
     while True:
         while stack and pos == stack[-1]:
             stack.pop()
+            if open_nodes:
+                skips[open_nodes.pop()] = len(tags)
             if pending is not None and pending[0] == pos and len(stack) == _CERT_SET_DEPTH:
                 _SCANNED_CERT_SETS.put(raw[pending[2]:pos], count - pending[1])
                 pending = None
@@ -139,11 +206,17 @@ def der_scan(raw: bytes, whole: bool = False) -> int:
             stack[0] = end if not whole else n
             if whole and end != n:
                 raise bad
+        node = len(tags)
+        tags.append(tag)
+        starts.append(start)
+        bodies.append(pos)
+        ends.append(end)
+        skips.append(node + 1)
         if tag & 0x20:  # constructed: descend
             if len(stack) > MAX_DER_DEPTH:
                 raise Failure(TOKEN_PARSE_ERROR, "The timestamp token nests too deeply.",
                               "타임스탬프 토큰의 구조가 너무 깊게 중첩되어 있습니다.")
-            if tag == 0xA0 and len(stack) == _CERT_SET_DEPTH and not whole:
+            if tag == _CTX0 and len(stack) == _CERT_SET_DEPTH and not whole:
                 known = _SCANNED_CERT_SETS.get(raw[start:end])
                 if known is not None:
                     count += known - 1
@@ -151,20 +224,67 @@ def der_scan(raw: bytes, whole: bool = False) -> int:
                     continue
                 pending = (end, count - 1, start)
             stack.append(end)
+            open_nodes.append(node)
         else:
             pos = end
-    return first_end if first_end is not None else 0
+    if first_end is None:
+        raise bad
+    return ix
+
+
+def der_scan(raw: bytes, whole: bool = False) -> int:
+    """The size of the first DER element of ``raw``, checked as :func:`der_index` does."""
+    return der_index(raw, whole).end[0]
+
+
+# == what small DER values mean (asn1crypto, cached by the exact bytes) =================================
+@functools.lru_cache(maxsize=MEANING_ENTRIES)
+def _algorithm(der: bytes) -> str:
+    """A DigestAlgorithm's name (sha512, sha1, …; a dotted OID when unknown)."""
+    return algos.DigestAlgorithm.load(der)["algorithm"].native
+
+
+@functools.lru_cache(maxsize=MEANING_ENTRIES)
+def _signature_algorithm(der: bytes) -> algos.SignedDigestAlgorithm:
+    alg = algos.SignedDigestAlgorithm.load(der)
+    alg.native  # parse it all now: the cached object is only read afterwards
+    return alg
+
+
+@functools.lru_cache(maxsize=MEANING_ENTRIES)
+def _attribute_type(der: bytes) -> str:
+    return cms.CMSAttributeType.load(der).native
+
+
+@functools.lru_cache(maxsize=MEANING_ENTRIES)
+def _content_type(der: bytes) -> str:
+    return cms.ContentType.load(der).native
+
+
+@functools.lru_cache(maxsize=MEANING_ENTRIES)
+def _ess_cert_id(der: bytes, v2: bool) -> tuple[str, bytes]:
+    """The first ESSCertID(v2) of a SigningCertificate(V2) value: its hash algorithm and hash."""
+    spec = tsp.SigningCertificateV2 if v2 else tsp.SigningCertificate
+    first = spec.load(der)["certs"][0]
+    # ESSCertIDv2 names its hash (default SHA-256); ESSCertID is always SHA-1
+    alg = first["hash_algorithm"]["algorithm"].native if v2 else "sha1"
+    return alg, first["cert_hash"].native
 
 
 # == the token =========================================================================================
 @dataclass(frozen=True)
 class Token:
-    """A parsed token: the SignedData's single SignerInfo and the TSTInfo it signs."""
+    """The parts of a token a verification reads, as DER bytes."""
 
-    signed_data: cms.SignedData
-    signer_info: cms.SignerInfo
-    tst_der: bytes
-    tst_info: tsp.TSTInfo
+    tst_der: bytes  # the TSTInfo, as signed
+    tst: DerIndex
+    certificates: bytes  # the SignedData's [0] certificate set
+    sid: bytes  # the SignerInfo's signer identifier
+    digest_algorithm: bytes
+    signed_attrs: bytes | None  # the [0] signed attributes, None when absent
+    attributes: tuple[tuple[bytes, tuple[bytes, ...]], ...]  # (type, values) of each signed attribute
+    signature_algorithm: bytes
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -182,54 +302,88 @@ class Stamp:
 
 
 def parse_token(raw: bytes) -> Token:
-    """The token out of the decoded ``/Contents`` (which the NTS pads with zero bytes)."""
-    size = der_scan(raw)  # raises Failure(2106) on anything but bounded, definite-length DER
-    if raw[size:].strip(b"\0"):
+    """The token out of the decoded ``/Contents`` (which the NTS pads with zero bytes): ContentInfo
+    (RFC 5652 §3) with SignedData (§5.1) of an encapsulated TSTInfo (RFC 3161 §2.4.2)."""
+    ix = der_index(raw)  # raises Failure(2106) on anything but bounded, definite-length DER
+    if raw[ix.end[0]:].strip(b"\0"):
         raise Failure(TOKEN_PARSE_ERROR, "The signature /Contents holds data after the timestamp token.",
                       "타임스탬프 토큰 뒤에 다른 데이터가 붙어 있습니다.")
-    try:
-        info = cms.ContentInfo.load(raw[:size])
-        if info["content_type"].native != "signed_data":
-            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token is not CMS SignedData.",
-                          "타임스탬프 토큰이 CMS 서명 데이터가 아닙니다.")
-        sd = info["content"]
-        eci = sd["encap_content_info"]
-        if eci["content_type"].native != "tst_info":
-            raise Failure(TOKEN_PARSE_ERROR, "The signed content is not an RFC 3161 TSTInfo.",
-                          "서명된 내용이 RFC 3161 타임스탬프 정보가 아닙니다.")
-        if not isinstance(eci["content"], cms.ParsableOctetString) or not eci["content"].contents:
-            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token has no TSTInfo (detached content).",
-                          "타임스탬프 토큰에 타임스탬프 정보(TSTInfo)가 없습니다.")
-        tst_der = eci["content"].contents
-        der_scan(tst_der, whole=True)
-        tst_info = tsp.TSTInfo.load(tst_der)
-        signer_infos = sd["signer_infos"]
-        if len(signer_infos) != 1:
-            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.",
-                          "타임스탬프 토큰의 서명자가 하나가 아닙니다.")
-        certs = sd["certificates"]
-        if isinstance(certs, core.Void) or len(certs) == 0 or len(certs) > MAX_TOKEN_CERTS:
-            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token carries no TSA certificate.",
-                          "타임스탬프 토큰에 타임스탬프 인증서가 없습니다.")
-        return Token(sd, signer_infos[0], tst_der, tst_info)
-    except Failure:
-        raise
-    except ASN1_ERRORS:
-        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.",
-                      "타임스탬프 토큰을 해석할 수 없습니다.") from None
+    content_type, explicit = ix.expect(0, _SEQUENCE, (2, 2))
+    ix.expect(content_type, _OID)
+    if ix.der(content_type) != _SIGNED_DATA:
+        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token is not CMS SignedData.",
+                      "타임스탬프 토큰이 CMS 서명 데이터가 아닙니다.")
+    (signed_data,) = ix.expect(explicit, _CTX0, (1, 1))
+    sd = ix.expect(signed_data, _SEQUENCE, (3, 6))
+    ix.expect(sd[0], _INTEGER)
+    ix.expect(sd[1], _SET)
+    eci = ix.expect(sd[2], _SEQUENCE, (1, 2))
+    ix.expect(eci[0], _OID)
+    if ix.der(eci[0]) != _TST_INFO:
+        raise Failure(TOKEN_PARSE_ERROR, "The signed content is not an RFC 3161 TSTInfo.",
+                      "서명된 내용이 RFC 3161 타임스탬프 정보가 아닙니다.")
+    octets = ix.children(eci[1]) if len(eci) == 2 and ix.tag[eci[1]] == _CTX0 else []
+    if len(octets) != 1 or ix.tag[octets[0]] != _OCTET_STRING or ix.end[octets[0]] == ix.body[octets[0]]:
+        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token has no TSTInfo (detached content).",
+                      "타임스탬프 토큰에 타임스탬프 정보(TSTInfo)가 없습니다.")
+    tst_der = ix.content(octets[0])
+    tst = der_index(tst_der, whole=True)
+    ix.expect(sd[-1], _SET)
+    signer_infos = ix.children(sd[-1])
+    if len(signer_infos) != 1:
+        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.",
+                      "타임스탬프 토큰의 서명자가 하나가 아닙니다.")
+    certificates = [i for i in sd[3:-1] if ix.tag[i] == _CTX0]
+    if len(certificates) != 1 or ix.body[certificates[0]] == ix.end[certificates[0]]:
+        raise _no_certificate()
+    si = ix.expect(signer_infos[0], _SEQUENCE, (5, 7))
+    ix.expect(si[0], _INTEGER)
+    ix.expect(si[2], _SEQUENCE)
+    if ix.tag[si[3]] == _CTX0:  # signed attributes
+        signed_attrs = si[3]
+        rest = si[4:]
+    else:
+        signed_attrs = None
+        rest = si[3:]
+    if len(rest) not in (2, 3) or (len(rest) == 3 and ix.tag[rest[2]] != _CTX1):
+        raise _parse_error()
+    ix.expect(rest[0], _SEQUENCE)
+    ix.expect(rest[1], _OCTET_STRING)
+    attributes = []
+    if signed_attrs is not None:
+        for attr in ix.children(signed_attrs):
+            attr_type, values = ix.expect(attr, _SEQUENCE, (2, 2))
+            ix.expect(attr_type, _OID)
+            ix.expect(values, _SET)
+            attributes.append((ix.der(attr_type), tuple(ix.der(v) for v in ix.children(values))))
+    return Token(tst_der, tst, ix.der(certificates[0]), ix.der(si[1]), ix.der(si[2]),
+                 ix.der(signed_attrs) if signed_attrs is not None else None, tuple(attributes),
+                 ix.der(rest[0]), ix.content(rest[1]))
+
+
+def _no_certificate() -> Failure:
+    return Failure(TOKEN_PARSE_ERROR, "The timestamp token carries no TSA certificate.",
+                   "타임스탬프 토큰에 타임스탬프 인증서가 없습니다.")
 
 
 def read_stamp(token: Token) -> Stamp:
-    tst = token.tst_info
-    if tst["version"].native != "v1":
+    """TSTInfo (RFC 3161 §2.4.2): version, policy, messageImprint, serialNumber, genTime, …"""
+    tst = token.tst
+    fields = tst.expect(0, _SEQUENCE, (5, 10))
+    tst.expect(fields[0], _INTEGER)
+    if tst.content(fields[0]) != b"\x01":
         raise Failure(TOKEN_PARSE_ERROR, "The TSTInfo version is not 1.",
                       "타임스탬프 정보(TSTInfo)의 버전이 1이 아닙니다.")
-    gen_time = tst["gen_time"].native
+    tst.expect(fields[1], _OID)
+    alg, hashed = tst.expect(fields[2], _SEQUENCE, (2, 2))
+    tst.expect(alg, _SEQUENCE)
+    tst.expect(hashed, _OCTET_STRING)
+    tst.expect(fields[3], _INTEGER)
+    tst.expect(fields[4], _GENERALIZED_TIME)
+    gen_time = core.GeneralizedTime.load(tst.der(fields[4])).native
     if gen_time.tzinfo is None:
         gen_time = gen_time.replace(tzinfo=_dt.timezone.utc)
-    imprint = tst["message_imprint"]
-    return Stamp(gen_time, imprint["hash_algorithm"]["algorithm"].native,
-                 imprint["hashed_message"].native)
+    return Stamp(gen_time, _algorithm(tst.der(alg)), tst.content(hashed))
 
 
 def unsupported_imprint_hash() -> Failure:
@@ -261,28 +415,25 @@ class Signer:
 
 def signer_of(token: Token) -> Signer:
     """The certificate in the token's set that the SignerInfo names (attribute certificates, which
-    the NTS tokens carry one of, are never signers)."""
-    sd, si = token.signed_data, token.signer_info
-    try:
-        key = (sd["certificates"].dump(), si["sid"].dump())
-    except ASN1_ERRORS:
-        key = None
-    signer = _SIGNERS.get(key) if key is not None else None
+    the NTS tokens carry one of, are never signers). Cached by the set's and the identifier's bytes."""
+    key = (token.certificates, token.sid)
+    signer = _SIGNERS.get(key)
     if signer is None:
-        cert_asn1 = _find_signer_cert(sd, si)
+        certs = cms.CertificateSet.load(b"\x31" + token.certificates[1:])  # [0] IMPLICIT SET OF
+        if len(certs) == 0 or len(certs) > MAX_TOKEN_CERTS:
+            raise _no_certificate()
+        cert_asn1 = _find_signer_cert(certs, cms.SignerIdentifier.load(token.sid))
         try:
             signer = Signer.from_der(cert_asn1.dump())
         except ValueError:
             raise Failure(TOKEN_PARSE_ERROR, "The TSA certificate in the token cannot be parsed.",
                           "타임스탬프 토큰의 인증서를 해석할 수 없습니다.") from None
-        if key is not None:
-            _SIGNERS.put(key, signer)
+        _SIGNERS.put(key, signer)
     return signer
 
 
-def _find_signer_cert(sd, si):
-    sid = si["sid"]
-    for choice in sd["certificates"]:
+def _find_signer_cert(certs, sid):
+    for choice in certs:
         if choice.name != "certificate":
             continue
         cert = choice.chosen
@@ -306,39 +457,40 @@ def check_signature(token: Token, signer: Signer) -> None:
     """RFC 5652 §5.4 and RFC 3161 §2.4.1: the signed attributes hold one content type (TSTInfo), one
     message digest (of the TSTInfo) and the ESS signing certificate naming ``signer``; the signature
     over them verifies with the signer's key."""
-    si = token.signer_info
-    digest_alg = si["digest_algorithm"]["algorithm"].native
+    digest_alg = _algorithm(token.digest_algorithm)
     if digest_alg not in HASHES:
         raise Failure(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not "
                                         "accepted (SHA-256, SHA-384 or SHA-512 only).",
                       "타임스탬프 서명이 허용하지 않는 해시 알고리즘을 씁니다(SHA-256, SHA-384, SHA-512만 "
                       "허용).")
-    signed_attrs = si["signed_attrs"]
-    if isinstance(signed_attrs, core.Void) or len(signed_attrs) == 0:  # not .native: deep copy
+    if token.signed_attrs is None or not token.attributes:
         raise Failure(SIGNATURE_INVALID, "The token's signature has no signed attributes (RFC 3161 "
                                          "requires them).",
                       "타임스탬프 서명에 서명 속성이 없습니다(RFC 3161에서 필수).")
-    attrs: dict[str, list] = {}
-    for attr in signed_attrs:
-        attrs.setdefault(attr["type"].native, []).append(attr["values"])
+    attrs: dict[str, list[tuple[bytes, ...]]] = {}
+    for attr_type, values in token.attributes:
+        attrs.setdefault(_attribute_type(attr_type), []).append(values)
     for name in ("content_type", "message_digest"):
         if len(attrs.get(name, [])) != 1 or len(attrs[name][0]) != 1:
             raise Failure(SIGNATURE_INVALID, "The token's signed attributes lack a single "
                                              "content-type and message-digest.",
                           "타임스탬프 서명 속성에 내용 유형과 메시지 다이제스트가 하나씩 있지 않습니다.")
-    if attrs["content_type"][0][0].native != "tst_info":
+    if _content_type(attrs["content_type"][0][0]) != "tst_info":
         raise Failure(SIGNATURE_INVALID, "The token's signed content-type is not TSTInfo.",
                       "타임스탬프 서명의 내용 유형이 TSTInfo가 아닙니다.")
-    if attrs["message_digest"][0][0].native != HASHES[digest_alg][0](token.tst_der).digest():
+    digest = attrs["message_digest"][0][0]
+    if digest[0] != _OCTET_STRING:
+        raise _parse_error()
+    if core.OctetString.load(digest).native != HASHES[digest_alg][0](token.tst_der).digest():
         raise Failure(SIGNATURE_INVALID, "The token's message digest does not match its TSTInfo: the "
                                          "token was altered.",
                       "타임스탬프 토큰이 변경되었습니다(메시지 다이제스트 불일치).")
     _check_ess(attrs, signer)
 
-    to_verify = b"\x31" + signed_attrs.dump()[1:]  # the SET OF as signed, not the [0] tag
+    to_verify = b"\x31" + token.signed_attrs[1:]  # the SET OF as signed, not the [0] tag
     try:
-        _verify_signature(signer.cert.public_key(), si["signature_algorithm"], digest_alg,
-                          si["signature"].native, to_verify)
+        _verify_signature(signer.cert.public_key(), _signature_algorithm(token.signature_algorithm),
+                          digest_alg, token.signature, to_verify)
     except Failure:
         raise
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
@@ -350,16 +502,13 @@ def check_signature(token: Token, signer: Signer) -> None:
 def _check_ess(attrs: dict, signer: Signer) -> None:
     """RFC 3161 §2.4.1 / RFC 5816: the ESS signing-certificate attribute names the signer's
     certificate, so that it cannot be swapped for another one with the same key."""
+    v2 = bool(attrs.get("signing_certificate_v2"))
     ess = attrs.get("signing_certificate_v2") or attrs.get("signing_certificate")
     if not ess or len(ess) != 1 or len(ess[0]) != 1:
         raise Failure(SIGNATURE_INVALID, "The token lacks the signing-certificate attribute.",
                       "타임스탬프 서명에 서명 인증서 속성이 없습니다.")
     try:
-        first = ess[0][0]["certs"][0]
-        # ESSCertIDv2 names its hash (default SHA-256); ESSCertID is always SHA-1
-        alg = (first["hash_algorithm"]["algorithm"].native
-               if isinstance(first, tsp.ESSCertIDv2) else "sha1")
-        want = first["cert_hash"].native
+        alg, want = _ess_cert_id(ess[0][0], v2)
     except (KeyError, IndexError, ValueError, TypeError):
         raise Failure(SIGNATURE_INVALID, "The token's signing-certificate attribute cannot be read.",
                       "서명 인증서 속성을 읽을 수 없습니다.") from None
