@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -26,6 +27,8 @@ import tsa
 from conftest import GPKI_DIR, SAMPLES, sample_files
 from hometax_decrypt import errors
 from hometax_decrypt.timestamp import TrustStore, Verification, verify, verify_bytes
+from hometax_decrypt.timestamp import cms as cms_module
+from hometax_decrypt.timestamp import trust as trust_module
 from hometax_decrypt.timestamp.trust import PINNED_FILE, load_pinned
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
@@ -481,6 +484,96 @@ def test_tsa_certificate_expired_at_gen_time(tmp_path):
     pdf = tsa.stamp(builder.build_nts_pdf(), auth,
                     gen_time=dt.datetime(2020, 6, 1, tzinfo=dt.timezone.utc))
     assert verify_bytes(pdf, trust=TrustStore.from_dir(tmp_path)).authentic is True
+
+
+def _utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def hierarchy(tmp_path_factory):
+    """A test root, an issuing CA valid 2020–2024 and a TSA valid 2021–2030 (neither pinned), with
+    stamps made before, while and after the chain holds."""
+    auth, root = tsa.make_hierarchy("genTime", ca_not_after=_utc(2024, 1, 1),
+                                    tsa_not_before=_utc(2021, 1, 1), tsa_not_after=_utc(2030, 1, 1))
+    anchors = tmp_path_factory.mktemp("hierarchy")
+    tsa.write_certificate(root, anchors, "root")
+    tsa.write_certificate(auth.ca_cert, anchors, "issuing-ca")
+    base = builder.build_nts_pdf()
+    docs = {
+        "valid": tsa.stamp(base, auth, gen_time=_utc(2022, 6, 1)),
+        "tsa_not_yet_valid": tsa.stamp(base, auth, gen_time=_utc(2020, 6, 1)),
+        "ca_expired": tsa.stamp(base, auth, gen_time=_utc(2025, 6, 1)),
+    }
+    return auth, anchors, docs
+
+
+HIERARCHY_VERDICTS = {  # document -> (authentic, trust, what fails at its genTime)
+    "valid": (True, "chain", None),
+    "tsa_not_yet_valid": (False, "failed", "the TSA certificate was not valid at genTime."),
+    "ca_expired": (False, "failed", "an issuing CA certificate was not valid at genTime."),
+}
+
+
+def _check_hierarchy_verdict(name: str, v: Verification, auth) -> None:
+    authentic, trust, problem = HIERARCHY_VERDICTS[name]
+    assert_verdict(v, authentic=authentic, intact=True, trust=trust, nts_code=0 if authentic else 2109)
+    if problem:
+        assert v.reason.endswith(problem) and v.trust_anchor is None
+    else:
+        ca_fp = auth.ca_cert.fingerprint(hashes.SHA256()).hex()
+        assert v.trust_anchor == f"anchor:{ca_fp} {auth.ca_cert.subject.rfc4514_string()}"
+
+
+def test_unpinned_tsa_chaining_to_a_test_root_is_authentic_only_while_every_link_is_valid(hierarchy):
+    """Not pinned, chained through an issuing CA: authentic at a genTime inside every validity
+    period; a TSA certificate not yet valid, or an issuing CA expired, at genTime fails."""
+    auth, anchors, docs = hierarchy
+    store = TrustStore.from_dir(anchors)
+    assert auth.tsa_fingerprint() not in store.pinned
+    for name, pdf in docs.items():
+        _check_hierarchy_verdict(name, verify_bytes(pdf, trust=store), auth)
+    # the same through the defaults plus the directory (what HOMETAX_TRUST_DIR gives)
+    added = TrustStore.default(environ={"HOMETAX_TRUST_DIR": str(anchors)})
+    _check_hierarchy_verdict("valid", verify_bytes(docs["valid"], trust=added), auth)
+
+
+def test_cached_certificate_decisions_are_judged_at_each_documents_gen_time(hierarchy, monkeypatch):
+    """One store, one TSA certificate, documents of different genTimes in every order: the path and
+    its signatures are worked out once, the validity periods every time."""
+    auth, anchors, docs = hierarchy
+    store = TrustStore.from_dir(anchors)
+    built = []
+    real = trust_module._candidate_paths
+    monkeypatch.setattr(trust_module, "_candidate_paths", lambda *a: built.append(1) or real(*a))
+    for order in itertools.permutations(docs):
+        for name in order:
+            _check_hierarchy_verdict(name, verify_bytes(docs[name], trust=store), auth)
+    assert len(built) == 1  # cached per store and leaf certificate
+    cold = {name: verify_bytes(pdf, trust=TrustStore.from_dir(anchors)) for name, pdf in docs.items()}
+    assert cold == {name: verify_bytes(pdf, trust=store) for name, pdf in docs.items()}
+
+
+def test_caches_do_not_change_verdicts(hierarchy):
+    """A cold start (every cache emptied before each document) and a warm one agree, field by field."""
+    _, _, docs = hierarchy
+    store = TrustStore.default(environ={})
+    files = [p.read_bytes() for p in sample_files()] + list(docs.values())
+    warm = [verify_bytes(d, trust=store) for d in files]
+    cold = []
+    for d in files:
+        cms_module.clear_caches()
+        cold.append(verify_bytes(d, trust=TrustStore.default(environ={})))
+    assert cold == warm
+
+
+def test_a_second_byte_range_is_named():
+    """An NTS document carries one /ByteRange; a file with another one after it is not authentic,
+    and the reason says why (asked only once the file is not authentic: see locate.locate)."""
+    data = ALL.read_bytes() + b"\n%% /ByteRange [0 10 20 30] /Contents <00>\n"
+    v = verify_bytes(data, trust=TrustStore.default(environ={}))
+    assert_verdict(v, authentic=False, intact=False, trust="unknown", nts_code=2110, status="tampered")
+    assert "more than one signature /ByteRange" in v.reason
 
 
 @pytest.mark.parametrize("flaw", ["no_eku", "issuer_not_ca"])

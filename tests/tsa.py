@@ -72,7 +72,7 @@ def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "
                    not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
                    not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
                    tsa_not_after: dt.datetime | None = None, eku: bool = True,
-                   ca_is_ca: bool = True) -> Authority:
+                   ca_is_ca: bool = True, tsa_not_before: dt.datetime | None = None) -> Authority:
     ca_key, tsa_key = _key("rsa"), _key(key_kind)
     ca_cert = (
         x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
@@ -90,7 +90,7 @@ def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "
     b = (
         x509.CertificateBuilder().subject_name(tsa_name).issuer_name(ca_name)
         .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(not_before).not_valid_after(tsa_not_after or not_after)
+        .not_valid_before(tsa_not_before or not_before).not_valid_after(tsa_not_after or not_after)
         .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
                                      key_encipherment=False, data_encipherment=False,
                                      key_agreement=False, key_cert_sign=False, crl_sign=False,
@@ -102,6 +102,45 @@ def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "
         b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
     tsa_cert = b.sign(ca_key, hashes.SHA256())
     return Authority(ca_cert, ca_key, tsa_cert, tsa_key)
+
+
+def make_hierarchy(tag: str, *, ca_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
+                   ca_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
+                   tsa_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
+                   tsa_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
+                   ) -> tuple[Authority, x509.Certificate]:
+    """GPKI's shape: a root (2010–2050), an issuing CA it signs (``ca_not_before``–``ca_not_after``)
+    and a TSA certificate the issuing CA signs. Returns the TSA's authority (``ca_cert`` = the issuing
+    CA) and the root certificate."""
+    wide = (dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2050, 1, 1, tzinfo=dt.timezone.utc))
+    root = make_authority(_name(C="KR", O="hometax-decrypt tests", CN=f"Root {tag}"),
+                          _name(C="KR", O="hometax-decrypt tests", CN=f"unused {tag}"),
+                          not_before=wide[0], not_after=wide[1])
+    issuing = make_authority(_name(C="KR", O="hometax-decrypt tests", OU="CA", CN=f"CA {tag}"),
+                             _name(C="KR", O="hometax-decrypt tests", OU="Group of Server", CN=f"TSA {tag}"),
+                             tsa_not_before=tsa_not_before, tsa_not_after=tsa_not_after,
+                             not_before=ca_not_before, not_after=ca_not_after)
+    # the issuing CA again, with the same name and key, but signed by the root
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(issuing.ca_cert.subject)
+        .issuer_name(root.ca_cert.subject).public_key(issuing.ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ca_not_before).not_valid_after(ca_not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .sign(root.ca_key, hashes.SHA256())
+    )
+    return Authority(ca_cert, issuing.ca_key, issuing.tsa_cert, issuing.tsa_key), root.ca_cert
+
+
+def write_certificate(cert: x509.Certificate, directory: Path, name: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 @functools.lru_cache(maxsize=None)
