@@ -425,7 +425,7 @@ def signer_of(token: Token) -> Signer:
         cert_asn1 = _find_signer_cert(certs, cms.SignerIdentifier.load(token.sid))
         try:
             signer = Signer.from_der(cert_asn1.dump())
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise Failure(TOKEN_PARSE_ERROR, "The TSA certificate in the token cannot be parsed.",
                           "타임스탬프 토큰의 인증서를 해석할 수 없습니다.") from None
         _SIGNERS.put(key, signer)
