@@ -382,24 +382,7 @@ def test_byte_range_that_does_not_add_up(edit):
     assert v.status == "tampered"
 
 
-def append_revision(data: bytes, new_xml: bytes) -> bytes:
-    """An incremental update replacing the /XML stream: what a PDF reader and ``extract`` honour."""
-    pdf = pikepdf.open(io.BytesIO(data))
-    xml_obj = next(s for s in pdf.Root.CustomFiles if s.stream_dict.Name == pikepdf.Name.XML)
-    num, gen = xml_obj.objgen
-    root, info = pdf.Root.objgen, pdf.trailer.Info.objgen
-    ids = [bytes(x).hex() for x in pdf.trailer.ID]
-    size = int(pdf.trailer.Size)
-    pdf.close()
-    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
-    comp = zlib.compress(new_xml)
-    body = (f"{num} {gen} obj\n<< /Type /EmbeddedFile /Name /XML /Filter /FlateDecode "
-            f"/Length {len(comp)} >>\nstream\n").encode() + comp + b"\nendstream\nendobj\n"
-    off = len(data)
-    xref = (f"xref\n0 1\n0000000000 65535 f \n{num} 1\n{off:010d} {gen:05d} n \n"
-            f"trailer\n<< /Size {size} /Root {root[0]} {root[1]} R /Info {info[0]} {info[1]} R "
-            f"/ID [<{ids[0]}><{ids[1]}>] /Prev {prev} >>\nstartxref\n{off + len(body)}\n%%EOF\n")
-    return data + body + xref.encode()
+append_revision = tsa.append_revision
 
 
 def test_appended_revision_that_changes_an_amount():
@@ -425,16 +408,7 @@ def test_trailing_bytes_alone_break_coverage():
     assert (v.authentic, v.intact, v.covers_whole_file, v.nts_code) == (False, False, False, 2110)
 
 
-def _edit_amount(data: bytes, password: str | None = None) -> bytes:
-    pdf = pikepdf.open(io.BytesIO(data), password=password or "")
-    for s in pdf.Root.CustomFiles:
-        if s.stream_dict.Name == pikepdf.Name.XML:
-            xml = zlib.decompress(s.read_raw_bytes())
-            s.write(zlib.compress(xml.replace(b">2191550</sum>", b">9191550</sum>")),
-                    filter=pikepdf.Name.FlateDecode)
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
+_edit_amount = tsa.edit_amount
 
 
 @pytest.mark.parametrize("anchors", ["none", "gpki", "default"])
