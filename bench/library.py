@@ -113,6 +113,25 @@ def rate(fn, data: bytes, seconds: float, rounds: int = 5) -> dict:
             "best_docs_per_s": round(max(rates), 1), "iterations": per_round * rounds}
 
 
+# Targets of issue 11, as ratios within one run (so that a loaded machine moves both sides):
+VERIFY_OVER_FLOOR_MS = 0.4  # verify <= SHA-512 floor + 0.4 ms
+EXTRACT_VERIFY_RATIO = 1.25  # extract+verify <= 1.25 x (extract + SHA-512 floor)
+
+
+def verify_targets(ops: dict) -> dict:
+    """How ``verify`` and ``extract+verify`` compare with the hashing floor, in this run."""
+    floor = ops["sha512 floor"]["ms_per_doc"]
+    over = ops["verify"]["ms_per_doc"] - floor
+    ratio = ops["extract+verify"]["ms_per_doc"] / (ops["extract"]["ms_per_doc"] + floor)
+    return {
+        "verify_minus_floor_ms": {"value": round(over, 3), "target": f"<= {VERIFY_OVER_FLOOR_MS}",
+                                  "met": over <= VERIFY_OVER_FLOOR_MS},
+        "extract_verify_over_extract_plus_floor": {"value": round(ratio, 3),
+                                                   "target": f"<= {EXTRACT_VERIFY_RATIO}",
+                                                   "met": ratio <= EXTRACT_VERIFY_RATIO},
+    }
+
+
 def run(seconds: float = 1.0, out=sys.stdout) -> dict:
     results: dict = {}
     for label, path in DOCUMENTS:
@@ -121,6 +140,7 @@ def run(seconds: float = 1.0, out=sys.stdout) -> dict:
         results[label] = {"bytes": len(data)}
         for name, fn in OPERATIONS.items():
             results[label][name] = rate(fn, data, seconds)
+        results[label]["targets"] = verify_targets(results[label])
     print_table(results, out)
     return results
 
@@ -130,8 +150,13 @@ def print_table(results: dict, out=sys.stdout) -> None:
     print(f"{'document':30} {'operation':16} {'docs/s':>10} {'ms/doc':>9}", file=out)
     for label, ops in results.items():
         for name, r in ops.items():
-            if isinstance(r, dict):
+            if isinstance(r, dict) and "ms_per_doc" in r:
                 print(f"{label:30} {name:16} {r['docs_per_s']:10.1f} {r['ms_per_doc']:9.3f}", file=out)
+    print("\nVerification against the hashing floor (ratios in this run)", file=out)
+    for label, ops in results.items():
+        for name, t in ops.get("targets", {}).items():
+            print(f"{label:30} {name:38} {t['value']:8.3f}  target {t['target']:7}  "
+                  f"{'met' if t['met'] else 'NOT MET'}", file=out)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ and every way a file can fail to be authentic, including the forgeries a naive c
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import io
@@ -734,3 +735,38 @@ def test_token_edits_never_raise(edits):
     assert_korean_reason(v)
     if v.intact:  # only unsigned parts of the token (its certificate bag) may change and still hold
         assert v.hash_value == independent(_ALL_BYTES)["hash"] and v.nts_code == 2109
+
+
+# == structure ========================================================================================
+def _project_imports(path: Path) -> list[tuple[str, bool]]:
+    """(module imported, whether inside a function) for every import of a hometax_decrypt module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+
+    def visit(node, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.ImportFrom) and (child.level or (child.module or "").startswith(
+                    "hometax_decrypt")):
+                out.append(("." * child.level + (child.module or ""), in_function))
+            elif isinstance(child, ast.Import):
+                out.extend((a.name, in_function) for a in child.names if a.name.startswith("hometax_decrypt"))
+            visit(child, inner)
+
+    visit(tree, False)
+    return out
+
+
+def test_timestamp_and_pdf_import_each_other_one_way_only():
+    """Issue 12: the pdf <-> timestamp cycle is gone. timestamp (and source.py, the one module that
+    reads input) never import pdf, and neither pdf nor they hide an import of the project inside a
+    function."""
+    src = Path(h.__file__).parent
+    files = [src / "pdf.py", src / "source.py", *sorted((src / "timestamp").glob("*.py"))]
+    for path in files:
+        imports = _project_imports(path)
+        assert not [m for m, inside in imports if inside], path
+        if path.name != "pdf.py":
+            assert not [m for m, _ in imports if m.endswith("pdf")], path
+    assert ("source", False) in [(m.lstrip("."), i) for m, i in _project_imports(src / "pdf.py")]
+    assert h.pdf.read_source is h.source.read_source  # still importable from pdf for callers
