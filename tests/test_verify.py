@@ -681,6 +681,8 @@ def test_cli_trust_only_dir_replaces_the_shipped_trust(tmp_path, generated):
         assert (sample["authentic"], sample["trust"]) == (False, "unknown")  # GPKI and pins dropped
         ours = json.loads(run("verify", doc, *args, env=env).stdout)
         assert (ours["authentic"], ours["trust"]) == (True, "chain")
+    only = json.loads(run("verify", ALL, "--trust-only-dir", own, env={"HOMETAX_TRUST_DIR": str(GPKI_DIR)}).stdout)
+    assert only["trust"] == "unknown"  # --trust-only-dir: not HOMETAX_TRUST_DIR either
     added = json.loads(run("verify", ALL, "--trust-dir", own).stdout)  # adding keeps the defaults
     assert (added["authentic"], added["trust"]) == (True, "chain")
     r = run("verify", ALL, env={"HOMETAX_TRUST_REPLACE": "1"})  # replacing with nothing: usage error

@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the shipped GPKI "
                                         "anchors and NTS pins)")
     ve.add_argument("--trust-only-dir", metavar="DIR",
-                    help="trust only the anchors in DIR (and HOMETAX_TRUST_PINNED): replaces the shipped "
-                         "GPKI anchors and NTS pins")
+                    help="trust only the anchors in DIR (and pins in HOMETAX_TRUST_PINNED): replaces the "
+                         "shipped GPKI anchors and NTS pins, and HOMETAX_TRUST_DIR")
 
     pa = sub.add_parser("parse", help="parse into records: JSON, CSV or XLSX")
     pa.add_argument("file")
@@ -132,7 +132,7 @@ def _cmd_verify(args) -> int:
     if args.trust_dir and args.trust_only_dir:
         raise errors.UsageError("give --trust-dir or --trust-only-dir, not both")
     if args.trust_only_dir:
-        trust = TrustStore.default(extra_dir=args.trust_only_dir, replace=True)
+        trust = TrustStore.only(args.trust_only_dir)
     elif args.trust_dir:
         trust = TrustStore.default(extra_dir=args.trust_dir)
     else:

@@ -16,6 +16,7 @@ cached; validity periods are compared with every document's own genTime.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -104,6 +105,13 @@ class TrustStore:
         return cls(frozenset(pins), _dedupe(anchors))
 
     @classmethod
+    def only(cls, directory: str | os.PathLike, environ: dict | None = None) -> "TrustStore":
+        """The anchors in ``directory`` and the pins of ``HOMETAX_TRUST_PINNED``, nothing shipped:
+        ``--trust-only-dir``."""
+        env = os.environ if environ is None else environ
+        return cls.from_dir(directory, parse_fingerprints(env.get(ENV_TRUST_PINNED, "")))
+
+    @classmethod
     def from_dir(cls, directory: str | os.PathLike, pinned: Iterable[str] = ()) -> "TrustStore":
         """Anchors from ``directory`` only (and the given pins): no shipped defaults."""
         return cls(frozenset(parse_fingerprints(",".join(pinned))), _dedupe(load_anchor_dir(directory)))
@@ -130,13 +138,9 @@ class TrustStore:
         return plan.decide(when)
 
 
-_SHIPPED: list[TrustStore] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _shipped() -> TrustStore:
-    if not _SHIPPED:
-        _SHIPPED.append(TrustStore.shipped())
-    return _SHIPPED[0]
+    return TrustStore.shipped()
 
 
 _DEFAULT_CACHE: dict[tuple, TrustStore] = {}
