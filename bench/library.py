@@ -118,12 +118,40 @@ VERIFY_OVER_FLOOR_MS = 0.4  # verify <= SHA-512 floor + 0.4 ms
 EXTRACT_VERIFY_RATIO = 1.25  # extract+verify <= 1.25 x (extract + SHA-512 floor)
 
 
-def verify_targets(ops: dict) -> dict:
-    """How ``verify`` and ``extract+verify`` compare with the hashing floor, in this run."""
-    floor = ops["sha512 floor"]["ms_per_doc"]
-    over = ops["verify"]["ms_per_doc"] - floor
-    ratio = ops["extract+verify"]["ms_per_doc"] / (ops["extract"]["ms_per_doc"] + floor)
+TARGET_OPERATIONS = ("sha512 floor", "verify", "extract", "extract+verify")
+
+
+def best_interleaved(data: bytes, seconds: float, rounds: int = 20) -> dict[str, float]:
+    """ms per document of the target operations, each the best of ``rounds`` rounds, the operations
+    taking turns within every round: whatever else runs on the machine only ever adds time, and it
+    falls on all four alike, so the ratios between them hold on a busy machine too."""
+    per_round = {}
+    for name in TARGET_OPERATIONS:
+        fn = OPERATIONS[name]
+        fn(data)
+        t0 = time.perf_counter()
+        fn(data)
+        per_round[name] = max(1, int(seconds / rounds / len(TARGET_OPERATIONS)
+                                     / max(time.perf_counter() - t0, 1e-6)))
+    best = {name: float("inf") for name in TARGET_OPERATIONS}
+    for _ in range(rounds):
+        for name in TARGET_OPERATIONS:
+            fn, n = OPERATIONS[name], per_round[name]
+            start = time.perf_counter()
+            for _ in range(n):
+                fn(data)
+            best[name] = min(best[name], (time.perf_counter() - start) / n * 1000)
+    return best
+
+
+def verify_targets(ms: dict[str, float]) -> dict:
+    """How ``verify`` and ``extract+verify`` compare with the hashing floor (ms per document from
+    :func:`best_interleaved`)."""
+    floor = ms["sha512 floor"]
+    over = ms["verify"] - floor
+    ratio = ms["extract+verify"] / (ms["extract"] + floor)
     return {
+        "best_ms": {name: round(value, 3) for name, value in ms.items()},
         "verify_minus_floor_ms": {"value": round(over, 3), "target": f"<= {VERIFY_OVER_FLOOR_MS}",
                                   "met": over <= VERIFY_OVER_FLOOR_MS},
         "extract_verify_over_extract_plus_floor": {"value": round(ratio, 3),
@@ -140,7 +168,7 @@ def run(seconds: float = 1.0, out=sys.stdout) -> dict:
         results[label] = {"bytes": len(data)}
         for name, fn in OPERATIONS.items():
             results[label][name] = rate(fn, data, seconds)
-        results[label]["targets"] = verify_targets(results[label])
+        results[label]["targets"] = verify_targets(best_interleaved(data, seconds))
     print_table(results, out)
     return results
 
@@ -154,7 +182,13 @@ def print_table(results: dict, out=sys.stdout) -> None:
                 print(f"{label:30} {name:16} {r['docs_per_s']:10.1f} {r['ms_per_doc']:9.3f}", file=out)
     print("\nVerification against the hashing floor (ratios in this run)", file=out)
     for label, ops in results.items():
-        for name, t in ops.get("targets", {}).items():
+        targets = ops.get("targets", {})
+        best = targets.get("best_ms", {})
+        print(f"{label:30} best of interleaved rounds, ms: "
+              + ", ".join(f"{name} {value:.3f}" for name, value in best.items()), file=out)
+        for name, t in targets.items():
+            if name == "best_ms":
+                continue
             print(f"{label:30} {name:38} {t['value']:8.3f}  target {t['target']:7}  "
                   f"{'met' if t['met'] else 'NOT MET'}", file=out)
 

@@ -33,6 +33,8 @@ def verify_bytes(data: bytes, trust: TrustStore | None = None) -> Verification:
 
 _MORE_THAN_ONE = ("The file has more than one signature /ByteRange; an NTS document carries exactly one.",
                   "서명 영역(/ByteRange)이 둘 이상 있습니다. 국세청 문서에는 하나만 있습니다.")
+
+
 def _iso(t: _dt.datetime) -> str:
     t = t.astimezone(_dt.timezone.utc)
     s = t.strftime("%Y-%m-%dT%H:%M:%S")

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from .result import (ASN1_ERRORS, SIGNATURE_INVALID, TOKEN_PARSE_ERROR, UNSUPPORTED_HASH,
+from .result import (SIGNATURE_INVALID, TOKEN_PARSE_ERROR, UNSUPPORTED_HASH,
                      Failure)
 
 # -- hard limits on hostile input ---------------------------------------------------------------------
@@ -74,13 +74,13 @@ class BoundedCache:
             self._data.clear()
 
 
-_SCANNED_CERT_SETS = BoundedCache()  # certificate-set DER -> element count (scanned and sound)
+_SCANNED = BoundedCache()  # (depth, certificate set or attribute value DER) -> element count (sound)
 _SIGNERS = BoundedCache()  # (certificate-set DER, sid DER) -> Signer
 
 
 def clear_caches() -> None:
     """Forget what was learnt about certificates and DER values (to measure a cold start)."""
-    _SCANNED_CERT_SETS.clear()
+    _SCANNED.clear()
     _SIGNERS.clear()
     for fn in (_algorithm, _signature_algorithm, _attribute_type, _content_type, _ess_cert_id):
         fn.cache_clear()
@@ -93,6 +93,12 @@ def _parse_error() -> Failure:
 
 # == the DER scan ======================================================================================
 _CERT_SET_DEPTH = 4  # ContentInfo > [0] > SignedData > certificates [0] IMPLICIT
+# Below ContentInfo > [0] > SignedData > signerInfos > SignerInfo > signedAttrs > Attribute > values,
+# an element is only ever read whole (an attribute value: the ESS signing certificate, the same in
+# every token of a TSA); so from there on, bytes once scanned sound are stepped over too.
+_OPAQUE_DEPTH = 9
+_SIGNER_INFO_FIELD_DEPTH = 6  # a SignerInfo's SEQUENCE fields (sid, algorithms): read whole as well
+_OPAQUE_MIN = 48  # bytes: smaller elements cost less to scan than to look up
 
 
 class DerIndex:
@@ -141,10 +147,11 @@ def der_index(raw: bytes, whole: bool = False) -> DerIndex:
     instead of deep inside a recursive parser. The first element ends at ``index.end[0]``; with
     ``whole`` it must fill ``raw``.
 
-    A token's certificate set (the ``[0]`` element four levels down, two thirds of an NTS token) is
-    the same in every token of one TSA certificate: once scanned and found sound, the same bytes are
-    stepped over with their element count (and not indexed: the signer is looked up by the set's
-    bytes, see :func:`signer_of`)."""
+    A token's certificate set (the ``[0]`` element four levels down, two thirds of an NTS token) and
+    its signed attributes' values (the ESS signing certificate) are the same in every token of one TSA
+    certificate: once scanned and found sound, the same bytes at the same depth are stepped over with
+    their element count, and not indexed (they are only ever read whole: the signer is looked up by
+    the set's bytes, see :func:`signer_of`)."""
     bad = Failure(TOKEN_PARSE_ERROR, "The timestamp token is not well-formed DER.",
                   "타임스탬프 토큰의 형식(DER)이 올바르지 않습니다.")
     ix = DerIndex(raw)
@@ -153,7 +160,7 @@ def der_index(raw: bytes, whole: bool = False) -> DerIndex:
     count = 0
     stack = [n]  # end offsets of the open constructed elements
     open_nodes: list[int] = []  # their indexes (stack[1:])
-    pending = None  # (end, count before, start) of the certificate set being scanned for the cache
+    pending = None  # (end, count before, start, depth) of the element being scanned for the cache
     pos = 0
     first_end = None
     while True:
@@ -161,8 +168,8 @@ def der_index(raw: bytes, whole: bool = False) -> DerIndex:
             stack.pop()
             if open_nodes:
                 skips[open_nodes.pop()] = len(tags)
-            if pending is not None and pending[0] == pos and len(stack) == _CERT_SET_DEPTH:
-                _SCANNED_CERT_SETS.put(raw[pending[2]:pos], count - pending[1])
+            if pending is not None and pending[0] == pos and len(stack) == pending[3]:
+                _SCANNED.put((pending[3], raw[pending[2]:pos]), count - pending[1])
                 pending = None
         if not stack or (first_end is not None and len(stack) == 1):
             break
@@ -216,13 +223,17 @@ def der_index(raw: bytes, whole: bool = False) -> DerIndex:
             if len(stack) > MAX_DER_DEPTH:
                 raise Failure(TOKEN_PARSE_ERROR, "The timestamp token nests too deeply.",
                               "타임스탬프 토큰의 구조가 너무 깊게 중첩되어 있습니다.")
-            if tag == _CTX0 and len(stack) == _CERT_SET_DEPTH and not whole:
-                known = _SCANNED_CERT_SETS.get(raw[start:end])
+            depth = len(stack)
+            if pending is None and not whole and (
+                    (tag == _CTX0 and depth == _CERT_SET_DEPTH)
+                    or (end - start >= _OPAQUE_MIN and (depth >= _OPAQUE_DEPTH or (
+                        depth == _SIGNER_INFO_FIELD_DEPTH and tag == _SEQUENCE)))):
+                known = _SCANNED.get((depth, raw[start:end]))  # the depth bounds its nesting
                 if known is not None:
                     count += known - 1
                     pos = end
                     continue
-                pending = (end, count - 1, start)
+                pending = (end, count - 1, start, depth)
             stack.append(end)
             open_nodes.append(node)
         else:
