@@ -412,12 +412,17 @@ class Signer:
     der: bytes
     subject: str  # RFC 4514
     fingerprint: str  # SHA-256 hex of the DER
+    public_key: object = field(repr=False, compare=False)  # None: a key cryptography cannot load
     _digests: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_der(cls, der: bytes) -> "Signer":
         cert = x509.load_der_x509_certificate(der)
-        return cls(cert, der, cert.subject.rfc4514_string(), hashlib.sha256(der).hexdigest(),
+        try:
+            key = cert.public_key()
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            key = None  # the signature cannot verify with it: 2102, as a wrong key
+        return cls(cert, der, cert.subject.rfc4514_string(), hashlib.sha256(der).hexdigest(), key,
                    {name: fn(der).digest() for name, fn in _ESS_HASHES.items()})
 
     def digest(self, alg: str) -> bytes:
@@ -500,7 +505,9 @@ def check_signature(token: Token, signer: Signer) -> None:
 
     to_verify = b"\x31" + token.signed_attrs[1:]  # the SET OF as signed, not the [0] tag
     try:
-        _verify_signature(signer.cert.public_key(), _signature_algorithm(token.signature_algorithm),
+        if signer.public_key is None:
+            raise ValueError("no usable public key")
+        _verify_signature(signer.public_key, _signature_algorithm(token.signature_algorithm),
                           digest_alg, token.signature, to_verify)
     except Failure:
         raise
