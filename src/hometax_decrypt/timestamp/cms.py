@@ -255,11 +255,38 @@ def _algorithm(der: bytes) -> str:
     return algos.DigestAlgorithm.load(der)["algorithm"].native
 
 
+@dataclass(frozen=True)
+class _SignatureAlgorithm:
+    algo: str  # rsassa_pkcs1v15 | rsassa_pss | ecdsa | dsa | ed25519 ...
+    hash_name: str | None  # None: plain rsaEncryption / ecPublicKey, the SignerInfo's digest applies
+    mgf: str | None = None  # RSA-PSS only
+    mgf_hash: str | None = None
+    salt_length: int | None = None
+
+
 @functools.lru_cache(maxsize=MEANING_ENTRIES)
-def _signature_algorithm(der: bytes) -> algos.SignedDigestAlgorithm:
+def _signature_algorithm(der: bytes) -> _SignatureAlgorithm:
     alg = algos.SignedDigestAlgorithm.load(der)
-    alg.native  # parse it all now: the cached object is only read afterwards
-    return alg
+    try:
+        hash_name = alg.hash_algo
+    except ValueError:
+        hash_name = None
+    if alg.signature_algo != "rsassa_pss":
+        return _SignatureAlgorithm(alg.signature_algo, hash_name)
+    params = alg["parameters"]
+    mgf = params["mask_gen_algorithm"]
+    return _SignatureAlgorithm("rsassa_pss", hash_name, mgf["algorithm"].native,
+                               mgf["parameters"]["algorithm"].native, params["salt_length"].native)
+
+
+def _octets(der: bytes) -> bytes:
+    """The content of a DER OCTET STRING that the scan has already checked."""
+    if der[0] != _OCTET_STRING:
+        raise _parse_error()
+    first = der[1]
+    if first < 0x80:
+        return der[2:]
+    return der[2 + (first & 0x7F):]
 
 
 @functools.lru_cache(maxsize=MEANING_ENTRIES)
@@ -494,10 +521,7 @@ def check_signature(token: Token, signer: Signer) -> None:
     if _content_type(attrs["content_type"][0][0]) != "tst_info":
         raise Failure(SIGNATURE_INVALID, "The token's signed content-type is not TSTInfo.",
                       "타임스탬프 서명의 내용 유형이 TSTInfo가 아닙니다.")
-    digest = attrs["message_digest"][0][0]
-    if digest[0] != _OCTET_STRING:
-        raise _parse_error()
-    if core.OctetString.load(digest).native != HASHES[digest_alg][0](token.tst_der).digest():
+    if _octets(attrs["message_digest"][0][0]) != HASHES[digest_alg][0](token.tst_der).digest():
         raise Failure(SIGNATURE_INVALID, "The token's message digest does not match its TSTInfo: the "
                                          "token was altered.",
                       "타임스탬프 토큰이 변경되었습니다(메시지 다이제스트 불일치).")
@@ -539,12 +563,10 @@ def _check_ess(attrs: dict, signer: Signer) -> None:
                       "서명 인증서 속성이 실제로 서명한 인증서를 가리키지 않습니다.")
 
 
-def _verify_signature(pub, sig_alg, digest_alg: str, signature: bytes, message: bytes) -> None:
-    algo = sig_alg.signature_algo  # rsassa_pkcs1v15 | rsassa_pss | ecdsa | dsa | ed25519 ...
-    try:
-        hash_name = sig_alg.hash_algo
-    except ValueError:  # plain rsaEncryption / ecPublicKey: the SignerInfo digest algorithm applies
-        hash_name = digest_alg
+def _verify_signature(pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signature: bytes,
+                      message: bytes) -> None:
+    algo = sig_alg.algo
+    hash_name = sig_alg.hash_name or digest_alg
     if hash_name not in HASHES:
         raise Failure(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not "
                                         "accepted.",
@@ -553,15 +575,12 @@ def _verify_signature(pub, sig_alg, digest_alg: str, signature: bytes, message: 
     if algo == "rsassa_pkcs1v15" and isinstance(pub, rsa.RSAPublicKey):
         pub.verify(signature, message, padding.PKCS1v15(), h)
     elif algo == "rsassa_pss" and isinstance(pub, rsa.RSAPublicKey):
-        params = sig_alg["parameters"]
-        mgf = params["mask_gen_algorithm"]
-        mgf_hash = mgf["parameters"]["algorithm"].native
-        if mgf["algorithm"].native != "mgf1" or mgf_hash not in HASHES:
+        if sig_alg.mgf != "mgf1" or sig_alg.mgf_hash not in HASHES:
             raise Failure(UNSUPPORTED_HASH, "The token's RSA-PSS parameters are not supported.",
                           "타임스탬프 서명의 RSA-PSS 설정을 지원하지 않습니다.")
         pub.verify(signature, message,
-                   padding.PSS(mgf=padding.MGF1(HASHES[mgf_hash][1]()),
-                               salt_length=params["salt_length"].native), h)
+                   padding.PSS(mgf=padding.MGF1(HASHES[sig_alg.mgf_hash][1]()),
+                               salt_length=sig_alg.salt_length), h)
     elif algo == "ecdsa" and isinstance(pub, ec.EllipticCurvePublicKey):
         pub.verify(signature, message, ec.ECDSA(h))
     else:
