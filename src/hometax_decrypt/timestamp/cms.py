@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -418,10 +419,23 @@ def read_stamp(token: Token) -> Stamp:
     tst.expect(hashed, _OCTET_STRING)
     tst.expect(fields[3], _INTEGER)
     tst.expect(fields[4], _GENERALIZED_TIME)
-    gen_time = core.GeneralizedTime.load(tst.der(fields[4])).native
-    if gen_time.tzinfo is None:
-        gen_time = gen_time.replace(tzinfo=_dt.timezone.utc)
+    gen_time = _generalized_time(tst.der(fields[4]))
     return Stamp(gen_time, _algorithm(tst.der(alg)), tst.content(hashed))
+
+
+_DER_TIME = re.compile(rb"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d{1,6}))?Z")
+
+
+def _generalized_time(der: bytes) -> _dt.datetime:
+    """genTime as an aware UTC datetime. RFC 3161 §2.4.2 fixes its DER form, YYYYMMDDhhmmss[.s…]Z,
+    read here directly; anything else (more than microseconds, an offset) goes to asn1crypto."""
+    m = _DER_TIME.fullmatch(der, 2) if len(der) < 0x80 and der[1] == len(der) - 2 else None
+    if m is None:
+        t = core.GeneralizedTime.load(der).native
+        return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
+    fraction = m.group(7) or b""
+    return _dt.datetime(*(int(g) for g in m.groups()[:6]), int(fraction.ljust(6, b"0")) if fraction else 0,
+                        tzinfo=_dt.timezone.utc)
 
 
 def unsupported_imprint_hash() -> Failure:
