@@ -28,7 +28,8 @@ from conftest import GPKI_DIR, SAMPLES, sample_files
 from hometax_decrypt.timestamp import TrustStore, verify_bytes
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
-SHIPPED_ANCHORS = Path(__file__).resolve().parents[1] / "src" / "hometax_decrypt" / "data" / "trust" / "anchors"
+SHIPPED_ANCHORS = (Path(__file__).resolve().parents[1] / "src" / "hometax_decrypt" / "data" / "trust"
+                   / "anchors")
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
 _DIGESTS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512,

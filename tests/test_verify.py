@@ -35,7 +35,8 @@ ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
 ALL_2022 = SAMPLES / "nts-2022" / "all.pdf"
 EXE = Path(sys.executable).parent / "hometax-decrypt"
-FIELDS = {"authentic", "intact", "trust", "trust_anchor", "verifier_code", "nts_code", "reason", "reason_ko", "gen_time", "hash_alg", "hash_value",
+FIELDS = {"authentic", "intact", "trust", "trust_anchor", "verifier_code", "nts_code", "reason", "reason_ko",
+          "gen_time", "hash_alg", "hash_value",
           "tsa", "covers_whole_file"}
 NO_TRUST = TrustStore.empty()
 SHIPPED_PINS = frozenset(load_pinned(PINNED_FILE))
@@ -680,7 +681,8 @@ def test_cli_trust_only_dir_replaces_the_shipped_trust(tmp_path, generated):
         assert (sample["authentic"], sample["trust"]) == (False, "unknown")  # GPKI and pins dropped
         ours = json.loads(run("verify", doc, *args, env=env).stdout)
         assert (ours["authentic"], ours["trust"]) == (True, "chain")
-    only = json.loads(run("verify", ALL, "--trust-only-dir", own, env={"HOMETAX_TRUST_DIR": str(GPKI_DIR)}).stdout)
+    only = json.loads(run("verify", ALL, "--trust-only-dir", own,
+                          env={"HOMETAX_TRUST_DIR": str(GPKI_DIR)}).stdout)
     assert only["trust"] == "unknown"  # --trust-only-dir: not HOMETAX_TRUST_DIR either
     added = json.loads(run("verify", ALL, "--trust-dir", own).stdout)  # adding keeps the defaults
     assert (added["authentic"], added["trust"]) == (True, "chain")

@@ -103,36 +103,44 @@ _OPAQUE_MIN = 48  # bytes: smaller elements cost less to scan than to look up
 
 
 class DerIndex:
-    """Every element of a DER value in document order: tag byte, where it starts, where its content
-    starts, where it ends, and the index after its subtree (to step over it)."""
+    """Every element of a DER value in document order, as ``(tag byte, start, content start, end)``,
+    and the index after each one's subtree (to step over it)."""
 
-    __slots__ = ("raw", "tag", "start", "body", "end", "skip")
+    __slots__ = ("raw", "nodes", "skip")
 
     def __init__(self, raw: bytes):
         self.raw = raw
-        self.tag: list[int] = []
-        self.start: list[int] = []
-        self.body: list[int] = []
-        self.end: list[int] = []
+        self.nodes: list[tuple[int, int, int, int]] = []
         self.skip: list[int] = []
 
+    def tag(self, i: int) -> int:
+        return self.nodes[i][0]
+
+    def end(self, i: int) -> int:
+        return self.nodes[i][3]
+
+    def is_empty(self, i: int) -> bool:
+        return self.nodes[i][2] == self.nodes[i][3]
+
     def children(self, i: int) -> list[int]:
-        out, j, stop = [], i + 1, self.skip[i]
+        out, j, stop, skip = [], i + 1, self.skip[i], self.skip
         while j < stop:
             out.append(j)
-            j = self.skip[j]
+            j = skip[j]
         return out
 
     def der(self, i: int) -> bytes:
-        return self.raw[self.start[i]:self.end[i]]
+        node = self.nodes[i]
+        return self.raw[node[1]:node[3]]
 
     def content(self, i: int) -> bytes:
-        return self.raw[self.body[i]:self.end[i]]
+        node = self.nodes[i]
+        return self.raw[node[2]:node[3]]
 
     def expect(self, i: int, tag: int, children: tuple[int, int] | None = None) -> list[int]:
         """The children of element ``i`` after checking its tag (and how many children it has:
         ``(least, most)``); anything else is a token that cannot be parsed."""
-        if self.tag[i] != tag:
+        if self.nodes[i][0] != tag:
             raise _parse_error()
         if children is None:
             return []
@@ -142,21 +150,31 @@ class DerIndex:
         return kids
 
 
-def der_index(raw: bytes, whole: bool = False) -> DerIndex:
+# What the scan may step over once it has found the same bytes sound, at the same depth (``len`` of
+# the scan's stack when the element is read: the outermost element is read at 1):
+TOKEN = "token"  # a ContentInfo: the certificate set, a SignerInfo's SEQUENCE fields, attribute values
+TST_INFO = "tst_info"  # a TSTInfo: its [0] tsa name
+_TST_NAME_DEPTH = 2
+
+
+def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIndex:
     """Walk the DER structure iteratively and index it. Refuses indefinite lengths, nesting deeper
     than MAX_DER_DEPTH and more than MAX_DER_ELEMENTS elements, so that a hostile token fails fast here
-    instead of deep inside a recursive parser. The first element ends at ``index.end[0]``; with
+    instead of deep inside a recursive parser. The first element ends at ``index.end(0)``; with
     ``whole`` it must fill ``raw``.
 
-    A token's certificate set (the ``[0]`` element four levels down, two thirds of an NTS token) and
-    its signed attributes' values (the ESS signing certificate) are the same in every token of one TSA
-    certificate: once scanned and found sound, the same bytes at the same depth are stepped over with
-    their element count, and not indexed (they are only ever read whole: the signer is looked up by
-    the set's bytes, see :func:`signer_of`)."""
+    Much of a token is the same in every token of one TSA certificate: the certificate set (the
+    ``[0]`` element four levels down, two thirds of an NTS token), the signer identifier, the
+    algorithm identifiers, the ESS signing-certificate value, the TSTInfo's TSA name. With ``kind``
+    (:data:`TOKEN`, :data:`TST_INFO`), such an element once scanned and found sound is stepped over
+    the next time the same bytes stand at the same depth, with its element count, and not indexed:
+    these are only ever read whole (the signer is looked up by the set's bytes, see
+    :func:`signer_of`)."""
     bad = Failure(TOKEN_PARSE_ERROR, "The timestamp token is not well-formed DER.",
                   "타임스탬프 토큰의 형식(DER)이 올바르지 않습니다.")
     ix = DerIndex(raw)
-    tags, starts, bodies, ends, skips = ix.tag, ix.start, ix.body, ix.end, ix.skip
+    nodes, skips = ix.nodes, ix.skip
+    token, tst_info = kind == TOKEN, kind == TST_INFO
     n = len(raw)
     count = 0
     stack = [n]  # end offsets of the open constructed elements
@@ -168,9 +186,9 @@ def der_index(raw: bytes, whole: bool = False) -> DerIndex:
         while stack and pos == stack[-1]:
             stack.pop()
             if open_nodes:
-                skips[open_nodes.pop()] = len(tags)
+                skips[open_nodes.pop()] = len(nodes)
             if pending is not None and pending[0] == pos and len(stack) == pending[3]:
-                _SCANNED.put((pending[3], raw[pending[2]:pos]), count - pending[1])
+                _SCANNED.put((kind, pending[3], raw[pending[2]:pos]), count - pending[1])
                 pending = None
         if not stack or (first_end is not None and len(stack) == 1):
             break
@@ -214,22 +232,21 @@ def der_index(raw: bytes, whole: bool = False) -> DerIndex:
             stack[0] = end if not whole else n
             if whole and end != n:
                 raise bad
-        node = len(tags)
-        tags.append(tag)
-        starts.append(start)
-        bodies.append(pos)
-        ends.append(end)
+        node = len(nodes)
+        nodes.append((tag, start, pos, end))
         skips.append(node + 1)
         if tag & 0x20:  # constructed: descend
-            if len(stack) > MAX_DER_DEPTH:
+            depth = len(stack)
+            if depth > MAX_DER_DEPTH:
                 raise Failure(TOKEN_PARSE_ERROR, "The timestamp token nests too deeply.",
                               "타임스탬프 토큰의 구조가 너무 깊게 중첩되어 있습니다.")
-            depth = len(stack)
-            if pending is None and not whole and (
-                    (tag == _CTX0 and depth == _CERT_SET_DEPTH)
-                    or (end - start >= _OPAQUE_MIN and (depth >= _OPAQUE_DEPTH or (
-                        depth == _SIGNER_INFO_FIELD_DEPTH and tag == _SEQUENCE)))):
-                known = _SCANNED.get((depth, raw[start:end]))  # the depth bounds its nesting
+            if pending is None and kind is not None and (
+                    (token and ((tag == _CTX0 and depth == _CERT_SET_DEPTH)
+                                or (end - start >= _OPAQUE_MIN and (
+                                    depth >= _OPAQUE_DEPTH
+                                    or (depth == _SIGNER_INFO_FIELD_DEPTH and tag == _SEQUENCE)))))
+                    or (tst_info and tag == _CTX0 and depth == _TST_NAME_DEPTH)):
+                known = _SCANNED.get((kind, depth, raw[start:end]))  # the depth bounds its nesting
                 if known is not None:
                     count += known - 1
                     pos = end
@@ -246,7 +263,7 @@ def der_index(raw: bytes, whole: bool = False) -> DerIndex:
 
 def der_scan(raw: bytes, whole: bool = False) -> int:
     """The size of the first DER element of ``raw``, checked as :func:`der_index` does."""
-    return der_index(raw, whole).end[0]
+    return der_index(raw, whole).end(0)
 
 
 # == what small DER values mean (asn1crypto, cached by the exact bytes) =================================
@@ -343,8 +360,8 @@ class Stamp:
 def parse_token(raw: bytes) -> Token:
     """The token out of the decoded ``/Contents`` (which the NTS pads with zero bytes): ContentInfo
     (RFC 5652 §3) with SignedData (§5.1) of an encapsulated TSTInfo (RFC 3161 §2.4.2)."""
-    ix = der_index(raw)  # raises Failure(2106) on anything but bounded, definite-length DER
-    if raw[ix.end[0]:].strip(b"\0"):
+    ix = der_index(raw, kind=TOKEN)  # raises Failure(2106) on anything but bounded, definite-length DER
+    if raw[ix.end(0):].strip(b"\0"):
         raise Failure(TOKEN_PARSE_ERROR, "The signature /Contents holds data after the timestamp token.",
                       "타임스탬프 토큰 뒤에 다른 데이터가 붙어 있습니다.")
     content_type, explicit = ix.expect(0, _SEQUENCE, (2, 2))
@@ -361,30 +378,30 @@ def parse_token(raw: bytes) -> Token:
     if ix.der(eci[0]) != _TST_INFO:
         raise Failure(TOKEN_PARSE_ERROR, "The signed content is not an RFC 3161 TSTInfo.",
                       "서명된 내용이 RFC 3161 타임스탬프 정보가 아닙니다.")
-    octets = ix.children(eci[1]) if len(eci) == 2 and ix.tag[eci[1]] == _CTX0 else []
-    if len(octets) != 1 or ix.tag[octets[0]] != _OCTET_STRING or ix.end[octets[0]] == ix.body[octets[0]]:
+    octets = ix.children(eci[1]) if len(eci) == 2 and ix.tag(eci[1]) == _CTX0 else []
+    if len(octets) != 1 or ix.tag(octets[0]) != _OCTET_STRING or ix.is_empty(octets[0]):
         raise Failure(TOKEN_PARSE_ERROR, "The timestamp token has no TSTInfo (detached content).",
                       "타임스탬프 토큰에 타임스탬프 정보(TSTInfo)가 없습니다.")
     tst_der = ix.content(octets[0])
-    tst = der_index(tst_der, whole=True)
+    tst = der_index(tst_der, whole=True, kind=TST_INFO)
     ix.expect(sd[-1], _SET)
     signer_infos = ix.children(sd[-1])
     if len(signer_infos) != 1:
         raise Failure(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.",
                       "타임스탬프 토큰의 서명자가 하나가 아닙니다.")
-    certificates = [i for i in sd[3:-1] if ix.tag[i] == _CTX0]
-    if len(certificates) != 1 or ix.body[certificates[0]] == ix.end[certificates[0]]:
+    certificates = [i for i in sd[3:-1] if ix.tag(i) == _CTX0]
+    if len(certificates) != 1 or ix.is_empty(certificates[0]):
         raise _no_certificate()
     si = ix.expect(signer_infos[0], _SEQUENCE, (5, 7))
     ix.expect(si[0], _INTEGER)
     ix.expect(si[2], _SEQUENCE)
-    if ix.tag[si[3]] == _CTX0:  # signed attributes
+    if ix.tag(si[3]) == _CTX0:  # signed attributes
         signed_attrs = si[3]
         rest = si[4:]
     else:
         signed_attrs = None
         rest = si[3:]
-    if len(rest) not in (2, 3) or (len(rest) == 3 and ix.tag[rest[2]] != _CTX1):
+    if len(rest) not in (2, 3) or (len(rest) == 3 and ix.tag(rest[2]) != _CTX1):
         raise _parse_error()
     ix.expect(rest[0], _SEQUENCE)
     ix.expect(rest[1], _OCTET_STRING)
