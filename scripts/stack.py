@@ -65,7 +65,6 @@ class StackConfig:
     nginx: str = "/usr/sbin/nginx"
     nginx_user: str | None = None
     log_dir_setting: str | None = None
-    trust_dir: str | None = None
     env: dict = field(default_factory=dict)
 
     @classmethod
@@ -104,7 +103,6 @@ class StackConfig:
             nginx=st.nginx,
             nginx_user=st.nginx_user or None,
             log_dir_setting=st.log_dir,
-            trust_dir=st.trust_dir,
             env=env,
         )
 
@@ -382,9 +380,6 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024), "MALLOC_TRIM_THRE
 
 def _app_env(cfg: StackConfig, i: int) -> dict:
     env = {k: v for k, v in cfg.env.items()}
-    trust = REPO.parent / "shared" / "reference" / "gpki"
-    if not cfg.trust_dir and trust.is_dir():
-        env["HOMETAX_TRUST_DIR"] = str(trust)
     env.update({
         "HOMETAX_INSTANCE": str(i),
         "HOMETAX_LISTEN": cfg.listen,
