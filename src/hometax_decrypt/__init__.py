@@ -9,26 +9,25 @@ from .errors import (BY_CODE, Damaged, HometaxError, NotNtsDocument, PasswordReq
                      TooLarge, UsageError, WrongPassword)
 from .limits import Limits
 from .pdf import Extraction, NtsDocument, extract, extract_verified, open_document
+from .timestamp import Verification
+from .timestamp import verify as _verify
+from .yesone import Document, parse_document
 
 __version__ = "0.1.0"
 
 
-def verify(source, limits: Limits | None = None, trust=None):
+def verify(source, limits: Limits | None = None, trust=None) -> Verification:
     """Verify the NTS timestamp over the file's bytes; see :mod:`hometax_decrypt.timestamp`."""
-    from .timestamp import verify as _verify
-
     return _verify(source, limits=limits, trust=trust)
 
 
-def parse(source, password=None, limits: Limits | None = None):
+def parse(source, password=None, limits: Limits | None = None) -> Document:
     """Parse the document into typed records; see :mod:`hometax_decrypt.yesone`."""
-    from .yesone import parse_document
-
     return parse_document(source, password=password, limits=limits)
 
 
 __all__ = [
     "open_document", "extract", "extract_verified", "verify", "parse", "Extraction", "NtsDocument",
-    "Limits", "HometaxError", "PasswordRequired", "WrongPassword", "NotNtsDocument", "Damaged",
+    "Limits", "Verification", "Document", "HometaxError", "PasswordRequired", "WrongPassword", "NotNtsDocument", "Damaged",
     "TooLarge", "Timeout", "UsageError", "BY_CODE", "__version__",
 ]

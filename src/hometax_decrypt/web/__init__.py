@@ -58,7 +58,8 @@ def _load_trust_store() -> None:
     try:
         _trust_ready()
     except errors.HometaxError as exc:
-        raise ValueError(f"the timestamp trust settings (HOMETAX_TRUST_*) cannot be used: "
+        raise ValueError(f"HOMETAX_TRUST_DIR (or HOMETAX_TRUST_PINNED, HOMETAX_TRUST_REPLACE) cannot be "
+                         f"used as the timestamp trust store: "
                          f"{exc.detail or exc.message}") from None
 
 

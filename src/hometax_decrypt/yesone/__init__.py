@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from ..limits import Limits, resolve
+from ..pdf import open_document
 from .catalog import Catalog, FormInfo, catalog
 from .model import (Breakdown, DocInfo, Document, Form, Item, Node, Person, mask_resid, to_date,
                     to_int)
@@ -20,8 +21,6 @@ from .xml import parse_xml, to_xml
 
 def parse_document(source, password=None, limits: Limits | None = None) -> Document:
     """Open the PDF, read its XML part and return the model with the timestamp verification."""
-    from ..pdf import open_document
-
     lim = resolve(limits)
     with open_document(source, password, lim) as pdf:
         data = pdf.read_part("XML")
