@@ -209,11 +209,14 @@ def test_every_supplement_entry_has_years_and_a_source():
 
 
 def _check_supplement(sup: dict) -> None:
-    assert set(sup) == {"about", "forms", "items", "item_labels", "fields", "codes", "summary_categories"}
+    assert set(sup) == {"about", "forms", "form_labels", "items", "item_labels", "fields", "codes",
+                        "summary_categories"}
     for base, f in sup["forms"].items():
         assert re.fullmatch(r"[A-Z]\d{3}", base) and f["label"] and f["category"], base
         assert f["source"].strip() and f["years"] and all(2000 < y < 2100 for y in f["years"]), base
         assert not f.get("fields_as") or f["fields_as"][:1] == base[:1], "fields of an unrelated form"
+    for base, f in sup["form_labels"].items():  # a workbook form's label for the years named
+        assert f["source"].strip() and f["years"] and f["label"] and f["category"], base
     for code, it in sup["items"].items():
         assert it["source"].strip() and it["years"] and it["forms"], code
     for base, entries in sup["item_labels"].items():
@@ -238,3 +241,16 @@ def test_a_missing_source_fails_the_check():
                                 "source": "FORMAT.md §7", **broken}
         with pytest.raises(AssertionError):
             _check_supplement(sup)
+
+
+def test_a_workbook_form_whose_label_names_its_year_gets_the_label_of_the_year_the_sample_shows():
+    """Q101 is "벤처기업투자신탁(2020)" in the workbook: the tax year's own payments. The 2022 sample
+    carries Q101Y with 납입연도 2022, so 2022 has a supplement label; a year nobody has shown stays
+    inferred (with its own year), and 2020 keeps the workbook's."""
+    cat = catalog()
+    assert (cat.form("Q101Y", "2020").label, cat.form("Q101Y", "2020").source) == (
+        "벤처기업투자신탁(2020)", "workbook")
+    y2022 = cat.form("Q101Y", "2022")
+    assert (y2022.label, y2022.source, y2022.known) == ("벤처기업투자신탁(당해연도 납입분)", "supplement", True)
+    y2024 = cat.form("Q101Y", "2024")
+    assert y2024.source == "inferred" and "2024년 귀속, Q101Y" in y2024.label and "2020" not in y2024.label

@@ -81,6 +81,9 @@ class Catalog:
         self.versions: dict[str, list] = {k: list(v) for k, v in data["versions"].items()}
         self.form_years: dict[str, tuple[int, ...]] = {
             v["form"]: tuple(v["years"]) for fam in self.versions.values() for v in fam}
+        # a workbook form under a label of its own for the years named (its workbook label names
+        # another year): base -> the supplement's entry
+        self.year_labels: dict[str, dict] = dict(supplement.get("form_labels", {}))
         for base, f in supplement.get("forms", {}).items():
             if base not in self.forms:
                 self.forms[base] = {**f, "fields": {}, "items": {}}
@@ -141,6 +144,10 @@ class Catalog:
         year = _year(att_year)
         f = self.forms.get(base)
         years = self.form_years.get(base, ())
+        newer = self.year_labels.get(base)
+        if newer is not None and year in newer["years"]:
+            return FormInfo(code, base, family, period, newer["label"], newer["category"], True,
+                            SUPPLEMENT, tuple(sorted({*years, *newer["years"]})), newer["source"])
         if f and f.get("label"):
             label = f["label"]
             m = _LABEL_YEAR.search(label)
