@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from .. import errors, formats, service
 from ..limits import Deadline
 from ..yesone.serialize import document_to_dict
-from . import batch as batch_mod
+from .. import archive as batch_mod
 from . import http_errors, inputs
 from .metrics import DOCUMENTS
 

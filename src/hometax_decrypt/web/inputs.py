@@ -5,11 +5,11 @@ never in the URL."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from flask import request
 
 from .. import errors
+from ..archive import Upload  # noqa: F401 (the web's name for it; defined in the core)
 
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
@@ -19,12 +19,6 @@ SECRET_PARAMS = ("password", "passwords")
 # the same allowlist (deploy/nginx.conf.in) before anything could log the request line.
 QUERY_PARAMS = ("part", "encoding", "format", "mask")
 PASSWORD_MAP_MAX_CHARS = 256 * 1024  # ~1000 entries of long Korean file names
-
-
-@dataclass
-class Upload:
-    name: str  # the client's file name (never logged)
-    data: bytes
 
 
 def refuse_secrets_in_url() -> None:
