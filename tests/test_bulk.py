@@ -192,3 +192,32 @@ def test_totals_from_projections_equal_totals_of_documents(tree):
     for mask in (False, True):
         assert summary.totals_of([summary.projection(d) for d in docs], mask=mask) == \
             summary.totals(docs, mask=mask)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal")
+def test_progress_bar_on_stderr_only_when_a_terminal(tree, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal's size
+    cmd = [sys.executable, "-m", "hometax_decrypt.cli", "batch", str(tree / "more.zip"),
+           str(tree / "docs" / "all.pdf"), "-o", str(tmp_path / "o.csv"), "--jobs", "1", "--quiet"]
+    r = subprocess.run(cmd, stderr=slave, stdout=subprocess.PIPE, timeout=120)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side is closed and drained
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    assert r.returncode == 0 and r.stdout == b"files: 3 (ok 3); read: authentic 3\n"
+    assert b"100%" in err and b"3/3" in err and b"file" in err

@@ -344,18 +344,19 @@ def default_jobs() -> int:
 def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
         password: str | None = None, passwords: dict[str, str] | None = None, mask: bool = False,
         limits: Limits | None = None, zip_limits: ZipLimits | None = None,
-        progress: Callable[[int], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+        on_file: Callable[[Outcome], None] | None = None,
         worker: Callable[[Task, Job], Outcome] = work) -> Report:
     """Read every document under ``paths`` into ``output`` in format ``fmt``; the per-file table.
-    ``progress(total)`` is called once with the number of files, then ``progress(0)`` after each
-    one (a progress bar's ``update``). ``worker``: the per-task function (module-level)."""
+    ``on_total(n)``: called once, when the files are counted; ``on_file(outcome)``: after each file
+    (a progress bar). ``worker``: the per-task function (module-level: it is sent to the workers)."""
     fmt = formats.get(fmt).name
     jobs = max(1, jobs or default_jobs())
     zip_limits = zip_limits or ZipLimits.from_settings(Settings.from_env())
     items = list(collect(paths, zip_limits))  # paths and names only: no document is read here
     job = Job(fmt, mask, resolve(limits), password, dict(passwords or {}))
-    if progress:
-        progress(len(items))
+    if on_total:
+        on_total(len(items))
     out_path = Path(output).resolve()
     if out_path.is_dir():
         raise errors.UsageError("the output is a folder; name a file")
@@ -372,8 +373,8 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
                 if outcome.ok:
                     sink.add(outcome)
                 report.files.append(dataclasses.replace(outcome, chunk=None, projection=None))
-                if progress:
-                    progress(0)
+                if on_file:
+                    on_file(report.files[-1])
             sink.close()
         os.replace(tmp, out_path)
     except BaseException:
@@ -415,7 +416,8 @@ def _outcomes(items: list, job: Job, jobs: int, worker) -> Iterator[Outcome]:
                 again = [(task, pending)] + list(window)
                 window.clear()
                 for t, p in again:
-                    if isinstance(p, Outcome) or (p.done() and p.exception() is None):
+                    if isinstance(p, Outcome) or (p.done() and not p.cancelled()
+                                                  and p.exception() is None):
                         window.append((t, p if isinstance(p, Outcome) else p.result()))
                     else:
                         window.append((t, _alone(t, job, worker)))

@@ -163,13 +163,13 @@ class _Progress:
     def __init__(self):
         self.bar = None
 
-    def __call__(self, n: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
+    def total(self, n: int) -> None:
+        from tqdm import tqdm
 
-            self.bar = tqdm(total=n, unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
-        else:
-            self.bar.update(1)
+        self.bar = tqdm(total=n, unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def file(self, _outcome) -> None:
+        self.bar.update(1)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -191,7 +191,7 @@ def _cmd_batch(args) -> int:
     try:
         report = bulk.run(args.paths, args.format, args.output, jobs=args.jobs,
                           password=_password(args), passwords=passwords, mask=args.mask,
-                          progress=progress)
+                          on_total=progress.total, on_file=progress.file)
     finally:
         progress.close()
     out = sys.stdout
