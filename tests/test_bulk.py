@@ -82,6 +82,8 @@ def test_output_equals_the_formats_writer_over_the_documents_read(tree, tmp_path
     assert report.by_code == {"ok": 6, "damaged": 1, "too_large": 1, "usage": 1}
     assert report.by_status == {"authentic": 5, "unsigned": 1}
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # the temporary file is gone
+    if os.name == "posix":  # it holds resident numbers: readable by its owner alone
+        assert out.stat().st_mode & 0o777 == 0o600
 
 
 def test_xlsx_equals_the_writer_cell_for_cell(tree, tmp_path):

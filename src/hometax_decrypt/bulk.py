@@ -376,7 +376,10 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
                 if on_file:
                     on_file(report.files[-1])
             sink.close()
-        os.replace(tmp, out_path)
+        try:
+            os.replace(tmp, out_path)
+        except OSError:  # e.g. the file is open in Excel (Windows), or is a folder now
+            raise errors.UsageError("cannot write the output file") from None
     except BaseException:
         try:
             os.unlink(tmp)
