@@ -111,11 +111,11 @@ def test_an_empty_run_writes_a_valid_empty_export(tmp_path):
         assert out.read_bytes() == formats.get(fmt).write([]) or fmt == "xlsx"
 
 
-def _crash_on_medical(task, job):
+def _crash_on_medical(task, job, password):
     """A worker that dies like a crash in native code when it meets one file."""
     if task.name.endswith("medical.pdf"):
         os._exit(70)
-    return bulk.work(task, job)
+    return bulk.work(task, job, password)
 
 
 def test_a_crashed_worker_costs_one_file(tree, tmp_path):

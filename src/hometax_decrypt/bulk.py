@@ -176,13 +176,11 @@ def password_file_warning(path: str) -> str | None:
 
 @dataclass(frozen=True)
 class Job:
-    """What every worker needs to know (sent once per task; small)."""
+    """What every worker needs to know besides its task and password (sent with each; small)."""
 
     fmt: str
     mask: bool
     limits: Limits
-    default_password: str | None = field(default=None, repr=False)
-    passwords: dict = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -223,11 +221,10 @@ def _read(task: Task, limits: Limits) -> bytes:
     return archive.read_entry(zf, info)
 
 
-def work(task: Task, job: Job) -> Outcome:
+def work(task: Task, job: Job, password: str | None) -> Outcome:
     """Read, parse and serialize one document; every failure becomes the file's outcome."""
     try:
         data = _read(task, job.limits)
-        password = archive.password_for(task.name, job.default_password, job.passwords)
         doc = service.parse(data, password, job.limits).document
         del data
         deadline = Deadline(job.limits.max_seconds)
@@ -346,7 +343,7 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
         limits: Limits | None = None, zip_limits: ZipLimits | None = None,
         on_total: Callable[[int], None] | None = None,
         on_file: Callable[[Outcome], None] | None = None,
-        worker: Callable[[Task, Job], Outcome] = work) -> Report:
+        worker: Callable[[Task, Job, str | None], Outcome] = work) -> Report:
     """Read every document under ``paths`` into ``output`` in format ``fmt``; the per-file table.
     ``on_total(n)``: called once, when the files are counted; ``on_file(outcome)``: after each file
     (a progress bar). ``worker``: the per-task function (module-level: it is sent to the workers)."""
@@ -354,7 +351,12 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
     jobs = max(1, jobs or default_jobs())
     zip_limits = zip_limits or ZipLimits.from_settings(Settings.from_env())
     items = list(collect(paths, zip_limits))  # paths and names only: no document is read here
-    job = Job(fmt, mask, resolve(limits), password, dict(passwords or {}))
+    job = Job(fmt, mask, resolve(limits))
+    passwords = dict(passwords or {})
+
+    def password_for(task: Task) -> str | None:
+        return archive.password_for(task.name, password, passwords)
+
     if on_total:
         on_total(len(items))
     out_path = Path(output).resolve()
@@ -369,7 +371,7 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
     try:
         with os.fdopen(fd, "wb") as fh:
             sink = _Sink(fmt, fh, mask, str(folder))
-            for outcome in _outcomes(items, job, jobs, worker):
+            for outcome in _outcomes(items, job, password_for, jobs, worker):
                 if outcome.ok:
                     sink.add(outcome)
                 report.files.append(dataclasses.replace(outcome, chunk=None, projection=None))
@@ -389,7 +391,7 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
     return report
 
 
-def _outcomes(items: list, job: Job, jobs: int, worker) -> Iterator[Outcome]:
+def _outcomes(items: list, job: Job, password_for, jobs: int, worker) -> Iterator[Outcome]:
     """Each item's outcome in order; at most ``jobs × WINDOW_PER_JOB`` in flight."""
     window: deque = deque()
     it = iter(items)
@@ -403,7 +405,7 @@ def _outcomes(items: list, job: Job, jobs: int, worker) -> Iterator[Outcome]:
                 if isinstance(item, service.FileResult):
                     window.append((item.name, Outcome(item.name, item.code)))
                 else:
-                    window.append((item, pool.submit(worker, item, job)))
+                    window.append((item, pool.submit(worker, item, job, password_for(item))))
             if not window:
                 return
             task, pending = window.popleft()
@@ -423,15 +425,15 @@ def _outcomes(items: list, job: Job, jobs: int, worker) -> Iterator[Outcome]:
                                                   and p.exception() is None):
                         window.append((t, p if isinstance(p, Outcome) else p.result()))
                     else:
-                        window.append((t, _alone(t, job, worker)))
+                        window.append((t, _alone(t, job, password_for(t), worker)))
                 pool = ProcessPoolExecutor(max_workers=jobs)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _alone(task: Task, job: Job, worker) -> Outcome:
+def _alone(task: Task, job: Job, password: str | None, worker) -> Outcome:
     with ProcessPoolExecutor(max_workers=1) as pool:
         try:
-            return pool.submit(worker, task, job).result()
+            return pool.submit(worker, task, job, password).result()
         except BrokenProcessPool:
             return Outcome(task.name, "internal")
