@@ -187,6 +187,9 @@ def test_cli_table_exit_status_and_no_password_anywhere(tree, tmp_path, capsys, 
     assert cli.main(["batch", *ok, "-o", str(tmp_path / "x.csv"), "--jobs", "0"]) == 2
     assert cli.main(["batch", *ok, "-o", str(tmp_path / "no" / "x.csv")]) == 2  # no such folder
     assert "cannot write the output file" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["batch", str(tmp_path / "empty"), "-o", str(tmp_path / "e.csv")]) == 2
+    assert "no PDF or ZIP file found" in capsys.readouterr().err
 
 
 def test_totals_from_projections_equal_totals_of_documents(tree):

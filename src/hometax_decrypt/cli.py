@@ -204,6 +204,8 @@ def _cmd_batch(args) -> int:
     statuses = ", ".join(f"{c} {n}" for c, n in sorted(report.by_status.items()))
     out.write(f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}\n")
     out.flush()
+    if not report.files:
+        print("usage: no PDF or ZIP file found under the paths given", file=sys.stderr)
     return report.exit_code
 
 
