@@ -110,12 +110,12 @@ def _file_tasks(path: Path, name: str, zip_limits: ZipLimits) -> Iterator[Task |
         return
     try:
         with archive.zip_file(str(path)) as zf:
-            infos = archive.checked_entries(zf, zip_limits)
+            entries, _skipped = archive.checked_entries(zf, zip_limits)  # folders, hidden files
     except errors.HometaxError as exc:
         yield service.FileResult(name, error=exc)
         return
-    for info in infos:
-        yield Task(f"{name}/{info.filename}", str(path), info.filename)
+    for info, entry in entries:  # the entry's name as written (CP949 from Korean Windows)
+        yield Task(f"{name}/{entry}", str(path), info.filename)
 
 
 # -- passwords ------------------------------------------------------------------------------------
