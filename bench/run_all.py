@@ -13,6 +13,8 @@ The headline figures (docs/performance.md explains each and what limits it):
                         in-process capacity the whole HTTP stack delivers (target ≥ 0.6).
 ``http_vs_flask_dev``   ``http_docs_per_s`` over the same load against ``flask run`` (target ≥ 2).
 ``p99_ms``              99th-percentile latency at concurrency 8 through nginx + TLS (target < 50 ms).
+``bulk_docs_per_s``     ``hometax-decrypt batch`` over 1,000 sample files on every core (bench/bulk.py);
+``bulk_speedup``        its ratio to ``--jobs 1`` in the same run.
 
 Takes about 3 minutes with the defaults on 2 cores.
 """
@@ -34,6 +36,7 @@ sys.path.insert(0, str(BENCH))
 
 import http_load  # noqa: E402  (first: it sets the trust configuration the app servers get)
 import library  # noqa: E402
+import bulk as bulk_bench  # noqa: E402
 
 import hometax_decrypt  # noqa: E402
 
@@ -83,7 +86,7 @@ def verdict(value: float, target: tuple[str, float]) -> bool:
     return value >= bound if op == ">=" else value < bound
 
 
-def summary(lib: dict, web: dict, cores: int) -> dict:
+def summary(lib: dict, web: dict, cores: int, batch: dict) -> dict:
     big = lib[library.BIG[0]]
     library_rate = big["extract+verify"]["docs_per_s"]
     stack8 = http_load.find(web, "stack", "raw", 8)
@@ -100,6 +103,10 @@ def summary(lib: dict, web: dict, cores: int) -> dict:
         "p99_ms": stack8["p99_ms"],
         "memory_per_worker_rss_mib": web["stack"]["memory_after_load"]["rss_mib_mean"],
         "memory_per_worker_pss_mib": web["stack"]["memory_after_load"]["pss_mib_mean"],
+        "bulk_files": batch["files"],
+        "bulk_docs_per_s": batch["all_cores"]["docs_per_s"],
+        "bulk_jobs_1_docs_per_s": batch["jobs_1"]["docs_per_s"],
+        "bulk_speedup": batch["speedup"],
     }
     out["targets"] = {k: {"target": f"{op} {bound:g}", "value": out[k], "met": verdict(out[k], (op, bound))}
                       for k, (op, bound) in TARGETS.items()}
@@ -118,7 +125,10 @@ def print_summary(s: dict, out=sys.stdout) -> None:
             ("p50_ms", s["p50_ms"], "concurrency 8"),
             ("p99_ms", s["p99_ms"], "target < 50"),
             ("memory_per_worker_rss_mib", s["memory_per_worker_rss_mib"], "after load"),
-            ("memory_per_worker_pss_mib", s["memory_per_worker_pss_mib"], "shared pages split")]
+            ("memory_per_worker_pss_mib", s["memory_per_worker_pss_mib"], "shared pages split"),
+            ("bulk_docs_per_s", s["bulk_docs_per_s"], f"batch, {s['bulk_files']} files, every core"),
+            ("bulk_jobs_1_docs_per_s", s["bulk_jobs_1_docs_per_s"], "batch --jobs 1, same files"),
+            ("bulk_speedup", s["bulk_speedup"], "every core / --jobs 1")]
     for name, value, note in rows:
         met = s["targets"].get(name, {}).get("met")
         mark = "" if met is None else ("  met" if met else "  MISSED")
@@ -144,9 +154,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{info['load_average_at_start']}", flush=True)
     lib = library.run(args.library_seconds)
     web = http_load.run(args.seconds, levels)
+    batch = bulk_bench.run(200 if args.quick else 1000)
+    bulk_bench.print_result(batch)
     result = {"measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "command": "make bench" if argv is None and len(sys.argv) == 1 else " ".join(sys.argv),
-              "machine": info, **summary(lib, web, cores), "library": lib, "http": web,
+              "machine": info, **summary(lib, web, cores, batch), "library": lib, "http": web,
+              "bulk": batch,
               "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
               "duration_s": round(time.monotonic() - started, 1)}
     print_summary(result)

@@ -4,8 +4,8 @@
     scripts/stack.py up | down | status | render
 
 ``up`` makes a self-signed certificate unless HOMETAX_TLS_CERT/HOMETAX_TLS_KEY name one, starts
-supervisord (PyPI ``supervisor``), which runs HOMETAX_INSTANCES app servers (gunicorn, or uWSGI with
-APP_SERVER=uwsgi), each on its own Unix socket and none on a TCP port, and restarts one that dies, as
+supervisord (PyPI ``supervisor``), which runs HOMETAX_INSTANCES app servers (gunicorn, uWSGI with
+APP_SERVER=uwsgi, or waitress with APP_SERVER=waitress), each on its own Unix socket and none on a TCP port, and restarts one that dies, as
 systemd's ``Restart=always`` does in production; then nginx with a config rendered from
 deploy/nginx.conf.in, and prints the URL. Everything it writes (rendered config, sockets, pids, logs, certificate, metrics) lives under the
 run directory (HOMETAX_RUN_DIR, default ``run/`` in the repository); the system nginx, /etc/nginx and
@@ -36,6 +36,7 @@ from hometax_decrypt.settings import Settings  # noqa: E402
 from hometax_decrypt.web.config import WebConfig  # noqa: E402
 
 MiB = 1024 * 1024
+APP_SERVERS = ("gunicorn", "uwsgi", "waitress")
 
 
 @dataclass
@@ -75,8 +76,8 @@ class StackConfig:
         if bool(cert) != bool(key):
             raise SystemExit("set both HOMETAX_TLS_CERT and HOMETAX_TLS_KEY, or neither")
         server = st.app_server.strip().lower()
-        if server not in ("gunicorn", "uwsgi"):
-            raise SystemExit("APP_SERVER must be gunicorn or uwsgi")
+        if server not in APP_SERVERS:
+            raise SystemExit("APP_SERVER must be one of " + ", ".join(APP_SERVERS))
         return cls(
             run_dir=Path(st.run_dir or REPO / "run").resolve(),
             app_server=server,
@@ -414,6 +415,8 @@ def _app_command(cfg: StackConfig) -> list[str]:
                              "'uwsgi' extra)")
         venv = str(Path(sys.prefix))
         return [str(exe), "--ini", str(DEPLOY / "uwsgi.ini"), "--virtualenv", venv]
+    if cfg.app_server == "waitress":  # one process, HOMETAX_WORKERS threads (web/serve.py)
+        return [sys.executable, "-m", "hometax_decrypt.web.serve"]
     exe = bindir / "gunicorn"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gunicorn"]
     return cmd + ["-c", str(DEPLOY / "gunicorn.conf.py"), "hometax_decrypt.web.wsgi:app"]

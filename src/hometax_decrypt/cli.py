@@ -92,6 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     pa.add_argument("--format", default=formats.DEFAULT, choices=list(formats.NAMES))
     pa.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     pa.add_argument("-o", "--output", help="output file (default: standard output)")
+
+    ba = sub.add_parser("batch", help="many documents (files, folders, ZIPs) on all cores into one "
+                                      "export file; a result table per file; exit 0 when every "
+                                      "file was read, 9 when some failed")
+    ba.add_argument("paths", nargs="+", metavar="PATH", help="PDF files, folders (recursive: "
+                    "*.pdf and *.zip) and ZIP archives")
+    ba.add_argument("--format", default=formats.DEFAULT, choices=list(formats.NAMES))
+    ba.add_argument("-o", "--output", required=True, help="the export file")
+    ba.add_argument("--jobs", type=int, help="worker processes (default: every core)")
+    _add_password(ba)
+    ba.add_argument("--password-file", help="CSV of file,password (see the README for keeping it "
+                                            "safe); files not in it take the one password")
+    ba.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
+    ba.add_argument("--quiet", action="store_true", help="print only the counts, not every file")
     return ap
 
 
@@ -154,10 +168,63 @@ def _cmd_parse(args) -> int:
     return 0
 
 
+class _Progress:
+    """A tqdm bar on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self):
+        self.bar = None
+
+    def total(self, n: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=n, unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def file(self, _outcome) -> None:
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _cmd_batch(args) -> int:
+    from . import bulk
+
+    if args.jobs is not None and args.jobs < 1:
+        raise errors.UsageError("--jobs must be 1 or more")
+    passwords = {}
+    if args.password_file:
+        warning = bulk.password_file_warning(args.password_file)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+        passwords = bulk.read_password_file(args.password_file)
+    progress = _Progress()
+    try:
+        report = bulk.run(args.paths, args.format, args.output, jobs=args.jobs,
+                          password=_password(args), passwords=passwords, mask=args.mask,
+                          on_total=progress.total, on_file=progress.file)
+    finally:
+        progress.close()
+    out = sys.stdout
+    if not args.quiet:
+        width = max([len(f.name) for f in report.files] + [4])
+        out.write(f"{'file':<{width}}  {'result':<17}  authenticity\n")
+        for f in report.files:
+            out.write(f"{f.name:<{width}}  {f.code:<17}  {f.status or '-'}\n")
+    counts = ", ".join(f"{c} {n}" for c, n in sorted(report.by_code.items()))
+    statuses = ", ".join(f"{c} {n}" for c, n in sorted(report.by_status.items()))
+    out.write(f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}\n")
+    out.flush()
+    if not report.files:
+        print("usage: no PDF or ZIP file found under the paths given", file=sys.stderr)
+    return report.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"extract": _cmd_extract, "verify": _cmd_verify, "parse": _cmd_parse}[args.command](args)
+        return {"extract": _cmd_extract, "verify": _cmd_verify, "parse": _cmd_parse,
+                "batch": _cmd_batch}[args.command](args)
     except errors.HometaxError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return exc.exit_code

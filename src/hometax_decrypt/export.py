@@ -176,10 +176,16 @@ def to_csv(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(COLUMNS)
-    for r in (r for doc in _as_list(docs) for r in _doc_rows(doc, mask, _deadline(deadline))):
-        w.writerow(["" if r[c] is None else (str(r[c]) if c in NUMERIC_COLUMNS else _safe_text(r[c]))
-                    for c in COLUMNS])
+    for doc in _as_list(docs):
+        w.writerows(csv_cells(doc, mask, _deadline(deadline)))
     return buf.getvalue().encode("utf-8-sig")
+
+
+def csv_cells(doc, mask: bool = False, deadline: Deadline | None = None):
+    """The CSV cells of one document's rows, one list per row (a bulk run writes them as they come)."""
+    for r in _doc_rows(doc, mask, _deadline(deadline)):
+        yield ["" if r[c] is None else (str(r[c]) if c in NUMERIC_COLUMNS else _safe_text(r[c]))
+               for c in COLUMNS]
 
 
 # -- XLSX -----------------------------------------------------------------------------------------
@@ -202,7 +208,11 @@ def summary_rows(docs, mask: bool = False,
     """Header and rows of the person × tax year × category table (amounts as int or None): one row
     per person AND tax year across ``docs`` (:func:`person_year_totals`); columns
     :data:`SUMMARY_FIXED`, one per category present, then :data:`SUMMARY_TAIL`."""
-    table_in = person_year_totals(docs, mask, deadline)
+    return summary_table(person_year_totals(docs, mask, deadline))
+
+
+def summary_table(table_in: list[dict]) -> tuple[list[str], list[list]]:
+    """:func:`summary_rows` of per-person-and-year totals already made."""
     present = {c["category"] for p in table_in for c in p["categories"]}
     cats = [k for k in order() if k in present]
     lab = labels()
@@ -220,39 +230,59 @@ def to_xlsx(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes
     """Written with XlsxWriter in its in-memory mode: nothing of the workbook touches the disk
     (openpyxl writes every worksheet to a temporary file before zipping it, whatever its mode).
     Text cells are written as strings, never as formulas or links; amounts as numbers."""
-    import xlsxwriter
-
     docs = _as_list(docs)
     out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False,
-                                   "strings_to_urls": False, "strings_to_numbers": False})
-    thousands = wb.add_format({"num_format": THOUSANDS})
-    bold = wb.add_format({"bold": True})
-
-    ws = wb.add_worksheet("items")
-    ws.freeze_panes(1, 0)
-    widths = {"details": 60, "breakdown": 40, "trade_nm": 24, "form_name": 24}
-    for j, c in enumerate(COLUMNS):
-        ws.set_column(j, j, widths.get(c, 14))
-        ws.write_string(0, j, c, bold)
-    i = 1
+    book = XlsxBook(out)
     for doc in docs:  # one budget per document (or the caller's), for its rows and its cells
-        for r in _doc_rows(doc, mask, _deadline(deadline)):
-            for j, c in enumerate(COLUMNS):
-                _write_cell(ws, i, j, r[c], c in NUMERIC_COLUMNS, thousands)
-            i += 1
-
-    ss = wb.add_worksheet("summary")
-    ss.freeze_panes(1, len(SUMMARY_FIXED))
-    header, table = summary_rows(docs, mask, deadline)
-    numeric = range(len(SUMMARY_FIXED), len(header) - len(SUMMARY_TAIL))
-    for j, c in enumerate(header):
-        ss.write_string(0, j, c, bold)
-    for i, r in enumerate(table, start=1):
-        for j, v in enumerate(r):
-            _write_cell(ss, i, j, v, j in numeric, thousands)
-    wb.close()
+        book.add_rows(_doc_rows(doc, mask, _deadline(deadline)))
+    book.close(summary_rows(docs, mask, deadline))
     return out.getvalue()
+
+
+class XlsxBook:
+    """The XLSX layout, written row by row: :meth:`add_rows` (the ``items`` sheet), then
+    :meth:`close` with the ``summary`` sheet's header and rows. ``tmpdir=None``: the workbook is
+    built in memory; a directory: XlsxWriter's ``constant_memory`` mode, each row flushed to a
+    temporary file there as it is written (a bulk run of any size: :mod:`hometax_decrypt.bulk`)."""
+
+    def __init__(self, out, tmpdir: str | None = None):
+        import xlsxwriter
+
+        options = {"strings_to_formulas": False, "strings_to_urls": False,
+                   "strings_to_numbers": False}
+        if tmpdir is None:
+            options["in_memory"] = True
+        else:
+            options.update(constant_memory=True, tmpdir=tmpdir)
+        self.wb = wb = xlsxwriter.Workbook(out, options)
+        self.thousands = wb.add_format({"num_format": THOUSANDS})
+        self.bold = wb.add_format({"bold": True})
+        self.ws = ws = wb.add_worksheet("items")
+        ws.freeze_panes(1, 0)
+        widths = {"details": 60, "breakdown": 40, "trade_nm": 24, "form_name": 24}
+        for j, c in enumerate(COLUMNS):
+            ws.set_column(j, j, widths.get(c, 14))
+            ws.write_string(0, j, c, self.bold)
+        self.row = 1
+
+    def add_rows(self, rows) -> None:
+        """Rows as :func:`rows` makes them (dicts keyed by :data:`COLUMNS`)."""
+        for r in rows:
+            for j, c in enumerate(COLUMNS):
+                _write_cell(self.ws, self.row, j, r[c], c in NUMERIC_COLUMNS, self.thousands)
+            self.row += 1
+
+    def close(self, summary: tuple[list[str], list[list]]) -> None:
+        ss = self.wb.add_worksheet("summary")
+        ss.freeze_panes(1, len(SUMMARY_FIXED))
+        header, table = summary
+        numeric = range(len(SUMMARY_FIXED), len(header) - len(SUMMARY_TAIL))
+        for j, c in enumerate(header):
+            ss.write_string(0, j, c, self.bold)
+        for i, r in enumerate(table, start=1):
+            for j, v in enumerate(r):
+                _write_cell(ss, i, j, v, j in numeric, self.thousands)
+        self.wb.close()
 
 
 def _write_cell(ws, row: int, col: int, value, numeric: bool, number_format) -> None:

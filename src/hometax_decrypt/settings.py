@@ -94,7 +94,8 @@ class Settings:
                   shown="set per instance")
     # -- the stack (make up: scripts/stack.py) -----------------------------------------------------
     app_server: str = _s("APP_SERVER", "str", "gunicorn",
-                  "`gunicorn` or `uwsgi`")
+                  "`gunicorn`, `uwsgi` or `waitress` (one process of `HOMETAX_WORKERS` threads; "
+                  "runs on Windows)")
     https_port: int = _s("HOMETAX_HTTPS_PORT", "int", 8443,
                   "HTTPS port")
     http_port: int = _s("HOMETAX_HTTP_PORT", "int", 8080,
@@ -112,7 +113,7 @@ class Settings:
                   "app server instances, each on its own socket")
     # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
     workers: int | None = _s("HOMETAX_WORKERS", "int", None,
-                  "worker processes per instance",
+                  "worker processes per instance (waitress: threads)",
                   shown="number of cores")
     timeout: int = _s("HOMETAX_TIMEOUT", "int", 30,
                   "seconds before a stuck worker is killed and replaced")
@@ -156,7 +157,8 @@ class Settings:
                   shown="`www-data` when it can read the web root")
     # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
     bind: str = _s("HOMETAX_BIND", "str", "unix:/run/hometax/app-1.sock",
-                  "the gunicorn instance's socket; set per instance by the stack or the unit")
+                  "the gunicorn/waitress instance's socket (`unix:PATH`, or waitress on Windows: "
+                  "`127.0.0.1:PORT`); set per instance by the stack or the unit")
     pidfile: str | None = _s("HOMETAX_PIDFILE", "path", None,
                   "the app server's pid file; set per instance",
                   shown="none")

@@ -15,7 +15,7 @@ from .. import errors, formats, service
 from ..limits import Deadline
 from ..pdf import normalize_encoding, normalize_part
 from ..yesone.serialize import document_to_dict
-from . import batch as batch_mod
+from .. import archive as batch_mod
 from . import http_errors, inputs
 from .metrics import DOCUMENTS
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from flask import request
 
 from .. import errors
+from ..archive import Upload  # noqa: F401 (the web's name for it; defined in the core)
 
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
@@ -22,12 +22,6 @@ SECRET_PARAMS = ("password", "passwords")
 QUERY_PARAMS = ("part", "encoding", "format", "mask")
 QUERY_VALUE_CHARS = "A-Za-z0-9_.-"  # a value is one plain word (xml, euc-kr, csv, true)
 PASSWORD_MAP_MAX_CHARS = 256 * 1024  # ~1000 entries of long Korean file names
-
-
-@dataclass
-class Upload:
-    name: str  # the client's file name (never logged)
-    data: bytes
 
 
 def query_regex() -> str:

@@ -85,42 +85,72 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
     "categories": [...], "dependant_flags": [...], "duplicates": [{"form_cd", "doc_seq",
     "counted_doc_seq"}]}]`` in order of appearance. ``deadline``: a callable returning the budget of
     document i (or None)."""
-    docs = list(docs)
+    return totals_of([projection(doc, deadline(i) if callable(deadline) else deadline)
+                      for i, doc in enumerate(docs)], mask=mask)
+
+
+def projection(doc, deadline=None) -> dict:
+    """What :func:`totals` needs of one document, and nothing else: who appears in which form, and
+    each item's person, form and contribution (a category's amount, or a dependant flag). Small and
+    picklable: a bulk run keeps these instead of the documents (:mod:`hometax_decrypt.bulk`)."""
+    cat = catalog()
+    year = doc.doc.att_year or ""
+    present = []
+    for form in doc.forms:
+        for person in form.people:
+            if deadline is not None:
+                deadline.check()
+            present.append((_person_key(person), form.form_cd[:4]))
+    items = []
+    for form, person, item in doc.items():
+        if deadline is not None:
+            deadline.check()
+        if cat.counted(form.form_cd):
+            contribution = ("amount", cat.summary_category(form.form_cd)[0], item.amount)
+        else:
+            contribution = ("flag", dependant_flag(person, item))
+        items.append((_person_key(person), person.resid, person.name, form.form_cd, contribution))
+    return {"seq": doc.doc.seq or "", "att_year": doc.doc.att_year, "year": year,
+            "present": present, "items": items}
+
+
+def totals_of(projections: list[dict], mask: bool = False) -> list[dict]:
+    """:func:`totals` of the documents whose :func:`projection` s these are, in that order."""
     # which document counts for each (person, year, form_cd): the newest issue
     keep: dict[tuple, int] = {}
-    for i, doc in enumerate(docs):
-        dl = deadline(i) if callable(deadline) else deadline
-        year = doc.doc.att_year or ""
-        for form in doc.forms:
-            for person in form.people:
-                if dl is not None:
-                    dl.check()
-                k = (_person_key(person), year, form.form_cd[:4])
-                best = keep.get(k)
-                if best is None or ((docs[i].doc.seq or ""), i) > ((docs[best].doc.seq or ""), best):
-                    keep[k] = i
+    for i, p in enumerate(projections):
+        for pk, form4 in p["present"]:
+            k = (pk, p["year"], form4)
+            best = keep.get(k)
+            if best is None or (p["seq"], i) > (projections[best]["seq"], best):
+                keep[k] = i
     out: dict[tuple, dict] = {}
-    for i, doc in enumerate(docs):
-        dl = deadline(i) if callable(deadline) else deadline
-        year = doc.doc.att_year or ""
-        for form, person, item in doc.items():
-            if dl is not None:
-                dl.check()
-            pk = _person_key(person)
+    for i, p in enumerate(projections):
+        year, seq = p["year"], p["seq"]
+        for pk, resid, name, form_cd, contribution in p["items"]:
             entry = out.setdefault((pk, year), {
-                "resid": person.resid, "name": person.name, "att_year": doc.doc.att_year,
+                "resid": resid, "name": name, "att_year": p["att_year"],
                 "documents": [], "totals": {}, "dependant_flags": [], "duplicates": []})
-            seq = doc.doc.seq or ""
             if seq not in entry["documents"]:
                 entry["documents"].append(seq)
-            k = (pk, year, form.form_cd[:4])
+            k = (pk, year, form_cd[:4])
             if keep[k] != i:
-                dup = {"form_cd": form.form_cd, "doc_seq": seq,
-                       "counted_doc_seq": docs[keep[k]].doc.seq or ""}
+                dup = {"form_cd": form_cd, "doc_seq": seq,
+                       "counted_doc_seq": projections[keep[k]]["seq"]}
                 if dup not in entry["duplicates"]:
                     entry["duplicates"].append(dup)
                 continue
-            _add(entry, form, person, item, mask)
+            if contribution[0] == "flag":
+                flag = dict(contribution[1])
+                if mask:
+                    flag["resid"] = mask_resid(flag["resid"])
+                entry["dependant_flags"].append(flag)
+                continue
+            _, key, amount = contribution
+            t = entry["totals"].setdefault(key, {"amount": None, "items": 0})
+            t["items"] += 1
+            if amount is not None:
+                t["amount"] = (t["amount"] or 0) + amount
     return [{"resid": mask_resid(e["resid"]) if mask else e["resid"], "name": e["name"],
              "att_year": e["att_year"], "documents": e["documents"],
              "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"],

@@ -1,0 +1,86 @@
+"""Documents per second of ``hometax-decrypt batch`` over 1,000 files on every core, against
+``--jobs 1``, measured in one run.
+
+    .venv/bin/python bench/bulk.py [--files 1000] [--format csv]
+
+The files are the NTS samples (../shared/samples: the nts-2020 and nts-2022 PDFs, 30 KB to 790 KB,
+the password-protected one opened with its password) copied round-robin into a temporary folder;
+each run reads them all and writes one export. Prints both rates and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hometax_decrypt import bulk
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+PASSWORD = "1234567"  # all-password-1234567.pdf
+
+
+def build(folder: Path, files: int) -> int:
+    """``files`` documents in ``folder``; their total size in bytes."""
+    sources = sorted(SAMPLES.rglob("*.pdf"))
+    total = 0
+    for i in range(files):
+        src = sources[i % len(sources)]
+        dst = folder / f"{i:05d}-{src.name}"
+        shutil.copyfile(src, dst)
+        total += dst.stat().st_size
+    return total
+
+
+def measure(folder: Path, fmt: str, jobs: int) -> dict:
+    out = folder.parent / f"out-{jobs}.{fmt}"
+    t0 = time.perf_counter()
+    report = bulk.run([str(folder)], fmt, str(out), jobs=jobs, password=PASSWORD)
+    seconds = time.perf_counter() - t0
+    if not report.all_ok:
+        raise SystemExit(f"bulk run failed: {dict(report.by_code)}")
+    return {"jobs": jobs, "files": len(report.files), "seconds": round(seconds, 2),
+            "docs_per_s": round(len(report.files) / seconds, 1),
+            "output_mib": round(out.stat().st_size / 2**20, 1)}
+
+
+def run(files: int = 1000, fmt: str = "csv") -> dict:
+    with tempfile.TemporaryDirectory(prefix="hometax-bulk-") as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        size = build(folder, files)
+        all_cores = bulk.default_jobs()
+        many = measure(folder, fmt, all_cores)
+        one = measure(folder, fmt, 1)
+    return {"files": files, "input_mib": round(size / 2**20, 1), "format": fmt,
+            "cores": os.cpu_count(), "all_cores": many, "jobs_1": one,
+            "speedup": round(many["docs_per_s"] / one["docs_per_s"], 2)}
+
+
+def print_result(r: dict, out=sys.stdout) -> None:
+    print(f"\nbatch: {r['files']} files ({r['input_mib']} MiB) -> {r['format']}", file=out)
+    for key in ("all_cores", "jobs_1"):
+        m = r[key]
+        print(f"  --jobs {m['jobs']:<3} {m['docs_per_s']:>8} docs/s  ({m['seconds']} s, output "
+              f"{m['output_mib']} MiB)", file=out)
+    print(f"  ratio all cores / --jobs 1: {r['speedup']} on {r['cores']} cores", file=out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--format", default="csv")
+    args = ap.parse_args(argv)
+    r = run(args.files, args.format)
+    print_result(r)
+    print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
