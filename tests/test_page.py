@@ -355,7 +355,6 @@ def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
 
     ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
     try:
-        t0 = time.monotonic()
         page.goto(stack.base_url + "/")
         page.set_input_files("#file-input", [str(folder / n) for n in names])
         wait_settled(page, len(names))
@@ -394,7 +393,6 @@ def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
         assert "7501011234567" in json.dumps(payload, ensure_ascii=False)
         assert rec.errors == []
         assert not any(u.endswith("/api/v1/batch") for u in rec.requests)
-        assert time.monotonic() - t0 < 40
     finally:
         ctx.close()
 

@@ -195,11 +195,11 @@ def test_up_fails_fast_on_a_bad_trust_dir(tmp_path):
     verification answering 400 usage."""
     from stack import start_stack
 
-    t0 = time.monotonic()
     with pytest.raises(RuntimeError, match="HOMETAX_TRUST_DIR") as info:
         start_stack(tmp_path / "run", HOMETAX_TRUST_DIR=str(tmp_path / "missing"))
+    # "exited": the app server ended by itself, not the readiness timeout (a wall-clock bound here
+    # would only fail on a loaded machine)
     assert "exited during start-up" in str(info.value)
-    assert time.monotonic() - t0 < 30  # not the 60 s readiness timeout
     assert not (tmp_path / "run" / "stack.json").exists()  # `down` cleaned up what was started
 
 

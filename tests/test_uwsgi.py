@@ -136,8 +136,8 @@ def test_bad_trust_dir_stops_uwsgi_at_start_up(tmp_path):
     every verification with 400 usage)."""
     from stack import start_stack
 
-    t0 = time.monotonic()
     with pytest.raises(RuntimeError, match="HOMETAX_TRUST_DIR") as info:
         start_stack(tmp_path / "run", app_server="uwsgi", HOMETAX_TRUST_DIR=str(tmp_path / "none"))
+    # "exited", not "did not become ready": the process ended by itself (no wall-clock bound here:
+    # a timed assertion fails on a loaded machine and proves nothing the message does not)
     assert "exited during start-up" in str(info.value)
-    assert time.monotonic() - t0 < 30
