@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,uwsgi,stack]'
+	$(PY) -m pip install -q -e '.[test,uwsgi,stack,bench]'
 	touch $(STAMP)
 
 # Debian packages: the service's own (nginx, openssl), and the tests' (browsers, a load generator).

@@ -138,7 +138,8 @@ def multipart_body(data: bytes, filename: str = "all.pdf") -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def post(base_url: str, body: bytes, content_type: str, timeout: float = 30) -> tuple[int, bytes]:
+def post(base_url: str, body: bytes, content_type: str, timeout: float = 30,
+         endpoint: str = ENDPOINT) -> tuple[int, bytes]:
     """One request with the standard library (certificate not checked: the stack's is self-signed)."""
     scheme, rest = base_url.split("://", 1)
     host, _, port = rest.partition(":")
@@ -150,18 +151,19 @@ def post(base_url: str, body: bytes, content_type: str, timeout: float = 30) -> 
     else:
         conn = http.client.HTTPConnection(host, int(port or 80), timeout=timeout)
     try:
-        conn.request("POST", ENDPOINT, body=body, headers={"Content-Type": content_type})
+        conn.request("POST", endpoint, body=body, headers={"Content-Type": content_type})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
         conn.close()
 
 
-def check_answer(base_url: str, body: bytes, content_type: str, expected: bytes) -> None:
-    status, got = post(base_url, body, content_type)
+def check_answer(base_url: str, body: bytes, content_type: str, expected: bytes,
+                 endpoint: str = ENDPOINT) -> None:
+    status, got = post(base_url, body, content_type, endpoint=endpoint)
     if status != 200 or got != expected:
-        raise SystemExit(f"{base_url}{ENDPOINT} ({content_type.split(';')[0]}) answered {status}, "
-                         f"{len(got)} bytes, not the library's {len(expected)}-byte extraction")
+        raise SystemExit(f"{base_url}{endpoint} ({content_type.split(';')[0]}) answered {status}, "
+                         f"{len(got)} bytes, not the library's {len(expected)}-byte answer")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -199,10 +201,13 @@ def parse_hey_csv(text: str) -> dict:
 
 
 def hey(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float,
-        watch: dict[str, int] | None = None) -> dict:
-    """Run hey; return its figures plus CPU seconds spent by hey and by each watched process tree."""
-    watch = watch or {}
+        watch: dict[str, int] | None = None, watch_own: dict[str, int] | None = None) -> dict:
+    """Run hey; return its figures plus CPU seconds spent by hey, by each watched process tree
+    (``watch``: a master with its live and reaped children) and by each process of ``watch_own``
+    alone (supervisord: its children are the app servers, counted in ``watch``)."""
+    watch, watch_own = watch or {}, watch_own or {}
     before = {k: tree_cpu_seconds(p) for k, p in watch.items()}
+    before.update({k: cpu_seconds(p, with_children=False) for k, p in watch_own.items()})
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run([HEY, "-z", f"{seconds}s", "-c", str(concurrency), "-m", "POST",
@@ -216,10 +221,27 @@ def hey(url: str, body_file: Path, content_type: str, concurrency: int, seconds:
     out["concurrency"] = concurrency
     cpu = {"hey": round(ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime, 2)}
     for k, p in watch.items():
-        cpu[k] = round(tree_cpu_seconds(p) - before[k], 2)
+        cpu[k] = round(tree_cpu_seconds(p) - before[k], 3)
+    for k, p in watch_own.items():
+        cpu[k] = round(cpu_seconds(p, with_children=False) - before[k], 3)
     out["cpu_s"] = cpu
     out["cpu_utilisation"] = round(sum(cpu.values()) / wall / (os.cpu_count() or 1), 2)
+    out.update(per_request_cpu(cpu, out["responses"]))
     return out
+
+
+def per_request_cpu(cpu: dict[str, float], requests: int) -> dict:
+    """CPU milliseconds per answered request: of each watched process, of the app servers together
+    (``app*``, ``gunicorn``, ``uwsgi``, ``flask``), and of the server side (everything but the load
+    generator: nginx, app servers, supervisord). Per-process CPU time, so it holds on a machine that
+    others share (wall-clock rates do not)."""
+    if not requests:
+        return {}
+    ms = {k: round(1000 * v / requests, 3) for k, v in cpu.items()}
+    app = sum(v for k, v in cpu.items() if k not in ("hey", "nginx", "supervisord"))
+    server = sum(v for k, v in cpu.items() if k != "hey")
+    return {"cpu_ms_per_request": ms, "app_cpu_ms_per_request": round(1000 * app / requests, 3),
+            "server_cpu_ms_per_request": round(1000 * server / requests, 3)}
 
 
 # == servers ============================================================================================
@@ -230,13 +252,15 @@ def _env(extra: dict) -> dict:
 
 
 @contextmanager
-def real_stack(run_dir: Path, instances: int | None = None):
+def real_stack(run_dir: Path, instances: int | None = None, app_server: str | None = None):
     """The stack as ``make up`` starts it, in ``run_dir`` on free ports; stopped on exit."""
     extra = {"HOMETAX_RUN_DIR": str(run_dir), "HOMETAX_HTTPS_PORT": str(free_port()),
              "HOMETAX_HTTP_PORT": str(free_port()), "HOMETAX_RATE_LIMIT": "100000",
              "HOMETAX_RATE_BURST": "100000", "HOMETAX_LISTEN": "127.0.0.1"}
     if instances is not None:
         extra["HOMETAX_INSTANCES"] = str(instances)
+    if app_server is not None:
+        extra["APP_SERVER"] = app_server
     cfg = stack.StackConfig.from_env(_env(extra))
     if stack.up(cfg) != 0:
         raise SystemExit("the stack did not start; see " + str(cfg.log_dir))
@@ -310,11 +334,28 @@ def flask_dev(run_dir: Path):
 
 
 # == the run ============================================================================================
+APP_SERVERS = ("gunicorn", "uwsgi")
+DOCUMENTS_ENDPOINT = "/api/v1/documents"
+
+
+def default_app_server() -> str:
+    """The app server ``make up`` starts when APP_SERVER is not set."""
+    from hometax_decrypt.settings import Settings
+
+    return Settings.from_env({}).app_server
+
+
 def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> dict:
     data = DOCUMENT.read_bytes()
     expected = h.extract(data)
+    from hometax_decrypt import formats, service
+
+    # what /api/v1/documents answers (format=json, unmasked), from the library
+    expected_documents = service.export(formats.get("json"), [service.parse(data).document])
+    default = default_app_server()
+    others = [a for a in APP_SERVERS if a != default]
     results: dict = {"document": "nts-2020/all.pdf", "bytes": len(data), "seconds_per_run": seconds,
-                     "load_generator": "hey (keep-alive)", "runs": []}
+                     "load_generator": "hey (keep-alive)", "app_server": default, "runs": []}
     with tempfile.TemporaryDirectory(prefix="hometax-bench-") as tmp:
         tmp = Path(tmp)
         os.chmod(tmp, 0o755)  # nginx's workers (www-data when run as root) reach the sockets below
@@ -326,52 +367,73 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
         bodies = {"raw": (raw_file, "application/pdf", data),
                   "multipart": (mp_file, mp_type, mp_body)}
 
-        def measure(server: str, base: str, watch: dict, kinds, levels):
+        def measure(server: str, base: str, watch: dict, kinds, levels, own=None,
+                    endpoint=ENDPOINT, answer=expected):
             for kind in kinds:
                 path, ctype, body = bodies[kind]
-                check_answer(base, body, ctype, expected)
-                hey(base + ENDPOINT, path, ctype, max(levels), min(2.0, seconds))  # warm up
+                check_answer(base, body, ctype, answer, endpoint)
+                hey(base + endpoint, path, ctype, max(levels), min(2.0, seconds))  # warm up
                 for c in levels:
-                    r = hey(base + ENDPOINT, path, ctype, c, seconds, watch)
-                    r.update(server=server, body=kind)
+                    r = hey(base + endpoint, path, ctype, c, seconds, watch, own)
+                    r.update(server=server, body=kind, endpoint=endpoint)
                     results["runs"].append(r)
                     _print_run(r, out)
 
-        print(f"\nHTTP: POST {ENDPOINT} with nts-2020/all.pdf, hey -z {seconds:g}s", file=out)
-        print(f"{'server':10} {'body':10} {'conc':>5} {'docs/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'non-200':>8} {'cpu use':>8}  cpu seconds", file=out)
-        with real_stack(tmp / "stack") as (cfg, state):
-            apps = stack.app_pids(cfg)  # instance -> master pid (supervisord's children)
-            masters = list(apps.values())
-            watch = {"nginx": state["nginx_pid"], **{f"app{i}": pid for i, pid in apps.items()}}
-            measure("stack", cfg.https_url, watch, ("raw", "multipart"), concurrencies)
-            results["stack"] = {"instances": cfg.instances, "workers_per_instance": cfg.workers,
-                                "memory_after_load": worker_memory(masters)}
-            workers_total = cfg.instances * cfg.workers
+        print(f"\nHTTP: POST {ENDPOINT} with nts-2020/all.pdf, hey -z {seconds:g}s; cpu ms = CPU "
+              f"milliseconds per request (server = nginx + app servers + supervisord)", file=out)
+        print(f"{'server':15} {'body':10} {'conc':>5} {'docs/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'non-200':>8} {'cpu use':>8} {'server':>7} {'app':>6} {'nginx':>6} {'hey':>6}",
+              file=out)
+
+        def on_stack(app_server: str, label: str, kinds, levels, documents: bool):
+            with real_stack(tmp / label, app_server=app_server) as (cfg, state):
+                apps = stack.app_pids(cfg)  # instance -> master pid (supervisord's children)
+                masters = list(apps.values())
+                watch = {"nginx": state["nginx_pid"], **{f"app{i}": pid for i, pid in apps.items()}}
+                own = {"supervisord": state["supervisord_pid"]}
+                measure(label, cfg.https_url, watch, kinds, levels, own)
+                if documents:
+                    measure(label, cfg.https_url, watch, ("raw",), (8,), own,
+                            DOCUMENTS_ENDPOINT, expected_documents)
+                results[label] = {"app_server": app_server, "instances": cfg.instances,
+                                  "workers_per_instance": cfg.workers,
+                                  "memory_after_load": worker_memory(masters)}
+                return cfg.instances * cfg.workers
+
+        workers_total = on_stack(default, "stack", ("raw", "multipart"), concurrencies, True)
+        for other in others:
+            on_stack(other, f"stack-{other}", ("raw",), [c for c in concurrencies if c in (1, 8)],
+                     True)
         with direct_gunicorn(tmp / "direct", workers_total) as (url, pid):
             measure("direct", url, {"gunicorn": pid}, ("raw",), concurrencies)
             results["direct"] = {"workers": workers_total, "memory_after_load": worker_memory([pid])}
         with flask_dev(tmp / "flask") as (url, pid):
             measure("flask-dev", url, {"flask": pid}, ("raw",), [c for c in concurrencies if c in (1, 8)])
             results["flask_dev"] = {"memory_after_load": memory(pid)}
-    mem = results["stack"]["memory_after_load"]
-    print(f"memory per stack worker after load: RSS {mem['rss_mib_mean']} MiB (max {mem['rss_mib_max']}), "
-          f"PSS {mem['pss_mib_mean']} MiB, {mem['workers']} workers", file=out)
+    for label in ["stack"] + [f"stack-{o}" for o in others]:
+        mem = results[label]["memory_after_load"]
+        print(f"memory per {label} worker ({results[label]['app_server']}) after load: RSS "
+              f"{mem['rss_mib_mean']} MiB (max {mem['rss_mib_max']}), PSS {mem['pss_mib_mean']} MiB, "
+              f"{mem['workers']} workers", file=out)
     return results
 
 
 def _print_run(r: dict, out) -> None:
     bad = r["responses"] - r["ok"]
-    cpu = " ".join(f"{k}={v}" for k, v in r["cpu_s"].items())
-    print(f"{r['server']:10} {r['body']:10} {r['concurrency']:5d} {r['docs_per_s']:8.1f} {r['p50_ms']:8.1f} "
-          f"{r['p99_ms']:8.1f} {bad:8d} {r['cpu_utilisation']:8.2f}  {cpu}", file=out, flush=True)
+    ms = r.get("cpu_ms_per_request", {})
+    label = r["server"] + (" /documents" if r.get("endpoint") == DOCUMENTS_ENDPOINT else "")
+    print(f"{label:15} {r['body']:10} {r['concurrency']:5d} {r['docs_per_s']:8.1f} {r['p50_ms']:8.1f} "
+          f"{r['p99_ms']:8.1f} {bad:8d} {r['cpu_utilisation']:8.2f} "
+          f"{r.get('server_cpu_ms_per_request', 0):7.2f} {r.get('app_cpu_ms_per_request', 0):6.2f} "
+          f"{ms.get('nginx', 0):6.2f} {ms.get('hey', 0):6.2f}", file=out, flush=True)
 
 
-def find(results: dict, server: str, body: str, concurrency: int) -> dict:
+def find(results: dict, server: str, body: str, concurrency: int, endpoint: str = ENDPOINT) -> dict:
     for r in results["runs"]:
-        if (r["server"], r["body"], r["concurrency"]) == (server, body, concurrency):
+        if (r["server"], r["body"], r["concurrency"], r.get("endpoint", ENDPOINT)) == (
+                server, body, concurrency, endpoint):
             return r
-    raise KeyError((server, body, concurrency))
+    raise KeyError((server, body, concurrency, endpoint))
 
 
 def main() -> None:

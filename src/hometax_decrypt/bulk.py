@@ -239,6 +239,9 @@ def work(task: Task, job: Job, password: str | None) -> Outcome:
         return Outcome(task.name, "internal")
 
 
+COMPACT = (",", ":")  # as export.to_json writes: byte-equal output, streamed
+
+
 def _serialize(doc, job: Job, deadline: Deadline):
     if job.fmt == "ndjson":
         return ndjson.to_ndjson([doc], mask=job.mask, deadline=deadline), None
@@ -249,16 +252,11 @@ def _serialize(doc, job: Job, deadline: Deadline):
     projection = summary.projection(doc, deadline)
     if job.fmt == "json":
         record = json.dumps(document_to_dict(doc, mask=job.mask, deadline=deadline),
-                            ensure_ascii=False, indent=1)
-        return _indent(record, "  ").encode("utf-8"), projection
+                            ensure_ascii=False, separators=COMPACT)
+        return record.encode("utf-8"), projection
     if job.fmt == "xlsx":
         return export.rows([doc], mask=job.mask, deadline=deadline), projection
     raise errors.UsageError("format must be one of " + ", ".join(formats.NAMES))
-
-
-def _indent(text: str, prefix: str, first: bool = True) -> str:
-    lines = text.split("\n")
-    return "\n".join((prefix if (i or first) else "") + line for i, line in enumerate(lines))
 
 
 # -- the output -----------------------------------------------------------------------------------
@@ -275,7 +273,7 @@ class _Sink:
             csv.writer(buf, lineterminator="\r\n").writerow(export.COLUMNS)
             fh.write(buf.getvalue().encode("utf-8-sig"))
         elif fmt == "json":
-            fh.write(b'{\n "format": "hometax-decrypt/records",\n "version": 1,\n "documents": [')
+            fh.write(b'{"format":"hometax-decrypt/records","version":1,"documents":[')
         elif fmt == "xlsx":
             self.book = export.XlsxBook(fh, tmpdir=tmpdir)
 
@@ -285,7 +283,7 @@ class _Sink:
         if self.fmt == "xlsx":
             self.book.add_rows(outcome.chunk)
         elif self.fmt == "json":
-            self.fh.write((b",\n" if self.count else b"\n") + outcome.chunk)
+            self.fh.write((b"," if self.count else b"") + outcome.chunk)
         else:
             self.fh.write(outcome.chunk)
         self.count += 1
@@ -297,8 +295,8 @@ class _Sink:
             self.book.close(export.summary_table(person_year))
         elif self.fmt == "json":
             tail = {"totals": person_year, "year_totals": summary.by_year(person_year)}
-            text = json.dumps(tail, ensure_ascii=False, indent=1)  # '{\n "totals": …\n}'
-            self.fh.write((b"\n ]," if self.count else b"],") + text[1:].encode("utf-8") + b"\n")
+            text = json.dumps(tail, ensure_ascii=False, separators=COMPACT)  # '{"totals":…}'
+            self.fh.write(b"]," + text[1:].encode("utf-8") + b"\n")
 
 
 # -- the run --------------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ def to_json(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes
                "documents": [document_to_dict(d, mask=mask, deadline=_deadline(deadline))
                              for d in docs],
                "totals": person_year, "year_totals": by_year(person_year)}
-    return (json.dumps(payload, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    # Compact: json's C encoder serves only separators without ``indent`` (with an indent, the pure
+    # Python one runs: 19 ms instead of 2.6 ms for nts-2020/all.pdf, and 77 % more bytes).
+    return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def person_year_totals(docs, mask: bool = False, deadline: Deadline | None = None) -> list[dict]:

@@ -1,4 +1,5 @@
-"""A Flask request that never spools an upload to disk, and reads Korean Windows file names.
+"""A Flask request that never spools an upload to disk, reads a raw body in one piece, and reads
+Korean Windows file names.
 
 Werkzeug's default stream factory is a ``SpooledTemporaryFile`` that moves to a temporary file past
 500 KB; a year-end settlement PDF is personal data and must stay in memory. The body size is bounded
@@ -15,6 +16,7 @@ import io
 
 from flask import Request
 from werkzeug import formparser
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.sansio.multipart import MultipartDecoder
 
 
@@ -43,3 +45,35 @@ class InMemoryRequest(Request):
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):
         return io.BytesIO()
+
+    def get_data(self, cache: bool = True, as_text: bool = False,
+                 parse_form_data: bool = False):
+        """The whole body as bytes. For a raw upload (``cache=False``, what the API asks for) with a
+        Content-Length (nginx always sends one): one read of exactly that many bytes from the WSGI
+        input, under the same limit as Werkzeug's stream (413 past ``MAX_CONTENT_LENGTH``, 400 when
+        the body ends early). Werkzeug's own path reads 64 KiB at a time and copies the body twice
+        more; with a 790 KB upload that was a tenth of the app's time around the core. Anything
+        else (cached, text, form data, a stream already touched) takes Werkzeug's path."""
+        length = self.content_length
+        if (cache or as_text or parse_form_data or length is None
+                or "stream" in self.__dict__ or "_cached_data" in self.__dict__):
+            return super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
+        limit = self.max_content_length
+        if limit is not None and length > limit:
+            raise RequestEntityTooLarge()
+        source = self.environ["wsgi.input"]
+        data = source.read(length) if length else b""
+        if len(data) < length:  # a server may return less than asked: read on until the end
+            parts = [data]
+            got = len(data)
+            while got < length:
+                chunk = source.read(length - got)
+                if not chunk:
+                    raise ClientDisconnected()
+                parts.append(chunk)
+                got += len(chunk)
+            data = b"".join(parts)
+        # the body is consumed: whatever reads the stream later (the drain before answering) sees
+        # its end, not the server's input
+        self.__dict__["stream"] = io.BytesIO()
+        return data

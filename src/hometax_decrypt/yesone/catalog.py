@@ -201,6 +201,7 @@ class Catalog:
         return fd.get("type") if fd else None
 
     # -- items and codes ------------------------------------------------------------------------
+    @lru_cache(maxsize=4096)  # the catalog never changes; every item of a document asks again
     def item_entry(self, form_cd: str, dat_cd: str) -> tuple[str | None, str]:
         """(label, label_source) of item code ``dat_cd`` in form ``form_cd``: the form's own item,
         else the same code in another version of its family (inferred). Item codes are one list
@@ -229,6 +230,7 @@ class Catalog:
         return name in self.codes
 
     # -- summary --------------------------------------------------------------------------------
+    @lru_cache(maxsize=4096)  # asked for every item, several times (summary, JSON, CSV)
     def category(self, form_cd: str) -> Category:
         for c in self.categories:
             if any((form_cd or "").startswith(p) for p in c.prefixes):

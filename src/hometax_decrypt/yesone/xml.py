@@ -38,7 +38,9 @@ def _parser() -> etree.XMLParser:
 
 def parse_tree(data: bytes, limits: Limits | None = None,
                deadline: Deadline | None = None) -> etree._Element:
-    """Parse ``data`` into an lxml element with every safety check; the root element."""
+    """Parse ``data`` into an lxml element with the checks that come before and right after
+    parsing; the root element. The checks of each element (entities, attributes, the element
+    budget, text between elements) are made by :class:`_Walk` as it builds the model."""
     lim = resolve(limits)
     deadline = deadline if deadline is not None else Deadline(lim.max_seconds)
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -67,21 +69,39 @@ def parse_tree(data: bytes, limits: Limits | None = None,
     if tree.docinfo.doctype:
         raise errors.Damaged("the XML data has a DOCTYPE; refused")
     deadline.check()  # the native parse above cannot be interrupted: check right after it
-    nodes = 0  # elements and attributes: each becomes at least one Python object in the model
-    for count, el in enumerate(root.iter(), start=1):
-        if not isinstance(el.tag, str):  # entity references left unresolved
+    return root
+
+
+class _Walk:
+    """One pass over the parsed tree that checks every element and builds the model from it: the
+    checks come before each element is copied, and a separate pass for them cost as much again
+    (each pass makes a Python proxy per element). Building stops at the first refusal; the '<'
+    bound of :func:`parse_tree` and ``max_xml_elements`` bound what is built before it."""
+
+    __slots__ = ("root", "deadline", "limit", "nodes", "next_check")
+
+    def __init__(self, root, limits: Limits, deadline: Deadline):
+        self.root, self.deadline, self.limit = root, deadline, limits.max_xml_elements
+        self.nodes = 0  # elements and attributes: each becomes at least one Python object
+        self.next_check = _CHECK_EVERY
+
+    def attrs(self, el, tag) -> dict[str, str]:
+        """The checks of one element, then a copy of its attributes (in order)."""
+        if not isinstance(tag, str):  # entity references left unresolved
             raise errors.Damaged("the XML data has entity references; refused")
-        n_attrs = len(el.attrib)  # linear; copying the map (below, in the model) is quadratic
+        n_attrs = len(el.attrib)  # linear; copying a huge map is not: counted before the copy
         if n_attrs > MAX_ATTRIBUTES:
             raise errors.TooLarge("too many attributes on one XML element")
-        nodes += 1 + n_attrs
-        if nodes > lim.max_xml_elements:
+        self.nodes += 1 + n_attrs
+        if self.nodes > self.limit:
             raise errors.TooLarge("too many XML elements")
-        if el.tail is not None and el.tail.strip() and el is not root:
+        if self.nodes >= self.next_check:
+            self.deadline.check()
+            self.next_check = self.nodes + _CHECK_EVERY
+        tail = el.tail
+        if tail is not None and tail.strip() and el is not self.root:
             raise errors.Damaged("the XML data has text between elements, which NTS data never has")
-        if count % _CHECK_EVERY == 0:
-            deadline.check()
-    return root
+        return dict(el.items()) if n_attrs else {}
 
 
 def _text(el, container: bool) -> str | None:
@@ -93,31 +113,34 @@ def _text(el, container: bool) -> str | None:
     return t
 
 
-def _attrs(el) -> dict[str, str]:
-    # parse_tree capped the number of attributes, so this copy stays cheap
-    return dict(el.attrib)
+def _node(el, w: _Walk) -> Node:
+    tag = el.tag
+    attrs = w.attrs(el, tag)
+    children = [_node(c, w) for c in el]
+    text = el.text
+    # in a container (an element with children, or an NTS structure element) whitespace-only text
+    # is indentation, not a value
+    if text is not None and (children or tag in _CONTAINERS) and not text.strip():
+        text = None
+    return Node(tag, attrs, text, children)
 
 
-def _node(el, dl: Deadline) -> Node:
-    dl.check()
-    return Node(el.tag, _attrs(el), _text(el, len(el) > 0), [_node(c, dl) for c in el])
+def _item(el, form_cd: str, w: _Walk) -> Item:
+    attrs = w.attrs(el, el.tag)
+    return Item(attrs, [_node(c, w) for c in el], form_cd=form_cd, text=_text(el, True))
 
 
-def _item(el, form_cd: str, dl: Deadline) -> Item:
-    dl.check()
-    return Item(_attrs(el), [_node(c, dl) for c in el], form_cd=form_cd, text=_text(el, True))
+def _person(el, form_cd: str, w: _Walk) -> Person:
+    attrs = w.attrs(el, el.tag)
+    children = [_item(c, form_cd, w) if c.tag == "data" else _node(c, w) for c in el]
+    return Person(attrs, children, text=_text(el, True))
 
 
-def _person(el, form_cd: str, dl: Deadline) -> Person:
-    dl.check()
-    children = [_item(c, form_cd, dl) if c.tag == "data" else _node(c, dl) for c in el]
-    return Person(_attrs(el), children, text=_text(el, True))
-
-
-def _form(el, dl: Deadline) -> Form:
-    form_cd = el.get("form_cd", "")
-    children = [_person(c, form_cd, dl) if c.tag == "man" else _node(c, dl) for c in el]
-    return Form(_attrs(el), children, text=_text(el, True))
+def _form(el, w: _Walk) -> Form:
+    attrs = w.attrs(el, el.tag)
+    form_cd = attrs.get("form_cd", "")
+    children = [_person(c, form_cd, w) if c.tag == "man" else _node(c, w) for c in el]
+    return Form(attrs, children, text=_text(el, True))
 
 
 def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | None = None) -> Document:
@@ -128,21 +151,26 @@ def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | No
     lim = resolve(limits)
     dl = deadline if deadline is not None else Deadline(lim.max_seconds)
     root = parse_tree(data, lim, dl)
+    w = _Walk(root, lim, dl)
+    root_attrs = w.attrs(root, root.tag)
     if root.tag != "yesone":
         raise errors.Damaged("the XML data is not an NTS <yesone> document")
     doc = None
     doc_pos = 0
     children: list = []
     for el in root:
-        if el.tag == "doc" and doc is None:
-            doc = DocInfo(_attrs(el), [_node(c, dl) for c in el], text=_text(el, True))
+        tag = el.tag
+        if tag == "doc" and doc is None:
+            attrs = w.attrs(el, tag)
+            doc = DocInfo(attrs, [_node(c, w) for c in el], text=_text(el, True))
             doc_pos = len(children)
-        elif el.tag == "form":
-            children.append(_form(el, dl))
+        elif tag == "form":
+            children.append(_form(el, w))
         else:
-            children.append(_node(el, dl))
+            children.append(_node(el, w))
+    dl.check()
     return Document(doc=doc if doc is not None else DocInfo(), children=children,
-                    root_attrs=dict(root.attrib), part="XML", doc_position=doc_pos,
+                    root_attrs=root_attrs, part="XML", doc_position=doc_pos,
                     text=_text(root, True))
 
 
