@@ -1,11 +1,14 @@
 """gunicorn settings for one app server instance of hometax-decrypt.
 
 Every value comes from the one settings object (hometax_decrypt.settings, read from the
-environment) so that ``make up`` (scripts/stack.py) and the systemd unit
-(deploy/systemd/hometax-app@.service) share this file. The app server listens only on a Unix socket;
-nginx in front terminates TLS, buffers uploads and balances over the instances."""
+environment) so that ``make up`` (scripts/stack.py) and the systemd units
+(deploy/systemd/hometax-app@.service, hometax-app-tcp@.service) share this file. The app server
+listens on a Unix socket, or on an app host on TCP with TLS and a required client certificate from the
+project CA (HOMETAX_MTLS_*), never plain TCP; nginx in front terminates the clients' TLS, buffers
+uploads and balances over the instances."""
 
 import os
+import ssl
 
 from hometax_decrypt.settings import Settings
 from hometax_decrypt.web.logs import GUNICORN_LOGCONFIG
@@ -13,6 +16,25 @@ from hometax_decrypt.web.logs import GUNICORN_LOGCONFIG
 _s = Settings.from_env()
 
 bind = [_s.bind]
+if not _s.bind.startswith("unix:"):
+    # Between hosts: TLS, and only a client with a certificate from the project CA (nginx) gets in.
+    _problem = _s.tcp_problem() or ("" if _s.app_listen else
+                                    "a TCP bind is for an app host: set HOMETAX_APP_LISTEN")
+    if _problem:
+        raise SystemExit(_problem)
+    certfile, keyfile, ca_certs = _s.mtls_cert, _s.mtls_key, _s.mtls_ca
+    cert_reqs = ssl.CERT_REQUIRED
+
+    _context = []
+
+    def ssl_context(conf, default_ssl_context_factory):
+        """One context per worker (gunicorn builds one per connection otherwise): the files are read
+        once, and TLS session resumption works across nginx's connections."""
+        if not _context:
+            context = default_ssl_context_factory()
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            _context.append(context)
+        return _context[0]
 workers = _s.effective_workers
 worker_class = "sync"  # nginx buffers whole requests and responses: slow clients never hold a worker
 timeout = _s.timeout  # a stuck worker is killed and replaced
@@ -27,7 +49,7 @@ proc_name = "hometax-app-" + (_s.instance or "1")
 umask = 0o000
 limit_request_line = 8190
 limit_request_fields = 100
-forwarded_allow_ips = "*"  # only nginx can reach the Unix socket
+forwarded_allow_ips = "*"  # only nginx reaches the Unix socket (on TCP: only nginx's certificate)
 accesslog = None  # the app logs one JSON line per request itself (no query strings)
 errorlog = "-"
 loglevel = _s.log_level
