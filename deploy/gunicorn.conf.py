@@ -15,11 +15,12 @@ from hometax_decrypt.web.logs import GUNICORN_LOGCONFIG
 
 _s = Settings.from_env()
 
-bind = [_s.bind]
-if not _s.bind.startswith("unix:"):
+bind = [_s.effective_bind]
+if not bind[0].startswith("unix:"):
     # Between hosts: TLS, and only a client with a certificate from the project CA (nginx) gets in.
-    _problem = _s.tcp_problem() or ("" if _s.app_listen else
-                                    "a TCP bind is for an app host: set HOMETAX_APP_LISTEN")
+    _problem = _s.tcp_problem() if _s.app_listen else (
+        "a TCP bind is for an app host, with TLS and client certificates, never plain TCP: set "
+        "HOMETAX_APP_LISTEN and HOMETAX_MTLS_* (docs/deployment.md)")
     if _problem:
         raise SystemExit(_problem)
     certfile, keyfile, ca_certs = _s.mtls_cert, _s.mtls_key, _s.mtls_ca

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 sys.path.insert(0, str(REPO / "src"))
 
-from hometax_decrypt.settings import APP_TLS_NAME, Settings  # noqa: E402
+from hometax_decrypt.settings import APP_TLS_NAME, Settings, tcp_address  # noqa: E402
 from hometax_decrypt.web.config import WebConfig  # noqa: E402
 
 MiB = 1024 * 1024
@@ -136,10 +136,7 @@ class StackConfig:
 
     def app_address(self, i: int) -> tuple[str, int] | None:
         """(host, port) of instance ``i`` on TCP (an app host), None on a Unix socket."""
-        if not self.app_listen:
-            return None
-        host, _, port = self.app_listen.rpartition(":")
-        return host.strip("[]"), int(port) + i - 1
+        return tcp_address(self.app_listen, i) if self.app_listen else None
 
     # -- paths ------------------------------------------------------------------------------------
     @property

@@ -138,6 +138,15 @@ class Net:
         """The switch port of ``host``: its cable, plugged in or pulled."""
         ip("-n", SWITCH, "link", "set", f"p-{host}", state)
 
+    def make_whole(self) -> None:
+        """Both app hosts linked and running (whatever a failed test left), for tests that must not
+        depend on each other."""
+        for host in ("a1", "a2"):
+            self.link(host, "up")
+            if self.stack(host, "status").returncode != 0:
+                self.kill_all(host)
+                self.up(host)
+
     # -- talking to the hosts, from the web host's network ----------------------------------------
     def context(self, cert: str | None = "web", ca: Path | None = None) -> ssl.SSLContext:
         c = ssl.create_default_context(cafile=str(ca or self.pki / "ca.crt"))
@@ -223,7 +232,7 @@ def net(tmp_path_factory):
         for host in ("a1", "a2", "web"):
             n.up(host)
         yield n
-    finally:
+    finally:  # even when something above failed: no process and no namespace stays behind
         for host in n.env:
             n.down(host)
         for name in made:
@@ -236,6 +245,12 @@ def net(tmp_path_factory):
 
 DOC = builder.build_nts_pdf()
 EXPECTED = h.extract(DOC)
+
+
+@pytest.fixture
+def hosts(net):
+    net.make_whole()
+    return net
 
 
 @dataclass
@@ -294,7 +309,8 @@ class Load:
             t.join(90)
 
 
-def test_requests_are_balanced_over_both_app_hosts(net):
+def test_requests_are_balanced_over_both_app_hosts(hosts):
+    net = hosts
     before = {a: net.served(a) for a in ("a1", "a2")}
     with Load(net) as load:
         load.wait_ok(60)
@@ -305,7 +321,8 @@ def test_requests_are_balanced_over_both_app_hosts(net):
     assert min(served.values()) >= len(load.results) // 4, served
 
 
-def test_a_host_taken_down_loses_only_its_in_flight_requests_and_rejoins(net):
+def test_a_host_taken_down_loses_only_its_in_flight_requests_and_rejoins(hosts):
+    net = hosts
     with Load(net) as load:
         load.wait_ok(12)
         down_at = time.monotonic()
@@ -337,7 +354,8 @@ def test_a_host_taken_down_loses_only_its_in_flight_requests_and_rejoins(net):
     assert a1_ids - a1_ids_before
 
 
-def test_an_app_host_refuses_clients_without_the_project_certificate(net, tmp_path):
+def test_an_app_host_refuses_clients_without_the_project_certificate(hosts, tmp_path):
+    net = hosts
     def answer(context=None) -> bytes:
         try:
             return net.app_get("a2", "/readyz", context)

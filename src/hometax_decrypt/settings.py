@@ -179,6 +179,15 @@ class Settings:
     def effective_workers(self) -> int:
         return max(1, self.workers or os.cpu_count() or 2)
 
+    @property
+    def effective_bind(self) -> str:
+        """Where this app-server instance listens: ``HOMETAX_BIND``, or on an app host
+        ``HOMETAX_APP_LISTEN`` with the port moved by the instance number."""
+        if not self.app_listen:
+            return self.bind
+        host, port = tcp_address(self.app_listen, int(self.instance or 1))
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
     def tcp_problem(self) -> str | None:
         """Why this configuration may not put an app server or nginx on TCP between hosts, or None.
         Across hosts everything is TLS with client certificates, and an app host (which checks the
@@ -198,6 +207,13 @@ class Settings:
             return ("an app server on TCP answers whatever nginx passes on: set HOMETAX_API_KEYS "
                     "(the same on every host) or HOMETAX_API_KEYS_DISABLED=1")
         return None
+
+
+def tcp_address(listen: str, instance: int = 1) -> tuple[str, int]:
+    """(host, port) of app-server instance ``instance`` on an app host listening at ``listen``
+    (``host:port``, ``[v6]:port``): instance N takes port + N - 1."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port) + instance - 1
 
 
 # The name nginx checks in every app host's certificate (proxy_ssl_name); scripts/certs.py puts it
