@@ -61,6 +61,9 @@ class StackConfig:
     max_body_bytes: int = 25 * MiB
     rate: int = 10
     burst: int = 20
+    conn_per_client: int = 8  # API requests in nginx at once per client address
+    conn_total: int = 32  # ...and in all (each may hold a body buffer: docs/deployment.md)
+    body_timeout: int = 10  # seconds between two reads of a request body
     trusted_proxies: list[str] = field(default_factory=list)
     metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
     web_root: Path = REPO / "web"
@@ -108,6 +111,9 @@ class StackConfig:
             max_body_bytes=st.max_body_bytes,
             rate=st.rate_limit,
             burst=st.rate_burst,
+            conn_per_client=st.conn_per_client,
+            conn_total=st.conn_total,
+            body_timeout=st.body_timeout,
             trusted_proxies=list(st.trusted_proxies),
             metrics_allow=list(st.metrics_allow),
             web_root=Path(st.web_root or REPO / "web").resolve(),
@@ -176,82 +182,78 @@ class StackConfig:
 
 # -- rendering ------------------------------------------------------------------------------------
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    for k, v in values.items():
-        template = template.replace("{{" + k + "}}", v)
-    if "{{" in template:
-        start = template.index("{{")
-        raise SystemExit(f"unfilled placeholder in template: {template[start:start + 40]!r}")
-    return template
-
-
 def _listen(address: str) -> str:
     return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
+def _nginx_string(text: str) -> str:
+    """``text`` inside a single-quoted nginx string (no $: nginx would read a variable)."""
+    if "$" in text:
+        raise ValueError("a $ in an nginx error body")
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _error_pages() -> list[dict]:
+    """nginx's own error answers, generated from the one error table (web/http_errors.py)."""
+    from hometax_decrypt.web import http_errors
+
+    def body(code, detail):
+        return _nginx_string(json.dumps(http_errors.error_body(code, detail), ensure_ascii=False,
+                                        separators=(",", ":")))
+
+    pages = []
+    for e in http_errors.NGINX_ERRORS:
+        pages.append({"name": e["name"], "statuses": e["statuses"], "status": e["status"],
+                      "body": body(e["code"], e["detail"])})
+        pages += [{"name": name, "statuses": (), "status": e["status"], "body": body(e["code"], d)}
+                  for name, d in e.get("variants", {}).items()]
+    return pages
+
+
+def _allow_map() -> dict[str, str]:
+    """Path -> the Allow header of a 405 nginx answers itself, from the OpenAPI document (the same
+    methods the app's own 405 names: Flask adds HEAD to GET, and OPTIONS)."""
+    from hometax_decrypt.web.openapi import OPENAPI
+
+    out = {}
+    for path, ops in OPENAPI["paths"].items():
+        methods = {m.upper() for m in ops} | {"OPTIONS"}
+        if "GET" in methods:
+            methods.add("HEAD")
+        out[path] = ", ".join(sorted(methods))
+    return out
+
+
+def _jinja():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(DEPLOY)), trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True,
+                              undefined=jinja2.StrictUndefined, autoescape=False)
+
+
 def render_nginx(cfg: StackConfig, user: str | None) -> str:
-    cert, key = cert_paths = cfg.cert_paths()
-    del cert_paths
-    # max_fails=3: a single failed request (a worker killed mid-request) must not take a healthy
-    # instance out of rotation; a dead one refuses connections and is out after three (each of
-    # those requests is passed on to the next instance).
-    if cfg.upstreams:
-        # App servers on other hosts, over TLS both ways. No idle connections are kept to them: a
-        # request must never be sent on a connection to a host whose link has gone (it would wait
-        # for the read timeout, and a POST already sent is not passed on); a fresh connection to
-        # such a host fails within proxy_connect_timeout and the request goes to the next host.
-        upstream = "\n".join(f"        server {u} max_fails=3 fail_timeout=10s;"
-                             for u in cfg.upstreams)
-        keepalive = "        # no keepalive: see scripts/stack.py render_nginx"
-        scheme = "https"
-        upstream_tls = "\n".join([
-            "    # App servers on other hosts: TLS with the project CA both ways (scripts/certs.py).",
-            f"    proxy_ssl_certificate {cfg.mtls_cert};",
-            f"    proxy_ssl_certificate_key {cfg.mtls_key};",
-            f"    proxy_ssl_trusted_certificate {cfg.mtls_ca};",
-            "    proxy_ssl_verify on;",
-            "    proxy_ssl_verify_depth 2;",
-            f"    proxy_ssl_name {APP_TLS_NAME};",
-            "    proxy_ssl_protocols TLSv1.2 TLSv1.3;",
-            "    proxy_ssl_session_reuse on;"])
-    else:
-        upstream = "\n".join(f"        server unix:{cfg.socket(i)} max_fails=3 fail_timeout=10s;"
-                             for i in range(1, cfg.instances + 1))
-        keepalive, scheme, upstream_tls = "        keepalive 16;", "http", ""
-    if cfg.trusted_proxies:
-        real_ip = "\n".join(f"    set_real_ip_from {p};" for p in cfg.trusted_proxies)
-        real_ip += "\n    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;"
-        note = "client address from X-Forwarded-For when sent by a trusted proxy"
-    else:
-        real_ip, note = "", "the connecting address; no trusted proxies configured"
-    values = {
-        "USER_LINE": f"user {user};" if user else "",
-        "RUN_DIR": str(cfg.run_dir),
-        "LOG_DIR": str(cfg.log_dir),
-        "MAX_BODY_BYTES": str(cfg.max_body_bytes),
-        "RATE": str(cfg.rate),
-        "BURST": str(cfg.burst),
-        "REAL_IP_LINES": real_ip,
-        "TRUSTED_PROXIES_NOTE": note,
-        "UPSTREAM_SERVERS": upstream,
-        "UPSTREAM_KEEPALIVE": keepalive,
-        "UPSTREAM_SCHEME": scheme,
-        "UPSTREAM_TLS": upstream_tls,
-        "LISTEN": _listen(cfg.listen),
-        "HTTP_PORT": str(cfg.http_port),
-        "HTTPS_PORT": str(cfg.https_port),
-        "HTTPS_PORT_SUFFIX": "" if cfg.https_port == 443 else f":{cfg.https_port}",
-        "SERVER_NAME": cfg.server_name,
-        "TLS_CERT": str(cert),
-        "TLS_KEY": str(key),
-        "WEB_ROOT": str(cfg.web_root),
-        "METRICS_ALLOW_LINES": "\n".join(f"            allow {a};" for a in cfg.metrics_allow),
-    }
-    params = _fill((DEPLOY / "proxy_params.conf.in").read_text(),
-                   {"PROXY_READ_TIMEOUT": str(cfg.timeout + 5)})
-    values["PROXY_PARAMS"] = "\n".join("            " + line if line.strip() else ""
-                                       for line in params.splitlines()).rstrip()
-    return _fill((DEPLOY / "nginx.conf.in").read_text(), values)
+    from hometax_decrypt.web.inputs import query_regex
+
+    cert, key = cfg.cert_paths()
+    env = _jinja()
+    params = env.get_template("proxy_params.conf.in").render(proxy_read_timeout=cfg.timeout + 5)
+    redirect_host = cfg.server_name.split()[0] if cfg.server_name.split() else "localhost"
+    if redirect_host in ("_", "") or "*" in redirect_host or redirect_host.startswith("~"):
+        redirect_host = cfg.https_url.split("://", 1)[1].rsplit(":", 1)[0]
+    return env.get_template("nginx.conf.in").render(
+        user=user, run_dir=cfg.run_dir, log_dir=cfg.log_dir, max_body_bytes=cfg.max_body_bytes,
+        body_timeout=cfg.body_timeout, rate=cfg.rate, burst=cfg.burst,
+        trusted_proxies=cfg.trusted_proxies, conn_per_client=cfg.conn_per_client,
+        conn_total=cfg.conn_total, sockets=[cfg.socket(i) for i in range(1, cfg.instances + 1)],
+        listen=_listen(cfg.listen), http_port=cfg.http_port, https_port=cfg.https_port,
+        https_port_suffix="" if cfg.https_port == 443 else f":{cfg.https_port}",
+        server_name=cfg.server_name, redirect_host=redirect_host, tls_cert=cert, tls_key=key,
+        web_root=cfg.web_root, metrics_allow=cfg.metrics_allow, proxy_params=params.strip(),
+        query_regex=query_regex(), error_pages=_error_pages(), allow=_allow_map(),
+        upstreams=cfg.upstreams, upstream_scheme="https" if cfg.upstreams else "http",
+        mtls_ca=cfg.mtls_ca, mtls_cert=cfg.mtls_cert, mtls_key=cfg.mtls_key,
+        app_tls_name=APP_TLS_NAME)
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -82,8 +82,9 @@ def test_openapi_enums_and_errors_come_from_the_registry_and_the_error_table(cli
 
     walk(doc["paths"])
     assert len(enums) >= 5 and all(e == list(formats.NAMES) for e in enums)
-    codes = doc["components"]["responses"]["Error"]["content"]["application/json"]["schema"][
-        "properties"]["error"]["properties"]["code"]["enum"]
+    assert doc["components"]["responses"]["Error"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"}
+    codes = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
     assert set(codes) == set(errors.SPECS) | set(http_errors.HTTP_ONLY)
     statuses = {s.http_status for s in errors.SPECS.values()}
     for path in ("/api/v1/extract", "/api/v1/documents", "/api/v1/batch", "/api/v1/export"):

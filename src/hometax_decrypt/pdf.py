@@ -105,6 +105,60 @@ def _bound_qpdf_decoding() -> None:
 _bound_qpdf_decoding()
 
 
+_WS = rb"[ \t\r\n\f\x00]"
+_STARTXREF = re.compile(rb"startxref" + _WS + rb"+([0-9]{1,12})")
+_SUBSECTION = re.compile(_WS + rb"*([0-9]{1,12})" + _WS + rb"+([0-9]{1,12})" + _WS + rb"*(?=[0-9])")
+_DICT_INT = {key: re.compile(rb"/" + key + _WS + rb"*([0-9]{1,12})") for key in (b"Size", b"Prev")}
+_INDEX = re.compile(rb"/Index" + _WS + rb"*\[([0-9 \t\r\n\f\x00]{0,4096})\]")
+_XREF_SECTIONS = 64  # incremental updates followed through /Prev; more is not a real document
+_XREF_ENTRY = 20  # bytes per row of a classic xref table
+
+
+def declared_objects(data: bytes) -> int:
+    """How many objects the file's cross-reference sections declare, read from its bytes before
+    qpdf builds anything: from ``startxref`` back through every ``/Prev``, the largest ``/Size`` and
+    the entries each section lists (a classic table's subsections, an xref stream's ``/Index``,
+    which covers the objects inside object streams). Costs a few small reads whatever the file's
+    size. A file can lie low; qpdf's own count (:func:`_check_object_count`) stays the second gate."""
+    found = list(_STARTXREF.finditer(data, max(0, len(data) - 4096)))
+    if not found:
+        return 0  # no xref to read: qpdf reconstructs it, and the second gate counts
+    offset, seen, most = int(found[-1].group(1)), set(), 0
+    while offset not in seen and 0 <= offset < len(data) and len(seen) < _XREF_SECTIONS:
+        seen.add(offset)
+        head = data[offset:offset + 64].lstrip(b" \t\r\n\f\x00")
+        entries = 0
+        if head.startswith(b"xref"):
+            pos = data.index(b"xref", offset) + 4
+            while (m := _SUBSECTION.match(data, pos)) is not None:
+                count = int(m.group(2))
+                entries += count
+                pos = m.end() + count * _XREF_ENTRY
+            end = data.find(b">>", pos, pos + 8192)  # the trailer dictionary
+            section = data[pos:end if end >= 0 else pos + 8192]
+        else:  # an xref stream: its dictionary, up to the stream keyword
+            end = data.find(b"stream", offset, offset + 8192)
+            section = data[offset:end if end >= 0 else offset + 8192]
+            index = _INDEX.search(section)
+            if index:
+                numbers = index.group(1).split()
+                entries = sum(int(n) for n in numbers[1::2])
+        size = _DICT_INT[b"Size"].search(section)
+        most = max(most, entries, int(size.group(1)) if size else 0)
+        prev = _DICT_INT[b"Prev"].search(section)
+        if prev is None:
+            break
+        offset = int(prev.group(1))
+    return most
+
+
+def _check_declared_objects(data: bytes, limits: Limits) -> None:
+    """The first gate on the object count, before qpdf reads the file (FORMAT.md §1: an NTS
+    document has a few dozen objects)."""
+    if declared_objects(data) > limits.max_objects:
+        raise errors.TooLarge("too many objects in the PDF")
+
+
 def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
     """Objects as qpdf found them in the xref (a file's own /Size may lie)."""
     try:
@@ -245,12 +299,22 @@ class NtsDocument:
 
     # -- other outputs --------------------------------------------------------------------------
     def decrypted_pdf(self) -> bytes:
-        """The PDF with its password removed (for archives). Not authentic any more: re-saved."""
+        """The PDF with its password removed (for archives). Not authentic any more: re-saved.
+
+        Streams are written as they are stored (decrypted, never inflated or recompressed): a
+        re-save that decodes streams turns a 240-byte stream with a doubled Flate filter into 60 MiB
+        of work, and costs time no deadline can interrupt. So the save is linear in the file's size
+        (bounded by the input limit), and the deadline is checked on both sides of it."""
+        self.deadline.check()
         out = io.BytesIO()
         try:
-            self.pdf.save(out, encryption=False)
+            self.pdf.save(out, encryption=False, compress_streams=False,
+                          stream_decode_level=pikepdf.StreamDecodeLevel.none)
+        except MemoryError:
+            raise errors.TooLarge("the re-saved PDF needs too much memory") from None
         except (pikepdf.PdfError, ValueError, RuntimeError):
             raise errors.Damaged("the document cannot be re-saved") from None
+        self.deadline.check()
         return out.getvalue()
 
     def verification(self):
@@ -361,6 +425,7 @@ def open_document(source: Source, password: str | bytes | None = None,
     lim = resolve(limits)
     deadline = Deadline(lim.max_seconds)
     data = read_source(source, lim)
+    _check_declared_objects(data, lim)
     pdf = _open_pikepdf(data, password)
     try:
         _check_object_count(pdf, lim)

@@ -92,7 +92,8 @@ class Settings:
     http_port: int = _s("HOMETAX_HTTP_PORT", "int", 8080,
                   "HTTP port (redirects to HTTPS)")
     server_name: str = _s("HOMETAX_SERVER_NAME", "str", "localhost",
-                  "nginx `server_name` (and the self-signed certificate's name)")
+                  "nginx `server_name` (and the self-signed certificate's name); the HTTP port redirects "
+                  "to its first name, whatever `Host` a client sends")
     tls_cert: str | None = _s("HOMETAX_TLS_CERT", "path", None,
                   "certificate chain (PEM); set with `HOMETAX_TLS_KEY`",
                   shown="self-signed in `run/tls/`")
@@ -137,6 +138,12 @@ class Settings:
                   "API requests per second per client")
     rate_burst: int = _s("HOMETAX_RATE_BURST", "int", 20,
                   "burst of API requests allowed per client")
+    conn_per_client: int = _s("HOMETAX_CONN_PER_CLIENT", "int", 8,
+                  "API requests in nginx at once per client address (each may hold a body buffer)")
+    conn_total: int = _s("HOMETAX_CONN_TOTAL", "int", 32,
+                  "API requests in nginx at once in all (bounds nginx's memory: docs/deployment.md)")
+    body_timeout: int = _s("HOMETAX_BODY_TIMEOUT", "int", 10,
+                  "seconds nginx waits between two reads of a request body")
     trusted_proxies: tuple[str, ...] = _s("HOMETAX_TRUSTED_PROXIES", "list", (),
                   "addresses/CIDRs of proxies whose `X-Forwarded-For` names the client (rate "
                   "limits, metrics access)",

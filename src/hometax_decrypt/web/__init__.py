@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from .. import errors
 from ..limits import Limits
 from ..settings import Settings
-from . import http_errors, metrics, selftest
+from . import http_errors, memory, metrics, selftest
 from .config import WebConfig
 from .inputs import refuse_secrets_in_url
 from .logs import configure_request_logger
@@ -90,6 +90,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
 
     @app.before_request
     def _start():
+        memory.note_baseline()
         g.t0 = time.perf_counter()
         rid = request.headers.get("X-Request-ID", "")
         g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
@@ -103,6 +104,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     @app.after_request
     def _finish(resp: Response):
         _drain_body()
+        resp.call_on_close(memory.release_after_request)  # after the answer is sent
         endpoint = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
         seconds = time.perf_counter() - getattr(g, "t0", time.perf_counter())
         code = getattr(g, "error_code", None)

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import errors, formats, service
 from ..limits import Deadline
+from ..pdf import normalize_encoding, normalize_part
 from ..yesone.serialize import document_to_dict
 from . import batch as batch_mod
 from . import http_errors, inputs
@@ -53,7 +54,14 @@ def _verification_headers(v) -> dict[str, str]:
     return headers
 
 
+ATTACHMENT_NAME_MAX = 100  # characters: the header stays well inside nginx's proxy_buffer_size
+
+
 def _attachment(name: str) -> str:
+    if len(name) > ATTACHMENT_NAME_MAX:  # keep the suffix (.xml, .csv ...), shorten the stem
+        stem, dot, suffix = name.rpartition(".")
+        suffix = dot + suffix if stem and len(suffix) <= 10 else ""
+        name = name[:ATTACHMENT_NAME_MAX - len(suffix)] + suffix
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
@@ -79,7 +87,7 @@ def _counted(operation: str):
 
 
 def _format() -> formats.Format:
-    return formats.get(inputs.option("format", formats.DEFAULT))
+    return formats.get(inputs.option("format", formats.DEFAULT, check=formats.get))
 
 
 def _export(fmt: formats.Format, data: bytes) -> Response:
@@ -103,8 +111,9 @@ def messages():
 @_counted("extract")
 def extract():
     upload = inputs.single_upload()
-    r = service.extract(upload.data, inputs.password(), inputs.option("part", "xml") or "xml",
-                        inputs.option("encoding", "utf-8") or "utf-8", _limits())
+    part = inputs.option("part", "xml", check=normalize_part) or "xml"
+    encoding = inputs.option("encoding", "utf-8", check=normalize_encoding) or "utf-8"
+    r = service.extract(upload.data, inputs.password(), part, encoding, _limits())
     kind = "application/xml" if r.part == "XML" else "text/plain"
     resp = Response(r.data, content_type=f"{kind}; charset={r.encoding}")
     _document_headers(resp, r.verification, f"{_stem(upload.name)}.{r.part.lower()}")
@@ -155,8 +164,10 @@ def batch():
     default_password = inputs.password()
     mapping = inputs.password_map()
     uploads, is_zip = inputs.batch_uploads()
+    skipped: list[dict] = []
     if is_zip:
-        uploads = batch_mod.open_zip(uploads[0].data, config)
+        opened = batch_mod.open_zip(uploads[0].data, config)
+        uploads, skipped = opened.uploads, opened.skipped
     batch_mod.check_files(uploads, config)
     if not uploads:
         raise errors.UsageError("the batch holds no files")
@@ -178,12 +189,13 @@ def batch():
     ok = len(results) - len(failures)
     if per_file:
         resp = jsonify({"files": [r.to_dict() for r in results], "ok": ok,
-                        "failed": len(failures)})
+                        "failed": len(failures), "skipped": skipped})
     else:
         resp = _export(fmt, data)
         resp.headers["Content-Disposition"] = _attachment(f"batch.{fmt.suffix}")
     resp.headers["X-Batch-OK"] = str(ok)
     resp.headers["X-Batch-Failed"] = str(len(failures))
+    resp.headers["X-Batch-Skipped"] = str(len(skipped))  # ZIP entries not processed (JSON: why)
     if failures and not per_file:
         # Counts per error code only: a list of file names grows without bound (nginx refuses an
         # upstream header past its buffer). The names are in the JSON answer (format=json).

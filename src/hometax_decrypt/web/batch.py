@@ -1,11 +1,13 @@
 """Opening a batch: a ZIP's entries with limits on count, total inflated size and compression ratio
-(a ZIP bomb is refused before it is inflated), or the list of uploaded files."""
+(a ZIP bomb is refused before it is inflated), or the list of uploaded files. Every entry of a ZIP
+that is not processed (a folder, macOS metadata, a hidden file) is reported with the reason."""
 
 from __future__ import annotations
 
 import io
 import posixpath
 import zipfile
+from dataclasses import dataclass, field
 
 from .. import errors
 from .config import WebConfig
@@ -17,23 +19,69 @@ from .inputs import Upload
 RATIO_FLOOR = 64 * 1024
 
 
-def _skip(name: str) -> bool:
-    base = posixpath.basename(name)
-    return (name.endswith("/") or name.startswith("__MACOSX/") or base.startswith(".")
-            or not base)
+# Why an entry is not processed: reason code -> English text (the code goes in the JSON answer).
+SKIP_REASONS = {
+    "folder": "a folder, not a file",
+    "macos_metadata": "macOS metadata (__MACOSX/ or ._ file), not a document",
+    "hidden": "a hidden file (its name starts with a dot)",
+}
 
 
-def open_zip(data: bytes, config: WebConfig) -> list[Upload]:
+@dataclass
+class ZipBatch:
+    uploads: list[Upload]
+    skipped: list[dict] = field(default_factory=list)  # {"file", "reason", "message"}
+
+
+def entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its writer meant it. Without the UTF-8 flag (bit 11) zipfile reads the
+    name as CP437; Korean Windows writes CP949 there (and some tools UTF-8 without the flag)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for encoding in ("utf-8", "cp949"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def skip_reason(name: str) -> str | None:
+    """Why the entry ``name`` is not a document to process, or None. Windows separators count as
+    separators: ``..\\..\\win.pdf`` is the file win.pdf, not a hidden one."""
+    path = name.replace("\\", "/")
+    base = posixpath.basename(path)
+    if path.endswith("/") or not base:
+        return "folder"
+    if path.startswith("__MACOSX/") or "/__MACOSX/" in path or base.startswith("._"):
+        return "macos_metadata"
+    if base.startswith("."):
+        return "hidden"
+    return None
+
+
+def open_zip(data: bytes, config: WebConfig) -> ZipBatch:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
         raise errors.Damaged("the ZIP archive cannot be read") from None
     with zf:
-        infos = [i for i in zf.infolist() if not _skip(i.filename)]
+        infos, skipped = [], []
+        for info in zf.infolist():
+            name = entry_name(info)
+            reason = skip_reason(name)
+            if reason is None:
+                infos.append((info, name))
+            else:
+                skipped.append({"file": name, "reason": reason, "message": SKIP_REASONS[reason]})
         if len(infos) > config.batch_max_files:
             raise errors.TooLarge("too many files in the batch")
         total = compressed = 0
-        for info in infos:
+        for info, _ in infos:
             if info.flag_bits & 0x1:
                 raise errors.UsageError("encrypted ZIP archives are not supported")
             ratio = info.file_size / max(info.compress_size, 1)
@@ -47,7 +95,7 @@ def open_zip(data: bytes, config: WebConfig) -> list[Upload]:
         if total > RATIO_FLOOR and total / max(compressed, 1) > config.zip_max_ratio:
             raise errors.TooLarge("the ZIP archive's compression ratio exceeds the limit")
         out = []
-        for info in infos:
+        for info, name in infos:
             try:
                 with zf.open(info) as fh:  # inflates at most the declared size, checks the CRC
                     content = fh.read(info.file_size + 1)
@@ -55,8 +103,8 @@ def open_zip(data: bytes, config: WebConfig) -> list[Upload]:
                 raise errors.Damaged("a ZIP entry cannot be read") from None
             if len(content) > info.file_size:
                 raise errors.TooLarge("a ZIP entry is larger than declared")
-            out.append(Upload(info.filename, content))
-        return out
+            out.append(Upload(name, content))
+        return ZipBatch(out, skipped)
 
 
 def check_files(uploads: list[Upload], config: WebConfig) -> None:

@@ -49,3 +49,38 @@ def messages_ko() -> dict[str, str]:
     out = {code: spec.message_ko for code, spec in errors.SPECS.items()}
     out.update({code: msg_ko for code, (_, _, msg_ko) in HTTP_ONLY.items()})
     return out
+# The errors nginx answers itself (deploy/nginx.conf.in), as data for rendering the template: each
+# named location catches ``statuses`` and answers ``status`` with the body of ``code`` from the tables
+# above; ``detail`` says what nginx refused, and ``variants`` are refusals of nginx's own rewrite rules
+# (locations of their own, which the template rewrites to).
+NGINX_ERRORS: tuple[dict, ...] = (
+    {"name": "bad_request", "statuses": (400,), "status": 400, "code": "usage",
+     "detail": "the request is malformed: its URI, a header or the framing of its body",
+     "variants": {"bad_query": "only the query parameters of the API are accepted; a password "
+                               "never goes in the URL",
+                  "bad_header": "a request header holds a control character"}},
+    {"name": "header_too_large", "statuses": (494,), "status": 400, "code": "too_large",
+     "detail": "the request headers are too large"},
+    {"name": "uri_too_long", "statuses": (414,), "status": 414, "code": "too_large",
+     "detail": "the URL is too long"},
+    {"name": "too_large", "statuses": (413,), "status": 413, "code": "too_large", "detail": None},
+    {"name": "not_implemented", "statuses": (501,), "status": 501, "code": "usage",
+     "detail": "the request's Transfer-Encoding is not supported"},
+    {"name": "rate_limited", "statuses": (429,), "status": 429, "code": "rate_limited",
+     "detail": None},
+    {"name": "unavailable", "statuses": (502, 503, 504), "status": 503, "code": "unavailable",
+     "detail": None},
+    {"name": "internal", "statuses": (500,), "status": 500, "code": "internal", "detail": None},
+    {"name": "forbidden", "statuses": (403,), "status": 403, "code": "forbidden", "detail": None},
+    {"name": "not_found", "statuses": (404,), "status": 404, "code": "not_found", "detail": None},
+    {"name": "method_not_allowed", "statuses": (405,), "status": 405,
+     "code": "method_not_allowed", "detail": None},
+)
+
+
+def error_body(code: str, detail: str | None = None) -> dict:
+    """The JSON body of ``code`` with an optional detail, as HometaxError.message words it."""
+    _, body = body_for_code(code)
+    if detail:
+        body["error"]["message"] = f"{body['error']['message']} ({detail})"
+    return body

@@ -5,6 +5,7 @@ never in the URL."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from flask import request
@@ -16,8 +17,10 @@ ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-z
 SECRET_PARAMS = ("password", "passwords")
 # The only query parameters the API reads (raw-body uploads); anything else in a URL is refused, so
 # that no spelling of a password (percent-encoded, after a ';', ...) can ride in one. nginx applies
-# the same allowlist (deploy/nginx.conf.in) before anything could log the request line.
+# the same allowlist, rendered from these two (query_regex), before anything could log the request
+# line; the app applies it again (refuse_secrets_in_url) for a request that did not pass nginx.
 QUERY_PARAMS = ("part", "encoding", "format", "mask")
+QUERY_VALUE_CHARS = "A-Za-z0-9_.-"  # a value is one plain word (xml, euc-kr, csv, true)
 PASSWORD_MAP_MAX_CHARS = 256 * 1024  # ~1000 entries of long Korean file names
 
 
@@ -27,6 +30,11 @@ class Upload:
     data: bytes
 
 
+def query_regex() -> str:
+    """The whole query string nginx lets through: only QUERY_PARAMS with plain values, or nothing."""
+    return f"^(({'|'.join(QUERY_PARAMS)})=[{QUERY_VALUE_CHARS}]*(&|$))*$"
+
+
 def refuse_secrets_in_url() -> None:
     """Refuse a password in the URL, and any query parameter the API does not read (a password under
     another spelling, or after a ';' that WSGI does not split on)."""
@@ -34,7 +42,8 @@ def refuse_secrets_in_url() -> None:
     if any(k in SECRET_PARAMS for k in keys):
         raise errors.UsageError("passwords are not accepted in the URL; use the password form "
                                 "field or the X-Document-Password header")
-    if any(k not in QUERY_PARAMS for k in keys) or b";" in request.query_string:
+    query = request.query_string.decode("latin-1")
+    if any(k not in QUERY_PARAMS for k in keys) or not re.fullmatch(query_regex(), query):
         raise errors.UsageError("unknown query parameter; the URL takes only part, encoding, "
                                 "format and mask")
 
@@ -55,19 +64,34 @@ def is_multipart() -> bool:
     return request.mimetype == "multipart/form-data"
 
 
-def option(name: str, default: str | None = None) -> str | None:
+def option(name: str, default: str | None = None, check=None) -> str | None:
+    """An option from the form (multipart; it wins) or the URL. ``check`` (raising UsageError for a
+    bad value) is applied to both, so that a bad value in the URL is never silently ignored."""
+    if check is not None and name in request.args:
+        check(request.args.get(name))
     if is_multipart() and name in request.form:
-        return request.form.get(name)
-    return request.args.get(name, default)
+        value = request.form.get(name)
+    else:
+        value = request.args.get(name, default)
+    if check is not None and value is not None:
+        check(value)
+    return value
+
+
+# The spellings of a true/false option (the OpenAPI document lists exactly these).
+FLAG_VALUES = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _flag_value(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value not in FLAG_VALUES:
+        raise errors.UsageError(f"{name} must be true or false")
+    return FLAG_VALUES[value]
 
 
 def flag(name: str) -> bool:
-    value = (option(name) or "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise errors.UsageError(f"{name} must be true or false")
+    return _flag_value(name, option(name, check=lambda v: _flag_value(name, v)))
 
 
 def password() -> str | None:
