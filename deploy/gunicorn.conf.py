@@ -25,17 +25,17 @@ if not bind[0].startswith("unix:"):
         raise SystemExit(_problem)
     certfile, keyfile, ca_certs = _s.mtls_cert, _s.mtls_key, _s.mtls_ca
     cert_reqs = ssl.CERT_REQUIRED
-
-    _context = []
+    # One context, made here in the master when the config is read (and again on HUP), that every
+    # worker inherits: gunicorn would otherwise build one per connection (reading the files each
+    # time), and all workers share its session-ticket keys, so nginx's resumed TLS sessions work
+    # whichever worker accepts the connection.
+    _context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca_certs)
+    _context.load_cert_chain(certfile=certfile, keyfile=keyfile)
+    _context.verify_mode = cert_reqs
+    _context.minimum_version = ssl.TLSVersion.TLSv1_2
 
     def ssl_context(conf, default_ssl_context_factory):
-        """One context per worker (gunicorn builds one per connection otherwise): the files are read
-        once, and TLS session resumption works across nginx's connections."""
-        if not _context:
-            context = default_ssl_context_factory()
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            _context.append(context)
-        return _context[0]
+        return _context
 workers = _s.effective_workers
 worker_class = "sync"  # nginx buffers whole requests and responses: slow clients never hold a worker
 timeout = _s.timeout  # a stuck worker is killed and replaced

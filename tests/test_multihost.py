@@ -134,6 +134,11 @@ class Net:
                 pass
         return pids
 
+    def app_pids_of(self, host: str) -> list[int]:
+        """The app host's gunicorn worker pids."""
+        cfg = _script.StackConfig.from_env(self.env[host])
+        return [w for pid in _script.app_pids(cfg).values() for w in _script.children(pid)]
+
     def link(self, host: str, state: str) -> None:
         """The switch port of ``host``: its cable, plugged in or pulled."""
         ip("-n", SWITCH, "link", "set", f"p-{host}", state)
@@ -384,3 +389,26 @@ def test_an_app_host_refuses_clients_without_the_project_certificate(hosts, tmp_
                 return b""
     assert not in_ns(ns("web"), plain).startswith(b"HTTP/")
     assert answer().startswith(b"HTTP/1.0 200")  # and the host still serves nginx
+
+
+def test_tls_sessions_resume_whichever_worker_accepts(hosts):
+    """Each request is a new connection to the app host; resuming the TLS session keeps that cheap.
+    The app host's workers share one TLS context made in the master (deploy/gunicorn.conf.py), so a
+    session resumes whichever worker accepts the connection."""
+    net = hosts
+    context = net.context()
+
+    def connect_many() -> list[bool]:
+        session, reused = None, []
+        for _ in range(8):
+            with socket.create_connection((HOSTS["a1"], APP_PORT), timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname=APP_TLS_NAME, session=session) as s:
+                    s.sendall(f"GET /healthz HTTP/1.0\r\nHost: {APP_TLS_NAME}\r\n\r\n".encode())
+                    while s.recv(65536):
+                        pass
+                    reused.append(s.session_reused)
+                    session = s.session
+        return reused
+
+    assert len(net.app_pids_of("a1")) >= 2, "the app host runs several workers"
+    assert in_ns(ns("web"), connect_many) == [False] + [True] * 7
