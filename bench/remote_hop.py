@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,20 @@ import stack  # noqa: E402
 COMMON = {"HOMETAX_INSTANCES": "2", "HOMETAX_WORKERS": "2", "HOMETAX_RATE_LIMIT": "100000",
           "HOMETAX_RATE_BURST": "100000", "HOMETAX_LISTEN": "127.0.0.1",
           "HOMETAX_MAX_REQUESTS": "100000"}
+
+
+def two_free_ports() -> int:
+    """A loopback port p such that p and p + 1 are both free now."""
+    for _ in range(100):
+        p = http_load.free_port()
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise SystemExit("no two consecutive free ports")
 
 
 def _up(env: dict) -> stack.StackConfig:
@@ -91,9 +106,7 @@ def main() -> None:
         for host in ("web", "app"):
             subprocess.run(certs + ["host", str(pki), host, "--ip", "127.0.0.1"], check=True,
                            capture_output=True)
-        port = http_load.free_port()
-        while http_load.free_port() == port + 1:  # the second instance takes port + 1
-            port = http_load.free_port()
+        port = two_free_ports()  # the second instance takes port + 1
         mtls = {"HOMETAX_MTLS_CA": str(pki / "ca.crt")}
         app = _up({**COMMON, **mtls, "HOMETAX_API_KEYS_DISABLED": "1",
                    "HOMETAX_RUN_DIR": str(tmp / "app"), "HOMETAX_APP_LISTEN": f"127.0.0.1:{port}",
