@@ -324,6 +324,11 @@ def test_requests_are_balanced_over_both_app_hosts(hosts):
     # every answer came from exactly one of the two hosts, and each took a fair share
     assert sum(served.values()) == len(load.results), (served, len(load.results))
     assert min(served.values()) >= len(load.results) // 4, served
+    # `make status` on the nginx host asks each app host's /readyz over mutual TLS
+    status = net.stack("web", "status")
+    assert status.returncode == 0, status.stdout
+    for a in ("a1", "a2"):
+        assert f"upstream    {HOSTS[a]}:{APP_PORT}: readyz 200" in status.stdout
 
 
 def test_a_host_taken_down_loses_only_its_in_flight_requests_and_rejoins(hosts):
