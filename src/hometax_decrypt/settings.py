@@ -167,7 +167,8 @@ class Settings:
                   shown="`www-data` when it can read the web root")
     # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
     bind: str = _s("HOMETAX_BIND", "str", "unix:/run/hometax/app-1.sock",
-                  "the gunicorn instance's socket; set per instance by the stack or the unit")
+                  "the gunicorn instance's socket; set per instance by the stack or the unit "
+                  "(an app host's `HOMETAX_APP_LISTEN` takes its place)")
     pidfile: str | None = _s("HOMETAX_PIDFILE", "path", None,
                   "the app server's pid file; set per instance",
                   shown="none")
