@@ -36,7 +36,7 @@ BUCKETS = (  # first match wins: (bucket, substring of "file:function")
     ("inflate", "zlib"),
     ("asn1crypto (token parsing)", "asn1crypto"),
     ("cryptography (signature, certificates)", "cryptography"),
-    ("timestamp.py (byte range, DER scan, trust)", "timestamp.py"),
+    ("timestamp/ (byte range, DER scan, trust)", "/timestamp/"),
     ("pdf.py", "pdf.py"),
     ("Flask / Werkzeug", "werkzeug"),
     ("Flask / Werkzeug", "flask"),

@@ -70,7 +70,6 @@ class StackConfig:
     nginx: str = "/usr/sbin/nginx"
     nginx_user: str | None = None
     log_dir_setting: str | None = None
-    trust_dir: str | None = None
     upstreams: list[str] = field(default_factory=list)  # app servers on other hosts (host:port)
     app_listen: str = ""  # host:port of this app host's TLS listener
     mtls_ca: Path | None = None
@@ -120,7 +119,6 @@ class StackConfig:
             nginx=st.nginx,
             nginx_user=st.nginx_user or None,
             log_dir_setting=st.log_dir,
-            trust_dir=st.trust_dir,
             upstreams=list(st.upstreams),
             app_listen=st.app_listen,
             mtls_ca=Path(st.mtls_ca).resolve() if st.mtls_ca else None,
@@ -444,9 +442,6 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024), "MALLOC_TRIM_THRE
 
 def _app_env(cfg: StackConfig, i: int) -> dict:
     env = {k: v for k, v in cfg.env.items()}
-    trust = REPO.parent / "shared" / "reference" / "gpki"
-    if not cfg.trust_dir and trust.is_dir():
-        env["HOMETAX_TRUST_DIR"] = str(trust)
     env.update({
         "HOMETAX_INSTANCE": str(i),
         "HOMETAX_LISTEN": cfg.listen,

@@ -11,18 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "hometax_decrypt"
-
-# Cycles in the code this branch started from, each removed by another branch of issue 12: the test
-# below tolerates exactly these until those branches are merged; then this set becomes empty.
-KNOWN_CYCLES = {
-    frozenset({"hometax_decrypt.pdf", "hometax_decrypt.timestamp"}),  # read_source; issue-11 branch
-    frozenset({"hometax_decrypt.yesone.model", "hometax_decrypt.yesone.serialize",
-               "hometax_decrypt.yesone.xml"}),  # the model serialises itself; issue-10 branch
-}
 
 
 def modules(src: Path = SRC, package: str = PACKAGE) -> dict[str, Path]:
@@ -137,13 +127,4 @@ def test_the_checker_finds_cycles_at_any_depth_and_ignores_type_checking(tmp_pat
 
 def test_no_import_cycle_returns():
     found = cycles(graph())
-    new = found - KNOWN_CYCLES
-    assert not new, "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in new)
-
-
-@pytest.mark.xfail(reason="removed on the issue-10 and issue-11 branches; once merged, these pass "
-                          "and KNOWN_CYCLES becomes empty", strict=False)
-@pytest.mark.parametrize("cycle", sorted(KNOWN_CYCLES, key=sorted), ids=lambda c: "+".join(
-    sorted(m.rsplit(".", 1)[-1] for m in c)))
-def test_known_cycle_is_gone(cycle):
-    assert cycle not in cycles(graph())
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found)

@@ -3,22 +3,23 @@ and every way a file can fail to be authentic, including the forgeries a naive c
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pikepdf
 import pytest
 from asn1crypto import cms, tsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 
 import builder
 import hometax_decrypt as h
@@ -26,14 +27,21 @@ import tsa
 from conftest import GPKI_DIR, SAMPLES, sample_files
 from hometax_decrypt import errors
 from hometax_decrypt.timestamp import TrustStore, Verification, verify, verify_bytes
+from hometax_decrypt.timestamp import cms as cms_module
+from hometax_decrypt.timestamp import trust as trust_module
+from hometax_decrypt.timestamp.trust import PINNED_FILE, load_pinned
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
 ALL_2022 = SAMPLES / "nts-2022" / "all.pdf"
 EXE = Path(sys.executable).parent / "hometax-decrypt"
-FIELDS = {"authentic", "intact", "trust", "verifier_code", "nts_code", "reason", "reason_ko", "gen_time", "hash_alg", "hash_value",
+FIELDS = {"authentic", "intact", "trust", "trust_anchor", "verifier_code", "nts_code", "reason", "reason_ko",
+          "gen_time", "hash_alg", "hash_value",
           "tsa", "covers_whole_file"}
 NO_TRUST = TrustStore.empty()
+SHIPPED_PINS = frozenset(load_pinned(PINNED_FILE))
+PINS_ONLY = TrustStore(pinned=SHIPPED_PINS)  # the shipped pins without any anchor
+SHIPPED_ANCHORS = Path(h.__file__).parent / "data" / "trust" / "anchors"
 
 
 # -- independent readings of a file, written here without the library --------------------------------
@@ -47,6 +55,15 @@ def independent(data: bytes) -> dict:
     tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
     return {"hash": digest, "gen_time": tst["gen_time"].native,
             "imprint": tst["message_imprint"]["hashed_message"].native.hex(), "range": (a, b, c, d)}
+
+
+def independent_fingerprint(data: bytes) -> str:
+    """SHA-256 of the first certificate in the token's set (the NTS tokens carry the TSA's alone)."""
+    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data)
+    b, c = int(m.group(2)), int(m.group(3))
+    signed = cms.ContentInfo.load(bytes.fromhex(data[b + 1:c - 1].decode()))["content"]
+    cert = next(ch.chosen for ch in signed["certificates"] if ch.name == "certificate")
+    return hashlib.sha256(cert.dump()).hexdigest()
 
 
 def as_utc(iso: str) -> dt.datetime:
@@ -107,14 +124,37 @@ def test_real_samples_verify(path, gpki_trust):
     assert chained.tsa.endswith("OU=Group of Server,O=Government of Korea,C=KR")
     assert re.match(r"CN=GTSA\d{10},", chained.tsa)
 
-    pinned = verify(data, trust=TrustStore.default(environ={}))  # no anchors: the shipped pins
+    ca = {a.fingerprint(hashes.SHA256()).hex(): a for a in gpki_trust.anchors
+          if a.subject.rfc4514_string().startswith("CN=CA131100001,")}
+    assert chained.trust_anchor.split()[0].removeprefix("anchor:") in ca  # the chain ends at the CA
+
+    pinned = verify(data, trust=PINS_ONLY)  # no anchors: the shipped pins
     assert_verdict(pinned, authentic=True, intact=True, trust="pinned", nts_code=0)
     assert (pinned.hash_value, pinned.gen_time, pinned.tsa) == (chained.hash_value, chained.gen_time,
                                                                 chained.tsa)
+    assert pinned.trust_anchor == "pinned:" + independent_fingerprint(data)
+    assert pinned.trust_anchor.removeprefix("pinned:") in SHIPPED_PINS
 
     bare = verify(data, trust=NO_TRUST)  # neither: intact, issuer not recognised
     assert_verdict(bare, authentic=False, intact=True, trust="unknown", nts_code=2109,
                    status="untrusted_issuer")
+    assert bare.trust_anchor is None
+
+
+@pytest.mark.parametrize("path", sample_files(), ids=lambda p: str(p.relative_to(SAMPLES)))
+def test_real_samples_are_authentic_with_no_configuration(path, monkeypatch):
+    """Out of the box: the shipped GPKI anchors decide, with no HOMETAX_TRUST_* set."""
+    for name in list(os.environ):
+        if name.startswith("HOMETAX_TRUST"):
+            monkeypatch.delenv(name)
+    v = verify(path)
+    assert_verdict(v, authentic=True, intact=True, trust="chain", nts_code=0, status="authentic")
+    fp, subject = v.trust_anchor.removeprefix("anchor:").split(" ", 1)
+    assert subject == "CN=CA131100001,OU=GPKI,O=Government of Korea,C=KR"
+    shipped = {hashlib.sha256(x509.load_pem_x509_certificate(p.read_bytes()).public_bytes(
+        serialization.Encoding.DER)).hexdigest() for p in SHIPPED_ANCHORS.glob("*.pem")}
+    assert fp in shipped
+    assert verify(path, trust=TrustStore.default(environ={})) == v
 
 
 def test_known_gen_times_and_signers():
@@ -127,7 +167,7 @@ def test_known_gen_times_and_signers():
 
 
 def test_verification_needs_no_password_and_reads_encrypted_bytes():
-    v = h.verify(ALL_PW, trust=TrustStore.default(environ={}))
+    v = h.verify(ALL_PW, trust=PINS_ONLY)
     assert v.authentic and v.trust == "pinned"
     with pytest.raises(errors.PasswordRequired):
         h.extract(ALL_PW)
@@ -143,7 +183,7 @@ def test_pinned_list_is_exactly_the_sample_tsa_certificates():
                 cert = x509.load_der_x509_certificate(choice.chosen.dump())
                 found[cert.fingerprint(hashes.SHA256()).hex()] = cert
     assert len(found) == 7
-    assert TrustStore.default(environ={}).pinned == frozenset(found)
+    assert TrustStore.default(environ={}).pinned == frozenset(found) == SHIPPED_PINS
     issuers = {c.issuer.rfc4514_string() for c in found.values()}
     assert issuers == {"CN=CA131100001,OU=GPKI,O=Government of Korea,C=KR"}
 
@@ -154,6 +194,30 @@ def test_gpki_anchor_fingerprints_match_the_published_ones(gpki_trust):
     assert fps == {"407c276bead2e4af0661ef6697341dec0a1f9434e4eafb2d3d32a90549d9de4a",
                    "610fa5edc0ce722e18e0b11e84748c390949152a74db6460f838694ec6e76407",
                    "5c39223083ef3c8cc50b74970ea9c135f3c1c7293725dd9eec961b27d4695547"}
+
+
+def test_shipped_anchors_are_the_published_gpki_certificates():
+    """The package's default anchors are GPKIRootCA1 and both CA131100001 issues: their SHA-256
+    fingerprints are the ones ../shared/reference/gpki/README.md publishes, file by file."""
+    readme = (GPKI_DIR / "README.md").read_text(encoding="utf-8")
+    published = {}  # file name -> fingerprint, as the README pairs them
+    for item in re.split(r"\n- ", readme):
+        name = re.search(r"`([^`]+\.pem)`", item)
+        fp = re.search(r"SHA-256\s+`([0-9a-f]{64})`", item)
+        if name and fp:
+            published[name.group(1)] = fp.group(1)
+    assert len(published) == 3
+    shipped = {}
+    for path in SHIPPED_ANCHORS.glob("*.pem"):
+        der = x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(serialization.Encoding.DER)
+        shipped[path.name] = hashlib.sha256(der).hexdigest()
+    assert sorted(shipped.values()) == sorted(published.values())
+    for name, fp in published.items():  # the same certificate as the reference file of that name
+        ref = x509.load_pem_x509_certificate((GPKI_DIR / name).read_bytes())
+        assert ref.fingerprint(hashes.SHA256()).hex() == fp
+    default = TrustStore.default(environ={})
+    assert {a.fingerprint(hashes.SHA256()).hex() for a in default.anchors} == set(published.values())
+    assert default.pinned == SHIPPED_PINS
 
 
 def test_2022_token_needs_the_renewed_ca_issue(tmp_path):
@@ -240,7 +304,7 @@ def test_one_byte_changed_inside_the_signed_range():
     data = ALL.read_bytes()
     a, b, c, d = independent(data)["range"]
     for offset in (b // 2, c + d // 2, c + d - 3):
-        v = verify_bytes(flip(data, offset), trust=TrustStore.default(environ={}))
+        v = verify_bytes(flip(data, offset), trust=PINS_ONLY)
         # the token is still the NTS's own: trusted issuer, but the file changed after stamping
         assert_verdict(v, authentic=False, intact=False, trust="pinned", nts_code=2101,
                        status="tampered")
@@ -277,12 +341,12 @@ def test_broken_token(where, code):
         data[b + 1 + 2 * der_len + 4] = ord("7")
     elif where == "empty":
         data[b + 1:c - 1] = b"0" * (c - b - 2)
-    v = verify_bytes(bytes(data), trust=TrustStore.default(environ={}))
+    v = verify_bytes(bytes(data), trust=PINS_ONLY)
     assert_verdict(v, authentic=False, intact=False, trust="unknown", nts_code=code, status="tampered")
 
 
 def test_unsigned_pdf():
-    v = verify_bytes(builder.build_nts_pdf(), trust=TrustStore.default(environ={}))
+    v = verify_bytes(builder.build_nts_pdf(), trust=PINS_ONLY)
     assert_verdict(v, authentic=False, intact=False, trust="unknown", nts_code=2110, status="unsigned")
     assert v.covers_whole_file is False and v.hash_value is None and v.gen_time is None
 
@@ -312,31 +376,14 @@ def test_byte_range_that_does_not_add_up(edit):
         bad = data + b"% /ByteRange [0 1 2 3]\n"
     else:
         bad = put(f"[0 {b} {c} R]".encode())
-    v = verify_bytes(bad, trust=TrustStore.default(environ={}))
+    v = verify_bytes(bad, trust=PINS_ONLY)
     code = 2101 if edit == "short_second" else 2110
     assert (v.authentic, v.intact, v.nts_code) == (False, False, code), v.reason
     assert_korean_reason(v)
     assert v.status == "tampered"
 
 
-def append_revision(data: bytes, new_xml: bytes) -> bytes:
-    """An incremental update replacing the /XML stream: what a PDF reader and ``extract`` honour."""
-    pdf = pikepdf.open(io.BytesIO(data))
-    xml_obj = next(s for s in pdf.Root.CustomFiles if s.stream_dict.Name == pikepdf.Name.XML)
-    num, gen = xml_obj.objgen
-    root, info = pdf.Root.objgen, pdf.trailer.Info.objgen
-    ids = [bytes(x).hex() for x in pdf.trailer.ID]
-    size = int(pdf.trailer.Size)
-    pdf.close()
-    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
-    comp = zlib.compress(new_xml)
-    body = (f"{num} {gen} obj\n<< /Type /EmbeddedFile /Name /XML /Filter /FlateDecode "
-            f"/Length {len(comp)} >>\nstream\n").encode() + comp + b"\nendstream\nendobj\n"
-    off = len(data)
-    xref = (f"xref\n0 1\n0000000000 65535 f \n{num} 1\n{off:010d} {gen:05d} n \n"
-            f"trailer\n<< /Size {size} /Root {root[0]} {root[1]} R /Info {info[0]} {info[1]} R "
-            f"/ID [<{ids[0]}><{ids[1]}>] /Prev {prev} >>\nstartxref\n{off + len(body)}\n%%EOF\n")
-    return data + body + xref.encode()
+append_revision = tsa.append_revision
 
 
 def test_appended_revision_that_changes_an_amount():
@@ -348,7 +395,7 @@ def test_appended_revision_that_changes_an_amount():
     assert b">9191550</sum>" in h.extract(forged)
     # …and the timestamp still checks out over its range, which no longer covers the file
     ref = independent(forged)
-    v = verify_bytes(forged, trust=TrustStore.default(environ={}))
+    v = verify_bytes(forged, trust=PINS_ONLY)
     assert v.hash_value == ref["hash"]
     assert_verdict(v, authentic=False, intact=False, trust="pinned", nts_code=2110, status="tampered")
     assert v.covers_whole_file is False
@@ -358,30 +405,21 @@ def test_appended_revision_that_changes_an_amount():
 
 
 def test_trailing_bytes_alone_break_coverage():
-    v = verify_bytes(ALL.read_bytes() + b"\n", trust=TrustStore.default(environ={}))
+    v = verify_bytes(ALL.read_bytes() + b"\n", trust=PINS_ONLY)
     assert (v.authentic, v.intact, v.covers_whole_file, v.nts_code) == (False, False, False, 2110)
 
 
-def _edit_amount(data: bytes, password: str | None = None) -> bytes:
-    pdf = pikepdf.open(io.BytesIO(data), password=password or "")
-    for s in pdf.Root.CustomFiles:
-        if s.stream_dict.Name == pikepdf.Name.XML:
-            xml = zlib.decompress(s.read_raw_bytes())
-            s.write(zlib.compress(xml.replace(b">2191550</sum>", b">9191550</sum>")),
-                    filter=pikepdf.Name.FlateDecode)
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
+_edit_amount = tsa.edit_amount
 
 
-@pytest.mark.parametrize("anchors", ["none", "gpki"])
+@pytest.mark.parametrize("anchors", ["none", "gpki", "default"])
 def test_edited_file_restamped_by_a_forger_claiming_the_nts_names(anchors, gpki_trust):
     edited = _edit_amount(ALL.read_bytes())
     forged = tsa.stamp(edited, tsa.forger(), gen_time=dt.datetime(2020, 12, 22, 12, 26, 39,
                                                                    tzinfo=dt.timezone.utc))
     assert b">9191550</sum>" in h.extract(forged)
     ref = independent(forged)
-    trust = gpki_trust if anchors == "gpki" else TrustStore.default(environ={})
+    trust = {"gpki": gpki_trust, "none": PINS_ONLY, "default": TrustStore.default(environ={})}[anchors]
     v = verify_bytes(forged, trust=trust)
     # hash, signature and coverage all hold: a naive check passes. Only trust tells it apart.
     assert_verdict(v, authentic=False, intact=True, trust="unknown", nts_code=2109,
@@ -405,7 +443,7 @@ def test_resaved_sample_is_not_authentic(how):
     pdf.save(out, **kwargs)
     resaved = out.getvalue()
     assert h.extract(resaved, password="1234567" if how == "aes-256" else None).startswith(b"<?xml")
-    v = verify_bytes(resaved, trust=TrustStore.default(environ={}))
+    v = verify_bytes(resaved, trust=PINS_ONLY)
     assert (v.authentic, v.intact) == (False, False), v.reason
     assert v.nts_code in (2101, 2106, 2110)
 
@@ -421,6 +459,96 @@ def test_tsa_certificate_expired_at_gen_time(tmp_path):
     pdf = tsa.stamp(builder.build_nts_pdf(), auth,
                     gen_time=dt.datetime(2020, 6, 1, tzinfo=dt.timezone.utc))
     assert verify_bytes(pdf, trust=TrustStore.from_dir(tmp_path)).authentic is True
+
+
+def _utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def hierarchy(tmp_path_factory):
+    """A test root, an issuing CA valid 2020–2024 and a TSA valid 2021–2030 (neither pinned), with
+    stamps made before, while and after the chain holds."""
+    auth, root = tsa.make_hierarchy("genTime", ca_not_after=_utc(2024, 1, 1),
+                                    tsa_not_before=_utc(2021, 1, 1), tsa_not_after=_utc(2030, 1, 1))
+    anchors = tmp_path_factory.mktemp("hierarchy")
+    tsa.write_certificate(root, anchors, "root")
+    tsa.write_certificate(auth.ca_cert, anchors, "issuing-ca")
+    base = builder.build_nts_pdf()
+    docs = {
+        "valid": tsa.stamp(base, auth, gen_time=_utc(2022, 6, 1)),
+        "tsa_not_yet_valid": tsa.stamp(base, auth, gen_time=_utc(2020, 6, 1)),
+        "ca_expired": tsa.stamp(base, auth, gen_time=_utc(2025, 6, 1)),
+    }
+    return auth, anchors, docs
+
+
+HIERARCHY_VERDICTS = {  # document -> (authentic, trust, what fails at its genTime)
+    "valid": (True, "chain", None),
+    "tsa_not_yet_valid": (False, "failed", "the TSA certificate was not valid at genTime."),
+    "ca_expired": (False, "failed", "an issuing CA certificate was not valid at genTime."),
+}
+
+
+def _check_hierarchy_verdict(name: str, v: Verification, auth) -> None:
+    authentic, trust, problem = HIERARCHY_VERDICTS[name]
+    assert_verdict(v, authentic=authentic, intact=True, trust=trust, nts_code=0 if authentic else 2109)
+    if problem:
+        assert v.reason.endswith(problem) and v.trust_anchor is None
+    else:
+        ca_fp = auth.ca_cert.fingerprint(hashes.SHA256()).hex()
+        assert v.trust_anchor == f"anchor:{ca_fp} {auth.ca_cert.subject.rfc4514_string()}"
+
+
+def test_unpinned_tsa_chaining_to_a_test_root_is_authentic_only_while_every_link_is_valid(hierarchy):
+    """Not pinned, chained through an issuing CA: authentic at a genTime inside every validity
+    period; a TSA certificate not yet valid, or an issuing CA expired, at genTime fails."""
+    auth, anchors, docs = hierarchy
+    store = TrustStore.from_dir(anchors)
+    assert auth.tsa_fingerprint() not in store.pinned
+    for name, pdf in docs.items():
+        _check_hierarchy_verdict(name, verify_bytes(pdf, trust=store), auth)
+    # the same through the defaults plus the directory (what HOMETAX_TRUST_DIR gives)
+    added = TrustStore.default(environ={"HOMETAX_TRUST_DIR": str(anchors)})
+    _check_hierarchy_verdict("valid", verify_bytes(docs["valid"], trust=added), auth)
+
+
+def test_cached_certificate_decisions_are_judged_at_each_documents_gen_time(hierarchy, monkeypatch):
+    """One store, one TSA certificate, documents of different genTimes in every order: the path and
+    its signatures are worked out once, the validity periods every time."""
+    auth, anchors, docs = hierarchy
+    store = TrustStore.from_dir(anchors)
+    built = []
+    real = trust_module._candidate_paths
+    monkeypatch.setattr(trust_module, "_candidate_paths", lambda *a: built.append(1) or real(*a))
+    for order in itertools.permutations(docs):
+        for name in order:
+            _check_hierarchy_verdict(name, verify_bytes(docs[name], trust=store), auth)
+    assert len(built) == 1  # cached per store and leaf certificate
+    cold = {name: verify_bytes(pdf, trust=TrustStore.from_dir(anchors)) for name, pdf in docs.items()}
+    assert cold == {name: verify_bytes(pdf, trust=store) for name, pdf in docs.items()}
+
+
+def test_caches_do_not_change_verdicts(hierarchy):
+    """A cold start (every cache emptied before each document) and a warm one agree, field by field."""
+    _, _, docs = hierarchy
+    store = TrustStore.default(environ={})
+    files = [p.read_bytes() for p in sample_files()] + list(docs.values())
+    warm = [verify_bytes(d, trust=store) for d in files]
+    cold = []
+    for d in files:
+        cms_module.clear_caches()
+        cold.append(verify_bytes(d, trust=TrustStore.default(environ={})))
+    assert cold == warm
+
+
+def test_a_second_byte_range_is_named():
+    """An NTS document carries one /ByteRange; a file with another one after it is not authentic,
+    and the reason says why (asked only once the file is not authentic: see locate.locate)."""
+    data = ALL.read_bytes() + b"\n%% /ByteRange [0 10 20 30] /Contents <00>\n"
+    v = verify_bytes(data, trust=TrustStore.default(environ={}))
+    assert_verdict(v, authentic=False, intact=False, trust="unknown", nts_code=2110, status="tampered")
+    assert "more than one signature /ByteRange" in v.reason
 
 
 @pytest.mark.parametrize("flaw", ["no_eku", "issuer_not_ca"])
@@ -533,10 +661,35 @@ def test_cli_verify_authentic_sample():
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert FIELDS <= set(out)
-    assert (out["authentic"], out["trust"], out["nts_code"]) == (True, "pinned", 0)
+    # no configuration: the shipped GPKI anchors decide
+    assert (out["authentic"], out["trust"], out["verifier_code"], out["nts_code"]) == (True, "chain", 0, 0)
+    assert out["trust_anchor"].endswith(" CN=CA131100001,OU=GPKI,O=Government of Korea,C=KR")
     assert out["hash_value"] == independent(ALL_PW.read_bytes())["hash"]
     r = run("verify", ALL, "--trust-dir", GPKI_DIR)
     assert r.returncode == 0 and json.loads(r.stdout)["trust"] == "chain"
+
+
+def test_cli_trust_only_dir_replaces_the_shipped_trust(tmp_path, generated):
+    """--trust-only-dir / HOMETAX_TRUST_REPLACE=1: an operator's own anchors and nothing else."""
+    own = tmp_path / "own"
+    tsa.test_authority().write_anchor(own)
+    doc = tmp_path / "generated.pdf"
+    doc.write_bytes(generated)
+    for args, env in ((("--trust-only-dir", own), {}),
+                      ((), {"HOMETAX_TRUST_DIR": str(own), "HOMETAX_TRUST_REPLACE": "1"})):
+        sample = json.loads(run("verify", ALL, *args, env=env).stdout)
+        assert (sample["authentic"], sample["trust"]) == (False, "unknown")  # GPKI and pins dropped
+        ours = json.loads(run("verify", doc, *args, env=env).stdout)
+        assert (ours["authentic"], ours["trust"]) == (True, "chain")
+    only = json.loads(run("verify", ALL, "--trust-only-dir", own,
+                          env={"HOMETAX_TRUST_DIR": str(GPKI_DIR)}).stdout)
+    assert only["trust"] == "unknown"  # --trust-only-dir: not HOMETAX_TRUST_DIR either
+    added = json.loads(run("verify", ALL, "--trust-dir", own).stdout)  # adding keeps the defaults
+    assert (added["authentic"], added["trust"]) == (True, "chain")
+    r = run("verify", ALL, env={"HOMETAX_TRUST_REPLACE": "1"})  # replacing with nothing: usage error
+    assert r.returncode == 2 and r.stdout == b""
+    r = run("verify", ALL, "--trust-dir", own, "--trust-only-dir", own)
+    assert r.returncode == 2
 
 
 def test_cli_verify_tampered_and_unreadable(tmp_path):
@@ -585,3 +738,38 @@ def test_token_edits_never_raise(edits):
     assert_korean_reason(v)
     if v.intact:  # only unsigned parts of the token (its certificate bag) may change and still hold
         assert v.hash_value == independent(_ALL_BYTES)["hash"] and v.nts_code == 2109
+
+
+# == structure ========================================================================================
+def _project_imports(path: Path) -> list[tuple[str, bool]]:
+    """(module imported, whether inside a function) for every import of a hometax_decrypt module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+
+    def visit(node, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.ImportFrom) and (child.level or (child.module or "").startswith(
+                    "hometax_decrypt")):
+                out.append(("." * child.level + (child.module or ""), in_function))
+            elif isinstance(child, ast.Import):
+                out.extend((a.name, in_function) for a in child.names if a.name.startswith("hometax_decrypt"))
+            visit(child, inner)
+
+    visit(tree, False)
+    return out
+
+
+def test_timestamp_and_pdf_import_each_other_one_way_only():
+    """Issue 12: the pdf <-> timestamp cycle is gone. timestamp (and source.py, the one module that
+    reads input) never import pdf, and neither pdf nor they hide an import of the project inside a
+    function."""
+    src = Path(h.__file__).parent
+    files = [src / "pdf.py", src / "source.py", *sorted((src / "timestamp").glob("*.py"))]
+    for path in files:
+        imports = _project_imports(path)
+        assert not [m for m, inside in imports if inside], path
+        if path.name != "pdf.py":
+            assert not [m for m, _ in imports if m.endswith("pdf")], path
+    assert ("source", False) in [(m.lstrip("."), i) for m, i in _project_imports(src / "pdf.py")]
+    assert h.pdf.read_source is h.source.read_source  # still importable from pdf for callers

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import io
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +73,14 @@ def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "
                    not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
                    not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
                    tsa_not_after: dt.datetime | None = None, eku: bool = True,
-                   ca_is_ca: bool = True) -> Authority:
+                   ca_is_ca: bool = True, tsa_not_before: dt.datetime | None = None,
+                   ca_path_length: int | None = 0) -> Authority:
     ca_key, tsa_key = _key("rsa"), _key(key_kind)
     ca_cert = (
         x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
         .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(not_before).not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca_is_ca, path_length=0 if ca_is_ca else None),
+        .add_extension(x509.BasicConstraints(ca=ca_is_ca, path_length=ca_path_length if ca_is_ca else None),
                        critical=True)
         .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False,
@@ -90,7 +92,7 @@ def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "
     b = (
         x509.CertificateBuilder().subject_name(tsa_name).issuer_name(ca_name)
         .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(not_before).not_valid_after(tsa_not_after or not_after)
+        .not_valid_before(tsa_not_before or not_before).not_valid_after(tsa_not_after or not_after)
         .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
                                      key_encipherment=False, data_encipherment=False,
                                      key_agreement=False, key_cert_sign=False, crl_sign=False,
@@ -102,6 +104,45 @@ def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "
         b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
     tsa_cert = b.sign(ca_key, hashes.SHA256())
     return Authority(ca_cert, ca_key, tsa_cert, tsa_key)
+
+
+def make_hierarchy(tag: str, *, ca_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
+                   ca_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
+                   tsa_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
+                   tsa_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
+                   ) -> tuple[Authority, x509.Certificate]:
+    """GPKI's shape: a root (2010–2050), an issuing CA it signs (``ca_not_before``–``ca_not_after``)
+    and a TSA certificate the issuing CA signs. Returns the TSA's authority (``ca_cert`` = the issuing
+    CA) and the root certificate."""
+    wide = (dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2050, 1, 1, tzinfo=dt.timezone.utc))
+    root = make_authority(_name(C="KR", O="hometax-decrypt tests", CN=f"Root {tag}"),
+                          _name(C="KR", O="hometax-decrypt tests", CN=f"unused {tag}"),
+                          not_before=wide[0], not_after=wide[1], ca_path_length=1)
+    issuing = make_authority(_name(C="KR", O="hometax-decrypt tests", OU="CA", CN=f"CA {tag}"),
+                             _name(C="KR", O="hometax-decrypt tests", OU="Group of Server", CN=f"TSA {tag}"),
+                             tsa_not_before=tsa_not_before, tsa_not_after=tsa_not_after,
+                             not_before=ca_not_before, not_after=ca_not_after)
+    # the issuing CA again, with the same name and key, but signed by the root
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(issuing.ca_cert.subject)
+        .issuer_name(root.ca_cert.subject).public_key(issuing.ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ca_not_before).not_valid_after(ca_not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .sign(root.ca_key, hashes.SHA256())
+    )
+    return Authority(ca_cert, issuing.ca_key, issuing.tsa_cert, issuing.tsa_key), root.ca_cert
+
+
+def write_certificate(cert: x509.Certificate, directory: Path, name: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 @functools.lru_cache(maxsize=None)
@@ -265,3 +306,127 @@ def stamp(pdf_bytes: bytes, authority: Authority | None = None, *, password: str
     assert len(hexs) <= 2 * contents_bytes, "token larger than the reserved /Contents"
     data[b + 1:c - 1] = hexs + b"0" * (2 * contents_bytes - len(hexs))
     return bytes(data)
+
+
+# == forgeries ========================================================================================
+def edit_amount(data: bytes, password: str | None = None) -> bytes:
+    """The 2020 sample re-saved with one amount changed (2191550 → 9191550) in its XML."""
+    pdf = pikepdf.open(io.BytesIO(data), password=password or "")
+    for s in pdf.Root.CustomFiles:
+        if s.stream_dict.Name == pikepdf.Name.XML:
+            xml = zlib.decompress(s.read_raw_bytes())
+            s.write(zlib.compress(xml.replace(b">2191550</sum>", b">9191550</sum>")),
+                    filter=pikepdf.Name.FlateDecode)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def append_revision(data: bytes, new_xml: bytes) -> bytes:
+    """An incremental update replacing the /XML stream: what a PDF reader and ``extract`` honour."""
+    pdf = pikepdf.open(io.BytesIO(data))
+    xml_obj = next(s for s in pdf.Root.CustomFiles if s.stream_dict.Name == pikepdf.Name.XML)
+    num, gen = xml_obj.objgen
+    root, info = pdf.Root.objgen, pdf.trailer.Info.objgen
+    ids = [bytes(x).hex() for x in pdf.trailer.ID]
+    size = int(pdf.trailer.Size)
+    pdf.close()
+    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    comp = zlib.compress(new_xml)
+    body = (f"{num} {gen} obj\n<< /Type /EmbeddedFile /Name /XML /Filter /FlateDecode "
+            f"/Length {len(comp)} >>\nstream\n").encode() + comp + b"\nendstream\nendobj\n"
+    off = len(data)
+    xref = (f"xref\n0 1\n0000000000 65535 f \n{num} 1\n{off:010d} {gen:05d} n \n"
+            f"trailer\n<< /Size {size} /Root {root[0]} {root[1]} R /Info {info[0]} {info[1]} R "
+            f"/ID [<{ids[0]}><{ids[1]}>] /Prev {prev} >>\nstartxref\n{off + len(body)}\n%%EOF\n")
+    return data + body + xref.encode()
+
+
+def _flip_hex_digit(data: bytes, pos: int) -> bytes:
+    out = bytearray(data)
+    out[pos] = ord("0") if out[pos] != ord("0") else ord("1")
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A stamped file for the cross-checks: ``anchors`` are the test CAs to trust besides GPKI;
+    ``forgery`` says the file must not be authentic."""
+
+    name: str
+    data: bytes
+    anchors: tuple[x509.Certificate, ...]
+    forgery: bool
+
+
+def _utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+@functools.lru_cache(maxsize=None)
+def cases(sample: Path) -> tuple[Case, ...]:
+    """Every kind of stamped file the suite makes: sound stamps of its own TSAs, and forgeries of the
+    real ``sample`` (an NTS-stamped file) and of generated ones. Cached: keys are slow to make."""
+    import builder
+
+    base = builder.build_nts_pdf()
+    real = sample.read_bytes()
+    test = test_authority()
+    out = [Case("generated", stamp(base, test), (test.ca_cert,), False)]
+    for label, kwargs in (("ess-v1", dict(ess="v1")), ("rsa-pss", dict(pss=True)),
+                          ("sha256", dict(digest_alg="sha256", imprint_alg="sha256"))):
+        out.append(Case(f"generated-{label}", stamp(base, test, **kwargs), (test.ca_cert,), False))
+    ec_auth = make_authority(_name(CN="EC Root"), _name(CN="EC TSA"), key_kind="ec")
+    out.append(Case("generated-ecdsa", stamp(base, ec_auth), (ec_auth.ca_cert,), False))
+
+    auth, root = make_hierarchy("cases", ca_not_after=_utc(2024, 1, 1), tsa_not_before=_utc(2021, 1, 1),
+                                tsa_not_after=_utc(2030, 1, 1))
+    chain = (root, auth.ca_cert)
+    out += [Case("hierarchy-valid", stamp(base, auth, gen_time=_utc(2022, 6, 1)), chain, False),
+            Case("hierarchy-tsa-not-yet-valid", stamp(base, auth, gen_time=_utc(2020, 6, 1)), chain, True),
+            Case("hierarchy-ca-expired", stamp(base, auth, gen_time=_utc(2025, 6, 1)), chain, True)]
+
+    old = make_authority(_name(CN="Old Root"), _name(CN="Old TSA"), tsa_not_after=_utc(2021, 1, 1))
+    no_eku = make_authority(_name(CN="Root no EKU"), _name(CN="TSA no EKU"), eku=False)
+    not_ca = make_authority(_name(CN="Root not CA"), _name(CN="TSA under not-CA"), ca_is_ca=False)
+    mixed = Authority(test.ca_cert, test.ca_key, test.tsa_cert, forger().tsa_key)
+    out += [
+        Case("tsa-expired-at-gen-time", stamp(base, old, gen_time=_utc(2022, 6, 1)), (old.ca_cert,), True),
+        Case("tsa-without-timestamping-eku", stamp(base, no_eku), (no_eku.ca_cert,), True),
+        Case("tsa-issuer-not-a-ca", stamp(base, not_ca), (not_ca.ca_cert,), True),
+        Case("signed-by-another-key", stamp(base, mixed), (test.ca_cert,), True),
+        Case("look-alike-restamp",
+             stamp(edit_amount(real), forger(), gen_time=_utc(2020, 12, 22, 12, 26, 39)), (), True),
+        Case("sample-edited-in-place", real[:5000] + bytes([real[5000] ^ 1]) + real[5001:], (), True),
+        Case("sample-appended-revision", append_revision(real, b"<?xml version='1.0'?><x/>"), (), True),
+        Case("sample-trailing-bytes", real + b"\n", (), True),
+        Case("sample-resaved", _resave(real), (), True),
+    ]
+    generated = stamp(base, test)
+    b, c = _gap(generated)
+    der_len = len(cms.ContentInfo.load(bytes.fromhex(generated[b + 1:c - 1].decode())).dump())
+    out += [
+        Case("token-signature-changed", _flip_hex_digit(generated, b + 1 + 2 * der_len - 10),
+             (test.ca_cert,), True),
+        Case("token-tstinfo-changed", _flip_hex_digit(generated, _imprint_hex_pos(generated, b, c) + 6),
+             (test.ca_cert,), True),
+    ]
+    return tuple(out)
+
+
+def _gap(data: bytes) -> tuple[int, int]:
+    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data)
+    return int(m.group(2)), int(m.group(3))
+
+
+def _imprint_hex_pos(data: bytes, b: int, c: int) -> int:
+    signed = cms.ContentInfo.load(bytes.fromhex(data[b + 1:c - 1].decode()))["content"]
+    tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
+    return data.index(tst["message_imprint"]["hashed_message"].native.hex().encode(), b, c)
+
+
+def _resave(data: bytes) -> bytes:
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        pdf.save(out)
+    return out.getvalue()

@@ -80,7 +80,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ve = sub.add_parser("verify", help="verify the NTS timestamp; prints JSON, exit 0 or 7")
     ve.add_argument("file")
-    ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the defaults)")
+    ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the shipped GPKI "
+                                        "anchors and NTS pins)")
+    ve.add_argument("--trust-only-dir", metavar="DIR",
+                    help="trust only the anchors in DIR (and pins in HOMETAX_TRUST_PINNED): replaces the "
+                         "shipped GPKI anchors and NTS pins, and HOMETAX_TRUST_DIR")
 
     pa = sub.add_parser("parse", help="parse into records: " + ", ".join(n.upper() for n in formats.NAMES))
     pa.add_argument("file")
@@ -126,7 +130,14 @@ def _cmd_verify(args) -> int:
     from . import service
     from .timestamp import TrustStore
 
-    trust = TrustStore.default(extra_dir=args.trust_dir) if args.trust_dir else None
+    if args.trust_dir and args.trust_only_dir:
+        raise errors.UsageError("give --trust-dir or --trust-only-dir, not both")
+    if args.trust_only_dir:
+        trust = TrustStore.only(args.trust_only_dir)
+    elif args.trust_dir:
+        trust = TrustStore.default(extra_dir=args.trust_dir)
+    else:
+        trust = None
     v = service.verify(args.file, trust=trust).verification
     sys.stdout.write(json.dumps(v.to_dict(), ensure_ascii=False, indent=2) + "\n")
     return 0 if v.authentic else EXIT_NOT_AUTHENTIC

@@ -9,19 +9,17 @@ while inflating, in memory bounded by the part limit.
 from __future__ import annotations
 
 import io
-import os
 import re
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Union
 
 import pikepdf
 
 from . import errors
 from .limits import Deadline, Limits, resolve
-
-Source = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+from .source import Source, read_source  # read_source stays importable from here for callers
+from .timestamp import Verification, verify_bytes
 
 PARTS = ("XML", "SAM")
 ENCODINGS = ("utf-8", "euc-kr")
@@ -30,29 +28,6 @@ _CHUNK = 64 * 1024
 # NTS API semantics: a password given for an unencrypted file is simply not needed.
 warnings.filterwarnings("ignore", message="A password was provided, but no password was needed",
                         category=UserWarning)
-
-
-def read_source(source: Source, limits: Limits | None = None) -> bytes:
-    """Return the document's bytes, refusing more than the input limit without reading it all."""
-    lim = resolve(limits)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif isinstance(source, (str, os.PathLike)):
-        try:
-            with open(source, "rb") as fh:
-                data = fh.read(lim.max_input_bytes + 1)
-        except OSError as exc:  # the path is the caller's own; the OS message may echo it
-            raise errors.Damaged("cannot read the file") from None
-    elif hasattr(source, "read"):
-        data = source.read(lim.max_input_bytes + 1)
-        if not isinstance(data, (bytes, bytearray)):
-            raise errors.UsageError("the file object must be opened in binary mode")
-        data = bytes(data)
-    else:
-        raise errors.UsageError("source must be bytes, a path or a binary file object")
-    if len(data) > lim.max_input_bytes:
-        raise errors.TooLarge("input exceeds the input size limit")
-    return data
 
 
 def normalize_part(part: str) -> str:
@@ -317,11 +292,9 @@ class NtsDocument:
         self.deadline.check()
         return out.getvalue()
 
-    def verification(self):
+    def verification(self) -> Verification:
         """The timestamp verification of the file's bytes (computed once)."""
         if self._verification is None:
-            from .timestamp import verify_bytes
-
             self._verification = verify_bytes(self.data)
         return self._verification
 
@@ -458,7 +431,7 @@ class Extraction:
     data: bytes
     part: str
     encoding: str
-    verification: object
+    verification: Verification
 
 
 def extract_verified(source: Source, password: str | bytes | None = None, part: str = "xml",

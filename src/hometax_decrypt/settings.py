@@ -50,10 +50,18 @@ class Settings:
     max_seconds: float = _s("HOMETAX_MAX_SECONDS", "float", 10.0,
                   "wall time for one document's work; past it the `timeout` error")
     trust_dir: str | None = _s("HOMETAX_TRUST_DIR", "path", None,
-                  "extra trust anchors for timestamp verification; read when the app starts: a "
+                  "trust anchors for timestamp verification, added to the GPKI ones the package ships; "
+                  "read when the app starts: a "
                   "directory that is missing or holds a non-certificate stops the app server at "
                   "start-up (and `/readyz` answers 503 if it stops loading)",
-                  shown="`../shared/reference/gpki` when present (`make up`)")
+                  shown="none")
+    trust_pinned: tuple[str, ...] = _s("HOMETAX_TRUST_PINNED", "list", (),
+                  "extra pinned TSA certificates: comma-separated SHA-256 hex fingerprints",
+                  shown="none")
+    trust_replace: bool = _s("HOMETAX_TRUST_REPLACE", "flag", False,
+                  "`1`: trust only `HOMETAX_TRUST_DIR` and `HOMETAX_TRUST_PINNED`, not the GPKI "
+                  "anchors and NTS pins the package ships (docs/verification.md)",
+                  shown="off")
     # -- the web app (hometax_decrypt.web.config) --------------------------------------------------
     listen: str = _s("HOMETAX_LISTEN", "str", "127.0.0.1",
                   "address nginx listens on")
@@ -258,8 +266,12 @@ def _parse(spec: SettingSpec, raw: str | None) -> Any:
             return float(raw)
     except ValueError:
         raise ValueError(f"{spec.env} must be a number") from None
-    if spec.kind == "flag":
-        return raw.lower() in ("1", "true", "yes", "on")
+    if spec.kind == "flag":  # strict: a misspelt switch must not silently mean "off"
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{spec.env} must be 1 or 0")
     if spec.kind == "list":
         return tuple(raw.replace(",", " ").split())
     if spec.kind == "keys":

@@ -46,7 +46,8 @@ def _drain_body() -> None:
 
 def _trust_ready() -> None:
     """Verify the built-in (unsigned) self-test document: this loads the timestamp trust store
-    (``HOMETAX_TRUST_DIR``) exactly as every verification does, and raises when it cannot."""
+    (the shipped anchors and pins, ``HOMETAX_TRUST_DIR``, ``HOMETAX_TRUST_PINNED``,
+    ``HOMETAX_TRUST_REPLACE``) exactly as every verification does, and raises when it cannot."""
     from ..timestamp import verify_bytes
 
     verify_bytes(selftest.selftest_pdf())
@@ -57,7 +58,7 @@ def _load_trust_store() -> None:
     try:
         _trust_ready()
     except errors.HometaxError as exc:
-        raise ValueError(f"HOMETAX_TRUST_DIR cannot be used as the timestamp trust store: "
+        raise ValueError(f"the timestamp trust settings (HOMETAX_TRUST_*) cannot be used: "
                          f"{exc.detail or exc.message}") from None
 
 
