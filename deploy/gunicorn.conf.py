@@ -1,18 +1,41 @@
 """gunicorn settings for one app server instance of hometax-decrypt.
 
 Every value comes from the one settings object (hometax_decrypt.settings, read from the
-environment) so that ``make up`` (scripts/stack.py) and the systemd unit
-(deploy/systemd/hometax-app@.service) share this file. The app server listens only on a Unix socket;
-nginx in front terminates TLS, buffers uploads and balances over the instances."""
+environment) so that ``make up`` (scripts/stack.py) and the systemd units
+(deploy/systemd/hometax-app@.service, hometax-app-tcp@.service) share this file. The app server
+listens on a Unix socket, or on an app host on TCP with TLS and a required client certificate from the
+project CA (HOMETAX_MTLS_*), never plain TCP; nginx in front terminates the clients' TLS, buffers
+uploads and balances over the instances."""
 
 import os
+import ssl
 
 from hometax_decrypt.settings import Settings
 from hometax_decrypt.web.logs import GUNICORN_LOGCONFIG
 
 _s = Settings.from_env()
 
-bind = [_s.bind]
+bind = [_s.effective_bind]
+if not bind[0].startswith("unix:"):
+    # Between hosts: TLS, and only a client with a certificate from the project CA (nginx) gets in.
+    _problem = _s.tcp_problem() if _s.app_listen else (
+        "a TCP bind is for an app host, with TLS and client certificates, never plain TCP: set "
+        "HOMETAX_APP_LISTEN and HOMETAX_MTLS_* (docs/deployment.md)")
+    if _problem:
+        raise SystemExit(_problem)
+    certfile, keyfile, ca_certs = _s.mtls_cert, _s.mtls_key, _s.mtls_ca
+    cert_reqs = ssl.CERT_REQUIRED
+    # One context, made here in the master when the config is read (and again on HUP), that every
+    # worker inherits: gunicorn would otherwise build one per connection (reading the files each
+    # time), and all workers share its session-ticket keys, so nginx's resumed TLS sessions work
+    # whichever worker accepts the connection.
+    _context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca_certs)
+    _context.load_cert_chain(certfile=certfile, keyfile=keyfile)
+    _context.verify_mode = cert_reqs
+    _context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def ssl_context(conf, default_ssl_context_factory):
+        return _context
 workers = _s.effective_workers
 worker_class = "sync"  # nginx buffers whole requests and responses: slow clients never hold a worker
 timeout = _s.timeout  # a stuck worker is killed and replaced
@@ -27,7 +50,7 @@ proc_name = "hometax-app-" + (_s.instance or "1")
 umask = 0o000
 limit_request_line = 8190
 limit_request_fields = 100
-forwarded_allow_ips = "*"  # only nginx can reach the Unix socket
+forwarded_allow_ips = "*"  # only nginx reaches the Unix socket (on TCP: only nginx's certificate)
 accesslog = None  # the app logs one JSON line per request itself (no query strings)
 errorlog = "-"
 loglevel = _s.log_level

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that are missing.
 #   ensure-system.sh stack   what the running service needs (nginx, openssl): `make up`
-#   ensure-system.sh test    that, plus the browsers and the load generator: `make test`, `make bench`
+#   ensure-system.sh test    that, plus the browsers, the load generator and iproute2: `make test`, `make bench`
 set -euo pipefail
 what=${1:-test}
 need=()
@@ -11,6 +11,8 @@ if [ "$what" = test ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
   command -v hey >/dev/null 2>&1 || need+=(hey)
+  # network namespaces for tests/test_multihost.py (an nginx host and two app hosts on one machine)
+  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
   # a Korean font, so the browser tests' screenshots of the (Korean) upload page are legible
   [ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
 elif [ "$what" != stack ]; then

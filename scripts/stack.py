@@ -11,6 +11,10 @@ deploy/nginx.conf.in, and prints the URL. Everything it writes (rendered config,
 run directory (HOMETAX_RUN_DIR, default ``run/`` in the repository); the system nginx, /etc/nginx and
 its service are never touched. ``down`` stops what ``up`` started (supervisord stops the app servers).
 ``render`` prints the nginx config for the current environment (for a production install).
+App servers on other hosts (docs/deployment.md): on an app host, HOMETAX_APP_LISTEN makes ``up`` start
+only the app servers, on TCP with TLS and required client certificates (HOMETAX_MTLS_*); on the nginx
+host, HOMETAX_UPSTREAMS makes ``up`` start only nginx, balancing over those hosts with its own
+client certificate.
 Settings: the one settings object (src/hometax_decrypt/settings.py, docs/deployment.md).
 """
 
@@ -22,6 +26,7 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 sys.path.insert(0, str(REPO / "src"))
 
-from hometax_decrypt.settings import Settings  # noqa: E402
+from hometax_decrypt.settings import APP_TLS_NAME, Settings, tcp_address  # noqa: E402
 from hometax_decrypt.web.config import WebConfig  # noqa: E402
 
 MiB = 1024 * 1024
@@ -66,6 +71,11 @@ class StackConfig:
     nginx: str = "/usr/sbin/nginx"
     nginx_user: str | None = None
     log_dir_setting: str | None = None
+    upstreams: list[str] = field(default_factory=list)  # app servers on other hosts (host:port)
+    app_listen: str = ""  # host:port of this app host's TLS listener
+    mtls_ca: Path | None = None
+    mtls_cert: Path | None = None
+    mtls_key: Path | None = None
     env: dict = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +88,12 @@ class StackConfig:
         server = st.app_server.strip().lower()
         if server not in APP_SERVERS:
             raise SystemExit("APP_SERVER must be one of " + ", ".join(APP_SERVERS))
+        problem = st.tcp_problem()
+        if problem:
+            raise SystemExit(problem)
+        if st.app_listen and server != "gunicorn":
+            raise SystemExit("HOMETAX_APP_LISTEN needs APP_SERVER=gunicorn: the uWSGI of PyPI "
+                             "(pyuwsgi) has no TLS (docs/deployment.md)")
         return cls(
             run_dir=Path(st.run_dir or REPO / "run").resolve(),
             app_server=server,
@@ -104,8 +120,28 @@ class StackConfig:
             nginx=st.nginx,
             nginx_user=st.nginx_user or None,
             log_dir_setting=st.log_dir,
+            upstreams=list(st.upstreams),
+            app_listen=st.app_listen,
+            mtls_ca=Path(st.mtls_ca).resolve() if st.mtls_ca else None,
+            mtls_cert=Path(st.mtls_cert).resolve() if st.mtls_cert else None,
+            mtls_key=Path(st.mtls_key).resolve() if st.mtls_key else None,
             env=env,
         )
+
+    # -- roles ------------------------------------------------------------------------------------
+    @property
+    def runs_apps(self) -> bool:
+        """App servers here: always, except on an nginx host whose app servers are elsewhere."""
+        return bool(self.app_listen) or not self.upstreams
+
+    @property
+    def runs_nginx(self) -> bool:
+        """nginx here: always, except on an app host (HOMETAX_APP_LISTEN without HOMETAX_UPSTREAMS)."""
+        return bool(self.upstreams) or not self.app_listen
+
+    def app_address(self, i: int) -> tuple[str, int] | None:
+        """(host, port) of instance ``i`` on TCP (an app host), None on a Unix socket."""
+        return tcp_address(self.app_listen, i) if self.app_listen else None
 
     # -- paths ------------------------------------------------------------------------------------
     @property
@@ -213,7 +249,10 @@ def render_nginx(cfg: StackConfig, user: str | None) -> str:
         https_port_suffix="" if cfg.https_port == 443 else f":{cfg.https_port}",
         server_name=cfg.server_name, redirect_host=redirect_host, tls_cert=cert, tls_key=key,
         web_root=cfg.web_root, metrics_allow=cfg.metrics_allow, proxy_params=params.strip(),
-        query_regex=query_regex(), error_pages=_error_pages(), allow=_allow_map())
+        query_regex=query_regex(), error_pages=_error_pages(), allow=_allow_map(),
+        upstreams=cfg.upstreams, upstream_scheme="https" if cfg.upstreams else "http",
+        mtls_ca=cfg.mtls_ca, mtls_cert=cfg.mtls_cert, mtls_key=cfg.mtls_key,
+        app_tls_name=APP_TLS_NAME)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -267,6 +306,29 @@ def unix_get(sock_path: Path, path: str, timeout: float = 2.0) -> int | None:
         return int(head.split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def tls_get(cfg: StackConfig, host: str, port: int, path: str, timeout: float = 2.0) -> int | None:
+    """Status of ``GET path`` from an app server on TCP, over TLS with this host's certificate
+    (checked against the project CA), or None when it does not answer."""
+    try:
+        context = ssl.create_default_context(cafile=str(cfg.mtls_ca))
+        context.load_cert_chain(str(cfg.mtls_cert), str(cfg.mtls_key))
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=APP_TLS_NAME) as s:
+                s.sendall(f"GET {path} HTTP/1.0\r\nHost: {APP_TLS_NAME}\r\n\r\n".encode())
+                head = s.recv(64)
+        return int(head.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def app_get(cfg: StackConfig, i: int, path: str) -> int | None:
+    """Status of ``GET path`` from local instance ``i``, on its Unix socket or its TLS port."""
+    address = cfg.app_address(i)
+    if address:
+        return tls_get(cfg, *address, path)
+    return unix_get(cfg.socket(i), path) if cfg.socket(i).exists() else None
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -384,7 +446,8 @@ def _app_env(cfg: StackConfig, i: int) -> dict:
     env.update({
         "HOMETAX_INSTANCE": str(i),
         "HOMETAX_LISTEN": cfg.listen,
-        "HOMETAX_BIND": f"unix:{cfg.socket(i)}",
+        "HOMETAX_BIND": (f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}")
+                        if (a := cfg.app_address(i)) else f"unix:{cfg.socket(i)}",
         "HOMETAX_SOCKET": str(cfg.socket(i)),
         "HOMETAX_PIDFILE": str(cfg.run_dir / f"app-{i}.pid"),
         "HOMETAX_WORKERS": str(cfg.workers),
@@ -521,7 +584,7 @@ def wait_app(cfg: StackConfig, i: int, timeout: float = 60, not_pid: int | None 
             raise RuntimeError(f"app server {i} exited during start-up:\n"
                                + _tail(cfg.log_dir / f"app-{i}.log"))
         if (p and p["statename"] == "RUNNING" and p["pid"] and p["pid"] != not_pid
-                and cfg.socket(i).exists() and unix_get(cfg.socket(i), "/readyz") == 200):
+                and app_get(cfg, i, "/readyz") == 200):
             return p["pid"]
         time.sleep(0.1)
     raise RuntimeError(f"app server {i} not ready after {timeout:.0f}s:\n"
@@ -561,11 +624,18 @@ def up(cfg: StackConfig) -> int:
     if not (cfg.web_root / "index.html").is_file():
         print(f"no index.html in {cfg.web_root}", file=sys.stderr)
         return 1
-    for port in (cfg.https_port, cfg.http_port):
-        host = "127.0.0.1" if cfg.listen in ("0.0.0.0", "*") else ("::1" if cfg.listen == "::"
-                                                                   else cfg.listen)
+    for p in (cfg.mtls_ca, cfg.mtls_cert, cfg.mtls_key):
+        if p and not p.is_file():
+            print(f"configured TLS file not found: {p}", file=sys.stderr)
+            return 1
+    ports = [(cfg.listen, port) for port in (cfg.https_port, cfg.http_port) if cfg.runs_nginx]
+    ports += [cfg.app_address(i) for i in range(1, cfg.instances + 1)
+              if cfg.runs_apps and cfg.app_address(i)]
+    for address, port in ports:
+        host = "127.0.0.1" if address in ("0.0.0.0", "*") else ("::1" if address == "::"
+                                                                else address)
         if _port_open(host, port):
-            print(f"port {port} on {cfg.listen} is already in use", file=sys.stderr)
+            print(f"port {port} on {address} is already in use", file=sys.stderr)
             return 1
 
     user, gid = _nginx_user(cfg)
@@ -579,23 +649,34 @@ def up(cfg: StackConfig) -> int:
         os.chown(cfg.sock_dir, 0, gid)
     for f in cfg.metrics_dir.iterdir():  # counters start from zero with each start
         f.unlink()
-    ensure_certificate(cfg)
+    if cfg.runs_nginx:
+        ensure_certificate(cfg)
+        (cfg.run_dir / "nginx.conf").write_text(render_nginx(cfg, user))
 
-    (cfg.run_dir / "nginx.conf").write_text(render_nginx(cfg, user))
+    def where(i: int) -> str:
+        a = cfg.app_address(i)
+        return f"tls://{a[0]}:{a[1]}" if a else str(cfg.socket(i))
 
     state = {"app_server": cfg.app_server, "run_dir": str(cfg.run_dir), "url": cfg.https_url,
              "http_url": f"http://{cfg.https_url.split('://', 1)[1].rsplit(':', 1)[0]}:{cfg.http_port}",
-             "apps": [{"instance": i, "socket": str(cfg.socket(i)),
+             "nginx": cfg.runs_nginx, "upstreams": cfg.upstreams,
+             "apps": [{"instance": i, "socket": where(i),
                        "log": str(cfg.log_dir / f"app-{i}.log")}
-                      for i in range(1, cfg.instances + 1)]}
+                      for i in range(1, cfg.instances + 1)] if cfg.runs_apps else []}
     try:
         for i in range(1, cfg.instances + 1):
             if cfg.socket(i).exists():
                 cfg.socket(i).unlink()
-        state["supervisord_pid"] = start_supervisor(cfg)
+        if cfg.runs_apps:
+            state["supervisord_pid"] = start_supervisor(cfg)
         cfg.state_file.write_text(json.dumps(state, indent=1))
         for a in state["apps"]:
             wait_app(cfg, a["instance"])
+        if not cfg.runs_nginx:
+            print(f"hometax-decrypt app host is up: {cfg.instances} × {cfg.app_server} on "
+                  f"{', '.join(a['socket'] for a in state['apps'])} (TLS, client certificates "
+                  f"required), {cfg.workers} workers each; run dir {cfg.run_dir}")
+            return 0
         nginx_cmd = [cfg.nginx, "-p", str(cfg.run_dir), "-c", str(cfg.run_dir / "nginx.conf"),
                      "-e", str(cfg.log_dir / "nginx-error.log")]
         test = subprocess.run(nginx_cmd + ["-t", "-q"], capture_output=True, text=True)
@@ -617,9 +698,11 @@ def up(cfg: StackConfig) -> int:
         print(f"start failed: {exc}", file=sys.stderr)
         down(cfg, quiet=True)
         return 1
+    apps = (f"app servers on {', '.join(cfg.upstreams)} over TLS" if not cfg.runs_apps else
+            f"{cfg.instances} × {cfg.app_server}, {cfg.workers} workers each, kept running by "
+            f"supervisord")
     print(f"hometax-decrypt is up: {cfg.https_url}/  (http://…:{cfg.http_port} redirects; "
-          f"{cfg.instances} × {cfg.app_server}, {cfg.workers} workers each, kept running by "
-          f"supervisord; run dir {cfg.run_dir})")
+          f"{apps}; run dir {cfg.run_dir})")
     return 0
 
 
@@ -671,11 +754,19 @@ def status(cfg: StackConfig) -> int:
         print(f"not running (no state in {cfg.run_dir})")
         return 3
     ok = True
-    nginx_pid = _read_pid(cfg.run_dir / "nginx.pid")
-    alive = _alive(nginx_pid)
-    ok &= alive
-    print(f"nginx       pid {nginx_pid}: {'running' if alive else 'NOT running'}, "
-          f"workers {children(nginx_pid) if alive else []}; {st['url']}/")
+    if st.get("nginx", True):
+        nginx_pid = _read_pid(cfg.run_dir / "nginx.pid")
+        alive = _alive(nginx_pid)
+        ok &= alive
+        print(f"nginx       pid {nginx_pid}: {'running' if alive else 'NOT running'}, "
+              f"workers {children(nginx_pid) if alive else []}; {st['url']}/")
+    for u in st.get("upstreams", []):  # app servers on other hosts: their readiness, over mTLS
+        host, _, port = u.rpartition(":")
+        ready = tls_get(cfg, host.strip("[]"), int(port), "/readyz")
+        ok &= ready == 200
+        print(f"upstream    {u}: readyz {ready}")
+    if not st["apps"]:
+        return 0 if ok else 1
     sup_pid = st.get("supervisord_pid")
     sup_alive = _alive(sup_pid)
     ok &= sup_alive
@@ -685,7 +776,7 @@ def status(cfg: StackConfig) -> int:
         p = procs.get(a["instance"], {})
         pid = p.get("pid") or None
         alive = p.get("statename") == "RUNNING" and _alive(pid)
-        ready = unix_get(Path(a["socket"]), "/readyz") if alive else None
+        ready = app_get(cfg, a["instance"], "/readyz") if alive else None
         ok &= alive and ready == 200
         print(f"{st['app_server']:<11} instance {a['instance']} pid {pid}: "
               f"{'running' if alive else 'NOT running (' + p.get('statename', 'unknown') + ')'}, "

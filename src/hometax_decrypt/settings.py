@@ -111,6 +111,25 @@ class Settings:
                   shown="self-signed in `run/tls/`")
     instances: int = _s("HOMETAX_INSTANCES", "int", 2,
                   "app server instances, each on its own socket")
+    upstreams: tuple[str, ...] = _s("HOMETAX_UPSTREAMS", "list", (),
+                  "app servers on other hosts (`host:port`, comma- or space-separated), reached "
+                  "over TLS with a client certificate (`HOMETAX_MTLS_*`); when set, nginx balances "
+                  "over these instead of local Unix sockets and `make up` starts no local app "
+                  "server unless `HOMETAX_APP_LISTEN` is set too",
+                  shown="none (local Unix sockets)")
+    app_listen: str = _s("HOMETAX_APP_LISTEN", "str", "",
+                  "`host:port`: on an app host, the app server listens here on TCP with TLS and "
+                  "required client certificates (`HOMETAX_MTLS_*`; instance N on port + N - 1), "
+                  "never plain TCP; `make up` then starts no nginx unless `HOMETAX_UPSTREAMS` is set",
+                  shown="none (Unix sockets)")
+    mtls_ca: str | None = _s("HOMETAX_MTLS_CA", "path", None,
+                  "the project CA (PEM, `scripts/certs.py ca`): the only issuer nginx and the app "
+                  "hosts accept from each other")
+    mtls_cert: str | None = _s("HOMETAX_MTLS_CERT", "path", None,
+                  "this host's certificate from the project CA (`scripts/certs.py host`): nginx "
+                  "presents it to the app hosts, an app host presents it to nginx")
+    mtls_key: str | None = _s("HOMETAX_MTLS_KEY", "path", None,
+                  "the private key of `HOMETAX_MTLS_CERT`")
     # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
     workers: int | None = _s("HOMETAX_WORKERS", "int", None,
                   "worker processes per instance (waitress: threads)",
@@ -158,7 +177,8 @@ class Settings:
     # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
     bind: str = _s("HOMETAX_BIND", "str", "unix:/run/hometax/app-1.sock",
                   "the gunicorn/waitress instance's socket (`unix:PATH`, or waitress on Windows: "
-                  "`127.0.0.1:PORT`); set per instance by the stack or the unit")
+                  "`127.0.0.1:PORT`); set per instance by the stack or the unit (an app host's "
+                  "`HOMETAX_APP_LISTEN` takes its place)")
     pidfile: str | None = _s("HOMETAX_PIDFILE", "path", None,
                   "the app server's pid file; set per instance",
                   shown="none")
@@ -176,6 +196,47 @@ class Settings:
     @property
     def effective_workers(self) -> int:
         return max(1, self.workers or os.cpu_count() or 2)
+
+    @property
+    def effective_bind(self) -> str:
+        """Where this app-server instance listens: ``HOMETAX_BIND``, or on an app host
+        ``HOMETAX_APP_LISTEN`` with the port moved by the instance number."""
+        if not self.app_listen:
+            return self.bind
+        host, port = tcp_address(self.app_listen, int(self.instance or 1))
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def tcp_problem(self) -> str | None:
+        """Why this configuration may not put an app server or nginx on TCP between hosts, or None.
+        Across hosts everything is TLS with client certificates, and an app host (which checks the
+        API keys itself) needs the keys or their explicit absence."""
+        if not (self.upstreams or self.app_listen):
+            return None
+        missing = [s.env for s in specs() if s.name in ("mtls_ca", "mtls_cert", "mtls_key")
+                   and not getattr(self, s.name)]
+        if missing:
+            return ("app servers on TCP talk TLS with client certificates only, never plain TCP: "
+                    "set " + ", ".join(missing) + " (scripts/certs.py makes them)")
+        for address in self.upstreams + ((self.app_listen,) if self.app_listen else ()):
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                return f"not a host:port address: {address!r}"
+        if self.app_listen and not (self.api_key_hashes or self.api_keys_disabled):
+            return ("an app server on TCP answers whatever nginx passes on: set HOMETAX_API_KEYS "
+                    "(the same on every host) or HOMETAX_API_KEYS_DISABLED=1")
+        return None
+
+
+def tcp_address(listen: str, instance: int = 1) -> tuple[str, int]:
+    """(host, port) of app-server instance ``instance`` on an app host listening at ``listen``
+    (``host:port``, ``[v6]:port``): instance N takes port + N - 1."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port) + instance - 1
+
+
+# The name nginx checks in every app host's certificate (proxy_ssl_name); scripts/certs.py puts it
+# in each host certificate besides the host's own names.
+APP_TLS_NAME = "hometax-app"
 
 
 @dataclass(frozen=True)
