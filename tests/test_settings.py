@@ -71,6 +71,20 @@ def test_gunicorn_config_reads_the_settings(monkeypatch):
     assert conf["max_requests"] == Settings().max_requests
 
 
+def test_gunicorn_freezes_the_masters_objects_before_each_fork(monkeypatch):
+    monkeypatch.setenv("HOMETAX_BIND", "unix:/tmp/x.sock")
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    import gc
+
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        conf["pre_fork"](None, None)
+        assert gc.get_freeze_count() > 0  # the worker starts with the master's objects frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_the_stack_reads_the_settings(tmp_path):
     spec = importlib.util.spec_from_file_location("hometax_stack_settings", ROOT / "scripts" / "stack.py")
     stack = importlib.util.module_from_spec(spec)
