@@ -315,8 +315,11 @@ def direct_gunicorn(run_dir: Path, workers: int):
     for d in (cfg.run_dir, cfg.log_dir, cfg.tmp_dir, cfg.metrics_dir):
         d.mkdir(parents=True, exist_ok=True)
     env = stack._app_env(cfg, 1)
-    env["HOMETAX_BIND"] = f"127.0.0.1:{port}"
-    with _serving(stack._app_command(cfg), env, cfg.log_dir / "direct.log", port) as served:
+    # The config file refuses a plain TCP bind (app hosts use mutual TLS, which hey cannot): the bench
+    # keeps the instance's socket setting and binds loopback on the command line, which gunicorn
+    # puts above the config file.
+    command = stack._app_command(cfg) + ["--bind", f"127.0.0.1:{port}"]
+    with _serving(command, env, cfg.log_dir / "direct.log", port) as served:
         yield served
 
 

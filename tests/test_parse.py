@@ -523,6 +523,17 @@ def test_to_int_takes_amounts_and_leaves_anything_longer_as_text():
     assert to_int("١٢") is None  # digits of another script are not an NTS amount
 
 
+@pytest.mark.parametrize("value", ["0", "-0", "007", " 12 ", "12\n", "1" * 15, "1" * 16, "0" * 20 + "5",
+                                   "-" + "9" * 15, "+3", "1 2", "-", "--1", "12a", "", " ", "²", "１２",
+                                   "٣", "0" * 16, "-00", "\t9\t"])
+def test_to_int_is_its_definition(value):
+    """to_int takes a shortcut for plain digits: the same answer as its definition, the pattern
+    ``-?0*`` and at most 15 significant ASCII digits, after stripping."""
+    m = re.match(r"^-?0*([0-9]{1,15})$", value.strip())
+    expected = None if m is None else int(m.group(1)) * (-1 if value.strip().startswith("-") else 1)
+    assert to_int(value) == expected
+
+
 def test_a_huge_number_never_crashes_and_is_kept_as_text():
     xml = (f'<yesone><doc><seq>1</seq><att_inqrMm>{HUGE}</att_inqrMm></doc>'
            f'<form form_cd="A102Y"><man resid="7501011234567" name="n">'

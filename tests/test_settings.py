@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import re
 import runpy
 import sys
@@ -69,6 +70,51 @@ def test_gunicorn_config_reads_the_settings(monkeypatch):
     assert (conf["workers"], conf["timeout"], conf["bind"]) == (5, 17, ["unix:/tmp/x.sock"])
     assert conf["proc_name"] == "hometax-app-4"
     assert conf["max_requests"] == Settings().max_requests
+
+
+def test_gunicorn_skips_the_access_line_it_would_drop(monkeypatch):
+    """The access fields are never built while gunicorn.access is off (it is, in GUNICORN_LOGCONFIG),
+    and still are when someone turns it on."""
+    from gunicorn.config import Config
+
+    monkeypatch.setenv("HOMETAX_BIND", "unix:/tmp/x.sock")
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    cfg = Config()
+    cfg.set("logconfig_dict", conf["logconfig_dict"])
+    cfg.set("logger_class", conf["logger_class"])
+    # gunicorn applies the dict config to this process's loggers: put them back afterwards
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in
+             (logging.getLogger(), logging.getLogger("gunicorn.access"), logging.getLogger("gunicorn.error"))]
+    try:
+        log = cfg.logger_class(cfg)
+
+        class Untouchable:
+            def __getattr__(self, name):
+                raise AssertionError(f"access fields built ({name})")
+
+        assert log.access(Untouchable(), Untouchable(), Untouchable(), None) is None
+        log.access_log.setLevel(logging.INFO)
+        with pytest.raises(AssertionError, match="access fields built"):
+            log.access(Untouchable(), Untouchable(), Untouchable(), None)
+    finally:
+        for lg, level, handlers, propagate in saved:
+            lg.setLevel(level)
+            lg.handlers[:] = handlers
+            lg.propagate = propagate
+
+
+def test_gunicorn_freezes_the_masters_objects_before_each_fork(monkeypatch):
+    monkeypatch.setenv("HOMETAX_BIND", "unix:/tmp/x.sock")
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    import gc
+
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        conf["pre_fork"](None, None)
+        assert gc.get_freeze_count() > 0  # the worker starts with the master's objects frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_the_stack_reads_the_settings(tmp_path):

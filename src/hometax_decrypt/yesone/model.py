@@ -34,11 +34,14 @@ def to_int(value: str | None) -> int | None:
     number is not an amount: it stays text (and ``int()`` of thousands of digits would raise)."""
     if value is None:
         return None
-    m = _INT.match(value.strip())
+    v = value.strip()
+    if len(v) <= 15 and v.isdigit() and v.isascii():  # the common case, without the regex
+        return int(v)
+    m = _INT.match(v)
     if m is None:
         return None
     n = int(m.group(1))
-    return -n if value.strip().startswith("-") else n
+    return -n if v.startswith("-") else n
 
 
 def to_date(value: str | None) -> str | None:

@@ -67,10 +67,8 @@ def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
 def _amounts(attrs: dict, form_cd: str, path: str, mask: bool) -> dict:
     out = {}
     for k, v in attrs.items():
-        if k in ("mm", "dd", "date", "fix_cd") or to_int(v) is None:
-            out[k] = maybe_mask(k, v, mask)
-        else:
-            out[k] = to_int(v)
+        n = None if k in ("mm", "dd", "date", "fix_cd") else to_int(v)
+        out[k] = maybe_mask(k, v, mask) if n is None else n
     return out
 
 
@@ -94,16 +92,18 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
         if item.sum_amount is None and (s.text or "").strip():
             summ["text"] = s.text  # not a number: kept as written, never dropped
     breakdown = []
-    for b in item.breakdown:
+    for n in item.children:  # the <amt> elements: Item.breakdown, read once each
+        if n.tag != "amt":
+            continue
         dl.check()
-        n = b.node
+        amount = to_int(n.text)
         entry = {
             "mm": n.attrs.get("mm"), "dd": n.attrs.get("dd"), "date": to_date(n.attrs.get("dd")),
-            "amount": b.amount,
+            "amount": amount,
             "attributes": _amounts({k: v for k, v in n.attrs.items() if k not in ("mm", "dd")},
                                    fc, f"{base}/amt", mask),
         }
-        if b.amount is None and (n.text or "").strip():
+        if amount is None and (n.text or "").strip():
             entry["text"] = n.text  # not a number: kept as written
         breakdown.append(entry)
     label, label_source = cat.item_entry(fc, item.dat_cd or "")
