@@ -111,8 +111,8 @@ def _verify(data: bytes, store: TrustStore) -> Verification:
                             "타임스탬프로 보증되지 않습니다.")
     if decision.trust == "chain":
         return facts.result(OK, "The file is intact and the timestamp was issued by a trusted timestamp "
-                                "authority (its certificate chains to a configured trust anchor at "
-                                "genTime).",
+                                "authority (its certificate chains, valid at genTime, to a trust anchor: "
+                                "the GPKI CAs the package ships, or one added).",
                             "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다(타임스탬프 인증서가 발급 "
                             "시각에 신뢰하는 인증기관으로 이어집니다).", intact=True)
     if decision.trust == "pinned":

@@ -237,8 +237,8 @@ _NOT_VALID_CA: Problem = ("an issuing CA certificate was not valid at genTime.",
 
 _UNKNOWN_ISSUER: Problem = (
     "The file is intact, but the timestamp authority is not recognised: its certificate is neither a "
-    "pinned NTS TSA certificate nor chained to a configured trust anchor. Anyone can make a certificate "
-    "with the NTS names.",
+    "pinned NTS TSA certificate nor chained to a trust anchor (shipped or added). Anyone can make a "
+    "certificate with the NTS names.",
     "내용은 발급 당시 그대로지만, 타임스탬프를 찍은 기관을 확인할 수 없습니다: 인증서가 등록된 국세청 "
     "타임스탬프 인증서도 아니고 신뢰하는 인증기관(GPKI)으로 이어지지도 않습니다. 국세청 이름을 단 인증서는 "
     "누구나 만들 수 있습니다.")
