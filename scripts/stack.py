@@ -167,6 +167,9 @@ class StackConfig:
     def socket(self, i: int) -> Path:
         return self.sock_dir / f"app-{i}.sock"
 
+    def pidfile(self, i: int) -> Path:
+        return self.run_dir / f"app-{i}.pid"
+
     def cert_paths(self) -> tuple[Path, Path]:
         if self.tls_cert and self.tls_key:
             return self.tls_cert, self.tls_key
@@ -449,7 +452,7 @@ def _app_env(cfg: StackConfig, i: int) -> dict:
         "HOMETAX_BIND": (f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}")
                         if (a := cfg.app_address(i)) else f"unix:{cfg.socket(i)}",
         "HOMETAX_SOCKET": str(cfg.socket(i)),
-        "HOMETAX_PIDFILE": str(cfg.run_dir / f"app-{i}.pid"),
+        "HOMETAX_PIDFILE": str(cfg.pidfile(i)),
         "HOMETAX_WORKERS": str(cfg.workers),
         "HOMETAX_TIMEOUT": str(cfg.timeout),
         "HOMETAX_MAX_REQUESTS": str(cfg.max_requests),
@@ -664,9 +667,14 @@ def up(cfg: StackConfig) -> int:
                        "log": str(cfg.log_dir / f"app-{i}.log")}
                       for i in range(1, cfg.instances + 1)] if cfg.runs_apps else []}
     try:
-        for i in range(1, cfg.instances + 1):
+        for i in range(1, cfg.instances + 1):  # what a crashed run left behind
             if cfg.socket(i).exists():
                 cfg.socket(i).unlink()
+            pidfile = cfg.pidfile(i)
+            if pidfile.exists() and not _alive(_read_pid(pidfile)):
+                # gunicorn refuses to start while the pid it names exists, a zombie of the killed
+                # master included ("Already running on PID …")
+                pidfile.unlink()
         if cfg.runs_apps:
             state["supervisord_pid"] = start_supervisor(cfg)
         cfg.state_file.write_text(json.dumps(state, indent=1))
@@ -737,7 +745,7 @@ def down(cfg: StackConfig, quiet: bool = False) -> int:
     for pid in masters:  # anything supervisord could not stop
         _stop(pid, signal.SIGKILL, 5)
     for i in range(1, cfg.instances + 1):
-        for p in (cfg.socket(i), cfg.run_dir / f"app-{i}.pid"):
+        for p in (cfg.socket(i), cfg.pidfile(i)):
             if p.exists():
                 p.unlink()
     for p in (cfg.state_file, cfg.run_dir / "nginx.pid", _supervisor_socket(cfg)):

@@ -23,7 +23,6 @@ import ssl
 import subprocess
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import pytest
 import requests
 
 import builder
-from stack import PYTHON, ROOT, STACK_SCRIPT, TEST_ENV, _script
+from stack import PYTHON, ROOT, STACK_SCRIPT, TEST_ENV, ClientThreads, _script, poll
 
 import hometax_decrypt as h
 from hometax_decrypt.settings import APP_TLS_NAME
@@ -91,13 +90,10 @@ def in_ns(namespace: str, fn, *args):
 
 
 def wait_for(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds:.0f}s: {what}")
+    value = poll(predicate, seconds)
+    if not value:
+        raise AssertionError(f"not within {seconds:.0f}s: {what}")
+    return value
 
 
 @dataclass
@@ -124,15 +120,24 @@ class Net:
                        capture_output=True, timeout=120)
 
     def kill_all(self, host: str) -> list[int]:
-        """SIGKILL every process running in ``host``'s namespace (all of them started here)."""
-        out = subprocess.run(["ip", "netns", "pids", ns(host)], capture_output=True, text=True)
-        pids = [int(p) for p in out.stdout.split()]
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return pids
+        """SIGKILL every process running in ``host``'s namespace (all of them started here), until
+        none is left: a supervisor or a gunicorn master killed after its child may have started a
+        new one in between, which would keep the app port and fail the host's restart."""
+        killed: list[int] = []
+
+        def empty() -> bool:
+            out = subprocess.run(["ip", "netns", "pids", ns(host)], capture_output=True, text=True)
+            pids = [int(p) for p in out.stdout.split()]
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            killed.extend(p for p in pids if p not in killed)
+            return not pids
+
+        wait_for(empty, 30, f"no process left in {host}")
+        return killed
 
     def app_pids_of(self, host: str) -> list[int]:
         """The app host's gunicorn worker pids."""
@@ -267,15 +272,15 @@ class Result:
     status: int | None
 
 
-class Load:
+class Load(ClientThreads):
     """Clients on the web host's network posting documents to nginx until stopped."""
 
+    join_seconds = 90
+
     def __init__(self, net: Net, clients: int = 4):
+        super().__init__(clients)
         self.net, self.clients = net, clients
         self.results: list[Result] = []
-        self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
 
     def run(self):
         enter(ns("web"))
@@ -303,16 +308,6 @@ class Load:
         wait_for(lambda: self.count_ok(since) >= n, seconds,
                  f"{n} answers since {since:.1f} ({self.count_ok(since)} so far)")
 
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(90)
-
 
 def test_requests_are_balanced_over_both_app_hosts(hosts):
     net = hosts
@@ -335,8 +330,8 @@ def test_a_host_taken_down_loses_only_its_in_flight_requests_and_rejoins(hosts):
     net = hosts
     with Load(net) as load:
         load.wait_ok(12)
-        down_at = time.monotonic()
         net.link("a1", "down")  # the cable is pulled: a1's in-flight requests get no answer
+        down_at = time.monotonic()  # once the link is down (a request sent while `ip` ran is in flight)
         load.wait_ok(24, since=down_at)  # ... and the rest are answered meanwhile
         killed = net.kill_all("a1")  # then the host's processes die
         assert killed
