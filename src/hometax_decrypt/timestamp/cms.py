@@ -261,11 +261,6 @@ def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIn
     return ix
 
 
-def der_scan(raw: bytes, whole: bool = False) -> int:
-    """The size of the first DER element of ``raw``, checked as :func:`der_index` does."""
-    return der_index(raw, whole).end(0)
-
-
 # == what small DER values mean (asn1crypto, cached by the exact bytes) =================================
 @functools.lru_cache(maxsize=MEANING_ENTRIES)
 def _algorithm(der: bytes) -> str:
