@@ -19,6 +19,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,3 +203,53 @@ def stack(tmp_path_factory):
 if __name__ == "__main__":  # start a test stack by hand: python tests/stack.py RUN_DIR
     st = start_stack(Path(sys.argv[1]).resolve())
     print(st)
+
+
+# -- requests of the tests ------------------------------------------------------------------------
+
+def pw_header(password: str) -> dict:
+    return {"X-Document-Password": password.encode("utf-8")}
+
+
+def post_pdf(s, stack, endpoint: str, data: bytes, password: str | None = None, **params):
+    """POST the raw PDF to ``/api/v1/ENDPOINT`` of ``stack`` through the session ``s``."""
+    headers = {"Content-Type": "application/pdf", **(pw_header(password) if password else {})}
+    return s.post(stack.url(f"/api/v1/{endpoint}"), data=data, headers=headers, params=params,
+                  timeout=60)
+
+
+def poll(predicate, seconds: float = 15.0, step: float = 0.1):
+    """``predicate()`` as soon as it is truthy, asked every ``step`` seconds until a deadline (the
+    tests wait on conditions, never for a fixed time); after ``seconds``, its last (falsy) value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+class ClientThreads:
+    """``clients`` threads running ``self.run()`` (each loops until ``stop_event`` is set), started
+    on ``with`` entry and stopped and joined on exit: the load of the kill and failover tests."""
+
+    join_seconds: float = 60
+
+    def __init__(self, clients: int = 4):
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(self.join_seconds)

@@ -16,12 +16,10 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import uuid
 import zipfile
 import zlib
 import struct
-from pathlib import Path
 from urllib.parse import quote
 
 import pikepdf
@@ -30,6 +28,7 @@ import pytest
 import builder
 import hometax_decrypt as h
 from conftest import PRINT_PEAK_RSS_KIB, ROOT, SAMPLES
+from stack import poll
 from hometax_decrypt import errors
 from hometax_decrypt.limits import Limits
 from hometax_decrypt.pdf import declared_objects, open_document
@@ -112,16 +111,6 @@ def zip_with_raw_names(entries: list[tuple[bytes, bytes]]) -> bytes:
         assert data.count(stand_in) == 2  # the local header and the central directory
         data = data.replace(stand_in, name)
     return data
-
-
-def _wait_for(predicate, seconds: float = 15.0, step: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def _logs(stack) -> str:
@@ -344,7 +333,7 @@ def test_workers_give_back_what_a_large_document_took(stack):
     def settled():
         return all(_rss_kib(w) - before[w] <= slack for w in workers)
 
-    assert _wait_for(settled, 10), {w: _rss_kib(w) - before[w] for w in workers}
+    assert poll(settled, 10), {w: _rss_kib(w) - before[w] for w in workers}
 
 
 # -- 5. slow uploads: bounded per client ----------------------------------------------------------
@@ -375,7 +364,7 @@ def test_slow_uploads_from_one_client_are_bounded(stack):
             seen.append(r.status_code)
             return [r] if r.status_code == 429 else None  # a Response is falsy for a 4xx
 
-        got = _wait_for(refused, 10)
+        got = poll(refused, 10)
         assert got, f"a ninth upload of the same client was let through: {seen}"
         r = got[0]
         assert r.json()["error"]["code"] == "rate_limited"

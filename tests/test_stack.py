@@ -12,8 +12,6 @@ import os
 import signal
 import socket
 import ssl
-import threading
-import time
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +25,7 @@ import requests
 
 import builder
 from conftest import SAMPLES, password_for, sample_files
-from stack import ROOT, stack_fixture_body
+from stack import ROOT, ClientThreads, poll, post_pdf, stack_fixture_body
 
 import hometax_decrypt as h
 from hometax_decrypt import export
@@ -55,10 +53,6 @@ def distinct_pdf() -> bytes:
     return builder.build_nts_pdf(encryption="aes-256", user_password=DISTINCT_PW)
 
 
-def pw_header(password: str) -> dict:
-    return {"X-Document-Password": password.encode("utf-8")}
-
-
 def assert_error(r: requests.Response, status: int, code: str) -> dict:
     assert r.status_code == status, r.text[:300]
     assert r.headers["Content-Type"].startswith("application/json")
@@ -66,12 +60,6 @@ def assert_error(r: requests.Response, status: int, code: str) -> dict:
     assert set(body) == {"error"} and body["error"]["code"] == code
     assert {"code", "nts_code", "message"} <= set(body["error"])
     return body["error"]
-
-
-def post_pdf(s, stack, endpoint: str, data: bytes, password: str | None = None, **params):
-    headers = {"Content-Type": "application/pdf", **(pw_header(password) if password else {})}
-    return s.post(stack.url(f"/api/v1/{endpoint}"), data=data, headers=headers, params=params,
-                  timeout=60)
 
 
 # -- every endpoint ------------------------------------------------------------------------------
@@ -423,7 +411,7 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
     assert last.content == EXPECTED_XML
     # nginx has written its access log lines once the last request's line is there (poll, no sleep)
     rid = last.headers["X-Request-ID"].encode()
-    assert _wait_for(lambda: rid in stack.access_log.read_bytes())
+    assert poll(lambda: rid in stack.access_log.read_bytes())
 
     scanned = 0
     for path in stack.run_dir.rglob("*"):
@@ -464,15 +452,14 @@ def own_stack(tmp_path_factory):
     yield from stack_fixture_body(tmp_path_factory, "kill-run")
 
 
-class Load:
+class Load(ClientThreads):
     """Clients posting extract requests until stopped; counts what failed."""
 
     def __init__(self, stack, clients: int = 4):
-        self.stack, self.stop_event = stack, threading.Event()
+        super().__init__(clients)
+        self.stack = stack
         self.ok = self.failed = 0
-        self.lock = threading.Lock()
         self.data = ALL.read_bytes()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
 
     def run(self):
         s = self.stack.session()
@@ -488,27 +475,8 @@ class Load:
                 else:
                     self.failed += 1
 
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(60)
-
 
 EXPECTED_UTF8 = h.extract(ALL)
-
-
-def _wait_for(predicate, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -520,7 +488,7 @@ def whole_stack(own_stack):
 
 
 def _wait_for_count(load, attr: str, at_least: int, seconds: float = 60) -> None:
-    assert _wait_for(lambda: getattr(load, attr) >= at_least, seconds), (load.ok, load.failed)
+    assert poll(lambda: getattr(load, attr) >= at_least, seconds), (load.ok, load.failed)
 
 
 def test_worker_sigkill_under_load(whole_stack):
@@ -536,7 +504,7 @@ def test_worker_sigkill_under_load(whole_stack):
     # only the request the victim was handling may fail: one per killed worker
     assert load.failed <= 1, (load.ok, load.failed)
     assert load.ok > ok_before
-    assert _wait_for(lambda: len(own_stack.worker_pids()[1]) == len(workers[1]))
+    assert poll(lambda: len(own_stack.worker_pids()[1]) == len(workers[1]))
     assert victim not in own_stack.worker_pids()[1]
     assert own_stack.worker_pids()[2] == workers[2]  # the other instance was not touched
 
@@ -547,7 +515,7 @@ def test_whole_instance_killed_next_requests_go_to_the_other_and_it_comes_back(w
     own_stack = whole_stack
     master = own_stack.app_pids[2]
     os.killpg(master, signal.SIGKILL)  # the master and all its workers
-    assert _wait_for(lambda: _zombie(master))
+    assert poll(lambda: _zombie(master))
     s = own_stack.session()
     data = ALL.read_bytes()
     results = [post_pdf(s, own_stack, "extract", data) for _ in range(12)]

@@ -12,7 +12,7 @@ import pytest
 
 import builder
 from conftest import GPKI_DIR, SAMPLES
-from stack import stack_fixture_body
+from stack import post_pdf, stack_fixture_body
 
 import hometax_decrypt as h
 from hometax_decrypt.timestamp import TrustStore
@@ -44,14 +44,6 @@ def _error(r, status, code):
     return r.json()["error"]
 
 
-def _post(s, st, endpoint, data, password=None, **params):
-    headers = {"Content-Type": "application/pdf"}
-    if password:
-        headers["X-Document-Password"] = password
-    return s.post(st.url(f"/api/v1/{endpoint}"), data=data, headers=headers, params=params,
-                  timeout=60)
-
-
 def test_the_app_server_is_uwsgi_on_unix_sockets_only(ustack):
     for i, pid in ustack.app_pids.items():
         assert b"uwsgi" in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -70,9 +62,9 @@ def test_the_app_server_is_uwsgi_on_unix_sockets_only(ustack):
 
 def test_api_key_required(ustack, s):
     anonymous = ustack.session()
-    _error(_post(anonymous, ustack, "extract", ALL.read_bytes()), 401, "unauthorized")
+    _error(post_pdf(anonymous, ustack, "extract", ALL.read_bytes()), 401, "unauthorized")
     wrong = ustack.session(**{"X-API-Key": KEY + "x"})
-    _error(_post(wrong, ustack, "verify", ALL.read_bytes()), 401, "unauthorized")
+    _error(post_pdf(wrong, ustack, "verify", ALL.read_bytes()), 401, "unauthorized")
     assert anonymous.get(ustack.url("/healthz"), timeout=10).status_code == 200
     assert anonymous.get(ustack.url("/readyz"), timeout=10).status_code == 200
     assert anonymous.get(ustack.url("/api/v1/openapi.json"), timeout=10).status_code == 200
@@ -81,12 +73,12 @@ def test_api_key_required(ustack, s):
 
 def test_extract_byte_exact_and_verify(ustack, s):
     data = ALL.read_bytes()
-    r = _post(s, ustack, "extract", data, encoding="euc-kr")
+    r = post_pdf(s, ustack, "extract", data, encoding="euc-kr")
     assert r.status_code == 200 and r.content == EXPECTED_XML
     r = s.post(ustack.url("/api/v1/extract"), files={"file": ("p.pdf", ALL_PW.read_bytes())},
                data={"password": "1234567", "encoding": "euc-kr"}, timeout=60)
     assert r.status_code == 200 and r.content == h.extract(ALL_PW, "1234567", encoding="euc-kr")
-    v = _post(s, ustack, "verify", data)
+    v = post_pdf(s, ustack, "verify", data)
     # make up trusts ../shared/reference/gpki (HOMETAX_TRUST_DIR): the CLI with the same anchors
     expected = h.verify(ALL, trust=TrustStore.default(extra_dir=GPKI_DIR)).to_dict()
     assert v.status_code == 200 and v.json() == expected and expected["trust"] == "chain"
@@ -94,11 +86,11 @@ def test_extract_byte_exact_and_verify(ustack, s):
 
 def test_errors_and_413(ustack, s, bomb):
     pids = ustack.all_app_pids()
-    _error(_post(s, ustack, "extract", ALL_PW.read_bytes()), 422, "password_required")
-    _error(_post(s, ustack, "extract", ALL_PW.read_bytes(), "0000000"), 422, "wrong_password")
-    _error(_post(s, ustack, "extract", builder.random_bytes()), 422, "damaged")
-    _error(_post(s, ustack, "extract", bomb), 413, "too_large")
-    _error(_post(s, ustack, "extract", b"\0" * (30 * 1024 * 1024)), 413, "too_large")
+    _error(post_pdf(s, ustack, "extract", ALL_PW.read_bytes()), 422, "password_required")
+    _error(post_pdf(s, ustack, "extract", ALL_PW.read_bytes(), "0000000"), 422, "wrong_password")
+    _error(post_pdf(s, ustack, "extract", builder.random_bytes()), 422, "damaged")
+    _error(post_pdf(s, ustack, "extract", bomb), 413, "too_large")
+    _error(post_pdf(s, ustack, "extract", b"\0" * (30 * 1024 * 1024)), 413, "too_large")
     assert ustack.all_app_pids() == pids  # no worker died
     assert list((ustack.run_dir / "tmp").iterdir()) == []  # nothing spooled to disk
 
@@ -114,11 +106,11 @@ def test_killed_worker_is_replaced(ustack, s):
         time.sleep(0.1)
     assert victim not in ustack.worker_pids()[1] and len(ustack.worker_pids()[1]) == 2
     for _ in range(6):
-        assert _post(s, ustack, "extract", ALL.read_bytes()).status_code == 200
+        assert post_pdf(s, ustack, "extract", ALL.read_bytes()).status_code == 200
 
 
 def test_logs_are_json_lines(ustack, s):
-    assert _post(s, ustack, "extract", ALL.read_bytes()).status_code == 200
+    assert post_pdf(s, ustack, "extract", ALL.read_bytes()).status_code == 200
     requests_logged = 0
     for log in ustack.app_logs:
         for line in log.read_text().splitlines():

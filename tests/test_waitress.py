@@ -14,7 +14,7 @@ import pytest
 
 import builder
 from conftest import SAMPLES
-from stack import stack_fixture_body
+from stack import post_pdf, stack_fixture_body
 
 import hometax_decrypt as h
 from hometax_decrypt.settings import Settings
@@ -30,14 +30,6 @@ EXPECTED_XML = (SAMPLES / "nts-2020" / "all.expected.euc-kr.xml").read_bytes()
 @pytest.fixture(scope="module")
 def wstack(tmp_path_factory):
     yield from stack_fixture_body(tmp_path_factory, "waitress-run", app_server="waitress")
-
-
-def _post(st, s, endpoint, data, password=None, **params):
-    headers = {"Content-Type": "application/pdf"}
-    if password:
-        headers["X-Document-Password"] = password
-    return s.post(st.url(f"/api/v1/{endpoint}"), data=data, headers=headers, params=params,
-                  timeout=60)
 
 
 def _listening_inodes() -> set[str]:
@@ -63,18 +55,18 @@ def test_the_app_server_is_waitress_on_unix_sockets_only(wstack):
 
 def test_extract_verify_and_errors_through_nginx(wstack):
     s = wstack.session()
-    r = _post(wstack, s, "extract", ALL.read_bytes(), encoding="euc-kr")
+    r = post_pdf(s, wstack, "extract", ALL.read_bytes(), encoding="euc-kr")
     assert r.status_code == 200 and r.content == EXPECTED_XML
     r = s.post(wstack.url("/api/v1/extract"), files={"file": ("p.pdf", ALL_PW.read_bytes())},
                data={"password": "1234567"}, timeout=60)
     assert r.status_code == 200 and r.content == h.extract(ALL_PW, "1234567")
-    assert _post(wstack, s, "verify", ALL.read_bytes()).json()["authentic"] is True
+    assert post_pdf(s, wstack, "verify", ALL.read_bytes()).json()["authentic"] is True
     pids = wstack.app_pids
     for data, password, status, code in (
             (ALL_PW.read_bytes(), "0000000", 422, "wrong_password"),
             (builder.random_bytes(), None, 422, "damaged"),
             (b"\0" * (30 * 1024 * 1024), None, 413, "too_large")):
-        r = _post(wstack, s, "extract", data, password)
+        r = post_pdf(s, wstack, "extract", data, password)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code)
     assert wstack.app_pids == pids  # no process died
     assert list((wstack.run_dir / "tmp").iterdir()) == []  # nothing spooled to disk
@@ -92,7 +84,7 @@ def test_a_dead_instance_is_restarted_and_the_other_answers_meanwhile(wstack):
         time.sleep(0.05)
     assert _dead(victim)
     for _ in range(6):  # nginx passes the requests the dead socket refuses to instance 2
-        assert _post(wstack, s, "extract", ALL.read_bytes()).status_code == 200
+        assert post_pdf(s, wstack, "extract", ALL.read_bytes()).status_code == 200
     new = wstack.wait_whole()
     assert new[1] != victim
 
@@ -105,7 +97,7 @@ def _dead(pid: int) -> bool:
 
 
 def test_logs_are_json_lines(wstack):
-    assert _post(wstack, wstack.session(), "extract", ALL.read_bytes()).status_code == 200
+    assert post_pdf(wstack.session(), wstack, "extract", ALL.read_bytes()).status_code == 200
     loggers = set()
     for log in wstack.app_logs:
         for line in log.read_text().splitlines():
