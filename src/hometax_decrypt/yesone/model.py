@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..limits import Deadline
+from ..timestamp.result import Verification
 from .catalog import catalog
 
 _INT = re.compile(r"^-?0*([0-9]{1,15})$")
@@ -311,7 +312,7 @@ class Document:
     children: list[Node | Form] = field(default_factory=list)  # forms and other elements, in order
     root_attrs: dict[str, str] = field(default_factory=dict)
     part: str = "XML"
-    verification: object | None = None
+    verification: Verification | None = None  # the PDF's; None for a data part read alone
     doc_position: int = 0  # where <doc> stood among the root's children
     text: str | None = None
 

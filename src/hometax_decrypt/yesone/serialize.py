@@ -191,7 +191,7 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None) 
         "part": doc.part,
         **document_kind(doc),
         "doc": info,
-        "verification": v.to_dict() if v is not None and hasattr(v, "to_dict") else None,
+        "verification": v.to_dict() if v is not None else None,
         "people": [{"resid": maybe_mask("resid", r, mask), "name": n} for r, n in doc.people(dl)],
         "forms": [form_to_dict(f, mask, dl, d.att_year) for f in doc.forms],
         "extra": [node_to_dict(n, "", "", mask, dl) for n in doc.extra],
