@@ -15,7 +15,7 @@ import ssl
 from gunicorn.glogging import Logger as _GunicornLogger
 
 from hometax_decrypt.settings import Settings
-from hometax_decrypt.web.logs import GUNICORN_LOGCONFIG
+from hometax_decrypt.web.logs import gunicorn_logconfig
 
 _s = Settings.from_env()
 
@@ -58,13 +58,13 @@ forwarded_allow_ips = "*"  # only nginx reaches the Unix socket (on TCP: only ng
 accesslog = None  # the app logs one JSON line per request itself (no query strings)
 errorlog = "-"
 loglevel = _s.log_level
-logconfig_dict = GUNICORN_LOGCONFIG
+logconfig_dict = gunicorn_logconfig(_s.app_log)  # HOMETAX_APP_LOG, or standard error
 
 
 class QuietAccessLogger(_GunicornLogger):
     """gunicorn's logger, without the access line nobody reads: with a ``logconfig_dict`` gunicorn
     builds every request's access-log fields (all headers and the whole WSGI environ into a dict)
-    before its ``gunicorn.access`` logger, off in GUNICORN_LOGCONFIG, drops them: 4 % of a loaded
+    before its ``gunicorn.access`` logger, off in gunicorn_logconfig(), drops them: 4 % of a loaded
     worker's time in a py-spy profile (docs/performance.md)."""
 
     def access(self, resp, req, environ, request_time):

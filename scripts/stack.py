@@ -453,6 +453,9 @@ def _app_env(cfg: StackConfig, i: int) -> dict:
                         if (a := cfg.app_address(i)) else f"unix:{cfg.socket(i)}",
         "HOMETAX_SOCKET": str(cfg.socket(i)),
         "HOMETAX_PIDFILE": str(cfg.pidfile(i)),
+        # the app server appends its JSON lines itself; supervisord's capture of the same file
+        # keeps what is printed outside the logger (a traceback at start-up)
+        "HOMETAX_APP_LOG": str(cfg.log_dir / f"app-{i}.log"),
         "HOMETAX_WORKERS": str(cfg.workers),
         "HOMETAX_TIMEOUT": str(cfg.timeout),
         "HOMETAX_MAX_REQUESTS": str(cfg.max_requests),
@@ -490,7 +493,8 @@ def _app_command(cfg: StackConfig) -> list[str]:
 
 # The per-instance variables; everything else of _app_env is the same for every instance and is
 # supervisord's own environment, which its programs inherit.
-_PER_INSTANCE = ("HOMETAX_INSTANCE", "HOMETAX_BIND", "HOMETAX_SOCKET", "HOMETAX_PIDFILE")
+_PER_INSTANCE = ("HOMETAX_INSTANCE", "HOMETAX_BIND", "HOMETAX_SOCKET", "HOMETAX_PIDFILE",
+                 "HOMETAX_APP_LOG")
 
 
 def _supervisor_socket(cfg: StackConfig) -> Path:
@@ -650,6 +654,11 @@ def up(cfg: StackConfig) -> int:
         os.chmod(d, mode)
     if gid is not None:
         os.chown(cfg.sock_dir, 0, gid)
+    if cfg.runs_apps:  # the app servers' logs: created here, mode 0640, before anyone appends
+        for i in range(1, cfg.instances + 1):
+            log = cfg.log_dir / f"app-{i}.log"
+            os.close(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+            os.chmod(log, 0o640)
     for f in cfg.metrics_dir.iterdir():  # counters start from zero with each start
         f.unlink()
     if cfg.runs_nginx:

@@ -5,6 +5,8 @@ table is generated from it."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import importlib.util
 import logging
 import re
@@ -73,7 +75,7 @@ def test_gunicorn_config_reads_the_settings(monkeypatch):
 
 
 def test_gunicorn_skips_the_access_line_it_would_drop(monkeypatch):
-    """The access fields are never built while gunicorn.access is off (it is, in GUNICORN_LOGCONFIG),
+    """The access fields are never built while gunicorn.access is off (it is, in gunicorn_logconfig()),
     and still are when someone turns it on."""
     from gunicorn.config import Config
 
@@ -137,3 +139,46 @@ def test_no_other_parser_of_the_environment():
         text = (ROOT / rel).read_text()
         assert not re.search(r"environ(\.get)?\(?\[?\s*[\"']HOMETAX_", text), rel
         assert not re.search(r"\benv\.get\(\s*[\"'](HOMETAX_|APP_SERVER)", text), rel
+
+
+def test_app_log_file_is_appended_created_0640_and_reopened_after_rotation(tmp_path):
+    """HOMETAX_APP_LOG: JSON lines appended to the file, created mode 0640 even under gunicorn's
+    umask 000, and a new file (same mode) once logrotate has moved the old one away."""
+    import logging
+
+    from hometax_decrypt.web.logs import REQUEST_LOGGER, configure_request_logger
+
+    path = tmp_path / "app-1.log"
+    old_umask = os.umask(0)
+    logger = logging.getLogger(REQUEST_LOGGER)
+    saved = list(logger.handlers)
+    try:
+        log = configure_request_logger(str(path))
+        log.info({"id": "a", "status": 200})
+        assert path.stat().st_mode & 0o777 == 0o640
+        path.rename(tmp_path / "app-1.log.1")
+        log.info({"id": "b", "status": 500})
+    finally:
+        os.umask(old_umask)
+        for h in logger.handlers:
+            if h not in saved:
+                logger.removeHandler(h)
+                h.close()
+        logger.handlers[:] = saved
+    first = [json.loads(x) for x in (tmp_path / "app-1.log.1").read_text().splitlines()]
+    second = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [e["id"] for e in first] == ["a"] and [e["id"] for e in second] == ["b"]
+    assert second[0]["logger"] == REQUEST_LOGGER and second[0]["status"] == 500
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_gunicorn_logs_to_the_app_log_file_when_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOMETAX_BIND", "unix:/tmp/x.sock")
+    monkeypatch.setenv("HOMETAX_APP_LOG", str(tmp_path / "app-2.log"))
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    handler = conf["logconfig_dict"]["handlers"]["app"]
+    assert handler["()"] == "hometax_decrypt.web.logs.AppLogFile"
+    assert handler["path"] == str(tmp_path / "app-2.log")
+    monkeypatch.delenv("HOMETAX_APP_LOG")
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert conf["logconfig_dict"]["handlers"]["app"]["stream"] == "ext://sys.stderr"

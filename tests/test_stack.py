@@ -436,7 +436,9 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
         assert "?" not in entry["path"]
     assert any(json.loads(line)["error"] == "wrong_password" for line in lines)
     requests_logged = 0
+    assert stack.app_logs
     for log in stack.app_logs:
+        assert log.stat().st_mode & 0o777 == 0o640, log  # not world-readable, though gunicorn's umask is 0
         for line in log.read_text().splitlines():
             entry = json.loads(line)
             if entry.get("logger") == "hometax.request":

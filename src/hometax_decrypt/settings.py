@@ -184,6 +184,13 @@ class Settings:
                   shown="none")
     log_level: str = _s("HOMETAX_LOG_LEVEL", "str", "info",
                   "the app server's log level")
+    app_log: str | None = _s("HOMETAX_APP_LOG", "path", None,
+                  "file the app server appends its JSON log lines to (one per request, and its "
+                  "own messages), created mode 0640 and reopened when rotated away; unset: "
+                  "standard error (supervisord or journald). `make up` sets it per instance to "
+                  "`LOG_DIR/app-N.log`: a line written to a file costs no wake-up of the process "
+                  "reading a pipe (docs/performance.md)",
+                  shown="standard error")
     worker_tmp_dir: str | None = _s("HOMETAX_WORKER_TMP_DIR", "path", None,
                   "gunicorn's heartbeat files",
                   shown="`/dev/shm` when present")

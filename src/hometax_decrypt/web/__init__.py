@@ -84,7 +84,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    log = configure_request_logger()
+    log = configure_request_logger(settings.app_log)
 
     from .api import bp
 

@@ -19,7 +19,7 @@ import logging
 import sys
 
 from ..settings import Settings
-from .logs import JsonFormatter
+from .logs import log_handler
 
 
 def listen_options(settings: Settings) -> dict:
@@ -49,12 +49,12 @@ def main() -> int:
 
     from .wsgi import app
 
-    handler = logging.StreamHandler(sys.stderr)  # waitress's own messages as JSON lines too
-    handler.setFormatter(JsonFormatter())
+    settings = Settings.from_env()
+    handler = log_handler(settings.app_log)  # waitress's own messages as JSON lines too
     logging.getLogger("waitress").handlers[:] = [handler]
     logging.getLogger("waitress").setLevel(logging.INFO)
     logging.getLogger("waitress").propagate = False
-    serve(app, **options(Settings.from_env()))
+    serve(app, **options(settings))
     return 0
 
 
