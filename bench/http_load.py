@@ -13,6 +13,10 @@ Servers
     ``flask-dev`` ``flask --app hometax_decrypt.web.wsgi:app run`` on a loopback port: the Werkzeug
                 development server (threaded), how the original system served.
 
+Body ``floor``: as many bytes as all.pdf that are not a PDF, refused before the core opens anything
+(``damaged``): what moving the upload through nginx + TLS + the app server and answering costs on its
+own, the part of every request no change to the app around the core can take back.
+
 Every server's answer is checked byte for byte against the library's extraction before it is loaded.
 Load: ``hey -z <seconds> -c <concurrency>`` posting ``nts-2020/all.pdf`` as a raw body
 (``application/pdf``) or as a multipart form; keep-alive on (TLS handshakes happen once per
@@ -158,9 +162,21 @@ def post(base_url: str, body: bytes, content_type: str, timeout: float = 30,
         conn.close()
 
 
-def check_answer(base_url: str, body: bytes, content_type: str, expected: bytes,
+FLOOR_ERROR = "damaged"  # what the app answers the floor body (not a PDF), before the core
+
+
+def check_answer(base_url: str, body: bytes, content_type: str, expected: bytes | None,
                  endpoint: str = ENDPOINT) -> None:
     status, got = post(base_url, body, content_type, endpoint=endpoint)
+    if expected is None:  # the floor body: refused by the app itself, not by nginx
+        try:
+            code = json.loads(got)["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            code = None
+        if code != FLOOR_ERROR:
+            raise SystemExit(f"{base_url}{endpoint} answered the floor body {status} "
+                             f"{got[:200]!r}, not the app's '{FLOOR_ERROR}' error")
+        return
     if status != 200 or got != expected:
         raise SystemExit(f"{base_url}{endpoint} ({content_type.split(';')[0]}) answered {status}, "
                          f"{len(got)} bytes, not the library's {len(expected)}-byte answer")
@@ -367,14 +383,20 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
         mp_body, mp_type = multipart_body(data)
         mp_file = tmp / "body.multipart"
         mp_file.write_bytes(mp_body)
+        floor_file = tmp / "body.floor"
+        floor_file.write_bytes(b"X" * len(data))
         bodies = {"raw": (raw_file, "application/pdf", data),
-                  "multipart": (mp_file, mp_type, mp_body)}
+                  "multipart": (mp_file, mp_type, mp_body),
+                  "floor": (floor_file, "application/pdf", None)}
 
         def measure(server: str, base: str, watch: dict, kinds, levels, own=None,
                     endpoint=ENDPOINT, answer=expected):
             for kind in kinds:
                 path, ctype, body = bodies[kind]
-                check_answer(base, body, ctype, answer, endpoint)
+                if kind == "floor":
+                    check_answer(base, floor_file.read_bytes(), ctype, None, endpoint)
+                else:
+                    check_answer(base, body, ctype, answer, endpoint)
                 hey(base + endpoint, path, ctype, max(levels), min(2.0, seconds))  # warm up
                 for c in levels:
                     r = hey(base + endpoint, path, ctype, c, seconds, watch, own)
@@ -395,6 +417,7 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
                 watch = {"nginx": state["nginx_pid"], **{f"app{i}": pid for i, pid in apps.items()}}
                 own = {"supervisord": state["supervisord_pid"]}
                 measure(label, cfg.https_url, watch, kinds, levels, own)
+                measure(label, cfg.https_url, watch, ("floor",), (8,), own)
                 if documents:
                     measure(label, cfg.https_url, watch, ("raw",), (8,), own,
                             DOCUMENTS_ENDPOINT, expected_documents)
@@ -423,6 +446,8 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
 
 def _print_run(r: dict, out) -> None:
     bad = r["responses"] - r["ok"]
+    if r["body"] == "floor":  # every answer is the expected refusal: count them all as done
+        bad, r = 0, dict(r, docs_per_s=round(r["responses"] / r["seconds"], 1) if r["seconds"] else 0.0)
     ms = r.get("cpu_ms_per_request", {})
     label = r["server"] + (" /documents" if r.get("endpoint") == DOCUMENTS_ENDPOINT else "")
     print(f"{label:15} {r['body']:10} {r['concurrency']:5d} {r['docs_per_s']:8.1f} {r['p50_ms']:8.1f} "

@@ -12,6 +12,10 @@ per-process CPU time, so their ratios hold on a machine others share, the wall-c
 ``server_cpu_vs_library``    CPU per ``/api/v1/extract`` request of the server side (nginx + app
                              servers + supervisord), raw body, concurrency 8, over the library's
                              (target <= 1.6); ``server_only_ceiling_docs_per_s`` = cores / that CPU.
+``floor_vs_library``         the same server CPU for a body of all.pdf's size that is not a PDF
+                             (refused before the core opens it): the transport floor, over the
+                             library's CPU; ``above_floor_vs_library`` = (server - floor) / library,
+                             what the core and the app around it add (1.0 would be the core alone).
 ``http_vs_flask_dev``        ``http_docs_per_s`` over the same load against ``flask run`` (>= 2.5).
 ``p99_over_p50``             tail at concurrency 8 through nginx + TLS (target <= 2.5).
 ``parse_vs_extract_verify``  ``parse`` CPU over ``extract`` + ``verify`` CPU (target <= 2);
@@ -99,7 +103,9 @@ def server_figures(web: dict, label: str, lib_cpu_ms: float, parse_cpu_ms: float
     reach on this machine's cores (the load generator elsewhere)."""
     r = http_load.find(web, label, "raw", 8)
     d = http_load.find(web, label, "raw", 8, http_load.DOCUMENTS_ENDPOINT)
+    f = http_load.find(web, label, "floor", 8)
     server_ms = r["server_cpu_ms_per_request"]
+    floor_ms = f["server_cpu_ms_per_request"]
     return {"app_server": web[label]["app_server"],
             "http_docs_per_s": r["docs_per_s"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
             "p99_over_p50": round(r["p99_ms"] / r["p50_ms"], 2),
@@ -109,6 +115,9 @@ def server_figures(web: dict, label: str, lib_cpu_ms: float, parse_cpu_ms: float
             "supervisord_cpu_ms_per_request": r["cpu_ms_per_request"].get("supervisord"),
             "server_cpu_vs_library": round(server_ms / lib_cpu_ms, 2),
             "server_only_ceiling_docs_per_s": round(cores * 1000 / server_ms, 1),
+            "floor_cpu_ms_per_request": floor_ms,
+            "floor_vs_library": round(floor_ms / lib_cpu_ms, 2),
+            "above_floor_vs_library": round((server_ms - floor_ms) / lib_cpu_ms, 2),
             "documents_server_cpu_ms_per_request": d["server_cpu_ms_per_request"],
             "documents_server_cpu_vs_parse": round(d["server_cpu_ms_per_request"] / parse_cpu_ms, 2),
             "memory_per_worker_rss_mib": web[label]["memory_after_load"]["rss_mib_mean"],
@@ -139,7 +148,8 @@ def summary(lib: dict, web: dict, cores: int, batch: dict) -> dict:
         **{k: main[k] for k in ("p50_ms", "p99_ms", "p99_over_p50", "server_cpu_ms_per_request",
                                 "app_cpu_ms_per_request", "nginx_cpu_ms_per_request",
                                 "supervisord_cpu_ms_per_request", "server_cpu_vs_library",
-                                "server_only_ceiling_docs_per_s",
+                                "server_only_ceiling_docs_per_s", "floor_cpu_ms_per_request",
+                                "floor_vs_library", "above_floor_vs_library",
                                 "documents_server_cpu_ms_per_request",
                                 "documents_server_cpu_vs_parse", "memory_per_worker_rss_mib",
                                 "memory_per_worker_pss_mib")},
@@ -175,6 +185,11 @@ def print_summary(s: dict, out=sys.stdout) -> None:
             ("server_cpu_vs_library", s["server_cpu_vs_library"], "target <= 1.6"),
             ("server_only_ceiling_docs_per_s", s["server_only_ceiling_docs_per_s"],
              "cores / server CPU per request"),
+            ("floor_cpu_ms_per_request", s["floor_cpu_ms_per_request"],
+             "server CPU for a same-size body refused before the core"),
+            ("floor_vs_library", s["floor_vs_library"], "the transport floor / library"),
+            ("above_floor_vs_library", s["above_floor_vs_library"],
+             "(server - floor) / library: the core and the app around it"),
             ("documents_server_cpu_vs_parse", s["documents_server_cpu_vs_parse"],
              "/api/v1/documents; target <= 1.6"),
             ("memory_per_worker_rss_mib", s["memory_per_worker_rss_mib"], "after load"),
@@ -188,8 +203,8 @@ def print_summary(s: dict, out=sys.stdout) -> None:
         print(f"  {name:32} {value!s:>10}  {note}{mark}", file=out)
     print("\n  app servers side by side (stack, raw body, concurrency 8):", file=out)
     keys = ("http_docs_per_s", "p99_over_p50", "server_cpu_ms_per_request", "app_cpu_ms_per_request",
-            "server_cpu_vs_library", "server_only_ceiling_docs_per_s",
-            "documents_server_cpu_vs_parse", "memory_per_worker_rss_mib", "memory_per_worker_pss_mib")
+            "server_cpu_vs_library", "server_only_ceiling_docs_per_s", "floor_vs_library",
+            "above_floor_vs_library", "documents_server_cpu_vs_parse", "memory_per_worker_rss_mib", "memory_per_worker_pss_mib")
     print("  " + f"{'':32}" + "".join(f"{n:>12}" for n in s["app_servers"]), file=out)
     for k in keys:
         print("  " + f"{k:32}" + "".join(f"{v[k]!s:>12}" for v in s["app_servers"].values()), file=out)
