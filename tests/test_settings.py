@@ -119,6 +119,27 @@ def test_gunicorn_freezes_the_masters_objects_before_each_fork(monkeypatch):
         gc.unfreeze()
 
 
+def test_uwsgi_master_freezes_its_objects_before_forking(monkeypatch):
+    """Under uWSGI (its ``uwsgi`` module exists only there) importing the entry point freezes the
+    master's objects, as gunicorn's pre_fork does; anywhere else it leaves the collector alone."""
+    import gc
+    import importlib
+    import types
+
+    monkeypatch.setenv("HOMETAX_LISTEN", "127.0.0.1")
+    import hometax_decrypt.web.wsgi as wsgi
+
+    gc.unfreeze()
+    try:
+        importlib.reload(wsgi)
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setitem(sys.modules, "uwsgi", types.ModuleType("uwsgi"))
+        importlib.reload(wsgi)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_the_stack_reads_the_settings(tmp_path):
     spec = importlib.util.spec_from_file_location("hometax_stack_settings", ROOT / "scripts" / "stack.py")
     stack = importlib.util.module_from_spec(spec)
