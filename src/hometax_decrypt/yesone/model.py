@@ -80,7 +80,7 @@ def is_resid_name(name: str) -> bool:
     return "resid" in name.lower()
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """One XML element, generic: tag, attributes (in order), text and children."""
 
@@ -103,7 +103,7 @@ class Node:
         return self.text or ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Breakdown:
     """One ``<amt>``: a month (``mm``) or a day (``dd``) and its amount(s)."""
 
@@ -130,7 +130,7 @@ class Breakdown:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One ``<data>``: its attributes (``dat_cd`` first) and its child elements in order."""
 
@@ -191,7 +191,7 @@ class Item:
         return [c for c in self.children if c.tag not in ("sum", "amt")]
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     """One ``<man>``: a person (the employee or a dependant) within one form."""
 
@@ -229,7 +229,7 @@ class Person:
         return [c for c in self.children if isinstance(c, Node) and c.tag != "sum_data"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Form:
     """One ``<form form_cd=…>``."""
 
@@ -257,7 +257,7 @@ class Form:
 DOC_FIELDS = ("doc_type", "seq", "att_year", "att_inqrMm", "resid", "name")
 
 
-@dataclass
+@dataclass(slots=True)
 class DocInfo:
     """``<doc>``: every child element in order (known ones are exposed as properties)."""
 
@@ -304,7 +304,7 @@ class DocInfo:
         return [c for c in self.children if c.tag not in DOC_FIELDS]
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
     """A parsed NTS document. ``part`` says what it was read from (``XML`` or ``SAM``)."""
 
