@@ -14,7 +14,7 @@ from ..limits import Deadline, resolve
 from .catalog import catalog
 from .kind import document_kind
 from .model import Node, is_resid_name, mask_resid, to_date, to_int
-from .summary import dependant_flag, summarize
+from .summary import dependant_flag, summarize, summary_of
 
 _DATE_SUFFIX = ("_dt", "date", "dd")
 _RESID_LIKE = {"lsor_no"}  # a landlord's number: a business number or a resident number
@@ -138,6 +138,11 @@ def _breakdown(n: Node, mask: bool) -> dict:
     attrs = n.attrs
     text = n.text
     amount = to_int(text)
+    if len(attrs) == 1 and "mm" in attrs:  # the common case: a month and its amount
+        entry = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
+        if amount is None and text is not None and text.strip():
+            entry["text"] = text
+        return entry
     dd = attrs.get("dd")
     others = {}
     for k, v in attrs.items():
@@ -212,7 +217,7 @@ def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None)
     sd = person.sum_data
     sum_data = None
     if sd is not None:
-        sum_data = [{"tag": c.tag, "label": cat.field_label(form_cd, f"man/sum_data/{c.tag}"),
+        sum_data = [{"tag": c.tag, "label": _field_label(form_cd, f"man/sum_data/{c.tag}"),
                      "amount": to_int(c.text), "text": c.text} for c in sd.children]
     return {
         "resid": maybe_mask("resid", person.resid, mask),
@@ -250,9 +255,12 @@ def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | N
     }
 
 
-def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None) -> dict:
+def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, *,
+                     projection: dict | None = None) -> dict:
     """``deadline``: this document's time budget (default: a fresh one of ``Limits.max_seconds``);
-    checked at every element, past it :class:`~hometax_decrypt.errors.TooLarge`."""
+    checked at every element, past it :class:`~hometax_decrypt.errors.TooLarge`. ``projection``:
+    the document's :func:`~hometax_decrypt.yesone.summary.projection` when the caller made it
+    already (its ``summary`` is read from it instead of walking the items again)."""
     dl = deadline if deadline is not None else default_deadline()
     cat = catalog()
     d = doc.doc
@@ -269,7 +277,7 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None) 
         "extra": [node_to_dict(n, "", "doc", mask, dl) for n in d.extra],
     }
     v = doc.verification
-    summary = summarize(doc, dl, mask)
+    summary = summarize(doc, dl, mask) if projection is None else summary_of(projection, mask)
     for s in summary:
         s["resid"] = maybe_mask("resid", s["resid"], mask)
     return {
