@@ -137,3 +137,23 @@ def test_no_other_parser_of_the_environment():
         text = (ROOT / rel).read_text()
         assert not re.search(r"environ(\.get)?\(?\[?\s*[\"']HOMETAX_", text), rel
         assert not re.search(r"\benv\.get\(\s*[\"'](HOMETAX_|APP_SERVER)", text), rel
+
+
+def test_the_environment_is_read_at_every_call(monkeypatch):
+    """Settings and limits are parsed once per distinct set of values, and a changed variable
+    applies at the next call (the library reads the environment for every document)."""
+    monkeypatch.delenv("HOMETAX_MAX_SECONDS", raising=False)
+    monkeypatch.delenv("HOMETAX_RATE_LIMIT", raising=False)
+    first = Limits.from_env()
+    assert Limits.from_env() is first and Settings.from_env() is Settings.from_env()
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "2.5")
+    assert Limits.from_env().max_seconds == 2.5 and Settings.from_env().max_seconds == 2.5
+    monkeypatch.setenv("HOMETAX_RATE_LIMIT", "7")  # not a limit: the limits stay, settings change
+    assert Limits.from_env().max_seconds == 2.5 and Settings.from_env().rate_limit == 7
+    monkeypatch.delenv("HOMETAX_MAX_SECONDS")
+    assert Limits.from_env() == first and Limits.from_env().max_seconds == Limits().max_seconds
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "soon")  # a bad value is refused at every call
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            Limits.from_env()
+    assert Limits.from_env({"HOMETAX_MAX_SECONDS": "4"}).max_seconds == 4.0  # an explicit mapping
