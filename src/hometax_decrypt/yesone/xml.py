@@ -78,10 +78,11 @@ class _Walk:
     (each pass makes a Python proxy per element). Building stops at the first refusal; the '<'
     bound of :func:`parse_tree` and ``max_xml_elements`` bound what is built before it.
 
-    :meth:`node` is the hot path (one call per element, ~1 300 for a large document): the checks
-    are inline and the counters live in the closure, not on an object."""
+    :meth:`kids` is the hot path (~1 300 elements for a large document, most of them leaves): a
+    leaf's checks and copy are inline in its parent's loop, and the counters live in the closure,
+    not on an object."""
 
-    __slots__ = ("attrs", "node")
+    __slots__ = ("attrs", "node", "kids")
 
     def __init__(self, root, limits: Limits, deadline: Deadline):
         limit = limits.max_xml_elements
@@ -109,27 +110,45 @@ class _Walk:
                                      "never has")
             return dict(el.items()) if n_attrs else {}
 
+        def kids(el) -> list:
+            """The children of ``el`` as generic nodes. A leaf (most elements: ``<amt>``,
+            ``<sum>``) is checked and built here, without a call of its own; an element with
+            children goes through :func:`node`. Either way in document order, each element
+            checked before it is copied."""
+            nonlocal nodes, next_check
+            out = []
+            for c in el:
+                if len(c):
+                    out.append(node(c))
+                    continue
+                tag = c.tag
+                if tag.__class__ is not str:
+                    raise errors.Damaged("the XML data has entity references; refused")
+                n_attrs = len(c.attrib)
+                if n_attrs > MAX_ATTRIBUTES:
+                    raise errors.TooLarge("too many attributes on one XML element")
+                nodes += 1 + n_attrs
+                if nodes > limit:
+                    raise errors.TooLarge("too many XML elements")
+                if nodes >= next_check:
+                    deadline.check()
+                    next_check = nodes + _CHECK_EVERY
+                tail = c.tail
+                if tail is not None and tail.strip():
+                    raise errors.Damaged("the XML data has text between elements, which NTS "
+                                         "data never has")
+                text = c.text
+                # a structure element's whitespace-only text is indentation, not a value
+                if text is not None and tag in containers and not text.strip():
+                    text = None
+                out.append(Node(tag, dict(c.items()) if n_attrs else {}, text, []))
+            return out
+
         def node(el) -> Node:
             """A generic element and everything below it (the checks of :func:`attrs`, inline)."""
-            nonlocal nodes, next_check
             tag = el.tag
-            if tag.__class__ is not str:
-                raise errors.Damaged("the XML data has entity references; refused")
-            n_attrs = len(el.attrib)
-            if n_attrs > MAX_ATTRIBUTES:
-                raise errors.TooLarge("too many attributes on one XML element")
-            nodes += 1 + n_attrs
-            if nodes > limit:
-                raise errors.TooLarge("too many XML elements")
-            if nodes >= next_check:
-                deadline.check()
-                next_check = nodes + _CHECK_EVERY
-            tail = el.tail
-            if tail is not None and tail.strip() and el is not root:
-                raise errors.Damaged("the XML data has text between elements, which NTS data "
-                                     "never has")
-            a = dict(el.items()) if n_attrs else {}
-            children = list(map(node, el))
+            a = attrs(el, tag)
+            children = kids(el)
             text = el.text
             # in a container (an element with children, or an NTS structure element)
             # whitespace-only text is indentation, not a value
@@ -137,7 +156,7 @@ class _Walk:
                 text = None
             return Node(tag, a, text, children)
 
-        self.attrs, self.node = attrs, node
+        self.attrs, self.node, self.kids = attrs, node, kids
 
 
 def _text(el, container: bool) -> str | None:
@@ -151,7 +170,7 @@ def _text(el, container: bool) -> str | None:
 
 def _item(el, form_cd: str, w: _Walk) -> Item:
     attrs = w.attrs(el, el.tag)
-    return Item(attrs, list(map(w.node, el)), form_cd=form_cd, text=_text(el, True))
+    return Item(attrs, w.kids(el), form_cd=form_cd, text=_text(el, True))
 
 
 def _person(el, form_cd: str, w: _Walk) -> Person:
@@ -188,7 +207,7 @@ def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | No
         tag = el.tag
         if tag == "doc" and doc is None:
             attrs = w.attrs(el, tag)
-            doc = DocInfo(attrs, list(map(w.node, el)), text=_text(el, True))
+            doc = DocInfo(attrs, w.kids(el), text=_text(el, True))
             doc_pos = len(children)
         elif tag == "form":
             children.append(_form(el, w))
