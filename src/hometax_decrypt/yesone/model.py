@@ -80,23 +80,53 @@ def is_resid_name(name: str) -> bool:
     return "resid" in name.lower()
 
 
-@dataclass(slots=True)
 class Node:
-    """One XML element, generic: tag, attributes (in order), text and children."""
+    """One XML element, generic: tag, attributes (in order), text and children.
 
-    tag: str
-    attrs: dict[str, str] = field(default_factory=dict)
-    text: str | None = None
-    children: list["Node"] = field(default_factory=list)
+    A plain slotted class rather than a dataclass: a large document has ~1 300 of them, most of
+    them leaves, and a leaf gets no list of children until one is asked for (``children`` makes
+    it then): every list is an object the cyclic garbage collector tracks and scans."""
+
+    __slots__ = ("tag", "attrs", "text", "_children")
+
+    def __init__(self, tag: str, attrs: dict[str, str] | None = None, text: str | None = None,
+                 children: list["Node"] | None = None):
+        self.tag = tag
+        self.attrs = {} if attrs is None else attrs
+        self.text = text
+        self._children = children  # None: no children (the list is made when asked for)
+
+    @property
+    def children(self) -> list["Node"]:
+        c = self._children
+        if c is None:
+            c = self._children = []
+        return c
+
+    @children.setter
+    def children(self, value: list["Node"]) -> None:
+        self._children = value
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.tag, self.attrs, self.text, self.children) == (
+            other.tag, other.attrs, other.text, other.children)
+
+    __hash__ = None  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return (f"Node(tag={self.tag!r}, attrs={self.attrs!r}, text={self.text!r}, "
+                f"children={self.children!r})")
 
     def find(self, tag: str) -> "Node | None":
-        for c in self.children:
+        for c in self._children or ():
             if c.tag == tag:
                 return c
         return None
 
     def findall(self, tag: str) -> list["Node"]:
-        return [c for c in self.children if c.tag == tag]
+        return [c for c in self._children or () if c.tag == tag]
 
     @property
     def value(self) -> str:

@@ -141,7 +141,7 @@ class _Walk:
                 # a structure element's whitespace-only text is indentation, not a value
                 if text is not None and tag in containers and not text.strip():
                     text = None
-                out.append(Node(tag, dict(c.items()) if n_attrs else {}, text, []))
+                out.append(Node(tag, dict(c.items()) if n_attrs else {}, text))
             return out
 
         def node(el) -> Node:
