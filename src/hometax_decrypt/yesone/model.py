@@ -35,8 +35,10 @@ def to_int(value: str | None) -> int | None:
     number is not an amount: it stays text (and ``int()`` of thousands of digits would raise)."""
     if value is None:
         return None
+    if value.isdigit() and len(value) <= 15 and value.isascii():  # the common case, as it is
+        return int(value)
     v = value.strip()
-    if len(v) <= 15 and v.isdigit() and v.isascii():  # the common case, without the regex
+    if len(v) <= 15 and v.isdigit() and v.isascii():  # without the regex
         return int(v)
     m = _INT.match(v)
     if m is None:
