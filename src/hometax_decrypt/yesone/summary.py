@@ -119,25 +119,23 @@ def projection(doc, deadline=None) -> dict:
     picklable: a bulk run keeps these instead of the documents (:mod:`hometax_decrypt.bulk`)."""
     year = doc.doc.att_year or ""
     present = []
-    items = []
     for form in doc.forms:
-        form_cd = form.form_cd
-        form4 = form_cd[:4]
-        counted, key, element = _form_summary(form_cd)
+        form4 = form.form_cd[:4]
         for person in form.people:
             if deadline is not None:
                 deadline.check()
-            pk = _person_key(person)
-            present.append((pk, form4))
-            resid, name = person.resid, person.name
-            for item in person.items:
-                if deadline is not None:
-                    deadline.check()
-                if counted:
-                    contribution = ("amount", key, _amount(item, element))
-                else:
-                    contribution = ("flag", dependant_flag(person, item))
-                items.append((pk, resid, name, form_cd, contribution))
+            present.append((_person_key(person), form4))
+    items = []
+    for form, person, item in doc.items():
+        if deadline is not None:
+            deadline.check()
+        form_cd = form.form_cd
+        counted, key, element = _form_summary(form_cd)
+        if counted:
+            contribution = ("amount", key, _amount(item, element))
+        else:
+            contribution = ("flag", dependant_flag(person, item))
+        items.append((_person_key(person), person.resid, person.name, form_cd, contribution))
     return {"seq": doc.doc.seq or "", "att_year": doc.doc.att_year, "year": year,
             "present": present, "items": items}
 
