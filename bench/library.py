@@ -21,11 +21,13 @@ from pathlib import Path
 import pypdf
 
 import hometax_decrypt as h
+from hometax_decrypt import formats, service
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 BIG = ("nts-2020/all.pdf", SAMPLES / "nts-2020" / "all.pdf")  # 790 KB, 24 forms
 SMALL = ("nts-2020/basic/medical.pdf", SAMPLES / "nts-2020" / "basic" / "medical.pdf")  # 187 KB
 DOCUMENTS = (BIG, SMALL)
+JSON = formats.get("json")
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
 
@@ -63,6 +65,12 @@ def parse(data: bytes):
     return h.parse(data)
 
 
+def parse_json(data: bytes) -> bytes:
+    """What ``/api/v1/documents`` computes for one upload (format=json): the records and their
+    JSON."""
+    return service.export(JSON, [service.parse(data).document])
+
+
 def pypdf_extract(data: bytes) -> bytes:
     """The same extraction written with pypdf, the pure-Python PDF library."""
     reader = pypdf.PdfReader(io.BytesIO(data))
@@ -78,6 +86,7 @@ OPERATIONS = {
     "verify": verify,
     "extract+verify": extract_verify,
     "parse": parse,
+    "parse+json": parse_json,
     "pypdf extract": pypdf_extract,
     "sha512 floor": sha512_floor,
 }
@@ -93,6 +102,7 @@ def check(data: bytes) -> None:
     assert extract_verify(data).data == xml
     assert len(sha512_floor(data)) == 64
     parse(data)
+    assert parse_json(data).startswith(b'{"format":"hometax-decrypt/records"')
 
 
 def rate(fn, data: bytes, seconds: float, rounds: int = 5) -> dict:
@@ -166,6 +176,20 @@ def verify_targets(ms: dict[str, float]) -> dict:
     }
 
 
+# Targets of issue 13 for the records path (CPU time; the HTTP side is bench/run_all.py's)
+PARSE_RATIO = 2.0  # parse <= 2 x extract+verify
+
+
+def records_ratios(ops: dict) -> dict:
+    """``parse`` against ``extract+verify``, and ``parse+json`` (what /api/v1/documents computes,
+    in process: no HTTP) against ``parse``, from the CPU medians of this run."""
+    cpu = {name: ops[name]["cpu_ms_per_doc"] for name in ("extract+verify", "parse", "parse+json")}
+    ratio = cpu["parse"] / cpu["extract+verify"]
+    return {"parse_vs_extract_verify": {"value": round(ratio, 3), "target": f"<= {PARSE_RATIO}",
+                                        "met": ratio <= PARSE_RATIO},
+            "parse_json_vs_parse": round(cpu["parse+json"] / cpu["parse"], 3)}
+
+
 def run(seconds: float = 1.0, out=sys.stdout) -> dict:
     results: dict = {}
     for label, path in DOCUMENTS:
@@ -175,6 +199,7 @@ def run(seconds: float = 1.0, out=sys.stdout) -> dict:
         for name, fn in OPERATIONS.items():
             results[label][name] = rate(fn, data, seconds)
         results[label]["targets"] = verify_targets(best_interleaved(data, seconds))
+        results[label]["records"] = records_ratios(results[label])
     print_table(results, out)
     return results
 
@@ -198,6 +223,16 @@ def print_table(results: dict, out=sys.stdout) -> None:
                 continue
             print(f"{label:30} {name:38} {t['value']:8.3f}  target {t['target']:7}  "
                   f"{'met' if t['met'] else 'NOT MET'}", file=out)
+    print("\nThe records path (CPU medians of the table above)", file=out)
+    for label, ops in results.items():
+        rec = ops.get("records")
+        if not rec:
+            continue
+        t = rec["parse_vs_extract_verify"]
+        print(f"{label:30} {'parse_vs_extract_verify':38} {t['value']:8.3f}  target {t['target']:7}  "
+              f"{'met' if t['met'] else 'NOT MET'}", file=out)
+        print(f"{label:30} {'parse_json_vs_parse (no HTTP)':38} {rec['parse_json_vs_parse']:8.3f}",
+              file=out)
 
 
 def main() -> None:

@@ -223,6 +223,29 @@ def test_json_validates_against_schema_for_every_sample():
         jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
+def _stdlib_json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_compact_json_is_the_standard_librarys_bytes():
+    """orjson writes the records; what it writes must be byte for byte what json.dumps wrote."""
+    docs = [hometax_decrypt.parse(p, password=password_for(p)) for p in sample_files()]
+    for mask in (False, True):
+        for doc in docs:
+            record = document_to_dict(doc, mask=mask)
+            assert export.compact_json(record) == _stdlib_json(record)
+        payload = json.loads(export.to_json(docs, mask=mask))
+        assert export.to_json(docs, mask=mask) == _stdlib_json(payload) + b"\n"
+    tricky = {"ctl": "\x00\x01\x1f\x7f\t\n\r\b\f", "sep": "\u2028\u2029", "q": 'a"b\\c/</',
+              "ko": "한글", "n": [0, -1, 10**15, None, True, False], "e": {}, "l": []}
+    assert export.compact_json(tricky) == _stdlib_json(tricky)
+    # what orjson refuses is written by the standard library, exactly as before
+    for odd in ({1: "int key"}, {"big": 2**70}):
+        assert export.compact_json(odd) == _stdlib_json(odd)
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate: the standard library's error
+        export.compact_json({"s": "\ud800"})
+
+
 def test_exporters_take_a_list():
     with pytest.raises(TypeError):
         export.to_csv(hometax_decrypt.parse(ALL_2020))

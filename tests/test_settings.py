@@ -203,3 +203,23 @@ def test_gunicorn_logs_to_the_app_log_file_when_set(monkeypatch, tmp_path):
     monkeypatch.delenv("HOMETAX_APP_LOG")
     conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     assert conf["logconfig_dict"]["handlers"]["app"]["stream"] == "ext://sys.stderr"
+
+
+def test_the_environment_is_read_at_every_call(monkeypatch):
+    """Settings and limits are parsed once per distinct set of values, and a changed variable
+    applies at the next call (the library reads the environment for every document)."""
+    monkeypatch.delenv("HOMETAX_MAX_SECONDS", raising=False)
+    monkeypatch.delenv("HOMETAX_RATE_LIMIT", raising=False)
+    first = Limits.from_env()
+    assert Limits.from_env() is first and Settings.from_env() is Settings.from_env()
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "2.5")
+    assert Limits.from_env().max_seconds == 2.5 and Settings.from_env().max_seconds == 2.5
+    monkeypatch.setenv("HOMETAX_RATE_LIMIT", "7")  # not a limit: the limits stay, settings change
+    assert Limits.from_env().max_seconds == 2.5 and Settings.from_env().rate_limit == 7
+    monkeypatch.delenv("HOMETAX_MAX_SECONDS")
+    assert Limits.from_env() == first and Limits.from_env().max_seconds == Limits().max_seconds
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "soon")  # a bad value is refused at every call
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            Limits.from_env()
+    assert Limits.from_env({"HOMETAX_MAX_SECONDS": "4"}).max_seconds == 4.0  # an explicit mapping

@@ -35,10 +35,12 @@ import io
 import json
 import re
 
+import orjson
+
 from .limits import Deadline
 from .yesone.catalog import catalog
 from .yesone.serialize import default_deadline, document_to_dict, maybe_mask
-from .yesone.summary import by_year, labels, order, totals
+from .yesone.summary import by_year, labels, order, projection, totals, totals_of
 
 MANDATED_COLUMNS = ["form_cd", "form_name", "dat_cd", "resid", "name", "busnid", "trade_nm", "amount"]
 EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "sum_amount", "amount_element",
@@ -64,14 +66,27 @@ def _deadline(deadline: Deadline | None) -> Deadline:
 
 def to_json(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
     docs = _as_list(docs)
-    person_year = person_year_totals(docs, mask, deadline)
+    # each document's projection serves both its own summary and the totals across documents
+    projections = [projection(d, _deadline(deadline)) for d in docs]
+    person_year = totals_of(projections, mask=mask)
     payload = {"format": "hometax-decrypt/records", "version": 1,
-               "documents": [document_to_dict(d, mask=mask, deadline=_deadline(deadline))
-                             for d in docs],
+               "documents": [document_to_dict(d, mask=mask, deadline=_deadline(deadline),
+                                              projection=p)
+                             for d, p in zip(docs, projections)],
                "totals": person_year, "year_totals": by_year(person_year)}
-    # Compact: json's C encoder serves only separators without ``indent`` (with an indent, the pure
-    # Python one runs: 19 ms instead of 2.6 ms for nts-2020/all.pdf, and 77 % more bytes).
-    return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    return compact_json(payload) + b"\n"
+
+
+def compact_json(value) -> bytes:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` in UTF-8, written by orjson
+    (a tenth of the standard library's time: 0.2 against 2.3 ms for nts-2020/all.pdf's records).
+    For plain data (str keys, 64-bit integers, valid Unicode) the two give the same bytes (checked
+    by tests/test_export.py); for anything orjson refuses, the standard library writes it, exactly
+    as before."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: a key or number it does not take, a lone surrogate
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def person_year_totals(docs, mask: bool = False, deadline: Deadline | None = None) -> list[dict]:

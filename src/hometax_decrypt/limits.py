@@ -6,11 +6,12 @@ object (:mod:`hometax_decrypt.settings`); pass a :class:`Limits` explicitly to o
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, fields
 
 from . import errors
-from .settings import Settings
+from .settings import Settings, specs
 
 MiB = 1024 * 1024
 _D = Settings()
@@ -33,11 +34,22 @@ class Limits:
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "Limits":
         """The limits of the environment now (the library reads it when no limits are passed, so
-        that a caller's environment applies without a restart)."""
-        return cls.from_settings(Settings.from_env(environ))
+        that a caller's environment applies without a restart). Only the limits' own variables
+        are read on each call; their values key a cache of the parsed limits (frozen)."""
+        env = os.environ if environ is None else environ
+        key = (cls, tuple([env.get(name) for name in _ENV_NAMES]))
+        hit = _FROM_ENV.get(key)
+        if hit is None:
+            hit = cls.from_settings(Settings.from_env(environ))
+            if len(_FROM_ENV) >= 32:
+                _FROM_ENV.clear()
+            _FROM_ENV[key] = hit
+        return hit
 
 
 DEFAULT = Limits()
+_ENV_NAMES = tuple(s.env for s in specs() if s.name in {f.name for f in fields(Limits)})
+_FROM_ENV: dict = {}
 
 
 def resolve(limits: Limits | None) -> Limits:

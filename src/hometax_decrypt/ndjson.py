@@ -10,8 +10,7 @@ resident numbers exactly as there. A document without items writes no line.
 
 from __future__ import annotations
 
-import json
-
+from .export import compact_json
 from .limits import Deadline
 from .yesone.serialize import document_to_dict
 
@@ -40,6 +39,5 @@ def to_ndjson(docs, mask: bool = False, deadline: Deadline | None = None) -> byt
     out = []
     for doc in docs:
         record = document_to_dict(doc, mask=mask, deadline=deadline)
-        out.extend(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
-                   for line in item_lines(record))
-    return "".join(out).encode("utf-8")
+        out.extend(compact_json(line) + b"\n" for line in item_lines(record))
+    return b"".join(out)

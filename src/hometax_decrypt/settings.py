@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any, Mapping
 
 MiB = 1024 * 1024
@@ -197,8 +198,21 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The settings of ``environ`` (default: the process environment) as it is now. Parsed
+        once per distinct set of values (the object is frozen, so callers may share it): the
+        library reads the environment for every document, and a changed variable still applies
+        at the next call."""
         env = os.environ if environ is None else environ
-        return cls(**{s.name: _parse(s, env.get(s.env)) for s in specs()})
+        all_specs = specs()
+        raw = tuple([env.get(s.env) for s in all_specs])
+        key = (cls, raw)
+        hit = _FROM_ENV.get(key)
+        if hit is None:
+            hit = cls(**{s.name: _parse(s, v) for s, v in zip(all_specs, raw)})
+            if len(_FROM_ENV) >= _FROM_ENV_MAX:  # bounded: a process that keeps changing it
+                _FROM_ENV.clear()
+            _FROM_ENV[key] = hit
+        return hit
 
     @property
     def effective_workers(self) -> int:
@@ -256,10 +270,16 @@ class SettingSpec:
     shown: str | None
 
 
+@lru_cache(maxsize=1)
 def specs() -> tuple[SettingSpec, ...]:
     """One entry per setting, in the order of :class:`Settings`."""
     return tuple(SettingSpec(f.metadata["env"], f.name, f.metadata["kind"], f.default,
                              f.metadata["meaning"], f.metadata["shown"]) for f in fields(Settings))
+
+
+# Settings.from_env's parsed objects, keyed by the raw values of every variable
+_FROM_ENV: dict = {}
+_FROM_ENV_MAX = 32
 
 
 def _parse(spec: SettingSpec, raw: str | None) -> Any:

@@ -35,8 +35,10 @@ def to_int(value: str | None) -> int | None:
     number is not an amount: it stays text (and ``int()`` of thousands of digits would raise)."""
     if value is None:
         return None
+    if value.isdigit() and len(value) <= 15 and value.isascii():  # the common case, as it is
+        return int(value)
     v = value.strip()
-    if len(v) <= 15 and v.isdigit() and v.isascii():  # the common case, without the regex
+    if len(v) <= 15 and v.isdigit() and v.isascii():  # without the regex
         return int(v)
     m = _INT.match(v)
     if m is None:
@@ -80,30 +82,60 @@ def is_resid_name(name: str) -> bool:
     return "resid" in name.lower()
 
 
-@dataclass
 class Node:
-    """One XML element, generic: tag, attributes (in order), text and children."""
+    """One XML element, generic: tag, attributes (in order), text and children.
 
-    tag: str
-    attrs: dict[str, str] = field(default_factory=dict)
-    text: str | None = None
-    children: list["Node"] = field(default_factory=list)
+    A plain slotted class rather than a dataclass: a large document has ~1 300 of them, most of
+    them leaves, and a leaf gets no list of children until one is asked for (``children`` makes
+    it then): every list is an object the cyclic garbage collector tracks and scans."""
+
+    __slots__ = ("tag", "attrs", "text", "_children")
+
+    def __init__(self, tag: str, attrs: dict[str, str] | None = None, text: str | None = None,
+                 children: list["Node"] | None = None):
+        self.tag = tag
+        self.attrs = {} if attrs is None else attrs
+        self.text = text
+        self._children = children  # None: no children (the list is made when asked for)
+
+    @property
+    def children(self) -> list["Node"]:
+        c = self._children
+        if c is None:
+            c = self._children = []
+        return c
+
+    @children.setter
+    def children(self, value: list["Node"]) -> None:
+        self._children = value
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.tag, self.attrs, self.text, self.children) == (
+            other.tag, other.attrs, other.text, other.children)
+
+    __hash__ = None  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return (f"Node(tag={self.tag!r}, attrs={self.attrs!r}, text={self.text!r}, "
+                f"children={self.children!r})")
 
     def find(self, tag: str) -> "Node | None":
-        for c in self.children:
+        for c in self._children or ():
             if c.tag == tag:
                 return c
         return None
 
     def findall(self, tag: str) -> list["Node"]:
-        return [c for c in self.children if c.tag == tag]
+        return [c for c in self._children or () if c.tag == tag]
 
     @property
     def value(self) -> str:
         return self.text or ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Breakdown:
     """One ``<amt>``: a month (``mm``) or a day (``dd``) and its amount(s)."""
 
@@ -130,7 +162,7 @@ class Breakdown:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One ``<data>``: its attributes (``dat_cd`` first) and its child elements in order."""
 
@@ -191,7 +223,7 @@ class Item:
         return [c for c in self.children if c.tag not in ("sum", "amt")]
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     """One ``<man>``: a person (the employee or a dependant) within one form."""
 
@@ -229,7 +261,7 @@ class Person:
         return [c for c in self.children if isinstance(c, Node) and c.tag != "sum_data"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Form:
     """One ``<form form_cd=…>``."""
 
@@ -257,7 +289,7 @@ class Form:
 DOC_FIELDS = ("doc_type", "seq", "att_year", "att_inqrMm", "resid", "name")
 
 
-@dataclass
+@dataclass(slots=True)
 class DocInfo:
     """``<doc>``: every child element in order (known ones are exposed as properties)."""
 
@@ -304,7 +336,7 @@ class DocInfo:
         return [c for c in self.children if c.tag not in DOC_FIELDS]
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
     """A parsed NTS document. ``part`` says what it was read from (``XML`` or ``SAM``)."""
 

@@ -8,19 +8,75 @@ Masking happens here, on the way out, never in the model: with ``mask=True`` eve
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..limits import Deadline, resolve
 from .catalog import catalog
 from .kind import document_kind
 from .model import Node, is_resid_name, mask_resid, to_date, to_int
-from .summary import dependant_flag, summarize
+from .summary import dependant_flag, summarize, summary_of
 
 _DATE_SUFFIX = ("_dt", "date", "dd")
 _RESID_LIKE = {"lsor_no"}  # a landlord's number: a business number or a resident number
+_NOT_AMOUNT = ("mm", "dd", "date", "fix_cd")  # breakdown attributes that are codes or dates
+_ITEM = "man/data"
+
+# What the writers ask of the catalog per element depends only on (form, path), never on the
+# document: it is looked up once per (form, path) here (bounded caches: form codes come from the
+# input) instead of once per element through several calls.
+
+
+@lru_cache(maxsize=4096)
+def _maskable(name: str) -> bool:
+    return is_resid_name(name) or name in _RESID_LIKE
 
 
 def maybe_mask(name: str, value, mask: bool):
-    if mask and value is not None and (is_resid_name(name) or name in _RESID_LIKE):
+    if mask and value is not None and _maskable(name):
         return mask_resid(value)
+    return value
+
+
+@lru_cache(maxsize=8192)
+def _node_meta(form_cd: str, path: str, tag: str) -> tuple:
+    """(label, label_source, is a ``Num``, may be a date, resident number, the tag's code table)
+    of the element at ``path``."""
+    cat = catalog()
+    fd, source = cat.field_entry(form_cd, path)
+    label = fd.get("label") if fd else None
+    return (label, source, bool(fd) and fd.get("type") == "Num", tag.endswith(_DATE_SUFFIX),
+            _maskable(tag), cat.codes.get(tag))
+
+
+@lru_cache(maxsize=8192)
+def _field_label(form_cd: str, path: str) -> str | None:
+    return catalog().field_label(form_cd, path)
+
+
+@lru_cache(maxsize=8192)
+def _item_attr_meta(form_cd: str, name: str) -> tuple:
+    """(label, resident number, code table) of attribute ``name`` of a ``<data>`` item."""
+    return (catalog().field_label(form_cd, f"{_ITEM}/@{name}"), _maskable(name),
+            catalog().codes.get(name))
+
+
+@lru_cache(maxsize=4096)
+def _form_meta(form_cd: str) -> tuple:
+    """(``<sum>`` label, the amount's element, counted) of items of form ``form_cd``."""
+    cat = catalog()
+    return (cat.field_label(form_cd, f"{_ITEM}/sum"), cat.summary_amount_element(form_cd),
+            cat.counted(form_cd))
+
+
+def _typed(value: str, is_num: bool, is_date: bool):
+    if is_num:
+        n = to_int(value)
+        if n is not None:
+            return n
+    if is_date:
+        d = to_date(value)
+        if d:
+            return d
     return value
 
 
@@ -29,15 +85,8 @@ def typed(form_cd: str, path: str, value: str | None):
     text as written."""
     if value is None:
         return None
-    cat = catalog()
     name = path.rsplit("/", 1)[-1].lstrip("@")
-    if cat.field_type(form_cd, path) == "Num" and to_int(value) is not None:
-        return to_int(value)
-    if name.endswith(_DATE_SUFFIX):
-        d = to_date(value)
-        if d:
-            return d
-    return value
+    return _typed(value, catalog().field_type(form_cd, path) == "Num", name.endswith(_DATE_SUFFIX))
 
 
 def default_deadline() -> Deadline:
@@ -45,21 +94,33 @@ def default_deadline() -> Deadline:
     return Deadline(resolve(None).max_seconds)
 
 
+def _attributes(attrs: dict, mask: bool) -> dict:
+    if not attrs:
+        return {}
+    if not mask:
+        return dict(attrs)
+    return {k: mask_resid(v) if _maskable(k) else v for k, v in attrs.items()}
+
+
 def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
                  dl: Deadline | None = None) -> dict:
     dl = dl if dl is not None else default_deadline()
     dl.check()
-    path = f"{parent}/{node.tag}"
-    cat = catalog()
-    fd, source = cat.field_entry(form_cd, path)
-    out = {"tag": node.tag, "label": fd.get("label") if fd else None, "label_source": source}
-    text = maybe_mask(node.tag, node.text, mask)
-    out["text"] = text
-    out["value"] = text if text != node.text else typed(form_cd, path, node.text)
-    code = cat.code_label(node.tag, node.text)
-    if code:
-        out["code_label"] = code
-    out["attributes"] = {k: maybe_mask(k, v, mask) for k, v in node.attrs.items()}
+    tag, raw = node.tag, node.text
+    path = f"{parent}/{tag}"
+    label, source, is_num, is_date, resid, codes = _node_meta(form_cd, path, tag)
+    out = {"tag": tag, "label": label, "label_source": source}
+    if raw is None:
+        out["text"] = out["value"] = None
+    else:
+        text = mask_resid(raw) if mask and resid else raw
+        out["text"] = text
+        out["value"] = text if text != raw else _typed(raw, is_num, is_date)
+        if codes is not None:
+            code = codes.get(raw.strip())
+            if code:
+                out["code_label"] = code
+    out["attributes"] = _attributes(node.attrs, mask)
     out["children"] = [node_to_dict(c, form_cd, path, mask, dl) for c in node.children]
     return out
 
@@ -67,50 +128,79 @@ def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
 def _amounts(attrs: dict, form_cd: str, path: str, mask: bool) -> dict:
     out = {}
     for k, v in attrs.items():
-        n = None if k in ("mm", "dd", "date", "fix_cd") else to_int(v)
+        n = None if k in _NOT_AMOUNT else to_int(v)
         out[k] = maybe_mask(k, v, mask) if n is None else n
     return out
+
+
+def _breakdown(n: Node, mask: bool) -> dict:
+    """One ``<amt>`` (Item.breakdown)."""
+    attrs = n.attrs
+    text = n.text
+    amount = to_int(text)
+    if len(attrs) == 1 and "mm" in attrs:  # the common case: a month and its amount
+        entry = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
+        if amount is None and text is not None and text.strip():
+            entry["text"] = text
+        return entry
+    dd = attrs.get("dd")
+    others = {}
+    for k, v in attrs.items():
+        if k == "mm" or k == "dd":
+            continue
+        a = None if k in _NOT_AMOUNT else to_int(v)
+        others[k] = (mask_resid(v) if mask and _maskable(k) else v) if a is None else a
+    entry = {"mm": attrs.get("mm"), "dd": dd, "date": to_date(dd) if dd else None,
+             "amount": amount, "attributes": others}
+    if amount is None and text is not None and text.strip():
+        entry["text"] = text  # not a number: kept as written
+    return entry
 
 
 def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
     dl = dl if dl is not None else default_deadline()
     dl.check()
-    cat = catalog()
     fc = item.form_cd
-    base = "man/data"
-    attrs = {k: maybe_mask(k, v, mask) for k, v in item.attrs.items() if k != "dat_cd"}
-    labels = {k: cat.field_label(fc, f"{base}/@{k}") for k in attrs}
-    codes = {k: cat.code_label(k, v) for k, v in item.attrs.items()
-             if k != "dat_cd" and cat.code_label(k, v)}
-    elements = [node_to_dict(c, fc, base, mask, dl) for c in item.fields]
-    s = item.sum_node
+    attrs, labels, codes = {}, {}, {}
+    for k, v in item.attrs.items():
+        if k == "dat_cd":
+            continue
+        label, resid, table = _item_attr_meta(fc, k)
+        attrs[k] = mask_resid(v) if mask and resid else v
+        labels[k] = label
+        if table is not None:
+            code = table.get(v.strip())
+            if code:
+                codes[k] = code
+    sum_label, amount_element, _ = _form_meta(fc)
+    elements, breakdown = [], []
+    s = amount_node = None
+    for c in item.children:
+        tag = c.tag
+        if tag == "amt":
+            dl.check()
+            breakdown.append(_breakdown(c, mask))
+        elif tag == "sum":
+            if s is None:
+                s = c
+        else:
+            elements.append(node_to_dict(c, fc, _ITEM, mask, dl))
+        if amount_node is None and tag == amount_element:
+            amount_node = c
     summ = None
     if s is not None:
-        summ = {"amount": item.sum_amount, "label": cat.field_label(fc, f"{base}/sum"),
-                "attributes": _amounts(s.attrs, fc, f"{base}/sum", mask),
-                "attribute_labels": {k: cat.field_label(fc, f"{base}/sum/@{k}") for k in s.attrs}}
-        if item.sum_amount is None and (s.text or "").strip():
+        sum_amount = to_int(s.text)
+        summ = {"amount": sum_amount, "label": sum_label,
+                "attributes": _amounts(s.attrs, fc, f"{_ITEM}/sum", mask),
+                "attribute_labels": {k: _field_label(fc, f"{_ITEM}/sum/@{k}") for k in s.attrs}}
+        if sum_amount is None and (s.text or "").strip():
             summ["text"] = s.text  # not a number: kept as written, never dropped
-    breakdown = []
-    for n in item.children:  # the <amt> elements: Item.breakdown, read once each
-        if n.tag != "amt":
-            continue
-        dl.check()
-        amount = to_int(n.text)
-        entry = {
-            "mm": n.attrs.get("mm"), "dd": n.attrs.get("dd"), "date": to_date(n.attrs.get("dd")),
-            "amount": amount,
-            "attributes": _amounts({k: v for k, v in n.attrs.items() if k not in ("mm", "dd")},
-                                   fc, f"{base}/amt", mask),
-        }
-        if amount is None and (n.text or "").strip():
-            entry["text"] = n.text  # not a number: kept as written
-        breakdown.append(entry)
-    label, label_source = cat.item_entry(fc, item.dat_cd or "")
-    out = {"dat_cd": item.dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
+    dat_cd = item.attrs.get("dat_cd")
+    label, label_source = catalog().item_entry(fc, dat_cd or "")
+    out = {"dat_cd": dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
            "attribute_labels": labels, "code_labels": codes, "elements": elements,
-           "amount": item.amount, "amount_element": cat.summary_amount_element(fc), "sum": summ,
-           "breakdown": breakdown}
+           "amount": to_int(amount_node.text) if amount_node is not None else None,
+           "amount_element": amount_element, "sum": summ, "breakdown": breakdown}
     if item.text is not None:
         out["text"] = item.text
     if item.sam_extra:
@@ -127,7 +217,7 @@ def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None)
     sd = person.sum_data
     sum_data = None
     if sd is not None:
-        sum_data = [{"tag": c.tag, "label": cat.field_label(form_cd, f"man/sum_data/{c.tag}"),
+        sum_data = [{"tag": c.tag, "label": _field_label(form_cd, f"man/sum_data/{c.tag}"),
                      "amount": to_int(c.text), "text": c.text} for c in sd.children]
     return {
         "resid": maybe_mask("resid", person.resid, mask),
@@ -165,9 +255,12 @@ def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | N
     }
 
 
-def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None) -> dict:
+def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, *,
+                     projection: dict | None = None) -> dict:
     """``deadline``: this document's time budget (default: a fresh one of ``Limits.max_seconds``);
-    checked at every element, past it :class:`~hometax_decrypt.errors.TooLarge`."""
+    checked at every element, past it :class:`~hometax_decrypt.errors.TooLarge`. ``projection``:
+    the document's :func:`~hometax_decrypt.yesone.summary.projection` when the caller made it
+    already (its ``summary`` is read from it instead of walking the items again)."""
     dl = deadline if deadline is not None else default_deadline()
     cat = catalog()
     d = doc.doc
@@ -184,7 +277,7 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None) 
         "extra": [node_to_dict(n, "", "doc", mask, dl) for n in d.extra],
     }
     v = doc.verification
-    summary = summarize(doc, dl, mask)
+    summary = summarize(doc, dl, mask) if projection is None else summary_of(projection, mask)
     for s in summary:
         s["resid"] = maybe_mask("resid", s["resid"], mask)
     return {

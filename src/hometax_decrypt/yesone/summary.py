@@ -15,8 +15,10 @@ of ``detail/medical.pdf``: one form, whatever its period letter) counts once —
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .catalog import catalog
-from .model import mask_resid
+from .model import mask_resid, to_int
 
 FLAG_ATTRS = ("rlt_cd", "sup_name", "sup_resid", "inc_exc")
 
@@ -50,31 +52,34 @@ def _categories(totals: dict) -> list[dict]:
             for k in order() if k in totals]
 
 
-def _add(entry: dict, form, person, item, mask: bool) -> None:
-    cat = catalog()
-    if not cat.counted(form.form_cd):
-        entry["dependant_flags"].append(dependant_flag(person, item, mask))
-        return
-    key, _ = cat.summary_category(form.form_cd)
-    t = entry["totals"].setdefault(key, {"amount": None, "items": 0})
-    t["items"] += 1
-    amount = item.amount
-    if amount is not None:
-        t["amount"] = (t["amount"] or 0) + amount
-
-
 def summarize(doc, deadline=None, mask: bool = False) -> list[dict]:
     """One document: ``[{"resid", "name", "att_year", "categories": [{"category", "label",
     "amount", "items"}], "dependant_flags": [...]}]`` in order of appearance; a person is
     identified by resid (by name when a resid is missing). ``deadline`` is checked at every item."""
+    return summary_of(projection(doc, deadline), mask)
+
+
+def summary_of(proj: dict, mask: bool = False) -> list[dict]:
+    """:func:`summarize` of the document whose :func:`projection` this is."""
     people: dict[tuple, dict] = {}
-    year = doc.doc.att_year
-    for form, person, item in doc.items():
-        if deadline is not None:
-            deadline.check()
-        entry = people.setdefault(_person_key(person), {"resid": person.resid, "name": person.name,
-                                                         "totals": {}, "dependant_flags": []})
-        _add(entry, form, person, item, mask)
+    for pk, resid, name, _form_cd, contribution in proj["items"]:
+        entry = people.get(pk)
+        if entry is None:
+            entry = people[pk] = {"resid": resid, "name": name, "totals": {}, "dependant_flags": []}
+        if contribution[0] == "flag":
+            flag = dict(contribution[1])
+            if mask:
+                flag["resid"] = mask_resid(flag["resid"])
+            entry["dependant_flags"].append(flag)
+            continue
+        _, key, amount = contribution
+        t = entry["totals"].get(key)
+        if t is None:
+            t = entry["totals"][key] = {"amount": None, "items": 0}
+        t["items"] += 1
+        if amount is not None:
+            t["amount"] = (t["amount"] or 0) + amount
+    year = proj["att_year"]
     return [{"resid": e["resid"], "name": e["name"], "att_year": year,
              "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"]}
             for e in people.values()]
@@ -89,27 +94,48 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
                       for i, doc in enumerate(docs)], mask=mask)
 
 
+@lru_cache(maxsize=4096)
+def _form_summary(form_cd: str) -> tuple:
+    """(counted, category key, the amount's element) of items of form ``form_cd``."""
+    cat = catalog()
+    return (cat.counted(form_cd), cat.summary_category(form_cd)[0],
+            cat.summary_amount_element(form_cd))
+
+
+def _amount(item, element: str | None) -> int | None:
+    """:attr:`Item.amount <hometax_decrypt.yesone.model.Item.amount>` with its form's element
+    already known."""
+    if element is None:
+        return None
+    for c in item.children:
+        if c.tag == element:
+            return to_int(c.text)
+    return None
+
+
 def projection(doc, deadline=None) -> dict:
     """What :func:`totals` needs of one document, and nothing else: who appears in which form, and
     each item's person, form and contribution (a category's amount, or a dependant flag). Small and
     picklable: a bulk run keeps these instead of the documents (:mod:`hometax_decrypt.bulk`)."""
-    cat = catalog()
     year = doc.doc.att_year or ""
     present = []
     for form in doc.forms:
+        form4 = form.form_cd[:4]
         for person in form.people:
             if deadline is not None:
                 deadline.check()
-            present.append((_person_key(person), form.form_cd[:4]))
+            present.append((_person_key(person), form4))
     items = []
     for form, person, item in doc.items():
         if deadline is not None:
             deadline.check()
-        if cat.counted(form.form_cd):
-            contribution = ("amount", cat.summary_category(form.form_cd)[0], item.amount)
+        form_cd = form.form_cd
+        counted, key, element = _form_summary(form_cd)
+        if counted:
+            contribution = ("amount", key, _amount(item, element))
         else:
             contribution = ("flag", dependant_flag(person, item))
-        items.append((_person_key(person), person.resid, person.name, form.form_cd, contribution))
+        items.append((_person_key(person), person.resid, person.name, form_cd, contribution))
     return {"seq": doc.doc.seq or "", "att_year": doc.doc.att_year, "year": year,
             "present": present, "items": items}
 

@@ -76,32 +76,87 @@ class _Walk:
     """One pass over the parsed tree that checks every element and builds the model from it: the
     checks come before each element is copied, and a separate pass for them cost as much again
     (each pass makes a Python proxy per element). Building stops at the first refusal; the '<'
-    bound of :func:`parse_tree` and ``max_xml_elements`` bound what is built before it."""
+    bound of :func:`parse_tree` and ``max_xml_elements`` bound what is built before it.
 
-    __slots__ = ("root", "deadline", "limit", "nodes", "next_check")
+    :meth:`kids` is the hot path (~1 300 elements for a large document, most of them leaves): a
+    leaf's checks and copy are inline in its parent's loop, and the counters live in the closure,
+    not on an object."""
+
+    __slots__ = ("attrs", "node", "kids")
 
     def __init__(self, root, limits: Limits, deadline: Deadline):
-        self.root, self.deadline, self.limit = root, deadline, limits.max_xml_elements
-        self.nodes = 0  # elements and attributes: each becomes at least one Python object
-        self.next_check = _CHECK_EVERY
+        limit = limits.max_xml_elements
+        nodes = 0  # elements and attributes: each becomes at least one Python object
+        next_check = _CHECK_EVERY
+        containers = frozenset(_CONTAINERS)
 
-    def attrs(self, el, tag) -> dict[str, str]:
-        """The checks of one element, then a copy of its attributes (in order)."""
-        if not isinstance(tag, str):  # entity references left unresolved
-            raise errors.Damaged("the XML data has entity references; refused")
-        n_attrs = len(el.attrib)  # linear; copying a huge map is not: counted before the copy
-        if n_attrs > MAX_ATTRIBUTES:
-            raise errors.TooLarge("too many attributes on one XML element")
-        self.nodes += 1 + n_attrs
-        if self.nodes > self.limit:
-            raise errors.TooLarge("too many XML elements")
-        if self.nodes >= self.next_check:
-            self.deadline.check()
-            self.next_check = self.nodes + _CHECK_EVERY
-        tail = el.tail
-        if tail is not None and tail.strip() and el is not self.root:
-            raise errors.Damaged("the XML data has text between elements, which NTS data never has")
-        return dict(el.items()) if n_attrs else {}
+        def attrs(el, tag) -> dict[str, str]:
+            """The checks of one element, then a copy of its attributes (in order)."""
+            nonlocal nodes, next_check
+            if tag.__class__ is not str:  # entity references left unresolved
+                raise errors.Damaged("the XML data has entity references; refused")
+            n_attrs = len(el.attrib)  # linear; copying a huge map is not: counted before the copy
+            if n_attrs > MAX_ATTRIBUTES:
+                raise errors.TooLarge("too many attributes on one XML element")
+            nodes += 1 + n_attrs
+            if nodes > limit:
+                raise errors.TooLarge("too many XML elements")
+            if nodes >= next_check:
+                deadline.check()
+                next_check = nodes + _CHECK_EVERY
+            tail = el.tail
+            if tail is not None and el is not root and tail.strip():
+                raise errors.Damaged("the XML data has text between elements, which NTS data "
+                                     "never has")
+            return dict(el.items()) if n_attrs else {}
+
+        def kids(el) -> list:
+            """The children of ``el`` as generic nodes. A leaf (most elements: ``<amt>``,
+            ``<sum>``) is checked and built here, without a call of its own; an element with
+            children goes through :func:`node`. Either way in document order, each element
+            checked before it is copied."""
+            nonlocal nodes, next_check
+            out = []
+            for c in el:
+                if len(c):
+                    out.append(node(c))
+                    continue
+                tag = c.tag
+                if tag.__class__ is not str:
+                    raise errors.Damaged("the XML data has entity references; refused")
+                n_attrs = len(c.attrib)
+                if n_attrs > MAX_ATTRIBUTES:
+                    raise errors.TooLarge("too many attributes on one XML element")
+                nodes += 1 + n_attrs
+                if nodes > limit:
+                    raise errors.TooLarge("too many XML elements")
+                if nodes >= next_check:
+                    deadline.check()
+                    next_check = nodes + _CHECK_EVERY
+                tail = c.tail
+                if tail is not None and tail.strip():
+                    raise errors.Damaged("the XML data has text between elements, which NTS "
+                                         "data never has")
+                text = c.text
+                # a structure element's whitespace-only text is indentation, not a value
+                if text is not None and tag in containers and not text.strip():
+                    text = None
+                out.append(Node(tag, dict(c.items()) if n_attrs else {}, text))
+            return out
+
+        def node(el) -> Node:
+            """A generic element and everything below it (the checks of :func:`attrs`, inline)."""
+            tag = el.tag
+            a = attrs(el, tag)
+            children = kids(el)
+            text = el.text
+            # in a container (an element with children, or an NTS structure element)
+            # whitespace-only text is indentation, not a value
+            if text is not None and (children or tag in containers) and not text.strip():
+                text = None
+            return Node(tag, a, text, children)
+
+        self.attrs, self.node, self.kids = attrs, node, kids
 
 
 def _text(el, container: bool) -> str | None:
@@ -113,33 +168,23 @@ def _text(el, container: bool) -> str | None:
     return t
 
 
-def _node(el, w: _Walk) -> Node:
-    tag = el.tag
-    attrs = w.attrs(el, tag)
-    children = [_node(c, w) for c in el]
-    text = el.text
-    # in a container (an element with children, or an NTS structure element) whitespace-only text
-    # is indentation, not a value
-    if text is not None and (children or tag in _CONTAINERS) and not text.strip():
-        text = None
-    return Node(tag, attrs, text, children)
-
-
 def _item(el, form_cd: str, w: _Walk) -> Item:
     attrs = w.attrs(el, el.tag)
-    return Item(attrs, [_node(c, w) for c in el], form_cd=form_cd, text=_text(el, True))
+    return Item(attrs, w.kids(el), form_cd=form_cd, text=_text(el, True))
 
 
 def _person(el, form_cd: str, w: _Walk) -> Person:
     attrs = w.attrs(el, el.tag)
-    children = [_item(c, form_cd, w) if c.tag == "data" else _node(c, w) for c in el]
+    node = w.node
+    children = [_item(c, form_cd, w) if c.tag == "data" else node(c) for c in el]
     return Person(attrs, children, text=_text(el, True))
 
 
 def _form(el, w: _Walk) -> Form:
     attrs = w.attrs(el, el.tag)
     form_cd = attrs.get("form_cd", "")
-    children = [_person(c, form_cd, w) if c.tag == "man" else _node(c, w) for c in el]
+    node = w.node
+    children = [_person(c, form_cd, w) if c.tag == "man" else node(c) for c in el]
     return Form(attrs, children, text=_text(el, True))
 
 
@@ -162,12 +207,12 @@ def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | No
         tag = el.tag
         if tag == "doc" and doc is None:
             attrs = w.attrs(el, tag)
-            doc = DocInfo(attrs, [_node(c, w) for c in el], text=_text(el, True))
+            doc = DocInfo(attrs, w.kids(el), text=_text(el, True))
             doc_pos = len(children)
         elif tag == "form":
             children.append(_form(el, w))
         else:
-            children.append(_node(el, w))
+            children.append(w.node(el))
     dl.check()
     return Document(doc=doc if doc is not None else DocInfo(), children=children,
                     root_attrs=root_attrs, part="XML", doc_position=doc_pos,
