@@ -690,3 +690,25 @@ def test_element_bomb_is_parsed_and_exported_in_bounded_memory(n, expected, tmp_
     code, peak_kib = _parse_in_fresh_process(xml, tmp_path)
     assert code == expected
     assert peak_kib < 400 * 1024
+
+
+def test_parsing_leaves_no_reference_cycles():
+    """The walk's closures call each other and hold libxml2's whole tree: if their cycle outlived
+    parse_xml, every parsed tree would wait for the cyclic collector (several MiB more per app
+    worker after a load of large documents). A parse (successful or refused) leaves nothing for it."""
+    import gc
+
+    with pdf_module.open_document(SAMPLES / "nts-2020" / "all.pdf") as doc:
+        xml = doc.read_part("XML")
+    refused = xml.replace(b"</form>", b"</form>x", 1)  # text between elements: refused mid-walk
+    assert refused != xml
+    gc.collect()
+    gc.disable()
+    try:
+        parsed = parse_xml(xml)
+        assert parsed.forms and gc.collect() == 0
+        with pytest.raises(errors.Damaged):
+            parse_xml(refused)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -82,7 +82,7 @@ class _Walk:
     leaf's checks and copy are inline in its parent's loop, and the counters live in the closure,
     not on an object."""
 
-    __slots__ = ("attrs", "node", "kids")
+    __slots__ = ("attrs", "node", "kids", "release")
 
     def __init__(self, root, limits: Limits, deadline: Deadline):
         limit = limits.max_xml_elements
@@ -156,7 +156,15 @@ class _Walk:
                 text = None
             return Node(tag, a, text, children)
 
-        self.attrs, self.node, self.kids = attrs, node, kids
+        def release() -> None:
+            """Break the cycle of the closures (``node`` and ``kids`` call each other) and drop the
+            tree: without it the walk, and through ``root`` libxml2's whole tree, lived until the
+            next full pass of the cyclic collector (a few MiB more per worker after a load of
+            large documents, docs/performance.md)."""
+            nonlocal node, kids, attrs, root, deadline
+            node = kids = attrs = root = deadline = None
+
+        self.attrs, self.node, self.kids, self.release = attrs, node, kids, release
 
 
 def _text(el, container: bool) -> str | None:
@@ -197,22 +205,25 @@ def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | No
     dl = deadline if deadline is not None else Deadline(lim.max_seconds)
     root = parse_tree(data, lim, dl)
     w = _Walk(root, lim, dl)
-    root_attrs = w.attrs(root, root.tag)
-    if root.tag != "yesone":
-        raise errors.Damaged("the XML data is not an NTS <yesone> document")
-    doc = None
-    doc_pos = 0
-    children: list = []
-    for el in root:
-        tag = el.tag
-        if tag == "doc" and doc is None:
-            attrs = w.attrs(el, tag)
-            doc = DocInfo(attrs, w.kids(el), text=_text(el, True))
-            doc_pos = len(children)
-        elif tag == "form":
-            children.append(_form(el, w))
-        else:
-            children.append(w.node(el))
+    try:
+        root_attrs = w.attrs(root, root.tag)
+        if root.tag != "yesone":
+            raise errors.Damaged("the XML data is not an NTS <yesone> document")
+        doc = None
+        doc_pos = 0
+        children: list = []
+        for el in root:
+            tag = el.tag
+            if tag == "doc" and doc is None:
+                attrs = w.attrs(el, tag)
+                doc = DocInfo(attrs, w.kids(el), text=_text(el, True))
+                doc_pos = len(children)
+            elif tag == "form":
+                children.append(_form(el, w))
+            else:
+                children.append(w.node(el))
+    finally:
+        w.release()
     dl.check()
     return Document(doc=doc if doc is not None else DocInfo(), children=children,
                     root_attrs=root_attrs, part="XML", doc_position=doc_pos,
