@@ -588,6 +588,21 @@ def test_attributes_count_and_are_capped_per_element():
         parse_xml(many, Limits(max_xml_elements=25))
 
 
+def test_a_leafs_attributes_meet_the_same_bounds():
+    """A leaf below another element is checked inline by the walk (its fast path), not through the
+    per-element check: the same cap, the same budget."""
+    ok = (b"<yesone><x><y " + b" ".join(b'a%d="1"' % i for i in range(MAX_ATTRIBUTES))
+          + b"/></x></yesone>")
+    assert len(parse_xml(ok).extra[0].children[0].attrs) == MAX_ATTRIBUTES
+    bomb = b"<yesone><x><y " + b" ".join(b'a%d="1"' % i for i in range(40_000)) + b"/></x></yesone>"
+    with pytest.raises(errors.TooLarge, match="attributes"):
+        parse_xml(bomb, Limits(max_seconds=5))
+    many = b"<yesone><x>" + b'<y a="1" b="2"/>' * 10 + b"</x></yesone>"  # 2 + 30 nodes
+    assert len(parse_xml(many, Limits(max_xml_elements=32)).extra[0].children) == 10
+    with pytest.raises(errors.TooLarge):
+        parse_xml(many, Limits(max_xml_elements=31))
+
+
 def _people_xml(n: int) -> bytes:
     men = "".join(f'<man resid="{i:013d}" name="p{i}"/>' for i in range(n))
     return f'<yesone><doc><seq>1</seq></doc><form form_cd="A102Y">{men}</form></yesone>'.encode()

@@ -59,6 +59,24 @@ def summarize(doc, deadline=None, mask: bool = False) -> list[dict]:
     return summary_of(projection(doc, deadline), mask)
 
 
+def _contribute(entry: dict, contribution: tuple, mask: bool) -> None:
+    """Add one item's contribution (see :func:`projection`) to its person's entry: a category's
+    amount and item count, or a dependant flag."""
+    if contribution[0] == "flag":
+        flag = dict(contribution[1])
+        if mask:
+            flag["resid"] = mask_resid(flag["resid"])
+        entry["dependant_flags"].append(flag)
+        return
+    _, key, amount = contribution
+    t = entry["totals"].get(key)
+    if t is None:
+        t = entry["totals"][key] = {"amount": None, "items": 0}
+    t["items"] += 1
+    if amount is not None:
+        t["amount"] = (t["amount"] or 0) + amount
+
+
 def summary_of(proj: dict, mask: bool = False) -> list[dict]:
     """:func:`summarize` of the document whose :func:`projection` this is."""
     people: dict[tuple, dict] = {}
@@ -66,19 +84,7 @@ def summary_of(proj: dict, mask: bool = False) -> list[dict]:
         entry = people.get(pk)
         if entry is None:
             entry = people[pk] = {"resid": resid, "name": name, "totals": {}, "dependant_flags": []}
-        if contribution[0] == "flag":
-            flag = dict(contribution[1])
-            if mask:
-                flag["resid"] = mask_resid(flag["resid"])
-            entry["dependant_flags"].append(flag)
-            continue
-        _, key, amount = contribution
-        t = entry["totals"].get(key)
-        if t is None:
-            t = entry["totals"][key] = {"amount": None, "items": 0}
-        t["items"] += 1
-        if amount is not None:
-            t["amount"] = (t["amount"] or 0) + amount
+        _contribute(entry, contribution, mask)
     year = proj["att_year"]
     return [{"resid": e["resid"], "name": e["name"], "att_year": year,
              "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"]}
@@ -166,17 +172,7 @@ def totals_of(projections: list[dict], mask: bool = False) -> list[dict]:
                 if dup not in entry["duplicates"]:
                     entry["duplicates"].append(dup)
                 continue
-            if contribution[0] == "flag":
-                flag = dict(contribution[1])
-                if mask:
-                    flag["resid"] = mask_resid(flag["resid"])
-                entry["dependant_flags"].append(flag)
-                continue
-            _, key, amount = contribution
-            t = entry["totals"].setdefault(key, {"amount": None, "items": 0})
-            t["items"] += 1
-            if amount is not None:
-                t["amount"] = (t["amount"] or 0) + amount
+            _contribute(entry, contribution, mask)
     return [{"resid": mask_resid(e["resid"]) if mask else e["resid"], "name": e["name"],
              "att_year": e["att_year"], "documents": e["documents"],
              "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"],
