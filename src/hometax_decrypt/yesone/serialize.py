@@ -62,10 +62,9 @@ def _item_attr_meta(form_cd: str, name: str) -> tuple:
 
 @lru_cache(maxsize=4096)
 def _form_meta(form_cd: str) -> tuple:
-    """(``<sum>`` label, the amount's element, counted) of items of form ``form_cd``."""
+    """(``<sum>`` label, the amount's element) of items of form ``form_cd``."""
     cat = catalog()
-    return (cat.field_label(form_cd, f"{_ITEM}/sum"), cat.summary_amount_element(form_cd),
-            cat.counted(form_cd))
+    return cat.field_label(form_cd, f"{_ITEM}/sum"), cat.summary_amount_element(form_cd)
 
 
 def _typed(value: str, is_num: bool, is_date: bool):
@@ -78,15 +77,6 @@ def _typed(value: str, is_num: bool, is_date: bool):
         if d:
             return d
     return value
-
-
-def typed(form_cd: str, path: str, value: str | None):
-    """An integer for amounts (``Num`` in the definition), an ISO date for 8-digit dates, else the
-    text as written."""
-    if value is None:
-        return None
-    name = path.rsplit("/", 1)[-1].lstrip("@")
-    return _typed(value, catalog().field_type(form_cd, path) == "Num", name.endswith(_DATE_SUFFIX))
 
 
 def default_deadline() -> Deadline:
@@ -125,7 +115,8 @@ def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
     return out
 
 
-def _amounts(attrs: dict, form_cd: str, path: str, mask: bool) -> dict:
+def _amounts(attrs: dict, mask: bool) -> dict:
+    """Attributes of a ``<sum>`` or ``<amt>``: amounts as integers, codes and dates as written."""
     out = {}
     for k, v in attrs.items():
         n = None if k in _NOT_AMOUNT else to_int(v)
@@ -135,23 +126,15 @@ def _amounts(attrs: dict, form_cd: str, path: str, mask: bool) -> dict:
 
 def _breakdown(n: Node, mask: bool) -> dict:
     """One ``<amt>`` (Item.breakdown)."""
-    attrs = n.attrs
-    text = n.text
+    attrs, text = n.attrs, n.text
     amount = to_int(text)
     if len(attrs) == 1 and "mm" in attrs:  # the common case: a month and its amount
         entry = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
-        if amount is None and text is not None and text.strip():
-            entry["text"] = text
-        return entry
-    dd = attrs.get("dd")
-    others = {}
-    for k, v in attrs.items():
-        if k == "mm" or k == "dd":
-            continue
-        a = None if k in _NOT_AMOUNT else to_int(v)
-        others[k] = (mask_resid(v) if mask and _maskable(k) else v) if a is None else a
-    entry = {"mm": attrs.get("mm"), "dd": dd, "date": to_date(dd) if dd else None,
-             "amount": amount, "attributes": others}
+    else:
+        dd = attrs.get("dd")
+        entry = {"mm": attrs.get("mm"), "dd": dd, "date": to_date(dd), "amount": amount,
+                 "attributes": _amounts({k: v for k, v in attrs.items() if k not in ("mm", "dd")},
+                                        mask)}
     if amount is None and text is not None and text.strip():
         entry["text"] = text  # not a number: kept as written
     return entry
@@ -172,7 +155,7 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
             code = table.get(v.strip())
             if code:
                 codes[k] = code
-    sum_label, amount_element, _ = _form_meta(fc)
+    sum_label, amount_element = _form_meta(fc)
     elements, breakdown = [], []
     s = amount_node = None
     for c in item.children:
@@ -191,7 +174,7 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
     if s is not None:
         sum_amount = to_int(s.text)
         summ = {"amount": sum_amount, "label": sum_label,
-                "attributes": _amounts(s.attrs, fc, f"{_ITEM}/sum", mask),
+                "attributes": _amounts(s.attrs, mask),
                 "attribute_labels": {k: _field_label(fc, f"{_ITEM}/sum/@{k}") for k in s.attrs}}
         if sum_amount is None and (s.text or "").strip():
             summ["text"] = s.text  # not a number: kept as written, never dropped
