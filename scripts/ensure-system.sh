@@ -15,6 +15,8 @@ if [ "$what" = test ]; then
   command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
   # a Korean font, so the browser tests' screenshots of the (Korean) upload page are legible
   [ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
+  # pdftotext: the deduction-line tests read the totals the NTS prints on a document's own pages
+  command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 elif [ "$what" != stack ]; then
   echo "usage: ensure-system.sh stack|test" >&2
   exit 2
