@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/app_servers.py [--seconds 3] [--rounds 3] [--workers 4]
 
-Each server runs the app with a stack instance's environment (``scripts/stack.py``: trust store,
+Each server runs the app with a stack instance's environment (``ops/stack.py``: trust store,
 limits, metrics directory, allocator setting) on a loopback TCP port, no nginx, no TLS (``hey``
 speaks TCP only). The servers run at the same time and are loaded in turn, ``rounds`` times each
 (A B C A B C …), so that whatever else runs on a shared machine weighs on all of them alike; the
@@ -33,7 +33,7 @@ sys.path.insert(0, str(BENCH))
 import http_load  # noqa: E402  (first: it sets the trust configuration the app servers get)
 import library  # noqa: E402
 
-import stack  # noqa: E402  (scripts/stack.py, on the path through http_load)
+from hometax_decrypt.ops import stack  # noqa: E402
 
 
 def _env(run_dir: Path, workers: int) -> tuple[stack.StackConfig, dict]:

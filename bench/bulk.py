@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/bulk.py [--files 1000] [--format csv]
 
-The files are the NTS samples (../shared/samples: the nts-2020 and nts-2022 PDFs, 30 KB to 790 KB,
+The files are the NTS samples (tests/fixtures/samples: the nts-2020 and nts-2022 PDFs, 30 KB to 790 KB,
 the password-protected one opened with its password) copied round-robin into a temporary folder;
 each run reads them all and writes one export. Prints both rates and their ratio.
 """
@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hometax_decrypt import bulk
-
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+from hometax_decrypt.service import bulk
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "samples"
 PASSWORD = "1234567"  # all-password-1234567.pdf
 
 

@@ -16,7 +16,7 @@ from library import pypdf_extract  # bench/ is on sys.path when this script runs
 
 import hometax_decrypt as h
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "samples"
 DOCS = {
     "nts-2020/all.pdf (790 KB)": SAMPLES / "nts-2020" / "all.pdf",
     "nts-2020/basic/medical.pdf (187 KB)": SAMPLES / "nts-2020" / "basic" / "medical.pdf",

@@ -4,7 +4,7 @@ under the same load from ``hey``.
     .venv/bin/python bench/http_load.py [--seconds 5] [--quick]
 
 Servers
-    ``stack``   nginx with TLS in front of the app server instances, started by ``scripts/stack.py``
+    ``stack``   nginx with TLS in front of the app server instances, started by ``ops/stack.py``
                 (the code ``make up`` runs) with its own run directory and ports. The rate limit is
                 raised for the run: the benchmark measures capacity, not the rate-limit policy.
     ``direct``  one gunicorn started with the same command, config file and environment as a stack
@@ -49,18 +49,16 @@ from pathlib import Path
 import hometax_decrypt as h
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
+from hometax_decrypt.ops import stack  # noqa: E402  (the code `make up` runs)
 
-import stack  # noqa: E402  (scripts/stack.py: the code `make up` runs)
-
-SAMPLES = REPO.parent / "shared" / "samples"
+SAMPLES = REPO / "tests" / "fixtures" / "samples"
 DOCUMENT = SAMPLES / "nts-2020" / "all.pdf"
 ENDPOINT = "/api/v1/extract"
 TICKS = os.sysconf("SC_CLK_TCK")
 HEY = "/usr/bin/hey"
-TRUST = REPO.parent / "shared" / "reference" / "gpki"
+TRUST = REPO / "tests" / "fixtures" / "reference" / "gpki"
 if not os.environ.get("HOMETAX_TRUST_DIR") and TRUST.is_dir():
-    # What scripts/stack.py gives the app servers: the library figures and the answers this process
+    # What ops/stack.py gives the app servers: the library figures and the answers this process
     # expects then verify the same way as the servers do.
     os.environ["HOMETAX_TRUST_DIR"] = str(TRUST)
 
@@ -368,7 +366,6 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
     data = DOCUMENT.read_bytes()
     expected = h.extract(data)
     from hometax_decrypt import formats, service
-
     # what /api/v1/documents answers (format=json, unmasked), from the library
     expected_documents = service.export(formats.get("json"), [service.parse(data).document])
     default = default_app_server()

@@ -22,8 +22,7 @@ import pypdf
 
 import hometax_decrypt as h
 from hometax_decrypt import formats, service
-
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "samples"
 BIG = ("nts-2020/all.pdf", SAMPLES / "nts-2020" / "all.pdf")  # 790 KB, 24 forms
 SMALL = ("nts-2020/basic/medical.pdf", SAMPLES / "nts-2020" / "basic" / "medical.pdf")  # 187 KB
 DOCUMENTS = (BIG, SMALL)

@@ -4,8 +4,8 @@ mutual TLS (a new connection per request, TLS session resumed), on this one mach
     .venv/bin/python bench/remote_hop.py [--seconds 5] [--concurrency 8]
 
 Both set-ups run the same app servers (2 instances × 2 gunicorn workers) started by
-``scripts/stack.py`` (the code ``make up`` runs): ``unix`` is the ordinary stack; ``mtls`` is an "app
-host" (HOMETAX_APP_LISTEN on loopback, certificates from scripts/certs.py) and an "nginx host"
+``ops/stack.py`` (the code ``make up`` runs): ``unix`` is the ordinary stack; ``mtls`` is an "app
+host" (HOMETAX_APP_LISTEN on loopback, certificates from ops/certs.py) and an "nginx host"
 (HOMETAX_UPSTREAMS) on the same machine. Load: ``hey`` posting nts-2020/all.pdf, as bench/http_load.py.
 It prints docs/s, p99 and CPU per request of nginx and of the app servers, and the ratio mtls/unix.
 It cannot show what more hosts bring (they would share these cores): docs/deployment.md.
@@ -25,10 +25,9 @@ import hometax_decrypt as h
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "scripts"))
 
 import http_load  # noqa: E402
-import stack  # noqa: E402
+from hometax_decrypt.ops import stack  # noqa: E402
 
 COMMON = {"HOMETAX_INSTANCES": "2", "HOMETAX_WORKERS": "2", "HOMETAX_RATE_LIMIT": "100000",
           "HOMETAX_RATE_BURST": "100000", "HOMETAX_LISTEN": "127.0.0.1",
@@ -101,7 +100,7 @@ def main() -> None:
             stack.down(cfg, quiet=True)
 
         pki = tmp / "pki"
-        certs = [sys.executable, str(REPO / "scripts" / "certs.py")]
+        certs = [sys.executable, "-m", "hometax_decrypt.ops.certs"]
         subprocess.run(certs + ["ca", str(pki)], check=True, capture_output=True)
         for host in ("web", "app"):
             subprocess.run(certs + ["host", str(pki), host, "--ip", "127.0.0.1"], check=True,

@@ -3,7 +3,7 @@
     .venv/bin/python bench/soak.py [--duration 180] [--clients 6] [--kill-every 15] [--no-restart]
                                    [--output PATH]
 
-The stack is started by ``scripts/stack.py`` (the code ``make up`` runs) in a run directory of its own
+The stack is started by ``ops/stack.py`` (the code ``make up`` runs) in a run directory of its own
 on free ports, with the rate limit raised (this is a load test, not a test of the rate limit).
 ``--clients`` threads post a mix of requests over keep-alive TLS connections for ``--duration``
 seconds: all.pdf as a raw body (XML), as a multipart form asking for the SAM part in EUC-KR, the
@@ -44,12 +44,12 @@ from urllib.parse import urlsplit
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import http_load  # noqa: E402  (also puts scripts/ on the path: the stack module)
-from http_load import stack  # noqa: E402
+import http_load  # noqa: E402
+from http_load from hometax_decrypt.ops import stack  # noqa: E402
 
 import hometax_decrypt as h  # noqa: E402
 
-SAMPLES = BENCH.parents[1] / "shared" / "samples"
+SAMPLES = BENCH.parent / "tests" / "fixtures" / "samples"
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
 SMALL = SAMPLES / "nts-2020" / "basic" / "medical.pdf"

@@ -1,7 +1,7 @@
 """gunicorn settings for one app server instance of hometax-decrypt.
 
 Every value comes from the one settings object (hometax_decrypt.settings, read from the
-environment) so that ``make up`` (scripts/stack.py) and the systemd units
+environment) so that ``make up`` (ops/stack.py) and the systemd units
 (deploy/systemd/hometax-app@.service, hometax-app-tcp@.service) share this file. The app server
 listens on a Unix socket, or on an app host on TCP with TLS and a required client certificate from the
 project CA (HOMETAX_MTLS_*), never plain TCP; nginx in front terminates the clients' TLS, buffers

@@ -3,8 +3,8 @@
 
     python scripts/build_catalog.py [--workbook XLS] [--out JSON]
 
-Reads the workbook (``../shared/reference/nts-xml-definition-v1.70.xls`` by default) and writes
-``src/hometax_decrypt/yesone/catalog_data.json``: every form code with its Korean name, category and
+Reads the workbook (``tests/fixtures/reference/nts-xml-definition-v1.70.xls`` by default) and writes
+``src/hometax_decrypt/records/catalog_data.json``: every form code with its Korean name, category and
 periods, every item code (dat_cd), the label/type/length of every element and attribute of every form,
 the code lists found in the remarks (edu_tp, donation_cd, use_place_cd, pension_cd, ...) and the older
 yearly versions of each form named in the remarks. Nothing here is typed by hand: when the NTS publishes
@@ -24,8 +24,8 @@ from pathlib import Path
 import xlrd
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_WORKBOOK = REPO.parent / "shared" / "reference" / "nts-xml-definition-v1.70.xls"
-DEFAULT_OUT = REPO / "src" / "hometax_decrypt" / "yesone" / "catalog_data.json"
+DEFAULT_WORKBOOK = REPO / "tests" / "fixtures" / "reference" / "nts-xml-definition-v1.70.xls"
+DEFAULT_OUT = REPO / "src" / "hometax_decrypt" / "records" / "catalog_data.json"
 
 FORM_CD = re.compile(r"^[A-Z]\d{3}[YMD]$")
 DAT_CD = re.compile(r"^G\d{4}$")

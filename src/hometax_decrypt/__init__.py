@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from .errors import (BY_CODE, Damaged, HometaxError, NotNtsDocument, PasswordRequired, Timeout,
                      TooLarge, UsageError, WrongPassword)
-from .limits import Limits
-from .pdf import Extraction, NtsDocument, extract, extract_verified, open_document
+from .document.limits import Limits
+from .document.pdf import Extraction, NtsDocument, extract, extract_verified, open_document
 from .timestamp import Verification
 from .timestamp import verify as _verify
-from .yesone import Document, parse_document
+from .records import Document, parse_document
+from ._version import __version__
+from . import _compat
 
-__version__ = "0.1.0"
+_compat.install()  # 0.1's module names (hometax_decrypt.pdf, .yesone, …) still import, with a warning
 
 
 def verify(source, limits: Limits | None = None, trust=None) -> Verification:
@@ -22,7 +24,7 @@ def verify(source, limits: Limits | None = None, trust=None) -> Verification:
 
 
 def parse(source, password=None, limits: Limits | None = None) -> Document:
-    """Parse the document into typed records; see :mod:`hometax_decrypt.yesone`."""
+    """Parse the document into typed records; see :mod:`hometax_decrypt.records`."""
     return parse_document(source, password=password, limits=limits)
 
 

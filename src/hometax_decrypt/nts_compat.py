@@ -17,7 +17,7 @@ import os
 import threading
 
 from . import errors
-from .pdf import extract
+from .document.pdf import extract
 
 _state = threading.local()
 

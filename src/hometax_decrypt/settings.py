@@ -2,8 +2,8 @@
 
 One dataclass (each field: its variable, kind, default and meaning) parses the environment for the
 library's limits (:mod:`hometax_decrypt.limits`), the web app (:mod:`hometax_decrypt.web.config`),
-``make up`` (scripts/stack.py) and the app-server configurations (deploy/gunicorn.conf.py; uWSGI
-gets the same values through the environment scripts/stack.py or the systemd unit gives it).
+``make up`` (ops/stack.py) and the app-server configurations (deploy/gunicorn.conf.py; uWSGI
+gets the same values through the environment ops/stack.py or the systemd unit gives it).
 docs/deployment.md's settings table is generated from it (``python -m hometax_decrypt.settings``)
 and a test keeps the two equal.
 
@@ -93,7 +93,7 @@ class Settings:
     instance: str = _s("HOMETAX_INSTANCE", "str", "",
                   "which app-server instance this is (logs, process name); set by the stack",
                   shown="set per instance")
-    # -- the stack (make up: scripts/stack.py) -----------------------------------------------------
+    # -- the stack (make up: ops/stack.py) -----------------------------------------------------
     app_server: str = _s("APP_SERVER", "str", "gunicorn",
                   "`gunicorn`, `uwsgi` or `waitress` (one process of `HOMETAX_WORKERS` threads; "
                   "runs on Windows)")
@@ -124,10 +124,10 @@ class Settings:
                   "never plain TCP; `make up` then starts no nginx unless `HOMETAX_UPSTREAMS` is set",
                   shown="none (Unix sockets)")
     mtls_ca: str | None = _s("HOMETAX_MTLS_CA", "path", None,
-                  "the project CA (PEM, `scripts/certs.py ca`): the only issuer nginx and the app "
+                  "the project CA (PEM, `python -m hometax_decrypt.ops.certs ca`): the only issuer nginx and the app "
                   "hosts accept from each other")
     mtls_cert: str | None = _s("HOMETAX_MTLS_CERT", "path", None,
-                  "this host's certificate from the project CA (`scripts/certs.py host`): nginx "
+                  "this host's certificate from the project CA (`python -m hometax_decrypt.ops.certs host`): nginx "
                   "presents it to the app hosts, an app host presents it to nginx")
     mtls_key: str | None = _s("HOMETAX_MTLS_KEY", "path", None,
                   "the private key of `HOMETAX_MTLS_CERT`")
@@ -143,7 +143,7 @@ class Settings:
                   "recycle a worker after about this many requests")
     max_requests_jitter: int = _s("HOMETAX_MAX_REQUESTS_JITTER", "int", 100,
                   "random spread of `HOMETAX_MAX_REQUESTS` (not all workers at once)")
-    # -- the stack (make up: scripts/stack.py) -----------------------------------------------------
+    # -- the stack (make up: ops/stack.py) -----------------------------------------------------
     rate_limit: int = _s("HOMETAX_RATE_LIMIT", "int", 10,
                   "API requests per second per client")
     rate_burst: int = _s("HOMETAX_RATE_BURST", "int", 20,
@@ -237,7 +237,7 @@ class Settings:
                    and not getattr(self, s.name)]
         if missing:
             return ("app servers on TCP talk TLS with client certificates only, never plain TCP: "
-                    "set " + ", ".join(missing) + " (scripts/certs.py makes them)")
+                    "set " + ", ".join(missing) + " (ops/certs.py makes them)")
         for address in self.upstreams + ((self.app_listen,) if self.app_listen else ()):
             host, _, port = address.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -255,7 +255,7 @@ def tcp_address(listen: str, instance: int = 1) -> tuple[str, int]:
     return host.strip("[]"), int(port) + instance - 1
 
 
-# The name nginx checks in every app host's certificate (proxy_ssl_name); scripts/certs.py puts it
+# The name nginx checks in every app host's certificate (proxy_ssl_name); ops/certs.py puts it
 # in each host certificate besides the host's own names.
 APP_TLS_NAME = "hometax-app"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as _dt
 
 from .. import errors
-from ..limits import Limits, resolve
-from ..source import Source, read_source
+from ..document.limits import Limits, resolve
+from ..document.source import Source, read_source
 from . import cms, locate
 from .result import (ASN1_ERRORS, BYTE_RANGE, CERTIFICATE, HASH_MISMATCH, OK, TOKEN_PARSE_ERROR,
                      TRUSTED, Failure, Verification)

@@ -15,7 +15,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
-from ..limits import Limits
+from ..document.limits import Limits
 from ..settings import Settings
 from . import http_errors, memory, metrics, selftest
 from .config import WebConfig

@@ -11,11 +11,12 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import errors, formats, service
-from ..limits import Deadline
-from ..pdf import normalize_encoding, normalize_part
-from ..yesone.serialize import document_to_dict
-from .. import archive as batch_mod
+from .. import errors, formats
+from ..service import operations as service
+from ..document.limits import Deadline
+from ..document.pdf import normalize_encoding, normalize_part
+from ..records.serialize import document_to_dict
+from ..service import archive as batch_mod
 from . import http_errors, inputs
 from .metrics import DOCUMENTS
 

@@ -1,6 +1,6 @@
 """Settings of the HTTP service: the web part of the one settings object
 (:mod:`hometax_decrypt.settings`, documented in docs/deployment.md). The same object configures
-``make up`` (scripts/stack.py), so nginx and the app servers always agree on limits."""
+``make up`` (ops/stack.py), so nginx and the app servers always agree on limits."""
 
 from __future__ import annotations
 

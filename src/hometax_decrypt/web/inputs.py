@@ -10,7 +10,7 @@ import re
 from flask import request
 
 from .. import errors
-from ..archive import Upload  # noqa: F401 (the web's name for it; defined in the core)
+from ..service.archive import Upload  # noqa: F401 (the web's name for it; defined in the core)
 
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")

@@ -1,7 +1,7 @@
 """Giving memory back after a request that grew the worker.
 
 The app servers run with glibc's malloc tuned to keep freed heap (MALLOC_TRIM_THRESHOLD_ of
-128 MiB: scripts/stack.py, deploy/systemd), which saves page faults on every ordinary upload. A
+128 MiB: ops/stack.py, deploy/systemd), which saves page faults on every ordinary upload. A
 hostile document within the limits (up to HOMETAX_MAX_OBJECTS objects, which qpdf holds as an xref
 entry each) can grow a worker by tens of MiB that it would then keep until it is recycled. After the
 answer has been sent, a worker whose resident memory grew past ``TRIM_GROWTH_BYTES`` over what it had

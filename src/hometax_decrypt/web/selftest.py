@@ -29,6 +29,6 @@ def selftest_pdf() -> bytes:
 
 
 def check() -> bool:
-    from ..pdf import extract
+    from ..document.pdf import extract
 
     return extract(selftest_pdf(), part="xml", encoding="utf-8") == SELFTEST_XML

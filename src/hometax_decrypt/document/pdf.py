@@ -1,0 +1,442 @@
+"""Open an NTS document and read its data parts (FORMAT.md §1, §2, §5).
+
+The data lives in the catalog's non-standard ``/CustomFiles`` array (streams named ``/XML`` and
+``/SAM``) or, in the legacy layout, directly under the catalog keys ``/XML`` / ``/SAM`` with the
+digit encoding. Streams are inflated here, not by pikepdf, so that a decompression bomb is stopped
+while inflating, in memory bounded by the part limit.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import pikepdf
+
+from .. import errors
+from .limits import Deadline, Limits, resolve
+from .source import Source, read_source  # read_source stays importable from here for callers
+from ..timestamp import Verification, verify_bytes
+
+PARTS = ("XML", "SAM")
+ENCODINGS = ("utf-8", "euc-kr")
+_CHUNK = 64 * 1024
+
+# NTS API semantics: a password given for an unencrypted file is simply not needed.
+warnings.filterwarnings("ignore", message="A password was provided, but no password was needed",
+                        category=UserWarning)
+
+
+def normalize_part(part: str) -> str:
+    name = (part or "").strip().upper()
+    if name not in PARTS:
+        raise errors.UsageError("part must be xml or sam")
+    return name
+
+
+def normalize_encoding(encoding: str) -> str:
+    enc = (encoding or "").strip().lower().replace("_", "-")
+    if enc in ("utf8", "utf-8"):
+        return "utf-8"
+    if enc in ("euc-kr", "euckr", "cp949", "ansi"):
+        return "euc-kr"
+    raise errors.UsageError("encoding must be utf-8 or euc-kr")
+
+
+def _password_candidates(password: str | bytes) -> list[str | bytes]:
+    """UTF-8 first (what pikepdf/qpdf do for str); then CP949 bytes, the Korean Windows code page,
+    which is what a Korean password becomes in a writer that encodes with the system's ANSI page."""
+    if isinstance(password, bytes):
+        return [password]
+    out: list[str | bytes] = [password]
+    try:
+        cp = password.encode("cp949")
+        if cp != password.encode("utf-8"):
+            out.append(cp)
+    except UnicodeEncodeError:
+        pass
+    return out
+
+
+def _bound_qpdf_decoding() -> None:
+    """qpdf inflates cross-reference and object streams itself, while opening a file, in full and in
+    memory: a hostile file can make either a decompression bomb. qpdf's own memory limits for its
+    decoders stop that; they are process-wide, so they are set once, and only where nobody set them
+    before (set yours with ``pikepdf.settings.set_qpdf_limits`` before the first document to keep
+    them). The data parts themselves are inflated here, bounded by ``Limits.max_part_bytes``."""
+    from pikepdf import settings
+
+    current = settings.get_qpdf_limits()
+    bound = Limits.from_env().max_structure_bytes
+    wanted = {name: bound for name in ("flate_max_memory", "png_max_memory", "run_length_max_memory",
+                                       "tiff_max_memory", "dct_max_memory") if current[name] == 0}
+    if wanted:
+        settings.set_qpdf_limits(**wanted)
+
+
+_bound_qpdf_decoding()
+
+
+_WS = rb"[ \t\r\n\f\x00]"
+_STARTXREF = re.compile(rb"startxref" + _WS + rb"+([0-9]{1,12})")
+_SUBSECTION = re.compile(_WS + rb"*([0-9]{1,12})" + _WS + rb"+([0-9]{1,12})" + _WS + rb"*(?=[0-9])")
+_DICT_INT = {key: re.compile(rb"/" + key + _WS + rb"*([0-9]{1,12})") for key in (b"Size", b"Prev")}
+_INDEX = re.compile(rb"/Index" + _WS + rb"*\[([0-9 \t\r\n\f\x00]{0,4096})\]")
+_XREF_SECTIONS = 64  # incremental updates followed through /Prev; more is not a real document
+_XREF_ENTRY = 20  # bytes per row of a classic xref table
+
+
+def declared_objects(data: bytes) -> int:
+    """How many objects the file's cross-reference sections declare, read from its bytes before
+    qpdf builds anything: from ``startxref`` back through every ``/Prev``, the largest ``/Size`` and
+    the entries each section lists (a classic table's subsections, an xref stream's ``/Index``,
+    which covers the objects inside object streams). Costs a few small reads whatever the file's
+    size. A file can lie low; qpdf's own count (:func:`_check_object_count`) stays the second gate."""
+    found = list(_STARTXREF.finditer(data, max(0, len(data) - 4096)))
+    if not found:
+        return 0  # no xref to read: qpdf reconstructs it, and the second gate counts
+    offset, seen, most = int(found[-1].group(1)), set(), 0
+    while offset not in seen and 0 <= offset < len(data) and len(seen) < _XREF_SECTIONS:
+        seen.add(offset)
+        head = data[offset:offset + 64].lstrip(b" \t\r\n\f\x00")
+        entries = 0
+        if head.startswith(b"xref"):
+            pos = data.index(b"xref", offset) + 4
+            while (m := _SUBSECTION.match(data, pos)) is not None:
+                count = int(m.group(2))
+                entries += count
+                pos = m.end() + count * _XREF_ENTRY
+            end = data.find(b">>", pos, pos + 8192)  # the trailer dictionary
+            section = data[pos:end if end >= 0 else pos + 8192]
+        else:  # an xref stream: its dictionary, up to the stream keyword
+            end = data.find(b"stream", offset, offset + 8192)
+            section = data[offset:end if end >= 0 else offset + 8192]
+            index = _INDEX.search(section)
+            if index:
+                numbers = index.group(1).split()
+                entries = sum(int(n) for n in numbers[1::2])
+        size = _DICT_INT[b"Size"].search(section)
+        most = max(most, entries, int(size.group(1)) if size else 0)
+        prev = _DICT_INT[b"Prev"].search(section)
+        if prev is None:
+            break
+        offset = int(prev.group(1))
+    return most
+
+
+def _check_declared_objects(data: bytes, limits: Limits) -> None:
+    """The first gate on the object count, before qpdf reads the file (FORMAT.md §1: an NTS
+    document has a few dozen objects)."""
+    if declared_objects(data) > limits.max_objects:
+        raise errors.TooLarge("too many objects in the PDF")
+
+
+def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
+    """Objects as qpdf found them in the xref (a file's own /Size may lie)."""
+    try:
+        count = len(pdf.get_xref_table())
+    except (pikepdf.PdfError, ValueError, RuntimeError):
+        raise errors.Damaged("the cross-reference table cannot be read") from None
+    if count > limits.max_objects:
+        raise errors.TooLarge("too many objects in the PDF")
+
+
+# Page attributes are never read here; pushing inherited ones down the page tree at open time costs
+# ~1.6 ms of the ~1.8 ms open of a 24-form document (bench/run_all.py) and walks a tree that hostile
+# input controls.
+_OPEN_OPTIONS = dict(inherit_page_attributes=False)
+
+
+def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
+    if b"%PDF-" not in data[:1024]:
+        raise errors.Damaged("no PDF header")
+    try:
+        if password in (None, "", b""):
+            try:
+                return pikepdf.open(io.BytesIO(data), **_OPEN_OPTIONS)
+            except pikepdf.PasswordError:
+                raise errors.PasswordRequired() from None
+        for candidate in _password_candidates(password):
+            try:
+                return pikepdf.open(io.BytesIO(data), password=candidate, **_OPEN_OPTIONS)
+            except pikepdf.PasswordError:
+                continue
+        raise errors.WrongPassword()
+    except errors.HometaxError:
+        raise
+    except MemoryError:
+        raise errors.TooLarge("the PDF structure needs too much memory") from None
+    except (pikepdf.PdfError, ValueError, RuntimeError, OSError):
+        raise errors.Damaged("the PDF structure cannot be read") from None
+
+
+class NtsDocument:
+    """An opened NTS PDF. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, data: bytes, pdf: pikepdf.Pdf, limits: Limits, deadline: Deadline | None = None):
+        self.data = data
+        self.pdf = pdf
+        self.limits = limits
+        self.deadline = deadline or Deadline(limits.max_seconds)
+        self._verification = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> "NtsDocument":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pdf.close()
+
+    # -- facts ----------------------------------------------------------------------------------
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.pdf.is_encrypted)
+
+    @property
+    def layout(self) -> str:
+        """``custom_files`` (current), ``legacy`` (catalog /XML) or ``none``."""
+        root = self.pdf.Root
+        if "/CustomFiles" in root:
+            return "custom_files"
+        if "/XML" in root or "/SAM" in root:
+            return "legacy"
+        return "none"
+
+    # -- reading --------------------------------------------------------------------------------
+    def _find_stream(self, name: str) -> tuple[pikepdf.Stream, bool]:
+        """The stream holding part ``name`` and whether it uses the legacy digit encoding."""
+        root = self.pdf.Root
+        try:
+            if "/CustomFiles" in root:
+                files = root["/CustomFiles"]
+                if not isinstance(files, pikepdf.Array):
+                    raise errors.Damaged("/CustomFiles is not an array")
+                for item in files:
+                    if not isinstance(item, pikepdf.Stream):
+                        continue
+                    item_name = item.stream_dict.get("/Name")
+                    if isinstance(item_name, pikepdf.Name) and str(item_name)[1:].upper() == name:
+                        return item, False
+                raise errors.NotNtsDocument(f"no {name} part in /CustomFiles")
+            legacy = root.get("/" + name)
+            if isinstance(legacy, pikepdf.Stream):
+                return legacy, True
+        except errors.HometaxError:
+            raise
+        except (pikepdf.PdfError, ValueError, RuntimeError):
+            raise errors.Damaged("the data part cannot be located") from None
+        raise errors.NotNtsDocument("no NTS data in the document")
+
+    def read_part(self, part: str = "xml") -> bytes:
+        """The part's text as UTF-8 bytes (legacy digit encoding already decoded)."""
+        name = normalize_part(part)
+        stream, legacy = self._find_stream(name)
+        raw = self._inflate(stream)
+        if legacy:
+            return decode_legacy(raw).encode("utf-8")
+        return raw
+
+    def extract(self, part: str = "xml", encoding: str = "utf-8") -> bytes:
+        return convert(self.read_part(part), normalize_encoding(encoding))
+
+    def _inflate(self, stream: pikepdf.Stream) -> bytes:
+        try:
+            filters = stream.stream_dict.get("/Filter")
+            if isinstance(filters, pikepdf.Array):
+                filters = list(filters)
+            elif filters is None:
+                filters = []
+            else:
+                filters = [filters]
+            if any(str(f) not in ("/FlateDecode", "/Fl") for f in filters) or len(filters) > 1:
+                raise errors.Damaged("unsupported stream filter")
+            if "/DecodeParms" in stream.stream_dict:
+                parms = stream.stream_dict["/DecodeParms"]
+                if isinstance(parms, pikepdf.Dictionary) and int(parms.get("/Predictor", 1)) > 1:
+                    raise errors.Damaged("unsupported stream predictor")
+            raw = stream.read_raw_bytes()  # decrypted, still compressed
+        except errors.HometaxError:
+            raise
+        except (pikepdf.PdfError, ValueError, RuntimeError, TypeError):
+            raise errors.Damaged("the data stream cannot be read") from None
+        if not filters:
+            if len(raw) > self.limits.max_part_bytes:
+                raise errors.TooLarge("data part exceeds the part size limit")
+            return bytes(raw)
+        self.deadline.check()
+        return inflate(bytes(raw), self.limits.max_part_bytes, self.deadline)
+
+    # -- other outputs --------------------------------------------------------------------------
+    def decrypted_pdf(self) -> bytes:
+        """The PDF with its password removed (for archives). Not authentic any more: re-saved.
+
+        Streams are written as they are stored (decrypted, never inflated or recompressed): a
+        re-save that decodes streams turns a 240-byte stream with a doubled Flate filter into 60 MiB
+        of work, and costs time no deadline can interrupt. So the save is linear in the file's size
+        (bounded by the input limit), and the deadline is checked on both sides of it."""
+        self.deadline.check()
+        out = io.BytesIO()
+        try:
+            self.pdf.save(out, encryption=False, compress_streams=False,
+                          stream_decode_level=pikepdf.StreamDecodeLevel.none)
+        except MemoryError:
+            raise errors.TooLarge("the re-saved PDF needs too much memory") from None
+        except (pikepdf.PdfError, ValueError, RuntimeError):
+            raise errors.Damaged("the document cannot be re-saved") from None
+        self.deadline.check()
+        return out.getvalue()
+
+    def verification(self) -> Verification:
+        """The timestamp verification of the file's bytes (computed once)."""
+        if self._verification is None:
+            self._verification = verify_bytes(self.data)
+        return self._verification
+
+
+def inflate_chunks(raw: bytes, max_out: int, deadline: Deadline | None = None,
+                   what: str = "data part"):
+    """Yield the zlib-inflated output of ``raw`` in pieces, raising TooLarge as soon as the total
+    would pass ``max_out`` bytes: memory stays bounded by one piece, whatever the stream claims.
+    Returns (as the generator's value) whether the stream reached its end marker."""
+    d = zlib.decompressobj()
+    total = 0
+    pos = 0
+    while True:
+        if d.unconsumed_tail:
+            chunk = d.unconsumed_tail
+        else:
+            if pos >= len(raw):
+                break
+            chunk = raw[pos:pos + _CHUNK]
+            pos += len(chunk)
+        piece = d.decompress(chunk, max_out + 1 - total)
+        total += len(piece)
+        if total > max_out:
+            raise errors.TooLarge(f"{what} exceeds its size limit")
+        yield piece
+        if d.eof:
+            break
+        if deadline is not None:
+            deadline.check()
+    return d.eof
+
+
+def inflate(raw: bytes, max_out: int, deadline: Deadline | None = None) -> bytes:
+    """zlib-inflate ``raw``, stopping as soon as the output would pass ``max_out`` bytes."""
+    out = bytearray()
+    pieces = inflate_chunks(raw, max_out, deadline)
+    try:
+        while True:
+            out += next(pieces)
+    except StopIteration as stop:
+        complete = stop.value
+    except zlib.error:
+        raise errors.Damaged("the data stream is corrupt") from None
+    if not complete:  # the Flate data ends before its end marker: cut short
+        raise errors.Damaged("the data stream is truncated")
+    return bytes(out)
+
+
+_LEGACY_WS = re.compile(rb"\s+")
+
+
+def decode_legacy(raw: bytes) -> str:
+    """Legacy digit encoding: groups of one digit L followed by L digits, the code point."""
+    s = _LEGACY_WS.sub(b"", raw)
+    out = []
+    i, n = 0, len(s)
+    try:
+        while i < n:
+            width = s[i] - 48
+            if not 1 <= width <= 9 or i + 1 + width > n:
+                raise ValueError
+            digits = s[i + 1:i + 1 + width]
+            if not digits.isdigit():
+                raise ValueError
+            point = int(digits)
+            if 0xD800 <= point <= 0xDFFF:  # a lone surrogate is no character: no UTF-8 form
+                raise ValueError
+            out.append(chr(point))
+            i += 1 + width
+    except (ValueError, OverflowError):
+        raise errors.Damaged("the legacy data is not digit-encoded") from None
+    return "".join(out)
+
+
+def encode_legacy(text: str) -> bytes:
+    """The inverse of :func:`decode_legacy` (for building test documents)."""
+    return "".join(f"{len(str(ord(c)))}{ord(c)}" for c in text).encode("ascii")
+
+
+_XML_DECL_ENCODING = re.compile(r'\A(\s*<\?xml[^>]*?encoding\s*=\s*["\'])utf-8(["\'])', re.IGNORECASE)
+
+
+def convert(utf8: bytes, encoding: str) -> bytes:
+    """The NTS API's ``bAnsi`` switch. ``utf-8``: bytes as stored. ``euc-kr``: the text in the Korean
+    ANSI code page (CP949, the superset of EUC-KR that the Windows API uses), with the XML
+    declaration's ``encoding="utf-8"`` replaced by ``encoding="euc-kr"``. A character that has no
+    CP949 form becomes ``?``, as the Windows and Java converters do."""
+    if encoding == "utf-8":
+        return utf8
+    try:
+        text = utf8.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.Damaged("the data part is not valid UTF-8") from None
+    text = _XML_DECL_ENCODING.sub(r"\1euc-kr\2", text, count=1)
+    return text.encode("cp949", errors="replace")
+
+
+def open_document(source: Source, password: str | bytes | None = None,
+                  limits: Limits | None = None) -> NtsDocument:
+    """Open ``source`` (bytes, path or binary file object) with ``password``."""
+    lim = resolve(limits)
+    deadline = Deadline(lim.max_seconds)
+    data = read_source(source, lim)
+    _check_declared_objects(data, lim)
+    pdf = _open_pikepdf(data, password)
+    try:
+        _check_object_count(pdf, lim)
+        try:  # qpdf looks for the catalog only when asked; a file without one is damaged, say so here
+            if not isinstance(pdf.Root, pikepdf.Dictionary):
+                raise ValueError
+        except (pikepdf.PdfError, ValueError, RuntimeError, AttributeError):
+            raise errors.Damaged("the PDF has no catalog") from None
+        deadline.check()
+    except BaseException:
+        pdf.close()
+        raise
+    return NtsDocument(data, pdf, lim, deadline)
+
+
+def extract(source: Source, password: str | bytes | None = None, part: str = "xml",
+            encoding: str = "utf-8", limits: Limits | None = None) -> bytes:
+    """The part's bytes exactly as the NTS API returns them."""
+    name = normalize_part(part)
+    enc = normalize_encoding(encoding)
+    with open_document(source, password, limits) as doc:
+        return doc.extract(name, enc)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A part's bytes together with the document's verification, for callers that must not get NTS
+    data without knowing whether it is authentic."""
+
+    data: bytes
+    part: str
+    encoding: str
+    verification: Verification
+
+
+def extract_verified(source: Source, password: str | bytes | None = None, part: str = "xml",
+                     encoding: str = "utf-8", limits: Limits | None = None) -> Extraction:
+    name = normalize_part(part)
+    enc = normalize_encoding(encoding)
+    with open_document(source, password, limits) as doc:
+        return Extraction(doc.extract(name, enc), name, enc, doc.verification())

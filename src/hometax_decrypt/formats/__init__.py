@@ -1,0 +1,59 @@
+"""The one registry of output formats: name -> writer, media type, file suffix, label.
+
+The CLI's ``--format`` choices, the API's validation of ``format``, the OpenAPI document's enums and
+the upload page's download buttons (``GET /api/v1/formats``) all come from :data:`FORMATS`; adding a
+format means adding its writer and one entry here.
+
+A writer takes a LIST of parsed documents and returns bytes::
+
+    writer(docs, mask=False, deadline=None) -> bytes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import errors
+from . import export, ndjson
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    writer: Callable[..., bytes]
+    media_type: str  # Content-Type of the API's answer
+    suffix: str  # file name suffix, without the dot
+    label_ko: str  # the page's download button
+    binary: bool = False  # not written to a terminal by the CLI
+
+    def write(self, docs, mask: bool = False, deadline=None) -> bytes:
+        return self.writer(docs, mask=mask, deadline=deadline)
+
+    def describe(self) -> dict:
+        """What the page and API clients are told (GET /api/v1/formats)."""
+        return {"name": self.name, "media_type": self.media_type, "suffix": self.suffix,
+                "label_ko": self.label_ko}
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("xlsx", export.to_xlsx,
+           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx",
+           "엑셀(XLSX)", binary=True),
+    Format("csv", export.to_csv, "text/csv; charset=utf-8", "csv", "CSV"),
+    Format("json", export.to_json, "application/json", "json", "JSON"),
+    Format("ndjson", ndjson.to_ndjson, "application/x-ndjson", "ndjson", "NDJSON"),
+)}
+
+NAMES: tuple[str, ...] = tuple(FORMATS)
+DEFAULT = "json"
+
+
+def get(name: str | None) -> Format:
+    """The format called ``name`` (case and spaces ignored; None: the default), else a usage
+    error naming the choices."""
+    key = (name or DEFAULT).strip().lower()
+    try:
+        return FORMATS[key]
+    except KeyError:
+        raise errors.UsageError("format must be one of " + ", ".join(NAMES)) from None

@@ -1,0 +1,9 @@
+"""The service layer: every operation on documents with one result type, and the batch engine.
+
+The CLI, the HTTP API and the NTS-compatible functions call these and only translate what they return.
+"""
+
+from .operations import *  # noqa: F401,F403
+from .operations import __all__ as _operations_all
+
+__all__ = list(_operations_all)

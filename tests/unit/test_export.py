@@ -1,0 +1,372 @@
+"""JSON / CSV / XLSX exports and the CLI ``parse`` subcommand."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import openpyxl
+import pytest
+from tests.support.paths import ROOT, SAMPLES, files_written, password_for, sample_files
+from lxml import etree
+
+import hometax_decrypt
+from hometax_decrypt import errors
+from hometax_decrypt.cli import commands as cli
+from hometax_decrypt.formats import export
+from hometax_decrypt.document.limits import Deadline
+from hometax_decrypt.records import document_to_dict, parse_xml
+
+HEADER = "form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount"
+SCHEMA = json.loads((ROOT / "docs" / "document.schema.json").read_text(encoding="utf-8"))
+ALL_2020 = SAMPLES / "nts-2020" / "all.pdf"
+
+
+def _xml(path: Path) -> bytes:
+    return hometax_decrypt.extract(path, password=password_for(path))
+
+
+@pytest.fixture(scope="module")
+def doc2020():
+    return hometax_decrypt.parse(ALL_2020)
+
+
+@pytest.fixture(scope="module")
+def doc2022():
+    return hometax_decrypt.parse(SAMPLES / "nts-2022" / "all.pdf")
+
+
+def _residents(xml: bytes) -> set[str]:
+    found = set(re.findall(r'resid="(\d{13})"', xml.decode()))
+    found |= set(re.findall(r"resid[_0-9]*>(\d{13})<", xml.decode()))
+    return found
+
+
+# -- CSV --------------------------------------------------------------------------------------------
+
+def _csv_rows(data: bytes) -> list[dict]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM for Excel"
+    return list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"), newline="")))
+
+
+def test_csv_header_rows_and_amounts(doc2020):
+    data = export.to_csv([doc2020])
+    assert data[3:].decode().splitlines()[0].startswith(HEADER + ",")
+    rows = _csv_rows(data)
+    root = etree.fromstring(_xml(ALL_2020))
+    datas = [(f.get("form_cd"), m, d) for f in root.iter("form") for m in f.iter("man")
+             for d in m.iter("data")]
+    assert len(rows) == len(datas) == 114
+    for row, (fc, man, data_el) in zip(rows, datas):
+        assert row["form_cd"] == fc and row["dat_cd"] == data_el.get("dat_cd")
+        assert row["resid"] == man.get("resid") and row["name"] == man.get("name")
+        assert row["busnid"] == (data_el.get("busnid") or "")
+        s = data_el.find("sum")
+        # changed by issue 10: `amount` is the amount the NTS counts (순납입금액 for E/F pension
+        # accounts, which have no <sum>), the raw <sum> is `sum_amount`
+        counted = s if fc[:2] not in ("E1", "F1") else data_el.find("ddct_bs_ass_amt")
+        assert row["amount"] == (str(int(counted.text)) if counted is not None else "")
+        assert row["sum_amount"] == (str(int(s.text)) if s is not None else "")
+        assert row["doc_seq"] == "2020122201320067"
+    assert {r["form_name"] for r in rows if r["form_cd"] == "A102Y"} == {"보험료(보장성,장애인보장성)"}
+    e102 = [r for r in rows if r["form_cd"] == "E102Y"]
+    assert e102 and all(r["sum_amount"] == "" and r["amount"] and r["amount_element"] == "ddct_bs_ass_amt"
+                        for r in e102)  # no <sum>: the 순납입금액 is the amount, under the same name
+    assert "순납입금액(ddct_bs_ass_amt)=" in e102[0]["details"]
+
+
+def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
+    data = export.to_csv([doc2020, doc2022], mask=True)
+    rows = _csv_rows(data)
+    assert {r["doc_seq"] for r in rows} == {"2020122201320067", "2022122901580150"}
+    assert len(rows) == 114 + 143
+    for resid in _residents(_xml(ALL_2020)) | _residents(_xml(SAMPLES / "nts-2022" / "all.pdf")):
+        assert resid.encode() not in data
+    assert all(re.fullmatch(r"\d{6}-\d\*{6}", r["resid"]) for r in rows)
+    assert "insu1_resid)=750101-1******" in data.decode("utf-8-sig")
+    # without mask the full number is there (payroll must match employees)
+    assert b"7501011234567" in export.to_csv([doc2020])
+
+
+def test_csv_and_xlsx_never_write_formulas():
+    xml = ('<yesone><doc><seq>1</seq></doc><form form_cd="A102Y"><man resid="7501011234567" '
+           'name="=HYPERLINK(&quot;http://x&quot;)"><data dat_cd="G0001" busnid="1" '
+           'trade_nm="=1+1"><sum>5</sum></data></man></form></yesone>').encode()
+    doc = parse_xml(xml)
+    rows = _csv_rows(export.to_csv([doc]))
+    assert rows[0]["trade_nm"] == "'=1+1" and rows[0]["name"].startswith("'=")
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
+    ws = wb["items"]
+    header = [c.value for c in ws[1]]
+    cell = ws.cell(row=2, column=header.index("trade_nm") + 1)
+    assert cell.value == "=1+1" and cell.data_type == "s"
+
+
+FORMULAS = ["-1+cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "=1", "\t=1", "\r=1", "\n=1", "-", "-2"]
+
+
+def _formula_doc():
+    def attr(v: str) -> str:
+        return (v.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
+                .replace("\t", "&#9;").replace("\r", "&#13;").replace("\n", "&#10;"))
+
+    men = "".join(f'<man resid="7501011234567" name="{attr(v)}"><data dat_cd="G0001" busnid="1" '
+                  f'trade_nm="{attr(v)}"><sum>-5</sum></data></man>' for v in FORMULAS)
+    return parse_xml(f'<yesone><doc><seq>1</seq></doc><form form_cd="A102Y">{men}</form></yesone>'
+                     .encode())
+
+
+def _ooxml_unescape(text: str) -> str:
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def test_csv_prefixes_every_text_cell_a_spreadsheet_could_run():
+    doc = _formula_doc()
+    rows = _csv_rows(export.to_csv([doc]))
+    assert len(rows) == len(FORMULAS)
+    for row, value in zip(rows, FORMULAS):
+        assert row["name"] == "'" + value and row["trade_nm"] == "'" + value, repr(value)
+        assert row["amount"] == "-5"  # a number is written as a number, never prefixed
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
+    ws = wb["items"]
+    header = [c.value for c in ws[1]]
+    for r, value in enumerate(FORMULAS, start=2):
+        cell = ws.cell(row=r, column=header.index("trade_nm") + 1)
+        # text as written (control characters in OOXML's _xHHHH_ escape, which Excel decodes and
+        # openpyxl's reader leaves as is), never a formula
+        assert _ooxml_unescape(cell.value) == value and cell.data_type == "s"
+        assert ws.cell(row=r, column=header.index("amount") + 1).value == -5
+    assert not [c for sheet in wb for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+
+
+def test_exporters_stop_at_the_deadline(doc2020):
+    for writer in (export.to_json, export.to_csv, export.to_xlsx):
+        with pytest.raises(errors.TooLarge, match="time"):
+            writer([doc2020], deadline=Deadline(-1))
+        assert writer([doc2020], deadline=Deadline(30))
+
+
+def test_exports_never_touch_the_disk(doc2020):
+    """Resident numbers never reach the disk, not even in a temporary file deleted a moment later
+    (openpyxl writes each worksheet to one before zipping; the XLSX writer here does not)."""
+    for writer in (export.to_json, export.to_csv, export.to_xlsx):
+        with files_written() as seen:
+            assert writer([doc2020], mask=False)
+        assert seen == [], (writer.__name__, seen)
+
+
+def test_each_document_of_a_batch_gets_its_own_budget(doc2020, monkeypatch):
+    """Without a deadline the exporters give each document a fresh one from the limits."""
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "-1")
+    with pytest.raises(errors.TooLarge):
+        export.to_csv([doc2020])
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "30")
+    assert len(_csv_rows(export.to_csv([doc2020] * 3))) == 3 * 114
+
+
+# -- XLSX -------------------------------------------------------------------------------------------
+
+def test_xlsx_sheets_numbers_and_formats(doc2020):
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc2020], mask=True)))
+    assert wb.sheetnames == ["items", "summary"]
+    items = wb["items"]
+    header = [c.value for c in items[1]]
+    assert header == export.COLUMNS and ",".join(header).startswith(HEADER)
+    csv_rows = _csv_rows(export.to_csv([doc2020], mask=True))
+    assert items.max_row - 1 == len(csv_rows)
+    amount_col = header.index("amount") + 1
+    numeric = 0
+    for r, row in enumerate(csv_rows, start=2):
+        cell = items.cell(row=r, column=amount_col)
+        if row["amount"]:
+            assert isinstance(cell.value, int) and cell.value == int(row["amount"])
+            assert cell.number_format == "#,##0"
+            numeric += 1
+        else:
+            assert cell.value is None
+        assert items.cell(row=r, column=header.index("resid") + 1).value == row["resid"]
+    assert numeric > 100
+    summary = wb["summary"]
+    sh = [c.value for c in summary[1]]
+    # changed by issue 10: one row per person AND tax year (across documents), not per document
+    assert sh[:4] == ["att_year", "resid", "name", "doc_seqs"] and "의료비" in sh and "신용카드 등" in sh
+    assert sh[-2:] == ["dependant_flags", "duplicates"]
+    expected = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]}
+                for p in document_to_dict(doc2020, mask=True)["summary"]}
+    assert summary.max_row - 1 == len(expected)
+    for row in summary.iter_rows(min_row=2):
+        resid = row[1].value
+        assert row[0].value == "2020" and row[3].value == "2020122201320067"
+        assert re.fullmatch(r"\d{6}-\d\*{6}", resid)
+        for label, cell in zip(sh[4:-2], row[4:-2]):
+            assert cell.value == expected[resid].get(label)
+            if cell.value is not None:
+                assert isinstance(cell.value, int) and cell.number_format == "#,##0"
+
+
+# -- JSON -------------------------------------------------------------------------------------------
+
+def test_json_validates_against_schema_for_every_sample():
+    docs = [hometax_decrypt.parse(p, password=password_for(p)) for p in sample_files()]
+    payload = json.loads(export.to_json(docs))
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert payload["format"] == "hometax-decrypt/records" and len(payload["documents"]) == 27
+    masked = json.loads(export.to_json(docs[:1], mask=True))
+    jsonschema.validate(masked, SCHEMA, cls=jsonschema.Draft202012Validator)
+    # the schema is not a rubber stamp
+    broken = json.loads(export.to_json(docs[:1]))
+    broken["documents"][0]["forms"][0]["people"][0]["items"][0]["amount"] = "1,000"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def _stdlib_json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_compact_json_is_the_standard_librarys_bytes():
+    """orjson writes the records; what it writes must be byte for byte what json.dumps wrote."""
+    docs = [hometax_decrypt.parse(p, password=password_for(p)) for p in sample_files()]
+    for mask in (False, True):
+        for doc in docs:
+            record = document_to_dict(doc, mask=mask)
+            assert export.compact_json(record) == _stdlib_json(record)
+        payload = json.loads(export.to_json(docs, mask=mask))
+        assert export.to_json(docs, mask=mask) == _stdlib_json(payload) + b"\n"
+    tricky = {"ctl": "\x00\x01\x1f\x7f\t\n\r\b\f", "sep": "\u2028\u2029", "q": 'a"b\\c/</',
+              "ko": "한글", "n": [0, -1, 10**15, None, True, False], "e": {}, "l": []}
+    assert export.compact_json(tricky) == _stdlib_json(tricky)
+    # what orjson refuses is written by the standard library, exactly as before
+    for odd in ({1: "int key"}, {"big": 2**70}):
+        assert export.compact_json(odd) == _stdlib_json(odd)
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate: the standard library's error
+        export.compact_json({"s": "\ud800"})
+
+
+def test_exporters_take_a_list():
+    with pytest.raises(TypeError):
+        export.to_csv(hometax_decrypt.parse(ALL_2020))
+
+
+# -- CLI --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+def test_cli_parse_formats(tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    assert cli.main(["parse", str(ALL_2020), "--format", fmt, "-o", str(out), "--mask"]) == 0
+    data = out.read_bytes()
+    assert b"7501011234567" not in data
+    if fmt == "json":
+        payload = json.loads(data)
+        jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+        assert payload["documents"][0]["doc"]["seq"] == "2020122201320067"
+    elif fmt == "csv":
+        assert data.startswith(b"\xef\xbb\xbf" + HEADER.encode())
+        assert len(_csv_rows(data)) == 114
+    else:
+        wb = openpyxl.load_workbook(io.BytesIO(data))
+        assert wb.sheetnames == ["items", "summary"]
+
+
+def test_cli_parse_password_and_stdout(capsysbinary):
+    pw = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
+    assert cli.main(["parse", str(pw), "--format", "csv"]) == 3  # password required
+    assert cli.main(["parse", str(pw), "--password", "1234567", "--format", "csv"]) == 0
+    out = capsysbinary.readouterr().out
+    assert out.startswith(b"\xef\xbb\xbf" + HEADER.encode()) and b"7501011234567" in out
+
+
+def test_non_numeric_amounts_are_kept_as_written_in_json():
+    xml = (b'<?xml version="1.0" encoding="utf-8" ?>\n<yesone><doc><doc_type>D</doc_type>'
+           b'<seq>2021011500000009</seq><att_year>2020</att_year><att_inqrMm>01 ~ 12</att_inqrMm></doc>'
+           b'<form form_cd="G108M"><man resid="8001011234567" name="T">'
+           b'<data dat_cd="G0010" busnid="1234567890" trade_nm="X"><sum>12,000 KRW</sum>'
+           b'<amt mm="01">n/a</amt><amt mm="02">500</amt></data></man></form></yesone>')
+    doc = parse_xml(xml)
+    payload = json.loads(export.to_json([doc]))
+    item = payload["documents"][0]["forms"][0]["people"][0]["items"][0]
+    assert item["amount"] is None and item["sum"]["text"] == "12,000 KRW"
+    assert item["breakdown"][0]["amount"] is None and item["breakdown"][0]["text"] == "n/a"
+    assert item["breakdown"][1]["amount"] == 500 and "text" not in item["breakdown"][1]
+    jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+# -- issue 10: documents of 2021–2026, totals per person and tax year, in the three exports ---------
+
+@pytest.fixture(scope="module")
+def year_docs():
+    from tests.support import builder
+    docs = [parse_xml(builder.year_xml(y)) for y in (2021, 2023, 2024, 2026)]
+    docs.append(parse_xml(builder.year_xml(2024)))  # the 2024 document again: a duplicate
+    return docs
+
+
+def _expected_totals(docs) -> dict:
+    """(resid, year) -> {heading: amount}, from the per-document summaries, each (person, year)
+    taken from one document only."""
+    out: dict = {}
+    for d in docs:
+        for p in document_to_dict(d, mask=True)["summary"]:
+            out.setdefault((p["resid"], p["att_year"]), {c["label"]: c["amount"] for c in p["categories"]})
+    return out
+
+
+def test_json_totals_per_person_and_year(year_docs):
+    from tests.support import builder
+    payload = json.loads(export.to_json(year_docs, mask=True))
+    jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
+    got = {(t["resid"], t["att_year"]): {c["label"]: c["amount"] for c in t["categories"]}
+           for t in payload["totals"]}
+    assert got == _expected_totals(year_docs) and len(payload["totals"]) == len(got)
+    me = [t for t in payload["totals"] if t["name"] == builder.EMPLOYEE[1]]
+    assert [t["att_year"] for t in me] == ["2021", "2023", "2024", "2026"]  # never added across years
+    by_year = {t["att_year"]: t for t in me}
+    assert by_year["2024"]["duplicates"] and not by_year["2023"]["duplicates"]
+    assert [f["over_income"] for f in by_year["2024"]["dependant_flags"]] == ["Y", "N"]
+    assert by_year["2021"]["dependant_flags"] == []
+    assert builder.EMPLOYEE[0] not in json.dumps(payload)
+    # per year: everyone of that year, never two years together
+    assert [y["att_year"] for y in payload["year_totals"]] == ["2021", "2023", "2024", "2026"]
+    for y in payload["year_totals"]:
+        people = [t for t in payload["totals"] if t["att_year"] == y["att_year"]]
+        assert y["people"] == len(people)
+        for c in y["categories"]:
+            amounts = [x["amount"] for t in people for x in t["categories"] if x["category"] == c["category"]]
+            assert c["amount"] == sum(a for a in amounts if a is not None)
+    kinds = {d["doc"]["att_year"]: d["kind"] for d in payload["documents"]}
+    assert set(kinds.values()) == {"simplified"}
+
+
+def test_csv_amount_is_the_counted_amount_in_every_year(year_docs):
+    rows = _csv_rows(export.to_csv(year_docs[:4], mask=True))
+    for doc_rows_year in ("2021", "2023", "2024", "2026"):
+        e103 = [r for r in rows if r["form_cd"] == "E103Y" and r["att_year"] == doc_rows_year]
+        assert len(e103) == 1 and e103[0]["amount"] == "3500000" and e103[0]["sum_amount"] == ""
+        assert e103[0]["amount_element"] == "ddct_bs_ass_amt"
+    t101 = [r for r in rows if r["form_cd"] == "T101M"]
+    assert len(t101) == 4 and all(r["amount"] == "" for r in t101)
+    assert all("소득기준 초과 여부(inc_exc)=" in r["details"] for r in t101)
+    assert not any("5001012234567" in r["details"] for r in t101)  # masked dependant
+    g114 = next(r for r in rows if r["form_cd"] == "G114Y")
+    assert g114["form_name"] == "신용카드 (2026년 귀속, G114Y: 정의서 미수록)"
+    assert g114["label_source"] == "inferred"
+
+
+def test_xlsx_summary_one_row_per_person_and_year(year_docs):
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(year_docs, mask=True)))
+    sheet = wb["summary"]
+    header = [c.value for c in sheet[1]]
+    expected = _expected_totals(year_docs)
+    assert sheet.max_row - 1 == len(expected)
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        want = expected[(row[1], row[0])]
+        got = {h: v for h, v in zip(header[4:-2], row[4:-2]) if v is not None}
+        assert got == {k: v for k, v in want.items() if v is not None}
+        if row[0] == "2024" and row[2] == "연도직원":
+            assert "소득기준 초과 Y" in row[-2] and "G112Y" in row[-1]
+    assert "소득기준 초과 부양가족 (금액 아님)" not in header  # a flag, never a column of amounts
