@@ -335,6 +335,10 @@ def _card(ctx: _Ctx, lines: list[Line]) -> None:
     ctx.add("card.base", total, f"신용카드 등 사용금액 합계 total card spending {_won(total)}", list(refs))
     ctx.add("card.threshold", threshold, f"최저사용금액 = 총급여 {_won(s)} × 25 %", list(refs))
     ctx.add("card.over_threshold", max(0, total - threshold), f"초과 사용액 {_won(total)} − {_won(threshold)}", list(refs))
+    if total <= threshold:
+        for key in ("card.increase", "card.additional", "card.deduction"):
+            ctx.add(key, 0, f"사용액이 최저사용금액 이하 — total {_won(total)} ≤ 25 % of 총급여 {_won(threshold)}: no deduction (§126의2①)", list(refs))
+        return
     culture_max = ctx.use(card["culture_salary_max"], refs)
     classes: list[tuple[Fraction, int, str]] = []  # (rate, amount, use)
     for l in clines:
@@ -343,10 +347,6 @@ def _card(ctx: _Ctx, lines: list[Line]) -> None:
             use = "general"  # 총급여 7천 초과: 문화 is not a kind of its own (§126의2②3–5호)
         classes.append((_card_rate(ctx, kind, use, l.months, refs), l.amount, use))
     gross = sum(r * a for r, a, _ in classes)
-    if total <= threshold:
-        for key in ("card.increase", "card.additional", "card.deduction"):
-            ctx.add(key, 0, f"사용액이 최저사용금액 이하 — total {_won(total)} ≤ 25 % of 총급여 {_won(threshold)}: no deduction (§126의2①)", list(refs))
-        return
 
     def lost(order: str) -> Fraction:
         """Deduction lost to the threshold when it is taken from the classes in ``order``."""
