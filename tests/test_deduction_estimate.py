@@ -130,6 +130,12 @@ def test_medical_child_under_6_unlimited_from_2024():
     assert estimate(2023, lines, salary=50_000_000).amount("medical.credit_base") == 7_000_000
 
 
+def test_medical_disabled_fact_by_name_lifts_the_limit():
+    lines = [L("medical.general", 10_000_000, person=ADULT)]
+    e = estimate(2024, lines, salary=50_000_000, facts={"disabled": ["배우자"]})
+    assert e.amount("medical.credit_base") == 8_500_000
+
+
 def test_medical_reimbursed_is_subtracted():
     e = estimate(2024, [L("medical.general", 5_000_000), L("medical.reimbursed", 1_000_000)], salary=50_000_000)
     assert e.amount("medical.credit_base") == 2_500_000

@@ -187,6 +187,7 @@ class Line:
     amount: int
     person: str  # "self" or an identity (resid or name)
     birth: date | None
+    aliases: frozenset = frozenset()  # the person's resid and name, for matching facts lists
 
 
 def birth_from_resid(resid: Any) -> date | None:
@@ -234,7 +235,9 @@ def parse_lines(lines: Iterable[dict]) -> list[Line]:
             raise BadLine(f"line {i}: unknown key {key!r}")
         months = parse_period(line.get("period")) if key.startswith("card.") else frozenset(range(1, 13))
         person, birth = _person(line, i)
-        out.append(Line(key, months, _amount(line, i), person, birth))
+        p = line.get("person") or {}
+        aliases = frozenset(v for v in (p.get("resid"), p.get("name"), person) if isinstance(v, str) and v)
+        out.append(Line(key, months, _amount(line, i), person, birth, aliases))
     return out
 
 
@@ -446,9 +449,10 @@ def _age_jan1(birth: date, year: int) -> int:
     return year - 1 - birth.year + (1 if (birth.month, birth.day) == (1, 1) else 0)
 
 
-def _in_facts(ctx: _Ctx, name: str, person: str) -> bool:
+def _in_facts(ctx: _Ctx, name: str, aliases: frozenset) -> bool:
+    """Whether facts[name] (a list of resids or names) names this person."""
     v = ctx.facts.get(name) or ()
-    return person in v if isinstance(v, (list, tuple, set, frozenset)) else False
+    return bool(aliases & set(v)) if isinstance(v, (list, tuple, set, frozenset)) else False
 
 
 def _medical(ctx: _Ctx, lines: list[Line]) -> None:
@@ -465,11 +469,12 @@ def _medical(ctx: _Ctx, lines: list[Line]) -> None:
     for p in persons:
         pl = [l for l in mlines if l.person == p]
         birth = next((l.birth for l in pl if l.birth), None)
+        aliases = frozenset().union(*(l.aliases for l in pl))
         if p == "self":
             group, why = "unlimited", "본인"
-        elif _in_facts(ctx, "disabled", p):
+        elif _in_facts(ctx, "disabled", aliases):
             group, why = "unlimited", "장애인"
-        elif _in_facts(ctx, "special_case", p):
+        elif _in_facts(ctx, "special_case", aliases):
             group, why = "unlimited", "건보 산정특례자"
         elif birth and _age_dec31(birth, y) >= ctx.use(med["age_unlimited_min"], refs):
             group, why = "unlimited", "65세 이상"
