@@ -11,7 +11,9 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
-SHARED = ROOT.parent / "shared"
+# the shared material beside the checkout; HOMETAX_SHARED names it when the checkout is elsewhere
+# (a git worktree)
+SHARED = Path(os.environ.get("HOMETAX_SHARED") or ROOT.parent / "shared")
 SAMPLES = SHARED / "samples"
 GPKI_DIR = SHARED / "reference" / "gpki"
 SAMPLE_PASSWORD = "1234567"
