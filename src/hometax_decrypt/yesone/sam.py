@@ -28,7 +28,7 @@ from importlib import resources
 from .. import errors
 from ..limits import Deadline, Limits, resolve
 from .catalog import catalog
-from .model import DocInfo, Document, Form, Item, Node, Person, to_int
+from .model import DocInfo, Document, Form, Item, Node, Person, bind_tax_year, to_int
 
 @lru_cache(maxsize=1)
 def _data() -> dict:
@@ -102,9 +102,10 @@ def _num(v: str) -> str:
 
 
 class _ItemBuilder:
-    def __init__(self, form_cd: str, dat_cd: str):
+    def __init__(self, form_cd: str, dat_cd: str, att_year: str | None):
         self.item = Item({"dat_cd": dat_cd}, [], form_cd=form_cd)
         self.form_cd = form_cd
+        self.att_year = att_year
         self.amts: list[Node] = []
 
     def _el(self, tag: str) -> Node:
@@ -115,7 +116,7 @@ class _ItemBuilder:
         return n
 
     def text_value(self, path: str, raw: str) -> str:
-        if catalog().field_type(self.form_cd, path) == "Num":
+        if catalog().field_type(self.form_cd, path, self.att_year) == "Num":
             return _num(raw)
         return raw.rstrip(" ")
 
@@ -245,7 +246,7 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
             n_fixed = sum(_width(c) for c in cols if not c.startswith("DAY"))
             key = (form_cd, dat_cd, resid, name, tuple(rest[:n_fixed]))
             if key != last_key or daily is None:
-                daily = _ItemBuilder(form_cd, dat_cd)
+                daily = _ItemBuilder(form_cd, dat_cd, att_year)
                 _fill(daily, cols, rest)
                 person.children.append(daily.finish())
             else:
@@ -255,7 +256,7 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
                 daily.item.children.extend(daily.amts[before:])
             last_key = key
             continue
-        b = _ItemBuilder(form_cd, dat_cd)
+        b = _ItemBuilder(form_cd, dat_cd, att_year)
         if cols is None:
             for n, v in enumerate(rest, start=5):
                 b.item.sam_extra[f"col{n}"] = v.rstrip(" ")
@@ -264,7 +265,7 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
         person.children.append(b.finish())
         last_key = None
     close_person()
-    return document
+    return bind_tax_year(document)
 
 
 def _rebuild_sum_data(form_cd: str, att_year, person: Person) -> None:

@@ -35,15 +35,17 @@ def _person_key(person) -> tuple:
     return ("resid", person.resid) if person.resid else ("name", person.name)
 
 
-def dependant_flag(person, item, mask: bool = False) -> dict:
+def dependant_flag(person, item, mask: bool = False, att_year: str | None = None) -> dict:
     """One T101M entry: the dependant (relation code, name, resident number) and whether their
-    income is over the limit (``Y``/``N``). Read from the item, or from ``<man>`` when written there."""
+    income is over the limit (``Y``/``N``). Read from the item, or from ``<man>`` when written there.
+    ``att_year``: the document's tax year (by default the one the item was read with)."""
     get = lambda k: item.attrs.get(k, person.attrs.get(k))  # noqa: E731
     resid = get("sup_resid")
     inc = get("inc_exc")
     return {"relation": get("rlt_cd"), "name": get("sup_name"),
             "resid": mask_resid(resid) if mask else resid,
-            "over_income": inc, "over_income_label": catalog().code_label("inc_exc", inc)}
+            "over_income": inc, "over_income_label": catalog().code_label(
+                "inc_exc", inc, att_year if att_year is not None else item.att_year)}
 
 
 def _categories(totals: dict) -> list[dict]:
@@ -140,7 +142,7 @@ def projection(doc, deadline=None) -> dict:
         if counted:
             contribution = ("amount", key, _amount(item, element))
         else:
-            contribution = ("flag", dependant_flag(person, item))
+            contribution = ("flag", dependant_flag(person, item, att_year=doc.doc.att_year))
         items.append((_person_key(person), person.resid, person.name, form_cd, contribution))
     return {"seq": doc.doc.seq or "", "att_year": doc.doc.att_year, "year": year,
             "present": present, "items": items}

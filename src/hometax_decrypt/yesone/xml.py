@@ -20,7 +20,7 @@ from lxml import etree
 
 from .. import errors
 from ..limits import Deadline, Limits, resolve
-from .model import DocInfo, Document, Form, Item, Node, Person
+from .model import DocInfo, Document, Form, Item, Node, Person, bind_tax_year
 
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 _CONTAINERS = ("yesone", "doc", "form", "man", "data", "sum_data")
@@ -226,9 +226,9 @@ def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | No
     finally:
         w.release()
     dl.check()
-    return Document(doc=doc if doc is not None else DocInfo(), children=children,
-                    root_attrs=root_attrs, part="XML", doc_position=doc_pos,
-                    text=_text(root, True))
+    return bind_tax_year(Document(doc=doc if doc is not None else DocInfo(), children=children,
+                                  root_attrs=root_attrs, part="XML", doc_position=doc_pos,
+                                  text=_text(root, True)))
 
 
 # -- writing ------------------------------------------------------------------------------------
