@@ -42,7 +42,7 @@ def documents():
         yield path.relative_to(SAMPLES).as_posix(), path.read_bytes(), password_for(path)
     yield "builder/sample.pdf", builder.build_nts_pdf(), None
     for year in BUILT_YEARS:
-        yield f"builder/year-{year}.pdf", builder.year_pdf(year), None
+        yield f"builder/year-{year}.pdf", builder.year_pdf(year, sam=True), None
 
 
 def xlsx_cells(data: bytes) -> bytes:

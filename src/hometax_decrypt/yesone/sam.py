@@ -75,6 +75,21 @@ def layout(form_cd: str, att_year) -> list[str] | None:
     return e["columns"]
 
 
+def layout_note(form_cd: str, att_year) -> str | None:
+    """Why form ``form_cd`` of tax year ``att_year`` has no layout (its columns are kept raw as
+    ``col5``, ``col6``, …): the reason ``sam_layouts.json`` records for a form no source settles, or
+    that the form or year is not known at all. None when it has a layout."""
+    if layout(form_cd, att_year) is not None:
+        return None
+    base, year = form_cd[:4], _year(att_year)
+    for bases, entry in _data()["unsettled"].items():
+        first, last = entry["years"]
+        if base in bases.split() and year is not None and (first is None or first <= year) \
+                and (last is None or year <= last):
+            return entry["why"]
+    return f"no SAM layout of {form_cd} for tax year {att_year} is known"
+
+
 def _group(col: str) -> list[str] | None:
     """The columns a group token (``CARD2020``, ``CARD2022``) stands for."""
     g = _data()["groups"].get(col)
