@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 
 import builder
 import pytest
@@ -14,8 +15,7 @@ import hometax_decrypt
 from hometax_decrypt.yesone import parse_sam, parse_xml
 from hometax_decrypt.yesone import sam as S
 
-LAYOUTS = json.loads(S.resources.files("hometax_decrypt.yesone").joinpath("sam_layouts.json")
-                     .read_text(encoding="utf-8"))
+LAYOUTS = json.loads(resources.files(S.__package__).joinpath("sam_layouts.json").read_text(encoding="utf-8"))
 _TOKEN = re.compile(r"@?[A-Za-z_][A-Za-z0-9_]*|sum@[a-z_]+|M12|MFIX|M12@[a-z_,]+|DAY|DAY@[a-z_,]+")
 
 
