@@ -15,7 +15,7 @@ from .records import Document, parse_document
 from ._version import __version__
 from . import _compat
 
-_compat.install()  # 0.1's module names (hometax_decrypt.pdf, .yesone, …) still import, with a warning
+_compat.install()  # 0.1's module names (hometax_decrypt.document.pdf, .yesone, …) still import, with a warning
 
 
 def verify(source, limits: Limits | None = None, trust=None) -> Verification:

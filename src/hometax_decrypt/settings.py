@@ -1,7 +1,7 @@
 """Every setting of the project in one typed object, read from ``HOMETAX_*`` environment variables.
 
 One dataclass (each field: its variable, kind, default and meaning) parses the environment for the
-library's limits (:mod:`hometax_decrypt.limits`), the web app (:mod:`hometax_decrypt.web.config`),
+library's limits (:mod:`hometax_decrypt.document.limits`), the web app (:mod:`hometax_decrypt.web.config`),
 ``make up`` (ops/stack.py) and the app-server configurations (deploy/gunicorn.conf.py; uWSGI
 gets the same values through the environment ops/stack.py or the systemd unit gives it).
 docs/deployment.md's settings table is generated from it (``python -m hometax_decrypt.settings``)
@@ -34,7 +34,7 @@ class Settings:
     ``dataclasses.replace``. ``None`` means the documented default that depends on where the code
     runs (the repository's run/ and web/, the number of cores)."""
 
-    # -- the core's per-document limits (hometax_decrypt.limits) -----------------------------------
+    # -- the core's per-document limits (hometax_decrypt.document.limits) -----------------------------------
     max_input_bytes: int = _s("HOMETAX_MAX_INPUT_BYTES", "int", 20 * MiB,
                   "largest PDF the core reads",
                   shown="`20971520` (20 MiB)")

@@ -347,6 +347,64 @@ def year_xml(year: int, *, seq: str | None = None, person: tuple[str, str] = EMP
     return ('<?xml version="1.0" encoding="utf-8" ?>\n<yesone>\n' + body + "\n</yesone>\n").encode("utf-8")
 
 
-def year_pdf(year: int, **kwargs) -> bytes:
-    """:func:`year_xml` in an NTS-format PDF (no SAM part, no password)."""
-    return build_nts_pdf(year_xml(year, **kwargs), None)
+def _card_totals(year: int, category: int, amount: int, person_totals: tuple[int, ...]) -> list[int]:
+    """The 19 card totals of one SAM card line as the 2022 sample writes them: the person's four
+    previous/current-year totals (on the person's first line, zeros after), then the item's own
+    share of the year (general, market, transport, culture, total), of the first and of the second
+    part of the year (the builder puts every amount in the second)."""
+    year_part = [0] * 5
+    year_part[category] = year_part[4] = amount
+    return [*person_totals, *year_part, 0, 0, 0, 0, 0, *year_part]
+
+
+def year_sam(year: int, *, seq: str | None = None, person: tuple[str, str] = EMPLOYEE,
+             scale: int = 1) -> bytes:
+    """The SAM part of :func:`year_xml` (same arguments): one line per item, the columns in the
+    order of the item's XML fields (FORMAT.md §4), zero-padded numbers. The card lines take the
+    2022 sample's shape for every year (19 totals, then the item's attributes and ``<sum>``; cash
+    receipts also the twelve months): what the NTS writes in 2021, 2024 and 2026 is not published,
+    so the parser must keep those lines raw; for 2023 it reads them by ``sam_layouts.json``. Written
+    here by hand, not from that file, so that the file is checked against something else."""
+    v = YEAR_CARD_VERSION[year]
+    resid, name = person
+    seq = seq or f"{year + 1}0115{year % 100:02d}000001"
+    a = lambda n: n * scale  # noqa: E731
+
+    def line(form_cd, dat_cd, who, *cols):
+        cells = [f"{c:012d}" if isinstance(c, int) else c for c in cols]
+        return "|".join([form_cd, dat_cd, who[0], who[1], *cells]) + "|"
+
+    me = (resid, name)
+    head = f"DOCHD|HDR|A|{seq}|{year}|01 ~ 12월|" + (f"{resid}|{name}|" if year >= 2022 else "")
+    lines = [
+        head,
+        line("B101Y", "G0003", me, "1234567890", "연도 의원", a(150000)),
+        line("B101Y", "G0003", CHILD, "1234567891", "연도 약국", a(20000)),
+        line(f"G1{v}Y", "G0012", me, *_card_totals(year, 0, a(900000), (0, a(1000000), 0, a(100000))),
+             "2234567890", "연도카드", "1", a(900000)),
+        line(f"G1{v}Y", "G0012", me, *_card_totals(year, 1, a(100000), (0, 0, 0, 0)),
+             "2234567890", "연도카드", "2", a(100000)),
+        line("E103Y", "G0010", me, "3234567890", "연도은행", "123-45", "001", a(4000000), a(500000),
+             a(3500000), a(1000000), 0, a(1000000)),
+    ]
+    if year >= 2023:
+        lines += [
+            line(f"G2{v}M", "G0013", me, *_card_totals(year, 0, a(30000), (0, a(630000), 0, 0)),
+                 "1", a(30000), a(30000), *[0] * 11),
+            line(f"G2{v}M", "G0013", me, *_card_totals(year, 0, a(600000), (0, 0, 0, 0)),
+                 "8", a(600000), 0, a(600000), *[0] * 10),
+            line("J501Y", "G0037", me, "6001011234567", "연도임대인", f"{year}0101", f"{year}1231", "", "",
+                 "", a(1200000)),
+            line("J501Y", "G0042", me, "4234567890", "연도임대법인", "", "", "", "", "", a(300000)),
+            line("C501Y", "G0004", CHILD, "5234567890", "한국교육과정평가원", "1", "Y", a(68000)),
+            line("S101M", "G0045", me, a(24000), a(12000), a(12000), *[0] * 10),
+        ]
+    if year >= 2024:
+        lines += [line("T101M", "G0046", me, "1", PARENT[0], PARENT[1], "Y"),
+                  line("T101M", "G0046", me, "4", CHILD[0], CHILD[1], "N")]
+    return ("\n".join(lines + ["DOCED|END|"])).encode("utf-8")
+
+
+def year_pdf(year: int, *, sam: bool = False, **kwargs) -> bytes:
+    """:func:`year_xml` in an NTS-format PDF (no password); ``sam=True`` adds :func:`year_sam`."""
+    return build_nts_pdf(year_xml(year, **kwargs), year_sam(year, **kwargs) if sam else None)

@@ -12,7 +12,7 @@ from tests.support.paths import REFERENCE, ROOT, SAMPLES, password_for, sample_f
 from lxml import etree
 
 import hometax_decrypt
-from hometax_decrypt import records as yesone
+from hometax_decrypt import records
 from hometax_decrypt.records import catalog
 
 WORKBOOK = REFERENCE / "nts-xml-definition-v1.70.xls"
@@ -125,7 +125,7 @@ def _families(cat, base):
 def test_card_sum_in_the_2022_sample_is_not_labelled_from_the_insurance_form():
     """G110Y/G210M ``<sum>`` was labelled "납입금액계", the label of A102 (insurance)."""
     path = SAMPLES / "nts-2022" / "all.pdf"
-    d = yesone.document_to_dict(yesone.parse_document(path, password=password_for(path)))
+    d = records.document_to_dict(records.parse_document(path, password=password_for(path)))
     cards = [f for f in d["forms"] if f["form_cd"] in ("G110Y", "G210M")]
     assert len(cards) == 2
     for f in cards:
@@ -164,12 +164,14 @@ def test_no_label_comes_from_another_form_family():
     cat = catalog()
     for fc, year, path, dat_cd in set(_used_paths()):
         if path is None:
-            label, source = cat.item_entry(fc, dat_cd)
+            label, source = cat.item_entry(fc, dat_cd, year)
             owners = {b for b, items in cat.form_items.items() if items.get(dat_cd, (None,))[0] == label}
+            owners |= {b for b, items in cat.year_items.items()
+                       if any(lab == label for _, lab in items.get(dat_cd, ()))}
             assert label and (source == "inferred" and label == cat.forms.get(fc[:4], {}).get("label")
                               or owners & _families(cat, fc[:4])), (fc, dat_cd, label)
             continue
-        fd, source = cat.field_entry(fc, path)
+        fd, source = cat.field_entry(fc, path, year)
         assert fd is not None, (fc, path)
         owners = {b for b, fields in cat.fields.items() if fields.get(path, (None,))[0] is fd}
         assert owners & _families(cat, fc[:4]), (fc, path, fd["label"], owners)
@@ -253,3 +255,43 @@ def test_a_workbook_form_whose_label_names_its_year_gets_the_label_of_the_year_t
     assert (y2022.label, y2022.source, y2022.known) == ("벤처기업투자신탁(당해연도 납입분)", "supplement", True)
     y2024 = cat.form("Q101Y", "2024")
     assert y2024.source == "inferred" and "2024년 귀속, Q101Y" in y2024.label and "2020" not in y2024.label
+
+
+def test_item_labels_hold_for_their_years_only():
+    """The supplement's J501Y G0037 label 공공임대주택 월세액 names 2022–2024: a 2020 document keeps
+    the workbook's 월세액 지급액, and so does a year no source describes (2021, 2026); a code with no
+    workbook label (G0042 from 2022) keeps its label outside its years, as inferred."""
+    cat = catalog()
+    sup = json.loads(SUPPLEMENT.read_text(encoding="utf-8"))
+    years = sup["item_labels"]["J501"]["G0037"]["years"]
+    assert years == [2022, 2023, 2024]
+    for year in (2020, 2021, 2026):
+        assert cat.item_entry("J501Y", "G0037", str(year)) == ("월세액 지급액", "workbook"), year
+    for year in years:
+        assert cat.item_entry("J501Y", "G0037", year) == ("공공임대주택 월세액", "supplement"), year
+    assert cat.item_entry("J501Y", "G0042", "2023") == ("신용카드 월세액", "supplement")
+    assert cat.item_entry("J501Y", "G0042", "2026") == ("신용카드 월세액", "inferred")
+    assert cat.item_entry("Q301Y", "G0035", "2022")[1] == "supplement"
+    assert cat.code_label("use_place_cd", "8", "2023") == "주택임차료"
+
+
+def test_the_model_looks_labels_up_in_the_documents_tax_year():
+    """``Form.info`` and ``Item.label`` (and the JSON and CSV) use the document's ``att_year``."""
+    from hometax_decrypt.formats.export import rows
+    from tests.support import builder
+
+    path = SAMPLES / "nts-2020" / "all.pdf"
+    doc2020 = records.parse_document(path)
+    rent = [it for _, _, it in doc2020.items() if it.form_cd == "J501Y"]
+    assert rent and {it.label for it in rent} == {"월세액 지급액"}
+    assert {r["item_name"] for r in rows([doc2020]) if r["form_cd"] == "J501Y"} == {"월세액 지급액"}
+    doc2023 = records.parse_xml(builder.year_xml(2023))
+    card = next(f for f in doc2023.forms if f.form_cd == "G111Y")
+    assert (card.info.label, card.info.source) == ("신용카드(2023년 귀속)", "supplement")
+    labels = {it.dat_cd: it.label for _, _, it in doc2023.items() if it.form_cd == "J501Y"}
+    assert labels == {"G0037": "공공임대주택 월세액", "G0042": "신용카드 월세액"}
+    doc2026 = records.parse_xml(builder.year_xml(2026))
+    card = next(f for f in doc2026.forms if f.form_cd == "G114Y")
+    assert card.info.source == "inferred" and "2026년 귀속" in card.info.label
+    rent = next(it for _, _, it in doc2026.items() if it.dat_cd == "G0037")
+    assert rent.label == "월세액 지급액"

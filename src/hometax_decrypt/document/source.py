@@ -1,6 +1,6 @@
 """Read a document's bytes: the one module that reads input (bytes, a path or a binary file object).
 
-Both the PDF reader (:mod:`hometax_decrypt.pdf`) and the timestamp verifier
+Both the PDF reader (:mod:`hometax_decrypt.document.pdf`) and the timestamp verifier
 (:mod:`hometax_decrypt.timestamp`) start here, so neither needs the other to read a file.
 """
 

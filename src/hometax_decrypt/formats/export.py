@@ -23,7 +23,7 @@ are never changed. A spreadsheet may run a CSV text cell as a formula when it st
 them is prefixed with ``'`` in CSV; amounts are numbers, written as numbers, never prefixed. XLSX
 stores text as string cells, which are never formulas.
 
-Time: each document's work runs under a :class:`~hometax_decrypt.limits.Deadline` (by default a fresh
+Time: each document's work runs under a :class:`~hometax_decrypt.document.limits.Deadline` (by default a fresh
 one of ``Limits.max_seconds`` per document; pass ``deadline=`` to share one budget), checked at every
 item and element; past it, :class:`~hometax_decrypt.errors.TooLarge`.
 """
@@ -98,21 +98,22 @@ def person_year_totals(docs, mask: bool = False, deadline: Deadline | None = Non
 
 # -- rows -----------------------------------------------------------------------------------------
 
-def _details(item, mask: bool) -> str:
-    """Every attribute and element of the item not in a column of its own, labelled."""
+def _details(item, mask: bool, year: str | None) -> str:
+    """Every attribute and element of the item not in a column of its own, labelled as in tax
+    year ``year``."""
     cat = catalog()
     fc = item.form_cd
     parts = []
     for k, v in item.attrs.items():
         if k in ("dat_cd", "busnid", "trade_nm"):
             continue
-        label = cat.field_label(fc, f"man/data/@{k}") or k
-        code = cat.code_label(k, v)
+        label = cat.field_label(fc, f"man/data/@{k}", year) or k
+        code = cat.code_label(k, v, year)
         value = maybe_mask(k, v, mask)
         parts.append(f"{label}({k})={value}" + (f" [{code}]" if code else ""))
     for n in item.fields:
-        label = cat.field_label(fc, f"man/data/{n.tag}") or n.tag
-        code = cat.code_label(n.tag, n.text)
+        label = cat.field_label(fc, f"man/data/{n.tag}", year) or n.tag
+        code = cat.code_label(n.tag, n.text, year)
         value = maybe_mask(n.tag, n.text or "", mask)
         if n.children:
             value = json.dumps(_node_plain(n, mask), ensure_ascii=False)
@@ -120,9 +121,9 @@ def _details(item, mask: bool) -> str:
     s = item.sum_node
     if s is not None:
         if s.text and s.text.strip() and item.sum_amount is None:  # not a number: kept as written
-            parts.append(f"{cat.field_label(fc, 'man/data/sum') or 'sum'}(sum)={s.text}")
+            parts.append(f"{cat.field_label(fc, 'man/data/sum', year) or 'sum'}(sum)={s.text}")
         for k, v in s.attrs.items():
-            label = cat.field_label(fc, f"man/data/sum/@{k}") or k
+            label = cat.field_label(fc, f"man/data/sum/@{k}", year) or k
             parts.append(f"{label}(sum.{k})={maybe_mask(k, v, mask)}")
     for k, v in item.sam_extra.items():
         parts.append(f"{k}={v}")
@@ -157,9 +158,10 @@ def rows(docs, mask: bool = False, deadline: Deadline | None = None) -> list[dic
 def _doc_rows(doc, mask: bool, dl: Deadline):
     """The rows of one document, one at a time (the writers stream them)."""
     cat = catalog()
+    year = doc.doc.att_year
     for form, person, item in doc.items():
         dl.check()
-        info = cat.form(form.form_cd, doc.doc.att_year)
+        info = cat.form(form.form_cd, year)
         _, summary_label = cat.summary_category(form.form_cd)
         yield {
             "form_cd": form.form_cd,
@@ -172,13 +174,13 @@ def _doc_rows(doc, mask: bool, dl: Deadline):
             "amount": item.amount,
             "doc_seq": doc.doc.seq or "",
             "att_year": doc.doc.att_year or "",
-            "item_name": item.label or "",
+            "item_name": cat.item_label(item.form_cd, item.dat_cd or "", year) or "",
             "summary_category": summary_label,
             "sum_amount": item.sum_amount,
             "amount_element": cat.summary_amount_element(form.form_cd) or "",
             "label_source": info.source,
             "period": info.period_label or "",
-            "details": _details(item, mask),
+            "details": _details(item, mask, year),
             "breakdown": _breakdown(item, mask),
         }
 
@@ -260,7 +262,7 @@ class XlsxBook:
     """The XLSX layout, written row by row: :meth:`add_rows` (the ``items`` sheet), then
     :meth:`close` with the ``summary`` sheet's header and rows. ``tmpdir=None``: the workbook is
     built in memory; a directory: XlsxWriter's ``constant_memory`` mode, each row flushed to a
-    temporary file there as it is written (a bulk run of any size: :mod:`hometax_decrypt.bulk`)."""
+    temporary file there as it is written (a bulk run of any size: :mod:`hometax_decrypt.service.batch`)."""
 
     def __init__(self, out, tmpdir: str | None = None):
         import xlsxwriter

@@ -3,7 +3,7 @@
 Each line carries what a data pipeline needs without joining: the document (``seq``, ``att_year``,
 ``doc_type``, ``issue_date``, the subject's ``resid``/``name``), the form (``form_cd``, ``label``,
 ``summary_category``…), the person the item belongs to (``resid``, ``name``) and the item itself,
-all as :meth:`Document.to_dict <hometax_decrypt.yesone.model.Document.to_dict>` writes them (the
+all as :meth:`Document.to_dict <hometax_decrypt.records.model.Document.to_dict>` writes them (the
 records JSON is the one source of their shape; ``docs/document.schema.json``). ``mask=True`` masks
 resident numbers exactly as there. A document without items writes no line.
 """

@@ -13,6 +13,12 @@ Where a label comes from (``label_source``):
   미수록)"); a field label comes from another version of the SAME family (``G1…``), never from an
   unrelated form;
 - ``unknown``: no form of the family is known; no label at all.
+
+Every lookup takes the document's tax year (``att_year``), because a supplement entry with ``years``
+holds only for those years (J501Y G0037 is 월세액 지급액 in 2020, 공공임대주택 월세액 from 2022). Outside
+them the workbook's own label holds; with none, the entry's label is still given, as ``inferred`` (a
+code value, which has no source, plainly). A lookup without a year (a part with no ``att_year``) is not
+bound to any year: it gets the year-bound entry, as the newest label known.
 """
 
 from __future__ import annotations
@@ -62,6 +68,11 @@ def _load(name: str) -> dict:
         return json.load(fh)
 
 
+def _applies(years, year: int | None) -> bool:
+    """Whether an entry of the tax years ``years`` holds in a document of tax year ``year``."""
+    return year is None or year in years
+
+
 def _year(value) -> int | None:
     try:
         y = int(str(value).strip())
@@ -101,28 +112,56 @@ class Catalog:
             if f.get("fields_as"):  # a sourced statement: this form has the elements of that one
                 for path, (fd, _) in self.fields.get(f["fields_as"], {}).items():
                     self.fields.setdefault(base, {}).setdefault(path, (fd, SUPPLEMENT))
+        # form -> path -> [(tax years, definition)]: supplement fields that hold for some years only
+        self.year_fields: dict[str, dict[str, list[tuple[tuple[int, ...], dict]]]] = {}
         for bases, fields in supplement.get("fields", {}).items():
             for base in bases.split():
                 target = self.fields.setdefault(base, {})
                 for path, fd in fields.items():
-                    target.setdefault(path, (fd, SUPPLEMENT))
+                    if fd.get("years"):
+                        self.year_fields.setdefault(base, {}).setdefault(path, []).append(
+                            (tuple(fd["years"]), fd))
+                    else:
+                        target.setdefault(path, (fd, SUPPLEMENT))
         self.items: dict[str, dict] = dict(data["items"])
         # form -> item code -> (label, "workbook"/"supplement")
         self.form_items: dict[str, dict[str, tuple[str, str]]] = {
             b: {k: (v, self.form_source[b]) for k, v in f.get("items", {}).items()}
             for b, f in self.forms.items()}
+        # form -> item code -> [(tax years, label)]: a supplement label for the years named only
+        self.year_items: dict[str, dict[str, list[tuple[tuple[int, ...], str]]]] = {}
+
+        def year_item(base: str, code: str, it: dict, override: bool) -> None:
+            if it.get("years"):
+                self.year_items.setdefault(base, {}).setdefault(code, []).append(
+                    (tuple(it["years"]), it["label"]))
+            elif override:
+                self.form_items.setdefault(base, {})[code] = (it["label"], SUPPLEMENT)
+            else:
+                self.form_items.setdefault(base, {}).setdefault(code, (it["label"], SUPPLEMENT))
+
         for code, it in supplement.get("items", {}).items():
             self.items.setdefault(code, it)
             for base in it.get("forms", []):
-                self.form_items.setdefault(base, {}).setdefault(code, (it["label"], SUPPLEMENT))
+                year_item(base, code, it, override=False)
         for base, entries in supplement.get("item_labels", {}).items():
             for code, it in entries.items():  # a newer label of a workbook item, for the years named
-                self.form_items.setdefault(base, {})[code] = (it["label"], SUPPLEMENT)
+                year_item(base, code, it, override=True)
+        self._item_forms = dict.fromkeys(sorted({*self.form_items, *self.year_items}))
+        # every code value of every year (code_table() gives those of one tax year)
         self.codes: dict[str, dict[str, str]] = {k: dict(v) for k, v in data["codes"].items()}
+        self._workbook_codes = {k: dict(v) for k, v in data["codes"].items()}
+        self.year_codes: dict[str, list[tuple[tuple[int, ...], dict[str, str]]]] = {}
         for name, entry in supplement.get("codes", {}).items():
             into = self.codes.setdefault(name, {})
             for k, v in entry["codes"].items():
                 into.setdefault(k, v)
+            if entry.get("years"):
+                self.year_codes.setdefault(name, []).append((tuple(entry["years"]), entry["codes"]))
+            else:
+                wb = self._workbook_codes.setdefault(name, {})
+                for k, v in entry["codes"].items():
+                    wb.setdefault(k, v)
         self.categories: tuple[Category, ...] = tuple(
             Category(c["key"], c["label"], tuple(c["prefixes"]), dict(c.get("amount", {})),
                      bool(c.get("counted", True)))
@@ -175,42 +214,60 @@ class Catalog:
         return [base] + older + newer
 
     @lru_cache(maxsize=4096)
-    def field_entry(self, form_cd: str, path: str) -> tuple[dict | None, str]:
+    def field_entry(self, form_cd: str, path: str, att_year=None) -> tuple[dict | None, str]:
         """(definition, label_source) of the element or attribute at ``path`` (``man/data/@busnid``,
-        ``man/data/sum/@ddct``, ``man/sum_data/gnrl_sum``, ``doc/seq``) in form ``form_cd``."""
+        ``man/data/sum/@ddct``, ``man/sum_data/gnrl_sum``, ``doc/seq``) in form ``form_cd`` of a
+        document of tax year ``att_year``."""
         if path.startswith("doc/"):
             fd = self.data["doc"].get(path)
             return (fd, WORKBOOK) if fd else (None, UNKNOWN)
         base = (form_cd or "")[:4]
-        for b in self._family_order(base, self.fields):
-            hit = self.fields.get(b, {}).get(path)
+        year = _year(att_year)
+        for b in self._family_order(base, {**self.fields, **self.year_fields}):
+            hit = self._year_bound(self.year_fields.get(b, {}).get(path, ()), year,
+                                   self.fields.get(b, {}).get(path))
             if hit:
                 fd, source = hit
                 return fd, (source if b == base else INFERRED)
         return None, UNKNOWN
 
-    def field(self, form_cd: str, path: str) -> dict | None:
-        return self.field_entry(form_cd, path)[0]
+    @staticmethod
+    def _year_bound(entries, year: int | None, base_hit):
+        """The supplement entry of ``entries`` ([(years, value)]) that holds in tax year ``year``;
+        else ``base_hit`` (the workbook's, or a supplement entry of every year); else the first
+        entry of other years, inferred."""
+        for years, value in entries:
+            if _applies(years, year):
+                return value, SUPPLEMENT
+        if base_hit:
+            return base_hit
+        return (entries[0][1], INFERRED) if entries else None
 
-    def field_label(self, form_cd: str, path: str) -> str | None:
-        fd = self.field(form_cd, path)
+    def field(self, form_cd: str, path: str, att_year=None) -> dict | None:
+        return self.field_entry(form_cd, path, att_year)[0]
+
+    def field_label(self, form_cd: str, path: str, att_year=None) -> str | None:
+        fd = self.field(form_cd, path, att_year)
         return fd.get("label") if fd else None
 
-    def field_type(self, form_cd: str, path: str) -> str | None:
-        fd = self.field(form_cd, path)
+    def field_type(self, form_cd: str, path: str, att_year=None) -> str | None:
+        fd = self.field(form_cd, path, att_year)
         return fd.get("type") if fd else None
 
     # -- items and codes ------------------------------------------------------------------------
     @lru_cache(maxsize=4096)  # the catalog never changes; every item of a document asks again
-    def item_entry(self, form_cd: str, dat_cd: str) -> tuple[str | None, str]:
-        """(label, label_source) of item code ``dat_cd`` in form ``form_cd``: the form's own item,
+    def item_entry(self, form_cd: str, dat_cd: str, att_year=None) -> tuple[str | None, str]:
+        """(label, label_source) of item code ``dat_cd`` in form ``form_cd`` of a document of tax
+        year ``att_year``: the form's own item (a supplement label only in the years it names),
         else the same code in another version of its family (inferred). Item codes are one list
         across the workbook (G0003 = 의료비 wherever), but a code is only ever labelled from a form
         of the same family. A code no form of the family lists (the item codes of C501Y, S101 and
         T101M are not published) is labelled with its form's own label, inferred."""
         base = (form_cd or "")[:4]
-        for b in self._family_order(base, self.form_items):
-            hit = self.form_items.get(b, {}).get(dat_cd)
+        year = _year(att_year)
+        for b in self._family_order(base, self._item_forms):
+            hit = self._year_bound(self.year_items.get(b, {}).get(dat_cd, ()), year,
+                                   self.form_items.get(b, {}).get(dat_cd))
             if hit:
                 return hit[0], (hit[1] if b == base else INFERRED)
         f = self.forms.get(base)
@@ -218,13 +275,32 @@ class Catalog:
             return f["label"], INFERRED
         return None, UNKNOWN
 
-    def item_label(self, form_cd: str, dat_cd: str) -> str | None:
-        return self.item_entry(form_cd, dat_cd)[0]
+    def item_label(self, form_cd: str, dat_cd: str, att_year=None) -> str | None:
+        return self.item_entry(form_cd, dat_cd, att_year)[0]
 
-    def code_label(self, name: str, code: str | None) -> str | None:
+    @lru_cache(maxsize=1024)
+    def code_table(self, name: str, att_year=None) -> dict[str, str] | None:
+        """The values of code list ``name`` in a document of tax year ``att_year``: the supplement's
+        for its years over the workbook's; a value of other years only where nothing else names it
+        (a code value has no label source to say it is inferred). None: no such code list."""
+        year = _year(att_year)
+        entries = self.year_codes.get(name, ())
+        base = self._workbook_codes.get(name)
+        if base is None and not entries:
+            return None
+        table = dict(base or {})
+        for years, codes in entries:
+            if _applies(years, year):
+                table.update(codes)
+        for years, codes in entries:
+            for k, v in codes.items():
+                table.setdefault(k, v)
+        return table
+
+    def code_label(self, name: str, code: str | None, att_year=None) -> str | None:
         if code is None:
             return None
-        return self.codes.get(name, {}).get(code.strip())
+        return (self.code_table(name, att_year) or {}).get(code.strip())
 
     def has_codes(self, name: str) -> bool:
         return name in self.codes

@@ -1,13 +1,13 @@
 """The records of an NTS document: document info, forms, people, items.
 
 The model keeps every element and attribute exactly as the NTS wrote it (strings, in order), so that
-:func:`hometax_decrypt.yesone.xml.to_xml` gives back the same tree; typed values (integer amounts,
+:func:`hometax_decrypt.records.xml.to_xml` gives back the same tree; typed values (integer amounts,
 dates, labels) are computed from it. Nothing is ever dropped: an element the code does not know is
 kept as a generic :class:`Node` where it appeared.
 
 The model is plain data: it does not serialise itself. JSON-ready dicts come from
-:func:`hometax_decrypt.yesone.serialize.document_to_dict`, totals from
-:mod:`hometax_decrypt.yesone.summary`, XML from :func:`hometax_decrypt.yesone.xml.to_xml`.
+:func:`hometax_decrypt.records.serialize.document_to_dict`, totals from
+:mod:`hometax_decrypt.records.summary`, XML from :func:`hometax_decrypt.records.xml.to_xml`.
 """
 
 from __future__ import annotations
@@ -172,6 +172,8 @@ class Item:
     # SAM columns that have no XML element (per-item card breakdowns), kept so nothing is lost
     sam_extra: dict[str, str] = field(default_factory=dict)
     text: str | None = None  # non-whitespace text directly in <data> (never seen; kept if present)
+    # the tax year of the document it was read from: a label may hold for some years only
+    att_year: str | None = None
 
     @property
     def dat_cd(self) -> str | None:
@@ -179,7 +181,8 @@ class Item:
 
     @property
     def label(self) -> str | None:
-        return catalog().item_label(self.form_cd, self.dat_cd or "")
+        """The item code's label in the document's tax year (a supplement label names its years)."""
+        return catalog().item_label(self.form_cd, self.dat_cd or "", self.att_year)
 
     def element(self, tag: str) -> Node | None:
         for c in self.children:
@@ -268,6 +271,8 @@ class Form:
     attrs: dict[str, str]
     children: list[Node | Person] = field(default_factory=list)
     text: str | None = None
+    # the tax year of the document it was read from: a code's label names its year
+    att_year: str | None = None
 
     @property
     def form_cd(self) -> str:
@@ -275,7 +280,8 @@ class Form:
 
     @property
     def info(self):
-        return catalog().form(self.form_cd)
+        """The catalog's :class:`FormInfo` for the document's tax year (G110Y is 2022년 귀속 only)."""
+        return catalog().form(self.form_cd, self.att_year)
 
     @property
     def people(self) -> list[Person]:
@@ -382,3 +388,16 @@ class Document:
             for p in f.people:
                 for it in p.items:
                     yield f, p, it
+
+
+def bind_tax_year(doc: Document) -> Document:
+    """Give every form and item the document's ``att_year``: ``Form.info`` and ``Item.label`` look
+    their labels up by tax year (a supplement label holds for the years it names only), and a form
+    or item does not otherwise know the document it belongs to."""
+    year = doc.doc.att_year
+    for f in doc.forms:
+        f.att_year = year
+        for p in f.people:
+            for it in p.items:
+                it.att_year = year
+    return doc

@@ -1,8 +1,11 @@
 """Read the SAM part (pipe-delimited, fixed-width text) into the same model as the XML.
 
-The SAM layout of each form is not in the NTS definition workbook; the column lists below were read
-from the official samples (every form of tax years 2020 and 2022, basic and detail) by lining each
-SAM line up with the XML item it repeats. Differences from the XML that are inherent to SAM:
+The SAM layout of each form is not in the NTS definition workbook; the layouts live in
+``sam_layouts.json``, per form and tax year (the ``att_year`` of the ``DOCHD`` line), each with its
+source. Those of 2020 and 2022 were read from the official samples (every form, basic and detail) by
+lining each SAM line up with the XML item it repeats; a later year's form has one only where its XML
+fields and their order are known (FORMAT.md §7), the file's ``unsettled`` names those no source
+settles. Differences from the XML that are inherent to SAM:
 
 - detail forms with daily rows (``B101D``, ``L102D``) have one SAM line per day and no item total;
   consecutive lines of the same item become one item with one ``<amt dd=…>`` per line;
@@ -11,105 +14,92 @@ SAM line up with the XML item it repeats. Differences from the XML that are inhe
   they are kept in ``Item.sam_extra`` and the person's ``sum_data`` is rebuilt as their sum (2022
   forms put the person's previous/current-year totals on the person's first line, zeros after).
 
-A form whose layout is not known here, or whose line does not have the expected number of columns
-(a newer version of the form), is still read: its columns are kept in ``Item.sam_extra`` as
-``col5``, ``col6``, … so that nothing is dropped.
+A form (or a tax year of it) whose layout is not known, or whose line does not have the expected
+number of columns (a newer version of the form), is still read: its columns are kept in
+``Item.sam_extra`` as ``col5``, ``col6``, … so that nothing is dropped.
 """
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from importlib import resources
+
 from .. import errors
 from ..document.limits import Deadline, Limits, resolve
 from .catalog import catalog
-from .model import DocInfo, Document, Form, Item, Node, Person, to_int
+from .model import DocInfo, Document, Form, Item, Node, Person, bind_tax_year, to_int
 
-CARD_2020 = [f"{cat}_{per}sum".replace("__", "_") for per in ("", "mar_", "aprl_", "jan_")
-             for cat in ("gnrl", "tdmr", "trp", "isld", "tot")]
-CARD_2022_PERSON = ["tot_pre_year_sum", "tot_curr_year_sum", "tdmr_tot_pre_year_sum",
-                    "tdmr_tot_curr_year_sum"]
-CARD_2022_ITEM = [f"{per}{cat}_sum" for per in ("", "tfhy_", "shfy_")
-                  for cat in ("gnrl", "tdmr", "trp", "isld", "tot")]
-
-_INSURED = ["goods_nm", "insu1_resid", "insu1_nm", "insu2_resid_1", "insu2_nm_1", "insu2_resid_2",
-            "insu2_nm_2", "insu2_resid_3", "insu2_nm_3"]
-_PENSION = ["@busnid", "@trade_nm", "@acc_no", "com_cd"]
-_VENTURE = ["@busnid", "@trade_nm", "@secu_no", "fund_nm", "reg_dt", "vnt_asct_cl_cd", "com_cd", "sum"]
-
-# Columns after form_cd|dat_cd|resid|name. "@x" data attribute, "x" child element, "sum" the sum
-# text, "sum@x" a sum attribute, "M12" twelve monthly amounts, "MFIX" ten monthly amounts then
-# (fix_cd, amount) for November and December, "M12@a,b" twelve values of each attribute in turn,
-# "DAY" (dd, amount) of one daily row, "DAY@a,b" the same plus attributes, "CARD2020"/"CARD2022"
-# the card totals described above.
-_Y: dict[str, list[str]] = {
-    "A102": ["@busnid", "@trade_nm", "@acc_no", *_INSURED, "sum"],
-    "B101": ["@busnid", "@trade_nm", "sum"],
-    "B201": ["@busnid", "@trade_nm", "@acc_no", "goods_nm", "insu_resid", "insu_nm", "sum"],
-    "C102": ["@busnid", "@trade_nm", "@edu_tp", "@edu_cl", "sum"],
-    "C202": ["@busnid", "@trade_nm", "course_cd", "subject_nm", "sum"],
-    "C301": ["@busnid", "@trade_nm", "sum"],
-    "C401": ["@busnid", "@trade_nm", "sum"],
-    "D101": ["@busnid", "@trade_nm", "@acc_no", "start_dt", "end_dt", "com_cd", "sum"],
-    "E102": [*_PENSION, "ann_tot_amt", "tax_year_amt", "ddct_bs_ass_amt"],
-    "E103": [*_PENSION, "ann_tot_amt", "tax_year_amt", "ddct_bs_ass_amt", "isa_ann_tot_amt",
-             "isa_tax_year_amt", "isa_ddct_bs_ass_amt"],
-    "F102": [*_PENSION, "pension_cd", "ann_tot_amt", "tax_year_amt", "ddct_bs_ass_amt"],
-    "F103": [*_PENSION, "pension_cd", "ann_tot_amt", "tax_year_amt", "ddct_bs_ass_amt",
-             "isa_ann_tot_amt", "isa_tax_year_amt", "isa_ddct_bs_ass_amt"],
-    "G108": ["CARD2020", "@busnid", "@trade_nm", "@use_place_cd", "sum"],
-    "G208": ["CARD2020", "@use_place_cd", "sum"],
-    "G308": ["CARD2020", "@busnid", "@trade_nm", "@use_place_cd", "sum"],
-    "G408": ["CARD2020", "@busnid", "@trade_nm", "@use_place_cd", "sum"],
-    "G110": ["CARD2022", "@busnid", "@trade_nm", "@use_place_cd", "sum"],
-    "G210": ["CARD2022", "@use_place_cd", "sum"],
-    "G310": ["CARD2022", "@busnid", "@trade_nm", "@use_place_cd", "sum"],
-    "G410": ["CARD2022", "@busnid", "@trade_nm", "@use_place_cd", "sum"],
-    "J101": ["@busnid", "@trade_nm", "@acc_no", "goods_nm", "lend_dt", "sum"],
-    "J203": ["@busnid", "@trade_nm", "@acc_no", "lend_kd", "house_take_dt", "mort_setup_dt",
-             "start_dt", "end_dt", "repay_years", "lend_goods_nm", "debt", "fixed_rate_debt",
-             "not_defer_debt", "this_year_rede_amt", "sum@ddct", "sum"],
-    "J301": ["@busnid", "@trade_nm", "@acc_no", "goods_nm", "saving_gubn", "reg_dt", "com_cd", "sum"],
-    "J501": ["@lsor_no", "@lsor_nm", "start_dt", "end_dt", "adr", "area", "typeCd", "sum"],
-    "K101": ["@acc_no", "start_dt", "end_dt", "rule_yn", "pay_method", "sum", "sum@ddct", "M12"],
-    "L102": ["@busnid", "@trade_nm", "@donation_cd", "sum", "sbdy_apln_sum", "conb_sum"],
-    "N101": ["@busnid", "@trade_nm", "@secu_no", "fund_nm", "reg_dt", "com_cd", "sum",
-             "ddct_bs_ass_amt"],
-    "N102": ["@busnid", "@trade_nm", "@secu_no", "fund_nm", "reg_dt", "ctr_term_mm_cnt", "com_cd",
-             "sum", "ddct_bs_ass_amt"],
-    "O101": ["sum@hi_yrs", "sum@ltrm_yrs", "sum@hi_ntf", "sum@ltrm_ntf", "sum@hi_pmt",
-             "sum@ltrm_pmt", "sum", "M12@hi_ntf,ltrm_ntf,hi_pmt,ltrm_pmt"],
-    "P102": ["sum", "sum@sp_ntf", "sum@spym", "sum@jlc", "sum@ntf", "sum@pmt",
-             "M12@wrkp_ntf,rgn_pmt"],
-    "Q101": _VENTURE, "Q201": _VENTURE, "Q301": _VENTURE,
-    "R101": ["@busnid", "@trade_nm", "@pwd_cd"],
-}
-# what the detail (M/D) form adds or changes
-_MONTHLY_FIX = {"A102", "D101", "J101", "J203", "J301", "N101"}
-_MONTHLY = {"B201", "C102", "C202", "C301", "C401", "G108", "G208", "G308", "G408", "G110", "G210",
-            "G310", "G410", "J501", "Q101", "Q201", "Q301"}
-_DAILY = {"B101": ["@busnid", "@trade_nm", "DAY"],
-          "L102": ["@busnid", "@trade_nm", "@donation_cd", "DAY@apln,sum"]}
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    """``sam_layouts.json``: the layouts as data, each with the tax years it holds for and where it
+    was read, so that a new year is an entry there, not code here."""
+    with resources.files(__package__).joinpath("sam_layouts.json").open("r", encoding="utf-8") as fh:
+        return json.load(fh)
 
 
-def layout(form_cd: str) -> list[str] | None:
-    base, period = form_cd[:4], form_cd[4:5]
-    if period == "D":
-        return _DAILY.get(base)
-    cols = _Y.get(base)
-    if cols is None:
+def _year(att_year) -> int | None:
+    try:
+        return int(str(att_year).strip())
+    except (TypeError, ValueError):
         return None
-    if period == "M":
-        if base in _MONTHLY_FIX:
-            return cols + ["MFIX"]
-        if base in _MONTHLY:
-            return cols + ["M12"]
-    return cols
+
+
+@lru_cache(maxsize=1024)
+def _entry(base: str, att_year) -> dict | None:
+    """The layout entry of form ``base`` for tax year ``att_year``; None when none is known for that
+    year (a year-bound entry never applies to a document whose year is unknown)."""
+    year = _year(att_year)
+    for e in _data()["forms"].get(base, ()):
+        first, last = e["years"]
+        if first is None and last is None:
+            return e
+        if year is None:
+            continue
+        if (first is None or first <= year) and (last is None or year <= last):
+            return e
+    return None
+
+
+def layout(form_cd: str, att_year) -> list[str] | None:
+    """The columns of form ``form_cd`` in a document of tax year ``att_year`` (``sam_layouts.json``),
+    or None: the form, or that year of it, has no known layout and its columns stay raw."""
+    e = _entry(form_cd[:4], att_year)
+    if e is None:
+        return None
+    period = form_cd[4:5]
+    if period == "D":
+        return e.get("D")
+    if period == "M" and "M" in e:
+        return e["M"]
+    return e["columns"]
+
+
+def layout_note(form_cd: str, att_year) -> str | None:
+    """Why form ``form_cd`` of tax year ``att_year`` has no layout (its columns are kept raw as
+    ``col5``, ``col6``, …): the reason ``sam_layouts.json`` records for a form no source settles, or
+    that the form or year is not known at all. None when it has a layout."""
+    if layout(form_cd, att_year) is not None:
+        return None
+    base, year = form_cd[:4], _year(att_year)
+    for bases, entry in _data()["unsettled"].items():
+        first, last = entry["years"]
+        if base in bases.split() and year is not None and (first is None or first <= year) \
+                and (last is None or year <= last):
+            return entry["why"]
+    return f"no SAM layout of {form_cd} for tax year {att_year} is known"
+
+
+def _group(col: str) -> list[str] | None:
+    """The columns a group token (``CARD2020``, ``CARD2022``) stands for."""
+    g = _data()["groups"].get(col)
+    return g["columns"] if g is not None else None
 
 
 def _width(col: str) -> int:
-    if col == "CARD2020":
-        return 20
-    if col == "CARD2022":
-        return 19
+    group = _group(col)
+    if group is not None:
+        return len(group)
     if col == "M12" or col == "MFIX":
         return 12 if col == "M12" else 14
     if col.startswith("M12@"):
@@ -127,9 +117,10 @@ def _num(v: str) -> str:
 
 
 class _ItemBuilder:
-    def __init__(self, form_cd: str, dat_cd: str):
+    def __init__(self, form_cd: str, dat_cd: str, att_year: str | None):
         self.item = Item({"dat_cd": dat_cd}, [], form_cd=form_cd)
         self.form_cd = form_cd
+        self.att_year = att_year
         self.amts: list[Node] = []
 
     def _el(self, tag: str) -> Node:
@@ -140,7 +131,7 @@ class _ItemBuilder:
         return n
 
     def text_value(self, path: str, raw: str) -> str:
-        if catalog().field_type(self.form_cd, path) == "Num":
+        if catalog().field_type(self.form_cd, path, self.att_year) == "Num":
             return _num(raw)
         return raw.rstrip(" ")
 
@@ -166,11 +157,9 @@ class _ItemBuilder:
 def _fill(b: _ItemBuilder, cols: list[str], values: list[str]) -> None:
     i = 0
     for col in cols:
-        if col == "CARD2020":
-            for name in CARD_2020:
-                b.item.sam_extra[name] = _num(values[i]); i += 1
-        elif col == "CARD2022":
-            for name in CARD_2022_PERSON + CARD_2022_ITEM:
+        group = _group(col)
+        if group is not None:
+            for name in group:
                 b.item.sam_extra[name] = _num(values[i]); i += 1
         elif col == "M12":
             for m in range(1, 13):
@@ -229,6 +218,7 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
     doc = DocInfo()
     for tag, value in zip(("doc_type", "seq", "att_year", "att_inqrMm", "resid", "name"), head[2:]):
         doc.children.append(Node(tag, {}, value.rstrip(" ")))
+    att_year = doc.att_year  # the layouts are per tax year
     for n, value in enumerate(head[8:], start=1):  # header columns of a future layout
         doc.children.append(Node(f"sam_header_{n}", {}, value.rstrip(" ")))
 
@@ -240,7 +230,7 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
 
     def close_person():
         if person is not None and form is not None:
-            _rebuild_sum_data(form.form_cd, person)
+            _rebuild_sum_data(form.form_cd, att_year, person)
 
     for ln in lines[1:]:
         dl.check()
@@ -264,14 +254,14 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
             person = Person({"resid": resid, "name": name})
             form.children.append(person)
             last_key = None
-        cols = layout(form_cd)
+        cols = layout(form_cd, att_year)
         if cols is not None and sum(_width(c) for c in cols) != len(rest):
             cols = None  # a version of the form we do not know: keep the columns raw
         if cols is not None and any(c.startswith("DAY") for c in cols):
             n_fixed = sum(_width(c) for c in cols if not c.startswith("DAY"))
             key = (form_cd, dat_cd, resid, name, tuple(rest[:n_fixed]))
             if key != last_key or daily is None:
-                daily = _ItemBuilder(form_cd, dat_cd)
+                daily = _ItemBuilder(form_cd, dat_cd, att_year)
                 _fill(daily, cols, rest)
                 person.children.append(daily.finish())
             else:
@@ -281,7 +271,7 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
                 daily.item.children.extend(daily.amts[before:])
             last_key = key
             continue
-        b = _ItemBuilder(form_cd, dat_cd)
+        b = _ItemBuilder(form_cd, dat_cd, att_year)
         if cols is None:
             for n, v in enumerate(rest, start=5):
                 b.item.sam_extra[f"col{n}"] = v.rstrip(" ")
@@ -290,17 +280,13 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
         person.children.append(b.finish())
         last_key = None
     close_person()
-    return document
+    return bind_tax_year(document)
 
 
-def _rebuild_sum_data(form_cd: str, person: Person) -> None:
+def _rebuild_sum_data(form_cd: str, att_year, person: Person) -> None:
     """Card forms: the person's ``sum_data`` as the sum of the per-item SAM totals."""
-    base = form_cd[:4]
-    names = None
-    if base in _Y and _Y[base] and _Y[base][0] == "CARD2020":
-        names = CARD_2020
-    elif base in _Y and _Y[base] and _Y[base][0] == "CARD2022":
-        names = CARD_2022_PERSON + CARD_2022_ITEM
+    e = _entry(form_cd[:4], att_year)
+    names = _group(e["columns"][0]) if e is not None and e["columns"] else None
     if names is None:
         return
     children = []

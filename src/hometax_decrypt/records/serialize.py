@@ -21,9 +21,9 @@ _RESID_LIKE = {"lsor_no"}  # a landlord's number: a business number or a residen
 _NOT_AMOUNT = ("mm", "dd", "date", "fix_cd")  # breakdown attributes that are codes or dates
 _ITEM = "man/data"
 
-# What the writers ask of the catalog per element depends only on (form, path), never on the
-# document: it is looked up once per (form, path) here (bounded caches: form codes come from the
-# input) instead of once per element through several calls.
+# What the writers ask of the catalog per element depends only on (form, path, tax year), never on
+# the rest of the document: it is looked up once per (form, path, year) here (bounded caches: form
+# codes come from the input) instead of once per element through several calls.
 
 
 @lru_cache(maxsize=4096)
@@ -38,33 +38,33 @@ def maybe_mask(name: str, value, mask: bool):
 
 
 @lru_cache(maxsize=8192)
-def _node_meta(form_cd: str, path: str, tag: str) -> tuple:
+def _node_meta(form_cd: str, path: str, tag: str, att_year: str | None = None) -> tuple:
     """(label, label_source, is a ``Num``, may be a date, resident number, the tag's code table)
     of the element at ``path``."""
     cat = catalog()
-    fd, source = cat.field_entry(form_cd, path)
+    fd, source = cat.field_entry(form_cd, path, att_year)
     label = fd.get("label") if fd else None
     return (label, source, bool(fd) and fd.get("type") == "Num", tag.endswith(_DATE_SUFFIX),
-            _maskable(tag), cat.codes.get(tag))
+            _maskable(tag), cat.code_table(tag, att_year))
 
 
 @lru_cache(maxsize=8192)
-def _field_label(form_cd: str, path: str) -> str | None:
-    return catalog().field_label(form_cd, path)
+def _field_label(form_cd: str, path: str, att_year: str | None = None) -> str | None:
+    return catalog().field_label(form_cd, path, att_year)
 
 
 @lru_cache(maxsize=8192)
-def _item_attr_meta(form_cd: str, name: str) -> tuple:
+def _item_attr_meta(form_cd: str, name: str, att_year: str | None = None) -> tuple:
     """(label, resident number, code table) of attribute ``name`` of a ``<data>`` item."""
-    return (catalog().field_label(form_cd, f"{_ITEM}/@{name}"), _maskable(name),
-            catalog().codes.get(name))
+    return (catalog().field_label(form_cd, f"{_ITEM}/@{name}", att_year), _maskable(name),
+            catalog().code_table(name, att_year))
 
 
 @lru_cache(maxsize=4096)
-def _form_meta(form_cd: str) -> tuple:
+def _form_meta(form_cd: str, att_year: str | None = None) -> tuple:
     """(``<sum>`` label, the amount's element) of items of form ``form_cd``."""
     cat = catalog()
-    return cat.field_label(form_cd, f"{_ITEM}/sum"), cat.summary_amount_element(form_cd)
+    return cat.field_label(form_cd, f"{_ITEM}/sum", att_year), cat.summary_amount_element(form_cd)
 
 
 def _typed(value: str, is_num: bool, is_date: bool):
@@ -93,12 +93,14 @@ def _attributes(attrs: dict, mask: bool) -> dict:
 
 
 def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
-                 dl: Deadline | None = None) -> dict:
+                 dl: Deadline | None = None, att_year: str | None = None) -> dict:
+    """One element under ``parent`` in form ``form_cd`` of a document of tax year ``att_year``
+    (labels may hold for some years only)."""
     dl = dl if dl is not None else default_deadline()
     dl.check()
     tag, raw = node.tag, node.text
     path = f"{parent}/{tag}"
-    label, source, is_num, is_date, resid, codes = _node_meta(form_cd, path, tag)
+    label, source, is_num, is_date, resid, codes = _node_meta(form_cd, path, tag, att_year)
     out = {"tag": tag, "label": label, "label_source": source}
     if raw is None:
         out["text"] = out["value"] = None
@@ -111,7 +113,7 @@ def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
             if code:
                 out["code_label"] = code
     out["attributes"] = _attributes(node.attrs, mask)
-    out["children"] = [node_to_dict(c, form_cd, path, mask, dl) for c in node.children]
+    out["children"] = [node_to_dict(c, form_cd, path, mask, dl, att_year) for c in node.children]
     return out
 
 
@@ -140,22 +142,25 @@ def _breakdown(n: Node, mask: bool) -> dict:
     return entry
 
 
-def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
+def item_to_dict(item, mask: bool, dl: Deadline | None = None, att_year: str | None = None) -> dict:
+    """One ``<data>``; ``att_year`` the document's tax year (by default the one the item was read
+    with)."""
     dl = dl if dl is not None else default_deadline()
     dl.check()
     fc = item.form_cd
+    year = att_year if att_year is not None else item.att_year
     attrs, labels, codes = {}, {}, {}
     for k, v in item.attrs.items():
         if k == "dat_cd":
             continue
-        label, resid, table = _item_attr_meta(fc, k)
+        label, resid, table = _item_attr_meta(fc, k, year)
         attrs[k] = mask_resid(v) if mask and resid else v
         labels[k] = label
         if table is not None:
             code = table.get(v.strip())
             if code:
                 codes[k] = code
-    sum_label, amount_element = _form_meta(fc)
+    sum_label, amount_element = _form_meta(fc, year)
     elements, breakdown = [], []
     s = amount_node = None
     for c in item.children:
@@ -167,7 +172,7 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
             if s is None:
                 s = c
         else:
-            elements.append(node_to_dict(c, fc, _ITEM, mask, dl))
+            elements.append(node_to_dict(c, fc, _ITEM, mask, dl, year))
         if amount_node is None and tag == amount_element:
             amount_node = c
     summ = None
@@ -175,11 +180,11 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
         sum_amount = to_int(s.text)
         summ = {"amount": sum_amount, "label": sum_label,
                 "attributes": _amounts(s.attrs, mask),
-                "attribute_labels": {k: _field_label(fc, f"{_ITEM}/sum/@{k}") for k in s.attrs}}
+                "attribute_labels": {k: _field_label(fc, f"{_ITEM}/sum/@{k}", year) for k in s.attrs}}
         if sum_amount is None and (s.text or "").strip():
             summ["text"] = s.text  # not a number: kept as written, never dropped
     dat_cd = item.attrs.get("dat_cd")
-    label, label_source = catalog().item_entry(fc, dat_cd or "")
+    label, label_source = catalog().item_entry(fc, dat_cd or "", year)
     out = {"dat_cd": dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
            "attribute_labels": labels, "code_labels": codes, "elements": elements,
            "amount": to_int(amount_node.text) if amount_node is not None else None,
@@ -192,15 +197,17 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None) -> dict:
     return out
 
 
-def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None) -> dict:
-    """One ``<man>``; ``dependant_flags`` lists its T101M entries (a flag, never an amount)."""
+def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None,
+                   att_year: str | None = None) -> dict:
+    """One ``<man>`` in a document of tax year ``att_year``; ``dependant_flags`` lists its T101M
+    entries (a flag, never an amount)."""
     dl = dl if dl is not None else default_deadline()
     dl.check()
     cat = catalog()
     sd = person.sum_data
     sum_data = None
     if sd is not None:
-        sum_data = [{"tag": c.tag, "label": _field_label(form_cd, f"man/sum_data/{c.tag}"),
+        sum_data = [{"tag": c.tag, "label": _field_label(form_cd, f"man/sum_data/{c.tag}", att_year),
                      "amount": to_int(c.text), "text": c.text} for c in sd.children]
     return {
         "resid": maybe_mask("resid", person.resid, mask),
@@ -208,10 +215,10 @@ def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None)
         "attributes": {k: maybe_mask(k, v, mask) for k, v in person.attrs.items()
                        if k not in ("resid", "name")},
         "sum_data": sum_data,
-        "items": [item_to_dict(it, mask, dl) for it in person.items],
+        "items": [item_to_dict(it, mask, dl, att_year) for it in person.items],
         "dependant_flags": [] if cat.counted(form_cd) else
-        [dependant_flag(person, it, mask) for it in person.items],
-        "extra": [node_to_dict(n, form_cd, "man", mask, dl) for n in person.extra],
+        [dependant_flag(person, it, mask, att_year) for it in person.items],
+        "extra": [node_to_dict(n, form_cd, "man", mask, dl, att_year) for n in person.extra],
     }
 
 
@@ -233,8 +240,8 @@ def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | N
         "tax_years": list(info.years),
         "reference": info.reference,
         "attributes": {k: v for k, v in form.attrs.items() if k != "form_cd"},
-        "people": [person_to_dict(p, form.form_cd, mask, dl) for p in form.people],
-        "extra": [node_to_dict(n, form.form_cd, "", mask, dl) for n in form.extra],
+        "people": [person_to_dict(p, form.form_cd, mask, dl, att_year) for p in form.people],
+        "extra": [node_to_dict(n, form.form_cd, "", mask, dl, att_year) for n in form.extra],
     }
 
 
@@ -242,14 +249,14 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, 
                      projection: dict | None = None) -> dict:
     """``deadline``: this document's time budget (default: a fresh one of ``Limits.max_seconds``);
     checked at every element, past it :class:`~hometax_decrypt.errors.TooLarge`. ``projection``:
-    the document's :func:`~hometax_decrypt.yesone.summary.projection` when the caller made it
+    the document's :func:`~hometax_decrypt.records.summary.projection` when the caller made it
     already (its ``summary`` is read from it instead of walking the items again)."""
     dl = deadline if deadline is not None else default_deadline()
     cat = catalog()
     d = doc.doc
     info = {
         "doc_type": d.doc_type,
-        "doc_type_label": cat.code_label("doc_type", d.doc_type),
+        "doc_type_label": cat.code_label("doc_type", d.doc_type, d.att_year),
         "seq": d.seq,
         "issue_date": d.issue_date,
         "att_year": d.att_year,
@@ -257,7 +264,7 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, 
         "months": d.months,
         "resid": maybe_mask("resid", d.resid, mask),
         "name": d.name,
-        "extra": [node_to_dict(n, "", "doc", mask, dl) for n in d.extra],
+        "extra": [node_to_dict(n, "", "doc", mask, dl, d.att_year) for n in d.extra],
     }
     v = doc.verification
     summary = summarize(doc, dl, mask) if projection is None else summary_of(projection, mask)
@@ -270,6 +277,6 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, 
         "verification": v.to_dict() if v is not None else None,
         "people": [{"resid": maybe_mask("resid", r, mask), "name": n} for r, n in doc.people(dl)],
         "forms": [form_to_dict(f, mask, dl, d.att_year) for f in doc.forms],
-        "extra": [node_to_dict(n, "", "", mask, dl) for n in doc.extra],
+        "extra": [node_to_dict(n, "", "", mask, dl, d.att_year) for n in doc.extra],
         "summary": summary,
     }

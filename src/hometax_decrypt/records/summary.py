@@ -2,7 +2,7 @@
 tax year across documents.
 
 No deduction is computed here (limits, rates and eligibility are payroll's business): each item adds
-its :attr:`~hometax_decrypt.yesone.model.Item.amount` (the amount the NTS counts and prints:
+its :attr:`~hometax_decrypt.records.model.Item.amount` (the amount the NTS counts and prints:
 ``<sum>``, or ``ddct_bs_ass_amt`` for pension accounts) to its person's category. A form that states
 no amount (T101M, 소득기준 초과 부양가족) is never added: it becomes a per-person flag.
 
@@ -35,15 +35,17 @@ def _person_key(person) -> tuple:
     return ("resid", person.resid) if person.resid else ("name", person.name)
 
 
-def dependant_flag(person, item, mask: bool = False) -> dict:
+def dependant_flag(person, item, mask: bool = False, att_year: str | None = None) -> dict:
     """One T101M entry: the dependant (relation code, name, resident number) and whether their
-    income is over the limit (``Y``/``N``). Read from the item, or from ``<man>`` when written there."""
+    income is over the limit (``Y``/``N``). Read from the item, or from ``<man>`` when written there.
+    ``att_year``: the document's tax year (by default the one the item was read with)."""
     get = lambda k: item.attrs.get(k, person.attrs.get(k))  # noqa: E731
     resid = get("sup_resid")
     inc = get("inc_exc")
     return {"relation": get("rlt_cd"), "name": get("sup_name"),
             "resid": mask_resid(resid) if mask else resid,
-            "over_income": inc, "over_income_label": catalog().code_label("inc_exc", inc)}
+            "over_income": inc, "over_income_label": catalog().code_label(
+                "inc_exc", inc, att_year if att_year is not None else item.att_year)}
 
 
 def _categories(totals: dict) -> list[dict]:
@@ -109,7 +111,7 @@ def _form_summary(form_cd: str) -> tuple:
 
 
 def _amount(item, element: str | None) -> int | None:
-    """:attr:`Item.amount <hometax_decrypt.yesone.model.Item.amount>` with its form's element
+    """:attr:`Item.amount <hometax_decrypt.records.model.Item.amount>` with its form's element
     already known."""
     if element is None:
         return None
@@ -122,7 +124,7 @@ def _amount(item, element: str | None) -> int | None:
 def projection(doc, deadline=None) -> dict:
     """What :func:`totals` needs of one document, and nothing else: who appears in which form, and
     each item's person, form and contribution (a category's amount, or a dependant flag). Small and
-    picklable: a bulk run keeps these instead of the documents (:mod:`hometax_decrypt.bulk`)."""
+    picklable: a bulk run keeps these instead of the documents (:mod:`hometax_decrypt.service.batch`)."""
     year = doc.doc.att_year or ""
     present = []
     for form in doc.forms:
@@ -140,7 +142,7 @@ def projection(doc, deadline=None) -> dict:
         if counted:
             contribution = ("amount", key, _amount(item, element))
         else:
-            contribution = ("flag", dependant_flag(person, item))
+            contribution = ("flag", dependant_flag(person, item, att_year=doc.doc.att_year))
         items.append((_person_key(person), person.resid, person.name, form_cd, contribution))
     return {"seq": doc.doc.seq or "", "att_year": doc.doc.att_year, "year": year,
             "present": present, "items": items}

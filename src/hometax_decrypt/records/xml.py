@@ -6,7 +6,7 @@ The parser itself is configured never to resolve entities, load a DTD or touch t
 
 Size and time are bounded before the model is built: the elements and attributes of the part together
 count against ``Limits.max_xml_elements``, one element may carry at most :data:`MAX_ATTRIBUTES`
-attributes (NTS elements have fewer than ten), and the document's :class:`~hometax_decrypt.limits.Deadline`
+attributes (NTS elements have fewer than ten), and the document's :class:`~hometax_decrypt.document.limits.Deadline`
 is checked while walking the tree and while building the model. Text between elements (mixed
 content, e.g. ``<sum>1</sum>x``) has no place in the model and is never NTS data: it is refused as
 damaged rather than silently dropped.
@@ -20,7 +20,7 @@ from lxml import etree
 
 from .. import errors
 from ..document.limits import Deadline, Limits, resolve
-from .model import DocInfo, Document, Form, Item, Node, Person
+from .model import DocInfo, Document, Form, Item, Node, Person, bind_tax_year
 
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 _CONTAINERS = ("yesone", "doc", "form", "man", "data", "sum_data")
@@ -226,9 +226,9 @@ def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | No
     finally:
         w.release()
     dl.check()
-    return Document(doc=doc if doc is not None else DocInfo(), children=children,
-                    root_attrs=root_attrs, part="XML", doc_position=doc_pos,
-                    text=_text(root, True))
+    return bind_tax_year(Document(doc=doc if doc is not None else DocInfo(), children=children,
+                                  root_attrs=root_attrs, part="XML", doc_position=doc_pos,
+                                  text=_text(root, True)))
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ that is not processed (a folder, macOS metadata, a hidden file) is reported with
 
 Flask-free (the HTTP API's /batch and the CLI's ``batch`` both use it; moved here from web/batch.py).
 ``config``: anything with ``batch_max_files``, ``batch_max_total_bytes`` and ``zip_max_ratio`` (the
-settings object, the web config, or the bulk command's :class:`hometax_decrypt.bulk.ZipLimits`)."""
+settings object, the web config, or the bulk command's :class:`hometax_decrypt.service.batch.ZipLimits`)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 
 - :func:`collect` turns the paths into tasks: a file, every ``*.pdf``/``*.zip`` under a folder
   (recursively, hidden ones skipped) and every entry of a ZIP (checked first with the API's ZIP
-  limits, :func:`hometax_decrypt.archive.checked_entries`: a ZIP bomb fails as one entry, its
+  limits, :func:`hometax_decrypt.service.archive.checked_entries`: a ZIP bomb fails as one entry, its
   documents are never inflated). A task is a path (and a ZIP member): no document is read here.
 - a pool of worker processes (``jobs``, all cores by default) reads, parses and serializes one
   document per task; every failure stays with its file (a code of the error table, or
@@ -15,7 +15,7 @@
   (``jobs`` × 4 documents), whatever the number of files: CSV and NDJSON rows are written and
   forgotten; JSON documents too, XLSX rows go through XlsxWriter's ``constant_memory`` mode (each row
   flushed to a temporary file in the output's folder). What is kept per document is small: its line
-  of the result table, and for JSON and XLSX its :func:`~hometax_decrypt.yesone.summary.projection`
+  of the result table, and for JSON and XLSX its :func:`~hometax_decrypt.records.summary.projection`
   (person, form and amount of each item, for the totals that close the file).
 
 The output is the same as the format's writer over all the documents read (a test proves it byte for
@@ -89,7 +89,7 @@ def _is_zip(path: Path) -> bool:
 
 def collect(paths: Iterable[str], zip_limits: ZipLimits) -> Iterator[Task | service.FileResult]:
     """The tasks of ``paths`` in a stable order; a path or ZIP that cannot be used is a failed
-    :class:`~hometax_decrypt.service.FileResult` in its place."""
+    :class:`~hometax_decrypt.service.operations.FileResult` in its place."""
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
