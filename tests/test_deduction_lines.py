@@ -363,3 +363,16 @@ def test_the_new_error_keeps_the_table_consistent():
     exits = [s.exit_code for s in errors.SPECS.values()]
     assert len(exits) == len(set(exits) | {3}) - 0 or exits.count(10) == 1
     assert errors.SPECS["bad_lines"].exit_code not in {0, 1, 7, 9}
+
+
+def test_returns_and_lines_files_match_the_published_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "docs" / "deductions.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$defs"]["line"]["properties"]["key"]["enum"] == keys()
+    docs = [parse_document(S2020 / "all.pdf"), parse_document(S2022 / "all.pdf"), parse_xml(builder.year_xml(2024))]
+    for ret in lines_of(docs, mask=True):
+        jsonschema.validate(ret.to_dict(), schema)
+    jsonschema.validate({"att_year": 2021, "lines": [{"key": "medical.general", "amount": 1}]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"att_year": 2021, "lines": [{"key": "medical.general", "amount": 1.5}]}, schema)
