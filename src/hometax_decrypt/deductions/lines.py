@@ -38,7 +38,6 @@ from ..yesone.owner import FIRST_PERSON, HEADER, NONE, SUBSCRIBER, Owner, owner_
 WHOLE_YEAR = "01-12"
 LINES_FILE = "lines_file"  # the taxpayer rule of a return read from a user's lines file
 _RULE_STRENGTH = {HEADER: 3, SUBSCRIBER: 2, FIRST_PERSON: 1, NONE: 0, LINES_FILE: 0}
-CARD_KINDS = {"G1": "credit", "G2": "cash", "G3": "debit", "G4": "debit"}
 MAX_FILE_LINES = 10_000  # a lines file is a person's return: a few dozen lines
 
 
@@ -65,12 +64,21 @@ class Spec:
                                           bool(ln.get("periods")), i)
                       for i, ln in enumerate(data["lines"])}
         card = data["card"]
-        self.uses: dict[str, str] = dict(card["uses"])  # use_place_cd -> element stem
-        self.use_keys = {"1": "general", "2": "market", "3": "transit", "4": "culture"}
+        # use_place_cd -> sum_data element stem, and -> the use part of the key, from the card use
+        # lines' reads (use_place_cd 1 → gnrl → card.*.general, …)
+        self.uses: dict[str, str] = {}
+        self.use_keys: dict[str, str] = {}
+        for s in self.lines.values():
+            for r in s.reads if s.periods else ():
+                self.uses[r["use_place_cd"]] = r["sum_data"]
+                self.use_keys[r["use_place_cd"]] = s.key.split(".")[2]
         self.year_element = card["year_element"]
         self.splits: dict[int, list[dict]] = {int(y): p["split"] for y, p in card["periods"].items()}
         self.whole_year = data["whole_year"]
         self.not_lines = data.get("not_lines", [])
+        # card form family -> kind, from the card use lines' reads (G4 제로페이 → debit)
+        self.card_kinds: dict[str, str] = {f: s.key.split(".")[1] for s in self.lines.values() if s.periods
+                                           for r in s.reads for f in r["forms"]}
         # card totals lines (no period), by sum_data element
         self.card_totals = [(s, r["sum_data"]) for s in self.lines.values() if not s.periods
                             for r in s.reads if "sum_data" in r]
@@ -334,7 +342,7 @@ def _read_form(b: _Builder, form, person) -> None:
     form_cd = form.form_cd
     who = b.person(person.resid, person.name)
     described = b.year in b.spec.years
-    if form_cd[:2] in CARD_KINDS and described:
+    if form_cd[:2] in b.spec.card_kinds and described:
         _read_cards(b, form, person, who)
         return
     for item in person.items:
@@ -422,7 +430,7 @@ def _read_cards(b: _Builder, form, person, who: dict) -> None:
     """One card form of one person: a line per use (× period where the year splits), from
     ``sum_data`` when the form has it, else from the items."""
     form_cd = form.form_cd
-    kind = CARD_KINDS[form_cd[:2]]
+    kind = b.spec.card_kinds[form_cd[:2]]
     sd = person.sum_data_amounts() if person.sum_data is not None else None
     split = b.spec.splits.get(b.year, [])
     by_use: dict[str, list] = {}
