@@ -50,6 +50,12 @@ SPECS: dict[str, ErrorSpec] = {
         ErrorSpec("usage", None, 2, 400,
                   "Invalid arguments.",
                   "요청이 올바르지 않습니다."),
+        # A 공제신고서 lines file (hometax_decrypt.deductions) that cannot be used: an unknown key, a
+        # period that tax year does not have, an amount that is not an integer of 원. 422: the
+        # request is well-formed, its content is refused. No NTS equivalent.
+        ErrorSpec("bad_lines", None, 10, 422,
+                  "The deduction lines are not valid.",
+                  "공제신고서 항목 자료가 올바르지 않습니다."),
     )
 }
 
@@ -124,7 +130,11 @@ class UsageError(HometaxError):
     code = "usage"
 
 
+class BadLines(HometaxError):
+    code = "bad_lines"
+
+
 BY_CODE: dict[str, type[HometaxError]] = {
     c.code: c for c in (PasswordRequired, WrongPassword, NotNtsDocument, Damaged, TooLarge, Timeout,
-                         UsageError)
+                         UsageError, BadLines)
 }

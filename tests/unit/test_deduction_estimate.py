@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import importlib
 
 from hometax_decrypt.deductions import BadLine, BadSalary, estimate, rules_for
-from hometax_decrypt.deductions.estimate import birth_from_resid
+from hometax_decrypt.deductions.estimator import birth_from_resid
 
 
 def L(key, amount, period="01-12", person=None):
@@ -218,7 +218,7 @@ def test_birth_from_resid():
 # ---- properties --------------------------------------------------------------------------------
 
 def test_2020_estimate_uses_only_2020_rules(monkeypatch):
-    est_mod = importlib.import_module("hometax_decrypt.deductions.estimate")  # the module, not the function
+    est_mod = importlib.import_module("hometax_decrypt.deductions.estimator")  # the module, not the function
     asked = []
     real = est_mod.rules_for
     monkeypatch.setattr(est_mod, "rules_for", lambda y: asked.append(y) or real(y))

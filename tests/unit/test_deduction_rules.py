@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from hometax_decrypt.deductions.estimate import parse_period
+from hometax_decrypt.deductions.estimator import parse_period
 from hometax_decrypt.deductions.rules import CONFIDENCE, NoRules, rules_for, sources, years
 
 YEARS = list(range(2020, 2027))

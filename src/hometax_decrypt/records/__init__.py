@@ -13,6 +13,7 @@ from .catalog import Catalog, FormInfo, catalog
 from .model import (Breakdown, DocInfo, Document, Form, Item, Node, Person, mask_resid, to_date,
                     to_int)
 from .kind import document_kind
+from .owner import Owner, owner_of
 from .sam import parse_sam
 from .serialize import document_to_dict
 from .summary import summarize, totals
@@ -34,4 +35,4 @@ def parse_document(source, password=None, limits: Limits | None = None) -> Docum
 __all__ = ["parse_document", "parse_xml", "parse_sam", "to_xml", "document_to_dict", "summarize",
            "totals", "document_kind", "Document", "DocInfo", "Form",
            "Person", "Item", "Node", "Breakdown", "Catalog", "FormInfo", "catalog", "mask_resid",
-           "to_int", "to_date"]
+           "to_int", "to_date", "Owner", "owner_of"]
