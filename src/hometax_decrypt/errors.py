@@ -56,6 +56,11 @@ SPECS: dict[str, ErrorSpec] = {
         ErrorSpec("bad_lines", None, 10, 422,
                   "The deduction lines are not valid.",
                   "공제신고서 항목 자료가 올바르지 않습니다."),
+        # 총급여 for the deduction estimate that is not a whole, non-negative number of 원 (missing is
+        # not an error: the estimate then says the salary is missing). CLI: a usage error.
+        ErrorSpec("bad_salary", None, 2, 422,
+                  "The salary (총급여) must be a whole, non-negative number of won.",
+                  "총급여는 0 이상의 정수(원)로 입력하세요."),
     )
 }
 
@@ -134,7 +139,11 @@ class BadLines(HometaxError):
     code = "bad_lines"
 
 
+class BadSalary(HometaxError):
+    code = "bad_salary"
+
+
 BY_CODE: dict[str, type[HometaxError]] = {
     c.code: c for c in (PasswordRequired, WrongPassword, NotNtsDocument, Damaged, TooLarge, Timeout,
-                         UsageError, BadLines)
+                         UsageError, BadLines, BadSalary)
 }

@@ -176,7 +176,9 @@ def test_year_without_rules_is_not_computed():
 def test_bad_salary(salary):
     with pytest.raises(BadSalary) as exc:
         estimate(2024, [], salary=salary)
-    assert isinstance(exc.value, ValueError) and exc.value.code == "bad_lines"
+    # one entry of the error table: HTTP 422, CLI exit 2 (a usage error), English and Korean text
+    assert isinstance(exc.value, ValueError) and exc.value.code == "bad_salary"
+    assert (exc.value.http_status, exc.value.exit_code) == (422, 2) and exc.value.message_ko
 
 
 @pytest.mark.parametrize("line", [
