@@ -168,8 +168,9 @@ def shoot(shots: Path, page, name: str, top: str | None = None, **kwargs) -> Non
 
 
 def number(text: str) -> int | None:
+    """A figure as the page prints it: 1,234; −1,234 for what reduces another category; — for none."""
     text = text.strip()
-    return None if text == "—" else int(text.replace(",", ""))
+    return None if text == "—" else int(text.replace(",", "").replace("\u2212", "-"))
 
 
 @pytest.fixture(scope="module")
@@ -251,17 +252,19 @@ def test_totals_per_year_and_category_are_the_servers_and_never_add_years(sessio
             want[(exp["year"], key)] = {"label": t["label"], "count": t["count"], "amount": t["amount"]}
     shown = {}
     for r in page.locator("#category-totals tbody tr").all():
-        shown[(r.get_attribute("data-year"), r.get_attribute("data-category"))] = {
-            "label": r.locator("th").inner_text(),
-            "count": number(r.locator("td.count").inner_text()),
-            "amount": number(r.locator("td.amount").inner_text()),
-        }
+        key = (r.get_attribute("data-year"), r.get_attribute("data-category"))
+        amount = number(r.locator("td.amount").text_content())  # inside a closed <details>
+        label = r.locator("th").text_content()
+        if key[1] == "medical_insurance_claims":  # what comes off 의료비: said so, and printed with −
+            assert label.endswith(" (의료비에서 빼는 금액)") and amount <= 0, (label, amount)
+            label, amount = label.removesuffix(" (의료비에서 빼는 금액)"), -amount
+        shown[key] = {"label": label, "count": number(r.locator("td.count").text_content()), "amount": amount}
     assert shown == want
     assert page.locator("#totals-warning").is_hidden()  # every file here is authentic
-    # per person and year: the duplicates are said, in Korean
-    years = set(page.locator("#person-totals tbody tr").evaluate_all("rs => rs.map(r => r.dataset.year)"))
+    # per employee and year: the duplicates are said, in Korean
+    years = set(page.locator("#employee-totals details.employee").evaluate_all("ds => ds.map(d => d.dataset.year)"))
     assert years == {"2020", "2022"}
-    dup = page.locator("#person-totals tr.duplicate").all_text_contents()  # inside a closed <details>
+    dup = page.locator("#employee-totals li.duplicate").all_text_contents()
     assert dup and all("한 번만 더했습니다" in t for t in dup)
 
 
@@ -410,13 +413,26 @@ def test_screenshots_go_to_pytests_temp_dir(session, shots, tmp_path_factory):
 def test_decrypted_pdf_of_the_encrypted_file(session):
     page = session["page"]
     r = row(page, "all-password-1234567.pdf")
+    decrypts = lambda: [u for u in session["rec"].requests if u.endswith("/api/v1/decrypt")]  # noqa: E731
+    before = len(decrypts())
+    r.get_by_role("button", name=re.compile("암호를 푼 PDF")).click()
+    # first the warning, in the row, and no request for the file yet (the click handler would have
+    # sent it synchronously; the evaluate round trip below comes after its request event)
+    notice = r.locator(".pdf-notice")
+    assert notice.is_visible() and "위변조 의심" in notice.inner_text() and "사본" in notice.inner_text()
+    page.evaluate("() => new Promise(r => requestAnimationFrame(r))")
+    assert len(decrypts()) == before
     with page.expect_download() as d:
-        r.get_by_role("button", name=re.compile("PDF")).click()
+        notice.get_by_role("button", name="알겠습니다, 내려받기").click()
+    assert r.locator(".pdf-notice").count() == 0 and len(decrypts()) == before + 1
     data = Path(d.value.path()).read_bytes()
     with pikepdf.open(io.BytesIO(data)) as pdf:  # no password needed any more
         assert not pdf.is_encrypted
     assert hometax_decrypt.extract(data) == hometax_decrypt.extract(
         (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes(), SAMPLE_PASSWORD)
+    # what the notice said: the copy is judged 위변조 의심, and the verdict names it
+    v = hometax_decrypt.verify(data)
+    assert v.status in ("tampered", "unsigned") and "암호를 푼 PDF" in v.summary_ko
 
 
 def test_nothing_persists_and_nothing_leaves_the_origin(session, stack):
@@ -554,10 +570,21 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
         assert badges == {"good.pdf": ("진본 확인", "authentic"),
                           "forged.pdf": ("발급기관 미확인", "untrusted_issuer"),
                           "tampered.pdf": ("위변조 의심", "tampered")}
-        # the server's own Korean reason (issue 10: was the page's own table of NTS codes)
-        assert row(page, "forged.pdf").locator(".reason").inner_text() == hometax_decrypt.verify(forged).reason_ko
-        assert row(page, "tampered.pdf").locator(".reason").inner_text() == hometax_decrypt.verify(tampered).reason_ko
-        assert "발급 후 문서가 바뀌었습니다" in row(page, "tampered.pdf").locator(".reason").inner_text()
+        # each verdict in the server's plain Korean with the next step (issue 21; the page keeps no
+        # sentence of its own); the technical reason only under 자료 보기
+        for name, blob in (("good.pdf", good), ("forged.pdf", forged), ("tampered.pdf", tampered)):
+            v = hometax_decrypt.verify(blob)
+            cell = row(page, name).locator("td.verification")
+            assert cell.locator(".verdict-summary").inner_text() == v.summary_ko
+            assert cell.locator(".verdict-advice").inner_text() == v.advice_ko
+            assert v.reason_ko not in cell.inner_text()
+            row(page, name).get_by_role("button", name=f"{name} 자료 보기").click()
+            detail = page.locator(f'#results-body tr[data-file="{name}"] + tr.detail')
+            facts = dict(zip(detail.locator("dt").all_inner_texts(), detail.locator("dd").all_inner_texts()))
+            assert (facts["판단 사유"], facts["판단 코드"]) == (v.reason_ko, v.reason_code)
+            row(page, name).get_by_role("button", name=f"{name} 자료 보기").click()
+        assert row(page, "tampered.pdf").locator(".verdict-summary").inner_text().startswith("원본이 아닙니다")
+        assert "홈택스에서 원본 PDF를 다시" in row(page, "tampered.pdf").locator(".verdict-advice").inner_text()
         assert page.locator("#counts").inner_text() == "진본 확인 1개 · 발급기관 미확인 1개 · 위변조 의심 1개"
         errors = {name: (row(page, name).locator(".error-message").inner_text(),
                          row(page, name).locator(".error-message").get_attribute("data-code"))
@@ -610,13 +637,13 @@ def test_new_years_flags_kind_and_korean_reason(browser, stack):
         warnings = page.locator("tr.detail:not([hidden]) ul.doc-warnings li").evaluate_all(
             "ls => ls.map(l => l.dataset.code)")
         assert "not_simplified" in warnings and "outdated_forms" in warnings
-        # totals: one block per person and year, never added across years; the flag is not an amount
-        person_rows = page.locator("#person-totals tbody tr")
-        mine = [r for r in person_rows.all() if r.locator("td").first.text_content() == builder.EMPLOYEE[1]]
-        assert {r.get_attribute("data-year") for r in mine} == {"2023", "2024"}
-        flag_rows = [r for r in mine if r.get_attribute("class") == "dependant-flag"]
-        assert [r.get_attribute("data-year") for r in flag_rows] == ["2024", "2024"]
-        medical = {r.get_attribute("data-year"): number(r.locator("td.amount").inner_text())
+        # totals: one block per employee and year, never added across years; the flag is not an amount
+        mine = page.locator("#employee-totals details.employee").all()
+        mine = [d for d in mine if d.get_attribute("data-employee").endswith("|" + builder.EMPLOYEE[1])]
+        assert {d.get_attribute("data-year") for d in mine} == {"2023", "2024"}
+        flag_rows = [li for d in mine for li in d.locator("li.dependant-flag").all()]
+        assert [li.get_attribute("data-year") for li in flag_rows] == ["2024", "2024"]
+        medical = {r.get_attribute("data-year"): number(r.locator("td.amount").text_content())
                    for r in page.locator("#category-totals tbody tr[data-category=medical]").all()}
         xml = {y: etree.fromstring(builder.year_xml(y)) for y in (2023, 2024)}
         assert medical == {str(y): sum(int(s.text) for s in x.iterfind("form[@form_cd='B101Y']/man/data/sum"))
