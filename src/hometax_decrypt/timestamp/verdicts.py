@@ -244,10 +244,6 @@ for _problem, (_en, _ko) in TSA_PROBLEMS.items():
          f"The file is intact and its TSA certificate is recognised, but it fails at genTime: {_en}",
          f"내용은 발급 당시 그대로지만, 타임스탬프 인증서에 문제가 있습니다: {_ko}", _TSA_FAILED)
 
-# What the page says of a file it could not judge (no verification object at all: a bare XML/SAM).
-NO_VERDICT_KO = "진본 여부를 확인하지 못했습니다."
-
-
 def verdict(code: str) -> Verdict:
     """The table's row for ``code`` (a KeyError for a code nobody wrote down: a bug, never a file's)."""
     return VERDICTS[code]
