@@ -143,3 +143,12 @@ def test_the_page_keeps_no_verdict_sentence_of_its_own():
 
 def test_result_reexports_the_verifier_codes():
     assert result_module.OK == verdicts.OK == 0 and result_module.BYTE_RANGE == verdicts.BYTE_RANGE == 2110
+
+
+def test_the_docs_table_is_the_table():
+    """docs/verification.md lists every row as the table has it (code, verifier code, status, HR's
+    summary)."""
+    text = (ROOT / "docs" / "verification.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| (\d+) \| (\w+) \| (.+) \|$", text, re.M)
+    assert {c: (int(n), st, summ) for c, n, st, summ in rows} == {
+        c: (v.verifier_code, v.status, v.summary_ko) for c, v in VERDICTS.items()}
