@@ -68,7 +68,8 @@ class _Facts:
             status = "tampered"
         return Verification(
             authentic=authentic, intact=intact, trust=self.trust, verifier_code=code, reason=v.reason,
-            reason_ko=v.reason_ko, reason_code=reason_code, gen_time=_iso(self.gen_time) if self.gen_time else None,
+            reason_ko=v.reason_ko, reason_code=reason_code,
+            gen_time=_iso(self.gen_time) if self.gen_time else None,
             hash_alg=self.hash_alg, hash_value=self.hash_value, tsa=self.tsa,
             covers_whole_file=self.covers, status=status, trust_anchor=self.anchor)
 

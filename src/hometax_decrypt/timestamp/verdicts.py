@@ -6,9 +6,9 @@ sentence saying what the verdict means for them (``summary_ko``) and one saying 
 Why one table: the sentences used to be written inline where each check fails (``locate``, ``cms``,
 ``trust``, ``check``) and two of them were copied into the upload page. A sentence changed in one place
 then disagreed with its copy, and nobody could list the verdicts HR may see. Now the checks name a
-reason code (``raise fail("hash_mismatch")``, :func:`.result.fail`), :class:`~.result.Verification` carries it, and its
-``to_dict`` reads every sentence from here; the page shows what the server sends and keeps no copy
-(``tests/unit/test_verdicts.py`` holds both to that).
+reason code (``raise fail("hash_mismatch")``, :func:`.result.fail`), :class:`~.result.Verification`
+carries it, and its ``to_dict`` reads every sentence from here; the page shows what the server sends
+and keeps no copy (``tests/unit/test_verdicts.py`` holds both to that).
 
 The reasons are technical (for the 자료 보기 details and for logs); ``summary_ko`` + ``advice_ko`` are
 for a person who does not know what a /ByteRange is.
