@@ -28,23 +28,30 @@
     totalsSection: $("totals-section"),
     totalsWarning: $("totals-warning"),
     categoryTotals: $("category-totals"),
-    personTotals: $("person-totals"),
+    employeeTotals: $("employee-totals"),
     totalsStatus: $("totals-status"),
+    onlyProblems: $("only-problems"),
+    problemCount: $("problem-count"),
+    passwordFile: $("password-file"),
+    passwordFileStatus: $("password-file-status"),
+    passwordFileClear: $("password-file-clear"),
   };
 
   const won = new Intl.NumberFormat("ko-KR");
 
-  // The three badges of the issue; a file without any NTS timestamp counts as suspect too.
-  const BADGES = {
-    authentic: { label: "진본 확인", cls: "badge-ok",
-      text: "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다." },
-    untrusted_issuer: { label: "발급기관 미확인", cls: "badge-warn",
-      text: "내용은 발급 당시 그대로지만, 타임스탬프를 찍은 기관이 국세청으로 확인되지 않습니다." },
-    tampered: { label: "위변조 의심", cls: "badge-bad",
-      text: "발급 이후 문서가 바뀌었거나 타임스탬프가 맞지 않습니다." },
-    unsigned: { label: "위변조 의심", cls: "badge-bad",
-      text: "국세청 타임스탬프가 없는 문서입니다." },
+  // Every verdict sentence comes from the server (verification.label_ko, summary_ko, advice_ko,
+  // reason_ko: the one verdict table, timestamp/verdicts.py). The page keeps only each status's
+  // colour and, for the counts line, its label — held equal to the table's by
+  // tests/unit/test_verdicts.py.
+  const STATUS_LABELS = {
+    authentic: "진본 확인",
+    untrusted_issuer: "발급기관 미확인",
+    tampered: "위변조 의심",
+    unsigned: "위변조 의심",
   };
+  const BADGE_CLASS = { authentic: "badge-ok", untrusted_issuer: "badge-warn", tampered: "badge-bad",
+    unsigned: "badge-bad" };
+  const NO_VERDICT = "진본 여부를 확인하지 못했습니다.";
 
   // Messages come from the server's one error table (GET /api/v1/messages; every error answer
   // carries its own message_ko too). Only "network" is the page's own: no server answered.
@@ -250,8 +257,7 @@
         for (const item of man.items || []) items.push({ form, man, item });
       }
     }
-    // The document's own person: <doc> names it from 2022 on; before, the first person listed.
-    const first = (doc.people || [])[0] || {};
+    const owner = ownerOf(doc);
     const summary = [];
     const flags = [];
     for (const person of doc.summary || []) {
@@ -265,8 +271,9 @@
     }
     return {
       raw: doc,
-      name: info.name || first.name || "",
-      resid: text(info.resid || first.resid),
+      owner,
+      name: owner.name,
+      resid: owner.resid,
       year: info.att_year || "",
       seq: info.seq || "",
       docType: info.doc_type || "",
@@ -283,6 +290,117 @@
     };
   }
 
+  // The employee the document belongs to. The server says so (documents[].owner = {resid, name,
+  // rule}, and is_owner on each person); only an answer without it (an older server) falls back to
+  // the rule the page used before: <doc> names the employee from 2022 on, before that the first
+  // person listed. The rule is shown under 자료 보기, so HR can see why.
+  const OWNER_RULES = {
+    doc: "문서 머리(<doc>)에 적힌 근로자입니다.",
+    first_person: "문서에 근로자 정보가 따로 없어, 처음 나오는 사람을 근로자로 보았습니다.",
+  };
+  function ownerOf(doc) {
+    const o = doc.owner;
+    if (o && (o.name || o.resid)) {
+      return { name: o.name || "", resid: text(o.resid), rule: o.rule || "",
+        ruleKo: o.rule_ko || OWNER_RULES[o.rule] || text(o.rule), fromServer: true };
+    }
+    const info = doc.doc || {};
+    const people = doc.people || [];
+    const flagged = people.find((p) => p.is_owner);
+    if (flagged) return { name: flagged.name || "", resid: text(flagged.resid), rule: "", ruleKo: "", fromServer: true };
+    if (info.name || info.resid) {
+      return { name: info.name || "", resid: text(info.resid), rule: "doc", ruleKo: OWNER_RULES.doc, fromServer: false };
+    }
+    const first = people[0] || {};
+    return { name: first.name || "", resid: text(first.resid), rule: "first_person",
+      ruleKo: OWNER_RULES.first_person, fromServer: false };
+  }
+
+  // A person of the totals as one key (resident numbers come masked: with the name, it tells two
+  // people apart as well as the server's key does).
+  function personKey(p) {
+    return `${text(p.resid)}|${p.name || ""}`;
+  }
+
+  // ---- password list ------------------------------------------------------------------------
+  // The same file as the CLI's --password-file: lines "file,password" (CSV, an optional
+  // "file,password" header, UTF-8 or CP949 as Korean Excel saves it); a file is looked up by the name
+  // the table shows (folder/kim.pdf), then by its base name (kim.pdf); an empty password means none.
+  // Read in this tab only: the list never leaves it; each file's own password travels with that file,
+  // as a typed one does. Errors name the line, never its content.
+  let passwordList = null;  // Map name -> password, memory only
+  const PASSWORD_LIST_MAX_BYTES = 8 * 1024 * 1024;
+
+  function parseCsv(textIn) {
+    const rows = [];
+    let row = [];
+    let field = "";
+    let quoted = false;
+    let i = 0;
+    const t = textIn;
+    while (i < t.length) {
+      const c = t[i];
+      if (quoted) {
+        if (c === '"') {
+          if (t[i + 1] === '"') { field += '"'; i += 2; continue; }
+          quoted = false; i += 1; continue;
+        }
+        field += c; i += 1; continue;
+      }
+      if (c === '"' && field === "") { quoted = true; i += 1; continue; }
+      if (c === ",") { row.push(field); field = ""; i += 1; continue; }
+      if (c === "\r" || c === "\n") {
+        row.push(field); rows.push(row); row = []; field = "";
+        i += c === "\r" && t[i + 1] === "\n" ? 2 : 1;
+        continue;
+      }
+      field += c; i += 1;
+    }
+    if (quoted) throw new Error("unterminated quote");
+    if (field !== "" || row.length) { row.push(field); rows.push(row); }
+    return rows;
+  }
+
+  // {map} or {error} (Korean, naming the line only).
+  function readPasswordList(bytes) {
+    if (bytes.byteLength > PASSWORD_LIST_MAX_BYTES) return { error: "비밀번호 목록 파일이 너무 큽니다." };
+    let decoded = null;
+    for (const enc of ["utf-8", "euc-kr"]) {  // WHATWG euc-kr is Windows' CP949
+      try { decoded = new TextDecoder(enc, { fatal: true }).decode(bytes); break; } catch (e) { decoded = null; }
+    }
+    if (decoded === null) return { error: "비밀번호 목록 파일이 UTF-8이나 CP949 글자가 아닙니다." };
+    if (decoded.charCodeAt(0) === 0xfeff) decoded = decoded.slice(1);
+    let rows;
+    try { rows = parseCsv(decoded); } catch (e) { return { error: "비밀번호 목록 파일이 올바른 CSV가 아닙니다." }; }
+    const map = new Map();
+    for (const [index, r] of rows.entries()) {
+      const n = index + 1;
+      if (!r.length || r.every((c) => !c.trim())) continue;
+      if (n === 1 && r.length === 2 && r[0].trim().toLowerCase() === "file"
+          && r[1].trim().toLowerCase() === "password") continue;
+      if (r.length !== 2 || !r[0].trim()) return { error: `비밀번호 목록 ${n}번째 줄: '파일 이름,비밀번호' 형식이 아닙니다.` };
+      const name = r[0].trim();
+      if (map.has(name) && map.get(name) !== r[1]) {
+        return { error: `비밀번호 목록 ${n}번째 줄: 같은 파일에 다른 비밀번호가 또 있습니다.` };
+      }
+      map.set(name, r[1]);
+    }
+    return { map };
+  }
+
+  function passwordFor(entry) {
+    if (passwordList) {
+      for (const name of [entry.source, entry.source.split("/").pop()]) {
+        if (passwordList.has(name)) return passwordList.get(name) || "";
+      }
+    }
+    return els.password.value;
+  }
+
+  function listed(entry) {
+    return Boolean(passwordList) && (passwordList.has(entry.source) || passwordList.has(entry.source.split("/").pop()));
+  }
+
   // ---- processing queue ---------------------------------------------------------------------
   function addFiles(files) {
     let skipped = 0;
@@ -294,6 +412,7 @@
         id: nextId++,
         file,
         name: uniqueName(shown),
+        source: shown,  // the name as chosen (the password list's key), before uniqueName
         override: null,
         usedPassword: null,
         status: "queued",
@@ -328,7 +447,7 @@
 
   async function run(entry) {
     entry.status = "working";
-    entry.usedPassword = entry.override !== null ? entry.override : els.password.value;
+    entry.usedPassword = entry.override !== null ? entry.override : passwordFor(entry);
     entry.abort = new AbortController();
     entry.xml = null;
     active += 1;
@@ -349,7 +468,10 @@
       entry.error = err && err.code ? err : failure("internal");
     }
     active -= 1;
-    if (entries.includes(entry)) render(entry);
+    if (entries.includes(entry)) {
+      render(entry);
+      for (const twin of sameSeq(entry)) render(twin);  // they are twins now: both get the marker
+    }
     pump();
   }
 
@@ -362,10 +484,12 @@
   }
 
   function remove(entry) {
+    const twins = entry.status === "done" ? sameSeq(entry) : [];
     entry.abort.abort();
     entries = entries.filter((e) => e !== entry);
     if (entry.row) entry.row.remove();
     if (entry.detail) entry.detail.remove();
+    for (const twin of twins) render(twin);
     update();
     pump();
   }
@@ -373,17 +497,37 @@
   // ---- rendering ----------------------------------------------------------------------------
   function badge(verification) {
     const status = verification && verification.status;
-    const b = BADGES[status];
-    if (!b) return el("span", { class: "badge badge-unknown", text: "확인 불가" });
-    return el("span", { class: `badge ${b.cls}`, "data-status": status, text: b.label });
+    if (!BADGE_CLASS[status]) return el("span", { class: "badge badge-unknown", text: "확인 불가" });
+    return el("span", { class: `badge ${BADGE_CLASS[status]}`, "data-status": status,
+      text: verification.label_ko || STATUS_LABELS[status] });
   }
 
-  // The server's own Korean reason (Verification.reason_ko); the badge's sentence when it has none.
-  function reasonKo(verification) {
-    if (!verification) return "진본 여부를 확인하지 못했습니다.";
-    if (verification.reason_ko) return verification.reason_ko;
-    const b = BADGES[verification.status];
-    return b ? b.text : "진본 여부를 확인하지 못했습니다.";
+  // What HR reads under the badge: the server's plain sentence and the next step (summary_ko,
+  // advice_ko); the technical reason (reason_ko) is under 자료 보기. An older server without them:
+  // its reason_ko.
+  function verdictLines(verification) {
+    if (!verification) return [el("span", { class: "verdict-summary", text: NO_VERDICT })];
+    return [
+      el("span", { class: "verdict-summary", text: verification.summary_ko || verification.reason_ko || NO_VERDICT }),
+      verification.advice_ko ? el("span", { class: "verdict-advice", text: verification.advice_ko }) : null,
+    ];
+  }
+
+  // Whether a file needs HR's attention: it failed (wrong password, damaged…), it is not 진본 확인,
+  // it is not a 간소화 document, or its 발급번호 is on another file too (the same document twice).
+  function isProblem(entry) {
+    if (entry.status === "error") return true;
+    if (entry.status !== "done") return false;
+    const v = entry.view;
+    return !v.verification || v.verification.status !== "authentic"
+      || (v.kind && v.kind !== "simplified") || sameSeq(entry).length > 0;
+  }
+
+  // The other files (done) with the same 발급번호 and 귀속연도: the same document uploaded twice.
+  function sameSeq(entry) {
+    const v = entry.view;
+    if (!v || !v.seq) return [];
+    return entries.filter((e) => e !== entry && e.status === "done" && e.view.seq === v.seq && e.view.year === v.year);
   }
 
   function fileCell(entry) {
@@ -392,7 +536,8 @@
   }
 
   function render(entry) {
-    const row = el("tr", { "data-file": entry.name, "data-state": entry.status, class: `state-${entry.status}` });
+    const row = el("tr", { "data-file": entry.name, "data-state": entry.status, class: `state-${entry.status}`,
+      "data-problem": isProblem(entry) ? "true" : "false" });
     row.append(fileCell(entry));
     if (entry.status === "queued" || entry.status === "working") {
       row.append(el("td", { colspan: 6, class: "pending" },
@@ -424,16 +569,17 @@
         el("td", { class: "person-name", "data-label": "성명", text: v.name }),
         el("td", { class: "resid", "data-label": "주민등록번호", text: v.resid }),
         el("td", { class: "year", "data-label": "귀속연도", text: v.year }),
-        el("td", { class: "seq", "data-label": "발급번호", text: v.seq }),
+        seqCell(entry),
         el("td", { class: "verification", "data-label": "진본 여부" }, badge(verification),
-          el("span", { class: "reason", text: reasonKo(verification) }),
+          ...verdictLines(verification),
           v.kind && v.kind !== "simplified"
             ? el("span", { class: "kind-note", "data-kind": v.kind, text: `주의: ${v.kindLabel}` }) : null),
         el("td", { class: "num item-count", "data-label": "자료", text: `${won.format(v.items.length)}건` }),
         el("td", { class: "actions" },
           toggle,
-          el("button", { type: "button", class: "button small secondary",
-            "aria-label": `${entry.name} 암호를 푼 PDF 내려받기`, onclick: () => downloadPdf(entry) }, "PDF"),
+          el("button", { type: "button", class: "button small secondary pdf-button", "aria-expanded": "false",
+            "aria-label": `${entry.name} 암호를 푼 PDF 내려받기`, onclick: (ev) => askPdf(entry, ev.currentTarget) },
+          "암호 푼 PDF"),
           el("button", { type: "button", class: "button small secondary",
             "aria-label": `${entry.name} 목록에서 빼기`, onclick: () => remove(entry) }, "빼기")),
       );
@@ -450,11 +596,53 @@
     if (detail) row.after(detail);
     entry.row = row;
     entry.detail = detail;
+    applyFilter(entry);
     if (hadFocus) {
       const target = entry.status === "error" || entry.status === "done"
         ? row.querySelector("input, button") : row.querySelector("th.file");
       if (target) target.focus();
     }
+  }
+
+  function seqCell(entry) {
+    const v = entry.view;
+    const cell = el("td", { class: "seq", "data-label": "발급번호" }, el("span", { text: v.seq }));
+    const twins = sameSeq(entry);
+    if (twins.length) {
+      cell.append(el("span", { class: "dup-seq", "data-count": twins.length + 1,
+        title: twins.map((e) => e.name).join(", "),
+        text: `같은 문서가 ${twins.length + 1}번 올라왔습니다 (${twins.map((e) => e.name).join(", ")}). 합계에는 한 번만 들어갑니다.` }));
+    }
+    return cell;
+  }
+
+  // "문제 있는 파일만 보기": the other rows (and their details) are hidden, not removed.
+  function applyFilter(entry) {
+    const hide = els.onlyProblems.checked && !isProblem(entry);
+    if (entry.row) entry.row.classList.toggle("filtered", hide);
+    if (entry.detail) entry.detail.classList.toggle("filtered", hide);
+  }
+
+  // The password-removed PDF is a copy the NTS timestamp no longer covers: verified again, it is
+  // 위변조 의심. HR is told so before the download starts, in the row, and downloads with a second
+  // click.
+  function askPdf(entry, button) {
+    const cell = button.closest("td");
+    const open = cell.querySelector(".pdf-notice");
+    if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
+    const noticeId = `pdf-notice-${entry.id}`;
+    const notice = el("div", { class: "pdf-notice", id: noticeId, role: "alert" },
+      el("p", { text: "암호를 푼 PDF는 사본입니다. 국세청 원본임을 스스로 증명하지 못해, 진본 확인에서 "
+        + "'위변조 의심'으로 나옵니다. 보관하거나 제출할 원본은 직원이 낸 파일입니다." }),
+      el("button", { type: "button", class: "button small primary pdf-confirm",
+        onclick: () => { notice.remove(); button.setAttribute("aria-expanded", "false"); downloadPdf(entry); } },
+      "알겠습니다, 내려받기"),
+      el("button", { type: "button", class: "button small secondary",
+        onclick: () => { notice.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); } }, "취소"));
+    button.setAttribute("aria-expanded", "true");
+    button.setAttribute("aria-controls", noticeId);
+    cell.append(notice);
+    notice.querySelector(".pdf-confirm").focus();
   }
 
   function errorCell(entry) {
@@ -492,8 +680,13 @@
     const ver = v.verification || {};
     const dl = el("dl", { class: "facts" });
     const fact = (k, val) => { if (val) dl.append(el("dt", { text: k }), el("dd", { text: val })); };
-    fact("진본 여부", BADGES[ver.status] ? BADGES[ver.status].label : "확인 불가");
-    fact("판단 사유", reasonKo(v.verification));
+    fact("근로자", [v.owner.name, v.owner.resid].filter(Boolean).join(" "));
+    fact("근로자 판단 근거", v.owner.ruleKo);
+    fact("진본 여부", ver.label_ko || STATUS_LABELS[ver.status] || "확인 불가");
+    fact("결과", ver.summary_ko);
+    fact("할 일", ver.advice_ko);
+    fact("판단 사유", ver.reason_ko || NO_VERDICT);
+    fact("판단 코드", ver.reason_code);
     fact("타임스탬프 시각", formatTime(ver.gen_time));
     fact("타임스탬프 기관", ver.tsa);
     fact("문서 종류", v.docTypeLabel || DOC_TYPES[v.docType] || v.docType);
@@ -509,20 +702,22 @@
     if (v.summary.length) {
       const tbody = el("tbody");
       for (const s of v.summary) {
-        tbody.append(el("tr", null,
+        const own = personKey(s) === personKey(v.owner);
+        tbody.append(el("tr", { "data-category": s.category, class: REDUCES[s.category] ? "reduction" : null },
           el("td", { text: s.name }),
           el("td", { text: s.resid }),
+          el("td", { class: "role", text: own ? "본인" : "부양가족" }),
           el("td", { text: s.year }),
-          el("td", { text: s.label }),
+          el("td", { text: REDUCES[s.category] ? `${s.label} (${REDUCES_NOTE[s.category]})` : s.label }),
           el("td", { class: "num", text: won.format(s.items) }),
-          el("td", { class: "num", text: s.amount === null || s.amount === undefined ? "—" : formatAmount(s.amount) })));
+          el("td", { class: "num", text: amountText(s.category, s.amount) })));
       }
       cell.append(el("div", { class: "table-wrap" },
         el("table", { class: "summary" },
-          el("caption", { text: "사람별·항목별 합계" }),
+          el("caption", { text: "사람별·항목별 합계 (국세청 간소화 자료의 금액, 공제액 아님)" }),
           el("thead", null, el("tr", null,
             el("th", { scope: "col", text: "성명" }), el("th", { scope: "col", text: "주민등록번호" }),
-            el("th", { scope: "col", text: "귀속연도" }),
+            el("th", { scope: "col", text: "구분" }), el("th", { scope: "col", text: "귀속연도" }),
             el("th", { scope: "col", text: "항목" }), el("th", { scope: "col", class: "num", text: "건수" }),
             el("th", { scope: "col", class: "num", text: "금액(원)" }))),
           tbody)));
@@ -629,10 +824,112 @@
       if (totals.key !== key) return;
       totals.data = null;
       totals.state = "error";
-      totals.error = (err && err.message_ko) || ERRORS_KO.server;
+      totals.error = (err && err.message_ko) || messageKo("internal");
     }
     renderTotals();
   }
+
+  // The medical insurance payouts (실손의료보험금) are not a deduction of their own: they reduce the
+  // 의료비 the NTS lists, so they are shown under 의료비 as what comes off it.
+  const REDUCES = { medical_insurance_claims: "medical" };
+  const REDUCES_NOTE = { medical_insurance_claims: "의료비에서 빼는 금액" };
+
+  function amountText(category, amount) {
+    if (amount === null || amount === undefined) return "—";
+    return REDUCES[category] && amount ? `−${won.format(amount)}` : won.format(amount);
+  }
+
+  // The categories of some people, in the server's order, each reduction right after what it reduces.
+  function categoryOrder(people) {
+    const seen = new Map();
+    for (const p of people) for (const c of p.categories) if (!seen.has(c.category)) seen.set(c.category, c.label);
+    const keys = Array.from(seen.keys());
+    const ordered = keys.filter((k) => !REDUCES[k]);
+    for (const k of keys.filter((key) => REDUCES[key])) {
+      const at = ordered.indexOf(REDUCES[k]);
+      if (at === -1) ordered.push(k); else ordered.splice(at + 1, 0, k);
+    }
+    return ordered.map((k) => ({ key: k, label: seen.get(k) }));
+  }
+
+  // The server's totals per person and year, grouped per employee: the owner of the documents a
+  // person's figures come from (documents[].owner, by 발급번호 and year), the employee first, then
+  // the dependants. A person found in no document of this page forms a group of their own.
+  function employeeGroups(people) {
+    const ownerOfDoc = new Map();
+    for (const e of entries) {
+      if (e.status !== "done") continue;
+      ownerOfDoc.set(`${e.view.year}|${e.view.seq}`, e.view.owner);
+    }
+    const groups = new Map();
+    for (const p of people) {
+      const owners = (p.documents || []).map((seq) => ownerOfDoc.get(`${p.att_year || ""}|${seq}`)).filter(Boolean);
+      const self = owners.find((o) => personKey(o) === personKey(p));
+      const owner = self || owners[0] || { name: p.name, resid: text(p.resid) };
+      const key = `${personKey(owner)}|${p.att_year || ""}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { owner, year: p.att_year || "", employee: null, dependants: [] };
+        groups.set(key, g);
+      }
+      if (personKey(owner) === personKey(p)) g.employee = p; else g.dependants.push(p);
+    }
+    return Array.from(groups.values()).sort((x, y) => (x.owner.name || "").localeCompare(y.owner.name || "", "ko")
+      || x.year.localeCompare(y.year));
+  }
+
+  function employeeBlock(g) {
+    const people = [g.employee, ...g.dependants].filter(Boolean);
+    const head = el("tr", null, el("th", { scope: "col", text: "항목" }));
+    for (const p of people) {
+      head.append(el("th", { scope: "col", class: "num person", "data-role": p === g.employee ? "employee" : "dependant" },
+        el("span", { text: p.name || "(이름 없음)" }),
+        el("span", { class: "role", text: p === g.employee ? "본인" : "부양가족" })));
+    }
+    const tbody = el("tbody");
+    for (const c of categoryOrder(people)) {
+      const reduces = REDUCES[c.key];
+      const label = reduces ? `└ ${c.label} (${REDUCES_NOTE[c.key]})` : c.label;
+      const tr = el("tr", { "data-category": c.key, class: reduces ? "reduction" : null },
+        el("th", { scope: "row", text: label }));
+      for (const p of people) {
+        const hit = p.categories.find((x) => x.category === c.key);
+        tr.append(el("td", { class: "num amount", "data-person": personKey(p),
+          text: hit ? amountText(c.key, hit.amount) : "" },
+        hit ? el("span", { class: "count", text: ` (${won.format(hit.items)}건)` }) : null));
+      }
+      tbody.append(tr);
+    }
+    const notes = el("ul", { class: "employee-notes" });
+    for (const p of people) {
+      for (const f of p.dependant_flags || []) {
+        notes.append(el("li", { class: "dependant-flag", "data-year": g.year,
+          text: `소득기준 초과 여부: ${f.name || ""} ${text(f.resid)} (관계코드 ${f.relation || "?"}) — `
+            + `${f.over_income_label || f.over_income || "?"}` }));
+      }
+      if ((p.duplicates || []).length) {
+        const forms = Array.from(new Set(p.duplicates.map((d) => d.form_cd))).join(", ");
+        notes.append(el("li", { class: "duplicate", "data-year": g.year,
+          text: `${p.name || ""}: 같은 귀속연도의 같은 자료(${forms})가 여러 파일에 있어 한 번만 더했습니다.` }));
+      }
+    }
+    const who = [g.owner.name || "(이름 없음)", g.owner.resid].filter(Boolean).join(" ");
+    const summary = el("summary", null,
+      el("span", { class: "employee-name", text: who }),
+      el("span", { class: "employee-year", text: `${g.year || "미상"}년 귀속` }),
+      el("span", { class: "employee-count", text: g.dependants.length ? `부양가족 ${g.dependants.length}명` : "본인 자료만" }));
+    return el("details", { class: "employee", "data-employee": personKey(g.owner), "data-year": g.year,
+      open: employeeCount <= 5 },
+    summary,
+    el("div", { class: "table-wrap" },
+      el("table", { class: "employee-table" },
+        el("caption", { class: "visually-hidden", text: `${who} ${g.year}년 귀속 항목별 금액` }),
+        el("thead", null, head), tbody)),
+    notes.childElementCount ? notes : null);
+  }
+
+  let employeeCount = 0;
+  let renderedTotals = null;
 
   function renderTotals() {
     const done = entries.filter((e) => e.status === "done");
@@ -647,44 +944,25 @@
     els.totalsStatus.textContent = totals.state === "loading" ? "합계를 계산하는 중…"
       : totals.state === "error" ? `합계를 받지 못했습니다: ${totals.error}`
         : data && data.missing ? `파일 ${data.missing}개의 자료를 받지 못해 합계에서 빠졌습니다.` : "";
+    // Rebuilt only for a new answer, so that the employees HR opened stay open.
+    if (data === renderedTotals) return;
+    renderedTotals = data;
     const cBody = els.categoryTotals.tBodies[0];
     cBody.replaceChildren();
     els.categoryTotals.tFoot.replaceChildren();
-    const pBody = els.personTotals.tBodies[0];
-    pBody.replaceChildren();
+    els.employeeTotals.replaceChildren();
     if (!data) return;
-    const amount = (a) => (a === null || a === undefined ? "—" : won.format(a));
+    const groups = employeeGroups(data.people);
+    employeeCount = groups.length;
+    els.employeeTotals.append(...groups.map(employeeBlock));
     for (const y of data.years) {
       for (const c of y.categories) {
-        cBody.append(el("tr", { "data-category": c.category, "data-year": y.att_year || "" },
+        const reduces = REDUCES[c.category];
+        cBody.append(el("tr", { "data-category": c.category, "data-year": y.att_year || "", class: reduces ? "reduction" : null },
           el("td", { class: "year", text: y.att_year || "미상" }),
-          el("th", { scope: "row", text: c.label }),
+          el("th", { scope: "row", text: reduces ? `${c.label} (${REDUCES_NOTE[c.category]})` : c.label }),
           el("td", { class: "num count", text: won.format(c.items) }),
-          el("td", { class: "num amount", text: amount(c.amount) })));
-      }
-    }
-    for (const p of data.people) {
-      const resid = text(p.resid);
-      for (const c of p.categories) {
-        pBody.append(el("tr", { "data-category": c.category, "data-year": p.att_year || "" },
-          el("td", { text: p.name || "" }), el("td", { text: resid }),
-          el("td", { class: "year", text: p.att_year || "미상" }), el("td", { text: c.label }),
-          el("td", { class: "num count", text: won.format(c.items) }),
-          el("td", { class: "num amount", text: amount(c.amount) })));
-      }
-      for (const f of p.dependant_flags) {
-        pBody.append(el("tr", { class: "dependant-flag", "data-year": p.att_year || "" },
-          el("td", { text: p.name || "" }), el("td", { text: resid }),
-          el("td", { class: "year", text: p.att_year || "미상" }),
-          el("td", { colspan: 3, text: `소득기준 초과 부양가족: ${f.name || ""} ${text(f.resid)} `
-            + `(관계코드 ${f.relation || "?"}) — ${f.over_income_label || f.over_income || "?"}` })));
-      }
-      if (p.duplicates.length) {
-        const forms = Array.from(new Set(p.duplicates.map((d) => d.form_cd))).join(", ");
-        pBody.append(el("tr", { class: "duplicate", "data-year": p.att_year || "" },
-          el("td", { text: p.name || "" }), el("td", { text: resid }),
-          el("td", { class: "year", text: p.att_year || "미상" }),
-          el("td", { colspan: 3, text: `중복: 같은 귀속연도의 같은 자료(${forms})가 여러 파일에 있어 한 번만 더했습니다.` })));
+          el("td", { class: "num amount", text: amountText(c.category, c.amount) })));
       }
     }
   }
@@ -715,6 +993,8 @@
       ? `진본 확인 ${counts.authentic}개 · 발급기관 미확인 ${counts.untrusted_issuer}개 · 위변조 의심 ${counts.suspect}개`
       : "";
     els.counts.hidden = !ok;
+    const problems = entries.filter(isProblem).length;
+    els.problemCount.textContent = finished ? `문제 있는 파일 ${won.format(problems)}개` : "";
     els.empty.hidden = total > 0;
     const busy = finished < total;
     for (const button of downloadButtons) button.disabled = ok === 0 || busy;
@@ -819,6 +1099,41 @@
     });
   }
 
+  els.onlyProblems.addEventListener("change", () => {
+    for (const e of entries) applyFilter(e);
+  });
+
+  els.passwordFile.addEventListener("change", async () => {
+    const file = els.passwordFile.files && els.passwordFile.files[0];
+    els.passwordFile.value = "";
+    if (!file) return;
+    const got = readPasswordList(new Uint8Array(await file.arrayBuffer()));
+    if (got.error) {
+      els.passwordFileStatus.textContent = got.error;
+      els.passwordFileStatus.dataset.state = "error";
+      return;
+    }
+    passwordList = got.map;
+    els.passwordFileStatus.dataset.state = "loaded";
+    els.passwordFileStatus.textContent = `비밀번호 목록을 읽었습니다: 파일 ${won.format(got.map.size)}개. `
+      + "목록에 없는 파일은 위의 비밀번호를 씁니다.";
+    els.passwordFileClear.hidden = false;
+    // Files that failed for a password and are in the list now: again, with the list's password.
+    for (const e of entries) {
+      if (e.status === "error" && PASSWORD_ERRORS.has(e.error && e.error.code) && listed(e)) {
+        e.override = null;
+        retry(e);
+      }
+    }
+  });
+
+  els.passwordFileClear.addEventListener("click", () => {
+    passwordList = null;
+    els.passwordFileStatus.textContent = "비밀번호 목록을 지웠습니다.";
+    els.passwordFileStatus.dataset.state = "empty";
+    els.passwordFileClear.hidden = true;
+  });
+
   els.clear.addEventListener("click", () => {
     for (const e of entries) e.abort.abort();
     entries = [];
@@ -834,9 +1149,10 @@
     formatsLoading = fetch(`${API}/formats`, { cache: "no-store" })
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error("formats"))))
       .then((body) => {
-        for (const [i, f] of (body.formats || []).entries()) {
+        // XLSX is HR's file (the primary button); the others are for other programs.
+        for (const f of body.formats || []) {
           const button = el("button", { type: "button", id: `download-${f.name}`, disabled: true,
-            class: `button ${i === 0 ? "primary" : "secondary"}`, text: `${f.label_ko} 내려받기`,
+            class: `button ${f.name === "xlsx" ? "primary" : "secondary"}`, text: `${f.label_ko} 내려받기`,
             onclick: () => downloadBatch(f.name) });
           els.clear.before(button);
           downloadButtons.push(button);

@@ -168,8 +168,9 @@ def shoot(shots: Path, page, name: str, top: str | None = None, **kwargs) -> Non
 
 
 def number(text: str) -> int | None:
+    """A figure as the page prints it: 1,234; −1,234 for what reduces another category; — for none."""
     text = text.strip()
-    return None if text == "—" else int(text.replace(",", ""))
+    return None if text == "—" else int(text.replace(",", "").replace("\u2212", "-"))
 
 
 @pytest.fixture(scope="module")
@@ -251,17 +252,19 @@ def test_totals_per_year_and_category_are_the_servers_and_never_add_years(sessio
             want[(exp["year"], key)] = {"label": t["label"], "count": t["count"], "amount": t["amount"]}
     shown = {}
     for r in page.locator("#category-totals tbody tr").all():
-        shown[(r.get_attribute("data-year"), r.get_attribute("data-category"))] = {
-            "label": r.locator("th").inner_text(),
-            "count": number(r.locator("td.count").inner_text()),
-            "amount": number(r.locator("td.amount").inner_text()),
-        }
+        key = (r.get_attribute("data-year"), r.get_attribute("data-category"))
+        amount = number(r.locator("td.amount").text_content())  # inside a closed <details>
+        label = r.locator("th").text_content()
+        if key[1] == "medical_insurance_claims":  # what comes off 의료비: said so, and printed with −
+            assert label.endswith(" (의료비에서 빼는 금액)") and amount <= 0, (label, amount)
+            label, amount = label.removesuffix(" (의료비에서 빼는 금액)"), -amount
+        shown[key] = {"label": label, "count": number(r.locator("td.count").text_content()), "amount": amount}
     assert shown == want
     assert page.locator("#totals-warning").is_hidden()  # every file here is authentic
-    # per person and year: the duplicates are said, in Korean
-    years = set(page.locator("#person-totals tbody tr").evaluate_all("rs => rs.map(r => r.dataset.year)"))
+    # per employee and year: the duplicates are said, in Korean
+    years = set(page.locator("#employee-totals details.employee").evaluate_all("ds => ds.map(d => d.dataset.year)"))
     assert years == {"2020", "2022"}
-    dup = page.locator("#person-totals tr.duplicate").all_text_contents()  # inside a closed <details>
+    dup = page.locator("#employee-totals li.duplicate").all_text_contents()
     assert dup and all("한 번만 더했습니다" in t for t in dup)
 
 
@@ -410,13 +413,26 @@ def test_screenshots_go_to_pytests_temp_dir(session, shots, tmp_path_factory):
 def test_decrypted_pdf_of_the_encrypted_file(session):
     page = session["page"]
     r = row(page, "all-password-1234567.pdf")
+    decrypts = lambda: [u for u in session["rec"].requests if u.endswith("/api/v1/decrypt")]  # noqa: E731
+    before = len(decrypts())
+    r.get_by_role("button", name=re.compile("암호를 푼 PDF")).click()
+    # first the warning, in the row, and no request for the file yet (the click handler would have
+    # sent it synchronously; the evaluate round trip below comes after its request event)
+    notice = r.locator(".pdf-notice")
+    assert notice.is_visible() and "위변조 의심" in notice.inner_text() and "사본" in notice.inner_text()
+    page.evaluate("() => new Promise(r => requestAnimationFrame(r))")
+    assert len(decrypts()) == before
     with page.expect_download() as d:
-        r.get_by_role("button", name=re.compile("PDF")).click()
+        notice.get_by_role("button", name="알겠습니다, 내려받기").click()
+    assert r.locator(".pdf-notice").count() == 0 and len(decrypts()) == before + 1
     data = Path(d.value.path()).read_bytes()
     with pikepdf.open(io.BytesIO(data)) as pdf:  # no password needed any more
         assert not pdf.is_encrypted
     assert hometax_decrypt.extract(data) == hometax_decrypt.extract(
         (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes(), SAMPLE_PASSWORD)
+    # what the notice said: the copy is judged 위변조 의심, and the verdict names it
+    v = hometax_decrypt.verify(data)
+    assert v.status in ("tampered", "unsigned") and "암호를 푼 PDF" in v.summary_ko
 
 
 def test_nothing_persists_and_nothing_leaves_the_origin(session, stack):
@@ -554,10 +570,21 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
         assert badges == {"good.pdf": ("진본 확인", "authentic"),
                           "forged.pdf": ("발급기관 미확인", "untrusted_issuer"),
                           "tampered.pdf": ("위변조 의심", "tampered")}
-        # the server's own Korean reason (issue 10: was the page's own table of NTS codes)
-        assert row(page, "forged.pdf").locator(".reason").inner_text() == hometax_decrypt.verify(forged).reason_ko
-        assert row(page, "tampered.pdf").locator(".reason").inner_text() == hometax_decrypt.verify(tampered).reason_ko
-        assert "발급 후 문서가 바뀌었습니다" in row(page, "tampered.pdf").locator(".reason").inner_text()
+        # each verdict in the server's plain Korean with the next step (issue 21; the page keeps no
+        # sentence of its own); the technical reason only under 자료 보기
+        for name, blob in (("good.pdf", good), ("forged.pdf", forged), ("tampered.pdf", tampered)):
+            v = hometax_decrypt.verify(blob)
+            cell = row(page, name).locator("td.verification")
+            assert cell.locator(".verdict-summary").inner_text() == v.summary_ko
+            assert cell.locator(".verdict-advice").inner_text() == v.advice_ko
+            assert v.reason_ko not in cell.inner_text()
+            row(page, name).get_by_role("button", name=f"{name} 자료 보기").click()
+            detail = page.locator(f'#results-body tr[data-file="{name}"] + tr.detail')
+            facts = dict(zip(detail.locator("dt").all_inner_texts(), detail.locator("dd").all_inner_texts()))
+            assert (facts["판단 사유"], facts["판단 코드"]) == (v.reason_ko, v.reason_code)
+            row(page, name).get_by_role("button", name=f"{name} 자료 보기").click()
+        assert row(page, "tampered.pdf").locator(".verdict-summary").inner_text().startswith("원본이 아닙니다")
+        assert "홈택스에서 원본 PDF를 다시" in row(page, "tampered.pdf").locator(".verdict-advice").inner_text()
         assert page.locator("#counts").inner_text() == "진본 확인 1개 · 발급기관 미확인 1개 · 위변조 의심 1개"
         errors = {name: (row(page, name).locator(".error-message").inner_text(),
                          row(page, name).locator(".error-message").get_attribute("data-code"))
@@ -610,13 +637,13 @@ def test_new_years_flags_kind_and_korean_reason(browser, stack):
         warnings = page.locator("tr.detail:not([hidden]) ul.doc-warnings li").evaluate_all(
             "ls => ls.map(l => l.dataset.code)")
         assert "not_simplified" in warnings and "outdated_forms" in warnings
-        # totals: one block per person and year, never added across years; the flag is not an amount
-        person_rows = page.locator("#person-totals tbody tr")
-        mine = [r for r in person_rows.all() if r.locator("td").first.text_content() == builder.EMPLOYEE[1]]
-        assert {r.get_attribute("data-year") for r in mine} == {"2023", "2024"}
-        flag_rows = [r for r in mine if r.get_attribute("class") == "dependant-flag"]
-        assert [r.get_attribute("data-year") for r in flag_rows] == ["2024", "2024"]
-        medical = {r.get_attribute("data-year"): number(r.locator("td.amount").inner_text())
+        # totals: one block per employee and year, never added across years; the flag is not an amount
+        mine = page.locator("#employee-totals details.employee").all()
+        mine = [d for d in mine if d.get_attribute("data-employee").endswith("|" + builder.EMPLOYEE[1])]
+        assert {d.get_attribute("data-year") for d in mine} == {"2023", "2024"}
+        flag_rows = [li for d in mine for li in d.locator("li.dependant-flag").all()]
+        assert [li.get_attribute("data-year") for li in flag_rows] == ["2024", "2024"]
+        medical = {r.get_attribute("data-year"): number(r.locator("td.amount").text_content())
                    for r in page.locator("#category-totals tbody tr[data-category=medical]").all()}
         xml = {y: etree.fromstring(builder.year_xml(y)) for y in (2023, 2024)}
         assert medical == {str(y): sum(int(s.text) for s in x.iterfind("form[@form_cd='B101Y']/man/data/sum"))
@@ -624,3 +651,232 @@ def test_new_years_flags_kind_and_korean_reason(browser, stack):
         assert rec.errors == []
     finally:
         ctx.close()
+
+
+# -- issue 21: the page for the HR office ------------------------------------------------------------
+
+def test_totals_per_employee_with_dependants_and_stated_amounts(session, shots):
+    """Per employee (the document's owner) and year, the employee's column first and each dependant's
+    after it; every figure the server's total of that person, equal here to the library's summary of
+    that year's all.pdf (the other 2020 files repeat its data); 실손의료보험금 right under 의료비, as
+    what comes off it; the amounts named as the NTS's stated amounts, not deductions; the company
+    sums after the employees and closed."""
+    from hometax_decrypt.records import summary
+    from hometax_decrypt.records.model import mask_resid
+    page = session["page"]
+    wait_totals(page)
+    notice = " ".join(page.locator("#stated-amounts").inner_text().split())
+    assert "국세청 간소화 자료에 적힌 금액이며 공제액이 아닙니다" in notice
+    assert page.evaluate("""() => {
+        const e = document.getElementById("employee-totals"), c = document.getElementById("company-totals");
+        return Boolean(e.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING) && !c.open; }""")
+    blocks = page.locator("#employee-totals details.employee")
+    assert [(b.get_attribute("data-employee"), b.get_attribute("data-year")) for b in blocks.all()] == [
+        ("750101-1******|고길동", "2020"), ("750101-1******|고길동", "2022")]
+    for block, source in zip(blocks.all(), ("nts-2020/all.pdf", "nts-2022/all.pdf")):
+        people = summary.summarize(hometax_decrypt.parse((SAMPLES / source).read_bytes()))
+        heads = block.locator("thead th.person")
+        assert heads.evaluate_all("hs => hs.map(h => h.dataset.role)") == ["employee"] + ["dependant"] * (len(people) - 1)
+        assert heads.first.text_content() == "고길동본인"
+        assert sorted(heads.locator("span:not(.role)").all_text_contents()[1:]) == sorted(
+            p["name"] for p in people if p["name"] != "고길동")
+        categories = block.locator("tbody tr").evaluate_all("rs => rs.map(r => r.dataset.category)")
+        assert categories.index("medical_insurance_claims") == categories.index("medical") + 1
+        claims = block.locator("tbody tr[data-category=medical_insurance_claims]")
+        assert "의료비에서 빼는 금액" in claims.locator("th").text_content()
+        for p in people:
+            key = f"{mask_resid(p['resid'])}|{p['name']}"
+            for c in p["categories"]:
+                cell = block.locator(f'tbody tr[data-category="{c["category"]}"] td[data-person="{key}"]')
+                shown = cell.text_content().split(" (")[0]
+                want = c["amount"] if c["category"] != "medical_insurance_claims" else -(c["amount"] or 0)
+                assert number(shown) == want, (source, p["name"], c["category"])
+                assert f"({c['items']}건)" in cell.text_content()
+    shoot(shots, page, "screenshot-employees.png", "#totals-section")
+
+
+def test_xlsx_is_offered_first_and_csv_is_said_to_be_for_machines(session):
+    page = session["page"]
+    buttons = page.locator(".toolbar button[id^=download-]")
+    assert buttons.first.get_attribute("id") == "download-xlsx"
+    assert "primary" in page.locator("#download-xlsx").get_attribute("class")
+    assert all("primary" not in b.get_attribute("class") for b in buttons.all()[1:])
+    hint = page.locator("#formats-hint").inner_text()
+    assert "엑셀(XLSX)" in hint and "기계용" in hint
+
+
+def test_only_problem_files_and_the_same_document_twice(browser, stack, shots):
+    """'문제 있는 파일만 보기' hides the files that need nothing; two files with one 발급번호 (the same
+    document uploaded twice) are marked as such in both rows and counted once in the totals."""
+    medical = (SAMPLES / "nts-2020" / "basic" / "medical.pdf").read_bytes()
+    donation = (SAMPLES / "nts-2020" / "basic" / "donation.pdf").read_bytes()
+    insurance = (SAMPLES / "nts-2020" / "basic" / "insurance.pdf").read_bytes()  # its own 발급번호
+    tampered = insurance[:1000] + bytes([insurance[1000] ^ 1]) + insurance[1001:]
+    pdf = "application/pdf"
+    uploads = [{"name": "kim.pdf", "mimeType": pdf, "buffer": medical},
+               {"name": "donation.pdf", "mimeType": pdf, "buffer": donation},
+               {"name": "kim-again.pdf", "mimeType": pdf, "buffer": medical},
+               {"name": "tampered.pdf", "mimeType": pdf, "buffer": tampered},
+               {"name": "broken.pdf", "mimeType": pdf, "buffer": b"%PDF-1.4 not really"}]
+    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(stack.base_url + "/")
+        page.set_input_files("#file-input", uploads)
+        wait_settled(page, len(uploads))
+        wait_totals(page)
+        for name, other in (("kim.pdf", "kim-again.pdf"), ("kim-again.pdf", "kim.pdf")):
+            marker = row(page, name).locator(".dup-seq")
+            assert marker.get_attribute("data-count") == "2" and other in marker.inner_text()
+        assert page.locator("#results-body .dup-seq").count() == 2
+        dup = page.locator("#employee-totals li.duplicate").all_text_contents()
+        assert dup and all("한 번만 더했습니다" in t for t in dup)
+
+        visible = lambda: sorted(page.locator("#results-body tr[data-file]:visible").evaluate_all(  # noqa: E731
+            "rs => rs.map(r => r.dataset.file)"))
+        assert len(visible()) == 5
+        page.check("#only-problems")
+        assert visible() == ["broken.pdf", "kim-again.pdf", "kim.pdf", "tampered.pdf"]
+        assert page.locator("#problem-count").inner_text() == "문제 있는 파일 4개"
+        shoot(shots, page, "screenshot-problems.png", "#results-section")
+        page.uncheck("#only-problems")
+        assert len(visible()) == 5
+        # removing one twin clears the other's marker
+        row(page, "kim-again.pdf").get_by_role("button", name="kim-again.pdf 목록에서 빼기").click()
+        assert row(page, "kim.pdf").locator(".dup-seq").count() == 0
+        assert rec.errors == []
+    finally:
+        ctx.close()
+
+
+def test_password_list_file_opens_each_file_with_its_own_password(browser, stack, tmp_path):
+    """The CLI's --password-file format (here CP949, as Korean Excel saves it, with a header), read in
+    the page: files that failed with the common password are retried with the list's; each request
+    carries only its own file's password, and the list never leaves the page."""
+    other_pw = "다른암호12"
+    pdf = "application/pdf"
+    uploads = [
+        {"name": "a.pdf", "mimeType": pdf, "buffer": (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes()},
+        {"name": "b.pdf", "mimeType": pdf, "buffer": builder_pdf(other_pw)},
+        {"name": "c.pdf", "mimeType": pdf, "buffer": (SAMPLES / "nts-2020" / "basic" / "medical.pdf").read_bytes()},
+    ]
+    listing = f"file,password\r\na.pdf,{SAMPLE_PASSWORD}\r\n\"b.pdf\",{other_pw}\r\n".encode("cp949")
+    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    # what each request's form carried (Chromium does not report multipart bodies with files)
+    page.add_init_script("""(() => {
+        const sent = window.__sent = [];
+        const fetch0 = window.fetch;
+        window.fetch = function (url, init) {
+            const form = init && init.body instanceof FormData ? init.body : null;
+            if (form) sent.push({ url: String(url), fields: Array.from(form.entries()).map(
+                ([k, v]) => [k, typeof v === "string" ? v : `file:${v.name}`]) });
+            return fetch0.apply(this, arguments);
+        };
+    })();""")
+    try:
+        page.goto(stack.base_url + "/")
+        # a broken list first: the line is named, its content is not
+        page.set_input_files("#password-file", {"name": "pw.csv", "mimeType": "text/csv",
+                                                "buffer": b"a.pdf,secret-one\nb.pdf,x,y\n"})
+        status = page.locator("#password-file-status")
+        page.wait_for_function("() => document.getElementById('password-file-status').dataset.state === 'error'")
+        assert "2번째 줄" in status.inner_text() and "secret-one" not in status.inner_text()
+
+        page.fill("#password", COMMON_PASSWORD)
+        page.set_input_files("#file-input", uploads)
+        wait_settled(page, 3)
+        assert [row(page, n).get_attribute("data-state") for n in ("a.pdf", "b.pdf", "c.pdf")] == [
+            "error", "error", "done"]
+        page.set_input_files("#password-file", {"name": "pw.csv", "mimeType": "text/csv", "buffer": listing})
+        page.wait_for_selector('#results-body tr[data-file="b.pdf"][data-state=done]', timeout=60_000)
+        page.wait_for_selector('#results-body tr[data-file="a.pdf"][data-state=done]', timeout=60_000)
+        assert "파일 2개" in status.inner_text()
+        assert row(page, "b.pdf").locator("td.person-name").inner_text() == "김테스트"
+
+        sent = page.evaluate("() => window.__sent")
+        passwords = {}  # file -> the passwords its /documents requests carried, in order
+        for s in sent:
+            fields = dict(s["fields"])
+            if s["url"].endswith("/api/v1/documents"):
+                passwords.setdefault(fields["file"].removeprefix("file:"), []).append(fields.get("password"))
+        assert passwords == {"a.pdf": [COMMON_PASSWORD, SAMPLE_PASSWORD], "b.pdf": [COMMON_PASSWORD, other_pw],
+                             "c.pdf": [COMMON_PASSWORD]}
+        # the list itself goes nowhere: no field of any request holds it, no URL a password
+        assert not any("file,password" in str(v) or "pw.csv" in str(v) for s in sent for _, v in s["fields"])
+        assert not any(SAMPLE_PASSWORD in u or other_pw in u for u in rec.requests)
+        assert rec.errors == []
+    finally:
+        ctx.close()
+
+
+def builder_pdf(password: str) -> bytes:
+    from tests.support import builder
+    return builder.build_nts_pdf(encryption="aes-256", user_password=password)
+
+
+def test_the_servers_owner_decides_the_employee(browser, stack):
+    """documents[].owner (branch i21-exports) is the employee, not the page's own guess: here the
+    answer is rewritten on its way to name the child, and the page follows it — in the row, under
+    자료 보기 (with the rule), and in the per-employee totals."""
+    from tests.support import builder
+    child_masked = f"{builder.CHILD[0][:6]}-{builder.CHILD[0][6]}******"
+
+    def with_owner(route):
+        response = route.fetch()
+        body = response.json()
+        for doc in body["documents"]:
+            doc["owner"] = {"resid": child_masked, "name": builder.CHILD[1], "rule": "test",
+                            "rule_ko": "시험용: 서버가 정한 근로자입니다."}
+            for p in doc["people"]:
+                p["is_owner"] = p["name"] == builder.CHILD[1]
+        route.fulfill(response=response, json=body)
+
+    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        page.route("**/api/v1/documents", with_owner)
+        page.goto(stack.base_url + "/")
+        page.set_input_files("#file-input", [{"name": "y2024.pdf", "mimeType": "application/pdf",
+                                              "buffer": builder.year_pdf(2024)}])
+        wait_settled(page, 1)
+        wait_totals(page)
+        r = row(page, "y2024.pdf")
+        assert (r.locator("td.person-name").inner_text(), r.locator("td.resid").inner_text()) == (
+            builder.CHILD[1], child_masked)
+        r.get_by_role("button", name="y2024.pdf 자료 보기").click()
+        detail = page.locator("tr.detail:not([hidden])")
+        facts = dict(zip(detail.locator("dt").all_inner_texts(), detail.locator("dd").all_inner_texts()))
+        assert facts["근로자 판단 근거"] == "시험용: 서버가 정한 근로자입니다."
+        block = page.locator("#employee-totals details.employee")
+        assert block.count() == 1 and block.get_attribute("data-employee") == f"{child_masked}|{builder.CHILD[1]}"
+        assert block.locator("thead th.person").evaluate_all("hs => hs.map(h => h.dataset.role)") == [
+            "employee", "dependant"]
+        assert rec.errors == []
+    finally:
+        ctx.close()
+
+
+def test_a_failed_totals_request_is_said_in_korean(browser, stack):
+    """An answer without a JSON error (a proxy's page) still gives a Korean message (the page used to
+    throw a ReferenceError on ERRORS_KO here)."""
+    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        page.route("**/api/v1/export", lambda route: route.fulfill(status=500, body="oops",
+                                                                     content_type="text/plain"))
+        page.goto(stack.base_url + "/")
+        page.set_input_files("#file-input", [str(SAMPLES / "nts-2020" / "basic" / "medical.pdf")])
+        wait_settled(page, 1)
+        page.wait_for_selector("#totals-section[data-state=error]", state="attached", timeout=60_000)
+        internal = page.evaluate("async () => (await (await fetch('/api/v1/messages')).json()).messages.internal")
+        assert internal and page.locator("#totals-status").inner_text() == f"합계를 받지 못했습니다: {internal}"
+        assert rec.errors == []
+    finally:
+        ctx.close()
+
+
+def test_pdf_notice_screenshot(session, shots):
+    page = session["page"]
+    r = row(page, "all.pdf")
+    r.get_by_role("button", name=re.compile("암호를 푼 PDF")).click()
+    assert r.locator(".pdf-notice").is_visible()
+    shoot(shots, page, "screenshot-pdf-notice.png", '#results-body tr[data-file="all.pdf"]')
+    r.locator(".pdf-notice").get_by_role("button", name="취소").click()
+    assert r.locator(".pdf-notice").count() == 0

@@ -645,7 +645,7 @@ def test_der_anchor_and_env_trust_dir(tmp_path, generated):
 
 def test_to_dict_is_json_with_every_field(generated, test_trust):
     d = verify_bytes(generated, trust=test_trust).to_dict()
-    assert FIELDS | {"status"} == set(d)
+    assert FIELDS | {"status", "reason_code", "label_ko", "summary_ko", "advice_ko"} == set(d)
     assert json.loads(json.dumps(d)) == d
 
 

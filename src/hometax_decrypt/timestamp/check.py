@@ -10,9 +10,9 @@ from .. import errors
 from ..document.limits import Limits, resolve
 from ..document.source import Source, read_source
 from . import cms, locate
-from .result import (ASN1_ERRORS, BYTE_RANGE, CERTIFICATE, HASH_MISMATCH, OK, TOKEN_PARSE_ERROR,
-                     TRUSTED, Failure, Verification)
+from .result import ASN1_ERRORS, OK, TRUSTED, Failure, Verification
 from .trust import TrustStore, default_trust
+from .verdicts import verdict
 
 
 def verify(source: Source, limits: Limits | None = None, trust: TrustStore | None = None) -> Verification:
@@ -27,12 +27,8 @@ def verify_bytes(data: bytes, trust: TrustStore | None = None) -> Verification:
     data = bytes(data)
     v = _verify(data, trust if trust is not None else default_trust())
     if not v.authentic and v.status != "unsigned" and locate.more_than_one_byte_range(data):
-        return _Facts().result(BYTE_RANGE, *_MORE_THAN_ONE)
+        return _Facts().result("byte_range_more_than_one")
     return v
-
-
-_MORE_THAN_ONE = ("The file has more than one signature /ByteRange; an NTS document carries exactly one.",
-                  "서명 영역(/ByteRange)이 둘 이상 있습니다. 국세청 문서에는 하나만 있습니다.")
 
 
 def _iso(t: _dt.datetime) -> str:
@@ -56,7 +52,11 @@ class _Facts:
         self.anchor: str | None = None
         self.unsigned = False
 
-    def result(self, code: int, reason: str, reason_ko: str, intact: bool = False) -> Verification:
+    def result(self, reason_code: str, intact: bool = False) -> Verification:
+        """The verdict ``reason_code`` of :data:`.verdicts.VERDICTS` (its code and sentences) with the
+        facts established so far."""
+        v = verdict(reason_code)
+        code = v.verifier_code
         authentic = intact and self.trust in TRUSTED and code == OK
         if authentic:
             status = "authentic"
@@ -67,8 +67,9 @@ class _Facts:
         else:
             status = "tampered"
         return Verification(
-            authentic=authentic, intact=intact, trust=self.trust, verifier_code=code, reason=reason,
-            reason_ko=reason_ko, gen_time=_iso(self.gen_time) if self.gen_time else None,
+            authentic=authentic, intact=intact, trust=self.trust, verifier_code=code, reason=v.reason,
+            reason_ko=v.reason_ko, reason_code=reason_code,
+            gen_time=_iso(self.gen_time) if self.gen_time else None,
             hash_alg=self.hash_alg, hash_value=self.hash_value, tsa=self.tsa,
             covers_whole_file=self.covers, status=status, trust_anchor=self.anchor)
 
@@ -88,36 +89,22 @@ def _verify(data: bytes, store: TrustStore) -> Verification:
         cms.check_signature(token, signer)
     except locate.Unsigned as f:
         facts.unsigned = True
-        return facts.result(f.code, f.reason, f.reason_ko)
+        return facts.result(f.reason_code)
     except Failure as f:
-        return facts.result(f.code, f.reason, f.reason_ko)
+        return facts.result(f.reason_code)
     except ASN1_ERRORS:  # asn1crypto parses lazily: a malformed field fails where it is read
-        return facts.result(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.",
-                            "타임스탬프 토큰을 해석할 수 없습니다.")
+        return facts.result("token_unparseable")
     # The token is sound and ``signer`` signed it. Whose certificate is it? Asked even when the file
     # no longer matches, so that "NTS-issued, then changed" reads differently from a forgery.
     imprint_ok = cms.imprint_matches(data, loc.segments, stamp)
     decision = store.evaluate(signer, stamp.gen_time)
     facts.trust, facts.anchor = decision.trust, decision.anchor
     if not imprint_ok:
-        return facts.result(HASH_MISMATCH, "The signed bytes do not match the hash in the timestamp: "
-                                           "the file was changed after it was stamped.",
-                            "문서 내용이 타임스탬프와 맞지 않습니다: 발급 후 문서가 바뀌었습니다.")
+        return facts.result("hash_mismatch")
     if not loc.covers_whole_file:
-        return facts.result(BYTE_RANGE, "The signed byte range does not reach the end of the file: bytes "
-                                        "after it (for example an appended revision) are not covered by "
-                                        "the timestamp.",
-                            "타임스탬프가 문서 끝까지 덮지 않습니다: 그 뒤에 덧붙은 내용(예: 추가 수정본)은 "
-                            "타임스탬프로 보증되지 않습니다.")
+        return facts.result("byte_range_not_whole_file")
     if decision.trust == "chain":
-        return facts.result(OK, "The file is intact and the timestamp was issued by a trusted timestamp "
-                                "authority (its certificate chains, valid at genTime, to a trust anchor: "
-                                "the GPKI CAs the package ships, or one added).",
-                            "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다(타임스탬프 인증서가 발급 "
-                            "시각에 신뢰하는 인증기관으로 이어집니다).", intact=True)
+        return facts.result("authentic_chain", intact=True)
     if decision.trust == "pinned":
-        return facts.result(OK, "The file is intact and the timestamp was issued by a trusted timestamp "
-                                "authority (its certificate is a pinned NTS TSA certificate).",
-                            "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다(등록된 국세청 타임스탬프 "
-                            "인증서입니다).", intact=True)
-    return facts.result(CERTIFICATE, *decision.reason, intact=True)
+        return facts.result("authentic_pinned", intact=True)
+    return facts.result(decision.reason, intact=True)

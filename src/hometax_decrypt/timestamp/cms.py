@@ -27,8 +27,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from .result import (SIGNATURE_INVALID, TOKEN_PARSE_ERROR, UNSUPPORTED_HASH,
-                     Failure)
+from .result import Failure, fail
 
 # -- hard limits on hostile input ---------------------------------------------------------------------
 MAX_DER_DEPTH = 32  # a real token nests ~12 deep
@@ -88,8 +87,7 @@ def clear_caches() -> None:
 
 
 def _parse_error() -> Failure:
-    return Failure(TOKEN_PARSE_ERROR, "The timestamp token cannot be parsed.",
-                   "타임스탬프 토큰을 해석할 수 없습니다.")
+    return fail("token_unparseable")
 
 
 # == the DER scan ======================================================================================
@@ -170,8 +168,7 @@ def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIn
     the next time the same bytes stand at the same depth, with its element count, and not indexed:
     these are only ever read whole (the signer is looked up by the set's bytes, see
     :func:`signer_of`)."""
-    bad = Failure(TOKEN_PARSE_ERROR, "The timestamp token is not well-formed DER.",
-                  "타임스탬프 토큰의 형식(DER)이 올바르지 않습니다.")
+    bad = fail("token_not_der")
     ix = DerIndex(raw)
     nodes, skips = ix.nodes, ix.skip
     token, tst_info = kind == TOKEN, kind == TST_INFO
@@ -196,8 +193,7 @@ def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIn
             raise bad
         count += 1
         if count > MAX_DER_ELEMENTS:
-            raise Failure(TOKEN_PARSE_ERROR, "The timestamp token has too many ASN.1 elements.",
-                          "타임스탬프 토큰의 구성 요소가 너무 많습니다.")
+            raise fail("token_too_many_elements")
         start = pos
         tag = raw[pos]
         pos += 1
@@ -238,8 +234,7 @@ def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIn
         if tag & 0x20:  # constructed: descend
             depth = len(stack)
             if depth > MAX_DER_DEPTH:
-                raise Failure(TOKEN_PARSE_ERROR, "The timestamp token nests too deeply.",
-                              "타임스탬프 토큰의 구조가 너무 깊게 중첩되어 있습니다.")
+                raise fail("token_too_deep")
             if pending is None and kind is not None and (
                     (token and ((tag == _CTX0 and depth == _CERT_SET_DEPTH)
                                 or (end - start >= _OPAQUE_MIN and (
@@ -357,13 +352,11 @@ def parse_token(raw: bytes) -> Token:
     (RFC 5652 §3) with SignedData (§5.1) of an encapsulated TSTInfo (RFC 3161 §2.4.2)."""
     ix = der_index(raw, kind=TOKEN)  # raises Failure(2106) on anything but bounded, definite-length DER
     if raw[ix.end(0):].strip(b"\0"):
-        raise Failure(TOKEN_PARSE_ERROR, "The signature /Contents holds data after the timestamp token.",
-                      "타임스탬프 토큰 뒤에 다른 데이터가 붙어 있습니다.")
+        raise fail("token_trailing_data")
     content_type, explicit = ix.expect(0, _SEQUENCE, (2, 2))
     ix.expect(content_type, _OID)
     if ix.der(content_type) != _SIGNED_DATA:
-        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token is not CMS SignedData.",
-                      "타임스탬프 토큰이 CMS 서명 데이터가 아닙니다.")
+        raise fail("token_not_signed_data")
     (signed_data,) = ix.expect(explicit, _CTX0, (1, 1))
     sd = ix.expect(signed_data, _SEQUENCE, (3, 6))
     ix.expect(sd[0], _INTEGER)
@@ -371,19 +364,16 @@ def parse_token(raw: bytes) -> Token:
     eci = ix.expect(sd[2], _SEQUENCE, (1, 2))
     ix.expect(eci[0], _OID)
     if ix.der(eci[0]) != _TST_INFO:
-        raise Failure(TOKEN_PARSE_ERROR, "The signed content is not an RFC 3161 TSTInfo.",
-                      "서명된 내용이 RFC 3161 타임스탬프 정보가 아닙니다.")
+        raise fail("token_not_tst_info")
     octets = ix.children(eci[1]) if len(eci) == 2 and ix.tag(eci[1]) == _CTX0 else []
     if len(octets) != 1 or ix.tag(octets[0]) != _OCTET_STRING or ix.is_empty(octets[0]):
-        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token has no TSTInfo (detached content).",
-                      "타임스탬프 토큰에 타임스탬프 정보(TSTInfo)가 없습니다.")
+        raise fail("token_detached")
     tst_der = ix.content(octets[0])
     tst = der_index(tst_der, whole=True, kind=TST_INFO)
     ix.expect(sd[-1], _SET)
     signer_infos = ix.children(sd[-1])
     if len(signer_infos) != 1:
-        raise Failure(TOKEN_PARSE_ERROR, "The timestamp token must have exactly one signer.",
-                      "타임스탬프 토큰의 서명자가 하나가 아닙니다.")
+        raise fail("token_signer_count")
     certificates = [i for i in sd[3:-1] if ix.tag(i) == _CTX0]
     if len(certificates) != 1 or ix.is_empty(certificates[0]):
         raise _no_certificate()
@@ -413,8 +403,7 @@ def parse_token(raw: bytes) -> Token:
 
 
 def _no_certificate() -> Failure:
-    return Failure(TOKEN_PARSE_ERROR, "The timestamp token carries no TSA certificate.",
-                   "타임스탬프 토큰에 타임스탬프 인증서가 없습니다.")
+    return fail("token_no_certificate")
 
 
 def read_stamp(token: Token) -> Stamp:
@@ -423,8 +412,7 @@ def read_stamp(token: Token) -> Stamp:
     fields = tst.expect(0, _SEQUENCE, (5, 10))
     tst.expect(fields[0], _INTEGER)
     if tst.content(fields[0]) != b"\x01":
-        raise Failure(TOKEN_PARSE_ERROR, "The TSTInfo version is not 1.",
-                      "타임스탬프 정보(TSTInfo)의 버전이 1이 아닙니다.")
+        raise fail("tst_info_version")
     tst.expect(fields[1], _OID)
     alg, hashed = tst.expect(fields[2], _SEQUENCE, (2, 2))
     tst.expect(alg, _SEQUENCE)
@@ -451,9 +439,7 @@ def _generalized_time(der: bytes) -> _dt.datetime:
 
 
 def unsupported_imprint_hash() -> Failure:
-    return Failure(UNSUPPORTED_HASH, "The timestamp uses a hash algorithm that is not accepted "
-                                     "(SHA-256, SHA-384 or SHA-512 only).",
-                   "타임스탬프가 허용하지 않는 해시 알고리즘을 씁니다(SHA-256, SHA-384, SHA-512만 허용).")
+    return fail("imprint_hash_unsupported")
 
 
 # == the signer ========================================================================================
@@ -495,8 +481,7 @@ def signer_of(token: Token) -> Signer:
         try:
             signer = Signer.from_der(cert_asn1.dump())
         except (ValueError, x509.InvalidVersion):
-            raise Failure(TOKEN_PARSE_ERROR, "The TSA certificate in the token cannot be parsed.",
-                          "타임스탬프 토큰의 인증서를 해석할 수 없습니다.") from None
+            raise fail("signer_certificate_unparseable") from None
         _SIGNERS.put(key, signer)
     return signer
 
@@ -517,8 +502,7 @@ def _find_signer_cert(certs, sid):
                     return cert
         except (ValueError, TypeError, KeyError):
             continue
-    raise Failure(TOKEN_PARSE_ERROR, "The timestamp token does not carry the certificate of its signer.",
-                  "타임스탬프 토큰에 서명한 기관의 인증서가 들어 있지 않습니다.")
+    raise fail("signer_certificate_missing")
 
 
 # == the signature =====================================================================================
@@ -528,29 +512,19 @@ def check_signature(token: Token, signer: Signer) -> None:
     over them verifies with the signer's key."""
     digest_alg = _algorithm(token.digest_algorithm)
     if digest_alg not in HASHES:
-        raise Failure(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not "
-                                        "accepted (SHA-256, SHA-384 or SHA-512 only).",
-                      "타임스탬프 서명이 허용하지 않는 해시 알고리즘을 씁니다(SHA-256, SHA-384, SHA-512만 "
-                      "허용).")
+        raise fail("digest_hash_unsupported")
     if token.signed_attrs is None or not token.attributes:
-        raise Failure(SIGNATURE_INVALID, "The token's signature has no signed attributes (RFC 3161 "
-                                         "requires them).",
-                      "타임스탬프 서명에 서명 속성이 없습니다(RFC 3161에서 필수).")
+        raise fail("signed_attributes_missing")
     attrs: dict[str, list[tuple[bytes, ...]]] = {}
     for attr_type, values in token.attributes:
         attrs.setdefault(_attribute_type(attr_type), []).append(values)
     for name in ("content_type", "message_digest"):
         if len(attrs.get(name, [])) != 1 or len(attrs[name][0]) != 1:
-            raise Failure(SIGNATURE_INVALID, "The token's signed attributes lack a single "
-                                             "content-type and message-digest.",
-                          "타임스탬프 서명 속성에 내용 유형과 메시지 다이제스트가 하나씩 있지 않습니다.")
+            raise fail("signed_attributes_incomplete")
     if _content_type(attrs["content_type"][0][0]) != "tst_info":
-        raise Failure(SIGNATURE_INVALID, "The token's signed content-type is not TSTInfo.",
-                      "타임스탬프 서명의 내용 유형이 TSTInfo가 아닙니다.")
+        raise fail("signed_content_type")
     if _octets(attrs["message_digest"][0][0]) != HASHES[digest_alg][0](token.tst_der).digest():
-        raise Failure(SIGNATURE_INVALID, "The token's message digest does not match its TSTInfo: the "
-                                         "token was altered.",
-                      "타임스탬프 토큰이 변경되었습니다(메시지 다이제스트 불일치).")
+        raise fail("message_digest_mismatch")
     _check_ess(attrs, signer)
 
     to_verify = b"\x31" + token.signed_attrs[1:]  # the SET OF as signed, not the [0] tag
@@ -562,9 +536,7 @@ def check_signature(token: Token, signer: Signer) -> None:
     except Failure:
         raise
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        raise Failure(SIGNATURE_INVALID, "The token's signature does not verify with the TSA "
-                                         "certificate it carries.",
-                      "타임스탬프 서명이 토큰에 든 인증서로 검증되지 않습니다.") from None
+        raise fail("signature_invalid") from None
 
 
 def _check_ess(attrs: dict, signer: Signer) -> None:
@@ -573,20 +545,15 @@ def _check_ess(attrs: dict, signer: Signer) -> None:
     v2 = bool(attrs.get("signing_certificate_v2"))
     ess = attrs.get("signing_certificate_v2") or attrs.get("signing_certificate")
     if not ess or len(ess) != 1 or len(ess[0]) != 1:
-        raise Failure(SIGNATURE_INVALID, "The token lacks the signing-certificate attribute.",
-                      "타임스탬프 서명에 서명 인증서 속성이 없습니다.")
+        raise fail("ess_missing")
     try:
         alg, want = _ess_cert_id(ess[0][0], v2)
     except (KeyError, IndexError, ValueError, TypeError):
-        raise Failure(SIGNATURE_INVALID, "The token's signing-certificate attribute cannot be read.",
-                      "서명 인증서 속성을 읽을 수 없습니다.") from None
+        raise fail("ess_unreadable") from None
     if alg not in _ESS_HASHES:
-        raise Failure(UNSUPPORTED_HASH, "The signing-certificate attribute uses an unsupported hash.",
-                      "서명 인증서 속성이 지원하지 않는 해시를 씁니다.")
+        raise fail("ess_hash_unsupported")
     if signer.digest(alg) != want:
-        raise Failure(SIGNATURE_INVALID, "The token's signing-certificate attribute does not name the "
-                                         "certificate that signed it.",
-                      "서명 인증서 속성이 실제로 서명한 인증서를 가리키지 않습니다.")
+        raise fail("ess_mismatch")
 
 
 def _verify_signature(pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signature: bytes,
@@ -594,25 +561,20 @@ def _verify_signature(pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signat
     algo = sig_alg.algo
     hash_name = sig_alg.hash_name or digest_alg
     if hash_name not in HASHES:
-        raise Failure(UNSUPPORTED_HASH, "The token's signature uses a hash algorithm that is not "
-                                        "accepted.",
-                      "타임스탬프 서명이 허용하지 않는 해시 알고리즘을 씁니다.")
+        raise fail("signature_hash_unsupported")
     h = HASHES[hash_name][1]()
     if algo == "rsassa_pkcs1v15" and isinstance(pub, rsa.RSAPublicKey):
         pub.verify(signature, message, padding.PKCS1v15(), h)
     elif algo == "rsassa_pss" and isinstance(pub, rsa.RSAPublicKey):
         if sig_alg.mgf != "mgf1" or sig_alg.mgf_hash not in HASHES:
-            raise Failure(UNSUPPORTED_HASH, "The token's RSA-PSS parameters are not supported.",
-                          "타임스탬프 서명의 RSA-PSS 설정을 지원하지 않습니다.")
+            raise fail("pss_unsupported")
         pub.verify(signature, message,
                    padding.PSS(mgf=padding.MGF1(HASHES[sig_alg.mgf_hash][1]()),
                                salt_length=sig_alg.salt_length), h)
     elif algo == "ecdsa" and isinstance(pub, ec.EllipticCurvePublicKey):
         pub.verify(signature, message, ec.ECDSA(h))
     else:
-        raise Failure(SIGNATURE_INVALID, "The token's signature algorithm does not match its "
-                                         "certificate's key or is not supported.",
-                      "타임스탬프 서명 알고리즘이 인증서의 키와 맞지 않거나 지원하지 않는 알고리즘입니다.")
+        raise fail("signature_algorithm_mismatch")
 
 
 def imprint_matches(data: bytes, segments, stamp: Stamp) -> bool:

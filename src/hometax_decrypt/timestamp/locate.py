@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .result import BYTE_RANGE, TOKEN_PARSE_ERROR, Failure
+from .result import Failure, fail
 
 MAX_TOKEN_BYTES = 256 * 1024  # the NTS reserves 8000 bytes and uses ~3200
 MAX_DICT_SPAN = 64 * 1024  # /ByteRange and /Contents must sit this close, in one object
@@ -71,36 +71,25 @@ def locate(data: bytes) -> Location:
     """
     first = _next_name(data, _BYTE_RANGE_NAME)
     if first == -1:
-        raise Unsigned(BYTE_RANGE, "The file carries no NTS timestamp (no signature /ByteRange).",
-                       "국세청 타임스탬프가 없는 문서입니다.")
+        raise fail("unsigned", Unsigned)
     m = _BYTE_RANGE.match(data, first)
     if not m:
-        raise Failure(BYTE_RANGE, "The /ByteRange is not an array of four non-negative integers.",
-                      "서명 범위(/ByteRange)의 형식이 올바르지 않습니다.")
+        raise fail("byte_range_malformed")
     a, b, c, d = (int(x) for x in m.groups())
     if a != 0 or b <= 0 or c <= b + 1 or d <= 0:
-        raise Failure(BYTE_RANGE, "The /ByteRange does not add up: it must start at 0 and leave one "
-                                  "gap between its two segments.",
-                      "서명 범위(/ByteRange)가 맞지 않습니다: 0에서 시작하고 두 구간 사이에 빈 곳이 "
-                      "하나만 있어야 합니다.")
+        raise fail("byte_range_inconsistent")
     if c + d > len(data):
-        raise Failure(BYTE_RANGE, "The /ByteRange reaches past the end of the file.",
-                      "서명 범위(/ByteRange)가 파일 끝을 넘어갑니다.")
+        raise fail("byte_range_past_end")
     if data[b:b + 1] != b"<" or data[c - 1:c] != b">" or not _CONTENTS_KEY_BEFORE.search(
             data, max(0, b - 32), b):
-        raise Failure(BYTE_RANGE, "The gap in the /ByteRange is not exactly the signature's "
-                                  "/Contents <hex> string.",
-                      "서명 범위에서 빠진 부분이 정확히 타임스탬프 자리(/Contents)가 아닙니다.")
+        raise fail("byte_range_gap")
     # The /ByteRange and the /Contents must belong to one dictionary: nothing that ends or starts an
     # object between them, and they sit close together.
     if m.start() < c and m.end() > b:
-        raise Failure(BYTE_RANGE, "The /ByteRange overlaps the signature gap.",
-                      "서명 범위(/ByteRange)가 타임스탬프 자리와 겹칩니다.")
+        raise fail("byte_range_overlaps_gap")
     lo, hi = (m.end(), b) if m.end() <= b else (c, m.start())
     if hi - lo > MAX_DICT_SPAN or _OBJ_BOUNDARY.search(data, lo, hi):
-        raise Failure(BYTE_RANGE, "The /ByteRange and the /Contents it points at are not in the same "
-                                  "signature dictionary.",
-                      "서명 범위와 타임스탬프가 같은 서명 정보에 들어 있지 않습니다.")
+        raise fail("byte_range_apart")
     return Location(b, c, d, c + d == len(data))
 
 
@@ -108,10 +97,8 @@ def token_bytes(data: bytes, loc: Location) -> bytes:
     """The decoded ``/Contents`` hex string (the token, then the NTS's zero padding)."""
     hex_len = loc.c - loc.b - 2
     if hex_len > 2 * MAX_TOKEN_BYTES:
-        raise Failure(TOKEN_PARSE_ERROR, "The signature /Contents is larger than any timestamp token.",
-                      "타임스탬프 자리가 어떤 타임스탬프 토큰보다도 큽니다.")
-    not_hex = Failure(TOKEN_PARSE_ERROR, "The signature /Contents is not a hex string.",
-                      "타임스탬프 자리의 값이 16진수 문자열이 아닙니다.")
+        raise fail("contents_too_large")
+    not_hex = fail("contents_not_hex")
     if hex_len % 2:
         raise not_hex
     try:

@@ -1,18 +1,14 @@
 """The result of a verification: the NTS verifier's codes, the typed :class:`Verification`, and the
-internal :class:`Failure` with which every check stops (one English and one Korean sentence)."""
+internal :class:`Failure` with which every check stops (a reason code of :mod:`.verdicts`, whose
+table holds every sentence)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# -- the NTS verifier's result codes (DSTSPDFSig / DSTSPdfSigVerifyF) -------------------------------
-OK = 0
-HASH_MISMATCH = 2101
-SIGNATURE_INVALID = 2102
-UNSUPPORTED_HASH = 2103
-TOKEN_PARSE_ERROR = 2106
-CERTIFICATE = 2109
-BYTE_RANGE = 2110
+# the NTS verifier's result codes (DSTSPDFSig / DSTSPdfSigVerifyF) live with the verdict table
+from .verdicts import (BYTE_RANGE, CERTIFICATE, HASH_MISMATCH, OK, SIGNATURE_INVALID,  # noqa: F401
+                       STATUS_LABELS_KO, TOKEN_PARSE_ERROR, UNSUPPORTED_HASH, VERDICTS)
 
 TRUSTED = ("chain", "pinned")
 
@@ -32,6 +28,10 @@ class Verification:
 
     ``trust_anchor`` says what decided trust: ``"anchor:<sha256> <subject>"`` for the trust anchor a
     chain ended at, ``"pinned:<sha256>"`` for a pinned TSA certificate, else ``None``.
+
+    ``reason_code`` names the row of :data:`.verdicts.VERDICTS` the verdict is: ``reason`` and
+    ``reason_ko`` are its sentences, and ``to_dict`` adds what HR reads (``label_ko``, ``summary_ko``,
+    ``advice_ko``) from the same row, so that no UI keeps sentences of its own.
     """
 
     authentic: bool
@@ -47,6 +47,27 @@ class Verification:
     covers_whole_file: bool = False
     status: str = "tampered"  # authentic | untrusted_issuer | tampered | unsigned
     trust_anchor: str | None = None  # anchor:<sha256> <subject> | pinned:<sha256>
+    reason_code: str | None = None  # the row of verdicts.VERDICTS: reason, reason_ko and HR's sentences
+
+    def _verdict(self):
+        return VERDICTS.get(self.reason_code) if self.reason_code else None
+
+    @property
+    def label_ko(self) -> str:
+        """The badge HR sees (진본 확인, 발급기관 미확인, 위변조 의심)."""
+        return STATUS_LABELS_KO[self.status]
+
+    @property
+    def summary_ko(self) -> str:
+        """What the verdict means, in one plain Korean sentence for HR staff."""
+        v = self._verdict()
+        return v.summary_ko if v is not None else self.reason_ko
+
+    @property
+    def advice_ko(self) -> str | None:
+        """What HR staff should do next, in one Korean sentence."""
+        v = self._verdict()
+        return v.advice_ko if v is not None else None
 
     @property
     def nts_code(self) -> int:
@@ -64,6 +85,10 @@ class Verification:
             "status": self.status,
             "reason": self.reason,
             "reason_ko": self.reason_ko,
+            "reason_code": self.reason_code,
+            "label_ko": self.label_ko,
+            "summary_ko": self.summary_ko,
+            "advice_ko": self.advice_ko,
             "gen_time": self.gen_time,
             "hash_alg": self.hash_alg,
             "hash_value": self.hash_value,
@@ -73,13 +98,22 @@ class Verification:
 
 
 class Failure(Exception):
-    """Stop verification with an NTS verifier code and a fixed sentence in English and Korean."""
+    """Stop verification with a reason code of :data:`.verdicts.VERDICTS` (``raise fail(code)``): its
+    NTS verifier code and sentences come from the table."""
 
-    def __init__(self, code: int, reason: str, reason_ko: str):
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.reason_ko = reason_ko
+    def __init__(self, reason_code: str):
+        v = VERDICTS[reason_code]
+        super().__init__(v.reason)
+        self.reason_code = reason_code
+        self.code = v.verifier_code
+        self.reason = v.reason
+        self.reason_ko = v.reason_ko
+
+
+def fail(code: str, cls: type[Failure] = Failure) -> Failure:
+    """The :class:`Failure` (or subclass ``cls``) that stops verification with the verdict ``code``:
+    ``raise fail("hash_mismatch")``. A code missing from the table is a KeyError (a bug)."""
+    return cls(code)
 
 
 # Exceptions asn1crypto raises on malformed input (it parses lazily: where a field is first read).

@@ -42,7 +42,7 @@ ENV_TRUST_REPLACE = "HOMETAX_TRUST_REPLACE"
 MAX_PATH_LEN = 6  # certificates in a chain, leaf to anchor
 MAX_PATHS = 16
 
-Problem = tuple[str, str]  # (English, Korean)
+Problem = str  # what a certificate fails: a key of verdicts.TSA_PROBLEMS
 
 
 def _fp(cert: x509.Certificate) -> str:
@@ -130,10 +130,7 @@ class TrustStore:
             try:
                 plan = _Plan.of(signer, self)
             except ValueError:  # a certificate extension cryptography cannot parse
-                return Decision("failed", None, ("The file is intact, but the TSA certificate's "
-                                                 "extensions cannot be read.",
-                                                 "내용은 발급 당시 그대로지만, 타임스탬프 인증서의 확장을 "
-                                                 "읽을 수 없습니다."))
+                return Decision("failed", None, "tsa_extensions_unreadable")
             self._decisions.put(signer.fingerprint, plan)
         return plan.decide(when)
 
@@ -226,22 +223,11 @@ def _dedupe(certs: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
 class Decision:
     trust: str  # chain | pinned | unknown | failed
     anchor: str | None  # anchor:<sha256> <subject> | pinned:<sha256>
-    reason: Problem | None  # why not trusted, in English and Korean
+    reason: str | None  # why not trusted: a reason code of verdicts.VERDICTS
 
 
-_NOT_VALID_LEAF: Problem = ("the TSA certificate was not valid at genTime.",
-                            "타임스탬프 인증서가 발급 시각에 유효하지 않았습니다.")
-_NOT_VALID_CA: Problem = ("an issuing CA certificate was not valid at genTime.",
-                          "발급 인증기관의 인증서가 발급 시각에 유효하지 않았습니다.")
-
-
-_UNKNOWN_ISSUER: Problem = (
-    "The file is intact, but the timestamp authority is not recognised: its certificate is neither a "
-    "pinned NTS TSA certificate nor chained to a trust anchor (shipped or added). Anyone can make a "
-    "certificate with the NTS names.",
-    "내용은 발급 당시 그대로지만, 타임스탬프를 찍은 기관을 확인할 수 없습니다: 인증서가 등록된 국세청 "
-    "타임스탬프 인증서도 아니고 신뢰하는 인증기관(GPKI)으로 이어지지도 않습니다. 국세청 이름을 단 인증서는 "
-    "누구나 만들 수 있습니다.")
+_NOT_VALID_LEAF: Problem = "leaf_not_valid"
+_NOT_VALID_CA: Problem = "ca_not_valid"
 
 
 @dataclass(frozen=True)
@@ -297,11 +283,8 @@ class _Plan:
                 return Decision("pinned", self.pin_label, None)
             problems.append(problem)
         if problems:
-            en, ko = problems[0]
-            return Decision("failed", None, (
-                f"The file is intact and its TSA certificate is recognised, but it fails at genTime: {en}",
-                f"내용은 발급 당시 그대로지만, 타임스탬프 인증서에 문제가 있습니다: {ko}"))
-        return Decision("unknown", None, _UNKNOWN_ISSUER)
+            return Decision("failed", None, f"tsa_failed_{problems[0]}")
+        return Decision("unknown", None, "issuer_unknown")
 
 
 def _first_problem(steps: tuple[_Step, ...], when: _dt.datetime) -> Problem | None:
@@ -359,21 +342,17 @@ def _leaf_profile(cert: x509.Certificate) -> Problem | None:
     try:
         eku = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE)
     except x509.ExtensionNotFound:
-        return ("the TSA certificate is not for timestamping (no extendedKeyUsage).",
-                "타임스탬프용 인증서가 아닙니다(확장 키 용도 없음).")
+        return "leaf_no_eku"
     if ExtendedKeyUsageOID.TIME_STAMPING not in eku.value or not eku.critical:
-        return ("the TSA certificate is not for timestamping (extendedKeyUsage).",
-                "타임스탬프용 인증서가 아닙니다(확장 키 용도).")
+        return "leaf_eku"
     try:
         ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
         if not (ku.digital_signature or ku.content_commitment):
-            return ("the TSA certificate's key usage does not allow signing.",
-                    "타임스탬프 인증서의 키 용도가 서명을 허용하지 않습니다.")
+            return "leaf_key_usage"
     except x509.ExtensionNotFound:
         pass
     if _unknown_critical(cert):
-        return ("the TSA certificate has an unrecognised critical extension.",
-                "타임스탬프 인증서에 알 수 없는 필수 확장이 있습니다.")
+        return "leaf_unknown_critical"
     return None
 
 
@@ -381,20 +360,17 @@ def _ca_profile(ca: x509.Certificate, depth: int) -> Problem | None:
     try:
         bc = ca.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
     except x509.ExtensionNotFound:
-        return ("an issuing certificate is not a CA (no basicConstraints).",
-                "발급자 인증서가 인증기관(CA) 인증서가 아닙니다(기본 제약 없음).")
+        return "ca_no_basic_constraints"
     if not bc.ca:
-        return ("an issuing certificate is not a CA.", "발급자 인증서가 인증기관(CA) 인증서가 아닙니다.")
+        return "ca_not_ca"
     if bc.path_length is not None and depth > bc.path_length:
-        return ("a CA's path length constraint is exceeded.", "인증기관의 경로 길이 제한을 넘었습니다.")
+        return "ca_path_length"
     try:
         ku = ca.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
         if not ku.key_cert_sign:
-            return ("an issuing CA's key usage does not allow certificate signing.",
-                    "발급 인증기관의 키 용도가 인증서 서명을 허용하지 않습니다.")
+            return "ca_key_usage"
     except x509.ExtensionNotFound:
         pass
     if _unknown_critical(ca):
-        return ("an issuing CA certificate has an unrecognised critical extension.",
-                "발급 인증기관의 인증서에 알 수 없는 필수 확장이 있습니다.")
+        return "ca_unknown_critical"
     return None
