@@ -294,6 +294,8 @@
   // rule}, and is_owner on each person); only an answer without it (an older server) falls back to
   // the rule the page used before: <doc> names the employee from 2022 on, before that the first
   // person listed. The rule is shown under 자료 보기, so HR can see why.
+  // Only for an older server's answer without documents[].owner: the server sends rule_ko
+  // (records/owner.py RULES_KO, the one source of these sentences).
   const OWNER_RULES = {
     doc: "문서 머리(<doc>)에 적힌 근로자입니다.",
     first_person: "문서에 근로자 정보가 따로 없어, 처음 나오는 사람을 근로자로 보았습니다.",

@@ -23,6 +23,13 @@ from .model import mask_resid
 
 HEADER, SUBSCRIBER, FIRST_PERSON, NONE = "header", "subscriber", "first_person", "none"
 RULES = (HEADER, SUBSCRIBER, FIRST_PERSON, NONE)
+# What the page and the XLSX say for each rule (the one source of these sentences)
+RULES_KO = {
+    HEADER: "문서 머리(<doc>)에 적힌 근로자입니다.",
+    SUBSCRIBER: "근로자 본인만 조회되는 자료(건강보험료·국민연금)의 가입자를 근로자로 보았습니다.",
+    FIRST_PERSON: "문서에 근로자 정보가 따로 없어, 처음 나오는 사람을 근로자로 보았습니다.",
+    NONE: "문서에 사람이 없어 근로자를 정할 수 없습니다.",
+}
 # forms only ever issued for the subscriber (R1 v1.70, 목차: 조회대상 본인), in priority order of
 # appearance: whichever comes first in the document decides
 SUBSCRIBER_FORMS = ("O101", "P102")
@@ -38,7 +45,7 @@ class Owner:
 
     def to_dict(self, mask: bool = False) -> dict:
         return {"resid": mask_resid(self.resid) if mask else self.resid, "name": self.name,
-                "rule": self.rule}
+                "rule": self.rule, "rule_ko": RULES_KO[self.rule]}
 
     def is_person(self, resid: str | None, name: str | None) -> bool:
         """Whether (resid, name) is this owner: by resident number when both have one (a name may
