@@ -629,7 +629,7 @@
       if (totals.key !== key) return;
       totals.data = null;
       totals.state = "error";
-      totals.error = (err && err.message_ko) || ERRORS_KO.server;
+      totals.error = (err && err.message_ko) || messageKo("internal");
     }
     renderTotals();
   }
