@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from importlib import resources
 
 from .. import errors, formats
@@ -275,3 +276,20 @@ def docs_html() -> str:
             "<code>X-API-Key</code> header when the server requires it. Passwords go in the "
             "<code>password</code> form field or the <code>X-Document-Password</code> header, "
             "never in the URL.</p><table>" + "".join(rows) + "</table></body></html>")
+
+
+def markdown_table() -> str:
+    """docs/api.md's route table, from the route table (``python -m hometax_decrypt.web.openapi``)."""
+    lines = ["| route | API key | 200 | headers (besides `X-Request-ID`, `Cache-Control`) | errors |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in routes.ROUTES:
+        types = ", ".join(f"`{t}`" for t in content_types(r))
+        heads = ", ".join(f"`{h}`" for h in r.headers) or "—"
+        errs = ", ".join(f"{st} `{'`/`'.join(codes)}`" for st, codes in r.statuses.items())
+        lines.append(f"| `{' '.join(r.methods)} {r.path}` | {'yes' if r.auth else 'no'} | "
+                     f"{types}: {r.ok_description} | {heads} | {errs} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m hometax_decrypt.web.openapi: print docs/api.md's route table
+    sys.stdout.write(markdown_table())

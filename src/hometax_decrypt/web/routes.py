@@ -4,8 +4,8 @@ Each :class:`Route` says what the route is (path, methods, the view that answers
 an API key) and what it answers (its request, its 200 with content types, schemas and headers, the
 error codes it can fail with). From this table: the Flask routes are registered (:func:`register`),
 the OpenAPI document's paths are built (:mod:`.openapi`), nginx's Allow header per path is rendered
-(ops/stack.py), and docs/api.md's route table is written (:func:`markdown_table`; a test keeps the
-file equal). Tests prove the rest: the app's url_map equals the table, and the headers each route
+(ops/stack.py), and docs/api.md's route table is written (:func:`.openapi.markdown_table`; a test
+keeps the file equal). Tests prove the rest: the app's url_map equals the table, and the headers each route
 really sends equal the ones it documents.
 
 Schemas are named by their key in the OpenAPI document's ``components.schemas``; headers by their
@@ -15,7 +15,6 @@ key in :data:`HEADERS`; error codes are the error table's (:mod:`hometax_decrypt
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass, field
 
 from .. import errors
@@ -185,21 +184,3 @@ def allow(route: Route) -> str:
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
-
-
-def markdown_table() -> str:
-    """docs/api.md's route table (``python -m hometax_decrypt.web.routes``)."""
-    lines = ["| route | key | 200 | headers | errors |", "| --- | --- | --- | --- | --- |"]
-    from .openapi import content_types
-
-    for r in ROUTES:
-        types = ", ".join(f"`{t}`" for t in content_types(r))
-        heads = ", ".join(f"`{h}`" for h in r.headers) or "—"
-        errs = ", ".join(f"{st} `{'`/`'.join(codes)}`" for st, codes in r.statuses.items())
-        lines.append(f"| `{' '.join(r.methods)} {r.path}` | {'yes' if r.auth else 'no'} | "
-                     f"{types}: {r.ok_description} | {heads} | {errs} |")
-    return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":  # python -m hometax_decrypt.web.routes: print docs/api.md's table
-    sys.stdout.write(markdown_table())
