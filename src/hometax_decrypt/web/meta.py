@@ -3,6 +3,9 @@ Registered from the route table (:mod:`.routes`) like the API's."""
 
 from __future__ import annotations
 
+import functools
+import json
+
 from flask import Response, jsonify
 
 from .. import errors
@@ -38,10 +41,16 @@ def metrics():
     return Response(data, content_type=ctype)
 
 
-def openapi():
+@functools.lru_cache(maxsize=1)
+def _openapi_bytes() -> bytes:
+    """The document serialized once (~100 KB of JSON: the records schema is in it)."""
     from .openapi import OPENAPI
 
-    return jsonify(OPENAPI)
+    return json.dumps(OPENAPI, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def openapi():
+    return Response(_openapi_bytes(), content_type="application/json")
 
 
 def api_docs():
