@@ -31,6 +31,7 @@ from tests.support.paths import PRINT_PEAK_RSS_KIB, ROOT, SAMPLES
 from tests.support.stack import poll
 from hometax_decrypt import errors
 from hometax_decrypt.document.limits import Limits
+from hometax_decrypt.settings import Settings
 from hometax_decrypt.document.pdf import declared_objects, open_document
 from hometax_decrypt.web import http_errors, inputs
 
@@ -427,17 +428,15 @@ def test_every_error_nginx_answers_is_json_from_the_table(stack, kind):
     err = assert_json_error(st, hd, body, status, code)
     assert words in err["message"]
     assert "password" not in err["message"]  # only the query refusal speaks of one
-    table_ko = (errors.SPECS[code].message_ko if code in errors.SPECS
-                else http_errors.HTTP_ONLY[code][2])
-    assert err["message_ko"] == table_ko
+    assert err["message_ko"] == errors.SPECS[code].message_ko
 
 
 @pytest.mark.stack
 def test_a_405_names_the_allowed_methods_on_every_route(stack):
-    from hometax_decrypt.web.openapi import OPENAPI
+    from hometax_decrypt.web.routes import ROUTES
 
     s = stack.session()
-    for path, ops in OPENAPI["paths"].items():
+    for path, ops in ((r.path, r.methods) for r in ROUTES):
         for method in ("TRACE", "PUT", "DELETE"):
             r = s.request(method, stack.url(path), timeout=10)
             if path == "/metrics" and r.status_code == 403:  # not from this client's address
@@ -541,7 +540,10 @@ def test_nginx_error_bodies_are_the_error_table():
                   r"location = /\.hometax-error/(\w+) \{.*?return (\d+) '(.*?)\\n';", conf, re.S)}
     expected = {}
     for e in http_errors.NGINX_ERRORS:
-        expected[e["name"]] = (e["status"], http_errors.error_body(e["code"], e["detail"]))
+        detail, detail_ko = e["detail"], None
+        if e.get("body_limit"):  # names the configured limit (the default here) and what to do
+            detail, detail_ko = errors.body_limit_detail(Settings().max_body_bytes)
+        expected[e["name"]] = (e["status"], http_errors.error_body(e["code"], detail, detail_ko))
         for name, detail in e.get("variants", {}).items():
             expected[name] = (e["status"], http_errors.error_body(e["code"], detail))
     # each server (http, https) carries the same set
@@ -551,10 +553,10 @@ def test_nginx_error_bodies_are_the_error_table():
     assert caught == {400, 403, 404, 405, 413, 414, 429, 494, 500, 501, 502, 503, 504}
     for name, (status, body) in expected.items():
         code = body["error"]["code"]
-        assert code in errors.SPECS or code in http_errors.HTTP_ONLY
+        assert status in errors.SPECS[code].http_statuses
         st, table = http_errors.body_for_code(code)
         assert body["error"]["message"].startswith(table["error"]["message"])
-        assert body["error"]["message_ko"] == table["error"]["message_ko"]
+        assert body["error"]["message_ko"].startswith(table["error"]["message_ko"])
 
 
 # (query, allowed?) — nginx and the app must give the same verdict

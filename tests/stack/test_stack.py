@@ -28,6 +28,7 @@ from tests.support.paths import SAMPLES, password_for, sample_files
 from tests.support.stack import ROOT, ClientThreads, poll, post_pdf, stack_fixture_body
 
 import hometax_decrypt as h
+from hometax_decrypt import errors
 from hometax_decrypt.formats import export
 pytestmark = pytest.mark.stack
 
@@ -225,6 +226,10 @@ def test_30_mib_body_is_413_json_from_nginx(stack, s):
                timeout=60)
     e = assert_error(r, 413, "too_large")
     assert e["nts_code"] == -2
+    # it names the limit and the way round it, in English and Korean (the error table's words)
+    en, ko = errors.body_limit_detail(stack.config.max_body_bytes)
+    assert e == errors.SPECS["too_large"].to_dict(en, ko)
+    assert "MiB (HOMETAX_MAX_BODY_BYTES)" in e["message"] and "/export" in e["message_ko"]
     for name in SECURITY_HEADERS:
         assert name in r.headers
     assert stack.all_app_pids() == pids
@@ -232,7 +237,7 @@ def test_30_mib_body_is_413_json_from_nginx(stack, s):
 
 def test_rate_limit_answers_429_json(stack):
     client = stack.session(client_ip="203.0.113.99")
-    url = stack.url("/api/v1/openapi.json")
+    url = stack.url("/api/v1/formats")  # small and quick: the burst outruns the rate
 
     def burst(_):
         return [client.get(url, timeout=10) for _ in range(40)]
@@ -245,6 +250,7 @@ def test_rate_limit_answers_429_json(stack):
     for r in limited[:5]:
         assert_error(r, 429, "rate_limited")
         assert "Strict-Transport-Security" in r.headers
+        assert r.headers["Retry-After"] == str(errors.SPECS["rate_limited"].retry_after)
     # another client is not affected
     assert stack.session().get(url, timeout=10).status_code == 200
 

@@ -23,7 +23,8 @@ from tests.support.paths import SAMPLES
 from tests.support.paths import ROOT  # noqa: E402
 S2020, S2022 = SAMPLES / "nts-2020", SAMPLES / "nts-2022"
 # pdftotext (poppler-utils) is installed by `make test` (scripts/ensure-system.sh): missing, the tests fail
-needs_pdftotext = pytest.mark.usefixtures()
+def needs_pdftotext(test):  # pdftotext is installed by `make test`; missing, the test fails
+    return test
 
 
 # -- the printed pages ----------------------------------------------------------------------------
@@ -280,7 +281,8 @@ def test_return_dict_shape_and_keys_are_in_the_contract():
     [ret] = lines_of([parse_document(S2022 / "all.pdf")], mask=True)
     d = ret.to_dict()
     assert set(d) == {"taxpayer", "att_year", "documents", "lines", "unmapped", "warnings"}
-    assert d["taxpayer"] == {"resid": "750101-1******", "name": "고길동", "rule": "header"}
+    assert d["taxpayer"] == {"resid": "750101-1******", "name": "고길동", "rule": "header",
+                             "rule_ko": "문서 머리(<doc>)에 적힌 근로자입니다."}
     for ln in d["lines"]:
         assert set(ln) <= {"key", "period", "amount", "label", "person", "sources", "facts"}
         assert ln["key"] in keys() and isinstance(ln["amount"], int)

@@ -76,7 +76,7 @@ def test_a_bug_fails_only_its_file():
 
     results = list(service.batch(_files()[:1] + _files()[3:], lambda n: None, record=record))
     assert [r.code for r in results] == ["ok", "internal"]
-    assert results[1].to_dict()["error"] == service.INTERNAL_ERROR
+    assert results[1].to_dict()["error"] == errors.SPECS["internal"].to_dict()
 
 
 def _counting(calls: list):

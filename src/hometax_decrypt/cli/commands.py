@@ -17,7 +17,7 @@ import sys
 
 from .. import errors, formats
 
-EXIT_NOT_AUTHENTIC = 7
+EXIT_NOT_AUTHENTIC = errors.SPECS["not_authentic"].exit_code
 
 
 _ARG_PROBLEM = re.compile(r"(argument [-\w/ ]+): (invalid choice|expected one argument|"
@@ -229,12 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return errors.SPECS["interrupted"].exit_code
     except BrokenPipeError:
-        return 1
+        return errors.SPECS["internal"].exit_code
     except Exception:  # never a traceback: it could echo input; the table's codes cover known cases
-        print("internal_error: unexpected failure", file=sys.stderr)
-        return 1
+        print(f"internal: {errors.SPECS['internal'].message}", file=sys.stderr)
+        return errors.SPECS["internal"].exit_code
 
 
 if __name__ == "__main__":

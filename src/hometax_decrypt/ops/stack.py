@@ -196,35 +196,38 @@ def _nginx_string(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _error_pages() -> list[dict]:
-    """nginx's own error answers, generated from the one error table (web/http_errors.py)."""
+def _error_pages(max_body_bytes: int) -> list[dict]:
+    """nginx's own error answers, generated from the one error table (errors.py, shaped by
+    web/http_errors.py): body, status (one the table gives the code) and headers (Retry-After)."""
+    from hometax_decrypt import errors
     from hometax_decrypt.web import http_errors
 
-    def body(code, detail):
-        return _nginx_string(json.dumps(http_errors.error_body(code, detail), ensure_ascii=False,
-                                        separators=(",", ":")))
+    def page(name, e, detail, statuses=()):
+        spec = errors.SPECS[e["code"]]
+        if e["status"] not in spec.http_statuses:
+            raise ValueError(f"nginx answers {e['code']} with {e['status']}, which the error "
+                             f"table does not give it")
+        detail_ko = None
+        if e.get("body_limit"):
+            detail, detail_ko = errors.body_limit_detail(max_body_bytes)
+        body = json.dumps(http_errors.error_body(e["code"], detail, detail_ko),
+                          ensure_ascii=False, separators=(",", ":"))
+        return {"name": name, "statuses": statuses, "status": e["status"],
+                "body": _nginx_string(body), "headers": http_errors.headers_for_code(e["code"])}
 
     pages = []
     for e in http_errors.NGINX_ERRORS:
-        pages.append({"name": e["name"], "statuses": e["statuses"], "status": e["status"],
-                      "body": body(e["code"], e["detail"])})
-        pages += [{"name": name, "statuses": (), "status": e["status"], "body": body(e["code"], d)}
-                  for name, d in e.get("variants", {}).items()]
+        pages.append(page(e["name"], e, e["detail"], e["statuses"]))
+        pages += [page(name, e, d) for name, d in e.get("variants", {}).items()]
     return pages
 
 
 def _allow_map() -> dict[str, str]:
-    """Path -> the Allow header of a 405 nginx answers itself, from the OpenAPI document (the same
+    """Path -> the Allow header of a 405 nginx answers itself, from the route table (the same
     methods the app's own 405 names: Flask adds HEAD to GET, and OPTIONS)."""
-    from hometax_decrypt.web.openapi import OPENAPI
+    from hometax_decrypt.web import routes
 
-    out = {}
-    for path, ops in OPENAPI["paths"].items():
-        methods = {m.upper() for m in ops} | {"OPTIONS"}
-        if "GET" in methods:
-            methods.add("HEAD")
-        out[path] = ", ".join(sorted(methods))
-    return out
+    return {r.path: routes.allow(r) for r in routes.ROUTES}
 
 
 def _jinja():
@@ -253,7 +256,8 @@ def render_nginx(cfg: StackConfig, user: str | None) -> str:
         https_port_suffix="" if cfg.https_port == 443 else f":{cfg.https_port}",
         server_name=cfg.server_name, redirect_host=redirect_host, tls_cert=cert, tls_key=key,
         web_root=cfg.web_root, metrics_allow=cfg.metrics_allow, proxy_params=params.strip(),
-        query_regex=query_regex(), error_pages=_error_pages(), allow=_allow_map(),
+        query_regex=query_regex(), error_pages=_error_pages(cfg.max_body_bytes),
+        allow=_allow_map(),
         upstreams=cfg.upstreams, upstream_scheme="https" if cfg.upstreams else "http",
         mtls_ca=cfg.mtls_ca, mtls_cert=cfg.mtls_cert, mtls_key=cfg.mtls_key,
         app_tls_name=APP_TLS_NAME)

@@ -29,6 +29,7 @@ RULES_KO = {
     SUBSCRIBER: "근로자 본인만 조회되는 자료(건강보험료·국민연금)의 가입자를 근로자로 보았습니다.",
     FIRST_PERSON: "문서에 근로자 정보가 따로 없어, 처음 나오는 사람을 근로자로 보았습니다.",
     NONE: "문서에 사람이 없어 근로자를 정할 수 없습니다.",
+    "lines_file": "공제신고서 항목 파일에 적힌 근로자입니다.",  # deductions.lines.LINES_FILE
 }
 # forms only ever issued for the subscriber (R1 v1.70, 목차: 조회대상 본인), in priority order of
 # appearance: whichever comes first in the document decides
@@ -45,7 +46,7 @@ class Owner:
 
     def to_dict(self, mask: bool = False) -> dict:
         return {"resid": mask_resid(self.resid) if mask else self.resid, "name": self.name,
-                "rule": self.rule, "rule_ko": RULES_KO[self.rule]}
+                "rule": self.rule, "rule_ko": RULES_KO.get(self.rule)}
 
     def is_person(self, resid: str | None, name: str | None) -> bool:
         """Whether (resid, name) is this owner: by resident number when both have one (a name may

@@ -7,3 +7,9 @@ from .operations import *  # noqa: F401,F403
 from .operations import __all__ as _operations_all
 
 __all__ = list(_operations_all)
+
+
+def __getattr__(name: str):  # deprecated names of operations (INTERNAL_ERROR), for one release
+    from . import operations
+
+    return getattr(operations, name)

@@ -46,9 +46,8 @@ from ..settings import Settings
 from ..records import summary
 from ..records.serialize import document_to_dict
 
-# The exit status of a bulk run in which some file failed (the table of one failure's exit statuses
-# is errors.py: 2 usage … 8 timeout; 9 is beyond it).
-EXIT_SOME_FAILED = 9
+# The exit status of a bulk run in which some file failed (the error table's batch_partial).
+EXIT_SOME_FAILED = errors.SPECS["batch_partial"].exit_code
 WINDOW_PER_JOB = 4  # documents in flight per worker: keeps every worker busy, bounds memory
 PASSWORD_FILE_MAX_BYTES = 8 * 1024 * 1024
 DOCUMENT_SUFFIXES = (".pdf", ".zip")

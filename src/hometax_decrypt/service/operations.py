@@ -26,7 +26,7 @@ from ..records import parse_document, parse_xml
 from ..records.model import Document
 
 __all__ = ["Result", "FileResult", "extract", "verify", "parse", "parse_part", "decrypt", "export",
-           "batch", "export_batch", "limits_within", "NTS_OK", "INTERNAL_ERROR"]
+           "batch", "export_batch", "limits_within", "NTS_OK"]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,14 @@ def export(fmt: Format, docs: list[Document], mask: bool = False,
 
 # -- many documents -------------------------------------------------------------------------------
 
-INTERNAL_ERROR = {"code": "internal", "nts_code": None, "message": "Internal error."}
+def __getattr__(name: str):
+    if name == "INTERNAL_ERROR":  # the 0.2 copy of the table's row, for one release
+        import warnings
+
+        warnings.warn("service.INTERNAL_ERROR is deprecated: errors.SPECS['internal'].to_dict()",
+                      DeprecationWarning, stacklevel=2)
+        return errors.SPECS["internal"].to_dict()
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ class FileResult:
         """The /batch JSON entry: ``nts_code`` the NTS API's return code, and inside
         ``verification`` the verifier's ``verifier_code``."""
         if not self.ok:
-            err = dict(INTERNAL_ERROR) if self.internal else self.error.to_dict()
+            err = errors.SPECS["internal"].to_dict() if self.internal else self.error.to_dict()
             return {"file": self.name, "ok": False, "nts_code": self.nts_code, "error": err}
         return {"file": self.name, "ok": True, "nts_code": NTS_OK,
                 "verification": self.result.verification.to_dict(),

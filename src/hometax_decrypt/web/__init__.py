@@ -11,24 +11,23 @@ import re
 import time
 import uuid
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..document.limits import Limits
 from ..settings import Settings
-from . import http_errors, memory, metrics, selftest
+from . import http_errors, memory, metrics, routes
 from .config import WebConfig
 from .inputs import refuse_secrets_in_url
 from .logs import configure_request_logger
-from .openapi import OPENAPI, docs_html
 from .inmemory import InMemoryRequest
+from .meta import _trust_ready
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-# Endpoints that need no API key: liveness/readiness probes, the API description, and what the page
-# loads before any key is typed (the format registry, the error messages).
-OPEN_ENDPOINTS = {"healthz", "readyz", "openapi", "api_docs", "static", "api.formats_list",
-                  "api.messages"}
+# Endpoints that need no API key (the route table's auth=False): liveness/readiness probes, the API
+# description, and what the page loads before any key is typed (the format registry, the messages).
+OPEN_ENDPOINTS = routes.OPEN_ENDPOINTS
 
 
 def _drain_body() -> None:
@@ -42,15 +41,6 @@ def _drain_body() -> None:
             pass
     except Exception:  # a body too large or a client gone: nothing left to protect
         pass
-
-
-def _trust_ready() -> None:
-    """Verify the built-in (unsigned) self-test document: this loads the timestamp trust store
-    (the shipped anchors and pins, ``HOMETAX_TRUST_DIR``, ``HOMETAX_TRUST_PINNED``,
-    ``HOMETAX_TRUST_REPLACE``) exactly as every verification does, and raises when it cannot."""
-    from ..timestamp import verify_bytes
-
-    verify_bytes(selftest.selftest_pdf())
 
 
 def _load_trust_store() -> None:
@@ -86,9 +76,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     app.json.sort_keys = False
     log = configure_request_logger(settings.app_log)
 
-    from .api import bp
-
-    app.register_blueprint(bp)
+    routes.register(app)
 
     @app.before_request
     def _start():
@@ -100,7 +88,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
         refuse_secrets_in_url()
         if request.endpoint not in OPEN_ENDPOINTS and request.endpoint is not None:
             if not config.key_ok(request.headers.get("X-API-Key")):
-                return _error_response("unauthorized")
+                return http_errors.error_response("unauthorized")
         return None
 
     @app.after_request
@@ -126,13 +114,20 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     def _hometax_error(exc: errors.HometaxError):
         g.error_code = exc.code
         status, body = http_errors.body_for_exception(exc)
-        return jsonify(body), status
+        resp = app.json.response(body)
+        resp.status_code = status
+        resp.headers.update(http_errors.headers_for_code(exc.code))
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        code = http_errors.STATUS_TO_CODE.get(exc.code or 500, "internal" if (exc.code or 500) >= 500
-                                              else "usage")
-        resp = _error_response(code, status=exc.code)
+        status = exc.code or 500
+        code = errors.code_for_status(status)
+        detail = detail_ko = None
+        if status == 413 and (request.content_length or 0) > config.max_body_bytes:
+            # the body limit (not the form's part or field limits): name it, and what to do instead
+            detail, detail_ko = errors.body_limit_detail(config.max_body_bytes)
+        resp = http_errors.error_response(code, status=status, detail=detail, detail_ko=detail_ko)
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
@@ -141,41 +136,6 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     def _unexpected(exc: Exception):
         # the type only: an exception's text may quote user data
         app.logger.error("unhandled %s", type(exc).__name__)
-        return _error_response("internal")
-
-    def _error_response(code: str, status: int | None = None):
-        g.error_code = code
-        st, body = http_errors.body_for_code(code)
-        resp = jsonify(body)
-        resp.status_code = status or st
-        return resp
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify({"status": "ok"})
-
-    @app.get("/readyz")
-    def readyz():
-        try:
-            ready = selftest.check()
-            _trust_ready()  # the trust store every verification uses still loads
-        except errors.HometaxError:
-            ready = False
-        if not ready:
-            return _error_response("unavailable")
-        return jsonify({"status": "ready"})
-
-    @app.get("/metrics")
-    def metrics_endpoint():
-        data, ctype = metrics.render()
-        return Response(data, content_type=ctype)
-
-    @app.get("/api/v1/openapi.json")
-    def openapi():
-        return jsonify(OPENAPI)
-
-    @app.get("/api/v1/docs")
-    def api_docs():
-        return Response(docs_html(), content_type="text/html; charset=utf-8")
+        return http_errors.error_response("internal")
 
     return app

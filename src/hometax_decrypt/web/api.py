@@ -1,6 +1,7 @@
-"""The API blueprint: /api/v1/extract, verify, documents, decrypt, batch, export, formats. Thin:
-every decision about a document is the core's (:mod:`hometax_decrypt.service`); this module only
-moves bytes in and out of HTTP."""
+"""The API's views: /api/v1/extract, verify, documents, decrypt, batch, export, formats, messages.
+Their paths, methods and what they answer are declared once, in the route table (:mod:`.routes`),
+which registers them. Thin: every decision about a document is the core's
+(:mod:`hometax_decrypt.service`); this module only moves bytes in and out of HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 from collections import Counter
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from .. import errors, formats
 from ..service import operations as service
@@ -19,8 +20,6 @@ from ..records.serialize import document_to_dict
 from ..service import archive as batch_mod
 from . import http_errors, inputs
 from .metrics import DOCUMENTS
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 NTS_OK = service.NTS_OK  # the NTS API's return code for success (Java NTS_GetLastError)
 
@@ -95,20 +94,17 @@ def _export(fmt: formats.Format, data: bytes) -> Response:
     return Response(data, content_type=fmt.media_type)
 
 
-@bp.get("/formats")
 def formats_list():
     """The output formats of the registry (the page's download buttons)."""
     return jsonify({"default": formats.DEFAULT,
                     "formats": [f.describe() for f in formats.FORMATS.values()]})
 
 
-@bp.get("/messages")
 def messages():
     """The Korean message of every error code (the page's messages: the one error table)."""
     return jsonify({"messages": http_errors.messages_ko()})
 
 
-@bp.post("/extract")
 @_counted("extract")
 def extract():
     upload = inputs.single_upload()
@@ -121,7 +117,6 @@ def extract():
     return resp
 
 
-@bp.post("/verify")
 @_counted("verify")
 def verify():
     v = service.verify(inputs.single_upload().data, limits=_limits()).verification
@@ -130,7 +125,6 @@ def verify():
     return resp
 
 
-@bp.post("/documents")
 @_counted("documents")
 def documents():
     upload = inputs.single_upload()
@@ -143,7 +137,6 @@ def documents():
     return resp
 
 
-@bp.post("/decrypt")
 @_counted("decrypt")
 def decrypt():
     upload = inputs.single_upload()
@@ -155,7 +148,6 @@ def decrypt():
     return resp
 
 
-@bp.post("/batch")
 def batch():
     """Several files or one ZIP: format=json answers per-file results; any other format of the
     registry, the combined export of the documents that were read."""
@@ -204,7 +196,6 @@ def batch():
     return resp
 
 
-@bp.post("/export")
 @_counted("export")
 def export_parts():
     """The combined export (any format of the registry) of many documents from their XML data

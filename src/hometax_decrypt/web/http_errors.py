@@ -1,58 +1,48 @@
-"""The JSON error shape of the API and the few failures that exist only over HTTP.
+"""The JSON error shape of the API, from the one error table (:mod:`hometax_decrypt.errors`).
 
-Document failures come from the one table in :mod:`hometax_decrypt.errors` (code, NTS return code,
-HTTP status). The codes here have no NTS return code and no CLI exit: a missing API key, an unknown
-endpoint, a rate limit. nginx answers 413/429/502-504 itself with the same shape (deploy/nginx.conf.in).
+Every code, status and text is the table's; this module only shapes them for HTTP: the body
+``{"error": {"code", "nts_code", "message", "message_ko"}}``, the Retry-After header of a code whose
+remedy is waiting, and which table rows nginx answers itself (``NGINX_ERRORS``, rendered into
+deploy/nginx.conf.in by ops/stack.py).
 """
 
 from __future__ import annotations
 
+import warnings
+
 from .. import errors
-
-# code -> (HTTP status, English message, Korean message)
-HTTP_ONLY: dict[str, tuple[int, str, str]] = {
-    "unauthorized": (401, "A valid X-API-Key header is required.", "API 키가 필요합니다."),
-    "forbidden": (403, "Access denied.", "접근이 거부되었습니다."),
-    "not_found": (404, "No such endpoint.", "요청한 주소가 없습니다."),
-    "method_not_allowed": (405, "Method not allowed.", "허용되지 않는 요청 방식입니다."),
-    "rate_limited": (429, "Too many requests; retry later.",
-                     "요청이 너무 많습니다. 잠시 후 다시 시도하세요."),
-    "internal": (500, "Internal error.", "내부 오류가 발생했습니다."),
-    "unavailable": (503, "The service is unavailable; retry later.",
-                    "서비스를 일시적으로 사용할 수 없습니다. 잠시 후 다시 시도하세요."),
-}
-
-STATUS_TO_CODE = {400: "usage", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                  405: "method_not_allowed", 413: "too_large", 429: "rate_limited",
-                  500: "internal", 502: "unavailable", 503: "unavailable", 504: "unavailable"}
 
 
 def body_for_code(code: str, message: str | None = None) -> tuple[int, dict]:
-    """(HTTP status, JSON body) for a code of either table."""
-    if code in errors.SPECS:
-        spec = errors.SPECS[code]
-        return spec.http_status, {"error": {"code": code, "nts_code": spec.nts_code,
-                                            "message": message or spec.message,
-                                            "message_ko": spec.message_ko}}
-    status, msg, msg_ko = HTTP_ONLY[code]
-    return status, {"error": {"code": code, "nts_code": None, "message": message or msg,
-                              "message_ko": msg_ko}}
+    """(HTTP status, JSON body) of a code of the table."""
+    spec = errors.SPECS[code]
+    body = spec.to_dict()
+    if message:
+        body["message"] = message
+    return spec.http_status, {"error": body}
 
 
 def body_for_exception(exc: errors.HometaxError) -> tuple[int, dict]:
     return exc.http_status, {"error": exc.to_dict()}
 
 
+def headers_for_code(code: str) -> dict[str, str]:
+    """The headers an error answer of ``code`` carries besides its body (app and nginx alike)."""
+    spec = errors.SPECS[code]
+    return {"Retry-After": str(spec.retry_after)} if spec.retry_after is not None else {}
+
+
 def messages_ko() -> dict[str, str]:
-    """code -> Korean message, for every code of both tables (the upload page's messages:
-    GET /api/v1/messages)."""
-    out = {code: spec.message_ko for code, spec in errors.SPECS.items()}
-    out.update({code: msg_ko for code, (_, _, msg_ko) in HTTP_ONLY.items()})
-    return out
+    """code -> Korean message, for every code an HTTP answer can carry (the upload page's
+    messages: GET /api/v1/messages)."""
+    return {code: errors.SPECS[code].message_ko for code in errors.http_codes()}
+
+
 # The errors nginx answers itself (deploy/nginx.conf.in), as data for rendering the template: each
-# named location catches ``statuses`` and answers ``status`` with the body of ``code`` from the tables
-# above; ``detail`` says what nginx refused, and ``variants`` are refusals of nginx's own rewrite rules
-# (locations of their own, which the template rewrites to).
+# named location catches ``statuses`` and answers ``status`` (one of the code's statuses in the table)
+# with the body and headers of ``code``; ``detail`` says what nginx refused (``body_limit``: the
+# configured body limit and the alternatives, errors.body_limit_detail), and ``variants`` are refusals
+# of nginx's own rewrite rules (locations of their own, which the template rewrites to).
 NGINX_ERRORS: tuple[dict, ...] = (
     {"name": "bad_request", "statuses": (400,), "status": 400, "code": "usage",
      "detail": "the request is malformed: its URI, a header or the framing of its body",
@@ -63,7 +53,8 @@ NGINX_ERRORS: tuple[dict, ...] = (
      "detail": "the request headers are too large"},
     {"name": "uri_too_long", "statuses": (414,), "status": 414, "code": "too_large",
      "detail": "the URL is too long"},
-    {"name": "too_large", "statuses": (413,), "status": 413, "code": "too_large", "detail": None},
+    {"name": "too_large", "statuses": (413,), "status": 413, "code": "too_large", "detail": None,
+     "body_limit": True},
     {"name": "not_implemented", "statuses": (501,), "status": 501, "code": "usage",
      "detail": "the request's Transfer-Encoding is not supported"},
     {"name": "rate_limited", "statuses": (429,), "status": 429, "code": "rate_limited",
@@ -78,9 +69,34 @@ NGINX_ERRORS: tuple[dict, ...] = (
 )
 
 
-def error_body(code: str, detail: str | None = None) -> dict:
+def error_body(code: str, detail: str | None = None, detail_ko: str | None = None) -> dict:
     """The JSON body of ``code`` with an optional detail, as HometaxError.message words it."""
-    _, body = body_for_code(code)
-    if detail:
-        body["error"]["message"] = f"{body['error']['message']} ({detail})"
-    return body
+    return {"error": errors.SPECS[code].to_dict(detail, detail_ko)}
+
+
+def __getattr__(name: str):
+    """The 0.2 names of the second table, derived from the one table for one release."""
+    if name == "HTTP_ONLY":
+        warnings.warn("http_errors.HTTP_ONLY is deprecated: every code is in errors.SPECS",
+                      DeprecationWarning, stacklevel=2)
+        return {c: (s.http_status, s.message, s.message_ko) for c, s in errors.SPECS.items()
+                if s.exit_code is None and s.http_status is not None or c == "internal"}
+    if name == "STATUS_TO_CODE":
+        warnings.warn("http_errors.STATUS_TO_CODE is deprecated: use errors.code_for_status",
+                      DeprecationWarning, stacklevel=2)
+        return {st: errors.code_for_status(st) for s in errors.SPECS.values()
+                for st in s.http_statuses}
+    raise AttributeError(name)
+
+
+def error_response(code: str, status: int | None = None, detail: str | None = None,
+                   detail_ko: str | None = None):
+    """The Flask answer of ``code``: its JSON body, its status (or ``status``: a Werkzeug status
+    the table gives the code), its headers; the code is noted for the log line and X-Error-Code."""
+    from flask import g, jsonify
+
+    g.error_code = code
+    resp = jsonify(error_body(code, detail, detail_ko))
+    resp.status_code = status or errors.SPECS[code].http_status
+    resp.headers.update(headers_for_code(code))
+    return resp

@@ -1,22 +1,104 @@
-"""The OpenAPI 3 document of the API, and a plain HTML page listing it (no external resources).
+"""The OpenAPI 3.1 document of the API, and a plain HTML page listing it (no external resources).
 
-Its error codes and error statuses come from the error tables (errors.py, http_errors.py); its
-format enums and media types from the format registry (formats.py)."""
+Generated, not written: its paths, methods, headers and per-route error statuses from the route
+table (:mod:`.routes`); its error codes, statuses and headers (Retry-After, Allow) from the error
+table (:mod:`hometax_decrypt.errors`); its format enums and media types from the format registry;
+the records' schema from docs/document.schema.json (the packaged copy, records/document.schema.json,
+is kept equal to it by a test). OpenAPI 3.1, not 3.0: its schemas are JSON Schema 2020-12, the
+dialect of docs/document.schema.json, so that schema goes in unchanged and responses validate
+against the document with a plain JSON Schema validator.
+"""
 
 from __future__ import annotations
 
 import html
+import json
+import sys
+from importlib import resources
 
 from .. import errors, formats
-from .http_errors import HTTP_ONLY
+from ..service.archive import SKIP_REASONS
+from . import routes
 from .inputs import FLAG_VALUES
 
-_ERR = {"$ref": "#/components/responses/Error"}
 FORMAT_NAMES = list(formats.NAMES)
-ERROR_CODES = list(errors.SPECS) + [c for c in HTTP_ONLY if c not in errors.SPECS]
-# Every status a document can fail with (the error table), and the HTTP-only ones of every request
-DOCUMENT_STATUSES = sorted({s.http_status for s in errors.SPECS.values()} | {401, 429})
-_EXPORT_CONTENT = {f.media_type.split(";")[0]: {} for f in formats.FORMATS.values()}
+ERROR_CODES = errors.http_codes()
+_REF = "#/components/schemas/"
+
+
+def _records_schemas() -> dict:
+    """docs/document.schema.json as components: the root as ``Records``, each ``$defs`` entry as
+    ``records.NAME`` (its references rewritten to them)."""
+    text = resources.files("hometax_decrypt.records").joinpath("document.schema.json").read_text(
+        encoding="utf-8")
+    text = text.replace('"#/$defs/', f'"{_REF}records.')
+    root = json.loads(text)
+    defs = root.pop("$defs", {})
+    root.pop("$schema", None)
+    root.pop("$id", None)
+    return {"Records": root, **{f"records.{name}": schema for name, schema in defs.items()}}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_STR = {"type": "string"}
+_ERROR_OBJECT = {"type": "object", "required": ["code", "nts_code", "message", "message_ko"],
+                 "additionalProperties": False, "properties": {
+                     "code": {"type": "string", "enum": ERROR_CODES},
+                     "nts_code": {"type": ["integer", "null"],
+                                  "description": "the NTS API's return code (0, -1, -2), or null"},
+                     "message": _STR, "message_ko": _STR}}
+
+SCHEMAS: dict = {
+    "ErrorObject": _ERROR_OBJECT,
+    "Error": {"type": "object", "required": ["error"], "additionalProperties": False,
+              "properties": {"error": {"$ref": _REF + "ErrorObject"}}},
+    # one source: docs/document.schema.json's $defs/verification (its reason_code enum is the
+    # verdict table, timestamp/verdicts.py), as the component records.verification
+    "Verification": {"$ref": _REF + "records.verification"},
+    "BatchResult": {
+        "type": "object", "required": ["files", "ok", "failed", "skipped"],
+        "additionalProperties": False, "properties": {
+            "files": {"type": "array", "items": {"oneOf": [
+                {"type": "object", "required": ["file", "ok", "nts_code", "verification",
+                                                "document"],
+                 "additionalProperties": False, "properties": {
+                     "file": _STR, "ok": {"const": True}, "nts_code": {"const": 1},
+                     "verification": {"$ref": _REF + "Verification"},
+                     "document": {"$ref": _REF + "records.document"}}},
+                {"type": "object", "required": ["file", "ok", "nts_code", "error"],
+                 "additionalProperties": False, "properties": {
+                     "file": _STR, "ok": {"const": False},
+                     "nts_code": {"type": ["integer", "null"]},
+                     "error": {"$ref": _REF + "ErrorObject"}}}]}},
+            "ok": {"type": "integer", "minimum": 0},
+            "failed": {"type": "integer", "minimum": 0},
+            "skipped": {"type": "array", "items": {
+                "type": "object", "required": ["file", "reason", "message"],
+                "additionalProperties": False, "properties": {
+                    "file": _STR, "reason": {"enum": list(SKIP_REASONS)}, "message": _STR}}}}},
+    "Formats": {"type": "object", "required": ["default", "formats"], "additionalProperties": False,
+                "properties": {
+                    "default": {"enum": FORMAT_NAMES},
+                    "formats": {"type": "array", "items": {
+                        "type": "object", "required": ["name", "media_type", "suffix", "label_ko"],
+                        "additionalProperties": False, "properties": {
+                            "name": {"enum": FORMAT_NAMES}, "media_type": _STR, "suffix": _STR,
+                            "label_ko": _STR}}}}},
+    "Messages": {"type": "object", "required": ["messages"], "additionalProperties": False,
+                 "properties": {"messages": {
+                     "type": "object", "propertyNames": {"enum": ERROR_CODES},
+                     "required": ERROR_CODES, "additionalProperties": _STR}}},
+    "Health": {"type": "object", "required": ["status"], "additionalProperties": False,
+               "properties": {"status": {"const": "ok"}}},
+    "Ready": {"type": "object", "required": ["status"], "additionalProperties": False,
+              "properties": {"status": {"const": "ready"}}},
+    "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"]},
+    **_records_schemas(),
+}
+
 _PDF_FIELDS = {
     "file": {"type": "string", "format": "binary", "description": "the NTS PDF"},
     "password": {"type": "string", "description": "document-open password (문서열기암호)"},
@@ -25,6 +107,7 @@ _PDF_FIELDS = {
     "format": {"type": "string", "enum": FORMAT_NAMES, "default": formats.DEFAULT},
     "mask": {"type": "string", "enum": list(FLAG_VALUES), "default": "false"},
 }
+_PASSWORD_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
 
 def _pdf_body(*fields: str) -> dict:
@@ -35,162 +118,129 @@ def _pdf_body(*fields: str) -> dict:
         "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
 
 
-# A password map: file name -> password, sent as JSON text.
-_PASSWORD_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+def _files(description: str) -> dict:
+    # format: binary (an OpenAPI annotation 3.1 keeps): fuzzers send it as a file part
+    return {"type": "array", "minItems": 1, "description": description,
+            "items": {"type": "string", "format": "binary"}}
 
 
-_PW_HEADER = {"name": "X-Document-Password", "in": "header", "required": False,
-              "description": "password for a raw-body upload (UTF-8); never put it in the URL",
-              "schema": {"type": "string"}}
-_KEY = [{"apiKey": []}, {}]
+BODIES = {
+    "extract": _pdf_body("password", "part", "encoding"),
+    "verify": _pdf_body(),
+    "documents": _pdf_body("password", "format", "mask"),
+    "decrypt": _pdf_body("password"),
+    "batch": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": _files("the PDFs, or one ZIP of them"),
+            "password": {"type": "string", "description": "one password for all files"},
+            "passwords": {**_PASSWORD_MAP, "description": "JSON object: file name -> password"},
+            "format": {"type": "string", "enum": FORMAT_NAMES},
+            "mask": _PDF_FIELDS["mask"]}},
+            "encoding": {"passwords": {"contentType": "application/json"}}},
+        "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+    "export": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": _files("one XML data part per document (POST /extract, part=xml), in the "
+                           "order wanted in the output"),
+            "format": _PDF_FIELDS["format"], "mask": _PDF_FIELDS["mask"]}}}}},
+}
 
 
-def _q(name, enum, default):
+def _query(name: str) -> dict:
     return {"name": name, "in": "query", "required": False,
             "description": "for raw-body uploads (multipart uses the form field)",
-            "schema": {"type": "string", "enum": enum, "default": default}}
+            "schema": {k: v for k, v in _PDF_FIELDS[name].items() if k != "description"}}
 
 
-def _errors(*statuses):
-    """Error responses of an operation: the ones named, and those every route can answer (405 for
-    another method, with Allow; 503 from nginx when no app server instance answers)."""
-    out = {str(s): _ERR for s in statuses}
-    out["405"] = {"$ref": "#/components/responses/MethodNotAllowed"}
-    out["503"] = _ERR
+PARAMETERS = {
+    "X-Document-Password": {"name": "X-Document-Password", "in": "header", "required": False,
+                            "description": "password for a raw-body upload (UTF-8); never put it "
+                                           "in the URL", "schema": {"type": "string"}},
+    "X-Document-Passwords": {"name": "X-Document-Passwords", "in": "header", "required": False,
+                             "description": "JSON object: file name -> password",
+                             "content": {"application/json": {"schema": _PASSWORD_MAP}}},
+    **{name: _query(name) for name in ("part", "encoding", "format", "mask")},
+}
+
+
+def _export_content(json_schema: str) -> dict:
+    """A format of the registry per media type: JSON by its schema, the others as bytes."""
+    out = {}
+    for f in formats.FORMATS.values():
+        media = f.media_type.split(";")[0]
+        out[media] = {"schema": {"$ref": _REF + json_schema} if f.name == "json" else
+                      {"type": "string", "contentMediaType": media}}
     return out
 
 
-VERIFICATION_HEADERS = {
-    "X-NTS-Return-Code": {"schema": {"type": "integer"}, "description": "1: success (NTS API)"},
-    "X-Verification-Status": {"schema": {"type": "string"}},
-    "X-Verification-Authentic": {"schema": {"type": "string", "enum": ["true", "false"]}},
-}
+def _content(route: routes.Route) -> dict:
+    if route.ok == "EXPORT":
+        return _export_content("Records")
+    if route.ok == "BATCH":
+        return _export_content("BatchResult")
+    return {media: {"schema": {"$ref": _REF + name} if name else
+                    {"type": "string", "contentMediaType": media}}
+            for media, name in route.ok.items()}
 
-OPENAPI: dict = {
-    "openapi": "3.0.3",
-    "info": {"title": "hometax-decrypt", "version": "1",
-             "description": "Extract, verify and parse NTS year-end settlement (연말정산 간소화) PDF "
-                            "documents. Errors: {\"error\": {\"code\", \"nts_code\", \"message\"}}."},
-    "servers": [{"url": "/"}],
-    "security": _KEY,
-    "paths": {
-        "/api/v1/extract": {"post": {
-            "summary": "The XML or SAM data part, byte for byte as the NTS API returns it",
-            "parameters": [_PW_HEADER, _q("part", ["xml", "sam"], "xml"),
-                           _q("encoding", ["utf-8", "euc-kr"], "utf-8")],
-            "requestBody": _pdf_body("password", "part", "encoding"),
-            "responses": {"200": {"description": "the part's bytes", "headers": VERIFICATION_HEADERS,
-                                  "content": {"application/xml": {}, "text/plain": {}}},
-                          **_errors(*DOCUMENT_STATUSES)}}},
-        "/api/v1/verify": {"post": {
-            "summary": "Verify the NTS timestamp (same JSON as the CLI's verify)",
-            "requestBody": _pdf_body(),
-            "responses": {"200": {"description": "verification result",
-                                  "content": {"application/json": {}}},
-                          **_errors(*DOCUMENT_STATUSES)}}},
-        "/api/v1/documents": {"post": {
-            "summary": "The parsed document in a format of the registry (GET /api/v1/formats)",
-            "parameters": [_PW_HEADER, _q("format", FORMAT_NAMES, formats.DEFAULT),
-                           _q("mask", list(FLAG_VALUES), "false")],
-            "requestBody": _pdf_body("password", "format", "mask"),
-            "responses": {"200": {"description": "the document",
-                                  "content": _EXPORT_CONTENT},
-                          **_errors(*DOCUMENT_STATUSES)}}},
-        "/api/v1/decrypt": {"post": {
-            "summary": "The PDF with its password removed (for HR archives; re-saved, so its "
-                       "timestamp no longer verifies)",
-            "parameters": [_PW_HEADER],
-            "requestBody": _pdf_body("password"),
-            "responses": {"200": {"description": "the PDF", "content": {"application/pdf": {}}},
-                          **_errors(*DOCUMENT_STATUSES)}}},
-        "/api/v1/batch": {"post": {
-            "summary": "Many documents: several 'file' parts or one ZIP; per-file results or one "
-                       "combined export in any other format of the registry",
-            "parameters": [_PW_HEADER, _q("format", FORMAT_NAMES, formats.DEFAULT),
-                           _q("mask", list(FLAG_VALUES), "false"),
-                           {"name": "X-Document-Passwords", "in": "header", "required": False,
-                            "description": "JSON object: file name -> password",
-                            "content": {"application/json": {"schema": _PASSWORD_MAP}}}],
-            "requestBody": {"required": True, "content": {
-                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                                   "properties": {
-                    "file": {"type": "array", "minItems": 1,
-                             "items": {"type": "string", "format": "binary"}},
-                    "password": {"type": "string", "description": "one password for all files"},
-                    "passwords": {**_PASSWORD_MAP,
-                                  "description": "JSON object: file name -> password"},
-                    "format": {"type": "string", "enum": FORMAT_NAMES},
-                    "mask": _PDF_FIELDS["mask"]}},
-                    "encoding": {"passwords": {"contentType": "application/json"}}},
-                "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
-            "responses": {"200": {"description": "per-file results (JSON) or the combined export; "
-                                                 "X-Batch-OK / X-Batch-Failed headers, and for "
-                                                 "csv/xlsx X-Batch-Errors: a JSON object of error "
-                                                 "code -> number of files (the names are in the "
-                                                 "JSON answer); in JSON, 'skipped' lists the "
-                                                 "ZIP entries not processed and why. Per file, "
-                                                 "nts_code is the NTS API's return code (1 ok, 0, "
-                                                 "-1, -2) and verification.verifier_code the "
-                                                 "verifier's (0 or 21xx; verification.nts_code is "
-                                                 "its old name, kept for one release)"},
-                          **_errors(*DOCUMENT_STATUSES)}}},
-        "/api/v1/export": {"post": {
-            "summary": "The combined export (any format of the registry) of many documents from "
-                       "their XML data parts "
-                       "(as /extract returns them); no PDF, no password. The upload page's "
-                       "'download everything'",
-            "requestBody": {"required": True, "content": {
-                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                                   "properties": {
-                    "file": {"type": "array", "minItems": 1,
-                             "items": {"type": "string", "format": "binary"},
-                             "description": "one XML data part per document (POST /extract, "
-                                            "part=xml), in the order wanted in the output"},
-                    "format": {"type": "string", "enum": FORMAT_NAMES,
-                               "default": formats.DEFAULT},
-                    "mask": _PDF_FIELDS["mask"]}}}}},
-            "responses": {"200": {"description": "the combined export, documents in the order "
-                                                 "sent; JSON as /documents (verification null: "
-                                                 "no PDF was sent)",
-                                  "content": _EXPORT_CONTENT},
-                          **_errors(*DOCUMENT_STATUSES)}}},
-        "/api/v1/formats": {"get": {
-            "summary": "The output formats (name, media type, file suffix, Korean label)",
-            "security": [], "responses": {"200": {"description": "the format registry",
-                                                  "content": {"application/json": {}}},
-                                                  **_errors(429)}}},
-        "/api/v1/messages": {"get": {
-            "summary": "The Korean message of every error code (the one error table)",
-            "security": [], "responses": {"200": {"description": "code -> message_ko",
-                                                  "content": {"application/json": {}}},
-                                                  **_errors(429)}}},
-        "/healthz": {"get": {"summary": "The process is alive", "security": [],
-                             "responses": {"200": {"description": "alive"}, **_errors()}}},
-        "/readyz": {"get": {"summary": "Can extract a built-in document", "security": [],
-                            "responses": {"200": {"description": "ready"}, **_errors()}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics (counts, latency, error codes); only "
-                                        "from the addresses of HOMETAX_METRICS_ALLOW",
-                             "responses": {"200": {"description": "text exposition format"},
-                                           **_errors(401, 403)}}},
-    },
-    "components": {
-        "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-        "responses": {
-            "MethodNotAllowed": {
-                "description": "the route does not answer this method",
-                "headers": {"Allow": {"required": True, "schema": {"type": "string"},
-                                      "description": "the methods the route answers"}},
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            "Error": {"description": "an error (422: the file is not an NTS document, is damaged, "
-                                     "or its password is missing or wrong)",
-                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
-        "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-            "code": {"type": "string", "enum": ERROR_CODES},
-            "nts_code": {"type": "integer", "nullable": True},
-            "message": {"type": "string"},
-            "message_ko": {"type": "string"}}}}}},
-    },
-}
+
+def content_types(route: routes.Route) -> list[str]:
+    return list(_content(route))
+
+
+def _headers(names) -> dict:
+    return {name: routes.HEADERS[name] for name in names}
+
+
+def _error_response(route: routes.Route, status: int, codes: list[str]) -> dict:
+    headers = _headers(routes.COMMON_HEADERS + routes.ERROR_HEADERS)
+    for code in codes:
+        spec = errors.SPECS[code]
+        if spec.retry_after is not None:
+            headers["Retry-After"] = {**routes.HEADERS["Retry-After"], "required": True}
+    if status == 405:
+        headers["Allow"] = {**routes.HEADERS["Allow"], "required": True}
+    return {"description": "; ".join(f"{c}: {errors.SPECS[c].when}" for c in codes),
+            "headers": headers,
+            "content": {"application/json": {"schema": {"$ref": _REF + "Error"}}}}
+
+
+def _operation(route: routes.Route) -> dict:
+    op: dict = {"operationId": route.endpoint, "summary": route.summary}
+    if not route.auth:
+        op["security"] = []
+    if route.parameters:
+        op["parameters"] = [PARAMETERS[p] for p in route.parameters]
+    if route.body:
+        op["requestBody"] = BODIES[route.body]
+    op["responses"] = {"200": {"description": route.ok_description,
+                               "headers": _headers(routes.COMMON_HEADERS + route.headers),
+                               "content": _content(route)}}
+    for status, codes in route.statuses.items():
+        op["responses"][str(status)] = _error_response(route, status, codes)
+    return op
+
+
+def build() -> dict:
+    paths: dict = {}
+    for r in routes.ROUTES:
+        for method in r.methods:
+            paths.setdefault(r.path, {})[method.lower()] = _operation(r)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hometax-decrypt", "version": "1",
+                 "description": "Extract, verify and parse NTS year-end settlement (연말정산 간소화) "
+                                "PDF documents. Errors: {\"error\": {\"code\", \"nts_code\", "
+                                "\"message\", \"message_ko\"}}; a 429 carries Retry-After."},
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}, {}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "schemas": SCHEMAS},
+    }
+
+
+OPENAPI: dict = build()
 
 
 def docs_html() -> str:
@@ -207,3 +257,20 @@ def docs_html() -> str:
             "<code>X-API-Key</code> header when the server requires it. Passwords go in the "
             "<code>password</code> form field or the <code>X-Document-Password</code> header, "
             "never in the URL.</p><table>" + "".join(rows) + "</table></body></html>")
+
+
+def markdown_table() -> str:
+    """docs/api.md's route table, from the route table (``python -m hometax_decrypt.web.openapi``)."""
+    lines = ["| route | API key | 200 | headers (besides `X-Request-ID`, `Cache-Control`) | errors |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in routes.ROUTES:
+        types = ", ".join(f"`{t}`" for t in content_types(r))
+        heads = ", ".join(f"`{h}`" for h in r.headers) or "—"
+        errs = ", ".join(f"{st} `{'`/`'.join(codes)}`" for st, codes in r.statuses.items())
+        lines.append(f"| `{' '.join(r.methods)} {r.path}` | {'yes' if r.auth else 'no'} | "
+                     f"{types}: {r.ok_description} | {heads} | {errs} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m hometax_decrypt.web.openapi: print docs/api.md's route table
+    sys.stdout.write(markdown_table())

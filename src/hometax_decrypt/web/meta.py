@@ -1,0 +1,59 @@
+"""The service's own routes: liveness and readiness probes, metrics, and the API's description.
+Registered from the route table (:mod:`.routes`) like the API's."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from flask import Response, jsonify
+
+from .. import errors
+from . import http_errors, metrics as _metrics, selftest
+
+
+def _trust_ready() -> None:
+    """Verify the built-in (unsigned) self-test document: this loads the timestamp trust store
+    (the shipped anchors and pins, ``HOMETAX_TRUST_DIR``, ``HOMETAX_TRUST_PINNED``,
+    ``HOMETAX_TRUST_REPLACE``) exactly as every verification does, and raises when it cannot."""
+    from ..timestamp import verify_bytes
+
+    verify_bytes(selftest.selftest_pdf())
+
+
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+def readyz():
+    try:
+        ready = selftest.check()
+        _trust_ready()  # the trust store every verification uses still loads
+    except errors.HometaxError:
+        ready = False
+    if not ready:
+        return http_errors.error_response("unavailable")
+    return jsonify({"status": "ready"})
+
+
+def metrics():
+    data, ctype = _metrics.render()
+    return Response(data, content_type=ctype)
+
+
+@functools.lru_cache(maxsize=1)
+def _openapi_bytes() -> bytes:
+    """The document serialized once (~100 KB of JSON: the records schema is in it)."""
+    from .openapi import OPENAPI
+
+    return json.dumps(OPENAPI, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def openapi():
+    return Response(_openapi_bytes(), content_type="application/json")
+
+
+def api_docs():
+    from .openapi import docs_html
+
+    return Response(docs_html(), content_type="text/html; charset=utf-8")
