@@ -5,5 +5,6 @@ The CLI, the HTTP API and the NTS-compatible functions call these and only trans
 
 from .operations import *  # noqa: F401,F403
 from .operations import __all__ as _operations_all
+from .engine import batch, combine
 
-__all__ = list(_operations_all)
+__all__ = list(_operations_all) + ["batch", "combine"]

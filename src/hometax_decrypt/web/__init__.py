@@ -16,12 +16,15 @@ from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..document.limits import Limits
+from ..document.setup import configure_process
 from ..settings import Settings
+from ..timestamp import TrustStore
 from . import http_errors, memory, metrics, selftest
 from .config import WebConfig
 from .inputs import refuse_secrets_in_url
 from .logs import configure_request_logger
 from .openapi import OPENAPI, docs_html
+from . import inmemory
 from .inmemory import InMemoryRequest
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -44,23 +47,27 @@ def _drain_body() -> None:
         pass
 
 
-def _trust_ready() -> None:
-    """Verify the built-in (unsigned) self-test document: this loads the timestamp trust store
-    (the shipped anchors and pins, ``HOMETAX_TRUST_DIR``, ``HOMETAX_TRUST_PINNED``,
-    ``HOMETAX_TRUST_REPLACE``) exactly as every verification does, and raises when it cannot."""
+def _trust_ready(trust: TrustStore) -> None:
+    """Verify the built-in (unsigned) self-test document with the app's trust store, exactly as
+    every verification does; raises when it cannot."""
     from ..timestamp import verify_bytes
 
-    verify_bytes(selftest.selftest_pdf())
+    verify_bytes(selftest.selftest_pdf(), trust=trust)
 
 
-def _load_trust_store() -> None:
-    """Fail at start-up, not on every request, when the configured trust store cannot be read."""
+def _load_trust_store(settings: Settings) -> TrustStore:
+    """The app's trust store (the shipped anchors and pins, ``HOMETAX_TRUST_DIR``,
+    ``HOMETAX_TRUST_PINNED``, ``HOMETAX_TRUST_REPLACE``), built once; fail at start-up, not on every
+    request, when it cannot be read."""
     try:
-        _trust_ready()
+        trust = TrustStore.configured(settings.trust_dir, settings.trust_pinned,
+                                      settings.trust_replace)
+        _trust_ready(trust)
     except errors.HometaxError as exc:
         raise ValueError(f"HOMETAX_TRUST_DIR (or HOMETAX_TRUST_PINNED, HOMETAX_TRUST_REPLACE) cannot be "
                          f"used as the timestamp trust store: "
                          f"{exc.detail or exc.message}") from None
+    return trust
 
 
 def create_app(config: WebConfig | dict | None = None, limits: Limits | None = None) -> Flask:
@@ -70,13 +77,17 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     elif isinstance(config, dict):
         config = WebConfig(**config)
     config.check_startup()
-    _load_trust_store()
+    trust = _load_trust_store(settings)
+    limits = limits or Limits.from_settings(settings)
+    configure_process(limits)  # process-wide: qpdf's decoder bounds, the warning filter
+    inmemory.install()  # process-wide: CP949 multipart part headers
 
     app = Flask(__name__, static_folder=None)
     app.request_class = InMemoryRequest
     app.config.update(
         HOMETAX=config,
-        HOMETAX_LIMITS=limits or Limits.from_settings(settings),
+        HOMETAX_LIMITS=limits,
+        HOMETAX_TRUST=trust,
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # text fields (password map); files are separate
         MAX_FORM_PARTS=config.batch_max_files + 16,
@@ -158,7 +169,7 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     def readyz():
         try:
             ready = selftest.check()
-            _trust_ready()  # the trust store every verification uses still loads
+            _trust_ready(trust)  # the trust store every verification uses still verifies
         except errors.HometaxError:
             ready = False
         if not ready:
