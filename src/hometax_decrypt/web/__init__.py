@@ -169,7 +169,9 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     def readyz():
         try:
             ready = selftest.check()
-            _trust_ready(trust)  # the trust store every verification uses still verifies
+            # the configured trust still loads (a trust directory removed or spoiled since start)
+            _trust_ready(TrustStore.configured(settings.trust_dir, settings.trust_pinned,
+                                               settings.trust_replace))
         except errors.HometaxError:
             ready = False
         if not ready:
