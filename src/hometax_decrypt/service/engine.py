@@ -11,7 +11,7 @@ is never shown). On a pool, a worker that dies (a crash in native code) breaks t
 flight are run again one by one, each in a fresh process, so the crash costs one file.
 
 Speed on a pool (bench/bulk.py): the adapter's job (limits, trust store, format) goes to each worker
-once, when it starts (fork: inherited, nothing pickled), not with every file; files go out in
+once, when it starts (fork: inherited; spawn: pickled once), not with every file; files go out in
 chunks (one hand-off for several files) and come back as compact tuples (the verification's status
 and the format's piece: bytes or rows), never as pickled models; the parent only writes.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -176,11 +175,9 @@ def run(sources: Iterable[Source | FileResult], password_for: Callable[[str], st
 
 
 def _pool(job: Job, jobs: int) -> ProcessPoolExecutor:
-    methods = multiprocessing.get_all_start_methods()
-    # fork: a worker starts in ~1 ms with the library already imported and the job inherited
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_start_worker,
-                               initargs=(job,))
+    """Worker processes started the platform's way (Linux: fork, the library already imported and
+    the job inherited; Windows: spawn, the job pickled once per worker, not once per file)."""
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(job,))
 
 
 def _chunks(sources, password_for) -> Iterator[FileResult | list]:
