@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install system system-test test up down status bench fuzz soak catalog clean
 
-# Virtual environment with the project and its test tools; quick when nothing changed.
+# Virtual environment with the project, its server extra (Flask, the app servers, supervisord) and
+# its test tools; quick when nothing changed. The base install (pip install hometax-decrypt) is the
+# library and the CLI alone.
 install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,uwsgi,stack,bench]'
+	$(PY) -m pip install -q -e '.[server,test,uwsgi,bench]'
 	touch $(STAMP)
 
 # Debian packages: the service's own (nginx, openssl), and the tests' (browsers, a load generator).

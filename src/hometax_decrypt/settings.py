@@ -198,21 +198,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """The settings of ``environ`` (default: the process environment) as it is now. Parsed
-        once per distinct set of values (the object is frozen, so callers may share it): the
-        library reads the environment for every document, and a changed variable still applies
-        at the next call."""
-        env = os.environ if environ is None else environ
-        all_specs = specs()
-        raw = tuple([env.get(s.env) for s in all_specs])
-        key = (cls, raw)
-        hit = _FROM_ENV.get(key)
-        if hit is None:
-            hit = cls(**{s.name: _parse(s, v) for s, v in zip(all_specs, raw)})
-            if len(_FROM_ENV) >= _FROM_ENV_MAX:  # bounded: a process that keeps changing it
-                _FROM_ENV.clear()
-            _FROM_ENV[key] = hit
-        return hit
+        """Every setting of ``environ`` (default: the process environment), parsed now. For the
+        server adapters, which call it once at start; the library never does (it reads only its own
+        variables, through :func:`parse_env`, when an adapter asks: ``Limits.from_env()``,
+        ``TrustStore.from_env()``), so a bad server variable cannot break a library call."""
+        return cls(**parse_env([s.name for s in specs()], environ))
 
     @property
     def effective_workers(self) -> int:
@@ -277,9 +267,13 @@ def specs() -> tuple[SettingSpec, ...]:
                              f.metadata["meaning"], f.metadata["shown"]) for f in fields(Settings))
 
 
-# Settings.from_env's parsed objects, keyed by the raw values of every variable
-_FROM_ENV: dict = {}
-_FROM_ENV_MAX = 32
+def parse_env(names, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings called ``names`` (field names), parsed from ``environ`` (default: the process
+    environment); no other variable is read. A bad value is a ``ValueError`` naming the variable,
+    never quoting its value. Nothing is cached: adapters parse once, at start."""
+    env = os.environ if environ is None else environ
+    wanted = set(names)
+    return {s.name: _parse(s, env.get(s.env)) for s in specs() if s.name in wanted}
 
 
 def _parse(spec: SettingSpec, raw: str | None) -> Any:

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ import pikepdf
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from tests.support import builder
+from tests.support import builder, tsa
 from tests.support.paths import ROOT, SAMPLES, files_written, sample_files
 from werkzeug.test import EnvironBuilder
 
@@ -425,11 +426,16 @@ def test_a_bad_trust_dir_fails_at_start_up_not_on_every_request(tmp_path, monkey
     monkeypatch.setenv("HOMETAX_TRUST_DIR", str(tmp_path))
     with pytest.raises(ValueError, match=r"HOMETAX_TRUST_DIR.*not a certificate"):
         create_app(WebConfig())
-    monkeypatch.delenv("HOMETAX_TRUST_DIR")
+    (tmp_path / "junk.pem").unlink()
+    tsa.test_authority().write_anchor(tmp_path / "anchors")
+    monkeypatch.setenv("HOMETAX_TRUST_DIR", str(tmp_path / "anchors"))
     app = create_app(WebConfig())
     assert app.test_client().get("/readyz").get_json() == {"status": "ready"}
-    # /readyz reports a trust store that stops loading (here: the setting changed under it)
+    # the environment is read once, at start: a change under the app changes nothing
     monkeypatch.setenv("HOMETAX_TRUST_DIR", str(tmp_path / "missing"))
+    assert app.test_client().get("/readyz").get_json() == {"status": "ready"}
+    # /readyz reports a configured trust directory that stops loading
+    shutil.rmtree(tmp_path / "anchors")
     assert_error(app.test_client().get("/readyz"), 503, "unavailable")
 
 

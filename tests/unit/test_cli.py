@@ -55,7 +55,7 @@ def test_password_sources(how):
     ((ALL_PW, "--password", "99887766"), "wrong_password", 3),
     (("PLAIN",), "not_nts_document", 4),
     (("RANDOM",), "damaged", 5),
-    (("/nonexistent/file.pdf",), "damaged", 5),
+    (("/nonexistent/file.pdf",), "usage", 2),
     ((ALL, "--part", "pdf"), "usage", 2),
     ((ALL, "--password", "a", "--password-stdin"), "usage", 2),
 ])

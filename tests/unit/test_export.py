@@ -160,11 +160,16 @@ def test_exports_never_touch_the_disk(doc2020):
 
 
 def test_each_document_of_a_batch_gets_its_own_budget(doc2020, monkeypatch):
-    """Without a deadline the exporters give each document a fresh one from the limits."""
-    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "-1")
+    """Without a deadline the exporters give each document a fresh one from the default limits
+    (never from the environment: the library reads none by itself)."""
+    from hometax_decrypt.document import limits as limits_mod
+
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "-1")  # not read
+    assert len(_csv_rows(export.to_csv([doc2020]))) == 114
+    monkeypatch.setattr(limits_mod, "DEFAULT", limits_mod.Limits(max_seconds=-1))
     with pytest.raises(errors.TooLarge):
         export.to_csv([doc2020])
-    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "30")
+    monkeypatch.setattr(limits_mod, "DEFAULT", limits_mod.Limits(max_seconds=30))
     assert len(_csv_rows(export.to_csv([doc2020] * 3))) == 3 * 114
 
 

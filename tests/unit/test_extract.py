@@ -181,11 +181,14 @@ def test_input_size_limit():
     assert h.extract(data, limits=Limits(max_input_bytes=len(data))) == builder.SAMPLE_XML
 
 
-def test_input_size_limit_from_environment(monkeypatch):
+def test_input_size_limit_from_environment_only_when_asked(monkeypatch):
+    """The library never reads the environment by itself; Limits.from_env() (what the adapters
+    call at start) does."""
     data = builder.build_nts_pdf()
     monkeypatch.setenv("HOMETAX_MAX_INPUT_BYTES", str(len(data) - 1))
+    assert h.extract(data) == builder.SAMPLE_XML
     with pytest.raises(errors.TooLarge):
-        h.extract(data)
+        h.extract(data, limits=Limits.from_env())
 
 
 def test_part_size_limit():
@@ -211,11 +214,13 @@ def test_usage_errors(all_2020):
 
 def extract_in_fresh_process(data: bytes, tmp_path) -> tuple[str, int]:
     """(error code or 'ok', peak RSS in KiB) of extracting ``data`` in a fresh process, so that the
-    peak memory is the extraction's own."""
+    peak memory is the extraction's own; the process is set up as every adapter sets it up
+    (``configure_process``: qpdf's decoder bounds)."""
     path = tmp_path / "input.pdf"
     path.write_bytes(data)
     code = (
         "import sys, hometax_decrypt as h\n"
+        "h.configure_process()\n"
         "try:\n"
         "    h.extract(sys.argv[1]); print('ok')\n"
         "except h.HometaxError as e: print(e.code)\n"
@@ -238,7 +243,7 @@ def test_bomb_is_stopped_while_inflating_in_bounded_memory(bomb, tmp_path):
                          ids=["object-stream", "xref-stream"])
 def test_structure_bombs_inflated_by_qpdf_are_bounded(make, tmp_path):
     """qpdf inflates xref and object streams itself while opening: its decoder memory limit, set by
-    pdf.py, stops a 512 MiB bomb there. Without it, this takes ~1 GiB and seconds."""
+    configure_process (document/setup.py), stops a 512 MiB bomb there. Without it, this takes ~1 GiB and seconds."""
     code, peak_kib = extract_in_fresh_process(make(512), tmp_path)
     assert code == "damaged"
     assert peak_kib < 300 * 1024

@@ -455,6 +455,13 @@ def test_the_guards_catch_an_unlisted_exception_and_a_memory_hog():
     del hog
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _configured_like_an_adapter():
+    """The process set up as the CLI and the web app set theirs up at start (qpdf's decoder
+    bounds, which stop the structure bombs): the library no longer does it at import."""
+    h.configure_process()
+
 def test_the_structure_bomb_seeds_are_what_they_claim():
     """The structure bombs stop at qpdf's decoder limit (damaged), the data bomb at the part limit."""
     seeds = {s.name: s for s in corpus()}

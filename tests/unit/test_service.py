@@ -54,7 +54,7 @@ def _files():
 
 def test_batch_isolates_each_files_failure_and_keeps_the_order():
     passwords = {"pw.pdf": "1234567"}
-    results = list(service.batch(_files(), passwords.get, record=lambda d, dl: document_to_dict(d)))
+    results = list(service.batch(_files(), passwords.get, record=True))
     assert [r.name for r in results] == ["a.pdf", "pw.pdf", "junk.pdf", "b.pdf"]
     assert [r.code for r in results] == ["ok", "ok", "damaged", "ok"]
     # nts_code: the NTS API's return code (1 read, -2 damaged); the verifier's code sits in the
@@ -62,21 +62,42 @@ def test_batch_isolates_each_files_failure_and_keeps_the_order():
     assert [r.nts_code for r in results] == [1, 1, -2, 1]
     entry = results[0].to_dict()
     assert entry["nts_code"] == 1 and entry["verification"]["authentic"] is True
-    assert entry["document"]["doc"]["seq"] == results[0].result.document.doc.seq
+    assert entry["document"] == document_to_dict(results[0].result.document)
     assert results[2].to_dict() == {"file": "junk.pdf", "ok": False, "nts_code": -2,
                                     "error": errors.Damaged().to_dict() | {
                                         "message": results[2].error.message}}
 
 
-def test_a_bug_fails_only_its_file():
-    def record(doc, dl):
-        if len(doc.forms) < 5:  # the suite's small document, not all.pdf
-            raise ValueError("a bug")
-        return {}
+class _FailOnSmall:
+    """A format's stream with a bug on one document (the suite's small one, not all.pdf)."""
 
-    results = list(service.batch(_files()[:1] + _files()[3:], lambda n: None, record=record))
-    assert [r.code for r in results] == ["ok", "internal"]
-    assert results[1].to_dict()["error"] == errors.SPECS["internal"].to_dict()
+    def piece(self, doc, mask, deadline):
+        if len(doc.forms) < 5:
+            raise ValueError("a bug in a writer")
+        return h.formats.export.to_csv([doc])
+
+    def sink(self, fh, mask, tmpdir=None):
+        return _Joined(fh)
+
+
+class _Joined:
+    def __init__(self, fh):
+        self.fh = fh
+
+    def add(self, piece):
+        self.fh.write(piece)
+
+    def close(self):
+        pass
+
+
+def test_a_document_the_format_fails_on_fails_alone():
+    fmt = formats.Format("x", h.formats.export.to_csv, "text/csv", "csv", "X", stream=_FailOnSmall())
+    results = list(service.batch(_files(), {"pw.pdf": "1234567"}.get, fmt=fmt))
+    assert [r.code for r in results] == ["ok", "ok", "damaged", "internal"]
+    assert results[3].to_dict()["error"] == errors.SPECS["internal"].to_dict()
+    docs = [r.result.document for r in results if r.ok]
+    assert service.combine(fmt, results) == b"".join(h.formats.export.to_csv([d]) for d in docs)
 
 
 def _counting(calls: list):
@@ -86,36 +107,32 @@ def _counting(calls: list):
     return formats.Format("counted", writer, "text/csv", "csv", "CSV")
 
 
-def test_a_combined_export_is_written_once():
+def test_a_format_without_a_stream_is_written_once_by_its_writer():
     calls: list = []
-    results = list(service.batch(_files(), {"pw.pdf": "1234567"}.get))
-    data, after = service.export_batch(_counting(calls), results)
+    fmt = _counting(calls)
+    results = list(service.batch(_files(), {"pw.pdf": "1234567"}.get, fmt=fmt))
+    data = service.combine(fmt, results)
     assert len(calls) == 1 and len(calls[0]) == 3  # once, with the three documents read
-    assert after == results
     docs = [r.result.document for r in results if r.ok]
     assert data == h.formats.export.to_csv(docs)
 
 
-def test_a_document_the_writer_fails_on_fails_alone():
-    results = list(service.batch(_files(), {"pw.pdf": "1234567"}.get))
-    small = next(r for r in results if r.name == "b.pdf").result.document.doc.seq
+@pytest.mark.parametrize("name", sorted(formats.NAMES))
+def test_combined_export_equals_the_writer(name):
+    fmt = formats.FORMATS[name]
+    results = list(service.batch(_files(), {"pw.pdf": "1234567"}.get, fmt=fmt))
+    docs = [r.result.document for r in results if r.ok]
+    if name == "xlsx":  # a workbook's zip carries times: compare the cells
+        import io
+        import openpyxl
 
-    def writer(docs, mask=False, deadline=None):
-        if any(d.doc.seq == small for d in docs):
-            raise ValueError("a bug in a writer")
-        return h.formats.export.to_csv(docs)
+        def cells(data):
+            wb = openpyxl.load_workbook(io.BytesIO(data))
+            return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb}
 
-    data, after = service.export_batch(formats.Format("x", writer, "text/csv", "csv", "X"),
-                                       results)
-    assert [r.code for r in after] == ["ok", "ok", "damaged", "internal"]
-    assert data == h.formats.export.to_csv([r.result.document for r in after if r.ok])
-
-
-def test_a_spent_time_budget_fails_the_whole_export():
-    results = list(service.batch(_files()[:1], lambda n: None))
-    spent = Deadline(-1)
-    with pytest.raises(errors.Timeout):
-        service.export_batch(formats.FORMATS["csv"], results, deadline=spent)
+        assert cells(service.combine(fmt, results)) == cells(fmt.write(docs))
+    else:
+        assert service.combine(fmt, results) == fmt.write(docs)
 
 
 def test_each_document_gets_at_most_what_the_batch_has_left():

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from hometax_decrypt import errors
+
 from hometax_decrypt.document.limits import Limits
 from hometax_decrypt.settings import Settings, markdown_table, specs
 from hometax_decrypt.web.config import WebConfig
@@ -203,21 +205,19 @@ def test_gunicorn_logs_to_the_app_log_file_when_set(monkeypatch, tmp_path):
     assert conf["logconfig_dict"]["handlers"]["app"]["stream"] == "ext://sys.stderr"
 
 
-def test_the_environment_is_read_at_every_call(monkeypatch):
-    """Settings and limits are parsed once per distinct set of values, and a changed variable
-    applies at the next call (the library reads the environment for every document)."""
+def test_the_library_reads_only_its_own_variables_and_only_when_asked(monkeypatch):
+    """Limits.from_env reads the HOMETAX_MAX_* variables alone, parsed at each call (no cache: an
+    adapter calls it once, at start); a server variable cannot break it; a bad limit is a usage
+    error naming the variable, never quoting its value."""
     monkeypatch.delenv("HOMETAX_MAX_SECONDS", raising=False)
-    monkeypatch.delenv("HOMETAX_RATE_LIMIT", raising=False)
-    first = Limits.from_env()
-    assert Limits.from_env() is first and Settings.from_env() is Settings.from_env()
+    monkeypatch.setenv("HOMETAX_RATE_LIMIT", "abc")  # a bad server setting
+    assert Limits.from_env() == Limits()
+    with pytest.raises(ValueError):
+        Settings.from_env()  # the server's own parse still refuses it
     monkeypatch.setenv("HOMETAX_MAX_SECONDS", "2.5")
-    assert Limits.from_env().max_seconds == 2.5 and Settings.from_env().max_seconds == 2.5
-    monkeypatch.setenv("HOMETAX_RATE_LIMIT", "7")  # not a limit: the limits stay, settings change
-    assert Limits.from_env().max_seconds == 2.5 and Settings.from_env().rate_limit == 7
-    monkeypatch.delenv("HOMETAX_MAX_SECONDS")
-    assert Limits.from_env() == first and Limits.from_env().max_seconds == Limits().max_seconds
-    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "soon")  # a bad value is refused at every call
-    for _ in range(2):
-        with pytest.raises(ValueError):
-            Limits.from_env()
+    assert Limits.from_env().max_seconds == 2.5
+    monkeypatch.setenv("HOMETAX_MAX_SECONDS", "soon-secret")
+    with pytest.raises(errors.UsageError) as info:
+        Limits.from_env()
+    assert "HOMETAX_MAX_SECONDS" in info.value.message and "soon-secret" not in info.value.message
     assert Limits.from_env({"HOMETAX_MAX_SECONDS": "4"}).max_seconds == 4.0  # an explicit mapping

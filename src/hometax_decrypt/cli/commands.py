@@ -2,9 +2,14 @@
 
 Exit codes come from the error table (errors.py); 7 means "read fine, but not authentic". The work
 is the service layer's (service.py); the output formats are the registry's (formats.py). On failure
-one line goes to stderr and nothing to stdout. Passwords come from ``--password-stdin``, the
-``HOMETAX_PASSWORD`` environment variable or ``--password`` (least safe: visible in ``ps`` and shell
-history).
+one line goes to stderr and nothing to stdout, in Korean (the error table's Korean text) where the
+locale is Korean (``LC_ALL``, ``LC_MESSAGES``, ``LANG`` starting with ``ko``) or with ``--lang ko``.
+Passwords come from ``--password-stdin``, the ``HOMETAX_PASSWORD`` environment variable or
+``--password`` (least safe: visible in ``ps`` and shell history).
+
+The CLI reads only the library's own variables (``HOMETAX_MAX_*``, ``HOMETAX_TRUST_*``,
+``HOMETAX_PASSWORD``), once, at start: a server setting (``HOMETAX_RATE_LIMIT``…) means nothing here
+and cannot break a command; a bad library variable is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -18,6 +23,76 @@ import sys
 from .. import errors, formats
 
 EXIT_NOT_AUTHENTIC = errors.SPECS["not_authentic"].exit_code
+LANGS = ("en", "ko")
+
+# The CLI's own lines (errors are the error table's), English and Korean.
+TEXT = {
+    "no_such_file": ("no such file: {name}", "파일이 없습니다: {name}"),
+    "not_authentic": ("not_authentic: {reason}", "not_authentic: {reason}"),
+    "warn_not_authentic": ("warning: not authentic: {reason}", "경고: 진본 확인 실패: {reason}"),
+    "no_files": ("usage: no PDF or ZIP file found under the paths given",
+                 "usage: 지정한 경로에 PDF 또는 ZIP 파일이 없습니다"),
+    "password_hint": ("hint: {n} file(s) need a password: give it with --password-stdin (one for "
+                      "all) or --password-file FILE (a file,password CSV)",
+                      "안내: 비밀번호가 필요한 파일이 {n}개 있습니다. --password-stdin(모든 파일에 같은 "
+                      "비밀번호) 또는 --password-file 파일(파일명,비밀번호 CSV)로 입력하세요"),
+}
+
+
+def lang_of(argv: list[str], environ) -> str:
+    """``--lang`` if given (read before argparse, so that its own errors are in that language
+    too), else the locale: the first of LC_ALL, LC_MESSAGES, LANG that is set (POSIX order)."""
+    for i, a in enumerate(argv):
+        if a == "--lang" and i + 1 < len(argv) and argv[i + 1] in LANGS:
+            return argv[i + 1]
+        if a.startswith("--lang=") and a[7:] in LANGS:
+            return a[7:]
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name)
+        if value:
+            return "ko" if value.lower().startswith("ko") else "en"
+    return "en"
+
+
+def say(key: str, lang: str, **values) -> str:
+    en, ko = TEXT[key]
+    return (ko if lang == "ko" else en).format(**values)
+
+
+def error_line(exc: errors.HometaxError, lang: str) -> str:
+    """One stderr line for a failure: the table's text in the user's language, and the detail
+    (fixed English phrases, except the CLI's own "no such file")."""
+    if lang != "ko":
+        return f"{exc.code}: {exc.message}"
+    detail = exc.detail
+    if detail and detail.startswith("no such file: "):
+        detail = say("no_such_file", lang, name=detail[len("no such file: "):])
+    return f"{exc.code}: {exc.message_ko}" + (f" ({detail})" if detail else "")
+
+
+def _existing(path: str) -> str:
+    """``path`` if it names something that exists; else the usage error that says so (exit 2: a
+    mistyped name is the caller's mistake, not a damaged document)."""
+    if not os.path.exists(path):
+        raise errors.UsageError(f"no such file: {path}")
+    return path
+
+
+class _Env:
+    """What the CLI takes from the environment, read once at start: the library's limits and trust
+    (only their own variables), and the process set-up (qpdf's decoder bounds, the warning filter)."""
+
+    def __init__(self):
+        from ..document.limits import Limits
+        from ..document.setup import configure_process
+
+        self.limits = Limits.from_env()
+        configure_process(self.limits)
+
+    def trust(self, extra_dir=None, replace=None):
+        from ..timestamp import TrustStore
+
+        return TrustStore.from_env(extra_dir=extra_dir, replace=replace)
 
 
 _ARG_PROBLEM = re.compile(r"(argument [-\w/ ]+): (invalid choice|expected one argument|"
@@ -63,9 +138,13 @@ def _password(args) -> str | None:
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="hometax-decrypt",
                  description="Extract, verify and parse NTS year-end settlement PDF documents.")
+    ap.add_argument("--lang", choices=LANGS, help="language of messages (default: the locale)")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    lang = argparse.ArgumentParser(add_help=False)
+    lang.add_argument("--lang", choices=LANGS, default=argparse.SUPPRESS,
+                      help="language of messages (default: the locale)")
 
-    ex = sub.add_parser("extract", help="write the XML or SAM data part")
+    ex = sub.add_parser("extract", parents=[lang], help="write the XML or SAM data part")
     ex.add_argument("file")
     _add_password(ex)
     ex.add_argument("--part", default="xml", choices=["xml", "sam", "XML", "SAM"])
@@ -78,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="skip the timestamp check (by default a warning goes to stderr when the "
                          "file is not authentic)")
 
-    ve = sub.add_parser("verify", help="verify the NTS timestamp; prints JSON, exit 0 or 7")
+    ve = sub.add_parser("verify", parents=[lang], help="verify the NTS timestamp; prints JSON, exit 0 or 7")
     ve.add_argument("file")
     ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the shipped GPKI "
                                         "anchors and NTS pins)")
@@ -86,14 +165,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="trust only the anchors in DIR (and pins in HOMETAX_TRUST_PINNED): replaces the "
                          "shipped GPKI anchors and NTS pins, and HOMETAX_TRUST_DIR")
 
-    pa = sub.add_parser("parse", help="parse into records: " + ", ".join(n.upper() for n in formats.NAMES))
+    pa = sub.add_parser("parse", parents=[lang], help="parse into records: " + ", ".join(n.upper() for n in formats.NAMES))
     pa.add_argument("file")
     _add_password(pa)
     pa.add_argument("--format", default=formats.DEFAULT, choices=list(formats.NAMES))
     pa.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     pa.add_argument("-o", "--output", help="output file (default: standard output)")
 
-    ba = sub.add_parser("batch", help="many documents (files, folders, ZIPs) on all cores into one "
+    ba = sub.add_parser("batch", parents=[lang], help="many documents (files, folders, ZIPs) on all cores into one "
                                       "export file; a result table per file; exit 0 when every "
                                       "file was read, 9 when some failed")
     ba.add_argument("paths", nargs="+", metavar="PATH", help="PDF files, folders (recursive: "
@@ -124,18 +203,22 @@ def _write(data: bytes, output: str | None) -> None:
 def _cmd_extract(args) -> int:
     from ..service import operations as service
 
-    r = service.extract(args.file, _password(args), args.part, args.encoding,
-                        verify=not args.no_verify)
+    _existing(args.file)
+    env = _Env()
+    trust = None if args.no_verify else env.trust()
+    r = service.extract(args.file, _password(args), args.part, args.encoding, env.limits,
+                        verify=not args.no_verify, trust=trust)
     v = r.verification
     data = r.data
     if v is None:
         _write(data, args.output)
         return 0
     if not v.authentic:
+        reason = v.reason_ko if args.lang == "ko" else v.reason
         if args.require_authentic:
-            print(f"not_authentic: {v.reason}", file=sys.stderr)
+            print(say("not_authentic", args.lang, reason=reason), file=sys.stderr)
             return EXIT_NOT_AUTHENTIC
-        print(f"warning: not authentic: {v.reason}", file=sys.stderr)
+        print(say("warn_not_authentic", args.lang, reason=reason), file=sys.stderr)
     _write(data, args.output)
     return 0
 
@@ -146,13 +229,13 @@ def _cmd_verify(args) -> int:
 
     if args.trust_dir and args.trust_only_dir:
         raise errors.UsageError("give --trust-dir or --trust-only-dir, not both")
+    _existing(args.file)
+    env = _Env()
     if args.trust_only_dir:
         trust = TrustStore.only(args.trust_only_dir)
-    elif args.trust_dir:
-        trust = TrustStore.default(extra_dir=args.trust_dir)
     else:
-        trust = None
-    v = service.verify(args.file, trust=trust).verification
+        trust = env.trust(extra_dir=args.trust_dir)
+    v = service.verify(args.file, env.limits, trust=trust).verification
     sys.stdout.write(json.dumps(v.to_dict(), ensure_ascii=False, indent=2) + "\n")
     return 0 if v.authentic else EXIT_NOT_AUTHENTIC
 
@@ -163,7 +246,9 @@ def _cmd_parse(args) -> int:
     fmt = formats.get(args.format)
     if fmt.binary and not args.output and sys.stdout.isatty():
         raise errors.UsageError(f"refusing to write {fmt.name.upper()} to a terminal; use -o FILE")
-    r = service.parse(args.file, password=_password(args))
+    _existing(args.file)
+    env = _Env()
+    r = service.parse(args.file, password=_password(args), limits=env.limits, trust=env.trust())
     _write(service.export(fmt, [r.document], mask=args.mask), args.output)
     return 0
 
@@ -192,6 +277,7 @@ def _cmd_batch(args) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise errors.UsageError("--jobs must be 1 or more")
+    env = _Env()  # a missing path is its own line of the table (usage), the others still run
     passwords = {}
     if args.password_file:
         warning = bulk.password_file_warning(args.password_file)
@@ -200,8 +286,10 @@ def _cmd_batch(args) -> int:
         passwords = bulk.read_password_file(args.password_file)
     progress = _Progress()
     try:
+        password = _password(args)
         report = bulk.run(args.paths, args.format, args.output, jobs=args.jobs,
-                          password=_password(args), passwords=passwords, mask=args.mask,
+                          password=password, passwords=passwords, mask=args.mask,
+                          limits=env.limits, trust=env.trust(),
                           on_total=progress.total, on_file=progress.file)
     finally:
         progress.close()
@@ -216,25 +304,33 @@ def _cmd_batch(args) -> int:
     out.write(f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}\n")
     out.flush()
     if not report.files:
-        print("usage: no PDF or ZIP file found under the paths given", file=sys.stderr)
+        print(say("no_files", args.lang), file=sys.stderr)
+    locked = report.by_code.get("password_required", 0)
+    if locked and password is None and not passwords:
+        print(say("password_hint", args.lang, n=locked), file=sys.stderr)
     return report.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    lang = lang_of(argv, os.environ)
     try:
         args = _parser().parse_args(argv)
+        args.lang = args.lang or lang
+        lang = args.lang
         return {"extract": _cmd_extract, "verify": _cmd_verify, "parse": _cmd_parse,
                 "batch": _cmd_batch}[args.command](args)
     except errors.HometaxError as exc:
-        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        print(error_line(exc, lang), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return errors.SPECS["interrupted"].exit_code
     except BrokenPipeError:
         return errors.SPECS["internal"].exit_code
     except Exception:  # never a traceback: it could echo input; the table's codes cover known cases
-        print(f"internal: {errors.SPECS['internal'].message}", file=sys.stderr)
-        return errors.SPECS["internal"].exit_code
+        spec = errors.SPECS["internal"]
+        print(f"internal: {spec.message_ko if lang == 'ko' else spec.message}", file=sys.stderr)
+        return spec.exit_code
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Every size, count and time cap in one place.
 
-Defaults and environment variables (``HOMETAX_MAX_INPUT_BYTES`` …) come from the one settings
-object (:mod:`hometax_decrypt.settings`); pass a :class:`Limits` explicitly to override them.
+The defaults are the settings table's (:mod:`hometax_decrypt.settings`, one source; documented in
+docs/deployment.md). A library call without ``limits=`` uses exactly those defaults: it never reads
+the environment, so that a payroll program's environment (or a server variable set wrongly) cannot
+change or break what ``extract()`` does. An adapter that wants the ``HOMETAX_MAX_*`` variables asks
+for them once, at start: ``Limits.from_env()`` (the CLI, the web app factory).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import time
 from dataclasses import dataclass, fields
 
 from .. import errors
-from ..settings import Settings, specs
+from ..settings import Settings, parse_env
 
 MiB = 1024 * 1024
 _D = Settings()
@@ -33,27 +36,21 @@ class Limits:
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "Limits":
-        """The limits of the environment now (the library reads it when no limits are passed, so
-        that a caller's environment applies without a restart). Only the limits' own variables
-        are read on each call; their values key a cache of the parsed limits (frozen)."""
-        env = os.environ if environ is None else environ
-        key = (cls, tuple([env.get(name) for name in _ENV_NAMES]))
-        hit = _FROM_ENV.get(key)
-        if hit is None:
-            hit = cls.from_settings(Settings.from_env(environ))
-            if len(_FROM_ENV) >= 32:
-                _FROM_ENV.clear()
-            _FROM_ENV[key] = hit
-        return hit
+        """The limits of the ``HOMETAX_MAX_*`` variables (and only those) of ``environ``
+        (default: the process environment), parsed now; unset ones keep the defaults. A bad value
+        is a usage error naming the variable (the CLI's exit 2), never quoting it."""
+        try:
+            return cls(**parse_env([f.name for f in fields(cls)], environ))
+        except ValueError as exc:
+            raise errors.UsageError(str(exc)) from None
 
 
 DEFAULT = Limits()
-_ENV_NAMES = tuple(s.env for s in specs() if s.name in {f.name for f in fields(Limits)})
-_FROM_ENV: dict = {}
 
 
 def resolve(limits: Limits | None) -> Limits:
-    return limits if limits is not None else Limits.from_env()
+    """The caller's limits, or the documented defaults (never the environment)."""
+    return limits if limits is not None else DEFAULT
 
 
 class Deadline:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import warnings
 import zlib
 from dataclasses import dataclass
 
@@ -19,16 +18,11 @@ import pikepdf
 from .. import errors
 from .limits import Deadline, Limits, resolve
 from .source import Source, read_source  # read_source stays importable from here for callers
-from ..timestamp import Verification, verify_bytes
+from ..timestamp import TrustStore, Verification, verify_bytes
 
 PARTS = ("XML", "SAM")
 ENCODINGS = ("utf-8", "euc-kr")
 _CHUNK = 64 * 1024
-
-# NTS API semantics: a password given for an unencrypted file is simply not needed.
-warnings.filterwarnings("ignore", message="A password was provided, but no password was needed",
-                        category=UserWarning)
-
 
 def normalize_part(part: str) -> str:
     name = (part or "").strip().upper()
@@ -59,25 +53,6 @@ def _password_candidates(password: str | bytes) -> list[str | bytes]:
     except UnicodeEncodeError:
         pass
     return out
-
-
-def _bound_qpdf_decoding() -> None:
-    """qpdf inflates cross-reference and object streams itself, while opening a file, in full and in
-    memory: a hostile file can make either a decompression bomb. qpdf's own memory limits for its
-    decoders stop that; they are process-wide, so they are set once, and only where nobody set them
-    before (set yours with ``pikepdf.settings.set_qpdf_limits`` before the first document to keep
-    them). The data parts themselves are inflated here, bounded by ``Limits.max_part_bytes``."""
-    from pikepdf import settings
-
-    current = settings.get_qpdf_limits()
-    bound = Limits.from_env().max_structure_bytes
-    wanted = {name: bound for name in ("flate_max_memory", "png_max_memory", "run_length_max_memory",
-                                       "tiff_max_memory", "dct_max_memory") if current[name] == 0}
-    if wanted:
-        settings.set_qpdf_limits(**wanted)
-
-
-_bound_qpdf_decoding()
 
 
 _WS = rb"[ \t\r\n\f\x00]"
@@ -176,10 +151,12 @@ def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
 class NtsDocument:
     """An opened NTS PDF. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, data: bytes, pdf: pikepdf.Pdf, limits: Limits, deadline: Deadline | None = None):
+    def __init__(self, data: bytes, pdf: pikepdf.Pdf, limits: Limits, deadline: Deadline | None = None,
+                 trust: TrustStore | None = None):
         self.data = data
         self.pdf = pdf
         self.limits = limits
+        self.trust = trust  # None: the shipped pins and anchors
         self.deadline = deadline or Deadline(limits.max_seconds)
         self._verification = None
 
@@ -295,7 +272,7 @@ class NtsDocument:
     def verification(self) -> Verification:
         """The timestamp verification of the file's bytes (computed once)."""
         if self._verification is None:
-            self._verification = verify_bytes(self.data)
+            self._verification = verify_bytes(self.data, trust=self.trust)
         return self._verification
 
 
@@ -393,8 +370,10 @@ def convert(utf8: bytes, encoding: str) -> bytes:
 
 
 def open_document(source: Source, password: str | bytes | None = None,
-                  limits: Limits | None = None) -> NtsDocument:
-    """Open ``source`` (bytes, path or binary file object) with ``password``."""
+                  limits: Limits | None = None, trust: TrustStore | None = None) -> NtsDocument:
+    """Open ``source`` (bytes, path or binary file object) with ``password``. ``limits``: default
+    :data:`~hometax_decrypt.document.limits.DEFAULT`; ``trust``: the store its verification uses
+    (default: the shipped pins and anchors). Neither default reads the environment."""
     lim = resolve(limits)
     deadline = Deadline(lim.max_seconds)
     data = read_source(source, lim)
@@ -411,7 +390,7 @@ def open_document(source: Source, password: str | bytes | None = None,
     except BaseException:
         pdf.close()
         raise
-    return NtsDocument(data, pdf, lim, deadline)
+    return NtsDocument(data, pdf, lim, deadline, trust)
 
 
 def extract(source: Source, password: str | bytes | None = None, part: str = "xml",
@@ -435,8 +414,9 @@ class Extraction:
 
 
 def extract_verified(source: Source, password: str | bytes | None = None, part: str = "xml",
-                     encoding: str = "utf-8", limits: Limits | None = None) -> Extraction:
+                     encoding: str = "utf-8", limits: Limits | None = None,
+                     trust: TrustStore | None = None) -> Extraction:
     name = normalize_part(part)
     enc = normalize_encoding(encoding)
-    with open_document(source, password, limits) as doc:
+    with open_document(source, password, limits, trust) as doc:
         return Extraction(doc.extract(name, enc), name, enc, doc.verification())

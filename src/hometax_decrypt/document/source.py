@@ -24,6 +24,8 @@ def read_source(source: Source, limits: Limits | None = None) -> bytes:
         try:
             with open(source, "rb") as fh:
                 data = fh.read(lim.max_input_bytes + 1)
+        except (FileNotFoundError, IsADirectoryError):  # the caller's mistake, not a damaged file
+            raise errors.UsageError("no such file") from None
         except OSError:  # the path is the caller's own; the OS message may echo it
             raise errors.Damaged("cannot read the file") from None
     elif hasattr(source, "read"):

@@ -7,6 +7,9 @@ format means adding its writer and one entry here.
 A writer takes a LIST of parsed documents and returns bytes::
 
     writer(docs, mask=False, deadline=None) -> bytes
+
+``stream`` (optional): the same output one document at a time, for the batch engine
+(:mod:`hometax_decrypt.formats.streaming`); a format without one is batched through its writer.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import errors
-from . import export, ndjson
+from . import export, ndjson, streaming
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Format:
     suffix: str  # file name suffix, without the dot
     label_ko: str  # the page's download button
     binary: bool = False  # not written to a terminal by the CLI
+    stream: object = None  # streaming.CsvStream() …: piece(doc) in a worker, sink(fh) in the parent
 
     def write(self, docs, mask: bool = False, deadline=None) -> bytes:
         return self.writer(docs, mask=mask, deadline=deadline)
@@ -39,10 +43,11 @@ class Format:
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("xlsx", export.to_xlsx,
            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx",
-           "엑셀(XLSX)", binary=True),
-    Format("csv", export.to_csv, "text/csv; charset=utf-8", "csv", "CSV"),
-    Format("json", export.to_json, "application/json", "json", "JSON"),
-    Format("ndjson", ndjson.to_ndjson, "application/x-ndjson", "ndjson", "NDJSON"),
+           "엑셀(XLSX)", binary=True, stream=streaming.XlsxStream()),
+    Format("csv", export.to_csv, "text/csv; charset=utf-8", "csv", "CSV", stream=streaming.CsvStream()),
+    Format("json", export.to_json, "application/json", "json", "JSON", stream=streaming.JsonStream()),
+    Format("ndjson", ndjson.to_ndjson, "application/x-ndjson", "ndjson", "NDJSON",
+           stream=streaming.NdjsonStream()),
 )}
 
 NAMES: tuple[str, ...] = tuple(FORMATS)

@@ -20,10 +20,11 @@ from .summary import summarize, totals
 from .xml import parse_xml, to_xml
 
 
-def parse_document(source, password=None, limits: Limits | None = None) -> Document:
-    """Open the PDF, read its XML part and return the model with the timestamp verification."""
+def parse_document(source, password=None, limits: Limits | None = None, trust=None) -> Document:
+    """Open the PDF, read its XML part and return the model with the timestamp verification
+    (``trust``: a :class:`~hometax_decrypt.timestamp.TrustStore`; default the shipped one)."""
     lim = resolve(limits)
-    with open_document(source, password, lim) as pdf:
+    with open_document(source, password, lim, trust) as pdf:
         data = pdf.read_part("XML")
         verification = pdf.verification()
         deadline = pdf.deadline  # one budget for the whole document: opening, inflating, parsing

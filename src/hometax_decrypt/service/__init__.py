@@ -5,8 +5,9 @@ The CLI, the HTTP API and the NTS-compatible functions call these and only trans
 
 from .operations import *  # noqa: F401,F403
 from .operations import __all__ as _operations_all
+from .engine import batch, combine
 
-__all__ = list(_operations_all)
+__all__ = list(_operations_all) + ["batch", "combine"]
 
 
 def __getattr__(name: str):  # deprecated names of operations (INTERNAL_ERROR), for one release

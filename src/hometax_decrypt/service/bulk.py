@@ -6,16 +6,15 @@
   (recursively, hidden ones skipped) and every entry of a ZIP (checked first with the API's ZIP
   limits, :func:`hometax_decrypt.service.archive.checked_entries`: a ZIP bomb fails as one entry, its
   documents are never inflated). A task is a path (and a ZIP member): no document is read here.
-- a pool of worker processes (``jobs``, all cores by default) reads, parses and serializes one
-  document per task; every failure stays with its file (a code of the error table, or
-  ``internal``). A worker that dies (a crash in native code) breaks the pool: the documents that
-  were in flight are run again one by one, each in a fresh process, so the crash costs one file.
-- the parent writes each document's output as it comes, in the order of the tasks, to a temporary
-  file beside ``output`` that replaces it at the end. Memory is bounded by the tasks in flight
-  (``jobs`` × 4 documents), whatever the number of files: CSV and NDJSON rows are written and
-  forgotten; JSON documents too, XLSX rows go through XlsxWriter's ``constant_memory`` mode (each row
-  flushed to a temporary file in the output's folder). What is kept per document is small: its line
-  of the result table, and for JSON and XLSX its :func:`~hometax_decrypt.records.summary.projection`
+- the one batch engine (:mod:`.engine`, the HTTP ``/batch`` uses it too) reads, parses and turns
+  each document into its piece of the format on a pool of worker processes (``jobs``, all cores by
+  default); every failure stays with its file, a crashed worker costs one file.
+- the parent writes each piece as it comes, in the order of the tasks, through the format's stream
+  (:mod:`hometax_decrypt.formats.streaming`) to a temporary file beside ``output`` that replaces it
+  at the end. Memory is bounded by the tasks in flight, whatever the number of files: CSV and NDJSON
+  rows are written and forgotten; JSON documents too, XLSX rows go through XlsxWriter's
+  ``constant_memory`` mode (each row flushed to a temporary file in the output's folder). What is
+  kept per document is small: its line of the result table, and for JSON and XLSX its projection
   (person, form and amount of each item, for the totals that close the file).
 
 The output is the same as the format's writer over all the documents read (a test proves it byte for
@@ -25,41 +24,30 @@ byte); the documents that failed are left out and listed in the :class:`Report`.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 import os
 import stat
 import tempfile
-from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from . import archive, operations as service
+from . import archive, engine, operations as service
 from .. import errors, formats
-from ..formats import export, ndjson
-from ..document.limits import Deadline, Limits, resolve
+from ..document.limits import Limits, resolve
 from ..settings import Settings
-from ..records import summary
-from ..records.serialize import document_to_dict
+from ..timestamp import TrustStore
 
 # The exit status of a bulk run in which some file failed (the error table's batch_partial).
 EXIT_SOME_FAILED = errors.SPECS["batch_partial"].exit_code
-WINDOW_PER_JOB = 4  # documents in flight per worker: keeps every worker busy, bounds memory
 PASSWORD_FILE_MAX_BYTES = 8 * 1024 * 1024
 DOCUMENT_SUFFIXES = (".pdf", ".zip")
 
 
 # -- what to read ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Task:
-    name: str  # how the file is shown and looked up in a password file
-    path: str  # the file on disk
-    member: str | None = None  # the entry of the ZIP at ``path``
+Task = engine.Source  # a file on disk (``path``) or an entry (``member``) of the ZIP at ``path``
 
 
 @dataclass(frozen=True)
@@ -107,7 +95,7 @@ def collect(paths: Iterable[str], zip_limits: ZipLimits) -> Iterator[Task | serv
 
 def _file_tasks(path: Path, name: str, zip_limits: ZipLimits) -> Iterator[Task | service.FileResult]:
     if not _is_zip(path):
-        yield Task(name, str(path))
+        yield Task(name, path=str(path))
         return
     try:
         with archive.zip_file(str(path)) as zf:
@@ -116,7 +104,7 @@ def _file_tasks(path: Path, name: str, zip_limits: ZipLimits) -> Iterator[Task |
         yield service.FileResult(name, error=exc)
         return
     for info, entry in entries:  # the entry's name as written (CP949 from Korean Windows)
-        yield Task(f"{name}/{entry}", str(path), info.filename)
+        yield Task(f"{name}/{entry}", path=str(path), member=info.filename)
 
 
 # -- passwords ------------------------------------------------------------------------------------
@@ -173,131 +161,7 @@ def password_file_warning(path: str) -> str | None:
     return None
 
 
-# -- one document, in a worker --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Job:
-    """What every worker needs to know besides its task and password (sent with each; small)."""
-
-    fmt: str
-    mask: bool
-    limits: Limits
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One file's line of the result table, and its share of the output (``chunk``: bytes for CSV,
-    NDJSON and JSON, rows for XLSX; ``projection`` for the totals of JSON and XLSX)."""
-
-    name: str
-    code: str  # ok | a code of the error table | internal
-    status: str | None = None  # the verification status: authentic, untrusted_issuer, ...
-    chunk: object = None
-    projection: dict | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.code == "ok"
-
-
-_open_zip: dict = {}  # one worker's last ZIP, kept open for its next entries
-
-
-def _read(task: Task, limits: Limits) -> bytes:
-    if task.member is None:
-        size = os.path.getsize(task.path)
-        if size > limits.max_input_bytes:
-            raise errors.TooLarge("the file exceeds the input size limit")
-        with open(task.path, "rb") as fh:
-            return fh.read()
-    zf = _open_zip.get(task.path)
-    if zf is None:
-        for old in _open_zip.values():
-            old.close()
-        _open_zip.clear()
-        zf = _open_zip[task.path] = archive.zip_file(task.path)
-    info = zf.getinfo(task.member)
-    if info.file_size > limits.max_input_bytes:
-        raise errors.TooLarge("the file exceeds the input size limit")
-    return archive.read_entry(zf, info)
-
-
-def work(task: Task, job: Job, password: str | None) -> Outcome:
-    """Read, parse and serialize one document; every failure becomes the file's outcome."""
-    try:
-        data = _read(task, job.limits)
-        doc = service.parse(data, password, job.limits).document
-        del data
-        deadline = Deadline(job.limits.max_seconds)
-        chunk, projection = _serialize(doc, job, deadline)
-        return Outcome(task.name, "ok", doc.verification.status if doc.verification else None,
-                       chunk, projection)
-    except errors.HometaxError as exc:
-        return Outcome(task.name, exc.code)
-    except OSError:
-        return Outcome(task.name, "usage")  # the file went away or cannot be read
-    except Exception:  # a bug must not cost the other files their results
-        return Outcome(task.name, "internal")
-
-
-COMPACT = (",", ":")  # as export.to_json writes: byte-equal output, streamed
-
-
-def _serialize(doc, job: Job, deadline: Deadline):
-    if job.fmt == "ndjson":
-        return ndjson.to_ndjson([doc], mask=job.mask, deadline=deadline), None
-    if job.fmt == "csv":
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\r\n").writerows(export.csv_cells(doc, job.mask, deadline))
-        return buf.getvalue().encode("utf-8"), None
-    projection = summary.projection(doc, deadline)
-    if job.fmt == "json":
-        record = json.dumps(document_to_dict(doc, mask=job.mask, deadline=deadline),
-                            ensure_ascii=False, separators=COMPACT)
-        return record.encode("utf-8"), projection
-    if job.fmt == "xlsx":
-        return export.rows([doc], mask=job.mask, deadline=deadline), projection
-    raise errors.UsageError("format must be one of " + ", ".join(formats.NAMES))
-
-
-# -- the output -----------------------------------------------------------------------------------
-
-class _Sink:
-    """One format's file, written a document at a time, closed with what only the end knows."""
-
-    def __init__(self, fmt: str, fh, mask: bool, tmpdir: str):
-        self.fmt, self.fh, self.mask = fmt, fh, mask
-        self.projections: list[dict] = []
-        self.count = 0
-        if fmt == "csv":
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="\r\n").writerow(export.COLUMNS)
-            fh.write(buf.getvalue().encode("utf-8-sig"))
-        elif fmt == "json":
-            fh.write(b'{"format":"hometax-decrypt/records","version":1,"documents":[')
-        elif fmt == "xlsx":
-            self.book = export.XlsxBook(fh, tmpdir=tmpdir)
-
-    def add(self, outcome: Outcome) -> None:
-        if outcome.projection is not None:
-            self.projections.append(outcome.projection)
-        if self.fmt == "xlsx":
-            self.book.add_rows(outcome.chunk)
-        elif self.fmt == "json":
-            self.fh.write((b"," if self.count else b"") + outcome.chunk)
-        else:
-            self.fh.write(outcome.chunk)
-        self.count += 1
-
-    def close(self) -> None:
-        if self.fmt in ("json", "xlsx"):
-            person_year = summary.totals_of(self.projections, mask=self.mask)
-        if self.fmt == "xlsx":
-            self.book.close(export.summary_table(person_year))
-        elif self.fmt == "json":
-            tail = {"totals": person_year, "year_totals": summary.by_year(person_year)}
-            text = json.dumps(tail, ensure_ascii=False, separators=COMPACT)  # '{"totals":…}'
-            self.fh.write(b"]," + text[1:].encode("utf-8") + b"\n")
+work = engine.work  # the per-file function (a test wraps it to crash a worker)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -306,7 +170,7 @@ class _Sink:
 class Report:
     """The result table of a run: one line per file, in the order of the tasks."""
 
-    files: list[Outcome] = field(default_factory=list)
+    files: list[service.FileResult] = field(default_factory=list)  # without their pieces
 
     @property
     def by_code(self) -> Counter:
@@ -339,22 +203,24 @@ def default_jobs() -> int:
 
 def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
         password: str | None = None, passwords: dict[str, str] | None = None, mask: bool = False,
-        limits: Limits | None = None, zip_limits: ZipLimits | None = None,
+        limits: Limits | None = None, trust: TrustStore | None = None,
+        zip_limits: ZipLimits | None = None,
         on_total: Callable[[int], None] | None = None,
-        on_file: Callable[[Outcome], None] | None = None,
-        worker: Callable[[Task, Job, str | None], Outcome] = work) -> Report:
-    """Read every document under ``paths`` into ``output`` in format ``fmt``; the per-file table.
-    ``on_total(n)``: called once, when the files are counted; ``on_file(outcome)``: after each file
-    (a progress bar). ``worker``: the per-task function (module-level: it is sent to the workers)."""
-    fmt = formats.get(fmt).name
+        on_file: Callable[[service.FileResult], None] | None = None,
+        worker: Callable | None = None) -> Report:
+    """Read every document under ``paths`` into ``output`` in format ``fmt`` (any of the
+    registry); the per-file table. ``on_total(n)``: called once, when the files are counted;
+    ``on_file(result)``: after each file (a progress bar). ``worker``: the per-file function
+    (module-level: it is sent to the workers)."""
+    fmt = formats.get(fmt)
     jobs = max(1, jobs or default_jobs())
-    zip_limits = zip_limits or ZipLimits.from_settings(Settings.from_env())
+    zip_limits = zip_limits or ZipLimits.from_settings(Settings())
     items = list(collect(paths, zip_limits))  # paths and names only: no document is read here
-    job = Job(fmt, mask, resolve(limits))
+    job = engine.Job(fmt, mask, resolve(limits), trust)
     passwords = dict(passwords or {})
 
-    def password_for(task: Task) -> str | None:
-        return archive.password_for(task.name, password, passwords)
+    def password_for(name: str) -> str | None:
+        return archive.password_for(name, password, passwords)
 
     if on_total:
         on_total(len(items))
@@ -367,16 +233,16 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
     except OSError:
         raise errors.UsageError("cannot write the output file") from None
     report = Report()
+
+    def noted(result: service.FileResult) -> None:
+        report.files.append(result)
+        if on_file:
+            on_file(result)
+
     try:
         with os.fdopen(fd, "wb") as fh:
-            sink = _Sink(fmt, fh, mask, str(folder))
-            for outcome in _outcomes(items, job, password_for, jobs, worker):
-                if outcome.ok:
-                    sink.add(outcome)
-                report.files.append(dataclasses.replace(outcome, chunk=None, projection=None))
-                if on_file:
-                    on_file(report.files[-1])
-            sink.close()
+            results = engine.run(items, password_for, job, jobs, worker=worker)
+            engine.write(fmt, results, fh, mask, str(folder), on_result=noted)
         try:
             os.replace(tmp, out_path)
         except OSError:  # e.g. the file is open in Excel (Windows), or is a folder now
@@ -388,51 +254,3 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
             pass
         raise
     return report
-
-
-def _outcomes(items: list, job: Job, password_for, jobs: int, worker) -> Iterator[Outcome]:
-    """Each item's outcome in order; at most ``jobs × WINDOW_PER_JOB`` in flight."""
-    window: deque = deque()
-    it = iter(items)
-    pool = ProcessPoolExecutor(max_workers=jobs)
-    try:
-        while True:
-            while len(window) < jobs * WINDOW_PER_JOB:
-                item = next(it, None)
-                if item is None:
-                    break
-                if isinstance(item, service.FileResult):
-                    window.append((item.name, Outcome(item.name, item.code)))
-                else:
-                    window.append((item, pool.submit(worker, item, job, password_for(item))))
-            if not window:
-                return
-            task, pending = window.popleft()
-            if isinstance(pending, Outcome):
-                yield pending
-                continue
-            try:
-                yield pending.result()
-            except BrokenProcessPool:
-                # A worker died: this task and those in flight with it are run again, one by one,
-                # each in a process of its own; only the one that kills its process again fails.
-                pool.shutdown(wait=True, cancel_futures=True)
-                again = [(task, pending)] + list(window)
-                window.clear()
-                for t, p in again:
-                    if isinstance(p, Outcome) or (p.done() and not p.cancelled()
-                                                  and p.exception() is None):
-                        window.append((t, p if isinstance(p, Outcome) else p.result()))
-                    else:
-                        window.append((t, _alone(t, job, password_for(t), worker)))
-                pool = ProcessPoolExecutor(max_workers=jobs)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _alone(task: Task, job: Job, password: str | None, worker) -> Outcome:
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        try:
-            return pool.submit(worker, task, job, password).result()
-        except BrokenProcessPool:
-            return Outcome(task.name, "internal")

@@ -3,7 +3,8 @@
 The CLI, the HTTP API and (later) other adapters call these functions and only translate what they
 return: a :class:`Result` for one document (its bytes, its records, its typed verification), a
 stream of :class:`FileResult` for a batch (each file's failure isolated), and bytes of an export in
-a format of the registry (:mod:`hometax_decrypt.formats`).
+a format of the registry (:mod:`hometax_decrypt.formats`). Many documents: :mod:`.engine` (the one
+batch engine).
 
 Names: ``nts_code`` is always the NTS API's return code (1 ok, 0, -1, -2: Java
 ``NTS_GetLastError``); the timestamp verifier's code (0 or 21xx, DSTSPDFSig) is ``verifier_code``.
@@ -26,7 +27,7 @@ from ..records import parse_document, parse_xml
 from ..records.model import Document
 
 __all__ = ["Result", "FileResult", "extract", "verify", "parse", "parse_part", "decrypt", "export",
-           "batch", "export_batch", "limits_within", "NTS_OK"]
+           "limits_within", "NTS_OK"]
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +50,27 @@ class Result:
 # -- one document ---------------------------------------------------------------------------------
 
 def extract(source, password=None, part: str = "xml", encoding: str = "utf-8",
-            limits: Limits | None = None, verify: bool = True) -> Result:
+            limits: Limits | None = None, verify: bool = True,
+            trust: TrustStore | None = None) -> Result:
     """The XML or SAM data part byte for byte as the NTS API returns it, with the verification of
     the file (unless ``verify=False``)."""
     name, enc = normalize_part(part), normalize_encoding(encoding)
-    with open_document(source, password, limits) as doc:
+    with open_document(source, password, limits, trust) as doc:
         data = doc.extract(name, enc)
         v = doc.verification() if verify else None
     return Result(verification=v, data=data, part=name, encoding=enc)
 
 
 def verify(source, limits: Limits | None = None, trust: TrustStore | None = None) -> Result:
-    """The timestamp verification of the file's bytes (trust anchors: ``HOMETAX_TRUST_DIR``)."""
+    """The timestamp verification of the file's bytes (``trust``: default the shipped store)."""
     return Result(verification=verify_source(source, limits=limits, trust=trust))
 
 
-def parse(source, password=None, limits: Limits | None = None) -> Result:
+def parse(source, password=None, limits: Limits | None = None,
+          trust: TrustStore | None = None) -> Result:
     """The document's records and its verification, from one opening of the PDF under one time
     budget (opening, inflating, parsing)."""
-    doc = parse_document(source, password=password, limits=limits)
+    doc = parse_document(source, password=password, limits=limits, trust=trust)
     return Result(verification=doc.verification, document=doc)
 
 
@@ -112,6 +115,7 @@ class FileResult:
     record: dict | None = None  # the per-document JSON record, when the batch asked for it
     error: errors.HometaxError | None = None
     internal: bool = False
+    piece: object = None  # the document's share of the batch's format (formats.streaming)
 
     @property
     def ok(self) -> bool:
@@ -123,6 +127,12 @@ class FileResult:
         if self.ok:
             return "ok"
         return "internal" if self.internal else self.error.code
+
+    @property
+    def status(self) -> str | None:
+        """The verification's status of a file read (authentic, untrusted_issuer, …)."""
+        v = self.result.verification if self.ok else None
+        return v.status if v is not None else None
 
     @property
     def nts_code(self) -> int | None:
@@ -152,54 +162,3 @@ def limits_within(limits: Limits, deadline: Deadline) -> Limits:
     """The per-document limits, with no more time than ``deadline`` has left."""
     left = max(0.0, deadline.end - time.monotonic())
     return dataclasses.replace(limits, max_seconds=min(limits.max_seconds, left))
-
-
-def batch(files: Iterable[tuple[str, bytes]], password_for: Callable[[str], str | None],
-          limits: Limits | None = None, deadline: Deadline | None = None,
-          record: Callable[[Document, Deadline], dict] | None = None) -> Iterator[FileResult]:
-    """Parse every file, one at a time; a file that fails (an error of the table, or a bug) fails
-    alone. ``deadline``: one budget for the whole batch (each document gets at most what is left
-    of it). ``record``: per-document work to do inside the file's isolation (the JSON record)."""
-    lim = resolve(limits)
-    for name, data in files:
-        try:
-            doc_limits = limits_within(lim, deadline) if deadline is not None else lim
-            result = parse(data, password_for(name), doc_limits)
-            rec = None
-            if record is not None:
-                rec = record(result.document, deadline or Deadline(doc_limits.max_seconds))
-        except errors.HometaxError as exc:
-            yield FileResult(name, error=exc)
-            continue
-        except Exception as exc:  # a bug must not cost the other files their results
-            log.error("batch entry failed: %s", type(exc).__name__)
-            yield FileResult(name, internal=True)
-            continue
-        yield FileResult(name, result=result, record=rec)
-
-
-def export_batch(fmt: Format, results: list[FileResult], mask: bool = False,
-                 deadline: Deadline | None = None) -> tuple[bytes, list[FileResult]]:
-    """The combined export of a batch's documents, written once. Should the writer fail, each
-    document is written alone to find those it fails on; they fail alone (their results are
-    replaced) and the others are written again. A time budget that ran out fails the whole."""
-    docs = [r.result.document for r in results if r.ok]
-    try:
-        return fmt.write(docs, mask=mask, deadline=deadline), results
-    except errors.Timeout:
-        raise
-    except Exception as first:
-        log.error("combined %s export failed (%s): isolating the documents", fmt.name,
-                  type(first).__name__)
-    checked = []
-    for r in results:
-        if r.ok:
-            try:
-                fmt.write([r.result.document], mask=mask, deadline=deadline)
-            except errors.Timeout:
-                raise
-            except Exception as exc:
-                r = r.failed(exc)
-        checked.append(r)
-    docs = [r.result.document for r in checked if r.ok]
-    return fmt.write(docs, mask=mask, deadline=deadline), checked

@@ -4,9 +4,11 @@ chain needs).
 
 Default trust, with no configuration: the pinned NTS TSA certificates (``data/trust/pinned.txt``) and
 the public GPKI anchors shipped in ``data/trust/anchors/`` (GPKIRootCA1 and both issues of the issuing
-CA CA131100001). ``HOMETAX_TRUST_DIR`` (and ``--trust-dir``) add anchors, ``HOMETAX_TRUST_PINNED``
-adds pins; ``HOMETAX_TRUST_REPLACE=1`` (``--trust-only-dir``) drops the shipped pins and anchors so
-that only the configured ones count.
+CA CA131100001). That is what a verification without ``trust=`` uses; the library never reads the
+environment by itself. An adapter builds the configured store once, at start, with
+:meth:`TrustStore.from_env`: ``HOMETAX_TRUST_DIR`` (and ``--trust-dir``) add anchors,
+``HOMETAX_TRUST_PINNED`` adds pins; ``HOMETAX_TRUST_REPLACE=1`` (``--trust-only-dir``) drops the
+shipped pins and anchors so that only the configured ones count.
 
 What a certificate is does not change with the document: the signature of each issuer over each
 certificate and each certificate's profile are checked once per store and leaf certificate and
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from .. import errors
-from ..settings import Settings
+from ..settings import parse_env
 from .cms import BoundedCache, Signer
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "trust"
@@ -83,22 +85,18 @@ class TrustStore:
         return cls(frozenset(load_pinned(PINNED_FILE)), _dedupe(load_anchor_dir(ANCHORS_DIR)))
 
     @classmethod
-    def default(cls, extra_dir: str | os.PathLike | None = None, environ: dict | None = None,
-                replace: bool | None = None) -> "TrustStore":
-        """The shipped pins and anchors, plus pins from ``HOMETAX_TRUST_PINNED`` (comma-separated
-        SHA-256 hex), plus anchors from ``HOMETAX_TRUST_DIR`` and ``extra_dir`` (PEM or DER files).
-        ``replace`` (default: ``HOMETAX_TRUST_REPLACE``) leaves the shipped ones out; then something
+    def configured(cls, trust_dir: str | os.PathLike | None = None, pinned: Iterable[str] = (),
+                   replace: bool = False, extra_dir: str | os.PathLike | None = None) -> "TrustStore":
+        """The shipped pins and anchors (unless ``replace``), plus ``pinned`` (SHA-256 hex) and the
+        anchors in ``trust_dir`` and ``extra_dir`` (PEM or DER files). With ``replace`` something
         must be configured."""
-        st = _settings(environ)
-        if replace is None:
-            replace = st.trust_replace
-        pins = set(parse_fingerprints(",".join(st.trust_pinned)))
+        pins = set(parse_fingerprints(",".join(pinned)))
         anchors: list[x509.Certificate] = []
         if not replace:
             shipped = _shipped()
             pins.update(shipped.pinned)
             anchors.extend(shipped.anchors)
-        for d in (st.trust_dir, extra_dir):
+        for d in (trust_dir, extra_dir):
             if d:
                 anchors.extend(load_anchor_dir(d))
         if replace and not anchors and not pins:
@@ -106,15 +104,40 @@ class TrustStore:
         return cls(frozenset(pins), _dedupe(anchors))
 
     @classmethod
+    def from_env(cls, environ: dict | None = None, extra_dir: str | os.PathLike | None = None,
+                 replace: bool | None = None) -> "TrustStore":
+        """:meth:`configured` from ``HOMETAX_TRUST_DIR``, ``HOMETAX_TRUST_PINNED`` and
+        ``HOMETAX_TRUST_REPLACE`` of ``environ`` (default: the process environment; no other
+        variable is read), for an adapter to call once at start. ``replace`` overrides the
+        variable. A bad value is a usage error naming the variable."""
+        st = _trust_env(environ)
+        return cls.configured(st["trust_dir"], st["trust_pinned"],
+                              st["trust_replace"] if replace is None else replace, extra_dir)
+
+    @classmethod
+    def default(cls, extra_dir: str | os.PathLike | None = None, environ: dict | None = None,
+                replace: bool | None = None) -> "TrustStore":
+        """The 0.2 name of :meth:`from_env` (it reads the environment: call it where an adapter
+        starts, not per document)."""
+        return cls.from_env(environ, extra_dir=extra_dir, replace=replace)
+
+    @classmethod
     def only(cls, directory: str | os.PathLike, environ: dict | None = None) -> "TrustStore":
         """The anchors in ``directory`` and the pins of ``HOMETAX_TRUST_PINNED``, nothing shipped:
         ``--trust-only-dir``."""
-        return cls.from_dir(directory, _settings(environ).trust_pinned)
+        return cls.from_dir(directory, _trust_env(environ)["trust_pinned"])
 
     @classmethod
     def from_dir(cls, directory: str | os.PathLike, pinned: Iterable[str] = ()) -> "TrustStore":
         """Anchors from ``directory`` only (and the given pins): no shipped defaults."""
         return cls(frozenset(parse_fingerprints(",".join(pinned))), _dedupe(load_anchor_dir(directory)))
+
+    def __reduce__(self):
+        """Pickled as its pins and the anchors' DER (a certificate object does not pickle): the
+        batch engine sends the adapter's store to its worker processes once."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return _rebuild, (self.pinned, tuple(a.public_bytes(Encoding.DER) for a in self.anchors))
 
     def is_anchor(self, cert: x509.Certificate) -> bool:
         return cert.fingerprint(hashes.SHA256()) in self._anchor_fps
@@ -140,23 +163,20 @@ def _shipped() -> TrustStore:
     return TrustStore.shipped()
 
 
-_DEFAULT_CACHE: dict[tuple, TrustStore] = {}
-
-
 def default_trust() -> TrustStore:
-    """The store for verifications that name none: :meth:`TrustStore.default` for the current
-    environment, built once per distinct configuration."""
-    key = tuple(os.environ.get(k) for k in (ENV_TRUST_DIR, ENV_TRUST_PINNED, ENV_TRUST_REPLACE))
-    store = _DEFAULT_CACHE.get(key)
-    if store is None:
-        store = _DEFAULT_CACHE[key] = TrustStore.default()
-    return store
+    """The store for verifications that name none: the shipped pins and anchors only (documented
+    defaults; no environment is read here)."""
+    return _shipped()
 
 
-def _settings(environ: dict | None) -> Settings:
-    """The trust settings, parsed by the one settings object; a bad value is a usage error."""
+def _rebuild(pinned: frozenset[str], anchors_der: tuple[bytes, ...]) -> TrustStore:
+    return TrustStore(pinned, tuple(x509.load_der_x509_certificate(d) for d in anchors_der))
+
+
+def _trust_env(environ: dict | None) -> dict:
+    """The three trust variables, parsed by the settings table; a bad value is a usage error."""
     try:
-        return Settings.from_env(environ)
+        return parse_env(("trust_dir", "trust_pinned", "trust_replace"), environ)
     except ValueError as exc:  # the message names the variable, never its value
         raise errors.UsageError(str(exc)) from None
 

@@ -16,8 +16,10 @@ from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..document.limits import Limits
+from ..document.setup import configure_process
 from ..settings import Settings
-from . import http_errors, memory, metrics, routes
+from ..timestamp import TrustStore
+from . import http_errors, inmemory, memory, metrics, routes
 from .config import WebConfig
 from .inputs import refuse_secrets_in_url
 from .logs import configure_request_logger
@@ -43,14 +45,18 @@ def _drain_body() -> None:
         pass
 
 
-def _load_trust_store() -> None:
-    """Fail at start-up, not on every request, when the configured trust store cannot be read."""
+def _load_trust_store(settings: Settings) -> TrustStore:
+    """The app's trust store (the shipped anchors and pins, ``HOMETAX_TRUST_DIR``,
+    ``HOMETAX_TRUST_PINNED``, ``HOMETAX_TRUST_REPLACE``), built once; fail at start-up, not on every
+    request, when it cannot be read."""
     try:
-        _trust_ready()
+        trust = TrustStore.configured(settings.trust_dir, settings.trust_pinned, settings.trust_replace)
+        _trust_ready(trust)
     except errors.HometaxError as exc:
         raise ValueError(f"HOMETAX_TRUST_DIR (or HOMETAX_TRUST_PINNED, HOMETAX_TRUST_REPLACE) cannot be "
                          f"used as the timestamp trust store: "
                          f"{exc.detail or exc.message}") from None
+    return trust
 
 
 def create_app(config: WebConfig | dict | None = None, limits: Limits | None = None) -> Flask:
@@ -60,13 +66,18 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
     elif isinstance(config, dict):
         config = WebConfig(**config)
     config.check_startup()
-    _load_trust_store()
+    trust = _load_trust_store(settings)
+    limits = limits or Limits.from_settings(settings)
+    configure_process(limits)  # process-wide: qpdf's decoder bounds, the warning filter
+    inmemory.install()  # process-wide: CP949 multipart part headers
 
     app = Flask(__name__, static_folder=None)
     app.request_class = InMemoryRequest
     app.config.update(
         HOMETAX=config,
-        HOMETAX_LIMITS=limits or Limits.from_settings(settings),
+        HOMETAX_LIMITS=limits,
+        HOMETAX_TRUST=trust,
+        HOMETAX_SETTINGS=settings,  # /readyz re-loads the trust configured at start
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # text fields (password map); files are separate
         MAX_FORM_PARTS=config.batch_max_files + 16,

@@ -16,8 +16,7 @@ from .. import errors, formats
 from ..service import operations as service
 from ..document.limits import Deadline
 from ..document.pdf import normalize_encoding, normalize_part
-from ..records.serialize import document_to_dict
-from ..service import archive as batch_mod
+from ..service import archive as batch_mod, engine
 from . import http_errors, inputs
 from .metrics import DOCUMENTS
 
@@ -30,6 +29,11 @@ def _config():
 
 def _limits():
     return current_app.config["HOMETAX_LIMITS"]
+
+
+def _trust():
+    """The app's trust store, built once by the factory from ``HOMETAX_TRUST_*``."""
+    return current_app.config["HOMETAX_TRUST"]
 
 
 def _document_headers(resp: Response, v, attachment: str | None) -> None:
@@ -110,7 +114,8 @@ def extract():
     upload = inputs.single_upload()
     part = inputs.option("part", "xml", check=normalize_part) or "xml"
     encoding = inputs.option("encoding", "utf-8", check=normalize_encoding) or "utf-8"
-    r = service.extract(upload.data, inputs.password(), part, encoding, _limits())
+    r = service.extract(upload.data, inputs.password(), part, encoding, _limits(),
+                        trust=_trust())
     kind = "application/xml" if r.part == "XML" else "text/plain"
     resp = Response(r.data, content_type=f"{kind}; charset={r.encoding}")
     _document_headers(resp, r.verification, f"{_stem(upload.name)}.{r.part.lower()}")
@@ -119,7 +124,8 @@ def extract():
 
 @_counted("verify")
 def verify():
-    v = service.verify(inputs.single_upload().data, limits=_limits()).verification
+    v = service.verify(inputs.single_upload().data, limits=_limits(),
+                       trust=_trust()).verification
     resp = jsonify(v.to_dict())
     resp.headers.update(_verification_headers(v))
     return resp
@@ -130,7 +136,8 @@ def documents():
     upload = inputs.single_upload()
     fmt = _format()
     mask = inputs.flag("mask")
-    r = service.parse(upload.data, password=inputs.password(), limits=_limits())
+    r = service.parse(upload.data, password=inputs.password(), limits=_limits(),
+                      trust=_trust())
     resp = _export(fmt, service.export(fmt, [r.document], mask))
     _document_headers(resp, r.verification,
                       f"{_stem(upload.name)}.{fmt.suffix}" if fmt.name != "json" else None)
@@ -167,15 +174,12 @@ def batch():
 
     deadline = Deadline(config.request_seconds)
     per_file = fmt.name == "json"
-    record = (lambda doc, dl: document_to_dict(doc, mask=mask, deadline=dl)) if per_file else None
-    results = list(service.batch(
+    results = list(engine.batch(
         ((u.name, u.data) for u in uploads),
         lambda name: batch_mod.password_for(name, default_password, mapping),
-        _limits(), deadline, record))
-    if per_file:
-        data = None
-    else:
-        data, results = service.export_batch(fmt, results, mask, deadline)
+        _limits(), deadline, fmt=None if per_file else fmt, mask=mask, record=per_file,
+        trust=_trust()))
+    data = None if per_file else engine.combine(fmt, results, mask)
     for r in results:
         DOCUMENTS.labels("batch", r.code).inc()
     failures = [r.code for r in results if not r.ok]

@@ -34,8 +34,11 @@ class _KoreanNameDecoder(MultipartDecoder):
         return super()._parse_headers(part_headers_as_utf8(data))
 
 
-# Werkzeug's form parser builds its decoder from this module-level name.
-formparser.MultipartDecoder = _KoreanNameDecoder
+def install() -> None:
+    """Read CP949 part headers process-wide: Werkzeug's form parser builds its decoder from a
+    module-level name, so this replaces it for every app of the process. Called by the app factory
+    (never at import: importing the package must change nothing). Idempotent."""
+    formparser.MultipartDecoder = _KoreanNameDecoder
 
 
 class InMemoryRequest(Request):

@@ -6,19 +6,19 @@ from __future__ import annotations
 import functools
 import json
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 
 from .. import errors
+from ..timestamp import TrustStore
 from . import http_errors, metrics as _metrics, selftest
 
 
-def _trust_ready() -> None:
-    """Verify the built-in (unsigned) self-test document: this loads the timestamp trust store
-    (the shipped anchors and pins, ``HOMETAX_TRUST_DIR``, ``HOMETAX_TRUST_PINNED``,
-    ``HOMETAX_TRUST_REPLACE``) exactly as every verification does, and raises when it cannot."""
+def _trust_ready(trust) -> None:
+    """Verify the built-in (unsigned) self-test document with ``trust`` exactly as every
+    verification does; raises when it cannot."""
     from ..timestamp import verify_bytes
 
-    verify_bytes(selftest.selftest_pdf())
+    verify_bytes(selftest.selftest_pdf(), trust=trust)
 
 
 def healthz():
@@ -28,7 +28,10 @@ def healthz():
 def readyz():
     try:
         ready = selftest.check()
-        _trust_ready()  # the trust store every verification uses still loads
+        # the configured trust still loads (a trust directory removed or spoiled since start)
+        settings = current_app.config["HOMETAX_SETTINGS"]
+        _trust_ready(TrustStore.configured(settings.trust_dir, settings.trust_pinned,
+                                           settings.trust_replace))
     except errors.HometaxError:
         ready = False
     if not ready:
