@@ -339,12 +339,12 @@ MANY_SOURCES = [(SAMPLES / "nts-2020" / "all.pdf", 18), (SAMPLES / "nts-2022" / 
 
 
 def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
-    from hometax_decrypt.formats import export
+    from hometax_decrypt.formats import rows as rows_format, xlsx as xlsx_format
     folder = tmp_path / "employees"
     folder.mkdir()
     names, items = [], 0
     for src, copies in MANY_SOURCES:
-        per_doc = len(export.rows([hometax_decrypt.parse(src.read_bytes())]))
+        per_doc = len(rows_format.rows([hometax_decrypt.parse(src.read_bytes())]))
         for i in range(copies):
             name = f"{len(names) + 1:02d}-{src.parent.name}-{src.stem}.pdf"
             shutil.copyfile(src, folder / name)
@@ -370,7 +370,7 @@ def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
         assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[1:])
         # one row per person and tax year (issue 10: was one per person and document)
         sources = [hometax_decrypt.parse(src.read_bytes()) for src, _ in MANY_SOURCES]
-        assert len(list(wb["summary"].iter_rows(values_only=True))) - 1 == len(export.summary_rows(sources)[1])
+        assert len(list(wb["summary"].iter_rows(values_only=True))) - 1 == len(xlsx_format.summary_rows(sources)[1])
         assert "문서 45개" in page.locator("#download-status").inner_text()
 
         with page.expect_download(timeout=30_000) as d:

@@ -28,7 +28,7 @@ from tests.support.paths import SAMPLES, password_for, sample_files
 from tests.support.stack import ROOT, ClientThreads, poll, post_pdf, stack_fixture_body
 
 import hometax_decrypt as h
-from hometax_decrypt.formats import export
+from hometax_decrypt.formats import rows as rows_format
 pytestmark = pytest.mark.stack
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
@@ -174,7 +174,7 @@ def test_export_through_nginx(stack, s):
                data={"format": "xlsx", "mask": "true"}, timeout=60)
     assert r.status_code == 200
     rows = list(openpyxl.load_workbook(io.BytesIO(r.content))["items"].values)
-    assert len(rows) == 1 + 2 * len(export.rows([h.parse(ALL)]))
+    assert len(rows) == 1 + 2 * len(rows_format.rows([h.parse(ALL)]))
 
 
 def test_up_fails_fast_on_a_bad_trust_dir(tmp_path):

@@ -221,17 +221,17 @@ def test_documents_formats(client):
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567"))
     assert r.status_code == 200 and r.mimetype == "application/json"
     assert RESID in r.data
-    from hometax_decrypt.formats import export
+    from hometax_decrypt.formats import csv as csv_format, json as json_format
     from hometax_decrypt.records import parse_document
 
     doc = parse_document(data, password="1234567")
-    assert r.get_json() == json.loads(export.to_json([doc]))
+    assert r.get_json() == json.loads(json_format.to_json([doc]))
     r = client.post("/api/v1/documents?format=json&mask=true", data=data,
                     content_type="application/pdf", headers={"X-Document-Password": "1234567"})
     assert r.status_code == 200 and RESID not in r.data and b"750101" in r.data
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567", format="csv"))
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert r.data == export.to_csv([doc])
+    assert r.data == csv_format.to_csv([doc])
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567", format="xlsx"))
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(r.data))
@@ -289,7 +289,7 @@ def test_batch_zip_one_password_and_csv(client):
     assert r.headers["X-Batch-OK"] == "2" and r.headers["X-Batch-Failed"] == "1"
     assert json.loads(r.headers["X-Batch-Errors"]) == {"not_nts_document": 1}  # counts, no names
     lines = r.data.decode("utf-8-sig").splitlines()
-    single = h.formats.export.to_csv([h.parse(ALL_PW, password="1234567")]).decode("utf-8-sig").splitlines()
+    single = h.formats.csv.to_csv([h.parse(ALL_PW, password="1234567")]).decode("utf-8-sig").splitlines()
     assert len(lines) == 2 * (len(single) - 1) + 1  # one header, both documents' rows
 
 
@@ -401,7 +401,7 @@ def test_a_document_the_exporters_choke_on_fails_alone(client, monkeypatch, fmt)
     else:
         assert json.loads(r.headers["X-Batch-Errors"]) == {"internal": 1}
     if fmt == "csv":
-        single = h.formats.export.to_csv([h.parse(ALL)])
+        single = h.formats.csv.to_csv([h.parse(ALL)])
         assert r.data == single
 
 
@@ -447,10 +447,10 @@ def test_export_combines_xml_parts_like_batch_does(client):
 
     r = post("csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert r.data == h.formats.export.to_csv(docs, mask=True)
+    assert r.data == h.formats.csv.to_csv(docs, mask=True)
     r = post("xlsx", mask="false")
     wb = openpyxl.load_workbook(io.BytesIO(r.data), read_only=True)
-    expected = openpyxl.load_workbook(io.BytesIO(h.formats.export.to_xlsx(docs)), read_only=True)
+    expected = openpyxl.load_workbook(io.BytesIO(h.formats.xlsx.to_xlsx(docs)), read_only=True)
     for sheet in ("items", "summary"):
         assert list(wb[sheet].values) == list(expected[sheet].values)
     body = post("json").get_json()
@@ -458,7 +458,7 @@ def test_export_combines_xml_parts_like_batch_does(client):
     assert RESID.decode() not in json.dumps(body)
     # EUC-KR parts (the NTS bAnsi mode) read the same
     r = post("csv", data=[EXPECTED_XML])
-    assert r.data == h.formats.export.to_csv([docs[0]], mask=True)
+    assert r.data == h.formats.csv.to_csv([docs[0]], mask=True)
 
 
 def test_export_errors_and_limits():
@@ -477,7 +477,7 @@ def test_export_errors_and_limits():
     many = {"file": [(io.BytesIO(part), f"{i}.xml") for i in range(40)], "format": "csv"}
     r = client.post("/api/v1/export", data=many)
     assert r.status_code == 200
-    assert len(r.data.decode("utf-8-sig").splitlines()) == 1 + 40 * len(h.formats.export.rows([h.parse(ALL)]))
+    assert len(r.data.decode("utf-8-sig").splitlines()) == 1 + 40 * len(h.formats.rows.rows([h.parse(ALL)]))
 
 
 # -- uploads stay in memory -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from lxml import etree
 import hometax_decrypt
 from hometax_decrypt import errors
 from hometax_decrypt.cli import commands as cli
-from hometax_decrypt.formats import export
+from hometax_decrypt.formats import csv as csv_format, json as json_format, rows as rows_format, xlsx as xlsx_format
 from hometax_decrypt.document.limits import Deadline
 from hometax_decrypt.records import document_to_dict, parse_xml
 
@@ -54,7 +54,7 @@ def _csv_rows(data: bytes) -> list[dict]:
 
 
 def test_csv_header_rows_and_amounts(doc2020):
-    data = export.to_csv([doc2020])
+    data = csv_format.to_csv([doc2020])
     assert data[3:].decode().splitlines()[0].startswith(HEADER + ",")
     rows = _csv_rows(data)
     root = etree.fromstring(_xml(ALL_2020))
@@ -80,7 +80,7 @@ def test_csv_header_rows_and_amounts(doc2020):
 
 
 def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
-    data = export.to_csv([doc2020, doc2022], mask=True)
+    data = csv_format.to_csv([doc2020, doc2022], mask=True)
     rows = _csv_rows(data)
     assert {r["doc_seq"] for r in rows} == {"2020122201320067", "2022122901580150"}
     assert len(rows) == 114 + 143
@@ -89,7 +89,7 @@ def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
     assert all(re.fullmatch(r"\d{6}-\d\*{6}", r["resid"]) for r in rows)
     assert "insu1_resid)=750101-1******" in data.decode("utf-8-sig")
     # without mask the full number is there (payroll must match employees)
-    assert b"7501011234567" in export.to_csv([doc2020])
+    assert b"7501011234567" in csv_format.to_csv([doc2020])
 
 
 def test_csv_and_xlsx_never_write_formulas():
@@ -97,9 +97,9 @@ def test_csv_and_xlsx_never_write_formulas():
            'name="=HYPERLINK(&quot;http://x&quot;)"><data dat_cd="G0001" busnid="1" '
            'trade_nm="=1+1"><sum>5</sum></data></man></form></yesone>').encode()
     doc = parse_xml(xml)
-    rows = _csv_rows(export.to_csv([doc]))
+    rows = _csv_rows(csv_format.to_csv([doc]))
     assert rows[0]["trade_nm"] == "'=1+1" and rows[0]["name"].startswith("'=")
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc])))
     ws = wb["items"]
     header = [c.value for c in ws[1]]
     cell = ws.cell(row=2, column=header.index("trade_nm") + 1)
@@ -126,12 +126,12 @@ def _ooxml_unescape(text: str) -> str:
 
 def test_csv_prefixes_every_text_cell_a_spreadsheet_could_run():
     doc = _formula_doc()
-    rows = _csv_rows(export.to_csv([doc]))
+    rows = _csv_rows(csv_format.to_csv([doc]))
     assert len(rows) == len(FORMULAS)
     for row, value in zip(rows, FORMULAS):
         assert row["name"] == "'" + value and row["trade_nm"] == "'" + value, repr(value)
         assert row["amount"] == "-5"  # a number is written as a number, never prefixed
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc])))
     ws = wb["items"]
     header = [c.value for c in ws[1]]
     for r, value in enumerate(FORMULAS, start=2):
@@ -144,7 +144,7 @@ def test_csv_prefixes_every_text_cell_a_spreadsheet_could_run():
 
 
 def test_exporters_stop_at_the_deadline(doc2020):
-    for writer in (export.to_json, export.to_csv, export.to_xlsx):
+    for writer in (json_format.to_json, csv_format.to_csv, xlsx_format.to_xlsx):
         with pytest.raises(errors.TooLarge, match="time"):
             writer([doc2020], deadline=Deadline(-1))
         assert writer([doc2020], deadline=Deadline(30))
@@ -153,7 +153,7 @@ def test_exporters_stop_at_the_deadline(doc2020):
 def test_exports_never_touch_the_disk(doc2020):
     """Resident numbers never reach the disk, not even in a temporary file deleted a moment later
     (openpyxl writes each worksheet to one before zipping; the XLSX writer here does not)."""
-    for writer in (export.to_json, export.to_csv, export.to_xlsx):
+    for writer in (json_format.to_json, csv_format.to_csv, xlsx_format.to_xlsx):
         with files_written() as seen:
             assert writer([doc2020], mask=False)
         assert seen == [], (writer.__name__, seen)
@@ -163,20 +163,20 @@ def test_each_document_of_a_batch_gets_its_own_budget(doc2020, monkeypatch):
     """Without a deadline the exporters give each document a fresh one from the limits."""
     monkeypatch.setenv("HOMETAX_MAX_SECONDS", "-1")
     with pytest.raises(errors.TooLarge):
-        export.to_csv([doc2020])
+        csv_format.to_csv([doc2020])
     monkeypatch.setenv("HOMETAX_MAX_SECONDS", "30")
-    assert len(_csv_rows(export.to_csv([doc2020] * 3))) == 3 * 114
+    assert len(_csv_rows(csv_format.to_csv([doc2020] * 3))) == 3 * 114
 
 
 # -- XLSX -------------------------------------------------------------------------------------------
 
 def test_xlsx_sheets_numbers_and_formats(doc2020):
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc2020], mask=True)))
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc2020], mask=True)))
     assert wb.sheetnames == ["items", "summary"]
     items = wb["items"]
     header = [c.value for c in items[1]]
-    assert header == export.COLUMNS and ",".join(header).startswith(HEADER)
-    csv_rows = _csv_rows(export.to_csv([doc2020], mask=True))
+    assert header == rows_format.COLUMNS and ",".join(header).startswith(HEADER)
+    csv_rows = _csv_rows(csv_format.to_csv([doc2020], mask=True))
     assert items.max_row - 1 == len(csv_rows)
     amount_col = header.index("amount") + 1
     numeric = 0
@@ -212,14 +212,14 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
 
 def test_json_validates_against_schema_for_every_sample():
     docs = [hometax_decrypt.parse(p, password=password_for(p)) for p in sample_files()]
-    payload = json.loads(export.to_json(docs))
+    payload = json.loads(json_format.to_json(docs))
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
     assert payload["format"] == "hometax-decrypt/records" and len(payload["documents"]) == 27
-    masked = json.loads(export.to_json(docs[:1], mask=True))
+    masked = json.loads(json_format.to_json(docs[:1], mask=True))
     jsonschema.validate(masked, SCHEMA, cls=jsonschema.Draft202012Validator)
     # the schema is not a rubber stamp
-    broken = json.loads(export.to_json(docs[:1]))
+    broken = json.loads(json_format.to_json(docs[:1]))
     broken["documents"][0]["forms"][0]["people"][0]["items"][0]["amount"] = "1,000"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
@@ -235,22 +235,22 @@ def test_compact_json_is_the_standard_librarys_bytes():
     for mask in (False, True):
         for doc in docs:
             record = document_to_dict(doc, mask=mask)
-            assert export.compact_json(record) == _stdlib_json(record)
-        payload = json.loads(export.to_json(docs, mask=mask))
-        assert export.to_json(docs, mask=mask) == _stdlib_json(payload) + b"\n"
+            assert json_format.compact_json(record) == _stdlib_json(record)
+        payload = json.loads(json_format.to_json(docs, mask=mask))
+        assert json_format.to_json(docs, mask=mask) == _stdlib_json(payload) + b"\n"
     tricky = {"ctl": "\x00\x01\x1f\x7f\t\n\r\b\f", "sep": "\u2028\u2029", "q": 'a"b\\c/</',
               "ko": "한글", "n": [0, -1, 10**15, None, True, False], "e": {}, "l": []}
-    assert export.compact_json(tricky) == _stdlib_json(tricky)
+    assert json_format.compact_json(tricky) == _stdlib_json(tricky)
     # what orjson refuses is written by the standard library, exactly as before
     for odd in ({1: "int key"}, {"big": 2**70}):
-        assert export.compact_json(odd) == _stdlib_json(odd)
+        assert json_format.compact_json(odd) == _stdlib_json(odd)
     with pytest.raises(UnicodeEncodeError):  # a lone surrogate: the standard library's error
-        export.compact_json({"s": "\ud800"})
+        json_format.compact_json({"s": "\ud800"})
 
 
 def test_exporters_take_a_list():
     with pytest.raises(TypeError):
-        export.to_csv(hometax_decrypt.parse(ALL_2020))
+        csv_format.to_csv(hometax_decrypt.parse(ALL_2020))
 
 
 # -- CLI --------------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def test_non_numeric_amounts_are_kept_as_written_in_json():
            b'<data dat_cd="G0010" busnid="1234567890" trade_nm="X"><sum>12,000 KRW</sum>'
            b'<amt mm="01">n/a</amt><amt mm="02">500</amt></data></man></form></yesone>')
     doc = parse_xml(xml)
-    payload = json.loads(export.to_json([doc]))
+    payload = json.loads(json_format.to_json([doc]))
     item = payload["documents"][0]["forms"][0]["people"][0]["items"][0]
     assert item["amount"] is None and item["sum"]["text"] == "12,000 KRW"
     assert item["breakdown"][0]["amount"] is None and item["breakdown"][0]["text"] == "n/a"
@@ -318,7 +318,7 @@ def _expected_totals(docs) -> dict:
 
 def test_json_totals_per_person_and_year(year_docs):
     from tests.support import builder
-    payload = json.loads(export.to_json(year_docs, mask=True))
+    payload = json.loads(json_format.to_json(year_docs, mask=True))
     jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
     got = {(t["resid"], t["att_year"]): {c["label"]: c["amount"] for c in t["categories"]}
            for t in payload["totals"]}
@@ -343,7 +343,7 @@ def test_json_totals_per_person_and_year(year_docs):
 
 
 def test_csv_amount_is_the_counted_amount_in_every_year(year_docs):
-    rows = _csv_rows(export.to_csv(year_docs[:4], mask=True))
+    rows = _csv_rows(csv_format.to_csv(year_docs[:4], mask=True))
     for doc_rows_year in ("2021", "2023", "2024", "2026"):
         e103 = [r for r in rows if r["form_cd"] == "E103Y" and r["att_year"] == doc_rows_year]
         assert len(e103) == 1 and e103[0]["amount"] == "3500000" and e103[0]["sum_amount"] == ""
@@ -358,7 +358,7 @@ def test_csv_amount_is_the_counted_amount_in_every_year(year_docs):
 
 
 def test_xlsx_summary_one_row_per_person_and_year(year_docs):
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(year_docs, mask=True)))
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx(year_docs, mask=True)))
     sheet = wb["summary"]
     header = [c.value for c in sheet[1]]
     expected = _expected_totals(year_docs)

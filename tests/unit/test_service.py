@@ -93,7 +93,7 @@ def test_a_combined_export_is_written_once():
     assert len(calls) == 1 and len(calls[0]) == 3  # once, with the three documents read
     assert after == results
     docs = [r.result.document for r in results if r.ok]
-    assert data == h.formats.export.to_csv(docs)
+    assert data == h.formats.csv.to_csv(docs)
 
 
 def test_a_document_the_writer_fails_on_fails_alone():
@@ -103,12 +103,12 @@ def test_a_document_the_writer_fails_on_fails_alone():
     def writer(docs, mask=False, deadline=None):
         if any(d.doc.seq == small for d in docs):
             raise ValueError("a bug in a writer")
-        return h.formats.export.to_csv(docs)
+        return h.formats.csv.to_csv(docs)
 
     data, after = service.export_batch(formats.Format("x", writer, "text/csv", "csv", "X"),
                                        results)
     assert [r.code for r in after] == ["ok", "ok", "damaged", "internal"]
-    assert data == h.formats.export.to_csv([r.result.document for r in after if r.ok])
+    assert data == h.formats.csv.to_csv([r.result.document for r in after if r.ok])
 
 
 def test_a_spent_time_budget_fails_the_whole_export():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import errors
-from . import export, ndjson
+from . import csv, json, ndjson, xlsx
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("xlsx", export.to_xlsx,
+    Format("xlsx", xlsx.to_xlsx,
            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx",
            "엑셀(XLSX)", binary=True),
-    Format("csv", export.to_csv, "text/csv; charset=utf-8", "csv", "CSV"),
-    Format("json", export.to_json, "application/json", "json", "JSON"),
+    Format("csv", csv.to_csv, "text/csv; charset=utf-8", "csv", "CSV"),
+    Format("json", json.to_json, "application/json", "json", "JSON"),
     Format("ndjson", ndjson.to_ndjson, "application/x-ndjson", "ndjson", "NDJSON"),
 )}
 

@@ -10,7 +10,7 @@ resident numbers exactly as there. A document without items writes no line.
 
 from __future__ import annotations
 
-from .export import compact_json
+from .json import compact_json
 from ..document.limits import Deadline
 from ..records.serialize import document_to_dict
 

@@ -40,7 +40,7 @@ from typing import Callable, Iterable, Iterator
 
 from . import archive, operations as service
 from .. import errors, formats
-from ..formats import export, ndjson
+from ..formats import csv as csv_format, ndjson, rows as item_rows, xlsx
 from ..document.limits import Deadline, Limits, resolve
 from ..settings import Settings
 from ..records import summary
@@ -241,7 +241,7 @@ def work(task: Task, job: Job, password: str | None) -> Outcome:
         return Outcome(task.name, "internal")
 
 
-COMPACT = (",", ":")  # as export.to_json writes: byte-equal output, streamed
+COMPACT = (",", ":")  # as formats.json.to_json writes: byte-equal output, streamed
 
 
 def _serialize(doc, job: Job, deadline: Deadline):
@@ -249,7 +249,7 @@ def _serialize(doc, job: Job, deadline: Deadline):
         return ndjson.to_ndjson([doc], mask=job.mask, deadline=deadline), None
     if job.fmt == "csv":
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\r\n").writerows(export.csv_cells(doc, job.mask, deadline))
+        csv.writer(buf, lineterminator="\r\n").writerows(csv_format.csv_cells(doc, job.mask, deadline))
         return buf.getvalue().encode("utf-8"), None
     projection = summary.projection(doc, deadline)
     if job.fmt == "json":
@@ -257,7 +257,7 @@ def _serialize(doc, job: Job, deadline: Deadline):
                             ensure_ascii=False, separators=COMPACT)
         return record.encode("utf-8"), projection
     if job.fmt == "xlsx":
-        return export.rows([doc], mask=job.mask, deadline=deadline), projection
+        return item_rows.rows([doc], mask=job.mask, deadline=deadline), projection
     raise errors.UsageError("format must be one of " + ", ".join(formats.NAMES))
 
 
@@ -272,12 +272,12 @@ class _Sink:
         self.count = 0
         if fmt == "csv":
             buf = io.StringIO()
-            csv.writer(buf, lineterminator="\r\n").writerow(export.COLUMNS)
+            csv.writer(buf, lineterminator="\r\n").writerow(item_rows.COLUMNS)
             fh.write(buf.getvalue().encode("utf-8-sig"))
         elif fmt == "json":
             fh.write(b'{"format":"hometax-decrypt/records","version":1,"documents":[')
         elif fmt == "xlsx":
-            self.book = export.XlsxBook(fh, tmpdir=tmpdir)
+            self.book = xlsx.XlsxBook(fh, tmpdir=tmpdir)
 
     def add(self, outcome: Outcome) -> None:
         if outcome.projection is not None:
@@ -294,7 +294,7 @@ class _Sink:
         if self.fmt in ("json", "xlsx"):
             person_year = summary.totals_of(self.projections, mask=self.mask)
         if self.fmt == "xlsx":
-            self.book.close(export.summary_table(person_year))
+            self.book.close(xlsx.summary_table(person_year))
         elif self.fmt == "json":
             tail = {"totals": person_year, "year_totals": summary.by_year(person_year)}
             text = json.dumps(tail, ensure_ascii=False, separators=COMPACT)  # '{"totals":…}'

@@ -1,0 +1,133 @@
+"""The item rows every tabular format shares (CSV, the XLSX ``items`` sheet, a bulk run's chunks).
+
+One row per ``<data>`` item; the header starts exactly
+``form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount`` (``amount`` = the amount the NTS
+counts and prints for the item: its ``<sum>``, or ``ddct_bs_ass_amt`` 순납입금액 for pension accounts;
+empty if none or if the form states no amount, T101M), then :data:`EXTRA_COLUMNS` (``sum_amount`` =
+the raw ``<sum>`` beside it, ``amount_element`` = where ``amount`` was read).
+
+``mask=True`` masks resident numbers everywhere (``750101-1******``) on the way out; the documents
+are never changed.
+
+Time: each document's work runs under a :class:`~hometax_decrypt.document.limits.Deadline` (by
+default a fresh one of ``Limits.max_seconds`` per document; pass ``deadline=`` to share one budget),
+checked at every item; past it, :class:`~hometax_decrypt.errors.TooLarge`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..document.limits import Deadline
+from ..records.catalog import catalog
+from ..records.serialize import default_deadline, maybe_mask
+from ..records.summary import totals
+
+MANDATED_COLUMNS = ["form_cd", "form_name", "dat_cd", "resid", "name", "busnid", "trade_nm", "amount"]
+EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "sum_amount", "amount_element",
+                 "label_source", "period", "details", "breakdown"]
+COLUMNS = MANDATED_COLUMNS + EXTRA_COLUMNS
+NUMERIC_COLUMNS = {"amount", "sum_amount"}
+
+
+def as_list(docs) -> list:
+    if isinstance(docs, (list, tuple)):
+        return list(docs)
+    raise TypeError("pass a list of documents")
+
+
+def budget(deadline: Deadline | None) -> Deadline:
+    """The budget of one document: the caller's, or a fresh one from the limits."""
+    return deadline if deadline is not None else default_deadline()
+
+
+def person_year_totals(docs, mask: bool = False, deadline: Deadline | None = None) -> list[dict]:
+    """The per-person-and-tax-year totals of ``docs`` (resident numbers masked with ``mask``)."""
+    docs = as_list(docs)
+    budgets = [budget(deadline) for _ in docs]
+    return totals(docs, deadline=lambda i: budgets[i], mask=mask)
+
+
+def _details(item, mask: bool) -> str:
+    """Every attribute and element of the item not in a column of its own, labelled."""
+    cat = catalog()
+    fc = item.form_cd
+    parts = []
+    for k, v in item.attrs.items():
+        if k in ("dat_cd", "busnid", "trade_nm"):
+            continue
+        label = cat.field_label(fc, f"man/data/@{k}") or k
+        code = cat.code_label(k, v)
+        value = maybe_mask(k, v, mask)
+        parts.append(f"{label}({k})={value}" + (f" [{code}]" if code else ""))
+    for n in item.fields:
+        label = cat.field_label(fc, f"man/data/{n.tag}") or n.tag
+        code = cat.code_label(n.tag, n.text)
+        value = maybe_mask(n.tag, n.text or "", mask)
+        if n.children:
+            value = json.dumps(_node_plain(n, mask), ensure_ascii=False)
+        parts.append(f"{label}({n.tag})={value}" + (f" [{code}]" if code else ""))
+    s = item.sum_node
+    if s is not None:
+        if s.text and s.text.strip() and item.sum_amount is None:  # not a number: kept as written
+            parts.append(f"{cat.field_label(fc, 'man/data/sum') or 'sum'}(sum)={s.text}")
+        for k, v in s.attrs.items():
+            label = cat.field_label(fc, f"man/data/sum/@{k}") or k
+            parts.append(f"{label}(sum.{k})={maybe_mask(k, v, mask)}")
+    for k, v in item.sam_extra.items():
+        parts.append(f"{k}={v}")
+    return "; ".join(parts)
+
+
+def _node_plain(n, mask: bool):
+    return {"tag": n.tag, "attributes": {k: maybe_mask(k, v, mask) for k, v in n.attrs.items()},
+            "text": maybe_mask(n.tag, n.text, mask),
+            "children": [_node_plain(c, mask) for c in n.children]}
+
+
+def _breakdown(item, mask: bool) -> str:
+    parts = []
+    for b in item.breakdown:
+        n = b.node
+        key = n.attrs.get("mm") or n.attrs.get("dd") or ""
+        others = [f"{k}={maybe_mask(k, v, mask)}" for k, v in n.attrs.items() if k not in ("mm", "dd")]
+        text = n.text if n.text is not None else ""
+        parts.append(f"{key}:{text}" + (f"({','.join(others)})" if others else ""))
+    return "; ".join(parts)
+
+
+def rows(docs, mask: bool = False, deadline: Deadline | None = None) -> list[dict]:
+    """One dict per ``<data>`` item, keyed by :data:`COLUMNS` (amounts as int or None)."""
+    out: list[dict] = []
+    for doc in as_list(docs):
+        out.extend(doc_rows(doc, mask, budget(deadline)))
+    return out
+
+
+def doc_rows(doc, mask: bool, dl: Deadline):
+    """The rows of one document, one at a time (the writers stream them)."""
+    cat = catalog()
+    for form, person, item in doc.items():
+        dl.check()
+        info = cat.form(form.form_cd, doc.doc.att_year)
+        _, summary_label = cat.summary_category(form.form_cd)
+        yield {
+            "form_cd": form.form_cd,
+            "form_name": info.label or "",
+            "dat_cd": item.dat_cd or "",
+            "resid": maybe_mask("resid", person.resid, mask) or "",
+            "name": person.name or "",
+            "busnid": item.attrs.get("busnid", ""),
+            "trade_nm": item.attrs.get("trade_nm", ""),
+            "amount": item.amount,
+            "doc_seq": doc.doc.seq or "",
+            "att_year": doc.doc.att_year or "",
+            "item_name": item.label or "",
+            "summary_category": summary_label,
+            "sum_amount": item.sum_amount,
+            "amount_element": cat.summary_amount_element(form.form_cd) or "",
+            "label_source": info.source,
+            "period": info.period_label or "",
+            "details": _details(item, mask),
+            "breakdown": _breakdown(item, mask),
+        }
