@@ -225,6 +225,7 @@ def test_documents_formats(client):
     from hometax_decrypt.records import parse_document
 
     doc = parse_document(data, password="1234567")
+    doc.source_file = "doc.pdf"  # the multipart file's name
     assert r.get_json() == json.loads(json_format.to_json([doc]))
     r = client.post("/api/v1/documents?format=json&mask=true", data=data,
                     content_type="application/pdf", headers={"X-Document-Password": "1234567"})
@@ -401,8 +402,9 @@ def test_a_document_the_exporters_choke_on_fails_alone(client, monkeypatch, fmt)
     else:
         assert json.loads(r.headers["X-Batch-Errors"]) == {"internal": 1}
     if fmt == "csv":
-        single = h.formats.csv.to_csv([h.parse(ALL)])
-        assert r.data == single
+        doc = h.parse(ALL)
+        doc.source_file = "a.pdf"  # the batch's file name
+        assert r.data == h.formats.csv.to_csv([doc])
 
 
 def test_batch_error_header_carries_counts_not_names(client):
@@ -436,10 +438,10 @@ def test_a_bad_trust_dir_fails_at_start_up_not_on_every_request(tmp_path, monkey
 # -- /export: the combined file from the documents' data parts -------------------------------------
 
 def test_export_combines_xml_parts_like_batch_does(client):
-    docs = [h.parse(ALL), h.parse(ALL_PW, password="1234567"),
-            h.parse((SAMPLES / "nts-2022" / "all.pdf").read_bytes())]
     parts = [h.extract(ALL), h.extract(ALL_PW, password="1234567"),
              h.extract((SAMPLES / "nts-2022" / "all.pdf").read_bytes())]
+    # data parts carry no PDF to verify (verification_status "unverified"); each is named by its file
+    docs = [h.service.parse_part(x, name=f"{i}.xml").document for i, x in enumerate(parts)]
 
     def post(fmt, mask="true", data=parts):
         files = [(io.BytesIO(x), f"{i}.xml") for i, x in enumerate(data)]
@@ -451,13 +453,15 @@ def test_export_combines_xml_parts_like_batch_does(client):
     r = post("xlsx", mask="false")
     wb = openpyxl.load_workbook(io.BytesIO(r.data), read_only=True)
     expected = openpyxl.load_workbook(io.BytesIO(h.formats.xlsx.to_xlsx(docs)), read_only=True)
-    for sheet in ("items", "summary"):
+    assert wb.sheetnames == expected.sheetnames
+    for sheet in wb.sheetnames:
         assert list(wb[sheet].values) == list(expected[sheet].values)
     body = post("json").get_json()
     assert [d["doc"]["seq"] for d in body["documents"]] == [d.doc.seq for d in docs]
     assert RESID.decode() not in json.dumps(body)
     # EUC-KR parts (the NTS bAnsi mode) read the same
     r = post("csv", data=[EXPECTED_XML])
+    docs[0].source_file = "0.xml"
     assert r.data == h.formats.csv.to_csv([docs[0]], mask=True)
 
 

@@ -100,9 +100,9 @@ def test_csv_and_xlsx_never_write_formulas():
     rows = _csv_rows(csv_format.to_csv([doc]))
     assert rows[0]["trade_nm"] == "'=1+1" and rows[0]["name"].startswith("'=")
     wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc])))
-    ws = wb["items"]
-    header = [c.value for c in ws[1]]
-    cell = ws.cell(row=2, column=header.index("trade_nm") + 1)
+    ws = wb["항목"]
+    header = [c.value for c in ws[2]]  # row 1: the Korean labels, row 2: the codes
+    cell = ws.cell(row=3, column=header.index("trade_nm") + 1)
     assert cell.value == "=1+1" and cell.data_type == "s"
 
 
@@ -132,9 +132,9 @@ def test_csv_prefixes_every_text_cell_a_spreadsheet_could_run():
         assert row["name"] == "'" + value and row["trade_nm"] == "'" + value, repr(value)
         assert row["amount"] == "-5"  # a number is written as a number, never prefixed
     wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc])))
-    ws = wb["items"]
-    header = [c.value for c in ws[1]]
-    for r, value in enumerate(FORMULAS, start=2):
+    ws = wb["항목"]
+    header = [c.value for c in ws[2]]
+    for r, value in enumerate(FORMULAS, start=3):
         cell = ws.cell(row=r, column=header.index("trade_nm") + 1)
         # text as written (control characters in OOXML's _xHHHH_ escape, which Excel decodes and
         # openpyxl's reader leaves as is), never a formula
@@ -172,15 +172,18 @@ def test_each_document_of_a_batch_gets_its_own_budget(doc2020, monkeypatch):
 
 def test_xlsx_sheets_numbers_and_formats(doc2020):
     wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc2020], mask=True)))
-    assert wb.sheetnames == ["items", "summary"]
-    items = wb["items"]
-    header = [c.value for c in items[1]]
-    assert header == rows_format.COLUMNS and ",".join(header).startswith(HEADER)
+    assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
+    items = wb["항목"]
+    header = [c.value for c in items[2]]
+    # changed by issue 21: the CSV's columns, and the status's Korean label beside its code
+    assert [c for c in header if c != "verification_label"] == rows_format.COLUMNS
+    assert header[header.index("verification_status") + 1] == "verification_label"
+    assert ",".join(header).startswith(HEADER)
     csv_rows = _csv_rows(csv_format.to_csv([doc2020], mask=True))
-    assert items.max_row - 1 == len(csv_rows)
+    assert items.max_row - 2 == len(csv_rows)
     amount_col = header.index("amount") + 1
     numeric = 0
-    for r, row in enumerate(csv_rows, start=2):
+    for r, row in enumerate(csv_rows, start=3):
         cell = items.cell(row=r, column=amount_col)
         if row["amount"]:
             assert isinstance(cell.value, int) and cell.value == int(row["amount"])
@@ -190,15 +193,18 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
             assert cell.value is None
         assert items.cell(row=r, column=header.index("resid") + 1).value == row["resid"]
     assert numeric > 100
-    summary = wb["summary"]
-    sh = [c.value for c in summary[1]]
+    summary = wb["합계"]
+    sh = [c.value for c in summary[2]]
     # changed by issue 10: one row per person AND tax year (across documents), not per document
-    assert sh[:4] == ["att_year", "resid", "name", "doc_seqs"] and "의료비" in sh and "신용카드 등" in sh
+    # changed by issue 21: Korean labels above, the codes (a category's key) below
+    assert sh[:4] == ["att_year", "resid", "name", "doc_seqs"] and "medical" in sh and "cards" in sh
     assert sh[-2:] == ["dependant_flags", "duplicates"]
-    expected = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]}
+    labels_ko = [c.value for c in summary[1]]
+    assert labels_ko[:3] == ["귀속연도", "주민등록번호", "성명"] and "의료비(원)" in labels_ko
+    expected = {p["resid"]: {c["category"]: c["amount"] for c in p["categories"]}
                 for p in document_to_dict(doc2020, mask=True)["summary"]}
-    assert summary.max_row - 1 == len(expected)
-    for row in summary.iter_rows(min_row=2):
+    assert summary.max_row - 2 == len(expected)
+    for row in summary.iter_rows(min_row=3):
         resid = row[1].value
         assert row[0].value == "2020" and row[3].value == "2020122201320067"
         assert re.fullmatch(r"\d{6}-\d\*{6}", resid)
@@ -270,7 +276,7 @@ def test_cli_parse_formats(tmp_path, fmt):
         assert len(_csv_rows(data)) == 114
     else:
         wb = openpyxl.load_workbook(io.BytesIO(data))
-        assert wb.sheetnames == ["items", "summary"]
+        assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
 
 
 def test_cli_parse_password_and_stdout(capsysbinary):
@@ -312,7 +318,7 @@ def _expected_totals(docs) -> dict:
     out: dict = {}
     for d in docs:
         for p in document_to_dict(d, mask=True)["summary"]:
-            out.setdefault((p["resid"], p["att_year"]), {c["label"]: c["amount"] for c in p["categories"]})
+            out.setdefault((p["resid"], p["att_year"]), {c["category"]: c["amount"] for c in p["categories"]})
     return out
 
 
@@ -320,7 +326,7 @@ def test_json_totals_per_person_and_year(year_docs):
     from tests.support import builder
     payload = json.loads(json_format.to_json(year_docs, mask=True))
     jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
-    got = {(t["resid"], t["att_year"]): {c["label"]: c["amount"] for c in t["categories"]}
+    got = {(t["resid"], t["att_year"]): {c["category"]: c["amount"] for c in t["categories"]}
            for t in payload["totals"]}
     assert got == _expected_totals(year_docs) and len(payload["totals"]) == len(got)
     me = [t for t in payload["totals"] if t["name"] == builder.EMPLOYEE[1]]
@@ -359,14 +365,14 @@ def test_csv_amount_is_the_counted_amount_in_every_year(year_docs):
 
 def test_xlsx_summary_one_row_per_person_and_year(year_docs):
     wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx(year_docs, mask=True)))
-    sheet = wb["summary"]
-    header = [c.value for c in sheet[1]]
+    sheet = wb["합계"]
+    header = [c.value for c in sheet[2]]
     expected = _expected_totals(year_docs)
-    assert sheet.max_row - 1 == len(expected)
-    for row in sheet.iter_rows(min_row=2, values_only=True):
+    assert sheet.max_row - 2 == len(expected)
+    for row in sheet.iter_rows(min_row=3, values_only=True):
         want = expected[(row[1], row[0])]
         got = {h: v for h, v in zip(header[4:-2], row[4:-2]) if v is not None}
         assert got == {k: v for k, v in want.items() if v is not None}
         if row[0] == "2024" and row[2] == "연도직원":
             assert "소득기준 초과 Y" in row[-2] and "G112Y" in row[-1]
-    assert "소득기준 초과 부양가족 (금액 아님)" not in header  # a flag, never a column of amounts
+    assert "dependant_income_flag" not in header  # a flag, never a column of amounts

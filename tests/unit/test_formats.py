@@ -161,8 +161,9 @@ def test_ndjson_in_documents_batch_and_export(client, doc):
     r = client.post("/api/v1/documents?format=ndjson", data=ALL.read_bytes(),
                     content_type="application/pdf")
     assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
-    assert r.data == formats.get("ndjson").write([doc])
-    assert "document.ndjson" in r.headers["Content-Disposition"]  # a raw body has no name
+    unnamed = h.parse(ALL.read_bytes())  # a raw body has no name: no source_file
+    assert r.data == formats.get("ndjson").write([unnamed])
+    assert "document.ndjson" in r.headers["Content-Disposition"]
 
     files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"), (io.BytesIO(ALL_PW.read_bytes()), "b.pdf"),
              (io.BytesIO(b"not a pdf"), "c.pdf")]
@@ -170,7 +171,8 @@ def test_ndjson_in_documents_batch_and_export(client, doc):
                                            "format": "ndjson", "mask": "true"})
     assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
     assert (r.headers["X-Batch-OK"], r.headers["X-Batch-Failed"]) == ("2", "1")
-    both = [doc, h.parse(ALL_PW, password="1234567")]
+    both = [h.service.parse(ALL.read_bytes(), name="a.pdf").document,
+            h.service.parse(ALL_PW.read_bytes(), "1234567", name="b.pdf").document]
     assert r.data == formats.get("ndjson").write(both, mask=True)
     assert len({ln["document"]["seq"] for ln in _lines(r.data)}) == 2
 

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ..document.limits import Limits, resolve
 from ..document.pdf import open_document
 from .catalog import Catalog, FormInfo, catalog
@@ -20,7 +22,8 @@ from .xml import parse_xml, to_xml
 
 
 def parse_document(source, password=None, limits: Limits | None = None) -> Document:
-    """Open the PDF, read its XML part and return the model with the timestamp verification."""
+    """Open the PDF, read its XML part and return the model with the timestamp verification (and,
+    when ``source`` is a path, that path as its ``source_file``)."""
     lim = resolve(limits)
     with open_document(source, password, lim) as pdf:
         data = pdf.read_part("XML")
@@ -28,6 +31,8 @@ def parse_document(source, password=None, limits: Limits | None = None) -> Docum
         deadline = pdf.deadline  # one budget for the whole document: opening, inflating, parsing
     doc = parse_xml(data, lim, deadline)
     doc.verification = verification
+    if isinstance(source, (str, os.PathLike)):  # the exports' source_file: the path as given
+        doc.source_file = os.fspath(source)
     return doc
 
 

@@ -61,6 +61,9 @@ class Task:
     name: str  # how the file is shown and looked up in a password file
     path: str  # the file on disk
     member: str | None = None  # the entry of the ZIP at ``path``
+    # the exports' source_file: the path under the folder given, the ZIP entry's name (under the ZIP's
+    # path in a folder given), or the file as given
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,16 +102,18 @@ def collect(paths: Iterable[str], zip_limits: ZipLimits) -> Iterator[Task | serv
                 found += [Path(root) / f for f in files
                           if not f.startswith(".") and f.lower().endswith(DOCUMENT_SUFFIXES)]
             for f in sorted(found):
-                yield from _file_tasks(f, str(f), zip_limits)
+                rel = f.relative_to(p).as_posix()
+                yield from _file_tasks(f, str(f), zip_limits, rel, rel + "/")
         elif p.is_file():
-            yield from _file_tasks(p, raw, zip_limits)
+            yield from _file_tasks(p, raw, zip_limits, raw, "")
         else:
             yield service.FileResult(raw, error=errors.UsageError("no such file or folder"))
 
 
-def _file_tasks(path: Path, name: str, zip_limits: ZipLimits) -> Iterator[Task | service.FileResult]:
+def _file_tasks(path: Path, name: str, zip_limits: ZipLimits, source: str,
+                zip_prefix: str) -> Iterator[Task | service.FileResult]:
     if not _is_zip(path):
-        yield Task(name, str(path))
+        yield Task(name, str(path), source=source)
         return
     try:
         with archive.zip_file(str(path)) as zf:
@@ -117,7 +122,7 @@ def _file_tasks(path: Path, name: str, zip_limits: ZipLimits) -> Iterator[Task |
         yield service.FileResult(name, error=exc)
         return
     for info, entry in entries:  # the entry's name as written (CP949 from Korean Windows)
-        yield Task(f"{name}/{entry}", str(path), info.filename)
+        yield Task(f"{name}/{entry}", str(path), info.filename, zip_prefix + entry)
 
 
 # -- passwords ------------------------------------------------------------------------------------
@@ -188,7 +193,7 @@ class Job:
 @dataclass(frozen=True)
 class Outcome:
     """One file's line of the result table, and its share of the output (``chunk``: bytes for CSV,
-    NDJSON and JSON, rows for XLSX; ``projection`` for the totals of JSON and XLSX)."""
+    NDJSON and JSON, a formats.xlsx.chunk for XLSX; ``projection`` for the totals of JSON and XLSX)."""
 
     name: str
     code: str  # ok | a code of the error table | internal
@@ -227,7 +232,7 @@ def work(task: Task, job: Job, password: str | None) -> Outcome:
     """Read, parse and serialize one document; every failure becomes the file's outcome."""
     try:
         data = _read(task, job.limits)
-        doc = service.parse(data, password, job.limits).document
+        doc = service.parse(data, password, job.limits, name=task.source).document
         del data
         deadline = Deadline(job.limits.max_seconds)
         chunk, projection = _serialize(doc, job, deadline)
@@ -257,7 +262,7 @@ def _serialize(doc, job: Job, deadline: Deadline):
                             ensure_ascii=False, separators=COMPACT)
         return record.encode("utf-8"), projection
     if job.fmt == "xlsx":
-        return item_rows.rows([doc], mask=job.mask, deadline=deadline), projection
+        return xlsx.chunk(doc, job.mask, deadline), projection
     raise errors.UsageError("format must be one of " + ", ".join(formats.NAMES))
 
 
@@ -283,7 +288,7 @@ class _Sink:
         if outcome.projection is not None:
             self.projections.append(outcome.projection)
         if self.fmt == "xlsx":
-            self.book.add_rows(outcome.chunk)
+            self.book.add(outcome.chunk)
         elif self.fmt == "json":
             self.fh.write((b"," if self.count else b"") + outcome.chunk)
         else:
