@@ -376,3 +376,191 @@ def test_xlsx_summary_one_row_per_person_and_year(year_docs):
         if row[0] == "2024" and row[2] == "연도직원":
             assert "소득기준 초과 Y" in row[-2] and "G112Y" in row[-1]
     assert "dependant_income_flag" not in header  # a flag, never a column of amounts
+
+
+# -- issue 21: owner, provenance and item keys in every format; Excel that reads -------------------
+
+FORMATS4 = ("json", "ndjson", "csv", "xlsx")
+
+
+def _ndjson_lines(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+
+def _xlsx_sheet(data: bytes, name: str) -> list[dict]:
+    """The data rows of a sheet as dicts keyed by the code row (row 2)."""
+    ws = openpyxl.load_workbook(io.BytesIO(data))[name]
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[1], r)) for r in rows[2:]]
+
+
+def _keys_and_provenance(fmt: str, data: bytes) -> tuple[list[str], set, set]:
+    """(item keys in order, source files, verification statuses) of one export."""
+    if fmt == "json":
+        docs = json.loads(data)["documents"]
+        keys = [it["item_key"] for d in docs for f in d["forms"] for p in f["people"] for it in p["items"]]
+        return keys, {d["source_file"] for d in docs}, {d["verification_status"] for d in docs}
+    if fmt == "ndjson":
+        lines = _ndjson_lines(data)
+        return ([ln["item"]["item_key"] for ln in lines], {ln["document"]["source_file"] for ln in lines},
+                {ln["document"]["verification_status"] for ln in lines})
+    rows = _csv_rows(data) if fmt == "csv" else _xlsx_sheet(data, "항목")
+    return [r["item_key"] for r in rows], {r["source_file"] for r in rows}, {r["verification_status"] for r in rows}
+
+
+@pytest.mark.parametrize("fmt", FORMATS4)
+def test_cli_parse_carries_source_file_status_and_item_keys(tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    assert cli.main(["parse", str(ALL_2020), "--format", fmt, "-o", str(out)]) == 0
+    keys, files, statuses = _keys_and_provenance(fmt, out.read_bytes())
+    assert files == {str(ALL_2020)} and statuses == {"authentic"}  # the path as given
+    assert len(keys) == 114 == len(set(keys))
+    assert keys[0] == "2020122201320067:O101M:1.1.1"
+
+
+def test_item_keys_are_the_same_in_every_format_masked_or_not(doc2020, doc2022):
+    from hometax_decrypt import formats
+
+    docs = [doc2020, doc2022]
+    expected = None
+    for fmt in FORMATS4:
+        for mask in (False, True):
+            keys, _files, _st = _keys_and_provenance(fmt, formats.get(fmt).write(docs, mask=mask))
+            expected = expected or keys
+            assert keys == expected, (fmt, mask)
+    assert len(set(expected)) == len(expected) == 114 + 143
+    again = hometax_decrypt.parse(ALL_2020)  # a second reading of the same file: the same keys
+    assert _keys_and_provenance("csv", csv_format.to_csv([again]))[0] == expected[:114]
+    assert all(re.fullmatch(r"\d{16}:[A-Z]\d{3}[YMD]:\d+\.\d+\.\d+", k) for k in expected)
+
+
+def test_owner_by_header_subscriber_or_first_person(doc2020, doc2022):
+    payload = json.loads(json_format.to_json([doc2020, doc2022], mask=True))
+    d2020, d2022 = payload["documents"]
+    # 2020 names nobody in <doc>: the person of the first O101/P102 form; 2022 names the employee
+    assert d2020["owner"] == {"resid": "750101-1******", "name": "고길동", "rule": "subscriber"}
+    assert d2022["owner"] == {"resid": "750101-1******", "name": "고길동", "rule": "header"}
+    for d in (d2020, d2022):
+        assert [p["name"] for p in d["people"] if p["is_owner"]] == ["고길동"]
+        for f in d["forms"]:
+            for p in f["people"]:
+                assert p["is_owner"] == (p["name"] == "고길동")
+    plain = parse_xml(b'<yesone><doc><seq>2021011500000001</seq><att_year>2020</att_year></doc>'
+                      b'<form form_cd="B101Y"><man resid="8001011234567" name="A"><data dat_cd="G0003">'
+                      b'<sum>1</sum></data></man><man resid="1001013234567" name="B"><data dat_cd="G0003">'
+                      b'<sum>2</sum></data></man></form></yesone>')
+    rows = _csv_rows(csv_format.to_csv([plain]))
+    assert {(r["owner_name"], r["owner_rule"]) for r in rows} == {("A", "first_person")}
+    assert [r["is_owner"] for r in rows] == ["Y", "N"]
+    masked = _csv_rows(csv_format.to_csv([doc2020], mask=True))
+    assert {r["owner_resid"] for r in masked} == {"750101-1******"}
+
+
+def test_source_file_is_masked_with_mask():
+    doc = parse_xml(builder_sample())
+    doc.source_file = "2024/사원 0001013234567 고영수.pdf"
+    for fmt in FORMATS4:
+        from hometax_decrypt import formats
+
+        data = formats.get(fmt).write([doc], mask=True)
+        _keys, files, statuses = _keys_and_provenance(fmt, data)
+        assert files == {"2024/사원 000101-3****** 고영수.pdf"} and statuses == {"unverified"}, fmt
+        assert b"0001013234567" not in data
+        unmasked = formats.get(fmt).write([doc])
+        assert _keys_and_provenance(fmt, unmasked)[1] == {doc.source_file}
+
+
+def builder_sample() -> bytes:
+    from tests.support import builder
+    return builder.SAMPLE_XML
+
+
+def test_status_labels_are_the_pages_badges():
+    """One vocabulary for the verdict: the exports' Korean labels are the upload page's badges."""
+    from hometax_decrypt.records import provenance
+
+    app_js = (ROOT / "web" / "app.js").read_text(encoding="utf-8")
+    badges = dict(re.findall(r'(\w+): \{ label: "([^"]+)"', app_js))
+    assert badges and {k: v for k, v in provenance.STATUS_LABELS_KO.items() if k != "unverified"} == badges
+    assert set(provenance.VERDICTS.values()) == {"authentic", "unknown_issuer", "not_authentic", "unverified"}
+
+
+def test_csv_identifiers_are_machine_clean(doc2020):
+    """CSV is for programs: identifiers are written exactly (a leading zero kept, never prefixed
+    or quoted into something else); Excel users get the XLSX, where they are text cells."""
+    rows = _csv_rows(csv_format.to_csv([doc2020]))
+    assert "0001013234567" in {r["resid"] for r in rows}  # 고영수, born in 2000: a leading zero
+    assert {r["doc_seq"] for r in rows} == {"2020122201320067"}
+    # 사업자번호: ten digits as written (or the NTS's own mask, ten asterisks)
+    assert all(re.fullmatch(r"\d{10}|\*{10}", r["busnid"]) for r in rows if r["busnid"])
+
+
+def _width(ws, column: int) -> float | None:
+    """The width set for a column (openpyxl groups neighbours of one width under the first)."""
+    for dim in ws.column_dimensions.values():
+        if dim.min <= column <= dim.max and dim.customWidth:
+            return dim.width
+    return None
+
+
+def test_xlsx_reads_in_excel(doc2020, doc2022):
+    data = xlsx_format.to_xlsx([doc2020, doc2022])
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
+    assert set(wb.sheetnames[3:]) <= set(xlsx_format.FORM_SHEETS) and len(wb.sheetnames) == 3 + 10
+    for ws in wb:
+        labels, codes = [c.value for c in ws[1]], [c.value for c in ws[2]]
+        assert all(labels) and all(codes) and len(labels) == len(codes), ws.title
+        assert all(re.search("[가-힣]", v) for v in labels), ws.title  # Korean headers
+        assert not any(re.search("[가-힣]", v) for v in codes), ws.title  # codes below them
+        assert ws.freeze_panes in ("A3", "B3", "E3"), ws.title  # both header rows stay in view
+        last = openpyxl.utils.get_column_letter(len(codes))
+        assert ws.auto_filter.ref == f"A2:{last}{ws.max_row}", ws.title
+        widths = [_width(ws, j + 1) for j in range(len(codes))]
+        assert all(w and w >= 9 for w in widths), ws.title
+    summary = wb["합계"]
+    codes = [c.value for c in summary[2]]
+    education = codes.index("education") + 1
+    cell = summary.cell(row=3, column=education)
+    assert cell.value == 20930037 and cell.number_format == "#,##0"
+    # "20,930,037" is 10 characters: the column is wide enough not to show ########
+    assert _width(summary, education) >= 14
+    # identifiers are string cells, leading zeros kept
+    items = wb["항목"]
+    icodes = [c.value for c in items[2]]
+    cells = {c: [items.cell(row=r, column=icodes.index(c) + 1) for r in range(3, items.max_row + 1)]
+             for c in ("resid", "doc_seq", "busnid", "owner_resid")}
+    for name, column in cells.items():
+        assert all(c.data_type == "s" for c in column if c.value is not None), name
+    assert "0001013234567" in {c.value for c in cells["resid"]}
+    for r in _xlsx_sheet(data, "항목"):
+        assert r["verification_label"] == "진본 확인" and r["verification_status"] == "authentic"
+    docs_sheet = _xlsx_sheet(data, "문서")
+    assert [(d["doc_seq"], d["owner_name"], d["owner_rule"], d["verification_label"]) for d in docs_sheet] == [
+        ("2020122201320067", "고길동", "subscriber", "진본 확인"),
+        ("2022122901580150", "고길동", "header", "진본 확인")]
+    assert [d["items"] for d in docs_sheet] == [114, 143]
+
+
+def test_xlsx_form_sheets_give_each_field_a_column(doc2020):
+    data = xlsx_format.to_xlsx([doc2020])
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    insurance = wb["보험료"]
+    labels, codes = [c.value for c in insurance[1]], [c.value for c in insurance[2]]
+    assert labels[codes.index("acc_no")] == "증권번호" and "goods_nm" in codes and "insu1_resid" in codes
+    rows = _xlsx_sheet(data, "보험료")
+    items = [it for f, p, it in doc2020.items() if f.form_cd.startswith("A1")]
+    assert len(rows) == len(items)
+    for r, it in zip(rows, items):
+        assert r["acc_no"] == it.attrs.get("acc_no") and r["amount"] == it.amount
+        node = it.element("goods_nm")
+        assert r["goods_nm"] == (node.text if node is not None else None)
+    acc = insurance.cell(row=3, column=codes.index("acc_no") + 1)
+    assert acc.data_type == "s"  # 계좌번호/증권번호: text, never a rounded number
+    health = _xlsx_sheet(data, "건강보험")
+    assert health[0]["sum.hi_yrs"] == 93650  # an amount attribute of <sum>: a number
+    # every item of the ten families is on its sheet, every other one on 항목 alone
+    counted = sum(len(_xlsx_sheet(data, s)) for s in xlsx_format.FORM_SHEETS if s in wb.sheetnames)
+    assert counted == sum(1 for f, _p, _i in doc2020.items() if xlsx_format.form_sheet_of(f.form_cd))
+    masked = _xlsx_sheet(xlsx_format.to_xlsx([doc2020], mask=True), "보험료")
+    assert all(r["insu1_resid"] is None or r["insu1_resid"].endswith("******") for r in masked)

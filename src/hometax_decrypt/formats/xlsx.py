@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from ..document.limits import Deadline
 from ..records.catalog import catalog
+from ..records.codes_doc import field_code
 from ..records.model import to_int
 from ..records.owner import owner_of
 from ..records.provenance import keyed_items, source_file, status_label_ko, verification_status
@@ -106,8 +107,10 @@ def form_fields(sheet: str) -> tuple[tuple[str, str, str, bool], ...]:
             rest = path[len("man/data/"):]
             if rest == "amt" or rest.startswith("amt/"):
                 continue  # the monthly/daily breakdown: the 항목 sheet's breakdown column
-            code = rest[1:] if rest.startswith("@") else rest.replace("/@", ".")
-            if "/" in code or code in out:
+            if "/" in rest and not rest.startswith("sum/@"):
+                continue  # an element inside an element: the 항목 sheet's details has it
+            code = field_code(path)  # as docs/codes.md and details name it
+            if code in out:
                 continue
             out[code] = (code, fd.get("label") or code, path, fd.get("type") == "Num")
     return tuple(out.values())
