@@ -644,3 +644,47 @@ def test_no_endpoint_writes_a_file(client):
             r = client.post(url, data=body, content_type=content_type)
         assert r.status_code == 200, (url, r.data[:200])
         assert seen == [], (url, seen)
+
+
+def _sources_and_statuses(fmt: str, data: bytes) -> tuple[set, set]:
+    if fmt == "json":
+        docs = json.loads(data)["documents"]
+        assert all(it["item_key"] for d in docs for f in d["forms"] for p in f["people"] for it in p["items"])
+        return {d["source_file"] for d in docs}, {d["verification_status"] for d in docs}
+    if fmt == "ndjson":
+        lines = [json.loads(x) for x in data.decode().splitlines()]
+        assert all(x["item"]["item_key"] for x in lines)
+        return {x["document"]["source_file"] for x in lines}, {x["document"]["verification_status"] for x in lines}
+    if fmt == "csv":
+        import csv
+        rows = list(csv.DictReader(io.StringIO(data[3:].decode(), newline="")))
+    else:
+        sheet = list(openpyxl.load_workbook(io.BytesIO(data))["항목"].iter_rows(values_only=True))
+        rows = [dict(zip(sheet[1], r)) for r in sheet[2:]]
+    assert all(r["item_key"] for r in rows)
+    return {r["source_file"] for r in rows}, {r["verification_status"] for r in rows}
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "xlsx"])
+def test_documents_batch_and_export_carry_source_file_and_status(client, fmt):
+    """Issue 21: every route's export names each document's file and its verification status."""
+    r = client.post("/api/v1/documents", data=multipart(ALL.read_bytes(), "E0001 고길동.pdf", format=fmt))
+    assert r.status_code == 200
+    assert _sources_and_statuses(fmt, r.data) == ({"E0001 고길동.pdf"}, {"authentic"})
+
+    z = _zip({"E0001/all.pdf": ALL.read_bytes(), "E0002.pdf": ALL_PW.read_bytes()})
+    r = client.post("/api/v1/batch", data={"file": (io.BytesIO(z), "team.zip"), "password": "1234567",
+                                           "format": fmt})
+    assert r.status_code == 200 and r.headers["X-Batch-OK"] == "2"
+    if fmt == "json":  # per-file results, each with its document's record
+        records = [f["document"] for f in r.get_json()["files"]]
+        assert [d["source_file"] for d in records] == ["E0001/all.pdf", "E0002.pdf"]
+        assert {d["verification_status"] for d in records} == {"authentic"}
+    else:
+        assert _sources_and_statuses(fmt, r.data) == ({"E0001/all.pdf", "E0002.pdf"}, {"authentic"})
+
+    r = client.post("/api/v1/export", data={"file": [(io.BytesIO(h.extract(ALL)), "E0001.xml")],
+                                            "format": fmt})
+    assert r.status_code == 200
+    # a data part: no PDF, nothing verified
+    assert _sources_and_statuses(fmt, r.data) == ({"E0001.xml"}, {"unverified"})
