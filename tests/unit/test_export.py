@@ -564,3 +564,13 @@ def test_xlsx_form_sheets_give_each_field_a_column(doc2020):
     assert counted == sum(1 for f, _p, _i in doc2020.items() if xlsx_format.form_sheet_of(f.form_cd))
     masked = _xlsx_sheet(xlsx_format.to_xlsx([doc2020], mask=True), "보험료")
     assert all(r["insu1_resid"] is None or r["insu1_resid"].endswith("******") for r in masked)
+
+
+def test_the_schema_enums_are_the_codes_sources():
+    """The schema's verdicts and owner rules are those of records/provenance.py and records/owner.py."""
+    from hometax_decrypt.records import owner, provenance
+
+    doc = SCHEMA["$defs"]["document"]["properties"]
+    assert set(doc["verification_status"]["enum"]) == set(provenance.STATUS_LABELS_KO)
+    assert SCHEMA["$defs"]["owner"]["properties"]["rule"]["enum"] == list(owner.RULES)
+    assert "원" in SCHEMA["description"] and "원" in SCHEMA["$defs"]["item"]["properties"]["amount"]["description"]
