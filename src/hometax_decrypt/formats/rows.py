@@ -125,7 +125,8 @@ def doc_rows(doc, mask: bool, dl: Deadline):
     """The rows of one document, one at a time (the writers stream them)."""
     cat = catalog()
     owner = owner_of(doc)
-    provenance = {"source_file": source_file(doc, mask) or "", "verification_status": verification_status(doc),
+    provenance = {"source_file": source_file(doc, mask) or "",
+                  "verification_status": verification_status(doc),
                   "owner_resid": maybe_mask("resid", owner.resid, mask) or "",
                   "owner_name": owner.name or "", "owner_rule": owner.rule}
     for key, form, person, item in keyed_items(doc):
