@@ -25,9 +25,6 @@ STATUS_LABELS_KO = {
     "unsigned": "위변조 의심",
     UNVERIFIED: "검증 안 됨",
 }
-# status -> the three verdicts of issue 21 (authentic / unknown issuer / not authentic)
-VERDICTS = {"authentic": "authentic", "untrusted_issuer": "unknown_issuer",
-            "tampered": "not_authentic", "unsigned": "not_authentic", UNVERIFIED: UNVERIFIED}
 
 
 # 13 digits (a hyphen after the 6th allowed) not inside a longer number: a resident number
