@@ -299,14 +299,15 @@ def test_xlsx_csv_json_downloads_hold_the_items(session, expected, tmp_path):
     path = tmp_path / "out.xlsx"
     d.value.save_as(path)
     wb = load_workbook(path, read_only=True)
-    rows = list(wb["items"].iter_rows(values_only=True))
-    header = list(rows[0])
-    assert len(rows) - 1 == total_items
+    # issue 21: Korean labels in row 1, the codes in row 2, the data below
+    rows = list(wb["항목"].iter_rows(values_only=True))
+    header = list(rows[1])
+    assert len(rows) - 2 == total_items
     resid_col = header.index("resid")
-    assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[1:])  # masked
-    names = {r[header.index("name")] for r in rows[1:]}
+    assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[2:])  # masked
+    names = {r[header.index("name")] for r in rows[2:]}
     assert "고길동" in names
-    assert "summary" in wb.sheetnames
+    assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
 
     with page.expect_download() as d:
         page.click("#download-csv")
@@ -342,12 +343,12 @@ MANY_SOURCES = [(SAMPLES / "nts-2020" / "all.pdf", 18), (SAMPLES / "nts-2022" / 
 
 
 def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
-    from hometax_decrypt.formats import export
+    from hometax_decrypt.formats import rows as rows_format, xlsx as xlsx_format
     folder = tmp_path / "employees"
     folder.mkdir()
     names, items = [], 0
     for src, copies in MANY_SOURCES:
-        per_doc = len(export.rows([hometax_decrypt.parse(src.read_bytes())]))
+        per_doc = len(rows_format.rows([hometax_decrypt.parse(src.read_bytes())]))
         for i in range(copies):
             name = f"{len(names) + 1:02d}-{src.parent.name}-{src.stem}.pdf"
             shutil.copyfile(src, folder / name)
@@ -367,13 +368,13 @@ def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
         path = tmp_path / "all.xlsx"
         d.value.save_as(path)
         wb = load_workbook(path, read_only=True)
-        rows = list(wb["items"].iter_rows(values_only=True))
-        assert len(rows) - 1 == items
-        resid_col = list(rows[0]).index("resid")
-        assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[1:])
+        rows = list(wb["항목"].iter_rows(values_only=True))
+        assert len(rows) - 2 == items
+        resid_col = list(rows[1]).index("resid")
+        assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[2:])
         # one row per person and tax year (issue 10: was one per person and document)
         sources = [hometax_decrypt.parse(src.read_bytes()) for src, _ in MANY_SOURCES]
-        assert len(list(wb["summary"].iter_rows(values_only=True))) - 1 == len(export.summary_rows(sources)[1])
+        assert len(list(wb["합계"].iter_rows(values_only=True))) - 2 == len(xlsx_format.summary_rows(sources)[1])
         assert "문서 45개" in page.locator("#download-status").inner_text()
 
         with page.expect_download(timeout=30_000) as d:

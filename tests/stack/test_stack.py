@@ -29,7 +29,7 @@ from tests.support.stack import ROOT, ClientThreads, poll, post_pdf, stack_fixtu
 
 import hometax_decrypt as h
 from hometax_decrypt import errors
-from hometax_decrypt.formats import export
+from hometax_decrypt.formats import rows as rows_format
 pytestmark = pytest.mark.stack
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
@@ -174,8 +174,8 @@ def test_export_through_nginx(stack, s):
     r = s.post(stack.url("/api/v1/export"), files=[("file", (f"{i}.xml", x)) for i, x in enumerate(parts)],
                data={"format": "xlsx", "mask": "true"}, timeout=60)
     assert r.status_code == 200
-    rows = list(openpyxl.load_workbook(io.BytesIO(r.content))["items"].values)
-    assert len(rows) == 1 + 2 * len(export.rows([h.parse(ALL)]))
+    rows = list(openpyxl.load_workbook(io.BytesIO(r.content))["항목"].values)
+    assert len(rows) == 2 + 2 * len(rows_format.rows([h.parse(ALL)]))  # two header rows
 
 
 def test_up_fails_fast_on_a_bad_trust_dir(tmp_path):

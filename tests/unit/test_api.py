@@ -222,17 +222,18 @@ def test_documents_formats(client):
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567"))
     assert r.status_code == 200 and r.mimetype == "application/json"
     assert RESID in r.data
-    from hometax_decrypt.formats import export
+    from hometax_decrypt.formats import csv as csv_format, json as json_format
     from hometax_decrypt.records import parse_document
 
     doc = parse_document(data, password="1234567")
-    assert r.get_json() == json.loads(export.to_json([doc]))
+    doc.source_file = "doc.pdf"  # the multipart file's name
+    assert r.get_json() == json.loads(json_format.to_json([doc]))
     r = client.post("/api/v1/documents?format=json&mask=true", data=data,
                     content_type="application/pdf", headers={"X-Document-Password": "1234567"})
     assert r.status_code == 200 and RESID not in r.data and b"750101" in r.data
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567", format="csv"))
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert r.data == export.to_csv([doc])
+    assert r.data == csv_format.to_csv([doc])
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567", format="xlsx"))
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(r.data))
@@ -290,7 +291,7 @@ def test_batch_zip_one_password_and_csv(client):
     assert r.headers["X-Batch-OK"] == "2" and r.headers["X-Batch-Failed"] == "1"
     assert json.loads(r.headers["X-Batch-Errors"]) == {"not_nts_document": 1}  # counts, no names
     lines = r.data.decode("utf-8-sig").splitlines()
-    single = h.formats.export.to_csv([h.parse(ALL_PW, password="1234567")]).decode("utf-8-sig").splitlines()
+    single = h.formats.csv.to_csv([h.parse(ALL_PW, password="1234567")]).decode("utf-8-sig").splitlines()
     assert len(lines) == 2 * (len(single) - 1) + 1  # one header, both documents' rows
 
 
@@ -402,8 +403,9 @@ def test_a_document_the_exporters_choke_on_fails_alone(client, monkeypatch, fmt)
     else:
         assert json.loads(r.headers["X-Batch-Errors"]) == {"internal": 1}
     if fmt == "csv":
-        single = h.formats.export.to_csv([h.parse(ALL)])
-        assert r.data == single
+        doc = h.parse(ALL)
+        doc.source_file = "a.pdf"  # the batch's file name
+        assert r.data == h.formats.csv.to_csv([doc])
 
 
 def test_batch_error_header_carries_counts_not_names(client):
@@ -442,10 +444,10 @@ def test_a_bad_trust_dir_fails_at_start_up_not_on_every_request(tmp_path, monkey
 # -- /export: the combined file from the documents' data parts -------------------------------------
 
 def test_export_combines_xml_parts_like_batch_does(client):
-    docs = [h.parse(ALL), h.parse(ALL_PW, password="1234567"),
-            h.parse((SAMPLES / "nts-2022" / "all.pdf").read_bytes())]
     parts = [h.extract(ALL), h.extract(ALL_PW, password="1234567"),
              h.extract((SAMPLES / "nts-2022" / "all.pdf").read_bytes())]
+    # data parts carry no PDF to verify (verification_status "unverified"); each is named by its file
+    docs = [h.service.parse_part(x, name=f"{i}.xml").document for i, x in enumerate(parts)]
 
     def post(fmt, mask="true", data=parts):
         files = [(io.BytesIO(x), f"{i}.xml") for i, x in enumerate(data)]
@@ -453,18 +455,20 @@ def test_export_combines_xml_parts_like_batch_does(client):
 
     r = post("csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert r.data == h.formats.export.to_csv(docs, mask=True)
+    assert r.data == h.formats.csv.to_csv(docs, mask=True)
     r = post("xlsx", mask="false")
     wb = openpyxl.load_workbook(io.BytesIO(r.data), read_only=True)
-    expected = openpyxl.load_workbook(io.BytesIO(h.formats.export.to_xlsx(docs)), read_only=True)
-    for sheet in ("items", "summary"):
+    expected = openpyxl.load_workbook(io.BytesIO(h.formats.xlsx.to_xlsx(docs)), read_only=True)
+    assert wb.sheetnames == expected.sheetnames
+    for sheet in wb.sheetnames:
         assert list(wb[sheet].values) == list(expected[sheet].values)
     body = post("json").get_json()
     assert [d["doc"]["seq"] for d in body["documents"]] == [d.doc.seq for d in docs]
     assert RESID.decode() not in json.dumps(body)
     # EUC-KR parts (the NTS bAnsi mode) read the same
     r = post("csv", data=[EXPECTED_XML])
-    assert r.data == h.formats.export.to_csv([docs[0]], mask=True)
+    docs[0].source_file = "0.xml"
+    assert r.data == h.formats.csv.to_csv([docs[0]], mask=True)
 
 
 def test_export_errors_and_limits():
@@ -483,7 +487,7 @@ def test_export_errors_and_limits():
     many = {"file": [(io.BytesIO(part), f"{i}.xml") for i in range(40)], "format": "csv"}
     r = client.post("/api/v1/export", data=many)
     assert r.status_code == 200
-    assert len(r.data.decode("utf-8-sig").splitlines()) == 1 + 40 * len(h.formats.export.rows([h.parse(ALL)]))
+    assert len(r.data.decode("utf-8-sig").splitlines()) == 1 + 40 * len(h.formats.rows.rows([h.parse(ALL)]))
 
 
 # -- uploads stay in memory -----------------------------------------------------------------------
@@ -646,3 +650,47 @@ def test_no_endpoint_writes_a_file(client):
             r = client.post(url, data=body, content_type=content_type)
         assert r.status_code == 200, (url, r.data[:200])
         assert seen == [], (url, seen)
+
+
+def _sources_and_statuses(fmt: str, data: bytes) -> tuple[set, set]:
+    if fmt == "json":
+        docs = json.loads(data)["documents"]
+        assert all(it["item_key"] for d in docs for f in d["forms"] for p in f["people"] for it in p["items"])
+        return {d["source_file"] for d in docs}, {d["verification_status"] for d in docs}
+    if fmt == "ndjson":
+        lines = [json.loads(x) for x in data.decode().splitlines()]
+        assert all(x["item"]["item_key"] for x in lines)
+        return {x["document"]["source_file"] for x in lines}, {x["document"]["verification_status"] for x in lines}
+    if fmt == "csv":
+        import csv
+        rows = list(csv.DictReader(io.StringIO(data[3:].decode(), newline="")))
+    else:
+        sheet = list(openpyxl.load_workbook(io.BytesIO(data))["항목"].iter_rows(values_only=True))
+        rows = [dict(zip(sheet[1], r)) for r in sheet[2:]]
+    assert all(r["item_key"] for r in rows)
+    return {r["source_file"] for r in rows}, {r["verification_status"] for r in rows}
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "xlsx"])
+def test_documents_batch_and_export_carry_source_file_and_status(client, fmt):
+    """Issue 21: every route's export names each document's file and its verification status."""
+    r = client.post("/api/v1/documents", data=multipart(ALL.read_bytes(), "E0001 고길동.pdf", format=fmt))
+    assert r.status_code == 200
+    assert _sources_and_statuses(fmt, r.data) == ({"E0001 고길동.pdf"}, {"authentic"})
+
+    z = _zip({"E0001/all.pdf": ALL.read_bytes(), "E0002.pdf": ALL_PW.read_bytes()})
+    r = client.post("/api/v1/batch", data={"file": (io.BytesIO(z), "team.zip"), "password": "1234567",
+                                           "format": fmt})
+    assert r.status_code == 200 and r.headers["X-Batch-OK"] == "2"
+    if fmt == "json":  # per-file results, each with its document's record
+        records = [f["document"] for f in r.get_json()["files"]]
+        assert [d["source_file"] for d in records] == ["E0001/all.pdf", "E0002.pdf"]
+        assert {d["verification_status"] for d in records} == {"authentic"}
+    else:
+        assert _sources_and_statuses(fmt, r.data) == ({"E0001/all.pdf", "E0002.pdf"}, {"authentic"})
+
+    r = client.post("/api/v1/export", data={"file": [(io.BytesIO(h.extract(ALL)), "E0001.xml")],
+                                            "format": fmt})
+    assert r.status_code == 200
+    # a data part: no PDF, nothing verified
+    assert _sources_and_statuses(fmt, r.data) == ({"E0001.xml"}, {"unverified"})

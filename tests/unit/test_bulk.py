@@ -58,9 +58,12 @@ def _expected_docs(tree: Path) -> list:
     """The documents a run reads, in its order, parsed one by one by the service."""
     names = [tree / "docs" / "all.pdf", tree / "docs" / "locked.pdf",
              tree / "docs" / "nested" / "medical.pdf", tree / "docs" / "other-year.pdf"]
-    docs = [service.parse(p.read_bytes(), PASSWORD).document for p in names]
+    # source_file: the path under the folder given, the entry's name in the ZIP given
+    docs = [service.parse(p.read_bytes(), PASSWORD, name=p.relative_to(tree / "docs").as_posix()).document
+            for p in names]
     with zipfile.ZipFile(tree / "more.zip") as z:
-        docs += [service.parse(z.read(f"basic/{n}")).document for n in ("donation.pdf", "insurance.pdf")]
+        docs += [service.parse(z.read(f"basic/{n}"), name=f"basic/{n}").document
+                 for n in ("donation.pdf", "insurance.pdf")]
     return docs
 
 
@@ -102,7 +105,7 @@ def test_xlsx_equals_the_writer_cell_for_cell(tree, tmp_path):
         return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb}
 
     got = cells(out.read_bytes())
-    assert got == cells(expected) and len(got["items"]) > 100 and len(got["summary"]) > 1
+    assert got == cells(expected) and len(got["항목"]) > 100 and len(got["합계"]) > 2
     assert "7501011234567" not in json.dumps(got, ensure_ascii=False)  # masked
 
 
@@ -230,3 +233,48 @@ def test_progress_bar_on_stderr_only_when_a_terminal(tree, tmp_path):
     os.close(master)
     assert r.returncode == 0 and r.stdout == b"files: 3 (ok 3); read: authentic 3\n"
     assert b"100%" in err and b"3/3" in err and b"file" in err
+
+
+def _provenance(fmt: str, data: bytes) -> tuple[set, set, int]:
+    """(source files, verification statuses, items with an item_key) of a run's output."""
+    import csv
+    import openpyxl
+
+    if fmt == "json":
+        docs = json.loads(data)["documents"]
+        keys = [it["item_key"] for d in docs for f in d["forms"] for p in f["people"] for it in p["items"]]
+        return {d["source_file"] for d in docs}, {d["verification_status"] for d in docs}, len(keys)
+    if fmt == "ndjson":
+        lines = [json.loads(x) for x in data.decode().splitlines()]
+        return ({x["document"]["source_file"] for x in lines},
+                {x["document"]["verification_status"] for x in lines},
+                sum(1 for x in lines if x["item"]["item_key"]))
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(data[3:].decode(), newline="")))
+    else:
+        sheet = list(openpyxl.load_workbook(io.BytesIO(data))["항목"].iter_rows(values_only=True))
+        rows = [dict(zip(sheet[1], r)) for r in sheet[2:]]
+    return ({r["source_file"] for r in rows}, {r["verification_status"] for r in rows},
+            sum(1 for r in rows if r["item_key"]))
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "xlsx"])
+def test_source_file_is_the_path_under_the_folder_or_the_zip_entry(tree, tmp_path, fmt):
+    """Issue 21: payroll keeps the employee number in the file name; the CLI's batch keeps the
+    name — the path under the folder given, the entry's name in a ZIP given — in every format."""
+    out = tmp_path / f"out.{fmt}"
+    assert cli.main(["batch", *_paths(tree), "--format", fmt, "-o", str(out), "--jobs", "2",
+                     "--password", PASSWORD, "--quiet"]) == bulk.EXIT_SOME_FAILED
+    files, statuses, keyed = _provenance(fmt, out.read_bytes())
+    assert files == {"all.pdf", "locked.pdf", "nested/medical.pdf", "other-year.pdf",
+                     "basic/donation.pdf", "basic/insurance.pdf"}
+    assert statuses == {"authentic", "unsigned"}  # other-year.pdf is a built, unsigned document
+    assert keyed == sum(len(list(d.items())) for d in _expected_docs(tree))
+
+
+def test_a_zip_in_a_folder_names_its_entries_under_its_path(tmp_path):
+    (tmp_path / "in" / "2024").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "in" / "2024" / "team.zip", "w") as z:
+        z.write(NTS / "basic" / "donation.pdf", "E001.pdf")
+    tasks = list(bulk.collect([str(tmp_path / "in")], bulk.ZipLimits(zip_max_ratio=100)))
+    assert [t.source for t in tasks] == ["2024/team.zip/E001.pdf"]

@@ -277,7 +277,7 @@ def test_item_labels_hold_for_their_years_only():
 
 def test_the_model_looks_labels_up_in_the_documents_tax_year():
     """``Form.info`` and ``Item.label`` (and the JSON and CSV) use the document's ``att_year``."""
-    from hometax_decrypt.formats.export import rows
+    from hometax_decrypt.formats.rows import rows
     from tests.support import builder
 
     path = SAMPLES / "nts-2020" / "all.pdf"

@@ -17,7 +17,7 @@ from lxml import etree
 import hometax_decrypt
 from hometax_decrypt import errors
 from hometax_decrypt.cli import commands as cli
-from hometax_decrypt.formats import export
+from hometax_decrypt.formats import csv as csv_format, json as json_format, rows as rows_format, xlsx as xlsx_format
 from hometax_decrypt.document.limits import Deadline
 from hometax_decrypt.records import document_to_dict, parse_xml
 
@@ -54,7 +54,7 @@ def _csv_rows(data: bytes) -> list[dict]:
 
 
 def test_csv_header_rows_and_amounts(doc2020):
-    data = export.to_csv([doc2020])
+    data = csv_format.to_csv([doc2020])
     assert data[3:].decode().splitlines()[0].startswith(HEADER + ",")
     rows = _csv_rows(data)
     root = etree.fromstring(_xml(ALL_2020))
@@ -80,7 +80,7 @@ def test_csv_header_rows_and_amounts(doc2020):
 
 
 def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
-    data = export.to_csv([doc2020, doc2022], mask=True)
+    data = csv_format.to_csv([doc2020, doc2022], mask=True)
     rows = _csv_rows(data)
     assert {r["doc_seq"] for r in rows} == {"2020122201320067", "2022122901580150"}
     assert len(rows) == 114 + 143
@@ -89,7 +89,7 @@ def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
     assert all(re.fullmatch(r"\d{6}-\d\*{6}", r["resid"]) for r in rows)
     assert "insu1_resid)=750101-1******" in data.decode("utf-8-sig")
     # without mask the full number is there (payroll must match employees)
-    assert b"7501011234567" in export.to_csv([doc2020])
+    assert b"7501011234567" in csv_format.to_csv([doc2020])
 
 
 def test_csv_and_xlsx_never_write_formulas():
@@ -97,12 +97,12 @@ def test_csv_and_xlsx_never_write_formulas():
            'name="=HYPERLINK(&quot;http://x&quot;)"><data dat_cd="G0001" busnid="1" '
            'trade_nm="=1+1"><sum>5</sum></data></man></form></yesone>').encode()
     doc = parse_xml(xml)
-    rows = _csv_rows(export.to_csv([doc]))
+    rows = _csv_rows(csv_format.to_csv([doc]))
     assert rows[0]["trade_nm"] == "'=1+1" and rows[0]["name"].startswith("'=")
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
-    ws = wb["items"]
-    header = [c.value for c in ws[1]]
-    cell = ws.cell(row=2, column=header.index("trade_nm") + 1)
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc])))
+    ws = wb["항목"]
+    header = [c.value for c in ws[2]]  # row 1: the Korean labels, row 2: the codes
+    cell = ws.cell(row=3, column=header.index("trade_nm") + 1)
     assert cell.value == "=1+1" and cell.data_type == "s"
 
 
@@ -126,15 +126,15 @@ def _ooxml_unescape(text: str) -> str:
 
 def test_csv_prefixes_every_text_cell_a_spreadsheet_could_run():
     doc = _formula_doc()
-    rows = _csv_rows(export.to_csv([doc]))
+    rows = _csv_rows(csv_format.to_csv([doc]))
     assert len(rows) == len(FORMULAS)
     for row, value in zip(rows, FORMULAS):
         assert row["name"] == "'" + value and row["trade_nm"] == "'" + value, repr(value)
         assert row["amount"] == "-5"  # a number is written as a number, never prefixed
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc])))
-    ws = wb["items"]
-    header = [c.value for c in ws[1]]
-    for r, value in enumerate(FORMULAS, start=2):
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc])))
+    ws = wb["항목"]
+    header = [c.value for c in ws[2]]
+    for r, value in enumerate(FORMULAS, start=3):
         cell = ws.cell(row=r, column=header.index("trade_nm") + 1)
         # text as written (control characters in OOXML's _xHHHH_ escape, which Excel decodes and
         # openpyxl's reader leaves as is), never a formula
@@ -144,7 +144,7 @@ def test_csv_prefixes_every_text_cell_a_spreadsheet_could_run():
 
 
 def test_exporters_stop_at_the_deadline(doc2020):
-    for writer in (export.to_json, export.to_csv, export.to_xlsx):
+    for writer in (json_format.to_json, csv_format.to_csv, xlsx_format.to_xlsx):
         with pytest.raises(errors.TooLarge, match="time"):
             writer([doc2020], deadline=Deadline(-1))
         assert writer([doc2020], deadline=Deadline(30))
@@ -153,7 +153,7 @@ def test_exporters_stop_at_the_deadline(doc2020):
 def test_exports_never_touch_the_disk(doc2020):
     """Resident numbers never reach the disk, not even in a temporary file deleted a moment later
     (openpyxl writes each worksheet to one before zipping; the XLSX writer here does not)."""
-    for writer in (export.to_json, export.to_csv, export.to_xlsx):
+    for writer in (json_format.to_json, csv_format.to_csv, xlsx_format.to_xlsx):
         with files_written() as seen:
             assert writer([doc2020], mask=False)
         assert seen == [], (writer.__name__, seen)
@@ -165,27 +165,30 @@ def test_each_document_of_a_batch_gets_its_own_budget(doc2020, monkeypatch):
     from hometax_decrypt.document import limits as limits_mod
 
     monkeypatch.setenv("HOMETAX_MAX_SECONDS", "-1")  # not read
-    assert len(_csv_rows(export.to_csv([doc2020]))) == 114
+    assert len(_csv_rows(csv_format.to_csv([doc2020]))) == 114
     monkeypatch.setattr(limits_mod, "DEFAULT", limits_mod.Limits(max_seconds=-1))
     with pytest.raises(errors.TooLarge):
-        export.to_csv([doc2020])
+        csv_format.to_csv([doc2020])
     monkeypatch.setattr(limits_mod, "DEFAULT", limits_mod.Limits(max_seconds=30))
-    assert len(_csv_rows(export.to_csv([doc2020] * 3))) == 3 * 114
+    assert len(_csv_rows(csv_format.to_csv([doc2020] * 3))) == 3 * 114
 
 
 # -- XLSX -------------------------------------------------------------------------------------------
 
 def test_xlsx_sheets_numbers_and_formats(doc2020):
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx([doc2020], mask=True)))
-    assert wb.sheetnames == ["items", "summary"]
-    items = wb["items"]
-    header = [c.value for c in items[1]]
-    assert header == export.COLUMNS and ",".join(header).startswith(HEADER)
-    csv_rows = _csv_rows(export.to_csv([doc2020], mask=True))
-    assert items.max_row - 1 == len(csv_rows)
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc2020], mask=True)))
+    assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
+    items = wb["항목"]
+    header = [c.value for c in items[2]]
+    # changed by issue 21: the CSV's columns, and the status's Korean label beside its code
+    assert [c for c in header if c != "verification_label"] == rows_format.COLUMNS
+    assert header[header.index("verification_status") + 1] == "verification_label"
+    assert ",".join(header).startswith(HEADER)
+    csv_rows = _csv_rows(csv_format.to_csv([doc2020], mask=True))
+    assert items.max_row - 2 == len(csv_rows)
     amount_col = header.index("amount") + 1
     numeric = 0
-    for r, row in enumerate(csv_rows, start=2):
+    for r, row in enumerate(csv_rows, start=3):
         cell = items.cell(row=r, column=amount_col)
         if row["amount"]:
             assert isinstance(cell.value, int) and cell.value == int(row["amount"])
@@ -195,15 +198,18 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
             assert cell.value is None
         assert items.cell(row=r, column=header.index("resid") + 1).value == row["resid"]
     assert numeric > 100
-    summary = wb["summary"]
-    sh = [c.value for c in summary[1]]
+    summary = wb["합계"]
+    sh = [c.value for c in summary[2]]
     # changed by issue 10: one row per person AND tax year (across documents), not per document
-    assert sh[:4] == ["att_year", "resid", "name", "doc_seqs"] and "의료비" in sh and "신용카드 등" in sh
+    # changed by issue 21: Korean labels above, the codes (a category's key) below
+    assert sh[:4] == ["att_year", "resid", "name", "doc_seqs"] and "medical" in sh and "cards" in sh
     assert sh[-2:] == ["dependant_flags", "duplicates"]
-    expected = {p["resid"]: {c["label"]: c["amount"] for c in p["categories"]}
+    labels_ko = [c.value for c in summary[1]]
+    assert labels_ko[:3] == ["귀속연도", "주민등록번호", "성명"] and "의료비(원)" in labels_ko
+    expected = {p["resid"]: {c["category"]: c["amount"] for c in p["categories"]}
                 for p in document_to_dict(doc2020, mask=True)["summary"]}
-    assert summary.max_row - 1 == len(expected)
-    for row in summary.iter_rows(min_row=2):
+    assert summary.max_row - 2 == len(expected)
+    for row in summary.iter_rows(min_row=3):
         resid = row[1].value
         assert row[0].value == "2020" and row[3].value == "2020122201320067"
         assert re.fullmatch(r"\d{6}-\d\*{6}", resid)
@@ -217,14 +223,14 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
 
 def test_json_validates_against_schema_for_every_sample():
     docs = [hometax_decrypt.parse(p, password=password_for(p)) for p in sample_files()]
-    payload = json.loads(export.to_json(docs))
+    payload = json.loads(json_format.to_json(docs))
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
     assert payload["format"] == "hometax-decrypt/records" and len(payload["documents"]) == 27
-    masked = json.loads(export.to_json(docs[:1], mask=True))
+    masked = json.loads(json_format.to_json(docs[:1], mask=True))
     jsonschema.validate(masked, SCHEMA, cls=jsonschema.Draft202012Validator)
     # the schema is not a rubber stamp
-    broken = json.loads(export.to_json(docs[:1]))
+    broken = json.loads(json_format.to_json(docs[:1]))
     broken["documents"][0]["forms"][0]["people"][0]["items"][0]["amount"] = "1,000"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
@@ -240,22 +246,22 @@ def test_compact_json_is_the_standard_librarys_bytes():
     for mask in (False, True):
         for doc in docs:
             record = document_to_dict(doc, mask=mask)
-            assert export.compact_json(record) == _stdlib_json(record)
-        payload = json.loads(export.to_json(docs, mask=mask))
-        assert export.to_json(docs, mask=mask) == _stdlib_json(payload) + b"\n"
+            assert json_format.compact_json(record) == _stdlib_json(record)
+        payload = json.loads(json_format.to_json(docs, mask=mask))
+        assert json_format.to_json(docs, mask=mask) == _stdlib_json(payload) + b"\n"
     tricky = {"ctl": "\x00\x01\x1f\x7f\t\n\r\b\f", "sep": "\u2028\u2029", "q": 'a"b\\c/</',
               "ko": "한글", "n": [0, -1, 10**15, None, True, False], "e": {}, "l": []}
-    assert export.compact_json(tricky) == _stdlib_json(tricky)
+    assert json_format.compact_json(tricky) == _stdlib_json(tricky)
     # what orjson refuses is written by the standard library, exactly as before
     for odd in ({1: "int key"}, {"big": 2**70}):
-        assert export.compact_json(odd) == _stdlib_json(odd)
+        assert json_format.compact_json(odd) == _stdlib_json(odd)
     with pytest.raises(UnicodeEncodeError):  # a lone surrogate: the standard library's error
-        export.compact_json({"s": "\ud800"})
+        json_format.compact_json({"s": "\ud800"})
 
 
 def test_exporters_take_a_list():
     with pytest.raises(TypeError):
-        export.to_csv(hometax_decrypt.parse(ALL_2020))
+        csv_format.to_csv(hometax_decrypt.parse(ALL_2020))
 
 
 # -- CLI --------------------------------------------------------------------------------------------
@@ -275,7 +281,7 @@ def test_cli_parse_formats(tmp_path, fmt):
         assert len(_csv_rows(data)) == 114
     else:
         wb = openpyxl.load_workbook(io.BytesIO(data))
-        assert wb.sheetnames == ["items", "summary"]
+        assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
 
 
 def test_cli_parse_password_and_stdout(capsysbinary):
@@ -293,7 +299,7 @@ def test_non_numeric_amounts_are_kept_as_written_in_json():
            b'<data dat_cd="G0010" busnid="1234567890" trade_nm="X"><sum>12,000 KRW</sum>'
            b'<amt mm="01">n/a</amt><amt mm="02">500</amt></data></man></form></yesone>')
     doc = parse_xml(xml)
-    payload = json.loads(export.to_json([doc]))
+    payload = json.loads(json_format.to_json([doc]))
     item = payload["documents"][0]["forms"][0]["people"][0]["items"][0]
     assert item["amount"] is None and item["sum"]["text"] == "12,000 KRW"
     assert item["breakdown"][0]["amount"] is None and item["breakdown"][0]["text"] == "n/a"
@@ -317,15 +323,15 @@ def _expected_totals(docs) -> dict:
     out: dict = {}
     for d in docs:
         for p in document_to_dict(d, mask=True)["summary"]:
-            out.setdefault((p["resid"], p["att_year"]), {c["label"]: c["amount"] for c in p["categories"]})
+            out.setdefault((p["resid"], p["att_year"]), {c["category"]: c["amount"] for c in p["categories"]})
     return out
 
 
 def test_json_totals_per_person_and_year(year_docs):
     from tests.support import builder
-    payload = json.loads(export.to_json(year_docs, mask=True))
+    payload = json.loads(json_format.to_json(year_docs, mask=True))
     jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
-    got = {(t["resid"], t["att_year"]): {c["label"]: c["amount"] for c in t["categories"]}
+    got = {(t["resid"], t["att_year"]): {c["category"]: c["amount"] for c in t["categories"]}
            for t in payload["totals"]}
     assert got == _expected_totals(year_docs) and len(payload["totals"]) == len(got)
     me = [t for t in payload["totals"] if t["name"] == builder.EMPLOYEE[1]]
@@ -348,7 +354,7 @@ def test_json_totals_per_person_and_year(year_docs):
 
 
 def test_csv_amount_is_the_counted_amount_in_every_year(year_docs):
-    rows = _csv_rows(export.to_csv(year_docs[:4], mask=True))
+    rows = _csv_rows(csv_format.to_csv(year_docs[:4], mask=True))
     for doc_rows_year in ("2021", "2023", "2024", "2026"):
         e103 = [r for r in rows if r["form_cd"] == "E103Y" and r["att_year"] == doc_rows_year]
         assert len(e103) == 1 and e103[0]["amount"] == "3500000" and e103[0]["sum_amount"] == ""
@@ -363,15 +369,222 @@ def test_csv_amount_is_the_counted_amount_in_every_year(year_docs):
 
 
 def test_xlsx_summary_one_row_per_person_and_year(year_docs):
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(year_docs, mask=True)))
-    sheet = wb["summary"]
-    header = [c.value for c in sheet[1]]
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx(year_docs, mask=True)))
+    sheet = wb["합계"]
+    header = [c.value for c in sheet[2]]
     expected = _expected_totals(year_docs)
-    assert sheet.max_row - 1 == len(expected)
-    for row in sheet.iter_rows(min_row=2, values_only=True):
+    assert sheet.max_row - 2 == len(expected)
+    for row in sheet.iter_rows(min_row=3, values_only=True):
         want = expected[(row[1], row[0])]
         got = {h: v for h, v in zip(header[4:-2], row[4:-2]) if v is not None}
         assert got == {k: v for k, v in want.items() if v is not None}
         if row[0] == "2024" and row[2] == "연도직원":
             assert "소득기준 초과 Y" in row[-2] and "G112Y" in row[-1]
-    assert "소득기준 초과 부양가족 (금액 아님)" not in header  # a flag, never a column of amounts
+    assert "dependant_income_flag" not in header  # a flag, never a column of amounts
+
+
+# -- issue 21: owner, provenance and item keys in every format; Excel that reads -------------------
+
+FORMATS4 = ("json", "ndjson", "csv", "xlsx")
+
+
+def _ndjson_lines(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+
+def _xlsx_sheet(data: bytes, name: str) -> list[dict]:
+    """The data rows of a sheet as dicts keyed by the code row (row 2)."""
+    ws = openpyxl.load_workbook(io.BytesIO(data))[name]
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[1], r)) for r in rows[2:]]
+
+
+def _keys_and_provenance(fmt: str, data: bytes) -> tuple[list[str], set, set]:
+    """(item keys in order, source files, verification statuses) of one export."""
+    if fmt == "json":
+        docs = json.loads(data)["documents"]
+        keys = [it["item_key"] for d in docs for f in d["forms"] for p in f["people"] for it in p["items"]]
+        return keys, {d["source_file"] for d in docs}, {d["verification_status"] for d in docs}
+    if fmt == "ndjson":
+        lines = _ndjson_lines(data)
+        return ([ln["item"]["item_key"] for ln in lines], {ln["document"]["source_file"] for ln in lines},
+                {ln["document"]["verification_status"] for ln in lines})
+    rows = _csv_rows(data) if fmt == "csv" else _xlsx_sheet(data, "항목")
+    return [r["item_key"] for r in rows], {r["source_file"] for r in rows}, {r["verification_status"] for r in rows}
+
+
+@pytest.mark.parametrize("fmt", FORMATS4)
+def test_cli_parse_carries_source_file_status_and_item_keys(tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    assert cli.main(["parse", str(ALL_2020), "--format", fmt, "-o", str(out)]) == 0
+    keys, files, statuses = _keys_and_provenance(fmt, out.read_bytes())
+    assert files == {str(ALL_2020)} and statuses == {"authentic"}  # the path as given
+    assert len(keys) == 114 == len(set(keys))
+    assert keys[0] == "2020122201320067:O101M:1.1.1"
+
+
+def test_item_keys_are_the_same_in_every_format_masked_or_not(doc2020, doc2022):
+    from hometax_decrypt import formats
+
+    docs = [doc2020, doc2022]
+    expected = None
+    for fmt in FORMATS4:
+        for mask in (False, True):
+            keys, _files, _st = _keys_and_provenance(fmt, formats.get(fmt).write(docs, mask=mask))
+            expected = expected or keys
+            assert keys == expected, (fmt, mask)
+    assert len(set(expected)) == len(expected) == 114 + 143
+    again = hometax_decrypt.parse(ALL_2020)  # a second reading of the same file: the same keys
+    assert _keys_and_provenance("csv", csv_format.to_csv([again]))[0] == expected[:114]
+    assert all(re.fullmatch(r"\d{16}:[A-Z]\d{3}[YMD]:\d+\.\d+\.\d+", k) for k in expected)
+
+
+def test_owner_by_header_subscriber_or_first_person(doc2020, doc2022):
+    payload = json.loads(json_format.to_json([doc2020, doc2022], mask=True))
+    d2020, d2022 = payload["documents"]
+    # 2020 names nobody in <doc>: the person of the first O101/P102 form; 2022 names the employee
+    from hometax_decrypt.records.owner import RULES_KO
+
+    assert d2020["owner"] == {"resid": "750101-1******", "name": "고길동", "rule": "subscriber",
+                              "rule_ko": RULES_KO["subscriber"]}
+    assert d2022["owner"] == {"resid": "750101-1******", "name": "고길동", "rule": "header",
+                              "rule_ko": RULES_KO["header"]}
+    for d in (d2020, d2022):
+        assert [p["name"] for p in d["people"] if p["is_owner"]] == ["고길동"]
+        for f in d["forms"]:
+            for p in f["people"]:
+                assert p["is_owner"] == (p["name"] == "고길동")
+    plain = parse_xml(b'<yesone><doc><seq>2021011500000001</seq><att_year>2020</att_year></doc>'
+                      b'<form form_cd="B101Y"><man resid="8001011234567" name="A"><data dat_cd="G0003">'
+                      b'<sum>1</sum></data></man><man resid="1001013234567" name="B"><data dat_cd="G0003">'
+                      b'<sum>2</sum></data></man></form></yesone>')
+    rows = _csv_rows(csv_format.to_csv([plain]))
+    assert {(r["owner_name"], r["owner_rule"]) for r in rows} == {("A", "first_person")}
+    assert [r["is_owner"] for r in rows] == ["Y", "N"]
+    masked = _csv_rows(csv_format.to_csv([doc2020], mask=True))
+    assert {r["owner_resid"] for r in masked} == {"750101-1******"}
+
+
+def test_source_file_is_masked_with_mask():
+    doc = parse_xml(builder_sample())
+    doc.source_file = "2024/사원 0001013234567 고영수.pdf"
+    for fmt in FORMATS4:
+        from hometax_decrypt import formats
+
+        data = formats.get(fmt).write([doc], mask=True)
+        _keys, files, statuses = _keys_and_provenance(fmt, data)
+        assert files == {"2024/사원 000101-3****** 고영수.pdf"} and statuses == {"unverified"}, fmt
+        assert b"0001013234567" not in data
+        unmasked = formats.get(fmt).write([doc])
+        assert _keys_and_provenance(fmt, unmasked)[1] == {doc.source_file}
+
+
+def builder_sample() -> bytes:
+    from tests.support import builder
+    return builder.SAMPLE_XML
+
+
+def test_status_labels_are_the_pages_badges():
+    """One vocabulary for the verdict: the exports' Korean labels are the upload page's badges."""
+    from hometax_decrypt.records import provenance
+
+    from hometax_decrypt.timestamp.verdicts import STATUS_LABELS_KO
+
+    app_js = (ROOT / "web" / "app.js").read_text(encoding="utf-8")
+    block = re.search(r"const STATUS_LABELS = \{(.*?)\};", app_js, re.S).group(1)
+    badges = dict(re.findall(r'(\w+): "([^"]+)"', block))
+    assert badges == STATUS_LABELS_KO
+    assert {k: v for k, v in provenance.STATUS_LABELS_KO.items() if k != "unverified"} == badges
+    # three verdicts for HR staff: authentic, unknown issuer, not authentic (and unverified)
+    assert len(set(provenance.STATUS_LABELS_KO.values())) == 4
+
+
+def test_csv_identifiers_are_machine_clean(doc2020):
+    """CSV is for programs: identifiers are written exactly (a leading zero kept, never prefixed
+    or quoted into something else); Excel users get the XLSX, where they are text cells."""
+    rows = _csv_rows(csv_format.to_csv([doc2020]))
+    assert "0001013234567" in {r["resid"] for r in rows}  # 고영수, born in 2000: a leading zero
+    assert {r["doc_seq"] for r in rows} == {"2020122201320067"}
+    # 사업자번호: ten digits as written (or the NTS's own mask, ten asterisks)
+    assert all(re.fullmatch(r"\d{10}|\*{10}", r["busnid"]) for r in rows if r["busnid"])
+
+
+def _width(ws, column: int) -> float | None:
+    """The width set for a column (openpyxl groups neighbours of one width under the first)."""
+    for dim in ws.column_dimensions.values():
+        if dim.min <= column <= dim.max and dim.customWidth:
+            return dim.width
+    return None
+
+
+def test_xlsx_reads_in_excel(doc2020, doc2022):
+    data = xlsx_format.to_xlsx([doc2020, doc2022])
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
+    assert set(wb.sheetnames[3:]) <= set(xlsx_format.FORM_SHEETS) and len(wb.sheetnames) == 3 + 10
+    for ws in wb:
+        labels, codes = [c.value for c in ws[1]], [c.value for c in ws[2]]
+        assert all(labels) and all(codes) and len(labels) == len(codes), ws.title
+        assert all(re.search("[가-힣]", v) for v in labels), ws.title  # Korean headers
+        assert not any(re.search("[가-힣]", v) for v in codes), ws.title  # codes below them
+        assert ws.freeze_panes in ("A3", "B3", "E3"), ws.title  # both header rows stay in view
+        last = openpyxl.utils.get_column_letter(len(codes))
+        assert ws.auto_filter.ref == f"A2:{last}{ws.max_row}", ws.title
+        widths = [_width(ws, j + 1) for j in range(len(codes))]
+        assert all(w and w >= 9 for w in widths), ws.title
+    summary = wb["합계"]
+    codes = [c.value for c in summary[2]]
+    education = codes.index("education") + 1
+    cell = summary.cell(row=3, column=education)
+    assert cell.value == 20930037 and cell.number_format == "#,##0"
+    # "20,930,037" is 10 characters: the column is wide enough not to show ########
+    assert _width(summary, education) >= 14
+    # identifiers are string cells, leading zeros kept
+    items = wb["항목"]
+    icodes = [c.value for c in items[2]]
+    cells = {c: [items.cell(row=r, column=icodes.index(c) + 1) for r in range(3, items.max_row + 1)]
+             for c in ("resid", "doc_seq", "busnid", "owner_resid")}
+    for name, column in cells.items():
+        assert all(c.data_type == "s" for c in column if c.value is not None), name
+    assert "0001013234567" in {c.value for c in cells["resid"]}
+    for r in _xlsx_sheet(data, "항목"):
+        assert r["verification_label"] == "진본 확인" and r["verification_status"] == "authentic"
+    docs_sheet = _xlsx_sheet(data, "문서")
+    assert [(d["doc_seq"], d["owner_name"], d["owner_rule"], d["verification_label"]) for d in docs_sheet] == [
+        ("2020122201320067", "고길동", "subscriber", "진본 확인"),
+        ("2022122901580150", "고길동", "header", "진본 확인")]
+    assert [d["items"] for d in docs_sheet] == [114, 143]
+
+
+def test_xlsx_form_sheets_give_each_field_a_column(doc2020):
+    data = xlsx_format.to_xlsx([doc2020])
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    insurance = wb["보험료"]
+    labels, codes = [c.value for c in insurance[1]], [c.value for c in insurance[2]]
+    assert labels[codes.index("acc_no")] == "증권번호" and "goods_nm" in codes and "insu1_resid" in codes
+    rows = _xlsx_sheet(data, "보험료")
+    items = [it for f, p, it in doc2020.items() if f.form_cd.startswith("A1")]
+    assert len(rows) == len(items)
+    for r, it in zip(rows, items):
+        assert r["acc_no"] == it.attrs.get("acc_no") and r["amount"] == it.amount
+        node = it.element("goods_nm")
+        assert r["goods_nm"] == (node.text if node is not None else None)
+    acc = insurance.cell(row=3, column=codes.index("acc_no") + 1)
+    assert acc.data_type == "s"  # 계좌번호/증권번호: text, never a rounded number
+    health = _xlsx_sheet(data, "건강보험")
+    assert health[0]["sum.hi_yrs"] == 93650  # an amount attribute of <sum>: a number
+    # every item of the ten families is on its sheet, every other one on 항목 alone
+    counted = sum(len(_xlsx_sheet(data, s)) for s in xlsx_format.FORM_SHEETS if s in wb.sheetnames)
+    assert counted == sum(1 for f, _p, _i in doc2020.items() if xlsx_format.form_sheet_of(f.form_cd))
+    masked = _xlsx_sheet(xlsx_format.to_xlsx([doc2020], mask=True), "보험료")
+    assert all(r["insu1_resid"] is None or r["insu1_resid"].endswith("******") for r in masked)
+
+
+def test_the_schema_enums_are_the_codes_sources():
+    """The schema's verdicts and owner rules are those of records/provenance.py and records/owner.py."""
+    from hometax_decrypt.records import owner, provenance
+
+    doc = SCHEMA["$defs"]["document"]["properties"]
+    assert set(doc["verification_status"]["enum"]) == set(provenance.STATUS_LABELS_KO)
+    assert SCHEMA["$defs"]["owner"]["properties"]["rule"]["enum"] == list(owner.RULES)
+    assert "원" in SCHEMA["description"] and "원" in SCHEMA["$defs"]["item"]["properties"]["amount"]["description"]

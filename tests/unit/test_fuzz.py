@@ -38,7 +38,7 @@ from tests.support import builder
 import hometax_decrypt as h
 from tests.support.paths import password_for, sample_files
 from hometax_decrypt import errors
-from hometax_decrypt.formats import export
+from hometax_decrypt.formats import csv as csv_format, json as json_format, xlsx as xlsx_format
 from hometax_decrypt.records import document_to_dict, parse_sam
 
 EXAMPLES = int(os.environ.get("HOMETAX_FUZZ_EXAMPLES", "150"))
@@ -341,7 +341,7 @@ def _export_everything(doc) -> None:
     for mask in (False, True):
         got = outcome(document_to_dict, doc, mask=mask)
         assert isinstance(got, (dict, errors.HometaxError))
-        for writer in (export.to_json, export.to_csv, export.to_xlsx):
+        for writer in (json_format.to_json, csv_format.to_csv, xlsx_format.to_xlsx):
             got = outcome(writer, [doc], mask=mask)
             assert isinstance(got, (bytes, errors.HometaxError))
 

@@ -16,7 +16,7 @@ from lxml import etree
 
 import hometax_decrypt
 from hometax_decrypt import errors
-from hometax_decrypt.formats import export
+from hometax_decrypt.formats import csv as csv_format, json as json_format, xlsx as xlsx_format
 from hometax_decrypt.document import pdf as pdf_module
 from hometax_decrypt import records as yesone
 from hometax_decrypt.document.limits import Deadline, Limits
@@ -549,9 +549,9 @@ def test_a_huge_number_never_crashes_and_is_kept_as_text():
     assert it["amount"] is None and it["sum"]["attributes"]["ddct"] == HUGE
     assert it["breakdown"][0]["attributes"]["hi_ntf"] == HUGE
     assert d["summary"][0]["categories"][0]["amount"] is None
-    csv_text = export.to_csv([doc]).decode("utf-8-sig")
+    csv_text = csv_format.to_csv([doc]).decode("utf-8-sig")
     assert f"(sum)={HUGE}" in csv_text  # the <sum> as written, in details
-    assert export.to_xlsx([doc])[:2] == b"PK" and b'"documents"' in export.to_json([doc])
+    assert xlsx_format.to_xlsx([doc])[:2] == b"PK" and b'"documents"' in json_format.to_json([doc])
     sam = ("DOCHD|HDR|A|2030010100000001|2030|01 ~ 12월 |\n"
            f"A102Y|G0001|7501011234567|n|1|t|a||||||||||{HUGE}|\nDOCED|END|\n").encode()
     assert document_to_dict(parse_sam(sam))["forms"][0]["people"][0]["items"][0]["amount"] is None
@@ -618,7 +618,7 @@ def test_many_people_fit_the_default_limits_and_a_short_deadline():
     assert len(doc.people(Deadline(5))) == 30_000
     d = document_to_dict(doc, deadline=Deadline(5))
     assert len(d["people"]) == 30_000 and len(d["forms"][0]["people"]) == 30_000
-    assert len(json.loads(export.to_json([doc], deadline=Deadline(5)))["documents"]) == 1
+    assert len(json.loads(json_format.to_json([doc], deadline=Deadline(5)))["documents"]) == 1
     # the same resid under another name is still one person
     again = parse_xml(b'<yesone><form form_cd="A102Y"><man resid="1" name="a"/><man resid="1" name="b"/>'
                       b'<man name="c"/><man name="c"/><man name="d"/></form></yesone>')
@@ -676,10 +676,10 @@ def test_sam_days_of_one_item_are_linear_and_columns_are_capped():
 
 _PARSE_AND_EXPORT = (
     "import sys, hometax_decrypt as h\n"
-    "from hometax_decrypt.formats import export\n"
+    "from hometax_decrypt.formats import csv as csv_format, json as json_format, xlsx as xlsx_format\n"
     "try:\n"
     "    doc = h.parse(sys.argv[1])\n"
-    "    export.to_json([doc]); export.to_csv([doc]); export.to_xlsx([doc]); print('ok')\n"
+    "    json_format.to_json([doc]); csv_format.to_csv([doc]); xlsx_format.to_xlsx([doc]); print('ok')\n"
     "except h.HometaxError as e: print(e.code)\n"
     + PRINT_PEAK_RSS_KIB
 )

@@ -99,5 +99,5 @@ def test_a_bulk_run_without_posix_modules_and_with_spawned_workers(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout == "files: 2 (ok 2); read: authentic 2\n"
     from hometax_decrypt import formats, service
-    doc = service.parse(SAMPLE.read_bytes()).document
+    doc = service.parse(SAMPLE.read_bytes(), name=str(SAMPLE)).document  # a file given: its path
     assert out.read_bytes() == formats.get("ndjson").write([doc, doc])

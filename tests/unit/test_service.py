@@ -114,7 +114,7 @@ def test_a_format_without_a_stream_is_written_once_by_its_writer():
     data = service.combine(fmt, results)
     assert len(calls) == 1 and len(calls[0]) == 3  # once, with the three documents read
     docs = [r.result.document for r in results if r.ok]
-    assert data == h.formats.export.to_csv(docs)
+    assert data == h.formats.csv.to_csv(docs)
 
 
 @pytest.mark.parametrize("name", sorted(formats.NAMES))

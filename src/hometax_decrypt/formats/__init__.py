@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import errors
-from . import export, ndjson, streaming
+from . import csv, json, ndjson, streaming, xlsx
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,11 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("xlsx", export.to_xlsx,
+    Format("xlsx", xlsx.to_xlsx,
            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx",
            "엑셀(XLSX)", binary=True, stream=streaming.XlsxStream()),
-    Format("csv", export.to_csv, "text/csv; charset=utf-8", "csv", "CSV", stream=streaming.CsvStream()),
-    Format("json", export.to_json, "application/json", "json", "JSON", stream=streaming.JsonStream()),
+    Format("csv", csv.to_csv, "text/csv; charset=utf-8", "csv", "CSV", stream=streaming.CsvStream()),
+    Format("json", json.to_json, "application/json", "json", "JSON", stream=streaming.JsonStream()),
     Format("ndjson", ndjson.to_ndjson, "application/x-ndjson", "ndjson", "NDJSON",
            stream=streaming.NdjsonStream()),
 )}

@@ -23,7 +23,7 @@ import io
 
 from ..records import summary
 from ..records.serialize import document_to_dict
-from . import export, ndjson
+from . import csv as csv_format, json as json_format, ndjson, rows as item_rows, xlsx
 
 
 class _Bytes:
@@ -44,12 +44,12 @@ class _Bytes:
 class CsvStream:
     def piece(self, doc, mask, deadline) -> bytes:
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\r\n").writerows(export.csv_cells(doc, mask, deadline))
+        csv.writer(buf, lineterminator="\r\n").writerows(csv_format.csv_cells(doc, mask, deadline))
         return buf.getvalue().encode("utf-8")
 
     def sink(self, fh, mask, tmpdir=None):
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\r\n").writerow(export.COLUMNS)
+        csv.writer(buf, lineterminator="\r\n").writerow(item_rows.COLUMNS)
         return _Bytes(fh, buf.getvalue().encode("utf-8-sig"))
 
 
@@ -77,7 +77,7 @@ class JsonStream:
 
     def piece(self, doc, mask, deadline):
         projection = summary.projection(doc, deadline)
-        record = export.compact_json(document_to_dict(doc, mask=mask, deadline=deadline,
+        record = json_format.compact_json(document_to_dict(doc, mask=mask, deadline=deadline,
                                                       projection=projection))
         return record, projection
 
@@ -99,14 +99,14 @@ class _JsonSink(_Totals):
 
     def close(self) -> None:
         person_year = self.person_year()
-        tail = export.compact_json({"totals": person_year,
+        tail = json_format.compact_json({"totals": person_year,
                                     "year_totals": summary.by_year(person_year)})
         self.fh.write(b"]," + tail[1:] + b"\n")  # '{"totals":…}' continues the object
 
 
 class XlsxStream:
     def piece(self, doc, mask, deadline):
-        return export.rows([doc], mask=mask, deadline=deadline), summary.projection(doc, deadline)
+        return xlsx.chunk(doc, mask, deadline), summary.projection(doc, deadline)
 
     def sink(self, fh, mask, tmpdir=None):
         return _XlsxSink(fh, mask, tmpdir)
@@ -115,15 +115,15 @@ class XlsxStream:
 class _XlsxSink(_Totals):
     def __init__(self, fh, mask, tmpdir):
         super().__init__(mask)
-        self.book = export.XlsxBook(fh, tmpdir=tmpdir)
+        self.book = xlsx.XlsxBook(fh, tmpdir=tmpdir)
 
     def add(self, piece) -> None:
-        rows, projection = piece
+        chunk, projection = piece
         self.projections.append(projection)
-        self.book.add_rows(rows)
+        self.book.add(chunk)
 
     def close(self) -> None:
-        self.book.close(export.summary_table(self.person_year()))
+        self.book.close(xlsx.summary_table(self.person_year()))
 
 
 class WholeDocuments:

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ..document.limits import Limits, resolve
 from ..document.pdf import open_document
 from .catalog import Catalog, FormInfo, catalog
@@ -22,7 +24,8 @@ from .xml import parse_xml, to_xml
 
 def parse_document(source, password=None, limits: Limits | None = None, trust=None) -> Document:
     """Open the PDF, read its XML part and return the model with the timestamp verification
-    (``trust``: a :class:`~hometax_decrypt.timestamp.TrustStore`; default the shipped one)."""
+    (``trust``: a :class:`~hometax_decrypt.timestamp.TrustStore`; default the shipped one) and, when
+    ``source`` is a path, that path as its ``source_file``."""
     lim = resolve(limits)
     with open_document(source, password, lim, trust) as pdf:
         data = pdf.read_part("XML")
@@ -30,6 +33,8 @@ def parse_document(source, password=None, limits: Limits | None = None, trust=No
         deadline = pdf.deadline  # one budget for the whole document: opening, inflating, parsing
     doc = parse_xml(data, lim, deadline)
     doc.verification = verification
+    if isinstance(source, (str, os.PathLike)):  # the exports' source_file: the path as given
+        doc.source_file = os.fspath(source)
     return doc
 
 

@@ -353,6 +353,9 @@ class Document:
     verification: Verification | None = None  # the PDF's; None for a data part read alone
     doc_position: int = 0  # where <doc> stood among the root's children
     text: str | None = None
+    # the file it was read from, as the caller named it (a batch: the path under its root or the ZIP
+    # entry); set by the service layer, never read from the document; None when nobody named it
+    source_file: str | None = None
 
     @property
     def forms(self) -> list[Form]:

@@ -14,6 +14,8 @@ from ..document.limits import Deadline, resolve
 from .catalog import catalog
 from .kind import document_kind
 from .model import Node, is_resid_name, mask_resid, to_date, to_int
+from .owner import owner_of
+from .provenance import item_key, source_file, verification_status
 from .summary import dependant_flag, summarize, summary_of
 
 _DATE_SUFFIX = ("_dt", "date", "dd")
@@ -142,9 +144,11 @@ def _breakdown(n: Node, mask: bool) -> dict:
     return entry
 
 
-def item_to_dict(item, mask: bool, dl: Deadline | None = None, att_year: str | None = None) -> dict:
+def item_to_dict(item, mask: bool, dl: Deadline | None = None, att_year: str | None = None,
+                 key: str | None = None) -> dict:
     """One ``<data>``; ``att_year`` the document's tax year (by default the one the item was read
-    with)."""
+    with); ``key``: its :func:`~hometax_decrypt.records.provenance.item_key` (written first, as
+    ``item_key``, when given)."""
     dl = dl if dl is not None else default_deadline()
     dl.check()
     fc = item.form_cd
@@ -185,10 +189,11 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None, att_year: str | N
             summ["text"] = s.text  # not a number: kept as written, never dropped
     dat_cd = item.attrs.get("dat_cd")
     label, label_source = catalog().item_entry(fc, dat_cd or "", year)
-    out = {"dat_cd": dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
+    out = {} if key is None else {"item_key": key}
+    out.update({"dat_cd": dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
            "attribute_labels": labels, "code_labels": codes, "elements": elements,
            "amount": to_int(amount_node.text) if amount_node is not None else None,
-           "amount_element": amount_element, "sum": summ, "breakdown": breakdown}
+           "amount_element": amount_element, "sum": summ, "breakdown": breakdown})
     if item.text is not None:
         out["text"] = item.text
     if item.sam_extra:
@@ -198,9 +203,12 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None, att_year: str | N
 
 
 def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None,
-                   att_year: str | None = None) -> dict:
+                   att_year: str | None = None, *, owner=None, position: tuple | None = None) -> dict:
     """One ``<man>`` in a document of tax year ``att_year``; ``dependant_flags`` lists its T101M
-    entries (a flag, never an amount)."""
+    entries (a flag, never an amount). ``owner``: the document's
+    :class:`~hometax_decrypt.records.owner.Owner` (``is_owner`` is written when given);
+    ``position``: ``(seq, form_cd, form position, person position)``, the item keys' first
+    arguments (written when given)."""
     dl = dl if dl is not None else default_deadline()
     dl.check()
     cat = catalog()
@@ -209,20 +217,30 @@ def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None,
     if sd is not None:
         sum_data = [{"tag": c.tag, "label": _field_label(form_cd, f"man/sum_data/{c.tag}", att_year),
                      "amount": to_int(c.text), "text": c.text} for c in sd.children]
-    return {
+    out = {
         "resid": maybe_mask("resid", person.resid, mask),
         "name": person.name,
+    }
+    if owner is not None:
+        out["is_owner"] = owner.is_person(person.resid, person.name)
+    return {
+        **out,
         "attributes": {k: maybe_mask(k, v, mask) for k, v in person.attrs.items()
                        if k not in ("resid", "name")},
         "sum_data": sum_data,
-        "items": [item_to_dict(it, mask, dl, att_year) for it in person.items],
+        "items": [item_to_dict(it, mask, dl, att_year,
+                               None if position is None else item_key(*position, i))
+                  for i, it in enumerate(person.items, start=1)],
         "dependant_flags": [] if cat.counted(form_cd) else
         [dependant_flag(person, it, mask, att_year) for it in person.items],
         "extra": [node_to_dict(n, form_cd, "man", mask, dl, att_year) for n in person.extra],
     }
 
 
-def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | None = None) -> dict:
+def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | None = None, *,
+                 owner=None, seq: str | None = None, position: int | None = None) -> dict:
+    """One ``<form>``. ``owner`` (the document's), ``seq`` and ``position`` (1-based, among the
+    document's forms): given by :func:`document_to_dict` for ``is_owner`` and the item keys."""
     dl = dl if dl is not None else default_deadline()
     cat = catalog()
     info = cat.form(form.form_cd, att_year)
@@ -240,7 +258,10 @@ def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | N
         "tax_years": list(info.years),
         "reference": info.reference,
         "attributes": {k: v for k, v in form.attrs.items() if k != "form_cd"},
-        "people": [person_to_dict(p, form.form_cd, mask, dl, att_year) for p in form.people],
+        "people": [person_to_dict(p, form.form_cd, mask, dl, att_year, owner=owner,
+                                  position=None if position is None else
+                                  (seq, form.form_cd, position, j))
+                   for j, p in enumerate(form.people, start=1)],
         "extra": [node_to_dict(n, form.form_cd, "", mask, dl, att_year) for n in form.extra],
     }
 
@@ -270,13 +291,19 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, 
     summary = summarize(doc, dl, mask) if projection is None else summary_of(projection, mask)
     for s in summary:
         s["resid"] = maybe_mask("resid", s["resid"], mask)
+    owner = owner_of(doc)
     return {
         "part": doc.part,
         **document_kind(doc),
+        "source_file": source_file(doc, mask),
+        "verification_status": verification_status(doc),
         "doc": info,
+        "owner": owner.to_dict(mask),
         "verification": v.to_dict() if v is not None else None,
-        "people": [{"resid": maybe_mask("resid", r, mask), "name": n} for r, n in doc.people(dl)],
-        "forms": [form_to_dict(f, mask, dl, d.att_year) for f in doc.forms],
+        "people": [{"resid": maybe_mask("resid", r, mask), "name": n,
+                    "is_owner": owner.is_person(r, n)} for r, n in doc.people(dl)],
+        "forms": [form_to_dict(f, mask, dl, d.att_year, owner=owner, seq=d.seq, position=i)
+                  for i, f in enumerate(doc.forms, start=1)],
         "extra": [node_to_dict(n, "", "", mask, dl, d.att_year) for n in doc.extra],
         "summary": summary,
     }

@@ -86,16 +86,18 @@ def collect(paths: Iterable[str], zip_limits: ZipLimits) -> Iterator[Task | serv
                 found += [Path(root) / f for f in files
                           if not f.startswith(".") and f.lower().endswith(DOCUMENT_SUFFIXES)]
             for f in sorted(found):
-                yield from _file_tasks(f, str(f), zip_limits)
+                rel = f.relative_to(p).as_posix()
+                yield from _file_tasks(f, str(f), zip_limits, rel, rel + "/")
         elif p.is_file():
-            yield from _file_tasks(p, raw, zip_limits)
+            yield from _file_tasks(p, raw, zip_limits, raw, "")
         else:
             yield service.FileResult(raw, error=errors.UsageError("no such file or folder"))
 
 
-def _file_tasks(path: Path, name: str, zip_limits: ZipLimits) -> Iterator[Task | service.FileResult]:
+def _file_tasks(path: Path, name: str, zip_limits: ZipLimits, source: str,
+                zip_prefix: str) -> Iterator[Task | service.FileResult]:
     if not _is_zip(path):
-        yield Task(name, path=str(path))
+        yield Task(name, path=str(path), source=source)
         return
     try:
         with archive.zip_file(str(path)) as zf:
@@ -104,7 +106,7 @@ def _file_tasks(path: Path, name: str, zip_limits: ZipLimits) -> Iterator[Task |
         yield service.FileResult(name, error=exc)
         return
     for info, entry in entries:  # the entry's name as written (CP949 from Korean Windows)
-        yield Task(f"{name}/{entry}", path=str(path), member=info.filename)
+        yield Task(f"{name}/{entry}", path=str(path), member=info.filename, source=zip_prefix + entry)
 
 
 # -- passwords ------------------------------------------------------------------------------------

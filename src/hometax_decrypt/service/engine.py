@@ -53,6 +53,9 @@ class Source:
     data: bytes | None = None
     path: str | None = None
     member: str | None = None
+    # the exports' source_file (default ``name``): the path under the folder given, the ZIP entry's
+    # name (under the ZIP's path in a folder given), or the file as given
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def work(source: Source, job: Job, password: str | None,
         if deadline is not None:
             lim = limits_within(lim, deadline)
         data = _read(source, lim)
-        result = parse(data, password, lim, trust=job.trust)
+        result = parse(data, password, lim, trust=job.trust, name=source.source or source.name)
         del data
         doc = result.document
         budget = deadline or Deadline(lim.max_seconds)

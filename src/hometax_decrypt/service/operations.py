@@ -66,20 +66,26 @@ def verify(source, limits: Limits | None = None, trust: TrustStore | None = None
     return Result(verification=verify_source(source, limits=limits, trust=trust))
 
 
-def parse(source, password=None, limits: Limits | None = None,
-          trust: TrustStore | None = None) -> Result:
+def parse(source, password=None, limits: Limits | None = None, trust: TrustStore | None = None,
+          name: str | None = None) -> Result:
     """The document's records and its verification, from one opening of the PDF under one time
-    budget (opening, inflating, parsing)."""
+    budget (opening, inflating, parsing). ``name``: the file as the caller names it, kept as the
+    document's ``source_file`` for the exports (default: ``source`` itself when it is a path)."""
     doc = parse_document(source, password=password, limits=limits, trust=trust)
+    if name is not None:
+        doc.source_file = name
     return Result(verification=doc.verification, document=doc)
 
 
-def parse_part(data: bytes, limits: Limits | None = None) -> Result:
-    """The records of an XML data part (as :func:`extract` returns it): no PDF, no verification."""
+def parse_part(data: bytes, limits: Limits | None = None, name: str | None = None) -> Result:
+    """The records of an XML data part (as :func:`extract` returns it): no PDF, no verification.
+    ``name``: kept as the document's ``source_file``."""
     lim = resolve(limits)
     if len(data) > lim.max_part_bytes:
         raise errors.TooLarge("a data part exceeds the part size limit")
-    return Result(document=parse_xml(data, lim))
+    doc = parse_xml(data, lim)
+    doc.source_file = name
+    return Result(document=doc)
 
 
 def decrypt(source, password=None, limits: Limits | None = None) -> Result:

@@ -136,8 +136,10 @@ def documents():
     upload = inputs.single_upload()
     fmt = _format()
     mask = inputs.flag("mask")
+    # the exports' source_file: the multipart file name (a raw body has none)
+    name = upload.name if inputs.is_multipart() else None
     r = service.parse(upload.data, password=inputs.password(), limits=_limits(),
-                      trust=_trust())
+                      trust=_trust(), name=name)
     resp = _export(fmt, service.export(fmt, [r.document], mask))
     _document_headers(resp, r.verification,
                       f"{_stem(upload.name)}.{fmt.suffix}" if fmt.name != "json" else None)
@@ -217,7 +219,8 @@ def export_parts():
     if len(files) > config.export_max_files:
         raise errors.TooLarge("too many files in the export")
     deadline = Deadline(config.request_seconds)
-    docs = [service.parse_part(f.read(), service.limits_within(_limits(), deadline)).document
+    docs = [service.parse_part(f.read(), service.limits_within(_limits(), deadline),
+                               name=f.filename or None).document
             for f in files]
     resp = _export(fmt, service.export(fmt, docs, mask, deadline))
     if fmt.name != "json":
