@@ -193,7 +193,7 @@ def random_bytes(n: int = 4096, seed: int = 7) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int, tuple[int, int]] = {},
+def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int, tuple[int, int]] | None = None,
                      xref_filter: bytes = b"", xref_data=None) -> bytes:
     """A PDF 1.5 file written by hand: ``objects`` (number -> "<<...>>" or "<<...>>stream...") and an
     xref stream. ``extra_rows`` adds type-2 rows (object -> (object stream, index)).
@@ -205,6 +205,7 @@ def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int,
     for number, body in sorted(objects.items()):
         offsets[number] = len(out)
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    extra_rows = extra_rows or {}
     xref_number = max(list(objects) + list(extra_rows)) + 1
     offsets[xref_number] = len(out)
     rows = [b"\x00" + struct.pack(">IH", 0, 65535)]

@@ -434,7 +434,7 @@ def test_the_corpus_is_real_and_reaches_the_aimed_regions():
         assert all(kind in s.regions for s in real), kind
     # The mutations change the bytes in the region they aim at.
     seed = real[0]
-    start, end = seed.regions["byte_range"][0]
+    start, _end = seed.regions["byte_range"][0]
     mutated = apply(seed, [("flip", "byte_range", 0, [0xFF])])
     assert mutated[start] != seed.data[start] and len(mutated) == len(seed.data)
     assert apply(seed, [("truncate", "any", 100, 1)]) == seed.data[:100]

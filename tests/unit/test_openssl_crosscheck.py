@@ -88,7 +88,7 @@ def openssl_verdict(data: bytes, tmp: Path, anchors=()) -> dict:
         return {"intact": False, "chain": False, "authentic": False}
     token = without_attribute_certificates(token)
     signature_ok, tst_der = openssl_cms(token, tmp, chain=False)
-    chain_ok, tst_chain = openssl_cms(token, tmp, chain=True, gen_time=gen_time, anchors=anchors)
+    chain_ok, _tst_chain = openssl_cms(token, tmp, chain=True, gen_time=gen_time, anchors=anchors)
     imprint_ok = False
     if signature_ok:
         imprint = tsp.TSTInfo.load(tst_der)["message_imprint"]

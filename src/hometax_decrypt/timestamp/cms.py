@@ -512,9 +512,8 @@ def _find_signer_cert(certs, sid):
                 if (cert.serial_number == sid.chosen["serial_number"].native
                         and (cert.issuer.dump() == issuer.dump() or cert.issuer == issuer)):
                     return cert
-            elif sid.name == "subject_key_identifier":
-                if cert.key_identifier == sid.chosen.native:
-                    return cert
+            elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+                return cert
         except (ValueError, TypeError, KeyError):
             continue
     raise Failure(TOKEN_PARSE_ERROR, "The timestamp token does not carry the certificate of its signer.",

@@ -98,9 +98,9 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
         g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
         g.error_code = None
         refuse_secrets_in_url()
-        if request.endpoint not in OPEN_ENDPOINTS and request.endpoint is not None:
-            if not config.key_ok(request.headers.get("X-API-Key")):
-                return _error_response("unauthorized")
+        if (request.endpoint not in OPEN_ENDPOINTS and request.endpoint is not None
+                and not config.key_ok(request.headers.get("X-API-Key"))):
+            return _error_response("unauthorized")
         return None
 
     @app.after_request
