@@ -13,6 +13,7 @@ import re
 import warnings
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import pikepdf
 
@@ -71,7 +72,7 @@ def _bound_qpdf_decoding() -> None:
 
     current = settings.get_qpdf_limits()
     bound = Limits.from_env().max_structure_bytes
-    wanted = {name: bound for name in ("flate_max_memory", "png_max_memory", "run_length_max_memory",
+    wanted: dict[str, Any] = {name: bound for name in ("flate_max_memory", "png_max_memory", "run_length_max_memory",
                                        "tiff_max_memory", "dct_max_memory") if current[name] == 0}
     if wanted:
         settings.set_qpdf_limits(**wanted)
@@ -98,7 +99,8 @@ def declared_objects(data: bytes) -> int:
     found = list(_STARTXREF.finditer(data, max(0, len(data) - 4096)))
     if not found:
         return 0  # no xref to read: qpdf reconstructs it, and the second gate counts
-    offset, seen, most = int(found[-1].group(1)), set(), 0
+    offset, most = int(found[-1].group(1)), 0
+    seen: set[int] = set()
     while offset not in seen and 0 <= offset < len(data) and len(seen) < _XREF_SECTIONS:
         seen.add(offset)
         head = data[offset:offset + 64].lstrip(b" \t\r\n\f\x00")
@@ -147,7 +149,7 @@ def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
 # Page attributes are never read here; pushing inherited ones down the page tree at open time costs
 # ~1.6 ms of the ~1.8 ms open of a 24-form document (bench/run_all.py) and walks a tree that hostile
 # input controls.
-_OPEN_OPTIONS = dict(inherit_page_attributes=False)
+_OPEN_OPTIONS: dict[str, Any] = dict(inherit_page_attributes=False)
 
 
 def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
@@ -181,7 +183,7 @@ class NtsDocument:
         self.pdf = pdf
         self.limits = limits
         self.deadline = deadline or Deadline(limits.max_seconds)
-        self._verification = None
+        self._verification: Verification | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> "NtsDocument":
@@ -247,13 +249,13 @@ class NtsDocument:
 
     def _inflate(self, stream: pikepdf.Stream) -> bytes:
         try:
-            filters = stream.stream_dict.get("/Filter")
-            if isinstance(filters, pikepdf.Array):
-                filters = list(filters)
-            elif filters is None:
+            found = stream.stream_dict.get("/Filter")
+            if isinstance(found, pikepdf.Array):
+                filters = list(found)
+            elif found is None:
                 filters = []
             else:
-                filters = [filters]
+                filters = [found]
             if any(str(f) not in ("/FlateDecode", "/Fl") for f in filters) or len(filters) > 1:
                 raise errors.Damaged("unsupported stream filter")
             if "/DecodeParms" in stream.stream_dict:

@@ -265,7 +265,7 @@ class XlsxBook:
     def __init__(self, out, tmpdir: str | None = None):
         import xlsxwriter
 
-        options = {"strings_to_formulas": False, "strings_to_urls": False,
+        options: dict[str, object] = {"strings_to_formulas": False, "strings_to_urls": False,
                    "strings_to_numbers": False}
         if tmpdir is None:
             options["in_memory"] = True

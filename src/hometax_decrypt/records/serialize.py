@@ -44,7 +44,7 @@ def _node_meta(form_cd: str, path: str, tag: str) -> tuple:
     cat = catalog()
     fd, source = cat.field_entry(form_cd, path)
     label = fd.get("label") if fd else None
-    return (label, source, bool(fd) and fd.get("type") == "Num", tag.endswith(_DATE_SUFFIX),
+    return (label, source, fd is not None and fd.get("type") == "Num", tag.endswith(_DATE_SUFFIX),
             _maskable(tag), cat.codes.get(tag))
 
 
@@ -129,7 +129,7 @@ def _breakdown(n: Node, mask: bool) -> dict:
     attrs, text = n.attrs, n.text
     amount = to_int(text)
     if len(attrs) == 1 and "mm" in attrs:  # the common case: a month and its amount
-        entry = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
+        entry: dict = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
     else:
         dd = attrs.get("dd")
         entry = {"mm": attrs.get("mm"), "dd": dd, "date": to_date(dd), "amount": amount,

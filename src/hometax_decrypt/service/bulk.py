@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import archive, operations as service
 from .. import errors, formats
@@ -193,7 +193,7 @@ class Outcome:
     name: str
     code: str  # ok | a code of the error table | internal
     status: str | None = None  # the verification status: authentic, untrusted_issuer, ...
-    chunk: object = None
+    chunk: Any = None  # its type follows the format: bytes, or XLSX rows
     projection: dict | None = None
 
     @property
@@ -228,6 +228,7 @@ def work(task: Task, job: Job, password: str | None) -> Outcome:
     try:
         data = _read(task, job.limits)
         doc = service.parse(data, password, job.limits).document
+        assert doc is not None  # parse() always returns the records
         del data
         deadline = Deadline(job.limits.max_seconds)
         chunk, projection = _serialize(doc, job, deadline)

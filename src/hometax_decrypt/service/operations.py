@@ -115,14 +115,14 @@ class FileResult:
         """``ok``, a code of the error table, or ``internal``."""
         if self.ok:
             return "ok"
-        return "internal" if self.internal else self.error.code
+        return "internal" if self.error is None else self.error.code
 
     @property
     def nts_code(self) -> int | None:
         """The NTS API's return code for this file (1 when it was read)."""
         if self.ok:
             return NTS_OK
-        return None if self.internal else self.error.nts_code
+        return None if self.error is None else self.error.nts_code
 
     def failed(self, exc: BaseException) -> "FileResult":
         """This file, failed by ``exc`` after all."""
@@ -133,12 +133,18 @@ class FileResult:
     def to_dict(self) -> dict:
         """The /batch JSON entry: ``nts_code`` the NTS API's return code, and inside
         ``verification`` the verifier's ``verifier_code``."""
-        if not self.ok:
-            err = dict(INTERNAL_ERROR) if self.internal else self.error.to_dict()
+        if self.result is None:  # not ok
+            err = dict(INTERNAL_ERROR) if self.error is None else self.error.to_dict()
             return {"file": self.name, "ok": False, "nts_code": self.nts_code, "error": err}
+        v = self.result.verification  # a batch parses, and parse() always verifies
         return {"file": self.name, "ok": True, "nts_code": NTS_OK,
-                "verification": self.result.verification.to_dict(),
+                "verification": v.to_dict() if v is not None else None,
                 "document": self.record}
+
+    @property
+    def document(self) -> Document | None:
+        """The parsed document of a file that succeeded."""
+        return self.result.document if self.result is not None else None
 
 
 def limits_within(limits: Limits, deadline: Deadline) -> Limits:
@@ -159,7 +165,7 @@ def batch(files: Iterable[tuple[str, bytes]], password_for: Callable[[str], str 
             doc_limits = limits_within(lim, deadline) if deadline is not None else lim
             result = parse(data, password_for(name), doc_limits)
             rec = None
-            if record is not None:
+            if record is not None and result.document is not None:  # parse() always has one
                 rec = record(result.document, deadline or Deadline(doc_limits.max_seconds))
         except errors.HometaxError as exc:
             yield FileResult(name, error=exc)
@@ -176,7 +182,7 @@ def export_batch(fmt: Format, results: list[FileResult], mask: bool = False,
     """The combined export of a batch's documents, written once. Should the writer fail, each
     document is written alone to find those it fails on; they fail alone (their results are
     replaced) and the others are written again. A time budget that ran out fails the whole."""
-    docs = [r.result.document for r in results if r.ok]
+    docs = [d for r in results if (d := r.document) is not None]
     try:
         return fmt.write(docs, mask=mask, deadline=deadline), results
     except errors.Timeout:
@@ -186,13 +192,13 @@ def export_batch(fmt: Format, results: list[FileResult], mask: bool = False,
                   type(first).__name__)
     checked = []
     for r in results:
-        if r.ok:
+        if (d := r.document) is not None:
             try:
-                fmt.write([r.result.document], mask=mask, deadline=deadline)
+                fmt.write([d], mask=mask, deadline=deadline)
             except errors.Timeout:
                 raise
             except Exception as exc:
                 r = r.failed(exc)
         checked.append(r)
-    docs = [r.result.document for r in checked if r.ok]
+    docs = [d for r in checked if (d := r.document) is not None]
     return fmt.write(docs, mask=mask, deadline=deadline), checked

@@ -120,4 +120,5 @@ def _verify(data: bytes, store: TrustStore) -> Verification:
                                 "authority (its certificate is a pinned NTS TSA certificate).",
                             "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다(등록된 국세청 타임스탬프 "
                             "인증서입니다).", intact=True)
+    assert decision.reason is not None  # neither trusted nor pinned: the store says why
     return facts.result(CERTIFICATE, *decision.reason, intact=True)

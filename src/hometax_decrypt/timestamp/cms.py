@@ -446,8 +446,9 @@ def _generalized_time(der: bytes) -> _dt.datetime:
         t = core.GeneralizedTime.load(der).native
         return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
     fraction = m.group(7) or b""
-    return _dt.datetime(*(int(g) for g in m.groups()[:6]), int(fraction.ljust(6, b"0")) if fraction else 0,
-                        tzinfo=_dt.timezone.utc)
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    return _dt.datetime(year, month, day, hour, minute, second,
+                        int(fraction.ljust(6, b"0")) if fraction else 0, tzinfo=_dt.timezone.utc)
 
 
 def unsupported_imprint_hash() -> Failure:
@@ -600,7 +601,7 @@ def _verify_signature(pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signat
     if algo == "rsassa_pkcs1v15" and isinstance(pub, rsa.RSAPublicKey):
         pub.verify(signature, message, padding.PKCS1v15(), h)
     elif algo == "rsassa_pss" and isinstance(pub, rsa.RSAPublicKey):
-        if sig_alg.mgf != "mgf1" or sig_alg.mgf_hash not in HASHES:
+        if sig_alg.mgf != "mgf1" or sig_alg.mgf_hash not in HASHES or sig_alg.salt_length is None:
             raise Failure(UNSUPPORTED_HASH, "The token's RSA-PSS parameters are not supported.",
                           "타임스탬프 서명의 RSA-PSS 설정을 지원하지 않습니다.")
         pub.verify(signature, message,

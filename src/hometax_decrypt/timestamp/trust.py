@@ -357,7 +357,7 @@ def _leaf_profile(cert: x509.Certificate) -> Problem | None:
     """RFC 3161 §2.3: the TSA certificate has a critical extendedKeyUsage with id-kp-timeStamping
     (its validity at genTime is the other half of a :class:`_Step`)."""
     try:
-        eku = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE)
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
         return ("the TSA certificate is not for timestamping (no extendedKeyUsage).",
                 "타임스탬프용 인증서가 아닙니다(확장 키 용도 없음).")
@@ -365,7 +365,7 @@ def _leaf_profile(cert: x509.Certificate) -> Problem | None:
         return ("the TSA certificate is not for timestamping (extendedKeyUsage).",
                 "타임스탬프용 인증서가 아닙니다(확장 키 용도).")
     try:
-        ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if not (ku.digital_signature or ku.content_commitment):
             return ("the TSA certificate's key usage does not allow signing.",
                     "타임스탬프 인증서의 키 용도가 서명을 허용하지 않습니다.")
@@ -379,7 +379,7 @@ def _leaf_profile(cert: x509.Certificate) -> Problem | None:
 
 def _ca_profile(ca: x509.Certificate, depth: int) -> Problem | None:
     try:
-        bc = ca.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+        bc = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         return ("an issuing certificate is not a CA (no basicConstraints).",
                 "발급자 인증서가 인증기관(CA) 인증서가 아닙니다(기본 제약 없음).")
@@ -388,7 +388,7 @@ def _ca_profile(ca: x509.Certificate, depth: int) -> Problem | None:
     if bc.path_length is not None and depth > bc.path_length:
         return ("a CA's path length constraint is exceeded.", "인증기관의 경로 길이 제한을 넘었습니다.")
     try:
-        ku = ca.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        ku = ca.extensions.get_extension_for_class(x509.KeyUsage).value
         if not ku.key_cert_sign:
             return ("an issuing CA's key usage does not allow certificate signing.",
                     "발급 인증기관의 키 용도가 인증서 서명을 허용하지 않습니다.")
