@@ -1,12 +1,15 @@
 """The layout's import contracts (``[tool.importlinter]`` in pyproject.toml, README "Layout") hold,
-and they are real: an import against the layers, or a package no contract places, breaks them.
+and they are real: an import against the layers, or a package no contract places, breaks them. And
+the format facts the code cites (``docs/format.md §N``) are in the repository, under those numbers.
 
 import-linter is a development tool (the ``dev`` extra, which ``make install`` installs); without it
-these tests skip, and ``make check`` (which runs ``lint-imports`` itself) fails instead.
+its tests skip, and ``make check`` (which runs ``lint-imports`` itself) fails instead.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -16,9 +19,11 @@ import pytest
 
 from tests.support.paths import ROOT
 
-pytest.importorskip("importlinter", reason="import-linter is in the dev extra: make install")
-
 PACKAGE = ROOT / "src" / "hometax_decrypt"
+
+pytestmark_linter = pytest.mark.skipif(
+    importlib.util.find_spec("importlinter") is None, reason="import-linter is in the dev extra: make install"
+)
 
 
 def lint_imports(src: Path) -> subprocess.CompletedProcess:
@@ -41,6 +46,7 @@ def src_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytestmark_linter
 def test_the_package_keeps_its_contracts():
     r = lint_imports(ROOT / "src")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -52,6 +58,7 @@ def _broken(r: subprocess.CompletedProcess) -> str:
     return r.stdout
 
 
+@pytestmark_linter
 def test_a_lower_layer_importing_a_higher_one_breaks_them(src_copy):
     # the records may not reach up into the service (nor the document into the records)
     (src_copy / "hometax_decrypt" / "records" / "upward.py").write_text("from ..service import operations\n")
@@ -62,6 +69,7 @@ def test_a_lower_layer_importing_a_higher_one_breaks_them(src_copy):
     assert "hometax_decrypt.document.limits -> hometax_decrypt.timestamp.result" in out
 
 
+@pytestmark_linter
 def test_adapters_stay_independent_and_the_core_imports_no_framework(src_copy):
     (src_copy / "hometax_decrypt" / "cli" / "uses_web.py").write_text("from .. import web\n")
     (src_copy / "hometax_decrypt" / "formats" / "flasky.py").write_text("import flask\n")
@@ -70,6 +78,7 @@ def test_adapters_stay_independent_and_the_core_imports_no_framework(src_copy):
     assert "hometax_decrypt.formats.flasky -> flask" in out
 
 
+@pytestmark_linter
 def test_a_package_no_contract_places_breaks_them(src_copy):
     (src_copy / "hometax_decrypt" / "newthing").mkdir()
     (src_copy / "hometax_decrypt" / "newthing" / "__init__.py").write_text("")
@@ -79,6 +88,7 @@ def test_a_package_no_contract_places_breaks_them(src_copy):
     assert "hometax_decrypt.document.newpart" in out
 
 
+@pytestmark_linter
 def test_deductions_sits_beside_formats_over_the_records(src_copy):
     """The deductions package (issue 19) is optional in the contract until it lands; once there it
     may use the records, and nothing above it; formats and deductions stay independent."""
@@ -89,3 +99,27 @@ def test_deductions_sits_beside_formats_over_the_records(src_copy):
     (deductions / "lines.py").write_text("from ..formats import export\n")
     out = _broken(lint_imports(src_copy))
     assert "hometax_decrypt.deductions.lines -> hometax_decrypt.formats.export" in out
+
+
+def test_every_format_citation_names_a_section_of_docs_format_md():
+    sections = set(
+        re.findall(r"^## (\d+)\. ", (ROOT / "docs" / "format.md").read_text(encoding="utf-8"), re.M)
+    )
+    assert len(sections) >= 8
+    cited: dict[str, set[str]] = {}
+    for path in [
+        *ROOT.glob("src/**/*.py"),
+        *ROOT.glob("src/**/*.json"),
+        *ROOT.glob("tests/**/*.py"),
+        *ROOT.glob("docs/*.md"),
+        ROOT / "README.md",
+    ]:
+        if path.resolve() in (Path(__file__).resolve(), ROOT / "docs" / "format.md"):
+            continue  # this test, and the copy's note on where it comes from
+        text = path.read_text(encoding="utf-8")
+        assert "FORMAT.md" not in text, f"{path}: cite docs/format.md (in the repository), not FORMAT.md"
+        for refs in re.findall(r"docs/format\.md`? ((?:§ ?\d+(?:, )?)+)", text):
+            cited.setdefault(str(path.relative_to(ROOT)), set()).update(re.findall(r"\d+", refs))
+    assert len(cited) >= 10  # the code does cite it
+    wrong = {p: sorted(n - sections) for p, n in cited.items() if n - sections}
+    assert not wrong, wrong

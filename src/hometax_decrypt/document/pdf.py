@@ -1,4 +1,4 @@
-"""Open an NTS document and read its data parts (FORMAT.md §1, §2, §5).
+"""Open an NTS document and read its data parts (docs/format.md §1, §2, §5).
 
 The data lives in the catalog's non-standard ``/CustomFiles`` array (streams named ``/XML`` and
 ``/SAM``) or, in the legacy layout, directly under the catalog keys ``/XML`` / ``/SAM`` with the
@@ -130,7 +130,7 @@ def declared_objects(data: bytes) -> int:
 
 
 def _check_declared_objects(data: bytes, limits: Limits) -> None:
-    """The first gate on the object count, before qpdf reads the file (FORMAT.md §1: an NTS
+    """The first gate on the object count, before qpdf reads the file (docs/format.md §1: an NTS
     document has a few dozen objects)."""
     if declared_objects(data) > limits.max_objects:
         raise errors.TooLarge("too many objects in the PDF")
