@@ -3,8 +3,6 @@ file's failure and writes a combined export once."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from tests.support import builder
