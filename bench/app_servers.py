@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         if (Path(sys.executable).parent / "granian").exists():
             servers["granian"] = es.enter_context(granian_direct(tmp / "r", args.workers))
         servers["flask-dev"] = es.enter_context(http_load.flask_dev(tmp / "f"))
-        for name, (url, _pid) in servers.items():
+        for url, _pid in servers.values():
             http_load.check_answer(url, data, "application/pdf", expected)
             http_load.hey(url + http_load.ENDPOINT, body, "application/pdf", args.concurrency, 1.0)
         for _ in range(args.rounds):

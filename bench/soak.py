@@ -45,7 +45,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import http_load  # noqa: E402
-from http_load from hometax_decrypt.ops import stack  # noqa: E402
+from hometax_decrypt.ops import stack  # noqa: E402
 
 import hometax_decrypt as h  # noqa: E402
 

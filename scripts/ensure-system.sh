@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that are missing.
 #   ensure-system.sh stack   what the running service needs (nginx, openssl): `make up`
-#   ensure-system.sh test    that, plus the browsers, the load generator and iproute2: `make test`, `make bench`
+#   ensure-system.sh check   node and npm, for ESLint over the page: `make check`
+#   ensure-system.sh test    all of these, plus the browsers, the load generator and iproute2: `make test`, `make bench`
 set -euo pipefail
 what=${1:-test}
 need=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ "$what" = check ] || [ "$what" = test ]; then
+  # ESLint (package.json) runs on node; Debian's nodejs (18.19 in bookworm) is recent enough
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+fi
+if [ "$what" != check ]; then
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
+fi
 if [ "$what" = test ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
@@ -17,8 +25,8 @@ if [ "$what" = test ]; then
   [ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
   # pdftotext: the deduction-line tests read the totals the NTS prints on a document's own pages
   command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
-elif [ "$what" != stack ]; then
-  echo "usage: ensure-system.sh stack|test" >&2
+elif [ "$what" != stack ] && [ "$what" != check ]; then
+  echo "usage: ensure-system.sh stack|check|test" >&2
   exit 2
 fi
 if [ ${#need[@]} -gt 0 ]; then

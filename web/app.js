@@ -152,7 +152,7 @@
   // or whatever else a proxy on the way might answer.
   async function errorFrom(response) {
     let body = null;
-    try { body = await response.json(); } catch (e) { body = null; }
+    try { body = await response.json(); } catch { body = null; }
     const err = body && body.error ? body.error : {};
     let code = err.code;
     if (!code) {
@@ -826,7 +826,7 @@
       if (totals.key !== key) return;
       totals.data = null;
       totals.state = "error";
-      totals.error = (err && err.message_ko) || messageKo("internal");
+      totals.error = (err && err.message_ko) || messageKo((err && err.code) || "internal");
     }
     renderTotals();
   }

@@ -349,7 +349,7 @@ def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
     names, items = [], 0
     for src, copies in MANY_SOURCES:
         per_doc = len(rows_format.rows([hometax_decrypt.parse(src.read_bytes())]))
-        for i in range(copies):
+        for _ in range(copies):
             name = f"{len(names) + 1:02d}-{src.parent.name}-{src.stem}.pdf"
             shutil.copyfile(src, folder / name)
             names.append(name)
@@ -473,7 +473,7 @@ def test_content_security_policy_is_strict_and_respected(session):
 
 
 def test_keyboard_reaches_the_file_input_and_drop_and_folder_work(browser, stack):
-    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    ctx, page, _rec = new_page(browser, viewport={"width": 1280, "height": 900})
     try:
         page.goto(stack.base_url + "/")
         reached = []
@@ -512,7 +512,7 @@ def test_keyboard_reaches_the_file_input_and_drop_and_folder_work(browser, stack
 def test_readable_at_200_percent_zoom(browser, stack, shots):
     """A 1280 px window at 200 % zoom lays out like a 640 px one: nothing may need sideways
     scrolling of the page (wide tables scroll inside their own region)."""
-    ctx, page, rec = new_page(browser, viewport={"width": 640, "height": 900}, device_scale_factor=2)
+    ctx, page, _rec = new_page(browser, viewport={"width": 640, "height": 900}, device_scale_factor=2)
     try:
         page.goto(stack.base_url + "/")
         page.set_input_files("#file-input", [str(SAMPLES / "nts-2020" / "basic" / "medical.pdf")])
@@ -551,7 +551,7 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
         {"name": "plain.pdf", "mimeType": pdf, "buffer": builder.plain_pdf()},
         {"name": "broken.pdf", "mimeType": pdf, "buffer": builder.random_bytes()},
     ]
-    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    ctx, page, _rec = new_page(browser, viewport={"width": 1280, "height": 900})
     try:
         page.goto(stack.base_url + "/")
         page.set_input_files("#file-input", uploads)

@@ -58,7 +58,7 @@ def _still_pending(sock: ssl.SSLSocket) -> bool:
     handshake, so "readable" alone proves nothing: read without blocking and look at what comes."""
     sock.setblocking(False)
     try:
-        got = sock.recv(4096)
+        sock.recv(4096)  # any application data at all means "not pending"
     except (ssl.SSLWantReadError, BlockingIOError):
         return True  # TLS records (if any) held no application data: still waiting for us
     except (ssl.SSLError, OSError):
@@ -127,7 +127,7 @@ def test_slow_clients_hold_no_app_worker(stack):
         # One slow upload finishes: nginx hands the whole buffered body on and the answer is right.
         sock = uploads[0]
         sock.sendall(data[sent[0]:])
-        status, headers, body = _read_response(sock, NORMAL_TIMEOUT)
+        status, _headers, body = _read_response(sock, NORMAL_TIMEOUT)
         assert status == 200
         assert body == expected
     finally:

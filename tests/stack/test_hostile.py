@@ -547,14 +547,14 @@ def test_nginx_error_bodies_are_the_error_table():
         for name, detail in e.get("variants", {}).items():
             expected[name] = (e["status"], http_errors.error_body(e["code"], detail))
     # each server (http, https) carries the same set
-    assert {k: v for k, v in bodies.items()} == expected
+    assert bodies == expected
     assert conf.count("location = /.hometax-error/bad_request {") == 2
     caught = {int(s) for statuses in pages for s in statuses.split()}
     assert caught == {400, 403, 404, 405, 413, 414, 429, 494, 500, 501, 502, 503, 504}
-    for name, (status, body) in expected.items():
+    for status, body in expected.values():
         code = body["error"]["code"]
         assert status in errors.SPECS[code].http_statuses
-        st, table = http_errors.body_for_code(code)
+        _st, table = http_errors.body_for_code(code)
         assert body["error"]["message"].startswith(table["error"]["message"])
         assert body["error"]["message_ko"].startswith(table["error"]["message_ko"])
 
@@ -574,7 +574,7 @@ def test_one_query_allowlist_for_nginx_and_the_app(stack):
 
     client = create_app().test_client()
     for query, allowed in QUERIES:
-        st, hd, body = raw(stack, f"GET /api/v1/openapi.json?{query} HTTP/1.1\r\nHost: x\r\n"
+        st, _hd, body = raw(stack, f"GET /api/v1/openapi.json?{query} HTTP/1.1\r\nHost: x\r\n"
                                   "Connection: close\r\n\r\n".encode())
         app = client.get(f"/api/v1/openapi.json?{query}")
         assert (st == 200) == (app.status_code == 200) == allowed, (query, st, app.status_code)

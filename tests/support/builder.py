@@ -1,6 +1,6 @@
 """Builds NTS-format PDFs for the suite, so that it stands on its own without the real samples.
 
-Every document here is fictional. The layout follows FORMAT.md §1: the catalog's ``/CustomFiles``
+Every document here is fictional. The layout follows docs/format.md §1: the catalog's ``/CustomFiles``
 array of ``/Type /EmbeddedFile`` Flate streams named ``/XML`` and ``/SAM``, or, for the legacy layout,
 streams directly under the catalog keys ``/XML`` / ``/SAM`` holding the digit encoding.
 """
@@ -193,7 +193,7 @@ def random_bytes(n: int = 4096, seed: int = 7) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int, tuple[int, int]] = {},
+def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int, tuple[int, int]] | None = None,
                      xref_filter: bytes = b"", xref_data=None) -> bytes:
     """A PDF 1.5 file written by hand: ``objects`` (number -> "<<...>>" or "<<...>>stream...") and an
     xref stream. ``extra_rows`` adds type-2 rows (object -> (object stream, index)).
@@ -205,6 +205,7 @@ def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int,
     for number, body in sorted(objects.items()):
         offsets[number] = len(out)
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    extra_rows = extra_rows or {}
     xref_number = max(list(objects) + list(extra_rows)) + 1
     offsets[xref_number] = len(out)
     rows = [b"\x00" + struct.pack(">IH", 0, 65535)]
@@ -274,8 +275,8 @@ def size_lie_pdf(objects: int = 300_000) -> bytes:
     return bytes(out)
 
 
-# -- documents of other tax years (FORMAT.md §7) ------------------------------------------------
-# The form codes of each year as FORMAT.md §7 lists them; 2026 is a year no public source describes
+# -- documents of other tax years (docs/format.md §7) ------------------------------------------------
+# The form codes of each year as docs/format.md §7 lists them; 2026 is a year no public source describes
 # (the G1 family's next codes, G114Y…), so the catalog must infer its labels.
 YEAR_CARD_VERSION = {2021: "09", 2023: "11", 2024: "12", 2026: "14"}
 EMPLOYEE = ("8501011234567", "연도직원")
@@ -290,7 +291,7 @@ def _sum_data(year: int, tags: dict[str, int]) -> str:
 def year_xml(year: int, *, seq: str | None = None, person: tuple[str, str] = EMPLOYEE,
              scale: int = 1) -> bytes:
     """A fictional 간소화 document of tax year ``year`` (2021, 2023, 2024 or 2026) with the forms
-    and attributes FORMAT.md §7 names for that year. ``scale`` multiplies every amount (two
+    and attributes docs/format.md §7 names for that year. ``scale`` multiplies every amount (two
     documents of the same person and year with different figures)."""
     v = YEAR_CARD_VERSION[year]
     resid, name = person

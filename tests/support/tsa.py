@@ -1,6 +1,6 @@
 """A test timestamp authority: its own CA and TSA certificates, RFC 3161 tokens, and NTS-style stamps.
 
-``stamp`` lays the signature out as the NTS does (FORMAT.md §3): one revision, a ``/Type /Sig``
+``stamp`` lays the signature out as the NTS does (docs/format.md §3): one revision, a ``/Type /Sig``
 dictionary with ``/Filter /ePapyrus.ThirdParty.DreamSecurityTimeStamp /SubFilter /adbe.pkcs7.detached``
 in a widget field ``/T (Signature)``, the catalog's ``/Perms /DocMDP``, and a ``/Contents`` RFC 3161
 token (policy 1.2.410.100001.2.1.7.2, SHA-512 imprint) over a ``/ByteRange`` covering the whole file.

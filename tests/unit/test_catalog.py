@@ -239,7 +239,7 @@ def test_a_missing_source_fails_the_check():
     for broken in ({"source": ""}, {"years": []}):
         sup = json.loads(SUPPLEMENT.read_text(encoding="utf-8"))
         sup["forms"]["G113"] = {"label": "신용카드(2025년 귀속)", "category": "신용카드", "years": [2025],
-                                "source": "FORMAT.md §7", **broken}
+                                "source": "docs/format.md §7", **broken}
         with pytest.raises(AssertionError):
             _check_supplement(sup)
 

@@ -45,7 +45,7 @@ GPKI = tuple(x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(SHIP
 
 # -- this file's own reading of a stamped PDF (no hometax_decrypt code) --------------------------------
 def read_stamp(data: bytes):
-    """(ByteRange, token DER, genTime) by the first /ByteRange, as a reader of FORMAT.md §3 would."""
+    """(ByteRange, token DER, genTime) by the first /ByteRange, as a reader of docs/format.md §3 would."""
     a, b, c, d = (int(x) for x in _BYTE_RANGE.search(data).groups())
     info = cms.ContentInfo.load(bytes.fromhex(data[b + 1:c - 1].decode()))
     token = info.dump()
@@ -88,7 +88,7 @@ def openssl_verdict(data: bytes, tmp: Path, anchors=()) -> dict:
         return {"intact": False, "chain": False, "authentic": False}
     token = without_attribute_certificates(token)
     signature_ok, tst_der = openssl_cms(token, tmp, chain=False)
-    chain_ok, tst_chain = openssl_cms(token, tmp, chain=True, gen_time=gen_time, anchors=anchors)
+    chain_ok, _tst_chain = openssl_cms(token, tmp, chain=True, gen_time=gen_time, anchors=anchors)
     imprint_ok = False
     if signature_ok:
         imprint = tsp.TSTInfo.load(tst_der)["message_imprint"]

@@ -229,7 +229,7 @@ def test_summary_matches_raw_xml(rel):
         assert cats.get("신용카드 등", 0) == stated
 
 
-# -- documents of tax years 2021, 2023, 2024 and a future 2026 (FORMAT.md §7) ------------------------
+# -- documents of tax years 2021, 2023, 2024 and a future 2026 (docs/format.md §7) ------------------------
 
 YEAR_FORMS = {  # form_cd -> (label, label_source, summary heading), as the catalog must give them
     2021: {"G109Y": ("신용카드(2021년 귀속)", "supplement", "신용카드 등")},
@@ -339,7 +339,7 @@ def test_totals_per_person_and_year_never_add_years_and_flag_duplicates():
 
 
 def test_a_document_of_another_kind_is_reported():
-    # the 소득·세액공제신고서 (FORMAT.md §7 caution 2): same root, codes of other years, no 간소화 doc info
+    # the 소득·세액공제신고서 (docs/format.md §7 caution 2): same root, codes of other years, no 간소화 doc info
     xml = ('<?xml version="1.0" encoding="utf-8" ?><yesone><doc><att_year>2023</att_year></doc>'
            '<form form_cd="A101Y"><man resid="8501011234567" name="가"><data dat_cd="G0001"><sum>1</sum></data>'
            '</man></form><form form_cd="E101Y"><man resid="8501011234567" name="가"><data dat_cd="G0010">'

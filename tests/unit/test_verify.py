@@ -302,7 +302,7 @@ def flip(data: bytes, offset: int) -> bytes:
 
 def test_one_byte_changed_inside_the_signed_range():
     data = ALL.read_bytes()
-    a, b, c, d = independent(data)["range"]
+    _a, b, c, d = independent(data)["range"]
     for offset in (b // 2, c + d // 2, c + d - 3):
         v = verify_bytes(flip(data, offset), trust=PINS_ONLY)
         # the token is still the NTS's own: trusted issuer, but the file changed after stamping
@@ -355,7 +355,7 @@ def test_unsigned_pdf():
                                   "second_signature", "not_numbers"])
 def test_byte_range_that_does_not_add_up(edit):
     data = ALL.read_bytes()
-    a, b, c, d = independent(data)["range"]
+    _a, b, c, d = independent(data)["range"]
     old = f"[0 {b} {c} {d} ]".encode()
     assert data.count(old) == 1
 

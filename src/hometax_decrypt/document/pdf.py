@@ -1,4 +1,4 @@
-"""Open an NTS document and read its data parts (FORMAT.md §1, §2, §5).
+"""Open an NTS document and read its data parts (docs/format.md §1, §2, §5).
 
 The data lives in the catalog's non-standard ``/CustomFiles`` array (streams named ``/XML`` and
 ``/SAM``) or, in the legacy layout, directly under the catalog keys ``/XML`` / ``/SAM`` with the
@@ -12,6 +12,7 @@ import io
 import re
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import pikepdf
 
@@ -73,7 +74,8 @@ def declared_objects(data: bytes) -> int:
     found = list(_STARTXREF.finditer(data, max(0, len(data) - 4096)))
     if not found:
         return 0  # no xref to read: qpdf reconstructs it, and the second gate counts
-    offset, seen, most = int(found[-1].group(1)), set(), 0
+    offset, most = int(found[-1].group(1)), 0
+    seen: set[int] = set()
     while offset not in seen and 0 <= offset < len(data) and len(seen) < _XREF_SECTIONS:
         seen.add(offset)
         head = data[offset:offset + 64].lstrip(b" \t\r\n\f\x00")
@@ -103,7 +105,7 @@ def declared_objects(data: bytes) -> int:
 
 
 def _check_declared_objects(data: bytes, limits: Limits) -> None:
-    """The first gate on the object count, before qpdf reads the file (FORMAT.md §1: an NTS
+    """The first gate on the object count, before qpdf reads the file (docs/format.md §1: an NTS
     document has a few dozen objects)."""
     if declared_objects(data) > limits.max_objects:
         raise errors.TooLarge("too many objects in the PDF")
@@ -122,7 +124,7 @@ def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
 # Page attributes are never read here; pushing inherited ones down the page tree at open time costs
 # ~1.6 ms of the ~1.8 ms open of a 24-form document (bench/run_all.py) and walks a tree that hostile
 # input controls.
-_OPEN_OPTIONS = dict(inherit_page_attributes=False)
+_OPEN_OPTIONS: dict[str, Any] = dict(inherit_page_attributes=False)
 
 
 def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
@@ -158,7 +160,7 @@ class NtsDocument:
         self.limits = limits
         self.trust = trust  # None: the shipped pins and anchors
         self.deadline = deadline or Deadline(limits.max_seconds)
-        self._verification = None
+        self._verification: Verification | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> "NtsDocument":
@@ -224,13 +226,13 @@ class NtsDocument:
 
     def _inflate(self, stream: pikepdf.Stream) -> bytes:
         try:
-            filters = stream.stream_dict.get("/Filter")
-            if isinstance(filters, pikepdf.Array):
-                filters = list(filters)
-            elif filters is None:
+            found = stream.stream_dict.get("/Filter")
+            if isinstance(found, pikepdf.Array):
+                filters = list(found)
+            elif found is None:
                 filters = []
             else:
-                filters = [filters]
+                filters = [found]
             if any(str(f) not in ("/FlateDecode", "/Fl") for f in filters) or len(filters) > 1:
                 raise errors.Damaged("unsupported stream filter")
             if "/DecodeParms" in stream.stream_dict:

@@ -7,12 +7,12 @@ Both the PDF reader (:mod:`hometax_decrypt.document.pdf`) and the timestamp veri
 from __future__ import annotations
 
 import os
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 from .. import errors
 from .limits import Limits, resolve
 
-Source = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+Source = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
 
 def read_source(source: Source, limits: Limits | None = None) -> bytes:

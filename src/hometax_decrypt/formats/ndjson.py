@@ -39,7 +39,7 @@ def item_lines(record: dict):
 def to_ndjson(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
     if not isinstance(docs, (list, tuple)):
         raise TypeError("pass a list of documents")
-    out = []
+    out: list[bytes] = []
     for doc in docs:
         record = document_to_dict(doc, mask=mask, deadline=deadline)
         out.extend(compact_json(line) + b"\n" for line in item_lines(record))

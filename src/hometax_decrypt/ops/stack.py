@@ -322,10 +322,10 @@ def tls_get(cfg: StackConfig, host: str, port: int, path: str, timeout: float = 
     try:
         context = ssl.create_default_context(cafile=str(cfg.mtls_ca))
         context.load_cert_chain(str(cfg.mtls_cert), str(cfg.mtls_key))
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=APP_TLS_NAME) as s:
-                s.sendall(f"GET {path} HTTP/1.0\r\nHost: {APP_TLS_NAME}\r\n\r\n".encode())
-                head = s.recv(64)
+        with (socket.create_connection((host, port), timeout=timeout) as raw,
+              context.wrap_socket(raw, server_hostname=APP_TLS_NAME) as s):
+            s.sendall(f"GET {path} HTTP/1.0\r\nHost: {APP_TLS_NAME}\r\n\r\n".encode())
+            head = s.recv(64)
         return int(head.split()[1])
     except (OSError, ValueError, IndexError):
         return None
@@ -450,7 +450,7 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024), "MALLOC_TRIM_THRE
 
 
 def _app_env(cfg: StackConfig, i: int) -> dict:
-    env = {k: v for k, v in cfg.env.items()}
+    env = dict(cfg.env)
     env.update({
         "HOMETAX_INSTANCE": str(i),
         "HOMETAX_LISTEN": cfg.listen,
@@ -575,11 +575,10 @@ def start_supervisor(cfg: StackConfig) -> int:
     if not exe.exists():
         raise RuntimeError("supervisord not found in the virtualenv: make install (the 'stack' "
                            "extra)")
-    log = open(cfg.log_dir / "supervisord.out", "ab")
-    proc = subprocess.Popen([str(exe), "-c", str(conf)], cwd=str(REPO), env=env,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, close_fds=True)
-    log.close()
+    with open(cfg.log_dir / "supervisord.out", "ab") as log:  # the child keeps its own copy
+        proc = subprocess.Popen([str(exe), "-c", str(conf)], cwd=str(REPO), env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
     return proc.pid
 
 

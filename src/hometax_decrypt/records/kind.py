@@ -1,8 +1,8 @@
 """What kind of document this is, and what the reader should know before trusting its labels.
 
-The 연말정산 간소화 document (FORMAT.md §4) has ``doc_type`` A/B/D, a 16-digit ``seq`` and forms the
+The 연말정산 간소화 document (docs/format.md §4) has ``doc_type`` A/B/D, a 16-digit ``seq`` and forms the
 catalog knows for its ``att_year``. Another NTS document with the same ``<yesone>`` root exists (the
-소득·세액공제신고서, FORMAT.md §7 caution 2) whose codes A101Y–F101Y mean other things; such a
+소득·세액공제신고서, docs/format.md §7 caution 2) whose codes A101Y–F101Y mean other things; such a
 document, or one whose forms are mostly unknown, is reported as such instead of being labelled as if
 it were the 간소화 kind.
 """

@@ -115,7 +115,7 @@ class Node:
         return (self.tag, self.attrs, self.text, self.children) == (
             other.tag, other.attrs, other.text, other.children)
 
-    __hash__ = None  # mutable, as the dataclass was
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was: unhashable
 
     def __repr__(self) -> str:
         return (f"Node(tag={self.tag!r}, attrs={self.attrs!r}, text={self.text!r}, "
@@ -157,8 +157,8 @@ class Breakdown:
         """Attribute amounts, e.g. ``hi_ntf`` / ``wrkp_ntf`` / ``apln``."""
         out = {}
         for k, v in self.node.attrs.items():
-            if k not in _NOT_AMOUNT and to_int(v) is not None:
-                out[k] = to_int(v)
+            if k not in _NOT_AMOUNT and (n := to_int(v)) is not None:
+                out[k] = n
         return out
 
 
@@ -214,7 +214,7 @@ class Item:
         n = self.sum_node
         if n is None:
             return {}
-        return {k: to_int(v) for k, v in n.attrs.items() if to_int(v) is not None}
+        return {k: i for k, v in n.attrs.items() if (i := to_int(v)) is not None}
 
     @property
     def breakdown(self) -> list[Breakdown]:

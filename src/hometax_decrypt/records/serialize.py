@@ -133,7 +133,7 @@ def _breakdown(n: Node, mask: bool) -> dict:
     attrs, text = n.attrs, n.text
     amount = to_int(text)
     if len(attrs) == 1 and "mm" in attrs:  # the common case: a month and its amount
-        entry = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
+        entry: dict = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
     else:
         dd = attrs.get("dd")
         entry = {"mm": attrs.get("mm"), "dd": dd, "date": to_date(dd), "amount": amount,

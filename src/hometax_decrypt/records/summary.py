@@ -139,6 +139,7 @@ def projection(doc, deadline=None) -> dict:
             deadline.check()
         form_cd = form.form_cd
         counted, key, element = _form_summary(form_cd)
+        contribution: tuple  # ("amount", key, amount) or ("flag", the dependant's entry)
         if counted:
             contribution = ("amount", key, _amount(item, element))
         else:

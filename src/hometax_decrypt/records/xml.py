@@ -163,7 +163,7 @@ class _Walk:
             next full pass of the cyclic collector (a few MiB more per worker after a load of
             large documents, docs/performance.md)."""
             nonlocal node, kids, attrs, root, deadline
-            node = kids = attrs = root = deadline = None
+            node = kids = attrs = root = deadline = None  # type: ignore[assignment]  # none is called after
 
         self.attrs, self.node, self.kids, self.release = attrs, node, kids, release
 

@@ -132,7 +132,7 @@ class FileResult:
         """``ok``, a code of the error table, or ``internal``."""
         if self.ok:
             return "ok"
-        return "internal" if self.internal else self.error.code
+        return "internal" if self.error is None else self.error.code
 
     @property
     def status(self) -> str | None:
@@ -145,7 +145,7 @@ class FileResult:
         """The NTS API's return code for this file (1 when it was read)."""
         if self.ok:
             return NTS_OK
-        return None if self.internal else self.error.nts_code
+        return None if self.error is None else self.error.nts_code
 
     def failed(self, exc: BaseException) -> "FileResult":
         """This file, failed by ``exc`` after all."""
@@ -159,9 +159,15 @@ class FileResult:
         if not self.ok:
             err = errors.SPECS["internal"].to_dict() if self.internal else self.error.to_dict()
             return {"file": self.name, "ok": False, "nts_code": self.nts_code, "error": err}
+        v = self.result.verification  # a batch parses, and parse() always verifies
         return {"file": self.name, "ok": True, "nts_code": NTS_OK,
-                "verification": self.result.verification.to_dict(),
+                "verification": v.to_dict() if v is not None else None,
                 "document": self.record}
+
+    @property
+    def document(self) -> Document | None:
+        """The parsed document of a file that succeeded."""
+        return self.result.document if self.result is not None else None
 
 
 def limits_within(limits: Limits, deadline: Deadline) -> Limits:

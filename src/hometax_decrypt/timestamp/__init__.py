@@ -1,4 +1,4 @@
-"""Verify the NTS RFC 3161 timestamp over the file's bytes (FORMAT.md §3), as DSTSPDFSig does, and
+"""Verify the NTS RFC 3161 timestamp over the file's bytes (docs/format.md §3), as DSTSPDFSig does, and
 catch the forgeries a naive check passes. Split by concern, as pyHanko's validation package is:
 
 - :mod:`.locate` — the signature in the PDF: ``/ByteRange`` and the ``/Contents`` hex in its gap;

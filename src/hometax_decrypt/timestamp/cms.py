@@ -434,8 +434,9 @@ def _generalized_time(der: bytes) -> _dt.datetime:
         t = core.GeneralizedTime.load(der).native
         return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
     fraction = m.group(7) or b""
-    return _dt.datetime(*(int(g) for g in m.groups()[:6]), int(fraction.ljust(6, b"0")) if fraction else 0,
-                        tzinfo=_dt.timezone.utc)
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    return _dt.datetime(year, month, day, hour, minute, second,
+                        int(fraction.ljust(6, b"0")) if fraction else 0, tzinfo=_dt.timezone.utc)
 
 
 def unsupported_imprint_hash() -> Failure:
@@ -497,9 +498,8 @@ def _find_signer_cert(certs, sid):
                 if (cert.serial_number == sid.chosen["serial_number"].native
                         and (cert.issuer.dump() == issuer.dump() or cert.issuer == issuer)):
                     return cert
-            elif sid.name == "subject_key_identifier":
-                if cert.key_identifier == sid.chosen.native:
-                    return cert
+            elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+                return cert
         except (ValueError, TypeError, KeyError):
             continue
     raise fail("signer_certificate_missing")
@@ -566,7 +566,7 @@ def _verify_signature(pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signat
     if algo == "rsassa_pkcs1v15" and isinstance(pub, rsa.RSAPublicKey):
         pub.verify(signature, message, padding.PKCS1v15(), h)
     elif algo == "rsassa_pss" and isinstance(pub, rsa.RSAPublicKey):
-        if sig_alg.mgf != "mgf1" or sig_alg.mgf_hash not in HASHES:
+        if sig_alg.mgf != "mgf1" or sig_alg.mgf_hash not in HASHES or sig_alg.salt_length is None:
             raise fail("pss_unsupported")
         pub.verify(signature, message,
                    padding.PSS(mgf=padding.MGF1(HASHES[sig_alg.mgf_hash][1]()),

@@ -1,4 +1,4 @@
-"""Where the timestamp sits in the PDF (FORMAT.md §3): the signature's ``/ByteRange`` and the
+"""Where the timestamp sits in the PDF (docs/format.md §3): the signature's ``/ByteRange`` and the
 ``/Contents <hex>`` string in its gap, read from the raw bytes without a PDF parser.
 
 The NTS stamps after encryption and a signature's ``/Contents`` string is never encrypted, so the same

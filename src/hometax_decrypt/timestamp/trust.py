@@ -360,13 +360,13 @@ def _leaf_profile(cert: x509.Certificate) -> Problem | None:
     """RFC 3161 §2.3: the TSA certificate has a critical extendedKeyUsage with id-kp-timeStamping
     (its validity at genTime is the other half of a :class:`_Step`)."""
     try:
-        eku = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE)
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
         return "leaf_no_eku"
     if ExtendedKeyUsageOID.TIME_STAMPING not in eku.value or not eku.critical:
         return "leaf_eku"
     try:
-        ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if not (ku.digital_signature or ku.content_commitment):
             return "leaf_key_usage"
     except x509.ExtensionNotFound:
@@ -378,7 +378,7 @@ def _leaf_profile(cert: x509.Certificate) -> Problem | None:
 
 def _ca_profile(ca: x509.Certificate, depth: int) -> Problem | None:
     try:
-        bc = ca.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+        bc = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         return "ca_no_basic_constraints"
     if not bc.ca:
@@ -386,7 +386,7 @@ def _ca_profile(ca: x509.Certificate, depth: int) -> Problem | None:
     if bc.path_length is not None and depth > bc.path_length:
         return "ca_path_length"
     try:
-        ku = ca.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        ku = ca.extensions.get_extension_for_class(x509.KeyUsage).value
         if not ku.key_cert_sign:
             return "ca_key_usage"
     except x509.ExtensionNotFound:

@@ -32,7 +32,7 @@ def query_regex() -> str:
 def refuse_secrets_in_url() -> None:
     """Refuse a password in the URL, and any query parameter the API does not read (a password under
     another spelling, or after a ';' that WSGI does not split on)."""
-    keys = [k.lower() for k in request.args.keys()]
+    keys = [k.lower() for k in request.args]
     if any(k in SECRET_PARAMS for k in keys):
         raise errors.UsageError("passwords are not accepted in the URL; use the password form "
                                 "field or the X-Document-Password header")
