@@ -59,11 +59,16 @@ def measure(folder: Path, fmt: str, jobs: int) -> dict:
     children = _cpu(resource.RUSAGE_CHILDREN) - children0  # workers are reaped at the run's end
     if not report.all_ok:
         raise SystemExit(f"bulk run failed: {dict(report.by_code)}")
-    return {"jobs": jobs, "files": len(report.files), "seconds": round(seconds, 2),
-            "docs_per_s": round(len(report.files) / seconds, 1),
-            "parent_cpu_s": round(parent, 2), "workers_cpu_s": round(children, 2),
-            "cpu_ms_per_doc": round(1000 * (parent + children) / len(report.files), 2),
-            "output_mib": round(out.stat().st_size / 2**20, 1)}
+    return {
+        "jobs": jobs,
+        "files": len(report.files),
+        "seconds": round(seconds, 2),
+        "docs_per_s": round(len(report.files) / seconds, 1),
+        "parent_cpu_s": round(parent, 2),
+        "workers_cpu_s": round(children, 2),
+        "cpu_ms_per_doc": round(1000 * (parent + children) / len(report.files), 2),
+        "output_mib": round(out.stat().st_size / 2**20, 1),
+    }
 
 
 def run(files: int = 1200, fmt: str = "csv") -> dict:
@@ -77,17 +82,25 @@ def run(files: int = 1200, fmt: str = "csv") -> dict:
         many = measure(folder, fmt, all_cores)
         one = measure(folder, fmt, 1)
         two = many if all_cores == 2 else measure(folder, fmt, 2)
-    return {"files": files, "input_mib": round(size / 2**20, 1), "format": fmt,
-            "cores": os.cpu_count(), "all_cores": many, "jobs_1": one, "jobs_2": two,
-            "speedup": round(many["docs_per_s"] / one["docs_per_s"], 2),
-            "jobs2_vs_jobs1": round(two["docs_per_s"] / one["docs_per_s"], 2),
-            "jobs2_vs_jobs1_cpu_bound": _cpu_bound(one, two)}
+    return {
+        "files": files,
+        "input_mib": round(size / 2**20, 1),
+        "format": fmt,
+        "cores": os.cpu_count(),
+        "all_cores": many,
+        "jobs_1": one,
+        "jobs_2": two,
+        "speedup": round(many["docs_per_s"] / one["docs_per_s"], 2),
+        "jobs2_vs_jobs1": round(two["docs_per_s"] / one["docs_per_s"], 2),
+        "jobs2_vs_jobs1_cpu_bound": _cpu_bound(one, two),
+    }
 
 
 def _cpu_bound(one: dict, two: dict) -> float:
     """The ratio the CPU split allows on an otherwise idle machine: a run takes at least its
     busiest process's CPU (the parent's, or one worker's share of the workers'). On a shared,
     loaded machine wall time says more about the neighbours than about the engine; this does not."""
+
     def floor(m: dict) -> float:
         return max(m["parent_cpu_s"], m["workers_cpu_s"] / m["jobs"])
 
@@ -99,12 +112,17 @@ def print_result(r: dict, out=sys.stdout) -> None:
     print(f"\nbatch: {r['files']} files ({r['input_mib']} MiB) -> {r['format']}", file=out)
     for key in ("all_cores", "jobs_1"):
         m = r[key]
-        print(f"  --jobs {m['jobs']:<3} {m['docs_per_s']:>8} docs/s  ({m['seconds']} s, output "
-              f"{m['output_mib']} MiB; CPU: parent {m['parent_cpu_s']} s, workers "
-              f"{m['workers_cpu_s']} s)", file=out)
+        print(
+            f"  --jobs {m['jobs']:<3} {m['docs_per_s']:>8} docs/s  ({m['seconds']} s, output "
+            f"{m['output_mib']} MiB; CPU: parent {m['parent_cpu_s']} s, workers "
+            f"{m['workers_cpu_s']} s)",
+            file=out,
+        )
     print(f"  ratio all cores / --jobs 1: {r['speedup']} on {r['cores']} cores", file=out)
-    print(f"  jobs2_vs_jobs1: {r['jobs2_vs_jobs1']} (the CPU split allows "
-          f"{r['jobs2_vs_jobs1_cpu_bound']})", file=out)
+    print(
+        f"  jobs2_vs_jobs1: {r['jobs2_vs_jobs1']} (the CPU split allows {r['jobs2_vs_jobs1_cpu_bound']})",
+        file=out,
+    )
 
 
 def main(argv=None) -> int:

@@ -51,8 +51,11 @@ def main() -> dict:
         data = path.read_bytes()
         assert ours(data) == with_pypdf(data)
         a, b = rate(ours, data, args.seconds), rate(with_pypdf, data, args.seconds)
-        results[label] = {"ours_docs_per_s": round(a, 1), "pypdf_docs_per_s": round(b, 1),
-                          "ratio": round(a / b, 2)}
+        results[label] = {
+            "ours_docs_per_s": round(a, 1),
+            "pypdf_docs_per_s": round(b, 1),
+            "ratio": round(a / b, 2),
+        }
         print(f"{label:40} {a:12.1f} {b:12.1f} {a / b:8.2f}")
     return results
 

@@ -33,7 +33,6 @@ import io
 import json
 import math
 import os
-import re
 import resource
 import signal
 import socket
@@ -115,10 +114,13 @@ def worker_memory(master_pids: list[int]) -> dict:
     per = [memory(w) for w in workers]
     rss = [p["rss_mib"] for p in per if p["rss_mib"] is not None]
     pss = [p["pss_mib"] for p in per if p["pss_mib"] is not None]
-    return {"workers": len(workers), "masters": [memory(m) for m in master_pids],
-            "rss_mib_mean": round(sum(rss) / len(rss), 1) if rss else None,
-            "rss_mib_max": max(rss) if rss else None,
-            "pss_mib_mean": round(sum(pss) / len(pss), 1) if pss else None}
+    return {
+        "workers": len(workers),
+        "masters": [memory(m) for m in master_pids],
+        "rss_mib_mean": round(sum(rss) / len(rss), 1) if rss else None,
+        "rss_mib_max": max(rss) if rss else None,
+        "pss_mib_mean": round(sum(pss) / len(pss), 1) if pss else None,
+    }
 
 
 def _stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, wait: float = 20) -> None:
@@ -135,13 +137,20 @@ def _stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, wait: float = 20) 
 # == requests ===========================================================================================
 def multipart_body(data: bytes, filename: str = "all.pdf") -> tuple[bytes, str]:
     boundary = "hometaxbench" + uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: application/pdf\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def post(base_url: str, body: bytes, content_type: str, timeout: float = 30,
-         endpoint: str = ENDPOINT) -> tuple[int, bytes]:
+def post(
+    base_url: str, body: bytes, content_type: str, timeout: float = 30, endpoint: str = ENDPOINT
+) -> tuple[int, bytes]:
     """One request with the standard library (certificate not checked: the stack's is self-signed)."""
     scheme, rest = base_url.split("://", 1)
     host, _, port = rest.partition(":")
@@ -163,8 +172,9 @@ def post(base_url: str, body: bytes, content_type: str, timeout: float = 30,
 FLOOR_ERROR = "damaged"  # what the app answers the floor body (not a PDF), before the core
 
 
-def check_answer(base_url: str, body: bytes, content_type: str, expected: bytes | None,
-                 endpoint: str = ENDPOINT) -> None:
+def check_answer(
+    base_url: str, body: bytes, content_type: str, expected: bytes | None, endpoint: str = ENDPOINT
+) -> None:
     status, got = post(base_url, body, content_type, endpoint=endpoint)
     if expected is None:  # the floor body: refused by the app itself, not by nginx
         try:
@@ -172,12 +182,16 @@ def check_answer(base_url: str, body: bytes, content_type: str, expected: bytes 
         except (ValueError, KeyError, TypeError):
             code = None
         if code != FLOOR_ERROR:
-            raise SystemExit(f"{base_url}{endpoint} answered the floor body {status} "
-                             f"{got[:200]!r}, not the app's '{FLOOR_ERROR}' error")
+            raise SystemExit(
+                f"{base_url}{endpoint} answered the floor body {status} "
+                f"{got[:200]!r}, not the app's '{FLOOR_ERROR}' error"
+            )
         return
     if status != 200 or got != expected:
-        raise SystemExit(f"{base_url}{endpoint} ({content_type.split(';')[0]}) answered {status}, "
-                         f"{len(got)} bytes, not the library's {len(expected)}-byte answer")
+        raise SystemExit(
+            f"{base_url}{endpoint} ({content_type.split(';')[0]}) answered {status}, "
+            f"{len(got)} bytes, not the library's {len(expected)}-byte answer"
+        )
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -207,15 +221,28 @@ def parse_hey_csv(text: str) -> dict:
             lat_ok.append(t * 1000)
     lat_ok.sort()
     ok = statuses.get(200, 0)
-    return {"seconds": round(end, 3), "responses": sum(statuses.values()), "ok": ok,
-            "status": statuses, "docs_per_s": round(ok / end, 1) if end else 0.0,
-            "p50_ms": round(percentile(lat_ok, 50), 1), "p90_ms": round(percentile(lat_ok, 90), 1),
-            "p99_ms": round(percentile(lat_ok, 99), 1),
-            "max_ms": round(lat_ok[-1], 1) if lat_ok else float("nan")}
+    return {
+        "seconds": round(end, 3),
+        "responses": sum(statuses.values()),
+        "ok": ok,
+        "status": statuses,
+        "docs_per_s": round(ok / end, 1) if end else 0.0,
+        "p50_ms": round(percentile(lat_ok, 50), 1),
+        "p90_ms": round(percentile(lat_ok, 90), 1),
+        "p99_ms": round(percentile(lat_ok, 99), 1),
+        "max_ms": round(lat_ok[-1], 1) if lat_ok else float("nan"),
+    }
 
 
-def hey(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float,
-        watch: dict[str, int] | None = None, watch_own: dict[str, int] | None = None) -> dict:
+def hey(
+    url: str,
+    body_file: Path,
+    content_type: str,
+    concurrency: int,
+    seconds: float,
+    watch: dict[str, int] | None = None,
+    watch_own: dict[str, int] | None = None,
+) -> dict:
     """Run hey; return its figures plus CPU seconds spent by hey, by each watched process tree
     (``watch``: a master with its live and reaped children) and by each process of ``watch_own``
     alone (supervisord: its children are the app servers, counted in ``watch``)."""
@@ -224,9 +251,29 @@ def hey(url: str, body_file: Path, content_type: str, concurrency: int, seconds:
     before.update({k: cpu_seconds(p, with_children=False) for k, p in watch_own.items()})
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    proc = subprocess.run([HEY, "-z", f"{seconds}s", "-c", str(concurrency), "-m", "POST",
-                           "-T", content_type, "-D", str(body_file), "-t", "30", "-o", "csv", url],
-                          capture_output=True, text=True, timeout=seconds + 60)
+    proc = subprocess.run(
+        [
+            HEY,
+            "-z",
+            f"{seconds}s",
+            "-c",
+            str(concurrency),
+            "-m",
+            "POST",
+            "-T",
+            content_type,
+            "-D",
+            str(body_file),
+            "-t",
+            "30",
+            "-o",
+            "csv",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(f"hey failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -254,8 +301,11 @@ def per_request_cpu(cpu: dict[str, float], requests: int) -> dict:
     ms = {k: round(1000 * v / requests, 3) for k, v in cpu.items()}
     app = sum(v for k, v in cpu.items() if k not in ("hey", "nginx", "supervisord"))
     server = sum(v for k, v in cpu.items() if k != "hey")
-    return {"cpu_ms_per_request": ms, "app_cpu_ms_per_request": round(1000 * app / requests, 3),
-            "server_cpu_ms_per_request": round(1000 * server / requests, 3)}
+    return {
+        "cpu_ms_per_request": ms,
+        "app_cpu_ms_per_request": round(1000 * app / requests, 3),
+        "server_cpu_ms_per_request": round(1000 * server / requests, 3),
+    }
 
 
 # == servers ============================================================================================
@@ -268,9 +318,14 @@ def _env(extra: dict) -> dict:
 @contextmanager
 def real_stack(run_dir: Path, instances: int | None = None, app_server: str | None = None):
     """The stack as ``make up`` starts it, in ``run_dir`` on free ports; stopped on exit."""
-    extra = {"HOMETAX_RUN_DIR": str(run_dir), "HOMETAX_HTTPS_PORT": str(free_port()),
-             "HOMETAX_HTTP_PORT": str(free_port()), "HOMETAX_RATE_LIMIT": "100000",
-             "HOMETAX_RATE_BURST": "100000", "HOMETAX_LISTEN": "127.0.0.1"}
+    extra = {
+        "HOMETAX_RUN_DIR": str(run_dir),
+        "HOMETAX_HTTPS_PORT": str(free_port()),
+        "HOMETAX_HTTP_PORT": str(free_port()),
+        "HOMETAX_RATE_LIMIT": "100000",
+        "HOMETAX_RATE_BURST": "100000",
+        "HOMETAX_LISTEN": "127.0.0.1",
+    }
     if instances is not None:
         extra["HOMETAX_INSTANCES"] = str(instances)
     if app_server is not None:
@@ -309,8 +364,15 @@ def _serving(command: list[str], env: dict, log_path: Path, port: int, stop_sign
     """Start a server process (its output to ``log_path``), wait until it answers on ``port``,
     yield (url, pid), and stop it."""
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=str(REPO),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url, proc)
@@ -323,9 +385,11 @@ def _serving(command: list[str], env: dict, log_path: Path, port: int, stop_sign
 def direct_gunicorn(run_dir: Path, workers: int):
     """A stack instance's gunicorn (same command, config and environment) on a loopback TCP port."""
     port = free_port()
-    cfg = stack.StackConfig.from_env(_env({"HOMETAX_RUN_DIR": str(run_dir),
-                                           "HOMETAX_WORKERS": str(workers),
-                                           "HOMETAX_LISTEN": "127.0.0.1"}))
+    cfg = stack.StackConfig.from_env(
+        _env(
+            {"HOMETAX_RUN_DIR": str(run_dir), "HOMETAX_WORKERS": str(workers), "HOMETAX_LISTEN": "127.0.0.1"}
+        )
+    )
     for d in (cfg.run_dir, cfg.log_dir, cfg.tmp_dir, cfg.metrics_dir):
         d.mkdir(parents=True, exist_ok=True)
     env = stack._app_env(cfg, 1)
@@ -341,11 +405,20 @@ def direct_gunicorn(run_dir: Path, workers: int):
 def flask_dev(run_dir: Path):
     port = free_port()
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = _env({"HOMETAX_LISTEN": "127.0.0.1", "PYTHONPATH": str(REPO / "src"),
-                "TMPDIR": str(run_dir)})
+    env = _env({"HOMETAX_LISTEN": "127.0.0.1", "PYTHONPATH": str(REPO / "src"), "TMPDIR": str(run_dir)})
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "flask", "--app", "hometax_decrypt.web.wsgi:app", "run",
-               "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "hometax_decrypt.web.wsgi:app",
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with _serving(command, env, run_dir / "flask-dev.log", port, signal.SIGINT) as served:
         yield served
 
@@ -366,12 +439,19 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
     data = DOCUMENT.read_bytes()
     expected = h.extract(data)
     from hometax_decrypt import formats, service
+
     # what /api/v1/documents answers (format=json, unmasked), from the library
     expected_documents = service.export(formats.get("json"), [service.parse(data).document])
     default = default_app_server()
     others = [a for a in APP_SERVERS if a != default]
-    results: dict = {"document": "nts-2020/all.pdf", "bytes": len(data), "seconds_per_run": seconds,
-                     "load_generator": "hey (keep-alive)", "app_server": default, "runs": []}
+    results: dict = {
+        "document": "nts-2020/all.pdf",
+        "bytes": len(data),
+        "seconds_per_run": seconds,
+        "load_generator": "hey (keep-alive)",
+        "app_server": default,
+        "runs": [],
+    }
     with tempfile.TemporaryDirectory(prefix="hometax-bench-") as tmp:
         tmp = Path(tmp)
         os.chmod(tmp, 0o755)  # nginx's workers (www-data when run as root) reach the sockets below
@@ -382,12 +462,15 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
         mp_file.write_bytes(mp_body)
         floor_file = tmp / "body.floor"
         floor_file.write_bytes(b"X" * len(data))
-        bodies = {"raw": (raw_file, "application/pdf", data),
-                  "multipart": (mp_file, mp_type, mp_body),
-                  "floor": (floor_file, "application/pdf", None)}
+        bodies = {
+            "raw": (raw_file, "application/pdf", data),
+            "multipart": (mp_file, mp_type, mp_body),
+            "floor": (floor_file, "application/pdf", None),
+        }
 
-        def measure(server: str, base: str, watch: dict, kinds, levels, own=None,
-                    endpoint=ENDPOINT, answer=expected):
+        def measure(
+            server: str, base: str, watch: dict, kinds, levels, own=None, endpoint=ENDPOINT, answer=expected
+        ):
             for kind in kinds:
                 path, ctype, body = bodies[kind]
                 if kind == "floor":
@@ -401,11 +484,16 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
                     results["runs"].append(r)
                     _print_run(r, out)
 
-        print(f"\nHTTP: POST {ENDPOINT} with nts-2020/all.pdf, hey -z {seconds:g}s; cpu ms = CPU "
-              f"milliseconds per request (server = nginx + app servers + supervisord)", file=out)
-        print(f"{'server':15} {'body':10} {'conc':>5} {'docs/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'non-200':>8} {'cpu use':>8} {'server':>7} {'app':>6} {'nginx':>6} {'hey':>6}",
-              file=out)
+        print(
+            f"\nHTTP: POST {ENDPOINT} with nts-2020/all.pdf, hey -z {seconds:g}s; cpu ms = CPU "
+            f"milliseconds per request (server = nginx + app servers + supervisord)",
+            file=out,
+        )
+        print(
+            f"{'server':15} {'body':10} {'conc':>5} {'docs/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'non-200':>8} {'cpu use':>8} {'server':>7} {'app':>6} {'nginx':>6} {'hey':>6}",
+            file=out,
+        )
 
         def on_stack(app_server: str, label: str, kinds, levels, documents: bool):
             with real_stack(tmp / label, app_server=app_server) as (cfg, state):
@@ -416,17 +504,27 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
                 measure(label, cfg.https_url, watch, kinds, levels, own)
                 measure(label, cfg.https_url, watch, ("floor",), (8,), own)
                 if documents:
-                    measure(label, cfg.https_url, watch, ("raw",), (8,), own,
-                            DOCUMENTS_ENDPOINT, expected_documents)
-                results[label] = {"app_server": app_server, "instances": cfg.instances,
-                                  "workers_per_instance": cfg.workers,
-                                  "memory_after_load": worker_memory(masters)}
+                    measure(
+                        label,
+                        cfg.https_url,
+                        watch,
+                        ("raw",),
+                        (8,),
+                        own,
+                        DOCUMENTS_ENDPOINT,
+                        expected_documents,
+                    )
+                results[label] = {
+                    "app_server": app_server,
+                    "instances": cfg.instances,
+                    "workers_per_instance": cfg.workers,
+                    "memory_after_load": worker_memory(masters),
+                }
                 return cfg.instances * cfg.workers
 
         workers_total = on_stack(default, "stack", ("raw", "multipart"), concurrencies, True)
         for other in others:
-            on_stack(other, f"stack-{other}", ("raw",), [c for c in concurrencies if c in (1, 8)],
-                     True)
+            on_stack(other, f"stack-{other}", ("raw",), [c for c in concurrencies if c in (1, 8)], True)
         with direct_gunicorn(tmp / "direct", workers_total) as (url, pid):
             measure("direct", url, {"gunicorn": pid}, ("raw",), concurrencies)
             results["direct"] = {"workers": workers_total, "memory_after_load": worker_memory([pid])}
@@ -435,9 +533,12 @@ def run(seconds: float = 5.0, concurrencies=(1, 4, 8, 16), out=sys.stdout) -> di
             results["flask_dev"] = {"memory_after_load": memory(pid)}
     for label in ["stack"] + [f"stack-{o}" for o in others]:
         mem = results[label]["memory_after_load"]
-        print(f"memory per {label} worker ({results[label]['app_server']}) after load: RSS "
-              f"{mem['rss_mib_mean']} MiB (max {mem['rss_mib_max']}), PSS {mem['pss_mib_mean']} MiB, "
-              f"{mem['workers']} workers", file=out)
+        print(
+            f"memory per {label} worker ({results[label]['app_server']}) after load: RSS "
+            f"{mem['rss_mib_mean']} MiB (max {mem['rss_mib_max']}), PSS {mem['pss_mib_mean']} MiB, "
+            f"{mem['workers']} workers",
+            file=out,
+        )
     return results
 
 
@@ -447,16 +548,24 @@ def _print_run(r: dict, out) -> None:
         bad, r = 0, dict(r, docs_per_s=round(r["responses"] / r["seconds"], 1) if r["seconds"] else 0.0)
     ms = r.get("cpu_ms_per_request", {})
     label = r["server"] + (" /documents" if r.get("endpoint") == DOCUMENTS_ENDPOINT else "")
-    print(f"{label:15} {r['body']:10} {r['concurrency']:5d} {r['docs_per_s']:8.1f} {r['p50_ms']:8.1f} "
-          f"{r['p99_ms']:8.1f} {bad:8d} {r['cpu_utilisation']:8.2f} "
-          f"{r.get('server_cpu_ms_per_request', 0):7.2f} {r.get('app_cpu_ms_per_request', 0):6.2f} "
-          f"{ms.get('nginx', 0):6.2f} {ms.get('hey', 0):6.2f}", file=out, flush=True)
+    print(
+        f"{label:15} {r['body']:10} {r['concurrency']:5d} {r['docs_per_s']:8.1f} {r['p50_ms']:8.1f} "
+        f"{r['p99_ms']:8.1f} {bad:8d} {r['cpu_utilisation']:8.2f} "
+        f"{r.get('server_cpu_ms_per_request', 0):7.2f} {r.get('app_cpu_ms_per_request', 0):6.2f} "
+        f"{ms.get('nginx', 0):6.2f} {ms.get('hey', 0):6.2f}",
+        file=out,
+        flush=True,
+    )
 
 
 def find(results: dict, server: str, body: str, concurrency: int, endpoint: str = ENDPOINT) -> dict:
     for r in results["runs"]:
         if (r["server"], r["body"], r["concurrency"], r.get("endpoint", ENDPOINT)) == (
-                server, body, concurrency, endpoint):
+            server,
+            body,
+            concurrency,
+            endpoint,
+        ):
             return r
     raise KeyError((server, body, concurrency, endpoint))
 

@@ -22,6 +22,7 @@ import pypdf
 
 import hometax_decrypt as h
 from hometax_decrypt import formats, service
+
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "samples"
 BIG = ("nts-2020/all.pdf", SAMPLES / "nts-2020" / "all.pdf")  # 790 KB, 24 forms
 SMALL = ("nts-2020/basic/medical.pdf", SAMPLES / "nts-2020" / "basic" / "medical.pdf")  # 187 KB
@@ -37,7 +38,7 @@ def signed_segments(data: bytes) -> tuple[memoryview, memoryview]:
         raise SystemExit("the benchmark document has no /ByteRange")
     a, b, c, d = (int(x) for x in m.groups())
     view = memoryview(data)
-    return view[a:a + b], view[c:c + d]
+    return view[a : a + b], view[c : c + d]
 
 
 def sha512_floor(data: bytes) -> bytes:
@@ -122,9 +123,13 @@ def rate(fn, data: bytes, seconds: float, rounds: int = 5) -> dict:
     # CPU time per document (this process's user + system time): what the HTTP figures' per-process
     # CPU per request is compared with; unlike wall time it does not count time other processes
     # on a shared machine took from this one.
-    return {"docs_per_s": round(med, 1), "ms_per_doc": round(1000 / med, 3),
-            "cpu_ms_per_doc": round(1000 * statistics.median(cpu), 3),
-            "best_docs_per_s": round(max(rates), 1), "iterations": per_round * rounds}
+    return {
+        "docs_per_s": round(med, 1),
+        "ms_per_doc": round(1000 / med, 3),
+        "cpu_ms_per_doc": round(1000 * statistics.median(cpu), 3),
+        "best_docs_per_s": round(max(rates), 1),
+        "iterations": per_round * rounds,
+    }
 
 
 # Targets of issue 11, as ratios within one run (so that a loaded machine moves both sides):
@@ -146,8 +151,9 @@ def best_interleaved(data: bytes, seconds: float, rounds: int = 20) -> dict[str,
         fn(data)
         t0 = time.thread_time()
         fn(data)
-        per_round[name] = max(1, int(seconds / rounds / len(TARGET_OPERATIONS)
-                                     / max(time.thread_time() - t0, 1e-6)))
+        per_round[name] = max(
+            1, int(seconds / rounds / len(TARGET_OPERATIONS) / max(time.thread_time() - t0, 1e-6))
+        )
     best = {name: float("inf") for name in TARGET_OPERATIONS}
     for _ in range(rounds):
         for name in TARGET_OPERATIONS:
@@ -167,11 +173,16 @@ def verify_targets(ms: dict[str, float]) -> dict:
     ratio = ms["extract+verify"] / (ms["extract"] + floor)
     return {
         "best_ms": {name: round(value, 3) for name, value in ms.items()},
-        "verify_minus_floor_ms": {"value": round(over, 3), "target": f"<= {VERIFY_OVER_FLOOR_MS}",
-                                  "met": over <= VERIFY_OVER_FLOOR_MS},
-        "extract_verify_over_extract_plus_floor": {"value": round(ratio, 3),
-                                                   "target": f"<= {EXTRACT_VERIFY_RATIO}",
-                                                   "met": ratio <= EXTRACT_VERIFY_RATIO},
+        "verify_minus_floor_ms": {
+            "value": round(over, 3),
+            "target": f"<= {VERIFY_OVER_FLOOR_MS}",
+            "met": over <= VERIFY_OVER_FLOOR_MS,
+        },
+        "extract_verify_over_extract_plus_floor": {
+            "value": round(ratio, 3),
+            "target": f"<= {EXTRACT_VERIFY_RATIO}",
+            "met": ratio <= EXTRACT_VERIFY_RATIO,
+        },
     }
 
 
@@ -184,9 +195,14 @@ def records_ratios(ops: dict) -> dict:
     in process: no HTTP) against ``parse``, from the CPU medians of this run."""
     cpu = {name: ops[name]["cpu_ms_per_doc"] for name in ("extract+verify", "parse", "parse+json")}
     ratio = cpu["parse"] / cpu["extract+verify"]
-    return {"parse_vs_extract_verify": {"value": round(ratio, 3), "target": f"<= {PARSE_RATIO}",
-                                        "met": ratio <= PARSE_RATIO},
-            "parse_json_vs_parse": round(cpu["parse+json"] / cpu["parse"], 3)}
+    return {
+        "parse_vs_extract_verify": {
+            "value": round(ratio, 3),
+            "target": f"<= {PARSE_RATIO}",
+            "met": ratio <= PARSE_RATIO,
+        },
+        "parse_json_vs_parse": round(cpu["parse+json"] / cpu["parse"], 3),
+    }
 
 
 def run(seconds: float = 1.0, out=sys.stdout) -> dict:
@@ -209,29 +225,40 @@ def print_table(results: dict, out=sys.stdout) -> None:
     for label, ops in results.items():
         for name, r in ops.items():
             if isinstance(r, dict) and "ms_per_doc" in r:
-                print(f"{label:30} {name:16} {r['docs_per_s']:10.1f} {r['ms_per_doc']:9.3f} "
-                      f"{r.get('cpu_ms_per_doc', float('nan')):9.3f}", file=out)
+                print(
+                    f"{label:30} {name:16} {r['docs_per_s']:10.1f} {r['ms_per_doc']:9.3f} "
+                    f"{r.get('cpu_ms_per_doc', float('nan')):9.3f}",
+                    file=out,
+                )
     print("\nVerification against the hashing floor (ratios in this run)", file=out)
     for label, ops in results.items():
         targets = ops.get("targets", {})
         best = targets.get("best_ms", {})
-        print(f"{label:30} best of interleaved rounds, CPU ms: "
-              + ", ".join(f"{name} {value:.3f}" for name, value in best.items()), file=out)
+        print(
+            f"{label:30} best of interleaved rounds, CPU ms: "
+            + ", ".join(f"{name} {value:.3f}" for name, value in best.items()),
+            file=out,
+        )
         for name, t in targets.items():
             if name == "best_ms":
                 continue
-            print(f"{label:30} {name:38} {t['value']:8.3f}  target {t['target']:7}  "
-                  f"{'met' if t['met'] else 'NOT MET'}", file=out)
+            print(
+                f"{label:30} {name:38} {t['value']:8.3f}  target {t['target']:7}  "
+                f"{'met' if t['met'] else 'NOT MET'}",
+                file=out,
+            )
     print("\nThe records path (CPU medians of the table above)", file=out)
     for label, ops in results.items():
         rec = ops.get("records")
         if not rec:
             continue
         t = rec["parse_vs_extract_verify"]
-        print(f"{label:30} {'parse_vs_extract_verify':38} {t['value']:8.3f}  target {t['target']:7}  "
-              f"{'met' if t['met'] else 'NOT MET'}", file=out)
-        print(f"{label:30} {'parse_json_vs_parse (no HTTP)':38} {rec['parse_json_vs_parse']:8.3f}",
-              file=out)
+        print(
+            f"{label:30} {'parse_vs_extract_verify':38} {t['value']:8.3f}  target {t['target']:7}  "
+            f"{'met' if t['met'] else 'NOT MET'}",
+            file=out,
+        )
+        print(f"{label:30} {'parse_json_vs_parse (no HTTP)':38} {rec['parse_json_vs_parse']:8.3f}", file=out)
 
 
 def main() -> None:

@@ -27,11 +27,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import http_load  # noqa: E402
+
 from hometax_decrypt.ops import stack  # noqa: E402
 
-COMMON = {"HOMETAX_INSTANCES": "2", "HOMETAX_WORKERS": "2", "HOMETAX_RATE_LIMIT": "100000",
-          "HOMETAX_RATE_BURST": "100000", "HOMETAX_LISTEN": "127.0.0.1",
-          "HOMETAX_MAX_REQUESTS": "100000"}
+COMMON = {
+    "HOMETAX_INSTANCES": "2",
+    "HOMETAX_WORKERS": "2",
+    "HOMETAX_RATE_LIMIT": "100000",
+    "HOMETAX_RATE_BURST": "100000",
+    "HOMETAX_LISTEN": "127.0.0.1",
+    "HOMETAX_MAX_REQUESTS": "100000",
+}
 
 
 def two_free_ports() -> int:
@@ -55,8 +61,15 @@ def _up(env: dict) -> stack.StackConfig:
     return cfg
 
 
-def measure(name: str, cfg: stack.StackConfig, app_cfg: stack.StackConfig, body: Path,
-            expected: bytes, seconds: float, concurrency: int) -> dict:
+def measure(
+    name: str,
+    cfg: stack.StackConfig,
+    app_cfg: stack.StackConfig,
+    body: Path,
+    expected: bytes,
+    seconds: float,
+    concurrency: int,
+) -> dict:
     data = body.read_bytes()
     http_load.check_answer(cfg.https_url, data, "application/pdf", expected)
     url = cfg.https_url + http_load.ENDPOINT
@@ -66,13 +79,20 @@ def measure(name: str, cfg: stack.StackConfig, app_cfg: stack.StackConfig, body:
     r = http_load.hey(url, body, "application/pdf", concurrency, seconds, watch)
     n = sum(r["status"].values()) or 1
     app_cpu = sum(v for k, v in r["cpu_s"].items() if k.startswith("app"))
-    out = {"name": name, "docs_per_s": r["docs_per_s"], "p99_ms": r["p99_ms"],
-           "non_200": n - r["status"].get(200, 0), "status": r["status"],
-           "nginx_ms_per_req": round(r["cpu_s"]["nginx"] / n * 1000, 2),
-           "app_ms_per_req": round(app_cpu / n * 1000, 2)}
-    print(f"{name:5} docs/s {out['docs_per_s']:7.1f}  p99 {out['p99_ms']:6.1f} ms  "
-          f"non-200 {out['non_200']} {out['status']}  CPU per request: nginx {out['nginx_ms_per_req']} ms, "
-          f"app servers {out['app_ms_per_req']} ms")
+    out = {
+        "name": name,
+        "docs_per_s": r["docs_per_s"],
+        "p99_ms": r["p99_ms"],
+        "non_200": n - r["status"].get(200, 0),
+        "status": r["status"],
+        "nginx_ms_per_req": round(r["cpu_s"]["nginx"] / n * 1000, 2),
+        "app_ms_per_req": round(app_cpu / n * 1000, 2),
+    }
+    print(
+        f"{name:5} docs/s {out['docs_per_s']:7.1f}  p99 {out['p99_ms']:6.1f} ms  "
+        f"non-200 {out['non_200']} {out['status']}  CPU per request: nginx {out['nginx_ms_per_req']} ms, "
+        f"app servers {out['app_ms_per_req']} ms"
+    )
     return out
 
 
@@ -91,9 +111,14 @@ def main() -> None:
         # hey sends no API key: keys are off on both, as on the loopback stack (the point of
         # comparison); the app host still refuses any client without the project certificate.
         results = []
-        cfg = _up({**COMMON, "HOMETAX_RUN_DIR": str(tmp / "unix"),
-                   "HOMETAX_HTTPS_PORT": str(http_load.free_port()),
-                   "HOMETAX_HTTP_PORT": str(http_load.free_port())})
+        cfg = _up(
+            {
+                **COMMON,
+                "HOMETAX_RUN_DIR": str(tmp / "unix"),
+                "HOMETAX_HTTPS_PORT": str(http_load.free_port()),
+                "HOMETAX_HTTP_PORT": str(http_load.free_port()),
+            }
+        )
         try:
             results.append(measure("unix", cfg, cfg, body, expected, args.seconds, args.concurrency))
         finally:
@@ -103,31 +128,47 @@ def main() -> None:
         certs = [sys.executable, "-m", "hometax_decrypt.ops.certs"]
         subprocess.run(certs + ["ca", str(pki)], check=True, capture_output=True)
         for host in ("web", "app"):
-            subprocess.run(certs + ["host", str(pki), host, "--ip", "127.0.0.1"], check=True,
-                           capture_output=True)
+            subprocess.run(
+                certs + ["host", str(pki), host, "--ip", "127.0.0.1"], check=True, capture_output=True
+            )
         port = two_free_ports()  # the second instance takes port + 1
         mtls = {"HOMETAX_MTLS_CA": str(pki / "ca.crt")}
-        app = _up({**COMMON, **mtls, "HOMETAX_API_KEYS_DISABLED": "1",
-                   "HOMETAX_RUN_DIR": str(tmp / "app"), "HOMETAX_APP_LISTEN": f"127.0.0.1:{port}",
-                   "HOMETAX_MTLS_CERT": str(pki / "app.crt"), "HOMETAX_MTLS_KEY": str(pki / "app.key")})
+        app = _up(
+            {
+                **COMMON,
+                **mtls,
+                "HOMETAX_API_KEYS_DISABLED": "1",
+                "HOMETAX_RUN_DIR": str(tmp / "app"),
+                "HOMETAX_APP_LISTEN": f"127.0.0.1:{port}",
+                "HOMETAX_MTLS_CERT": str(pki / "app.crt"),
+                "HOMETAX_MTLS_KEY": str(pki / "app.key"),
+            }
+        )
         try:
-            web = _up({**COMMON, **mtls, "HOMETAX_RUN_DIR": str(tmp / "web"),
-                       "HOMETAX_HTTPS_PORT": str(http_load.free_port()),
-                       "HOMETAX_HTTP_PORT": str(http_load.free_port()),
-                       "HOMETAX_UPSTREAMS": f"127.0.0.1:{port},127.0.0.1:{port + 1}",
-                       "HOMETAX_MTLS_CERT": str(pki / "web.crt"),
-                       "HOMETAX_MTLS_KEY": str(pki / "web.key")})
+            web = _up(
+                {
+                    **COMMON,
+                    **mtls,
+                    "HOMETAX_RUN_DIR": str(tmp / "web"),
+                    "HOMETAX_HTTPS_PORT": str(http_load.free_port()),
+                    "HOMETAX_HTTP_PORT": str(http_load.free_port()),
+                    "HOMETAX_UPSTREAMS": f"127.0.0.1:{port},127.0.0.1:{port + 1}",
+                    "HOMETAX_MTLS_CERT": str(pki / "web.crt"),
+                    "HOMETAX_MTLS_KEY": str(pki / "web.key"),
+                }
+            )
             try:
-                results.append(measure("mtls", web, app, body, expected, args.seconds,
-                                       args.concurrency))
+                results.append(measure("mtls", web, app, body, expected, args.seconds, args.concurrency))
             finally:
                 stack.down(web, quiet=True)
         finally:
             stack.down(app, quiet=True)
     unix, remote = results
-    print(f"ratio mtls/unix: docs/s {remote['docs_per_s'] / unix['docs_per_s']:.2f}, "
-          f"nginx CPU per request {remote['nginx_ms_per_req'] / unix['nginx_ms_per_req']:.2f}, "
-          f"app CPU per request {remote['app_ms_per_req'] / unix['app_ms_per_req']:.2f}")
+    print(
+        f"ratio mtls/unix: docs/s {remote['docs_per_s'] / unix['docs_per_s']:.2f}, "
+        f"nginx CPU per request {remote['nginx_ms_per_req'] / unix['nginx_ms_per_req']:.2f}, "
+        f"app CPU per request {remote['app_ms_per_req'] / unix['app_ms_per_req']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -45,9 +45,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import http_load  # noqa: E402
-from hometax_decrypt.ops import stack  # noqa: E402
 
 import hometax_decrypt as h  # noqa: E402
+from hometax_decrypt.ops import stack  # noqa: E402
 
 SAMPLES = BENCH.parent / "tests" / "fixtures" / "samples"
 ALL = SAMPLES / "nts-2020" / "all.pdf"
@@ -80,18 +80,31 @@ def request_kinds() -> list[Kind]:
     mp_body, mp_type = http_load.multipart_body(all_pdf)
     # The multipart form also carries the options, as the upload page sends them.
     boundary = mp_type.split("boundary=", 1)[1]
-    fields = "".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-                     for k, v in (("part", "sam"), ("encoding", "euc-kr")))
+    fields = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in (("part", "sam"), ("encoding", "euc-kr"))
+    )
     mp_body = fields.encode() + mp_body
     pdf = {"Content-Type": "application/pdf"}
     return [
         Kind("raw xml", "/api/v1/extract", all_pdf, pdf, h.extract(all_pdf)),
-        Kind("multipart sam euc-kr", "/api/v1/extract", mp_body, {"Content-Type": mp_type},
-             h.extract(all_pdf, part="sam", encoding="euc-kr")),
-        Kind("password", "/api/v1/extract", pw_pdf, {**pdf, "X-Document-Password": SAMPLE_PASSWORD},
-             h.extract(pw_pdf, SAMPLE_PASSWORD)),
-        Kind("small euc-kr", "/api/v1/extract?encoding=euc-kr", small, pdf,
-             h.extract(small, encoding="euc-kr")),
+        Kind(
+            "multipart sam euc-kr",
+            "/api/v1/extract",
+            mp_body,
+            {"Content-Type": mp_type},
+            h.extract(all_pdf, part="sam", encoding="euc-kr"),
+        ),
+        Kind(
+            "password",
+            "/api/v1/extract",
+            pw_pdf,
+            {**pdf, "X-Document-Password": SAMPLE_PASSWORD},
+            h.extract(pw_pdf, SAMPLE_PASSWORD),
+        ),
+        Kind(
+            "small euc-kr", "/api/v1/extract?encoding=euc-kr", small, pdf, h.extract(small, encoding="euc-kr")
+        ),
         Kind("verify", "/api/v1/verify", all_pdf, pdf, h.verify(all_pdf).to_dict()),
     ]
 
@@ -133,8 +146,9 @@ class Soak:
                 resp = conn.getresponse()
                 body = resp.read()
                 good = resp.status == 200 and kind.correct(body)
-                out = Outcome(kind.name, start, time.monotonic(), resp.status, good,
-                              body=b"" if good else body[:160])
+                out = Outcome(
+                    kind.name, start, time.monotonic(), resp.status, good, body=b"" if good else body[:160]
+                )
                 if resp.will_close:
                     conn.close()
                     conn = self._connect()
@@ -173,10 +187,13 @@ def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys
                 if resp.status != 200 or not k.correct(resp.read()):
                     raise SystemExit(f"{k.name}: the stack does not answer correctly ({resp.status})")
                 conn.close()
-            print(f"soak: {duration:g} s, {clients} clients, a worker killed every {kill_every:g} s, "
-                  f"instance 2 killed at {0.4 * duration:.0f} s"
-                  + (f" and restarted at {0.6 * duration:.0f} s" if restart else " (not restarted)"),
-                  file=out, flush=True)
+            print(
+                f"soak: {duration:g} s, {clients} clients, a worker killed every {kill_every:g} s, "
+                f"instance 2 killed at {0.4 * duration:.0f} s"
+                + (f" and restarted at {0.6 * duration:.0f} s" if restart else " (not restarted)"),
+                file=out,
+                flush=True,
+            )
             threads = [threading.Thread(target=soak.client, args=(i,), daemon=True) for i in range(clients)]
             t0 = time.monotonic()
             for t in threads:
@@ -196,15 +213,25 @@ def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys
                             stack.supervisor(cfg).supervisor.stopProcess("app-2", False)
                         except Exception:  # already down (EXITED): nothing to stop
                             pass
-                    kills.append({"t": round(now - t0, 2), "what": "instance 2", "pid": master,
-                                  "at": now, "gone": _wait_gone(group)})
+                    kills.append(
+                        {
+                            "t": round(now - t0, 2),
+                            "what": "instance 2",
+                            "pid": master,
+                            "at": now,
+                            "gone": _wait_gone(group),
+                        }
+                    )
                     instance_killed = True
                 elif restart and instance_killed and not instance_restarted and now - t0 >= 0.6 * duration:
                     pid = stack.wait_app(cfg, 2, not_pid=master, fail_fast=False)
                     access_offset = (cfg.log_dir / "nginx-access.log").stat().st_size
                     instance_restarted = True
-                    print(f"  {now - t0:6.1f} s  instance 2 back, restarted by supervisord (pid {pid})",
-                          file=out, flush=True)
+                    print(
+                        f"  {now - t0:6.1f} s  instance 2 back, restarted by supervisord (pid {pid})",
+                        file=out,
+                        flush=True,
+                    )
                 elif now >= next_kill:
                     live = {i: w for i, w in _live_workers(cfg, state).items() if w}
                     if live:
@@ -212,8 +239,15 @@ def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys
                         victim = rnd.choice(live[inst])
                         try:
                             os.kill(victim, signal.SIGKILL)
-                            kills.append({"t": round(now - t0, 2), "what": f"worker of instance {inst}",
-                                          "pid": victim, "at": now, "gone": _wait_gone([victim])})
+                            kills.append(
+                                {
+                                    "t": round(now - t0, 2),
+                                    "what": f"worker of instance {inst}",
+                                    "pid": victim,
+                                    "at": now,
+                                    "gone": _wait_gone([victim]),
+                                }
+                            )
                         except ProcessLookupError:
                             pass  # recycled (max_requests) just now
                     next_kill = now + kill_every
@@ -232,7 +266,8 @@ def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys
                     fh.seek(access_offset)
                     sock2 = str(cfg.socket(2))
                     served_after_restart = sum(
-                        1 for line in fh if sock2.encode() in line and b'"status":200' in line)
+                        1 for line in fh if sock2.encode() in line and b'"status":200' in line
+                    )
             error_log_tail = stack._tail(cfg.log_dir / "nginx-error.log", 15)
             final_workers = _live_workers(cfg, state)
             final_status = stack.status(cfg) if not (instance_killed and not restart) else None
@@ -244,26 +279,49 @@ def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys
     ok = [o for o in outcomes if o.correct]
     failed = [o for o in outcomes if not o.correct]
     wrong_body = [o for o in failed if o.status == 200]
-    in_flight = [o for o in failed if o.status != 200 and any(o.start <= gone and at <= o.end for at, gone in windows)]
+    in_flight = [
+        o for o in failed if o.status != 200 and any(o.start <= gone and at <= o.end for at, gone in windows)
+    ]
     flight_ids = {id(o) for o in in_flight}
     unexplained = [o for o in failed if o.status != 200 and id(o) not in flight_ids]
     report = {
-        "duration_s": round(elapsed, 1), "clients": clients,
-        "sent": len(outcomes), "succeeded": len(ok), "failed": len(failed),
-        "failed_in_flight_at_a_kill": len(in_flight), "failed_otherwise": len(unexplained),
+        "duration_s": round(elapsed, 1),
+        "clients": clients,
+        "sent": len(outcomes),
+        "succeeded": len(ok),
+        "failed": len(failed),
+        "failed_in_flight_at_a_kill": len(in_flight),
+        "failed_otherwise": len(unexplained),
         "wrong_bodies": len(wrong_body),
         "docs_per_s": round(len(ok) / elapsed, 1),
-        "kills": [{"t": kill["t"], "what": kill["what"], "pid": kill["pid"],
-                   "gone_after_ms": round(1000 * (kill["gone"] - kill["at"]), 1)} for kill in kills],
+        "kills": [
+            {
+                "t": kill["t"],
+                "what": kill["what"],
+                "pid": kill["pid"],
+                "gone_after_ms": round(1000 * (kill["gone"] - kill["at"]), 1),
+            }
+            for kill in kills
+        ],
         "instance_restarted": restart,
         "instance_2_requests_after_restart": served_after_restart,
         "workers_at_end": {str(i): len(w) for i, w in final_workers.items()},
         "status_at_end_ok": final_status == 0 if final_status is not None else None,
-        "failures": [{"kind": o.kind, "status": o.status, "error": o.error,
-                      "body": o.body.decode("utf-8", "replace") if o.status != 200 else "",
-                      "started_s": round(o.start - t0, 2), "ended_s": round(o.end - t0, 2),
-                      "in_flight_at_a_kill": id(o) in flight_ids} for o in failed[:50]],
-        "unexplained_failures_by_second": dict(sorted(Counter(int(o.start - t0) for o in unexplained).items())),
+        "failures": [
+            {
+                "kind": o.kind,
+                "status": o.status,
+                "error": o.error,
+                "body": o.body.decode("utf-8", "replace") if o.status != 200 else "",
+                "started_s": round(o.start - t0, 2),
+                "ended_s": round(o.end - t0, 2),
+                "in_flight_at_a_kill": id(o) in flight_ids,
+            }
+            for o in failed[:50]
+        ],
+        "unexplained_failures_by_second": dict(
+            sorted(Counter(int(o.start - t0) for o in unexplained).items())
+        ),
         "nginx_error_log_tail": error_log_tail.splitlines(),
         "by_kind": {k.name: sum(1 for o in ok if o.kind == k.name) for k in kinds},
     }
@@ -276,12 +334,18 @@ def run(duration: float, clients: int, kill_every: float, restart: bool, out=sys
 
 
 def print_report(r: dict, out=sys.stdout) -> None:
-    print(f"\nsent {r['sent']}, succeeded {r['succeeded']}, failed {r['failed']} "
-          f"({r['failed_in_flight_at_a_kill']} in flight at a kill, {r['failed_otherwise']} otherwise), "
-          f"wrong bodies {r['wrong_bodies']}; {r['docs_per_s']} docs/s over {r['duration_s']} s", file=out)
-    print(f"kills: {len(r['kills'])}; instance 2 restarted: {r['instance_restarted']}, "
-          f"requests it served after the restart: {r['instance_2_requests_after_restart']}; "
-          f"workers at the end per instance: {r['workers_at_end']}", file=out)
+    print(
+        f"\nsent {r['sent']}, succeeded {r['succeeded']}, failed {r['failed']} "
+        f"({r['failed_in_flight_at_a_kill']} in flight at a kill, {r['failed_otherwise']} otherwise), "
+        f"wrong bodies {r['wrong_bodies']}; {r['docs_per_s']} docs/s over {r['duration_s']} s",
+        file=out,
+    )
+    print(
+        f"kills: {len(r['kills'])}; instance 2 restarted: {r['instance_restarted']}, "
+        f"requests it served after the restart: {r['instance_2_requests_after_restart']}; "
+        f"workers at the end per instance: {r['workers_at_end']}",
+        file=out,
+    )
     print("PASSED" if r["passed"] else "FAILED", file=out)
 
 

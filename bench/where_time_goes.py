@@ -22,7 +22,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import http_load  # noqa: E402,F401  (the trust configuration the app servers get)
+import http_load  # noqa: E402  (the trust configuration the app servers get)
 
 import hometax_decrypt as h  # noqa: E402
 
@@ -94,8 +94,12 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=0, help="also print the top functions")
     args = ap.parse_args()
     data = DOCUMENT.read_bytes()
-    report("library: extract_verified(all.pdf)", profile(lambda: h.extract_verified(data), args.n),
-           args.n, args.top)
+    report(
+        "library: extract_verified(all.pdf)",
+        profile(lambda: h.extract_verified(data), args.n),
+        args.n,
+        args.top,
+    )
 
     os.environ.setdefault("HOMETAX_LISTEN", "127.0.0.1")
     from hometax_decrypt.web import create_app
@@ -108,8 +112,9 @@ def main() -> None:
         r = client.post("/api/v1/extract", data=data, headers={"Content-Type": "application/pdf"})
         assert r.status_code == 200
 
-    report("app in process: POST /api/v1/extract (Flask test client)", profile(request, args.n),
-           args.n, args.top)
+    report(
+        "app in process: POST /api/v1/extract (Flask test client)", profile(request, args.n), args.n, args.top
+    )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,14 @@ _s = Settings.from_env()
 bind = [_s.effective_bind]
 if not bind[0].startswith("unix:"):
     # Between hosts: TLS, and only a client with a certificate from the project CA (nginx) gets in.
-    _problem = _s.tcp_problem() if _s.app_listen else (
-        "a TCP bind is for an app host, with TLS and client certificates, never plain TCP: set "
-        "HOMETAX_APP_LISTEN and HOMETAX_MTLS_* (docs/deployment.md)")
+    _problem = (
+        _s.tcp_problem()
+        if _s.app_listen
+        else (
+            "a TCP bind is for an app host, with TLS and client certificates, never plain TCP: set "
+            "HOMETAX_APP_LISTEN and HOMETAX_MTLS_* (docs/deployment.md)"
+        )
+    )
     if _problem:
         raise SystemExit(_problem)
     certfile, keyfile, ca_certs = _s.mtls_cert, _s.mtls_key, _s.mtls_ca
@@ -40,6 +45,8 @@ if not bind[0].startswith("unix:"):
 
     def ssl_context(conf, default_ssl_context_factory):
         return _context
+
+
 workers = _s.effective_workers
 worker_class = "sync"  # nginx buffers whole requests and responses: slow clients never hold a worker
 timeout = _s.timeout  # a stuck worker is killed and replaced

@@ -84,8 +84,13 @@ def parse_structure(sheet) -> tuple[list[dict], int]:
     for r in range(header + 1, sheet.nrows):
         row = [text(sheet.cell_value(r, c)) if c < ncols else "" for c in range(11)]
         tag_col = next((c for c in range(4) if row[c].startswith("<")), None)
-        meta = {"label": norm_label(row[5]), "type": row[6], "length": row[7], "example": row[8],
-                "remark": row[9].strip()}
+        meta = {
+            "label": norm_label(row[5]),
+            "type": row[6],
+            "length": row[7],
+            "example": row[8],
+            "remark": row[9].strip(),
+        }
         if tag_col is not None:
             cell = row[tag_col]
             if cell.startswith("</"):
@@ -112,7 +117,7 @@ def _rel(path: str) -> str:
     """Paths relative to <form> (form sheets) or to <yesone> (the common structure sheet)."""
     for root in ("form/", "yesone/"):
         if path.startswith(root):
-            return path[len(root):]
+            return path[len(root) :]
     return path
 
 
@@ -141,8 +146,11 @@ def build(workbook: Path) -> dict:
         v = text(revisions.cell_value(r, 1))
         if re.fullmatch(r"\d+(\.\d+)?", v):
             version = v
-    cover = " ".join(text(c) for r in range(book.sheet_by_name("표지").nrows)
-                     for c in book.sheet_by_name("표지").row_values(r))
+    cover = " ".join(
+        text(c)
+        for r in range(book.sheet_by_name("표지").nrows)
+        for c in book.sheet_by_name("표지").row_values(r)
+    )
     m = re.search(r"\((\d{4})\.\s*\d+\.?\)", cover)
     published = m.group(1) if m else None
 
@@ -165,8 +173,11 @@ def build(workbook: Path) -> dict:
                     continue
                 base, period = code[:4], code[4]
                 f = forms.setdefault(base, {"category": category, "periods": {}, "items": {}})
-                f["periods"][period] = {"form_cd": code, "content": norm_label(content),
-                                        "detail": code == row[3]}
+                f["periods"][period] = {
+                    "form_cd": code,
+                    "content": norm_label(content),
+                    "detail": code == row[3],
+                }
                 if base not in current_bases:
                     current_bases.append(base)
             for code, year in parse_versions(row[8]):
@@ -218,8 +229,9 @@ def build(workbook: Path) -> dict:
                 for k, v in found.items():
                     into.setdefault(k, v)
         for period in m.group(2).split(","):
-            f["periods"].setdefault(period, {"form_cd": base + period, "content": None,
-                                             "detail": period != "Y"})
+            f["periods"].setdefault(
+                period, {"form_cd": base + period, "content": None, "detail": period != "Y"}
+            )
     # the current form of each family is valid for the workbook's tax year
     for base in forms:
         if published:
@@ -231,15 +243,20 @@ def build(workbook: Path) -> dict:
 
     return {
         "generated_by": "scripts/build_catalog.py",
-        "source": {"file": workbook.name, "version": version, "published": published,
-                   "sha256": hashlib.sha256(data).hexdigest()},
+        "source": {
+            "file": workbook.name,
+            "version": version,
+            "published": published,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
         "doc": doc,
         "forms": dict(sorted(forms.items())),
         "items": dict(sorted(items.items())),
         "codes": {k: codes[k] for k in sorted(codes)},
-        "versions": {fam: [{"form": code, "years": sorted(years)}
-                           for code, years in sorted(v.items())]
-                     for fam, v in sorted(versions.items())},
+        "versions": {
+            fam: [{"form": code, "years": sorted(years)} for code, years in sorted(v.items())]
+            for fam, v in sorted(versions.items())
+        },
     }
 
 

@@ -368,12 +368,12 @@
     if (bytes.byteLength > PASSWORD_LIST_MAX_BYTES) return { error: "비밀번호 목록 파일이 너무 큽니다." };
     let decoded = null;
     for (const enc of ["utf-8", "euc-kr"]) {  // WHATWG euc-kr is Windows' CP949
-      try { decoded = new TextDecoder(enc, { fatal: true }).decode(bytes); break; } catch (e) { decoded = null; }
+      try { decoded = new TextDecoder(enc, { fatal: true }).decode(bytes); break; } catch { decoded = null; }
     }
     if (decoded === null) return { error: "비밀번호 목록 파일이 UTF-8이나 CP949 글자가 아닙니다." };
     if (decoded.charCodeAt(0) === 0xfeff) decoded = decoded.slice(1);
     let rows;
-    try { rows = parseCsv(decoded); } catch (e) { return { error: "비밀번호 목록 파일이 올바른 CSV가 아닙니다." }; }
+    try { rows = parseCsv(decoded); } catch { return { error: "비밀번호 목록 파일이 올바른 CSV가 아닙니다." }; }
     const map = new Map();
     for (const [index, r] of rows.entries()) {
       const n = index + 1;

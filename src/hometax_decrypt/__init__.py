@@ -11,16 +11,25 @@ decoders (process-wide) and quiet pikepdf's "password not needed" warning.
 
 from __future__ import annotations
 
-from .errors import (BY_CODE, Damaged, HometaxError, NotNtsDocument, PasswordRequired, Timeout,
-                     TooLarge, UsageError, WrongPassword)
+from . import _compat
+from ._version import __version__
 from .document.limits import Limits
-from .document.setup import configure_process
 from .document.pdf import Extraction, NtsDocument, extract, extract_verified, open_document
+from .document.setup import configure_process
+from .errors import (
+    BY_CODE,
+    Damaged,
+    HometaxError,
+    NotNtsDocument,
+    PasswordRequired,
+    Timeout,
+    TooLarge,
+    UsageError,
+    WrongPassword,
+)
+from .records import Document, parse_document
 from .timestamp import TrustStore, Verification
 from .timestamp import verify as _verify
-from .records import Document, parse_document
-from ._version import __version__
-from . import _compat
 
 _compat.install()  # 0.1's module names (hometax_decrypt.document.pdf, .yesone, …) still import, with a warning
 
@@ -36,7 +45,26 @@ def parse(source, password=None, limits: Limits | None = None, trust: TrustStore
 
 
 __all__ = [
-    "open_document", "extract", "extract_verified", "verify", "parse", "Extraction", "NtsDocument",
-    "Limits", "TrustStore", "configure_process", "Verification", "Document", "HometaxError", "PasswordRequired", "WrongPassword", "NotNtsDocument", "Damaged",
-    "TooLarge", "Timeout", "UsageError", "BY_CODE", "__version__",
+    "open_document",
+    "extract",
+    "extract_verified",
+    "verify",
+    "parse",
+    "Extraction",
+    "NtsDocument",
+    "Limits",
+    "TrustStore",
+    "configure_process",
+    "Verification",
+    "Document",
+    "HometaxError",
+    "PasswordRequired",
+    "WrongPassword",
+    "NotNtsDocument",
+    "Damaged",
+    "TooLarge",
+    "Timeout",
+    "UsageError",
+    "BY_CODE",
+    "__version__",
 ]

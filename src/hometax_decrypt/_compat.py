@@ -30,7 +30,7 @@ def new_name(old: str) -> str | None:
     """The module's name now, for a name of 0.1 (``hometax_decrypt.yesone.model`` included)."""
     for prefix, target in MOVED.items():
         if old == prefix or old.startswith(prefix + "."):
-            return target + old[len(prefix):]
+            return target + old[len(prefix) :]
     return None
 
 
@@ -50,8 +50,9 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder):
         moved = new_name(fullname)
         if moved is None:
             return None
-        warnings.warn(f"{fullname} is deprecated; import {moved} (removed in 0.3)", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{fullname} is deprecated; import {moved} (removed in 0.3)", DeprecationWarning, stacklevel=2
+        )
         return importlib.util.spec_from_loader(fullname, _Alias(moved))
 
 

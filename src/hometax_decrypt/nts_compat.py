@@ -30,8 +30,7 @@ def _set(code: int) -> None:
 
 def _run(source, password, name, ansi) -> bytes | None:
     try:
-        data = extract(source, password=password or None, part=name,
-                       encoding="euc-kr" if ansi else "utf-8")
+        data = extract(source, password=password or None, part=name, encoding="euc-kr" if ansi else "utf-8")
     except errors.UsageError:
         _set(-2)
         return None

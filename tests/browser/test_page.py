@@ -30,16 +30,22 @@ from playwright.sync_api import sync_playwright
 import hometax_decrypt
 from hometax_decrypt import formats
 from hometax_decrypt.records.catalog import catalog
-
-from tests.support.paths import SAMPLES, SAMPLE_PASSWORD
+from tests.support.paths import SAMPLE_PASSWORD, SAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 COMMON_PASSWORD = "0000"  # wrong for the encrypted sample, ignored by the plain ones
 
 # (path, the name the page shows, the password that opens it)
@@ -50,18 +56,29 @@ FILES = [
     (SAMPLES / "nts-2020" / "basic" / "medical.pdf", "medical.pdf", None),
     (SAMPLES / "nts-2020" / "detail" / "pension-savings.pdf", "pension-savings.pdf", None),
 ]
-BADGE_LABELS = {"authentic": "진본 확인", "untrusted_issuer": "발급기관 미확인", "tampered": "위변조 의심",
-                "unsigned": "위변조 의심"}
+BADGE_LABELS = {
+    "authentic": "진본 확인",
+    "untrusted_issuer": "발급기관 미확인",
+    "tampered": "위변조 의심",
+    "unsigned": "위변조 의심",
+}
 CSP_DIRECTIVES = {
-    "default-src": "'self'", "script-src": "'self'", "style-src": "'self'",
-    "img-src": "'self' data: blob:", "connect-src": "'self'", "object-src": "'none'",
-    "base-uri": "'none'", "frame-ancestors": "'none'", "form-action": "'self'",
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data: blob:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
 }
 RESID_13 = re.compile(r"^\d{13}$")
 START = time.time()
 
 
 # -- what the page must show, computed from the samples -------------------------------------------
+
 
 def expected_for(path: Path, password: str | None) -> dict:
     data = path.read_bytes()
@@ -109,6 +126,7 @@ def expected() -> dict[str, dict]:
 
 # -- the browser -----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
@@ -130,8 +148,7 @@ class Recorder:
 
 
 def new_page(browser, **context_args):
-    ctx = browser.new_context(ignore_https_errors=True, accept_downloads=True, locale="ko-KR",
-                              **context_args)
+    ctx = browser.new_context(ignore_https_errors=True, accept_downloads=True, locale="ko-KR", **context_args)
     page = ctx.new_page()
     return ctx, page, Recorder(page)
 
@@ -139,7 +156,10 @@ def new_page(browser, **context_args):
 def wait_settled(page, count: int) -> None:
     page.wait_for_function(
         "n => document.querySelectorAll('#results-body tr[data-state=done],"
-        " #results-body tr[data-state=error]').length === n", arg=count, timeout=60_000)
+        " #results-body tr[data-state=error]').length === n",
+        arg=count,
+        timeout=60_000,
+    )
 
 
 def row(page, shown: str):
@@ -158,10 +178,13 @@ def shots(tmp_path_factory) -> Path:
 
 def shoot(shots: Path, page, name: str, top: str | None = None, **kwargs) -> None:
     """A screenshot, scrolled to an exact position so that reruns give the same image."""
-    page.evaluate("""sel => {
+    page.evaluate(
+        """sel => {
         if (document.activeElement) document.activeElement.blur();
         const el = sel && document.querySelector(sel);
-        window.scrollTo(0, el ? el.getBoundingClientRect().top + window.scrollY - 16 : 0); }""", top)
+        window.scrollTo(0, el ? el.getBoundingClientRect().top + window.scrollY - 16 : 0); }""",
+        top,
+    )
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(shots / name), animations="disabled", caret="hide", **kwargs)
     assert (shots / name).stat().st_size > 1000
@@ -181,11 +204,16 @@ def session(browser, stack, shots):  # stack: the session's real nginx + app ser
     page.fill("#password", COMMON_PASSWORD)
     page.set_input_files("#file-input", [str(p) for p, _, _ in FILES])
     wait_settled(page, len(FILES))
-    first_pass = {shown: {"state": row(page, shown).get_attribute("data-state"),
-                          "errors": row(page, shown).locator(".error-message").all_inner_texts()}
-                  for _, shown, _ in FILES}
+    first_pass = {
+        shown: {
+            "state": row(page, shown).get_attribute("data-state"),
+            "errors": row(page, shown).locator(".error-message").all_inner_texts(),
+        }
+        for _, shown, _ in FILES
+    }
     error_codes = page.locator("#results-body .error-message").evaluate_all(
-        "els => els.map(e => e.dataset.code)")
+        "els => els.map(e => e.dataset.code)"
+    )
     shoot(shots, page, "screenshot-wrong-password.png", "#results-section")
 
     fix = row(page, "all-password-1234567.pdf")
@@ -195,15 +223,30 @@ def session(browser, stack, shots):  # stack: the session's real nginx + app ser
     wait_settled(page, len(FILES))
     focus_after_retry = page.evaluate(
         "() => [document.activeElement.closest('tr[data-file]')?.dataset.file,"
-        " document.activeElement.textContent]")
-    shoot(shots, page, "screenshot-upload.png", None, full_page=True,  # for the README
-          clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
-    yield {"page": page, "ctx": ctx, "rec": rec, "response": response, "first_pass": first_pass,
-           "error_codes": error_codes, "focus_after_retry": focus_after_retry}
+        " document.activeElement.textContent]"
+    )
+    shoot(
+        shots,
+        page,
+        "screenshot-upload.png",
+        None,
+        full_page=True,  # for the README
+        clip={"x": 0, "y": 0, "width": 1280, "height": 1500},
+    )
+    yield {
+        "page": page,
+        "ctx": ctx,
+        "rec": rec,
+        "response": response,
+        "first_pass": first_pass,
+        "error_codes": error_codes,
+        "focus_after_retry": focus_after_retry,
+    }
     ctx.close()
 
 
 # -- tests -----------------------------------------------------------------------------------------
+
 
 def test_wrong_password_shows_its_error_next_to_that_file_only(session):
     first = session["first_pass"]
@@ -262,7 +305,9 @@ def test_totals_per_year_and_category_are_the_servers_and_never_add_years(sessio
     assert shown == want
     assert page.locator("#totals-warning").is_hidden()  # every file here is authentic
     # per employee and year: the duplicates are said, in Korean
-    years = set(page.locator("#employee-totals details.employee").evaluate_all("ds => ds.map(d => d.dataset.year)"))
+    years = set(
+        page.locator("#employee-totals details.employee").evaluate_all("ds => ds.map(d => d.dataset.year)")
+    )
     assert years == {"2020", "2022"}
     dup = page.locator("#employee-totals li.duplicate").all_text_contents()
     assert dup and all("한 번만 더했습니다" in t for t in dup)
@@ -322,8 +367,7 @@ def test_xlsx_csv_json_downloads_hold_the_items(session, expected, tmp_path):
     assert "7501011234567" not in json.dumps(payload, ensure_ascii=False)
 
     # one button per format of the server's registry, NDJSON included
-    ids = page.locator(".toolbar button[id^=download-]").evaluate_all(
-        "bs => bs.map(b => b.id)")
+    ids = page.locator(".toolbar button[id^=download-]").evaluate_all("bs => bs.map(b => b.id)")
     assert ids == [f"download-{n}" for n in formats.NAMES]
     with page.expect_download() as d:
         page.click("#download-ndjson")
@@ -337,13 +381,18 @@ def test_xlsx_csv_json_downloads_hold_the_items(session, expected, tmp_path):
 # 45 files: more than the stack's HOMETAX_BATCH_MAX_FILES (30, tests/stack.py) and, with 36 full-year
 # documents of ~0.8 MB, more bytes (~30 MB) than one request may carry (25 MiB): one /batch request
 # with everything, as the page used to send, fails with too_large.
-MANY_SOURCES = [(SAMPLES / "nts-2020" / "all.pdf", 18), (SAMPLES / "nts-2022" / "all.pdf", 18),
-                (SAMPLES / "nts-2020" / "basic" / "medical.pdf", 5),
-                (SAMPLES / "nts-2020" / "detail" / "pension-savings.pdf", 4)]
+MANY_SOURCES = [
+    (SAMPLES / "nts-2020" / "all.pdf", 18),
+    (SAMPLES / "nts-2022" / "all.pdf", 18),
+    (SAMPLES / "nts-2020" / "basic" / "medical.pdf", 5),
+    (SAMPLES / "nts-2020" / "detail" / "pension-savings.pdf", 4),
+]
 
 
 def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
-    from hometax_decrypt.formats import rows as rows_format, xlsx as xlsx_format
+    from hometax_decrypt.formats import rows as rows_format
+    from hometax_decrypt.formats import xlsx as xlsx_format
+
     folder = tmp_path / "employees"
     folder.mkdir()
     names, items = [], 0
@@ -374,7 +423,9 @@ def test_download_everything_past_the_batch_limits(browser, stack, tmp_path):
         assert all(r[resid_col] is None or "******" in str(r[resid_col]) for r in rows[2:])
         # one row per person and tax year (issue 10: was one per person and document)
         sources = [hometax_decrypt.parse(src.read_bytes()) for src, _ in MANY_SOURCES]
-        assert len(list(wb["합계"].iter_rows(values_only=True))) - 2 == len(xlsx_format.summary_rows(sources)[1])
+        assert len(list(wb["합계"].iter_rows(values_only=True))) - 2 == len(
+            xlsx_format.summary_rows(sources)[1]
+        )
         assert "문서 45개" in page.locator("#download-status").inner_text()
 
         with page.expect_download(timeout=30_000) as d:
@@ -407,8 +458,10 @@ def test_screenshots_go_to_pytests_temp_dir(session, shots, tmp_path_factory):
         return
     assert shots.is_relative_to(tmp_path_factory.getbasetemp())
     assert (shots / "screenshot-upload.png").is_file()
-    assert not any(p.name.startswith("hometax-screenshots-") and p.stat().st_mtime >= START
-                   for p in Path(tempfile.gettempdir()).iterdir())
+    assert not any(
+        p.name.startswith("hometax-screenshots-") and p.stat().st_mtime >= START
+        for p in Path(tempfile.gettempdir()).iterdir()
+    )
 
 
 def test_decrypted_pdf_of_the_encrypted_file(session):
@@ -430,7 +483,8 @@ def test_decrypted_pdf_of_the_encrypted_file(session):
     with pikepdf.open(io.BytesIO(data)) as pdf:  # no password needed any more
         assert not pdf.is_encrypted
     assert hometax_decrypt.extract(data) == hometax_decrypt.extract(
-        (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes(), SAMPLE_PASSWORD)
+        (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes(), SAMPLE_PASSWORD
+    )
     # what the notice said: the copy is judged 위변조 의심, and the verdict names it
     v = hometax_decrypt.verify(data)
     assert v.status in ("tampered", "unsigned") and "암호를 푼 PDF" in v.summary_ko
@@ -496,11 +550,14 @@ def test_keyboard_reaches_the_file_input_and_drop_and_folder_work(browser, stack
 
         # a file dropped on the drop zone
         medical = SAMPLES / "nts-2020" / "basic" / "medical.pdf"
-        dt = page.evaluate_handle("""([b64, name]) => {
+        dt = page.evaluate_handle(
+            """([b64, name]) => {
             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
             const dt = new DataTransfer();
             dt.items.add(new File([bytes], name, {type: "application/pdf"}));
-            return dt; }""", [base64.b64encode(medical.read_bytes()).decode(), medical.name])
+            return dt; }""",
+            [base64.b64encode(medical.read_bytes()).decode(), medical.name],
+        )
         page.dispatch_event("#dropzone", "drop", {"dataTransfer": dt})
         wait_settled(page, 2)
         assert row(page, "medical.pdf").get_attribute("data-state") == "done"
@@ -522,27 +579,29 @@ def test_readable_at_200_percent_zoom(browser, stack, shots):
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
         # each file's row is stacked into labelled lines instead of columns off the screen
-        assert page.locator("#results-body td.person-name").evaluate(
-            "td => getComputedStyle(td).display") == "block"
+        assert (
+            page.locator("#results-body td.person-name").evaluate("td => getComputedStyle(td).display")
+            == "block"
+        )
         page.click("#results-body button.toggle")
         shoot(shots, page, "screenshot-zoom200.png", "#results-section")
     finally:
         ctx.close()
 
 
-
-
 def test_three_badges_and_plain_korean_errors(browser, stack, shots):
     """Authentic, re-stamped by a look-alike authority, changed after stamping; and the per-file
     errors: not an NTS document, damaged, too large. Each shows in its own row only."""
-    from tests.support import builder
-    from tests.support import tsa
+    from tests.support import builder, tsa
+
     good = (SAMPLES / "nts-2020" / "basic" / "medical.pdf").read_bytes()
     original = (SAMPLES / "nts-2020" / "basic" / "donation.pdf").read_bytes()
     tampered = original[:1000] + bytes([original[1000] ^ 1]) + original[1001:]
     forged = tsa.stamp(original, tsa.forger())
     assert (hometax_decrypt.verify(tampered).status, hometax_decrypt.verify(forged).status) == (
-        "tampered", "untrusted_issuer")
+        "tampered",
+        "untrusted_issuer",
+    )
     pdf = "application/pdf"
     uploads = [
         {"name": "good.pdf", "mimeType": pdf, "buffer": good},
@@ -565,12 +624,18 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
             return dt; }""")
         page.dispatch_event("#dropzone", "drop", {"dataTransfer": huge})
         wait_settled(page, len(uploads) + 1)
-        badges = {name: (row(page, name).locator(".badge").inner_text(),
-                         row(page, name).locator(".badge").get_attribute("data-status"))
-                  for name in ("good.pdf", "forged.pdf", "tampered.pdf")}
-        assert badges == {"good.pdf": ("진본 확인", "authentic"),
-                          "forged.pdf": ("발급기관 미확인", "untrusted_issuer"),
-                          "tampered.pdf": ("위변조 의심", "tampered")}
+        badges = {
+            name: (
+                row(page, name).locator(".badge").inner_text(),
+                row(page, name).locator(".badge").get_attribute("data-status"),
+            )
+            for name in ("good.pdf", "forged.pdf", "tampered.pdf")
+        }
+        assert badges == {
+            "good.pdf": ("진본 확인", "authentic"),
+            "forged.pdf": ("발급기관 미확인", "untrusted_issuer"),
+            "tampered.pdf": ("위변조 의심", "tampered"),
+        }
         # each verdict in the server's plain Korean with the next step (issue 21; the page keeps no
         # sentence of its own); the technical reason only under 자료 보기
         for name, blob in (("good.pdf", good), ("forged.pdf", forged), ("tampered.pdf", tampered)):
@@ -584,12 +649,20 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
             facts = dict(zip(detail.locator("dt").all_inner_texts(), detail.locator("dd").all_inner_texts()))
             assert (facts["판단 사유"], facts["판단 코드"]) == (v.reason_ko, v.reason_code)
             row(page, name).get_by_role("button", name=f"{name} 자료 보기").click()
-        assert row(page, "tampered.pdf").locator(".verdict-summary").inner_text().startswith("원본이 아닙니다")
-        assert "홈택스에서 원본 PDF를 다시" in row(page, "tampered.pdf").locator(".verdict-advice").inner_text()
+        assert (
+            row(page, "tampered.pdf").locator(".verdict-summary").inner_text().startswith("원본이 아닙니다")
+        )
+        assert (
+            "홈택스에서 원본 PDF를 다시" in row(page, "tampered.pdf").locator(".verdict-advice").inner_text()
+        )
         assert page.locator("#counts").inner_text() == "진본 확인 1개 · 발급기관 미확인 1개 · 위변조 의심 1개"
-        errors = {name: (row(page, name).locator(".error-message").inner_text(),
-                         row(page, name).locator(".error-message").get_attribute("data-code"))
-                  for name in ("plain.pdf", "broken.pdf", "huge.pdf")}
+        errors = {
+            name: (
+                row(page, name).locator(".error-message").inner_text(),
+                row(page, name).locator(".error-message").get_attribute("data-code"),
+            )
+            for name in ("plain.pdf", "broken.pdf", "huge.pdf")
+        }
         assert errors == {
             "plain.pdf": ("연말정산간소화 표준 전자문서가 아닙니다.", "not_nts_document"),
             "broken.pdf": ("PDF 문서가 아니거나 손상된 문서입니다.", "damaged"),
@@ -607,20 +680,28 @@ def test_new_years_flags_kind_and_korean_reason(browser, stack):
     """Issue 10: documents of 2023 and 2024 stay apart in the totals; T101M shows as a per-person
     flag; a document that is not of the 간소화 kind says so; the reason is the server's Korean."""
     from tests.support import builder
+
     other = builder.build_nts_pdf(
         b'<?xml version="1.0" encoding="utf-8" ?><yesone><doc><att_year>2023</att_year></doc>'
         b'<form form_cd="A101Y"><man resid="8501011234567" name="Other"><data dat_cd="G0001"><sum>1</sum>'
-        b'</data></man></form></yesone>', None)
-    uploads = [{"name": "y2023.pdf", "mimeType": "application/pdf", "buffer": builder.year_pdf(2023)},
-               {"name": "y2024.pdf", "mimeType": "application/pdf", "buffer": builder.year_pdf(2024)},
-               {"name": "other.pdf", "mimeType": "application/pdf", "buffer": other}]
+        b"</data></man></form></yesone>",
+        None,
+    )
+    uploads = [
+        {"name": "y2023.pdf", "mimeType": "application/pdf", "buffer": builder.year_pdf(2023)},
+        {"name": "y2024.pdf", "mimeType": "application/pdf", "buffer": builder.year_pdf(2024)},
+        {"name": "other.pdf", "mimeType": "application/pdf", "buffer": other},
+    ]
     ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
     try:
         page.goto(stack.base_url + "/")
         page.set_input_files("#file-input", uploads)
         wait_settled(page, len(uploads))
         wait_totals(page)
-        assert row(page, "other.pdf").locator(".kind-note").inner_text() == "주의: 간소화 자료로 확인되지 않은 문서"
+        assert (
+            row(page, "other.pdf").locator(".kind-note").inner_text()
+            == "주의: 간소화 자료로 확인되지 않은 문서"
+        )
         assert row(page, "y2024.pdf").locator(".kind-note").count() == 0
         # the detail: the server's Korean reason, no English; the T101M flags of the employee
         row(page, "y2024.pdf").get_by_role("button", name="y2024.pdf 자료 보기").click()
@@ -631,12 +712,17 @@ def test_new_years_flags_kind_and_korean_reason(browser, stack):
         flags = detail.locator("table.flags tbody tr")
         assert flags.count() == 2
         assert flags.nth(0).locator("td").all_inner_texts() == [
-            builder.EMPLOYEE[1], builder.PARENT[1], f"{builder.PARENT[0][:6]}-{builder.PARENT[0][6]}******",
-            "1", "소득기준 초과"]
+            builder.EMPLOYEE[1],
+            builder.PARENT[1],
+            f"{builder.PARENT[0][:6]}-{builder.PARENT[0][6]}******",
+            "1",
+            "소득기준 초과",
+        ]
         assert flags.nth(1).get_attribute("data-over-income") == "N"
         row(page, "other.pdf").get_by_role("button", name="other.pdf 자료 보기").click()
         warnings = page.locator("tr.detail:not([hidden]) ul.doc-warnings li").evaluate_all(
-            "ls => ls.map(l => l.dataset.code)")
+            "ls => ls.map(l => l.dataset.code)"
+        )
         assert "not_simplified" in warnings and "outdated_forms" in warnings
         # totals: one block per employee and year, never added across years; the flag is not an amount
         mine = page.locator("#employee-totals details.employee").all()
@@ -644,17 +730,22 @@ def test_new_years_flags_kind_and_korean_reason(browser, stack):
         assert {d.get_attribute("data-year") for d in mine} == {"2023", "2024"}
         flag_rows = [li for d in mine for li in d.locator("li.dependant-flag").all()]
         assert [li.get_attribute("data-year") for li in flag_rows] == ["2024", "2024"]
-        medical = {r.get_attribute("data-year"): number(r.locator("td.amount").text_content())
-                   for r in page.locator("#category-totals tbody tr[data-category=medical]").all()}
+        medical = {
+            r.get_attribute("data-year"): number(r.locator("td.amount").text_content())
+            for r in page.locator("#category-totals tbody tr[data-category=medical]").all()
+        }
         xml = {y: etree.fromstring(builder.year_xml(y)) for y in (2023, 2024)}
-        assert medical == {str(y): sum(int(s.text) for s in x.iterfind("form[@form_cd='B101Y']/man/data/sum"))
-                           for y, x in xml.items()}
+        assert medical == {
+            str(y): sum(int(s.text) for s in x.iterfind("form[@form_cd='B101Y']/man/data/sum"))
+            for y, x in xml.items()
+        }
         assert rec.errors == []
     finally:
         ctx.close()
 
 
 # -- issue 21: the page for the HR office ------------------------------------------------------------
+
 
 def test_totals_per_employee_with_dependants_and_stated_amounts(session, shots):
     """Per employee (the document's owner) and year, the employee's column first and each dependant's
@@ -664,6 +755,7 @@ def test_totals_per_employee_with_dependants_and_stated_amounts(session, shots):
     sums after the employees and closed."""
     from hometax_decrypt.records import summary
     from hometax_decrypt.records.model import mask_resid
+
     page = session["page"]
     wait_totals(page)
     notice = " ".join(page.locator("#stated-amounts").inner_text().split())
@@ -673,14 +765,19 @@ def test_totals_per_employee_with_dependants_and_stated_amounts(session, shots):
         return Boolean(e.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING) && !c.open; }""")
     blocks = page.locator("#employee-totals details.employee")
     assert [(b.get_attribute("data-employee"), b.get_attribute("data-year")) for b in blocks.all()] == [
-        ("750101-1******|고길동", "2020"), ("750101-1******|고길동", "2022")]
+        ("750101-1******|고길동", "2020"),
+        ("750101-1******|고길동", "2022"),
+    ]
     for block, source in zip(blocks.all(), ("nts-2020/all.pdf", "nts-2022/all.pdf")):
         people = summary.summarize(hometax_decrypt.parse((SAMPLES / source).read_bytes()))
         heads = block.locator("thead th.person")
-        assert heads.evaluate_all("hs => hs.map(h => h.dataset.role)") == ["employee"] + ["dependant"] * (len(people) - 1)
+        assert heads.evaluate_all("hs => hs.map(h => h.dataset.role)") == ["employee"] + ["dependant"] * (
+            len(people) - 1
+        )
         assert heads.first.text_content() == "고길동본인"
         assert sorted(heads.locator("span:not(.role)").all_text_contents()[1:]) == sorted(
-            p["name"] for p in people if p["name"] != "고길동")
+            p["name"] for p in people if p["name"] != "고길동"
+        )
         categories = block.locator("tbody tr").evaluate_all("rs => rs.map(r => r.dataset.category)")
         assert categories.index("medical_insurance_claims") == categories.index("medical") + 1
         claims = block.locator("tbody tr[data-category=medical_insurance_claims]")
@@ -714,11 +811,13 @@ def test_only_problem_files_and_the_same_document_twice(browser, stack, shots):
     insurance = (SAMPLES / "nts-2020" / "basic" / "insurance.pdf").read_bytes()  # its own 발급번호
     tampered = insurance[:1000] + bytes([insurance[1000] ^ 1]) + insurance[1001:]
     pdf = "application/pdf"
-    uploads = [{"name": "kim.pdf", "mimeType": pdf, "buffer": medical},
-               {"name": "donation.pdf", "mimeType": pdf, "buffer": donation},
-               {"name": "kim-again.pdf", "mimeType": pdf, "buffer": medical},
-               {"name": "tampered.pdf", "mimeType": pdf, "buffer": tampered},
-               {"name": "broken.pdf", "mimeType": pdf, "buffer": b"%PDF-1.4 not really"}]
+    uploads = [
+        {"name": "kim.pdf", "mimeType": pdf, "buffer": medical},
+        {"name": "donation.pdf", "mimeType": pdf, "buffer": donation},
+        {"name": "kim-again.pdf", "mimeType": pdf, "buffer": medical},
+        {"name": "tampered.pdf", "mimeType": pdf, "buffer": tampered},
+        {"name": "broken.pdf", "mimeType": pdf, "buffer": b"%PDF-1.4 not really"},
+    ]
     ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
     try:
         page.goto(stack.base_url + "/")
@@ -732,8 +831,13 @@ def test_only_problem_files_and_the_same_document_twice(browser, stack, shots):
         dup = page.locator("#employee-totals li.duplicate").all_text_contents()
         assert dup and all("한 번만 더했습니다" in t for t in dup)
 
-        visible = lambda: sorted(page.locator("#results-body tr[data-file]:visible").evaluate_all(  # noqa: E731
-            "rs => rs.map(r => r.dataset.file)"))
+        def visible():
+            return sorted(
+                page.locator("#results-body tr[data-file]:visible").evaluate_all(
+                    "rs => rs.map(r => r.dataset.file)"
+                )
+            )
+
         assert len(visible()) == 5
         page.check("#only-problems")
         assert visible() == ["broken.pdf", "kim-again.pdf", "kim.pdf", "tampered.pdf"]
@@ -756,11 +860,19 @@ def test_password_list_file_opens_each_file_with_its_own_password(browser, stack
     other_pw = "다른암호12"
     pdf = "application/pdf"
     uploads = [
-        {"name": "a.pdf", "mimeType": pdf, "buffer": (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes()},
+        {
+            "name": "a.pdf",
+            "mimeType": pdf,
+            "buffer": (SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes(),
+        },
         {"name": "b.pdf", "mimeType": pdf, "buffer": builder_pdf(other_pw)},
-        {"name": "c.pdf", "mimeType": pdf, "buffer": (SAMPLES / "nts-2020" / "basic" / "medical.pdf").read_bytes()},
+        {
+            "name": "c.pdf",
+            "mimeType": pdf,
+            "buffer": (SAMPLES / "nts-2020" / "basic" / "medical.pdf").read_bytes(),
+        },
     ]
-    listing = f"file,password\r\na.pdf,{SAMPLE_PASSWORD}\r\n\"b.pdf\",{other_pw}\r\n".encode("cp949")
+    listing = f'file,password\r\na.pdf,{SAMPLE_PASSWORD}\r\n"b.pdf",{other_pw}\r\n'.encode("cp949")
     ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
     # what each request's form carried (Chromium does not report multipart bodies with files)
     page.add_init_script("""(() => {
@@ -776,17 +888,24 @@ def test_password_list_file_opens_each_file_with_its_own_password(browser, stack
     try:
         page.goto(stack.base_url + "/")
         # a broken list first: the line is named, its content is not
-        page.set_input_files("#password-file", {"name": "pw.csv", "mimeType": "text/csv",
-                                                "buffer": b"a.pdf,secret-one\nb.pdf,x,y\n"})
+        page.set_input_files(
+            "#password-file",
+            {"name": "pw.csv", "mimeType": "text/csv", "buffer": b"a.pdf,secret-one\nb.pdf,x,y\n"},
+        )
         status = page.locator("#password-file-status")
-        page.wait_for_function("() => document.getElementById('password-file-status').dataset.state === 'error'")
+        page.wait_for_function(
+            "() => document.getElementById('password-file-status').dataset.state === 'error'"
+        )
         assert "2번째 줄" in status.inner_text() and "secret-one" not in status.inner_text()
 
         page.fill("#password", COMMON_PASSWORD)
         page.set_input_files("#file-input", uploads)
         wait_settled(page, 3)
         assert [row(page, n).get_attribute("data-state") for n in ("a.pdf", "b.pdf", "c.pdf")] == [
-            "error", "error", "done"]
+            "error",
+            "error",
+            "done",
+        ]
         page.set_input_files("#password-file", {"name": "pw.csv", "mimeType": "text/csv", "buffer": listing})
         page.wait_for_selector('#results-body tr[data-file="b.pdf"][data-state=done]', timeout=60_000)
         page.wait_for_selector('#results-body tr[data-file="a.pdf"][data-state=done]', timeout=60_000)
@@ -799,8 +918,11 @@ def test_password_list_file_opens_each_file_with_its_own_password(browser, stack
             fields = dict(s["fields"])
             if s["url"].endswith("/api/v1/documents"):
                 passwords.setdefault(fields["file"].removeprefix("file:"), []).append(fields.get("password"))
-        assert passwords == {"a.pdf": [COMMON_PASSWORD, SAMPLE_PASSWORD], "b.pdf": [COMMON_PASSWORD, other_pw],
-                             "c.pdf": [COMMON_PASSWORD]}
+        assert passwords == {
+            "a.pdf": [COMMON_PASSWORD, SAMPLE_PASSWORD],
+            "b.pdf": [COMMON_PASSWORD, other_pw],
+            "c.pdf": [COMMON_PASSWORD],
+        }
         # the list itself goes nowhere: no field of any request holds it, no URL a password
         assert not any("file,password" in str(v) or "pw.csv" in str(v) for s in sent for _, v in s["fields"])
         assert not any(SAMPLE_PASSWORD in u or other_pw in u for u in rec.requests)
@@ -811,6 +933,7 @@ def test_password_list_file_opens_each_file_with_its_own_password(browser, stack
 
 def builder_pdf(password: str) -> bytes:
     from tests.support import builder
+
     return builder.build_nts_pdf(encryption="aes-256", user_password=password)
 
 
@@ -819,14 +942,19 @@ def test_the_servers_owner_decides_the_employee(browser, stack):
     answer is rewritten on its way to name the child, and the page follows it — in the row, under
     자료 보기 (with the rule), and in the per-employee totals."""
     from tests.support import builder
+
     child_masked = f"{builder.CHILD[0][:6]}-{builder.CHILD[0][6]}******"
 
     def with_owner(route):
         response = route.fetch()
         body = response.json()
         for doc in body["documents"]:
-            doc["owner"] = {"resid": child_masked, "name": builder.CHILD[1], "rule": "test",
-                            "rule_ko": "시험용: 서버가 정한 근로자입니다."}
+            doc["owner"] = {
+                "resid": child_masked,
+                "name": builder.CHILD[1],
+                "rule": "test",
+                "rule_ko": "시험용: 서버가 정한 근로자입니다.",
+            }
             for p in doc["people"]:
                 p["is_owner"] = p["name"] == builder.CHILD[1]
         route.fulfill(response=response, json=body)
@@ -835,21 +963,30 @@ def test_the_servers_owner_decides_the_employee(browser, stack):
     try:
         page.route("**/api/v1/documents", with_owner)
         page.goto(stack.base_url + "/")
-        page.set_input_files("#file-input", [{"name": "y2024.pdf", "mimeType": "application/pdf",
-                                              "buffer": builder.year_pdf(2024)}])
+        page.set_input_files(
+            "#file-input",
+            [{"name": "y2024.pdf", "mimeType": "application/pdf", "buffer": builder.year_pdf(2024)}],
+        )
         wait_settled(page, 1)
         wait_totals(page)
         r = row(page, "y2024.pdf")
         assert (r.locator("td.person-name").inner_text(), r.locator("td.resid").inner_text()) == (
-            builder.CHILD[1], child_masked)
+            builder.CHILD[1],
+            child_masked,
+        )
         r.get_by_role("button", name="y2024.pdf 자료 보기").click()
         detail = page.locator("tr.detail:not([hidden])")
         facts = dict(zip(detail.locator("dt").all_inner_texts(), detail.locator("dd").all_inner_texts()))
         assert facts["근로자 판단 근거"] == "시험용: 서버가 정한 근로자입니다."
         block = page.locator("#employee-totals details.employee")
-        assert block.count() == 1 and block.get_attribute("data-employee") == f"{child_masked}|{builder.CHILD[1]}"
+        assert (
+            block.count() == 1
+            and block.get_attribute("data-employee") == f"{child_masked}|{builder.CHILD[1]}"
+        )
         assert block.locator("thead th.person").evaluate_all("hs => hs.map(h => h.dataset.role)") == [
-            "employee", "dependant"]
+            "employee",
+            "dependant",
+        ]
         assert rec.errors == []
     finally:
         ctx.close()
@@ -860,14 +997,20 @@ def test_a_failed_totals_request_is_said_in_korean(browser, stack):
     throw a ReferenceError on ERRORS_KO here)."""
     ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
     try:
-        page.route("**/api/v1/export", lambda route: route.fulfill(status=500, body="oops",
-                                                                     content_type="text/plain"))
+        page.route(
+            "**/api/v1/export",
+            lambda route: route.fulfill(status=500, body="oops", content_type="text/plain"),
+        )
         page.goto(stack.base_url + "/")
         page.set_input_files("#file-input", [str(SAMPLES / "nts-2020" / "basic" / "medical.pdf")])
         wait_settled(page, 1)
         page.wait_for_selector("#totals-section[data-state=error]", state="attached", timeout=60_000)
-        internal = page.evaluate("async () => (await (await fetch('/api/v1/messages')).json()).messages.internal")
-        assert internal and page.locator("#totals-status").inner_text() == f"합계를 받지 못했습니다: {internal}"
+        internal = page.evaluate(
+            "async () => (await (await fetch('/api/v1/messages')).json()).messages.internal"
+        )
+        assert (
+            internal and page.locator("#totals-status").inner_text() == f"합계를 받지 못했습니다: {internal}"
+        )
         assert rec.errors == []
     finally:
         ctx.close()

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.support.paths import SAMPLES, SAMPLE_PASSWORD
 from tests.browser.test_page import expected_for
+from tests.support.paths import SAMPLE_PASSWORD, SAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -36,24 +36,42 @@ PROBE = "test-probe"  # the sandbox realm of the test's own listeners
 
 # Nothing in the background talks to the network or changes the browser under the test.
 PREFS = {
-    "app.update.enabled": False, "app.update.auto": False, "app.update.checkInstallTime": False,
-    "app.normandy.enabled": False, "app.shield.optoutstudies.enabled": False,
-    "datareporting.healthreport.uploadEnabled": False, "datareporting.policy.dataSubmissionEnabled": False,
+    "app.update.enabled": False,
+    "app.update.auto": False,
+    "app.update.checkInstallTime": False,
+    "app.normandy.enabled": False,
+    "app.shield.optoutstudies.enabled": False,
+    "datareporting.healthreport.uploadEnabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
     "datareporting.policy.firstRunURL": "",
-    "toolkit.telemetry.enabled": False, "toolkit.telemetry.unified": False,
-    "toolkit.telemetry.archive.enabled": False, "toolkit.telemetry.server": "",
-    "network.captive-portal-service.enabled": False, "network.connectivity-service.enabled": False,
-    "network.proxy.type": 0, "network.dns.disablePrefetch": True, "network.prefetch-next": False,
-    "browser.safebrowsing.malware.enabled": False, "browser.safebrowsing.phishing.enabled": False,
-    "browser.safebrowsing.downloads.enabled": False, "browser.safebrowsing.downloads.remote.enabled": False,
-    "browser.safebrowsing.blockedURIs.enabled": False, "browser.safebrowsing.update.enabled": False,
-    "extensions.update.enabled": False, "extensions.getAddons.cache.enabled": False,
-    "extensions.blocklist.enabled": False, "services.settings.server": "http://127.0.0.1:1/",
+    "toolkit.telemetry.enabled": False,
+    "toolkit.telemetry.unified": False,
+    "toolkit.telemetry.archive.enabled": False,
+    "toolkit.telemetry.server": "",
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "network.proxy.type": 0,
+    "network.dns.disablePrefetch": True,
+    "network.prefetch-next": False,
+    "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False,
+    "browser.safebrowsing.downloads.enabled": False,
+    "browser.safebrowsing.downloads.remote.enabled": False,
+    "browser.safebrowsing.blockedURIs.enabled": False,
+    "browser.safebrowsing.update.enabled": False,
+    "extensions.update.enabled": False,
+    "extensions.getAddons.cache.enabled": False,
+    "extensions.blocklist.enabled": False,
+    "services.settings.server": "http://127.0.0.1:1/",
     "messaging-system.rsexperimentloader.enabled": False,
-    "browser.shell.checkDefaultBrowser": False, "browser.startup.page": 0,
-    "browser.startup.homepage_override.mstone": "ignore", "startup.homepage_welcome_url": "",
-    "browser.aboutwelcome.enabled": False, "browser.newtabpage.enabled": False,
-    "toolkit.startup.max_resumed_crashes": -1, "intl.accept_languages": "ko-KR, ko",
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.startup.page": 0,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "startup.homepage_welcome_url": "",
+    "browser.aboutwelcome.enabled": False,
+    "browser.newtabpage.enabled": False,
+    "toolkit.startup.max_resumed_crashes": -1,
+    "intl.accept_languages": "ko-KR, ko",
 }
 
 
@@ -116,18 +134,39 @@ class Tab:
         keys = [{"type": t, "value": c} for c in text for t in ("keyDown", "keyUp")]
         if enter:
             keys += [{"type": "keyDown", "value": "\ue007"}, {"type": "keyUp", "value": "\ue007"}]
-        self.bidi.send("input.performActions", context=self.context, actions=[
-            {"type": "pointer", "id": "mouse", "actions": [
-                {"type": "pointerMove", "x": 0, "y": 0,
-                 "origin": {"type": "element", "element": self.element(selector)}},
-                {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]},
-        ])
-        self.bidi.send("input.performActions", context=self.context,
-                       actions=[{"type": "key", "id": "keyboard", "actions": keys}])
+        self.bidi.send(
+            "input.performActions",
+            context=self.context,
+            actions=[
+                {
+                    "type": "pointer",
+                    "id": "mouse",
+                    "actions": [
+                        {
+                            "type": "pointerMove",
+                            "x": 0,
+                            "y": 0,
+                            "origin": {"type": "element", "element": self.element(selector)},
+                        },
+                        {"type": "pointerDown", "button": 0},
+                        {"type": "pointerUp", "button": 0},
+                    ],
+                },
+            ],
+        )
+        self.bidi.send(
+            "input.performActions",
+            context=self.context,
+            actions=[{"type": "key", "id": "keyboard", "actions": keys}],
+        )
 
     def set_files(self, selector: str, paths: list[Path]) -> None:
-        self.bidi.send("input.setFiles", context=self.context, element=self.element(selector),
-                       files=[str(p.resolve()) for p in paths])
+        self.bidi.send(
+            "input.setFiles",
+            context=self.context,
+            element=self.element(selector),
+            files=[str(p.resolve()) for p in paths],
+        )
 
     def wait_for(self, expression: str, timeout: float = 60):
         deadline = time.monotonic() + timeout
@@ -147,7 +186,8 @@ def firefox():
     profile = workdir / "profile"
     profile.mkdir()
     (profile / "user.js").write_text(
-        "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in PREFS.items()))
+        "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in PREFS.items())
+    )
     log = workdir / "firefox.log"
     env = {**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1", "MOZ_HEADLESS": "1"}
     proc = bidi = None
@@ -155,28 +195,51 @@ def firefox():
         with open(log, "wb") as out:
             # port 0: Firefox picks a free port and prints the websocket address on stderr
             proc = subprocess.Popen(
-                [FIREFOX, "--headless", "--no-remote", "--profile", str(profile),
-                 "--remote-debugging-port", "0", "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
-                start_new_session=True)  # its own process group: all of it is killed below
+                [
+                    FIREFOX,
+                    "--headless",
+                    "--no-remote",
+                    "--profile",
+                    str(profile),
+                    "--remote-debugging-port",
+                    "0",
+                    "about:blank",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=env,
+                start_new_session=True,
+            )  # its own process group: all of it is killed below
         deadline = time.monotonic() + 60
-        while not (m := re.search(r"WebDriver BiDi listening on (ws://\S+)", log.read_text("utf-8", "replace"))):
+        while not (
+            m := re.search(r"WebDriver BiDi listening on (ws://\S+)", log.read_text("utf-8", "replace"))
+        ):
             assert proc.poll() is None, f"firefox-esr exited ({proc.returncode}):\n{log.read_text()}"
             assert time.monotonic() < deadline, f"firefox-esr did not start:\n{log.read_text()}"
             time.sleep(0.1)
         bidi = BiDi(m.group(1) + "/session")
-        caps = bidi.send("session.new", capabilities={"alwaysMatch": {
-            "acceptInsecureCerts": True,  # the stack's self-signed certificate
-            "unhandledPromptBehavior": {"default": "dismiss"}}})["capabilities"]
+        caps = bidi.send(
+            "session.new",
+            capabilities={
+                "alwaysMatch": {
+                    "acceptInsecureCerts": True,  # the stack's self-signed certificate
+                    "unhandledPromptBehavior": {"default": "dismiss"},
+                }
+            },
+        )["capabilities"]
         bidi.send("session.subscribe", events=["log.entryAdded"])  # console errors, uncaught exceptions
         # CSP violations as the page's own DOM events, recorded from a realm the page cannot see
-        bidi.send("script.addPreloadScript", sandbox=PROBE, functionDeclaration="""() => {
+        bidi.send(
+            "script.addPreloadScript",
+            sandbox=PROBE,
+            functionDeclaration="""() => {
             window.cspViolations = [];
             document.addEventListener("securitypolicyviolation",
-                e => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`)); }""")
+                e => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`)); }""",
+        )
         context = bidi.send("browsingContext.getTree")["contexts"][0]["context"]
-        bidi.send("browsingContext.setViewport", context=context,
-                  viewport={"width": 1280, "height": 900})
+        bidi.send("browsingContext.setViewport", context=context, viewport={"width": 1280, "height": 900})
         yield Tab(bidi, context), caps
     finally:
         if bidi is not None:
@@ -201,6 +264,7 @@ def firefox():
 @pytest.fixture(scope="module")
 def other_password_pdf(tmp_path_factory) -> Path:
     from tests.support import builder
+
     path = tmp_path_factory.mktemp("firefox-files") / "other-password.pdf"
     path.write_bytes(builder.build_nts_pdf(encryption="aes-256", user_password=OTHER_PASSWORD))
     return path
@@ -215,8 +279,10 @@ ROWS_JS = """Array.from(document.querySelectorAll('#results-body tr[data-file]')
 
 
 def settled(n: int) -> str:
-    return ("document.querySelectorAll('#results-body tr[data-state=done],"
-            f" #results-body tr[data-state=error]').length === {n}")
+    return (
+        "document.querySelectorAll('#results-body tr[data-state=done],"
+        f" #results-body tr[data-state=error]').length === {n}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -225,8 +291,11 @@ def page(firefox, stack, other_password_pdf):
     tab, caps = firefox
     tab.goto(stack.base_url + "/")
     tab.type_into("#password", SAMPLE_PASSWORD)
-    files = [SAMPLES / "nts-2020" / "all.pdf", SAMPLES / "nts-2020" / "all-password-1234567.pdf",
-             other_password_pdf]
+    files = [
+        SAMPLES / "nts-2020" / "all.pdf",
+        SAMPLES / "nts-2020" / "all-password-1234567.pdf",
+        other_password_pdf,
+    ]
     tab.set_files("#file-input", files)
     tab.wait_for(settled(len(files)))
     return {"tab": tab, "caps": caps, "rows": {r["file"]: r for r in tab.js(ROWS_JS)}}
@@ -237,13 +306,24 @@ def test_firefox_shows_people_badges_and_the_wrong_password_in_its_row(page):
     assert page["caps"]["browserName"] == "firefox"
     assert set(rows) == {"all.pdf", "all-password-1234567.pdf", "other-password.pdf"}
     assert tab.js("document.querySelector('#password').value") == SAMPLE_PASSWORD  # typed keys arrived
-    for shown, path, pw in (("all.pdf", "all.pdf", None),
-                            ("all-password-1234567.pdf", "all-password-1234567.pdf", SAMPLE_PASSWORD)):
+    for shown, path, pw in (
+        ("all.pdf", "all.pdf", None),
+        ("all-password-1234567.pdf", "all-password-1234567.pdf", SAMPLE_PASSWORD),
+    ):
         exp = expected_for(SAMPLES / "nts-2020" / path, pw)
-        assert rows[shown] == {"file": shown, "state": "done", "name": exp["name"],
-                               "resid": exp["resid_masked"], "badge": exp["badge"], "errors": []}
+        assert rows[shown] == {
+            "file": shown,
+            "state": "done",
+            "name": exp["name"],
+            "resid": exp["resid_masked"],
+            "badge": exp["badge"],
+            "errors": [],
+        }
         assert (rows[shown]["name"], rows[shown]["resid"], rows[shown]["badge"]) == (
-            "고길동", "750101-1******", "진본 확인")
+            "고길동",
+            "750101-1******",
+            "진본 확인",
+        )
     other = rows["other-password.pdf"]
     assert other["state"] == "error"
     assert other["errors"] == [[WRONG_PASSWORD_KO, "wrong_password"]]
@@ -275,6 +355,9 @@ def test_firefox_retries_one_file_with_its_own_korean_password(page):
     text = tab.js("document.body.innerText")
     assert WRONG_PASSWORD_KO not in text and "8001011234567" not in text
     # no console error, uncaught exception or CSP violation in the whole session
-    assert [e["params"] for e in tab.bidi.events
-            if e["method"] == "log.entryAdded" and e["params"].get("level") == "error"] == []
+    assert [
+        e["params"]
+        for e in tab.bidi.events
+        if e["method"] == "log.entryAdded" and e["params"].get("level") == "error"
+    ] == []
     assert tab.js("window.cspViolations", sandbox=PROBE) == []

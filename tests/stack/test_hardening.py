@@ -39,17 +39,21 @@ def _connect(stack) -> ssl.SSLSocket:
 def _slowloris(stack, n: int) -> ssl.SSLSocket:
     sock = _connect(stack)
     # A request line and some headers, never the blank line that ends them.
-    sock.sendall(b"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 + f"X-Forwarded-For: 192.0.2.{n % 250 + 1}\r\n".encode())
+    sock.sendall(
+        b"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + f"X-Forwarded-For: 192.0.2.{n % 250 + 1}\r\n".encode()
+    )
     return sock
 
 
 def _slow_upload(stack, n: int, data: bytes) -> ssl.SSLSocket:
     sock = _connect(stack)
-    sock.sendall(b"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 b"Content-Type: application/pdf\r\n"
-                 + f"Content-Length: {len(data)}\r\nX-Forwarded-For: 198.18.0.{n + 1}\r\n\r\n".encode()
-                 + data[:1000])
+    sock.sendall(
+        b"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/pdf\r\n"
+        + f"Content-Length: {len(data)}\r\nX-Forwarded-For: 198.18.0.{n + 1}\r\n\r\n".encode()
+        + data[:1000]
+    )
     return sock
 
 
@@ -106,12 +110,16 @@ def test_slow_clients_hold_no_app_worker(stack):
             for i, sock in enumerate(lorises):
                 sock.sendall(f"X-Trickle-{rnd}: {i}\r\n".encode())
             for i, sock in enumerate(uploads):
-                sock.sendall(data[sent[i]:sent[i] + 500])
+                sock.sendall(data[sent[i] : sent[i] + 500])
                 sent[i] += 500
             # More normal requests than there are app workers, each while every slow client waits.
             for _ in range(workers):
-                r = session.post(stack.url("/api/v1/extract"), data=data,
-                                 headers={"Content-Type": "application/pdf"}, timeout=NORMAL_TIMEOUT)
+                r = session.post(
+                    stack.url("/api/v1/extract"),
+                    data=data,
+                    headers={"Content-Type": "application/pdf"},
+                    timeout=NORMAL_TIMEOUT,
+                )
                 assert r.status_code == 200, r.text[:300]
                 assert r.content == expected
                 normal += 1
@@ -126,7 +134,7 @@ def test_slow_clients_hold_no_app_worker(stack):
 
         # One slow upload finishes: nginx hands the whole buffered body on and the answer is right.
         sock = uploads[0]
-        sock.sendall(data[sent[0]:])
+        sock.sendall(data[sent[0] :])
         status, _headers, body = _read_response(sock, NORMAL_TIMEOUT)
         assert status == 200
         assert body == expected

@@ -13,27 +13,27 @@ import json
 import re
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
 import uuid
 import zipfile
 import zlib
-import struct
 from urllib.parse import quote
 
 import pikepdf
 import pytest
 
-from tests.support import builder
 import hometax_decrypt as h
-from tests.support.paths import PRINT_PEAK_RSS_KIB, ROOT, SAMPLES
-from tests.support.stack import poll
 from hometax_decrypt import errors
 from hometax_decrypt.document.limits import Limits
-from hometax_decrypt.settings import Settings
 from hometax_decrypt.document.pdf import declared_objects, open_document
+from hometax_decrypt.settings import Settings
 from hometax_decrypt.web import http_errors, inputs
+from tests.support import builder
+from tests.support.paths import PRINT_PEAK_RSS_KIB, ROOT, SAMPLES
+from tests.support.stack import poll
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
@@ -41,6 +41,7 @@ KOREAN = "홍길동_연말정산"
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
 
 def raw(stack, request: bytes, tls: bool = True, timeout: float = 15) -> tuple[int, dict, bytes]:
     """Send ``request`` as it is (requests/urllib would fix what we break) and read the answer up to
@@ -87,9 +88,9 @@ def multipart(parts: list[tuple[bytes, bytes, bytes | None]]) -> tuple[bytes, st
     boundary = uuid.uuid4().hex
     out = b""
     for name, content, filename in parts:
-        out += b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data; name=\"" + name + b"\""
+        out += b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="' + name + b'"'
         if filename is not None:
-            out += b"; filename=\"" + filename + b"\"\r\nContent-Type: application/pdf"
+            out += b'; filename="' + filename + b'"\r\nContent-Type: application/pdf'
         out += b"\r\n\r\n" + content + b"\r\n"
     return out + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
 
@@ -103,7 +104,7 @@ def zip_with_raw_names(entries: list[tuple[bytes, bytes]]) -> bytes:
     stand_ins = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for i, (name, content) in enumerate(entries):
-            stand_in = (b"%02d" % i + b"#" * len(name))[:len(name)]
+            stand_in = (b"%02d" % i + b"#" * len(name))[: len(name)]
             assert len(stand_in) == len(name) >= 3
             stand_ins.append((stand_in, name))
             zf.writestr(stand_in.decode("ascii"), content)
@@ -115,11 +116,15 @@ def zip_with_raw_names(entries: list[tuple[bytes, bytes]]) -> bytes:
 
 
 def _logs(stack) -> str:
-    return "\n".join(p.read_text(errors="replace") for p in
-                     [stack.error_log, stack.access_log, *stack.app_logs] if p.exists())
+    return "\n".join(
+        p.read_text(errors="replace")
+        for p in [stack.error_log, stack.access_log, *stack.app_logs]
+        if p.exists()
+    )
 
 
 # -- 1. an answer nginx cannot take does not take instances out of rotation ------------------------
+
 
 @pytest.mark.stack
 def test_long_korean_file_names_are_answered_and_cost_no_instance(stack):
@@ -136,8 +141,9 @@ def test_long_korean_file_names_are_answered_and_cost_no_instance(stack):
     # every client still gets its answer: no "no live upstreams"
     other = stack.session()
     for _ in range(6):
-        r = other.post(stack.url("/api/v1/extract"), data=data,
-                       headers={"Content-Type": "application/pdf"}, timeout=30)
+        r = other.post(
+            stack.url("/api/v1/extract"), data=data, headers={"Content-Type": "application/pdf"}, timeout=30
+        )
         assert r.status_code == 200
     log = stack.error_log.read_text(errors="replace")
     assert "too big header" not in log and "no live upstreams" not in log
@@ -147,8 +153,9 @@ def test_nginx_counts_no_upstream_failures():
     """A worker killed mid-request or an answer nginx refuses must not mark an instance down; a dead
     instance refuses connections and each request goes on to the next one."""
     stack_script = _stack_script()
-    cfg = stack_script.StackConfig.from_env({"HOMETAX_RUN_DIR": "/tmp/hometax-render-check",
-                                             "HOMETAX_INSTANCES": "3"})
+    cfg = stack_script.StackConfig.from_env(
+        {"HOMETAX_RUN_DIR": "/tmp/hometax-render-check", "HOMETAX_INSTANCES": "3"}
+    )
     conf = stack_script.render_nginx(cfg, None)
     servers = re.findall(r"^\s*server unix:(\S+) (.*);$", conf, re.M)
     assert len(servers) == 3 and all(opts == "max_fails=0" for _, opts in servers)
@@ -157,6 +164,7 @@ def test_nginx_counts_no_upstream_failures():
 
 
 # -- 2. /decrypt: bounded work on hostile streams --------------------------------------------------
+
 
 def doubled_flate_pdf(streams: int) -> tuple[bytes, bytes]:
     """An NTS document plus ``streams`` streams of 240 bytes, each Flate inside Flate of 60 MiB of
@@ -191,15 +199,20 @@ def test_decrypt_of_doubled_flate_streams_starves_nobody(stack):
     answers: list = []
 
     def post():
-        r = stack.session().post(stack.url("/api/v1/decrypt"), data=data,
-                                 headers={"Content-Type": "application/pdf"}, timeout=60)
+        r = stack.session().post(
+            stack.url("/api/v1/decrypt"), data=data, headers={"Content-Type": "application/pdf"}, timeout=60
+        )
         answers.append((r.status_code, len(r.content)))
 
     threads = [threading.Thread(target=post) for _ in range(4)]
     for t in threads:
         t.start()
-    r = stack.session().post(stack.url("/api/v1/extract"), data=ALL.read_bytes(),
-                             headers={"Content-Type": "application/pdf"}, timeout=60)
+    r = stack.session().post(
+        stack.url("/api/v1/extract"),
+        data=ALL.read_bytes(),
+        headers={"Content-Type": "application/pdf"},
+        timeout=60,
+    )
     for t in threads:
         t.join(90)
     assert r.status_code == 200
@@ -209,35 +222,51 @@ def test_decrypt_of_doubled_flate_streams_starves_nobody(stack):
 
 # -- 3. plain HTTP: the same query rules, nothing logged or echoed ---------------------------------
 
+
 @pytest.mark.stack
 def test_plain_http_never_logs_or_echoes_a_query(stack):
     secret = f"pw{uuid.uuid4().hex[:12]}"
     big = 30 * 1024 * 1024
     for tls in (False, True):
         # a body past the size limit: the limit's error line would carry the request line
-        st, hd, body = raw(stack, f"POST /api/v1/extract?password={secret} HTTP/1.1\r\nHost: x\r\n"
-                                  f"Content-Type: application/pdf\r\nContent-Length: {big}\r\n"
-                                  f"Connection: close\r\n\r\n".encode() + b"%PDF-" * 100, tls=tls)
+        st, hd, body = raw(
+            stack,
+            f"POST /api/v1/extract?password={secret} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/pdf\r\nContent-Length: {big}\r\n"
+            f"Connection: close\r\n\r\n".encode()
+            + b"%PDF-" * 100,
+            tls=tls,
+        )
         err = assert_json_error(st, hd, body, 400, "usage")
         assert "query" in err["message"] and secret not in body.decode()
         # a broken chunked body
-        st, hd, body = raw(stack, f"POST /api/v1/extract?password={secret} HTTP/1.1\r\nHost: x\r\n"
-                                  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                                  "zz\r\nbroken\r\n0\r\n\r\n".encode(), tls=tls)
+        st, hd, body = raw(
+            stack,
+            f"POST /api/v1/extract?password={secret} HTTP/1.1\r\nHost: x\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            "zz\r\nbroken\r\n0\r\n\r\n".encode(),
+            tls=tls,
+        )
         assert st == 400 and hd["content-type"].startswith("application/json")
         # percent-encoded, after a ';'
-        st, hd, body = raw(stack, f"GET /%70assword;x?%70assword={secret} HTTP/1.1\r\nHost: x\r\n"
-                                  "Connection: close\r\n\r\n".encode(), tls=tls)
+        st, hd, body = raw(
+            stack,
+            f"GET /%70assword;x?%70assword={secret} HTTP/1.1\r\nHost: x\r\n"
+            "Connection: close\r\n\r\n".encode(),
+            tls=tls,
+        )
         assert st == 400 and secret not in body.decode()
     # an allowed query is not echoed into Location either
-    st, hd, _ = raw(stack, b"GET /api/v1/docs?part=xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                    tls=False)
+    st, hd, _ = raw(
+        stack, b"GET /api/v1/docs?part=xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", tls=False
+    )
     assert st == 301 and "?" not in hd["location"] and hd["location"].endswith("/api/v1/docs")
     # nginx writes its log lines before it answers
     assert secret not in _logs(stack)
 
 
 # -- 4. the object count, before qpdf builds the cross-reference table ----------------------------
+
 
 def xref_flood(objects: int, pad: int) -> bytes:
     """A PDF whose xref stream lists ``objects`` objects in an object stream (all rows alike, so the
@@ -251,8 +280,12 @@ def xref_flood(objects: int, pad: int) -> bytes:
     header = b"4 0\n"
     content = zlib.compress(header + b"null")
     offsets.append(len(out))
-    out += (b"3 0 obj\n<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
-            % (len(header), len(content)) + content + b"\nendstream\nendobj\n")
+    out += (
+        b"3 0 obj\n<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (len(header), len(content))
+        + content
+        + b"\nendstream\nendobj\n"
+    )
     size = objects + 5
     rows = struct.pack(">BIH", 0, 0, 65535) + b"".join(struct.pack(">BIH", 1, o, 0) for o in offsets)
     rows += struct.pack(">BIH", 2, 3, 0) * (size - 5)
@@ -260,8 +293,10 @@ def xref_flood(objects: int, pad: int) -> bytes:
     xref_at = len(out)
     rows += struct.pack(">BIH", 1, xref_at, 0)
     data = zlib.compress(rows, 9)
-    out += (b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Filter /FlateDecode "
-            b"/Length %d >>\nstream\n" % (size - 1, size, len(data)) + data + b"\nendstream\nendobj\n")
+    out += (
+        b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Filter /FlateDecode "
+        b"/Length %d >>\nstream\n" % (size - 1, size, len(data)) + data + b"\nendstream\nendobj\n"
+    )
     out += b"startxref\n%d\n%%%%EOF\n" % xref_at
     return bytes(out)
 
@@ -277,7 +312,8 @@ def test_declared_objects_read_from_the_xref_sections():
         open_document(xref_flood(50_000, 400_000), limits=Limits(max_objects=10_000))
 
 
-_FLOOD_RUN = """
+_FLOOD_RUN = (
+    """
 from tests.stack.test_hostile import xref_flood  # cwd is the repository root
 from hometax_decrypt import errors, open_document
 data = xref_flood(1_000_000, 4_000_000) if {flood!r} else open({sample!r}, "rb").read()
@@ -286,13 +322,14 @@ try:
     print("opened")
 except errors.TooLarge as exc:
     print(exc.code)
-""" + PRINT_PEAK_RSS_KIB
+"""
+    + PRINT_PEAK_RSS_KIB
+)
 
 
 def _run_peak(flood: bool) -> tuple[str, int]:
     code = _FLOOD_RUN.format(flood=flood, sample=str(ALL))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     outcome, peak = out.stdout.split()
     return outcome, int(peak)
@@ -323,8 +360,9 @@ def test_workers_give_back_what_a_large_document_took(stack):
     data = xref_flood(Limits().max_objects - 1_000, 1_000_000)
     s = stack.session()
     for _ in range(2 * len(workers)):
-        r = s.post(stack.url("/api/v1/extract"), data=data,
-                   headers={"Content-Type": "application/pdf"}, timeout=30)
+        r = s.post(
+            stack.url("/api/v1/extract"), data=data, headers={"Content-Type": "application/pdf"}, timeout=30
+        )
         assert r.status_code == 422 and r.json()["error"]["code"] == "not_nts_document"
     assert [w for ws in stack.worker_pids().values() for w in ws] == workers  # none recycled
     slack = TRIM_GROWTH_BYTES // 1024 + 8 * 1024
@@ -337,6 +375,7 @@ def test_workers_give_back_what_a_large_document_took(stack):
 
 # -- 5. slow uploads: bounded per client ----------------------------------------------------------
 
+
 @pytest.mark.stack
 def test_slow_uploads_from_one_client_are_bounded(stack):
     data = ALL.read_bytes()
@@ -348,9 +387,11 @@ def test_slow_uploads_from_one_client_are_bounded(stack):
         ctx = ssl.create_default_context(cafile=str(stack.ca_file))
         ctx.set_alpn_protocols(["http/1.1"])
         sock = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
-        sock.sendall(b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nContent-Type: application/pdf\r\n"
-                     + f"Content-Length: {len(data)}\r\nX-Forwarded-For: {client}\r\n\r\n".encode()
-                     + data[:1000])
+        sock.sendall(
+            b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nContent-Type: application/pdf\r\n"
+            + f"Content-Length: {len(data)}\r\nX-Forwarded-For: {client}\r\n\r\n".encode()
+            + data[:1000]
+        )
         return sock
 
     try:
@@ -358,8 +399,12 @@ def test_slow_uploads_from_one_client_are_bounded(stack):
         s = stack.session(client_ip=client)
 
         def refused():
-            r = s.post(stack.url("/api/v1/extract"), data=data,
-                       headers={"Content-Type": "application/pdf"}, timeout=15)
+            r = s.post(
+                stack.url("/api/v1/extract"),
+                data=data,
+                headers={"Content-Type": "application/pdf"},
+                timeout=15,
+            )
             seen.append(r.status_code)
             return [r] if r.status_code == 429 else None  # a Response is falsy for a 4xx
 
@@ -368,8 +413,9 @@ def test_slow_uploads_from_one_client_are_bounded(stack):
         r = got[0]
         assert r.json()["error"]["code"] == "rate_limited"
         # another client is not affected
-        r = stack.session().post(stack.url("/api/v1/extract"), data=data,
-                                 headers={"Content-Type": "application/pdf"}, timeout=15)
+        r = stack.session().post(
+            stack.url("/api/v1/extract"), data=data, headers={"Content-Type": "application/pdf"}, timeout=15
+        )
         assert r.status_code == 200
     finally:
         for sock in socks:
@@ -377,8 +423,9 @@ def test_slow_uploads_from_one_client_are_bounded(stack):
 
 
 def test_nginx_bounds_body_time_and_connections():
-    conf = _stack_script().render_nginx(_stack_script().StackConfig.from_env(
-        {"HOMETAX_RUN_DIR": "/tmp/hometax-render-check"}), None)
+    conf = _stack_script().render_nginx(
+        _stack_script().StackConfig.from_env({"HOMETAX_RUN_DIR": "/tmp/hometax-render-check"}), None
+    )
     assert "client_body_timeout 10s;" in conf
     assert re.search(r"limit_conn hometax_conn_client 8;", conf)
     assert re.search(r"limit_conn hometax_conn_total 32;", conf)
@@ -393,8 +440,7 @@ MALFORMED = [b"/../x", b"/%00", b"/%", b"/a/../../b", b"/api/v1/%zz"]
 @pytest.mark.parametrize("tls", [True, False], ids=["https", "http"])
 @pytest.mark.parametrize("uri", MALFORMED, ids=lambda u: u.decode())
 def test_malformed_uris_get_the_json_400(stack, uri, tls):
-    st, hd, body = raw(stack, b"GET " + uri + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                       tls=tls)
+    st, hd, body = raw(stack, b"GET " + uri + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", tls=tls)
     err = assert_json_error(st, hd, body, 400, "usage")
     assert "malformed" in err["message"]
     assert "password" not in err["message"]
@@ -402,21 +448,51 @@ def test_malformed_uris_get_the_json_400(stack, uri, tls):
 
 HOSTILE_REQUESTS = {
     # a control character in a header the app reads: the app server answered in HTML (or reset)
-    "control-character": (b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nContent-Type: application/pdf\r\n"
-                           b"X-Document-Password: a\x01b\r\nContent-Length: 5\r\nConnection: close\r\n\r\n%PDF-",
-                           400, "usage", "control character"),
-    "header-too-large": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000
-                         + b"\r\nConnection: close\r\n\r\n", 400, "too_large", "headers are too large"),
-    "uri-too-long": (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                     414, "too_large", "URL is too long"),
-    "transfer-encoding": (b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
-                          b"Connection: close\r\n\r\nxxxx", 501, "usage", "Transfer-Encoding"),
-    "content-length": (b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n"
-                       b"Connection: close\r\n\r\n", 400, "usage", "malformed"),
-    "chunked": (b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                b"Connection: close\r\n\r\nzz\r\nbroken\r\n0\r\n\r\n", 400, "usage", "malformed"),
-    "trace": (b"TRACE /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-              405, "method_not_allowed", "Method not allowed"),
+    "control-character": (
+        b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nContent-Type: application/pdf\r\n"
+        b"X-Document-Password: a\x01b\r\nContent-Length: 5\r\nConnection: close\r\n\r\n%PDF-",
+        400,
+        "usage",
+        "control character",
+    ),
+    "header-too-large": (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\nConnection: close\r\n\r\n",
+        400,
+        "too_large",
+        "headers are too large",
+    ),
+    "uri-too-long": (
+        b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        414,
+        "too_large",
+        "URL is too long",
+    ),
+    "transfer-encoding": (
+        b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+        b"Connection: close\r\n\r\nxxxx",
+        501,
+        "usage",
+        "Transfer-Encoding",
+    ),
+    "content-length": (
+        b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n",
+        400,
+        "usage",
+        "malformed",
+    ),
+    "chunked": (
+        b"POST /api/v1/extract HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\nzz\r\nbroken\r\n0\r\n\r\n",
+        400,
+        "usage",
+        "malformed",
+    ),
+    "trace": (
+        b"TRACE /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        405,
+        "method_not_allowed",
+        "Method not allowed",
+    ),
 }
 
 
@@ -449,6 +525,7 @@ def test_a_405_names_the_allowed_methods_on_every_route(stack):
 
 # -- 7, 8. Korean Windows file names: CP949 in multipart and in ZIPs -------------------------------
 
+
 @pytest.mark.stack
 def test_a_cp949_file_name_keeps_the_file(stack):
     s = stack.session()
@@ -459,9 +536,13 @@ def test_a_cp949_file_name_keeps_the_file(stack):
     assert r.content == h.extract(data)
     assert "filename*=UTF-8''" + quote(f"{KOREAN}.xml") in r.headers["Content-Disposition"]
 
-    body, ctype = multipart([(b"file", data, b"all.pdf"),
-                             (b"file", data, f"{KOREAN}.pdf".encode("cp949")),
-                             (b"file", data, "둘째.pdf".encode("utf-8"))])
+    body, ctype = multipart(
+        [
+            (b"file", data, b"all.pdf"),
+            (b"file", data, f"{KOREAN}.pdf".encode("cp949")),
+            (b"file", data, "둘째.pdf".encode()),
+        ]
+    )
     r = s.post(stack.url("/api/v1/batch"), data=body, headers={"Content-Type": ctype}, timeout=60)
     assert r.status_code == 200, r.text[:300]
     got = r.json()
@@ -472,28 +553,38 @@ def test_a_cp949_file_name_keeps_the_file(stack):
 @pytest.mark.stack
 def test_cp949_names_inside_a_zip_match_the_password_map(stack):
     s = stack.session()
-    z = zip_with_raw_names([(f"{KOREAN}.pdf".encode("cp949"), ALL_PW.read_bytes()),
-                            ("폴더/문서.pdf".encode("cp949"), ALL.read_bytes())])
-    r = s.post(stack.url("/api/v1/batch"), data=z, timeout=60, headers={
-        "Content-Type": "application/zip",
-        "X-Document-Passwords": json.dumps({f"{KOREAN}.pdf": "1234567"}).encode()})
+    z = zip_with_raw_names(
+        [
+            (f"{KOREAN}.pdf".encode("cp949"), ALL_PW.read_bytes()),
+            ("폴더/문서.pdf".encode("cp949"), ALL.read_bytes()),
+        ]
+    )
+    r = s.post(
+        stack.url("/api/v1/batch"),
+        data=z,
+        timeout=60,
+        headers={
+            "Content-Type": "application/zip",
+            "X-Document-Passwords": json.dumps({f"{KOREAN}.pdf": "1234567"}).encode(),
+        },
+    )
     assert r.status_code == 200, r.text[:300]
     got = r.json()
-    assert [(f["file"], f["ok"]) for f in got["files"]] == [(f"{KOREAN}.pdf", True),
-                                                            ("폴더/문서.pdf", True)]
+    assert [(f["file"], f["ok"]) for f in got["files"]] == [(f"{KOREAN}.pdf", True), ("폴더/문서.pdf", True)]
 
 
 # -- 10. the redirect goes to the configured server name -------------------------------------------
 
+
 @pytest.mark.stack
 def test_the_redirect_ignores_the_clients_host(stack):
-    st, hd, _ = raw(stack, b"GET /x/y HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
-                    tls=False)
+    st, hd, _ = raw(stack, b"GET /x/y HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n", tls=False)
     assert st == 301
     assert hd["location"] == f"https://localhost:{stack.https_port}/x/y"
 
 
 # -- 11. every ZIP entry not processed is reported --------------------------------------------------
+
 
 @pytest.mark.stack
 def test_zip_entries_not_processed_are_reported_with_why(stack):
@@ -506,19 +597,27 @@ def test_zip_entries_not_processed_are_reported_with_why(stack):
         zf.writestr(".hidden.pdf", data)
         zf.writestr("__MACOSX/._a.pdf", b"\0\5\26\7")
         zf.writestr("empty/", b"")
-    r = stack.session().post(stack.url("/api/v1/batch"), data=buf.getvalue(), timeout=60,
-                             headers={"Content-Type": "application/zip"})
+    r = stack.session().post(
+        stack.url("/api/v1/batch"),
+        data=buf.getvalue(),
+        timeout=60,
+        headers={"Content-Type": "application/zip"},
+    )
     assert r.status_code == 200, r.text[:300]
     got = r.json()
     assert [f["file"] for f in got["files"]] == ["a.pdf", "dir/b.pdf", "..\\..\\win.pdf"]
     assert (got["ok"], got["failed"]) == (3, 0)
     assert [(e["file"], e["reason"]) for e in got["skipped"]] == [
-        (".hidden.pdf", "hidden"), ("__MACOSX/._a.pdf", "macos_metadata"), ("empty/", "folder")]
+        (".hidden.pdf", "hidden"),
+        ("__MACOSX/._a.pdf", "macos_metadata"),
+        ("empty/", "folder"),
+    ]
     assert all(e["message"] for e in got["skipped"])
     assert r.headers["X-Batch-Skipped"] == "3"
 
 
 # -- one source per contract (issue 12, item 4) ----------------------------------------------------
+
 
 def _stack_script():
     from hometax_decrypt.ops import stack
@@ -528,16 +627,18 @@ def _stack_script():
 
 def _rendered() -> str:
     mod = _stack_script()
-    return mod.render_nginx(mod.StackConfig.from_env({"HOMETAX_RUN_DIR": "/tmp/hometax-render-check"}),
-                            None)
+    return mod.render_nginx(mod.StackConfig.from_env({"HOMETAX_RUN_DIR": "/tmp/hometax-render-check"}), None)
 
 
 def test_nginx_error_bodies_are_the_error_table():
     conf = _rendered()
     pages = dict(re.findall(r"error_page ([0-9 ]+) /\.hometax-error/(\w+);", conf))
-    bodies = {name: (int(status), json.loads(body.replace("\\'", "'")))
-              for name, status, body in re.findall(
-                  r"location = /\.hometax-error/(\w+) \{.*?return (\d+) '(.*?)\\n';", conf, re.S)}
+    bodies = {
+        name: (int(status), json.loads(body.replace("\\'", "'")))
+        for name, status, body in re.findall(
+            r"location = /\.hometax-error/(\w+) \{.*?return (\d+) '(.*?)\\n';", conf, re.S
+        )
+    }
     expected = {}
     for e in http_errors.NGINX_ERRORS:
         detail, detail_ko = e["detail"], None
@@ -560,11 +661,21 @@ def test_nginx_error_bodies_are_the_error_table():
 
 
 # (query, allowed?) — nginx and the app must give the same verdict
-QUERIES = [("", True), ("part=xml", True), ("part=sam&encoding=euc-kr", True),
-           ("format=csv&mask=true", True), ("password=x", False), ("Password=x", False),
-           ("%70assword=x", False), ("part=xml;password=x", False), ("x=1", False),
-           ("part=x%20ml", False), ("part=xml&", True), ("passwords=%7B%7D", False),
-           ("mask=true&pw=1", False)]
+QUERIES = [
+    ("", True),
+    ("part=xml", True),
+    ("part=sam&encoding=euc-kr", True),
+    ("format=csv&mask=true", True),
+    ("password=x", False),
+    ("Password=x", False),
+    ("%70assword=x", False),
+    ("part=xml;password=x", False),
+    ("x=1", False),
+    ("part=x%20ml", False),
+    ("part=xml&", True),
+    ("passwords=%7B%7D", False),
+    ("mask=true&pw=1", False),
+]
 
 
 @pytest.mark.stack
@@ -574,8 +685,10 @@ def test_one_query_allowlist_for_nginx_and_the_app(stack):
 
     client = create_app().test_client()
     for query, allowed in QUERIES:
-        st, _hd, body = raw(stack, f"GET /api/v1/openapi.json?{query} HTTP/1.1\r\nHost: x\r\n"
-                                  "Connection: close\r\n\r\n".encode())
+        st, _hd, body = raw(
+            stack,
+            f"GET /api/v1/openapi.json?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode(),
+        )
         app = client.get(f"/api/v1/openapi.json?{query}")
         assert (st == 200) == (app.status_code == 200) == allowed, (query, st, app.status_code)
         if not allowed:

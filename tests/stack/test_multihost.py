@@ -29,16 +29,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import builder
-from tests.support.stack import PYTHON, ROOT, STACK_CMD, TEST_ENV, ClientThreads, _script, poll
-
 import hometax_decrypt as h
 from hometax_decrypt.settings import APP_TLS_NAME
 from hometax_decrypt.web.config import hash_key
+from tests.support import builder
+from tests.support.stack import PYTHON, ROOT, STACK_CMD, TEST_ENV, ClientThreads, _script, poll
 
-pytestmark = [pytest.mark.stack,
-              pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),
-                                 reason="network namespaces need root and iproute2")]
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("ip"), reason="network namespaces need root and iproute2"
+    ),
+]
 
 CERTS = ["-m", "hometax_decrypt.ops.certs"]
 PREFIX = f"htx{os.getpid()}"
@@ -106,9 +108,14 @@ class Net:
         return self.tmp / host
 
     def stack(self, host: str, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["ip", "netns", "exec", ns(host), *STACK_CMD,
-                               command], env=self.env[host], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            ["ip", "netns", "exec", ns(host), *STACK_CMD, command],
+            env=self.env[host],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def up(self, host: str) -> None:
         r = self.stack(host, "up")
@@ -116,8 +123,7 @@ class Net:
 
     def down(self, host: str) -> None:
         # down works by pids and Unix sockets: from outside the namespace too
-        subprocess.run([*STACK_CMD, "down"], env=self.env[host], cwd=ROOT,
-                       capture_output=True, timeout=120)
+        subprocess.run([*STACK_CMD, "down"], env=self.env[host], cwd=ROOT, capture_output=True, timeout=120)
 
     def kill_all(self, host: str) -> list[int]:
         """SIGKILL every process running in ``host``'s namespace (all of them started here), until
@@ -167,24 +173,35 @@ class Net:
     def app_get(self, host: str, path: str, context: ssl.SSLContext | None = None) -> bytes:
         """``GET path`` straight from app host ``host`` over TLS, as the web host (its
         certificate unless ``context`` says otherwise); the raw response."""
+
         def get():
             with socket.create_connection((HOSTS[host], APP_PORT), timeout=5) as raw:
                 with (context or self.context()).wrap_socket(raw, server_hostname=APP_TLS_NAME) as s:
-                    s.sendall(f"GET {path} HTTP/1.0\r\nHost: {APP_TLS_NAME}\r\n"
-                              f"X-API-Key: {API_KEY}\r\n\r\n".encode())
+                    s.sendall(
+                        f"GET {path} HTTP/1.0\r\nHost: {APP_TLS_NAME}\r\n"
+                        f"X-API-Key: {API_KEY}\r\n\r\n".encode()
+                    )
                     chunks = []
                     while chunk := s.recv(65536):
                         chunks.append(chunk)
             return b"".join(chunks)
+
         return in_ns(ns("web"), get)
 
     def served(self, host: str) -> int:
         """POST requests app host ``host`` answered with 200 since it started: its /metrics."""
         body = self.app_get(host, "/metrics").decode()
         assert body.startswith("HTTP/1.0 200"), body[:200]
-        return int(sum(float(m.group(1)) for m in re.finditer(
-            r'^hometax_http_requests_total\{[^}]*method="POST"[^}]*status="200"[^}]*\} (\S+)$',
-            body, re.M)))
+        return int(
+            sum(
+                float(m.group(1))
+                for m in re.finditer(
+                    r'^hometax_http_requests_total\{[^}]*method="POST"[^}]*status="200"[^}]*\} (\S+)$',
+                    body,
+                    re.M,
+                )
+            )
+        )
 
     def request_ids(self, host: str) -> set[str]:
         ids = set()
@@ -204,8 +221,11 @@ def net(tmp_path_factory):
     try:
         subprocess.run([str(PYTHON), *CERTS, "ca", str(pki)], check=True, capture_output=True)
         for host, address in HOSTS.items():
-            subprocess.run([str(PYTHON), *CERTS, "host", str(pki), host, "--ip", address],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [str(PYTHON), *CERTS, "host", str(pki), host, "--ip", address],
+                check=True,
+                capture_output=True,
+            )
         for name in [SWITCH] + [ns(host) for host in HOSTS]:
             ip("netns", "add", name)
             made.append(name)
@@ -213,29 +233,54 @@ def net(tmp_path_factory):
         ip("-n", SWITCH, "link", "add", "br0", "type", "bridge")
         ip("-n", SWITCH, "link", "set", "br0", "up")
         for host, address in HOSTS.items():
-            ip("-n", SWITCH, "link", "add", f"p-{host}", "type", "veth", "peer", "name", "eth0",
-               "netns", ns(host))
+            ip(
+                "-n",
+                SWITCH,
+                "link",
+                "add",
+                f"p-{host}",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                ns(host),
+            )
             ip("-n", SWITCH, "link", "set", f"p-{host}", "master", "br0", "up")
             ip("-n", ns(host), "addr", "add", f"{address}/24", "dev", "eth0")
             ip("-n", ns(host), "link", "set", "eth0", "up")
 
         base = {k: v for k, v in os.environ.items() if not k.startswith("HOMETAX_")}
         base.update(TEST_ENV)
-        base.update({
-            "APP_SERVER": "gunicorn", "HOMETAX_INSTANCES": "1", "HOMETAX_WORKERS": "2",
-            "HOMETAX_TIMEOUT": "5",  # nginx's read timeout is 5 s more: in-flight losses end soon
-            "HOMETAX_RATE_LIMIT": "1000", "HOMETAX_RATE_BURST": "1000",
-            "HOMETAX_TRUSTED_PROXIES": "", "HOMETAX_API_KEYS": hash_key(API_KEY),
-            "HOMETAX_MTLS_CA": str(pki / "ca.crt"),
-        })
+        base.update(
+            {
+                "APP_SERVER": "gunicorn",
+                "HOMETAX_INSTANCES": "1",
+                "HOMETAX_WORKERS": "2",
+                "HOMETAX_TIMEOUT": "5",  # nginx's read timeout is 5 s more: in-flight losses end soon
+                "HOMETAX_RATE_LIMIT": "1000",
+                "HOMETAX_RATE_BURST": "1000",
+                "HOMETAX_TRUSTED_PROXIES": "",
+                "HOMETAX_API_KEYS": hash_key(API_KEY),
+                "HOMETAX_MTLS_CA": str(pki / "ca.crt"),
+            }
+        )
         for host, address in HOSTS.items():
-            env = dict(base, HOMETAX_RUN_DIR=str(n.run_dir(host)),
-                       HOMETAX_MTLS_CERT=str(pki / f"{host}.crt"),
-                       HOMETAX_MTLS_KEY=str(pki / f"{host}.key"))
+            env = dict(
+                base,
+                HOMETAX_RUN_DIR=str(n.run_dir(host)),
+                HOMETAX_MTLS_CERT=str(pki / f"{host}.crt"),
+                HOMETAX_MTLS_KEY=str(pki / f"{host}.key"),
+            )
             if host == "web":
-                env.update(HOMETAX_LISTEN=address, HOMETAX_HTTPS_PORT=str(HTTPS_PORT),
-                           HOMETAX_HTTP_PORT="8080", HOMETAX_METRICS_ALLOW="127.0.0.1",
-                           HOMETAX_UPSTREAMS=" ".join(f"{HOSTS[a]}:{APP_PORT}" for a in ("a1", "a2")))
+                env.update(
+                    HOMETAX_LISTEN=address,
+                    HOMETAX_HTTPS_PORT=str(HTTPS_PORT),
+                    HOMETAX_HTTP_PORT="8080",
+                    HOMETAX_METRICS_ALLOW="127.0.0.1",
+                    HOMETAX_UPSTREAMS=" ".join(f"{HOSTS[a]}:{APP_PORT}" for a in ("a1", "a2")),
+                )
             else:
                 env.update(HOMETAX_APP_LISTEN=f"{address}:{APP_PORT}")
             n.env[host] = env
@@ -291,10 +336,17 @@ class Load(ClientThreads):
         while not self.stop_event.is_set():
             started = time.monotonic()
             try:
-                r = s.post(url, data=DOC, headers={"Content-Type": "application/pdf",
-                                                    "X-API-Key": API_KEY}, timeout=60)
-                ok, rid, status = (r.status_code == 200 and r.content == EXPECTED,
-                                   r.headers.get("X-Request-ID", ""), r.status_code)
+                r = s.post(
+                    url,
+                    data=DOC,
+                    headers={"Content-Type": "application/pdf", "X-API-Key": API_KEY},
+                    timeout=60,
+                )
+                ok, rid, status = (
+                    r.status_code == 200 and r.content == EXPECTED,
+                    r.headers.get("X-Request-ID", ""),
+                    r.status_code,
+                )
             except requests.RequestException:
                 ok, rid, status = False, "", None
             with self.lock:
@@ -305,8 +357,11 @@ class Load(ClientThreads):
             return sum(1 for r in self.results if r.ok and r.started >= since)
 
     def wait_ok(self, n: int, since: float = 0.0, seconds: float = 60) -> None:
-        wait_for(lambda: self.count_ok(since) >= n, seconds,
-                 f"{n} answers since {since:.1f} ({self.count_ok(since)} so far)")
+        wait_for(
+            lambda: self.count_ok(since) >= n,
+            seconds,
+            f"{n} answers since {since:.1f} ({self.count_ok(since)} so far)",
+        )
 
 
 def test_requests_are_balanced_over_both_app_hosts(hosts):
@@ -361,6 +416,7 @@ def test_a_host_taken_down_loses_only_its_in_flight_requests_and_rejoins(hosts):
 
 def test_an_app_host_refuses_clients_without_the_project_certificate(hosts, tmp_path):
     net = hosts
+
     def answer(context=None) -> bytes:
         try:
             return net.app_get("a2", "/readyz", context)
@@ -373,8 +429,7 @@ def test_an_app_host_refuses_clients_without_the_project_certificate(hosts, tmp_
     # a certificate from another CA (the server's own chain is still checked: same project CA)
     other = tmp_path / "other"
     subprocess.run([str(PYTHON), *CERTS, "ca", str(other)], check=True, capture_output=True)
-    subprocess.run([str(PYTHON), *CERTS, "host", str(other), "web"], check=True,
-                   capture_output=True)
+    subprocess.run([str(PYTHON), *CERTS, "host", str(other), "web"], check=True, capture_output=True)
     foreign = net.context(cert=None)
     foreign.load_cert_chain(str(other / "web.crt"), str(other / "web.key"))
     assert not answer(foreign).startswith(b"HTTP/")
@@ -387,6 +442,7 @@ def test_an_app_host_refuses_clients_without_the_project_certificate(hosts, tmp_
                 return s.recv(64)
             except ConnectionError:
                 return b""
+
     assert not in_ns(ns("web"), plain).startswith(b"HTTP/")
     assert answer().startswith(b"HTTP/1.0 200")  # and the host still serves nginx
 

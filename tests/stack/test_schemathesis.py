@@ -11,7 +11,6 @@ example database written anywhere. Settings of the checks: tests/schemathesis.to
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,14 +32,32 @@ def _st() -> str:
 def test_the_openapi_document_survives_a_fuzzer(stack, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HTTP", "HTTPS", "REQUESTS_"))}
     env["HOME"] = str(tmp_path)  # nothing written outside the test's own directory
-    cmd = [_st(), "--config-file", str(TESTS / "schemathesis.toml"), "run",
-           stack.url("/api/v1/openapi.json"), "--url", stack.base_url,
-           "--tls-verify", str(stack.ca_file), "--checks", "all",
-           "--max-examples", str(EXAMPLES), "--seed", "20261130",
-           "--generation-database", "none", "--request-timeout", "30", "--no-color",
-           # its own client address (the stack trusts X-Forwarded-For from loopback): the rate
-           # limit it meets is its own, and a 429 is a documented answer
-           "-H", "X-Forwarded-For: 203.0.113.77"]
+    cmd = [
+        _st(),
+        "--config-file",
+        str(TESTS / "schemathesis.toml"),
+        "run",
+        stack.url("/api/v1/openapi.json"),
+        "--url",
+        stack.base_url,
+        "--tls-verify",
+        str(stack.ca_file),
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "20261130",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "30",
+        "--no-color",
+        # its own client address (the stack trusts X-Forwarded-For from loopback): the rate
+        # limit it meets is its own, and a 429 is a documented answer
+        "-H",
+        "X-Forwarded-For: 203.0.113.77",
+    ]
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-6000:]

@@ -23,13 +23,13 @@ import pikepdf
 import pytest
 import requests
 
+import hometax_decrypt as h
+from hometax_decrypt import errors
+from hometax_decrypt.formats import rows as rows_format
 from tests.support import builder
 from tests.support.paths import SAMPLES, password_for, sample_files
 from tests.support.stack import ROOT, ClientThreads, poll, post_pdf, stack_fixture_body
 
-import hometax_decrypt as h
-from hometax_decrypt import errors
-from hometax_decrypt.formats import rows as rows_format
 pytestmark = pytest.mark.stack
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
@@ -39,8 +39,13 @@ EXPECTED_SAM = (SAMPLES / "nts-2020" / "all.expected.euc-kr.sam").read_bytes()
 # A password that cannot be confused with anything else in a file (the samples' 1234567 is part of
 # the resident number 7501011234567 and of many other digit runs).
 DISTINCT_PW = "분홍고래-Qx7-비밀"
-SECURITY_HEADERS = ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
-                    "Referrer-Policy", "Content-Security-Policy")
+SECURITY_HEADERS = (
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Content-Security-Policy",
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,7 @@ def assert_error(r: requests.Response, status: int, code: str) -> dict:
 
 # -- every endpoint ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: str(p.relative_to(SAMPLES)))
 def test_extract_and_verify_every_sample(stack, s, path):
     pw = password_for(path)
@@ -81,11 +87,19 @@ def test_extract_byte_exact_raw_and_multipart(stack, s):
     assert r.content == EXPECTED_XML and r.headers["Content-Type"] == "application/xml; charset=euc-kr"
     r = post_pdf(s, stack, "extract", data, part="sam", encoding="euc-kr")
     assert r.content == EXPECTED_SAM
-    r = s.post(stack.url("/api/v1/extract"), files={"file": ("all.pdf", data)},
-               data={"encoding": "euc-kr"}, timeout=60)
+    r = s.post(
+        stack.url("/api/v1/extract"),
+        files={"file": ("all.pdf", data)},
+        data={"encoding": "euc-kr"},
+        timeout=60,
+    )
     assert r.status_code == 200 and r.content == EXPECTED_XML
-    r = s.post(stack.url("/api/v1/extract"), files={"file": ("p.pdf", ALL_PW.read_bytes())},
-               data={"encoding": "euc-kr", "part": "sam", "password": "1234567"}, timeout=60)
+    r = s.post(
+        stack.url("/api/v1/extract"),
+        files={"file": ("p.pdf", ALL_PW.read_bytes())},
+        data={"encoding": "euc-kr", "part": "sam", "password": "1234567"},
+        timeout=60,
+    )
     assert r.status_code == 200 and r.content == h.extract(ALL_PW, "1234567", "sam", "euc-kr")
 
 
@@ -93,8 +107,12 @@ def test_password_errors_and_url_refusal(stack, s):
     data = ALL_PW.read_bytes()
     assert assert_error(post_pdf(s, stack, "extract", data), 422, "password_required")["nts_code"] == -1
     assert_error(post_pdf(s, stack, "extract", data, "7654321"), 422, "wrong_password")
-    r = s.post(stack.url("/api/v1/extract?password=1234567"), data=data,
-               headers={"Content-Type": "application/pdf"}, timeout=60)
+    r = s.post(
+        stack.url("/api/v1/extract?password=1234567"),
+        data=data,
+        headers={"Content-Type": "application/pdf"},
+        timeout=60,
+    )
     assert_error(r, 400, "usage")
 
 
@@ -105,8 +123,12 @@ def test_documents_decrypt_and_formats(stack, s):
     r = post_pdf(s, stack, "documents", data, "1234567", format="csv", mask="true")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
     assert b"7501011234567" not in r.content and "고길동".encode() in r.content
-    r = s.post(stack.url("/api/v1/documents"), files={"file": ("a.pdf", data)},
-               data={"password": "1234567", "format": "xlsx"}, timeout=60)
+    r = s.post(
+        stack.url("/api/v1/documents"),
+        files={"file": ("a.pdf", data)},
+        data={"password": "1234567", "format": "xlsx"},
+        timeout=60,
+    )
     assert r.status_code == 200 and openpyxl.load_workbook(io.BytesIO(r.content)).sheetnames
     r = post_pdf(s, stack, "decrypt", data, "1234567")
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
@@ -124,8 +146,12 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 
 def test_batch_multipart_and_zip(stack, s, distinct_pdf):
-    files = [("file", ("all.pdf", ALL.read_bytes())), ("file", ("pw.pdf", ALL_PW.read_bytes())),
-             ("file", ("d.pdf", distinct_pdf)), ("file", ("broken.pdf", builder.random_bytes()))]
+    files = [
+        ("file", ("all.pdf", ALL.read_bytes())),
+        ("file", ("pw.pdf", ALL_PW.read_bytes())),
+        ("file", ("d.pdf", distinct_pdf)),
+        ("file", ("broken.pdf", builder.random_bytes())),
+    ]
     passwords = json.dumps({"pw.pdf": "1234567", "d.pdf": DISTINCT_PW}, ensure_ascii=False)
     r = s.post(stack.url("/api/v1/batch"), files=files, data={"passwords": passwords}, timeout=60)
     body = r.json()
@@ -134,24 +160,55 @@ def test_batch_multipart_and_zip(stack, s, distinct_pdf):
     assert body["files"][3]["error"]["code"] == "damaged"
 
     z = _zip({"a/all.pdf": ALL.read_bytes(), "a/pw.pdf": ALL_PW.read_bytes()})
-    r = s.post(stack.url("/api/v1/batch"), data=z, params={"format": "xlsx"},
-               headers={"Content-Type": "application/zip",
-                        "X-Document-Passwords": json.dumps({"pw.pdf": "1234567"})}, timeout=60)
+    r = s.post(
+        stack.url("/api/v1/batch"),
+        data=z,
+        params={"format": "xlsx"},
+        headers={
+            "Content-Type": "application/zip",
+            "X-Document-Passwords": json.dumps({"pw.pdf": "1234567"}),
+        },
+        timeout=60,
+    )
     assert r.status_code == 200 and r.headers["X-Batch-OK"] == "2"
     assert openpyxl.load_workbook(io.BytesIO(r.content)).sheetnames
 
 
 def test_batch_zip_limits(stack, s):
     # the test stack allows 30 files and 40 MiB in all; the ratio limit is the default 50
-    e = assert_error(s.post(stack.url("/api/v1/batch"), data=_zip({f"{i}.pdf": b"x" for i in range(31)}),
-                            headers={"Content-Type": "application/zip"}, timeout=60), 413, "too_large")
+    e = assert_error(
+        s.post(
+            stack.url("/api/v1/batch"),
+            data=_zip({f"{i}.pdf": b"x" for i in range(31)}),
+            headers={"Content-Type": "application/zip"},
+            timeout=60,
+        ),
+        413,
+        "too_large",
+    )
     assert "too many files" in e["message"]
-    e = assert_error(s.post(stack.url("/api/v1/batch"), data=_zip({"z.pdf": bytes(20 << 20)}),
-                            headers={"Content-Type": "application/zip"}, timeout=60), 413, "too_large")
+    e = assert_error(
+        s.post(
+            stack.url("/api/v1/batch"),
+            data=_zip({"z.pdf": bytes(20 << 20)}),
+            headers={"Content-Type": "application/zip"},
+            timeout=60,
+        ),
+        413,
+        "too_large",
+    )
     assert "ratio" in e["message"]
     entry = os.urandom(96 * 1024) + bytes(3 << 20)  # ~33:1, under the ratio limit
-    e = assert_error(s.post(stack.url("/api/v1/batch"), data=_zip({f"{i}.pdf": entry for i in range(14)}),
-                            headers={"Content-Type": "application/zip"}, timeout=60), 413, "too_large")
+    e = assert_error(
+        s.post(
+            stack.url("/api/v1/batch"),
+            data=_zip({f"{i}.pdf": entry for i in range(14)}),
+            headers={"Content-Type": "application/zip"},
+            timeout=60,
+        ),
+        413,
+        "too_large",
+    )
     assert "total size" in e["message"]
 
 
@@ -171,8 +228,12 @@ def test_batch_with_many_failed_long_names_is_answered(stack, s):
 
 def test_export_through_nginx(stack, s):
     parts = [h.extract(ALL), h.extract(ALL_PW.read_bytes(), password="1234567")]
-    r = s.post(stack.url("/api/v1/export"), files=[("file", (f"{i}.xml", x)) for i, x in enumerate(parts)],
-               data={"format": "xlsx", "mask": "true"}, timeout=60)
+    r = s.post(
+        stack.url("/api/v1/export"),
+        files=[("file", (f"{i}.xml", x)) for i, x in enumerate(parts)],
+        data={"format": "xlsx", "mask": "true"},
+        timeout=60,
+    )
     assert r.status_code == 200
     rows = list(openpyxl.load_workbook(io.BytesIO(r.content))["항목"].values)
     assert len(rows) == 2 + 2 * len(rows_format.rows([h.parse(ALL)]))  # two header rows
@@ -203,7 +264,9 @@ def test_probes_docs_and_metrics(stack, s):
     def extract_ok() -> float:
         text = local.get(stack.url("/metrics"), timeout=10).text
         for line in text.splitlines():
-            if line.startswith('hometax_http_requests_total{endpoint="/api/v1/extract",method="POST",status="200"}'):
+            if line.startswith(
+                'hometax_http_requests_total{endpoint="/api/v1/extract",method="POST",status="200"}'
+            ):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
@@ -219,11 +282,13 @@ def test_probes_docs_and_metrics(stack, s):
 
 # -- nginx: limits, TLS, headers, static page ------------------------------------------------------
 
+
 def test_30_mib_body_is_413_json_from_nginx(stack, s):
     pids = stack.all_app_pids()
     body = b"\0" * (30 * 1024 * 1024)
-    r = s.post(stack.url("/api/v1/extract"), data=body, headers={"Content-Type": "application/pdf"},
-               timeout=60)
+    r = s.post(
+        stack.url("/api/v1/extract"), data=body, headers={"Content-Type": "application/pdf"}, timeout=60
+    )
     e = assert_error(r, 413, "too_large")
     assert e["nts_code"] == -2
     # it names the limit and the way round it, in English and Korean (the error table's words)
@@ -314,18 +379,28 @@ def test_security_and_cache_headers(stack, s):
 
 # -- hostile input -------------------------------------------------------------------------------
 
+
 def test_hostile_uploads_get_their_status_and_no_worker_dies(stack, s, bomb):
     before = (stack.worker_pids(), stack.app_pids)
-    cases = [(bomb, 413, "too_large"), (builder.random_bytes(), 422, "damaged"),
-             (builder.truncated(ALL.read_bytes(), 0.4), 422, "damaged"),
-             (builder.plain_pdf(), 422, "not_nts_document")]
-    cases += [(builder.broken_custom_files_pdf(k), 422, "damaged")
-              for k in ("not_array", "corrupt_stream", "truncated_stream", "bad_filter")]
+    cases = [
+        (bomb, 413, "too_large"),
+        (builder.random_bytes(), 422, "damaged"),
+        (builder.truncated(ALL.read_bytes(), 0.4), 422, "damaged"),
+        (builder.plain_pdf(), 422, "not_nts_document"),
+    ]
+    cases += [
+        (builder.broken_custom_files_pdf(k), 422, "damaged")
+        for k in ("not_array", "corrupt_stream", "truncated_stream", "bad_filter")
+    ]
     for data, status, code in cases:
         for endpoint in ("extract", "documents"):
             assert_error(post_pdf(s, stack, endpoint, data), status, code)
-    r = s.post(stack.url("/api/v1/extract"), data=b"--x\r\nbroken multipart",
-               headers={"Content-Type": "multipart/form-data; boundary=x"}, timeout=30)
+    r = s.post(
+        stack.url("/api/v1/extract"),
+        data=b"--x\r\nbroken multipart",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+        timeout=30,
+    )
     assert_error(r, 400, "usage")
     assert (stack.worker_pids(), stack.app_pids) == before
     assert post_pdf(s, stack, "extract", ALL.read_bytes()).status_code == 200
@@ -335,9 +410,11 @@ def _slow_client(stack) -> ssl.SSLSocket:
     ctx = ssl.create_default_context(cafile=str(stack.ca_file))
     raw = socket.create_connection(("127.0.0.1", stack.https_port), timeout=30)
     tls = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-    tls.sendall(b"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/pdf\r\nContent-Length: 800000\r\n"
-                b"X-Forwarded-For: 192.0.2.77\r\n\r\n%PDF-1.7\n")
+    tls.sendall(
+        b"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/pdf\r\nContent-Length: 800000\r\n"
+        b"X-Forwarded-For: 192.0.2.77\r\n\r\n%PDF-1.7\n"
+    )
     return tls
 
 
@@ -367,48 +444,87 @@ def test_app_servers_listen_on_no_tcp_port(stack):
     for i, pid in stack.app_pids.items():
         assert f"app-{i}.sock" in unix_paths
         for p in [pid] + stack.worker_pids()[i]:
-            inodes = {os.readlink(f"/proc/{p}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{p}/fd")
-                      if os.readlink(f"/proc/{p}/fd/{fd}").startswith("socket:[")}
+            inodes = {
+                os.readlink(f"/proc/{p}/fd/{fd}")[8:-1]
+                for fd in os.listdir(f"/proc/{p}/fd")
+                if os.readlink(f"/proc/{p}/fd/{fd}").startswith("socket:[")
+            }
             assert inodes, "the app server holds its Unix socket"
             assert not inodes & listening, f"pid {p} listens on a TCP port"
 
 
 # -- privacy (runs after the tests above: it scans what they left) --------------------------------
 
-FORBIDDEN = [b"7501011234567", b"750101-1234567", "고길동".encode("utf-8"), "고길동".encode("cp949"),
-             b"8001011234567", "김테스트".encode("utf-8"), "김테스트".encode("cp949"),
-             DISTINCT_PW.encode("utf-8"), quote(DISTINCT_PW).encode(), b"Qx7-"]
+FORBIDDEN = [
+    b"7501011234567",
+    b"750101-1234567",
+    "고길동".encode(),
+    "고길동".encode("cp949"),
+    b"8001011234567",
+    "김테스트".encode(),
+    "김테스트".encode("cp949"),
+    DISTINCT_PW.encode("utf-8"),
+    quote(DISTINCT_PW).encode(),
+    b"Qx7-",
+]
 
 
 def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
     # uploads with the distinctive password: header, form field, batch map, and a wrong attempt
     assert post_pdf(s, stack, "extract", distinct_pdf, DISTINCT_PW).status_code == 200
-    r = s.post(stack.url("/api/v1/documents"), files={"file": ("고길동 7501011234567.pdf", distinct_pdf)},
-               data={"password": DISTINCT_PW}, timeout=30)
+    r = s.post(
+        stack.url("/api/v1/documents"),
+        files={"file": ("고길동 7501011234567.pdf", distinct_pdf)},
+        data={"password": DISTINCT_PW},
+        timeout=30,
+    )
     assert r.status_code == 200
     assert_error(post_pdf(s, stack, "extract", distinct_pdf, DISTINCT_PW + "x"), 422, "wrong_password")
-    r = s.post(stack.url("/api/v1/batch"), files=[("file", ("d.pdf", distinct_pdf))],
-               data={"passwords": json.dumps({"d.pdf": DISTINCT_PW})}, timeout=30)
+    r = s.post(
+        stack.url("/api/v1/batch"),
+        files=[("file", ("d.pdf", distinct_pdf))],
+        data={"passwords": json.dumps({"d.pdf": DISTINCT_PW})},
+        timeout=30,
+    )
     assert r.json()["ok"] == 1
     assert post_pdf(s, stack, "extract", ALL_PW.read_bytes(), "1234567").status_code == 200
     # a client that puts the password in the URL is refused, and the URL is not kept either
-    r = s.post(stack.url("/api/v1/extract"), params={"password": DISTINCT_PW}, data=distinct_pdf,
-               headers={"Content-Type": "application/pdf"}, timeout=30)
+    r = s.post(
+        stack.url("/api/v1/extract"),
+        params={"password": DISTINCT_PW},
+        data=distinct_pdf,
+        headers={"Content-Type": "application/pdf"},
+        timeout=30,
+    )
     assert_error(r, 400, "usage")
     # ... even when the body is too large, which nginx itself would otherwise log with the request line
-    r = s.post(stack.url("/api/v1/extract"), params={"password": DISTINCT_PW},
-               data=b"%PDF-" + bytes(26 * 1024 * 1024), headers={"Content-Type": "application/pdf"},
-               timeout=60)
+    r = s.post(
+        stack.url("/api/v1/extract"),
+        params={"password": DISTINCT_PW},
+        data=b"%PDF-" + bytes(26 * 1024 * 1024),
+        headers={"Content-Type": "application/pdf"},
+        timeout=60,
+    )
     assert_error(r, 400, "usage")
     # ... and under other spellings: percent-encoded key, after a ';', in an unknown parameter, on
     # the page's paths too (a blocklist of "password=" let these through to the error log)
     secret = quote(DISTINCT_PW, safe="")
     for path in ("/api/v1/extract", "/api/v1/batch", "/", "/app.js"):
-        for query in (f"pass%77ord={secret}", f"x=1;password={secret}", f"part=xml;password={secret}",
-                      f"PassWord={secret}", f"pw={secret}", f"format=json&p={secret}"):
+        for query in (
+            f"pass%77ord={secret}",
+            f"x=1;password={secret}",
+            f"part=xml;password={secret}",
+            f"PassWord={secret}",
+            f"pw={secret}",
+            f"format=json&p={secret}",
+        ):
             for body in (distinct_pdf, b"%PDF-" + bytes(26 * 1024 * 1024)):
-                r = s.post(f"{stack.base_url}{path}?{query}", data=body,
-                           headers={"Content-Type": "application/pdf"}, timeout=60)
+                r = s.post(
+                    f"{stack.base_url}{path}?{query}",
+                    data=body,
+                    headers={"Content-Type": "application/pdf"},
+                    timeout=60,
+                )
                 assert_error(r, 400, "usage")
         assert_error(s.get(f"{stack.base_url}{path}?pass%77ord={secret}", timeout=10), 400, "usage")
     # the API's own parameters still pass
@@ -453,6 +569,7 @@ def test_nothing_personal_on_disk_or_in_logs(stack, s, distinct_pdf):
 
 
 # -- killing processes: on a stack of its own -----------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory):
@@ -557,12 +674,15 @@ def test_down_stops_everything(tmp_path_factory):
 def test_up_refuses_to_listen_beyond_loopback_without_keys(tmp_path):
     import subprocess
 
-    from tests.support.stack import PYTHON, STACK_CMD
+    from tests.support.stack import STACK_CMD
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMETAX_")}
-    env.update(HOMETAX_RUN_DIR=str(tmp_path / "run"), HOMETAX_LISTEN="0.0.0.0",
-               HOMETAX_HTTPS_PORT="1", HOMETAX_HTTP_PORT="2")
-    r = subprocess.run([*STACK_CMD, "up"], env=env, capture_output=True,
-                       text=True, timeout=60)
+    env.update(
+        HOMETAX_RUN_DIR=str(tmp_path / "run"),
+        HOMETAX_LISTEN="0.0.0.0",
+        HOMETAX_HTTPS_PORT="1",
+        HOMETAX_HTTP_PORT="2",
+    )
+    r = subprocess.run([*STACK_CMD, "up"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "HOMETAX_API_KEYS" in r.stderr
     assert not (tmp_path / "run").exists()  # nothing started, nothing written

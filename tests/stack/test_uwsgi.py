@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import builder
-from tests.support.paths import GPKI_DIR, SAMPLES
-from tests.support.stack import post_pdf, stack_fixture_body
-
 import hometax_decrypt as h
 from hometax_decrypt.timestamp import TrustStore
 from hometax_decrypt.web.config import hash_key
+from tests.support import builder
+from tests.support.paths import GPKI_DIR, SAMPLES
+from tests.support.stack import post_pdf, stack_fixture_body
 
 pytestmark = pytest.mark.stack
 
@@ -28,8 +27,12 @@ KEY = "uwsgi-test-key-5f1c"
 
 @pytest.fixture(scope="module")
 def ustack(tmp_path_factory):
-    yield from stack_fixture_body(tmp_path_factory, "uwsgi-run", app_server="uwsgi",
-                                  HOMETAX_API_KEYS=hash_key("another-key") + "," + hash_key(KEY))
+    yield from stack_fixture_body(
+        tmp_path_factory,
+        "uwsgi-run",
+        app_server="uwsgi",
+        HOMETAX_API_KEYS=hash_key("another-key") + "," + hash_key(KEY),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +78,12 @@ def test_extract_byte_exact_and_verify(ustack, s):
     data = ALL.read_bytes()
     r = post_pdf(s, ustack, "extract", data, encoding="euc-kr")
     assert r.status_code == 200 and r.content == EXPECTED_XML
-    r = s.post(ustack.url("/api/v1/extract"), files={"file": ("p.pdf", ALL_PW.read_bytes())},
-               data={"password": "1234567", "encoding": "euc-kr"}, timeout=60)
+    r = s.post(
+        ustack.url("/api/v1/extract"),
+        files={"file": ("p.pdf", ALL_PW.read_bytes())},
+        data={"password": "1234567", "encoding": "euc-kr"},
+        timeout=60,
+    )
     assert r.status_code == 200 and r.content == h.extract(ALL_PW, "1234567", encoding="euc-kr")
     v = post_pdf(s, ustack, "verify", data)
     # make up trusts ../shared/reference/gpki (HOMETAX_TRUST_DIR): the CLI with the same anchors

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import builder
-from tests.support.paths import SAMPLES
-from tests.support.stack import post_pdf, stack_fixture_body
-
 import hometax_decrypt as h
 from hometax_decrypt.settings import Settings
 from hometax_decrypt.web import serve
+from tests.support import builder
+from tests.support.paths import SAMPLES
+from tests.support.stack import post_pdf, stack_fixture_body
 
 pytestmark = pytest.mark.stack
 
@@ -57,15 +56,20 @@ def test_extract_verify_and_errors_through_nginx(wstack):
     s = wstack.session()
     r = post_pdf(s, wstack, "extract", ALL.read_bytes(), encoding="euc-kr")
     assert r.status_code == 200 and r.content == EXPECTED_XML
-    r = s.post(wstack.url("/api/v1/extract"), files={"file": ("p.pdf", ALL_PW.read_bytes())},
-               data={"password": "1234567"}, timeout=60)
+    r = s.post(
+        wstack.url("/api/v1/extract"),
+        files={"file": ("p.pdf", ALL_PW.read_bytes())},
+        data={"password": "1234567"},
+        timeout=60,
+    )
     assert r.status_code == 200 and r.content == h.extract(ALL_PW, "1234567")
     assert post_pdf(s, wstack, "verify", ALL.read_bytes()).json()["authentic"] is True
     pids = wstack.app_pids
     for data, password, status, code in (
-            (ALL_PW.read_bytes(), "0000000", 422, "wrong_password"),
-            (builder.random_bytes(), None, 422, "damaged"),
-            (b"\0" * (30 * 1024 * 1024), None, 413, "too_large")):
+        (ALL_PW.read_bytes(), "0000000", 422, "wrong_password"),
+        (builder.random_bytes(), None, 422, "damaged"),
+        (b"\0" * (30 * 1024 * 1024), None, 413, "too_large"),
+    ):
         r = post_pdf(s, wstack, "extract", data, password)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code)
     assert wstack.app_pids == pids  # no process died

@@ -32,14 +32,14 @@ SAMPLE_XML = """<?xml version="1.0" encoding="utf-8" ?>
 \t</man>
 </form>
 </yesone>
-""".encode("utf-8")
+""".encode()
 
 SAMPLE_SAM = (
     "DOCHD|HDR|B|2021011500000001|2020|01 ~ 12월                      |\n"
     "B101Y|G0003|8001011234567|김테스트                      |1234567890|테스트 약국                   |000000012345|\n"
     "B101Y|G0001|8001011234567|김테스트                      |1234567891|시험 의원                     |000000067890|\n"
     "DOCED|END|"
-).encode("utf-8")
+).encode()
 
 ENCRYPTIONS = {
     "rc4-40": dict(R=2, aes=False, metadata=False),
@@ -61,26 +61,38 @@ def _flate_stream(pdf: pikepdf.Pdf, data: bytes, name: str | None) -> pikepdf.St
 def _base_pdf(page_text: str = "NTS test document") -> pikepdf.Pdf:
     pdf = pikepdf.new()
     pdf.add_blank_page(page_size=(595, 842))
-    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
-                                                BaseFont=pikepdf.Name.Helvetica))
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+        )
+    )
     page = pdf.pages[0]
     page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
     page.Contents = pdf.make_stream(f"BT /F1 12 Tf 72 770 Td ({page_text}) Tj ET".encode("latin-1"))
     return pdf
 
 
-def save(pdf: pikepdf.Pdf, *, encryption: str | None = None, user_password: str = "",
-         owner_password: str = "owner-secret", object_streams: bool = False,
-         linearize: bool = False, raw: bool = False) -> bytes:
+def save(
+    pdf: pikepdf.Pdf,
+    *,
+    encryption: str | None = None,
+    user_password: str = "",
+    owner_password: str = "owner-secret",
+    object_streams: bool = False,
+    linearize: bool = False,
+    raw: bool = False,
+) -> bytes:
     kwargs: dict = {}
     if encryption and ENCRYPTIONS[encryption]["R"] < 5 and not _latin1(user_password + owner_password):
         # pikepdf refuses passwords outside PDFDocEncoding below R5; pypdf writes them as UTF-8,
         # which is what a Korean password becomes in a writer that does not refuse it.
-        return _encrypt_with_pypdf(save(pdf, object_streams=object_streams), encryption,
-                                   user_password, owner_password)
+        return _encrypt_with_pypdf(
+            save(pdf, object_streams=object_streams), encryption, user_password, owner_password
+        )
     if encryption:
-        kwargs["encryption"] = pikepdf.Encryption(user=user_password, owner=owner_password,
-                                                  **ENCRYPTIONS[encryption])
+        kwargs["encryption"] = pikepdf.Encryption(
+            user=user_password, owner=owner_password, **ENCRYPTIONS[encryption]
+        )
     if object_streams:
         kwargs["object_stream_mode"] = pikepdf.ObjectStreamMode.generate
     if linearize:
@@ -101,25 +113,32 @@ def _latin1(text: str) -> bool:
     return True
 
 
-_PYPDF_ALGORITHMS = {"rc4-40": "RC4-40", "rc4-128": "RC4-128", "aes-128": "AES-128",
-                     "aes-256": "AES-256"}
+_PYPDF_ALGORITHMS = {"rc4-40": "RC4-40", "rc4-128": "RC4-128", "aes-128": "AES-128", "aes-256": "AES-256"}
 
 
 def _encrypt_with_pypdf(data: bytes, encryption: str, user_password: str, owner_password: str) -> bytes:
     import pypdf
 
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password=user_password, owner_password=owner_password,
-                   algorithm=_PYPDF_ALGORITHMS[encryption])
+    writer.encrypt(
+        user_password=user_password, owner_password=owner_password, algorithm=_PYPDF_ALGORITHMS[encryption]
+    )
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
 
 
-def build_nts_pdf(xml: bytes | None = SAMPLE_XML, sam: bytes | None = SAMPLE_SAM, *,
-                  encryption: str | None = None, user_password: str = "",
-                  owner_password: str = "owner-secret", legacy: bool = False,
-                  object_streams: bool = False, linearize: bool = False) -> bytes:
+def build_nts_pdf(
+    xml: bytes | None = SAMPLE_XML,
+    sam: bytes | None = SAMPLE_SAM,
+    *,
+    encryption: str | None = None,
+    user_password: str = "",
+    owner_password: str = "owner-secret",
+    legacy: bool = False,
+    object_streams: bool = False,
+    linearize: bool = False,
+) -> bytes:
     """An NTS-format PDF holding ``xml`` and ``sam`` (UTF-8 bytes), optionally encrypted."""
     pdf = _base_pdf()
     if legacy:
@@ -133,8 +152,14 @@ def build_nts_pdf(xml: bytes | None = SAMPLE_XML, sam: bytes | None = SAMPLE_SAM
             if data is not None:
                 files.append(pdf.make_indirect(_flate_stream(pdf, data, name)))
         pdf.Root.CustomFiles = files
-    return save(pdf, encryption=encryption, user_password=user_password,
-                owner_password=owner_password, object_streams=object_streams, linearize=linearize)
+    return save(
+        pdf,
+        encryption=encryption,
+        user_password=user_password,
+        owner_password=owner_password,
+        object_streams=object_streams,
+        linearize=linearize,
+    )
 
 
 def plain_pdf() -> bytes:
@@ -193,8 +218,13 @@ def random_bytes(n: int = 4096, seed: int = 7) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int, tuple[int, int]] | None = None,
-                     xref_filter: bytes = b"", xref_data=None) -> bytes:
+def _xref_stream_pdf(
+    objects: dict[int, bytes],
+    root: int,
+    extra_rows: dict[int, tuple[int, int]] | None = None,
+    xref_filter: bytes = b"",
+    xref_data=None,
+) -> bytes:
     """A PDF 1.5 file written by hand: ``objects`` (number -> "<<...>>" or "<<...>>stream...") and an
     xref stream. ``extra_rows`` adds type-2 rows (object -> (object stream, index)).
     ``xref_data`` replaces the xref stream's (uncompressed) rows, ``xref_filter`` its /Filter."""
@@ -217,9 +247,12 @@ def _xref_stream_pdf(objects: dict[int, bytes], root: int, extra_rows: dict[int,
         else:
             rows.append(b"\x00" + struct.pack(">IH", 0, 0))
     data = b"".join(rows) if xref_data is None else xref_data
-    out += (b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root %d 0 R %s /Length %d >>\nstream\n"
-            % (xref_number, xref_number + 1, root, xref_filter, len(data)) + data
-            + b"\nendstream\nendobj\n")
+    out += (
+        b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root %d 0 R %s /Length %d >>\nstream\n"
+        % (xref_number, xref_number + 1, root, xref_filter, len(data))
+        + data
+        + b"\nendstream\nendobj\n"
+    )
     out += b"startxref\n%d\n%%%%EOF\n" % offsets[xref_number]
     return bytes(out)
 
@@ -240,7 +273,9 @@ def object_stream_bomb(mib: int = 1024) -> bytes:
     stream = _zeros_deflated(header + catalog, mib)
     objects = {
         1: b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
-           % (len(header), len(stream)) + stream + b"\nendstream",
+        % (len(header), len(stream))
+        + stream
+        + b"\nendstream",
         3: b"<< /Type /Pages /Kids [] /Count 0 >>",
     }
     return _xref_stream_pdf(objects, root=2, extra_rows={2: (1, 0)})
@@ -248,8 +283,10 @@ def object_stream_bomb(mib: int = 1024) -> bytes:
 
 def xref_stream_bomb(mib: int = 1024) -> bytes:
     """A cross-reference stream that inflates to ``mib`` MiB of rows: qpdf inflates it on open."""
-    objects = {1: b"<< /Type /Catalog /Pages 2 0 R /CustomFiles [] >>",
-               2: b"<< /Type /Pages /Kids [] /Count 0 >>"}
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R /CustomFiles [] >>",
+        2: b"<< /Type /Pages /Kids [] /Count 0 >>",
+    }
     plain = _xref_stream_pdf(objects, root=1)
     rows_start = plain.index(b"stream\n", plain.index(b"/Type /XRef")) + 7
     rows_end = plain.index(b"\nendstream", rows_start)
@@ -262,8 +299,10 @@ def size_lie_pdf(objects: int = 300_000) -> bytes:
     """A classic-xref PDF with ``objects`` tiny objects whose trailer claims /Size 3."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
-    body = [b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
-            b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"]
+    body = [
+        b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+        b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n",
+    ]
     body += [b"%d 0 obj\nnull\nendobj\n" % n for n in range(3, objects + 3)]
     for chunk in body:
         offsets.append(len(out))
@@ -288,8 +327,9 @@ def _sum_data(year: int, tags: dict[str, int]) -> str:
     return "<sum_data>" + "".join(f"<{k}>{v}</{k}>" for k, v in tags.items()) + "</sum_data>"
 
 
-def year_xml(year: int, *, seq: str | None = None, person: tuple[str, str] = EMPLOYEE,
-             scale: int = 1) -> bytes:
+def year_xml(
+    year: int, *, seq: str | None = None, person: tuple[str, str] = EMPLOYEE, scale: int = 1
+) -> bytes:
     """A fictional 간소화 document of tax year ``year`` (2021, 2023, 2024 or 2026) with the forms
     and attributes docs/format.md §7 names for that year. ``scale`` multiplies every amount (two
     documents of the same person and year with different figures)."""
@@ -297,9 +337,12 @@ def year_xml(year: int, *, seq: str | None = None, person: tuple[str, str] = EMP
     resid, name = person
     seq = seq or f"{year + 1}0115{year % 100:02d}000001"
     a = lambda n: n * scale  # noqa: E731
-    head = (f"<doc><doc_type>A</doc_type><seq>{seq}</seq><att_year>{year}</att_year>"
-            f"<att_inqrMm>01 ~ 12월</att_inqrMm>"
-            + (f"<resid>{resid}</resid><name>{name}</name>" if year >= 2022 else "") + "</doc>")
+    head = (
+        f"<doc><doc_type>A</doc_type><seq>{seq}</seq><att_year>{year}</att_year>"
+        f"<att_inqrMm>01 ~ 12월</att_inqrMm>"
+        + (f"<resid>{resid}</resid><name>{name}</name>" if year >= 2022 else "")
+        + "</doc>"
+    )
     forms = [
         f'<form form_cd="B101Y"><man resid="{resid}" name="{name}">'
         f'<data dat_cd="G0003" busnid="1234567890" trade_nm="연도 의원"><sum>{a(150000)}</sum></data></man>'
@@ -318,12 +361,22 @@ def year_xml(year: int, *, seq: str | None = None, person: tuple[str, str] = EMP
         "</data></man></form>",
     ]
     if year >= 2023:
-        cash = (f'<form form_cd="G2{v}M"><man resid="{resid}" name="{name}">'
-                + _sum_data(year, {"gnrl_sum": a(30000), "hlet_sum": a(600000), "tot_sum": a(630000),
-                                   "tfhy_hlet_sum": a(150000), "shfy_hlet_sum": a(450000)})
-                + f'<data dat_cd="G0013" use_place_cd="1"><sum>{a(30000)}</sum><amt mm="01">{a(30000)}</amt></data>'
-                f'<data dat_cd="G0013" use_place_cd="8"><sum>{a(600000)}</sum><amt mm="02">{a(600000)}</amt></data>'
-                "</man></form>")
+        cash = (
+            f'<form form_cd="G2{v}M"><man resid="{resid}" name="{name}">'
+            + _sum_data(
+                year,
+                {
+                    "gnrl_sum": a(30000),
+                    "hlet_sum": a(600000),
+                    "tot_sum": a(630000),
+                    "tfhy_hlet_sum": a(150000),
+                    "shfy_hlet_sum": a(450000),
+                },
+            )
+            + f'<data dat_cd="G0013" use_place_cd="1"><sum>{a(30000)}</sum><amt mm="01">{a(30000)}</amt></data>'
+            f'<data dat_cd="G0013" use_place_cd="8"><sum>{a(600000)}</sum><amt mm="02">{a(600000)}</amt></data>'
+            "</man></form>"
+        )
         forms += [
             cash,
             f'<form form_cd="J501Y"><man resid="{resid}" name="{name}">'
@@ -343,7 +396,8 @@ def year_xml(year: int, *, seq: str | None = None, person: tuple[str, str] = EMP
             f'<form form_cd="T101M"><man resid="{resid}" name="{name}">'
             f'<data dat_cd="G0046" rlt_cd="1" sup_resid="{PARENT[0]}" sup_name="{PARENT[1]}" inc_exc="Y"/>'
             f'<data dat_cd="G0046" rlt_cd="4" sup_resid="{CHILD[0]}" sup_name="{CHILD[1]}" inc_exc="N"/>'
-            "</man></form>")
+            "</man></form>"
+        )
     body = "\n".join([head] + forms)
     return ('<?xml version="1.0" encoding="utf-8" ?>\n<yesone>\n' + body + "\n</yesone>\n").encode("utf-8")
 
@@ -358,10 +412,11 @@ def _card_totals(year: int, category: int, amount: int, person_totals: tuple[int
     return [*person_totals, *year_part, 0, 0, 0, 0, 0, *year_part]
 
 
-def year_sam(year: int, *, seq: str | None = None, person: tuple[str, str] = EMPLOYEE,
-             scale: int = 1) -> bytes:
+def year_sam(
+    year: int, *, seq: str | None = None, person: tuple[str, str] = EMPLOYEE, scale: int = 1
+) -> bytes:
     """The SAM part of :func:`year_xml` (same arguments): one line per item, the columns in the
-    order of the item's XML fields (FORMAT.md §4), zero-padded numbers. The card lines take the
+    order of the item's XML fields (docs/format.md §4), zero-padded numbers. The card lines take the
     2022 sample's shape for every year (19 totals, then the item's attributes and ``<sum>``; cash
     receipts also the twelve months): what the NTS writes in 2021, 2024 and 2026 is not published,
     so the parser must keep those lines raw; for 2023 it reads them by ``sam_layouts.json``. Written
@@ -381,28 +436,87 @@ def year_sam(year: int, *, seq: str | None = None, person: tuple[str, str] = EMP
         head,
         line("B101Y", "G0003", me, "1234567890", "연도 의원", a(150000)),
         line("B101Y", "G0003", CHILD, "1234567891", "연도 약국", a(20000)),
-        line(f"G1{v}Y", "G0012", me, *_card_totals(year, 0, a(900000), (0, a(1000000), 0, a(100000))),
-             "2234567890", "연도카드", "1", a(900000)),
-        line(f"G1{v}Y", "G0012", me, *_card_totals(year, 1, a(100000), (0, 0, 0, 0)),
-             "2234567890", "연도카드", "2", a(100000)),
-        line("E103Y", "G0010", me, "3234567890", "연도은행", "123-45", "001", a(4000000), a(500000),
-             a(3500000), a(1000000), 0, a(1000000)),
+        line(
+            f"G1{v}Y",
+            "G0012",
+            me,
+            *_card_totals(year, 0, a(900000), (0, a(1000000), 0, a(100000))),
+            "2234567890",
+            "연도카드",
+            "1",
+            a(900000),
+        ),
+        line(
+            f"G1{v}Y",
+            "G0012",
+            me,
+            *_card_totals(year, 1, a(100000), (0, 0, 0, 0)),
+            "2234567890",
+            "연도카드",
+            "2",
+            a(100000),
+        ),
+        line(
+            "E103Y",
+            "G0010",
+            me,
+            "3234567890",
+            "연도은행",
+            "123-45",
+            "001",
+            a(4000000),
+            a(500000),
+            a(3500000),
+            a(1000000),
+            0,
+            a(1000000),
+        ),
     ]
     if year >= 2023:
         lines += [
-            line(f"G2{v}M", "G0013", me, *_card_totals(year, 0, a(30000), (0, a(630000), 0, 0)),
-                 "1", a(30000), a(30000), *[0] * 11),
-            line(f"G2{v}M", "G0013", me, *_card_totals(year, 0, a(600000), (0, 0, 0, 0)),
-                 "8", a(600000), 0, a(600000), *[0] * 10),
-            line("J501Y", "G0037", me, "6001011234567", "연도임대인", f"{year}0101", f"{year}1231", "", "",
-                 "", a(1200000)),
+            line(
+                f"G2{v}M",
+                "G0013",
+                me,
+                *_card_totals(year, 0, a(30000), (0, a(630000), 0, 0)),
+                "1",
+                a(30000),
+                a(30000),
+                *[0] * 11,
+            ),
+            line(
+                f"G2{v}M",
+                "G0013",
+                me,
+                *_card_totals(year, 0, a(600000), (0, 0, 0, 0)),
+                "8",
+                a(600000),
+                0,
+                a(600000),
+                *[0] * 10,
+            ),
+            line(
+                "J501Y",
+                "G0037",
+                me,
+                "6001011234567",
+                "연도임대인",
+                f"{year}0101",
+                f"{year}1231",
+                "",
+                "",
+                "",
+                a(1200000),
+            ),
             line("J501Y", "G0042", me, "4234567890", "연도임대법인", "", "", "", "", "", a(300000)),
             line("C501Y", "G0004", CHILD, "5234567890", "한국교육과정평가원", "1", "Y", a(68000)),
             line("S101M", "G0045", me, a(24000), a(12000), a(12000), *[0] * 10),
         ]
     if year >= 2024:
-        lines += [line("T101M", "G0046", me, "1", PARENT[0], PARENT[1], "Y"),
-                  line("T101M", "G0046", me, "4", CHILD[0], CHILD[1], "N")]
+        lines += [
+            line("T101M", "G0046", me, "1", PARENT[0], PARENT[1], "Y"),
+            line("T101M", "G0046", me, "4", CHILD[0], CHILD[1], "N"),
+        ]
     return ("\n".join(lines + ["DOCED|END|"])).encode("utf-8")
 
 

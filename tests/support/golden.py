@@ -24,8 +24,8 @@ from hometax_decrypt import errors
 from hometax_decrypt.document.pdf import open_document
 from hometax_decrypt.formats.csv import to_csv
 from hometax_decrypt.formats.json import to_json
-from hometax_decrypt.formats.xlsx import to_xlsx
 from hometax_decrypt.formats.ndjson import to_ndjson
+from hometax_decrypt.formats.xlsx import to_xlsx
 from hometax_decrypt.records import parse_sam, parse_xml
 from tests.support import builder
 from tests.support.paths import FIXTURES, SAMPLES, password_for, sample_files

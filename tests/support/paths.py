@@ -26,14 +26,15 @@ SAMPLE_COUNT = 27
 # process's memory map, which exec replaces; getrusage's ru_maxrss would carry over the peak of the
 # pytest process that started it (Linux keeps it across fork and exec).
 PRINT_PEAK_RSS_KIB = (
-    "print([int(line.split()[1]) for line in open('/proc/self/status')"
-    " if line.startswith('VmHWM:')][0])\n"
+    "print([int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:')][0])\n"
 )
 
 
 def sample_files() -> list[Path]:
     files = sorted(SAMPLES.rglob("*.pdf"))
-    assert len(files) == SAMPLE_COUNT, f"expected the {SAMPLE_COUNT} NTS samples under {SAMPLES}, found {len(files)}"
+    assert len(files) == SAMPLE_COUNT, (
+        f"expected the {SAMPLE_COUNT} NTS samples under {SAMPLES}, found {len(files)}"
+    )
     return files
 
 

@@ -116,8 +116,10 @@ class Stack:
     def wait_whole(self, seconds: float = 60) -> dict[int, int]:
         """Wait until every instance runs and answers /readyz (polling, with a deadline); their
         master pids."""
-        return {i: _script.wait_app(self.config, i, timeout=seconds, fail_fast=False)
-                for i in range(1, len(self.state["apps"]) + 1)}
+        return {
+            i: _script.wait_app(self.config, i, timeout=seconds, fail_fast=False)
+            for i in range(1, len(self.state["apps"]) + 1)
+        }
 
     def worker_pids(self) -> dict[int, list[int]]:
         """instance number -> worker pids (children of the master)"""
@@ -146,8 +148,9 @@ class Stack:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def run(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*STACK_CMD, command], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [*STACK_CMD, command], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
 
     def stop(self) -> None:
         self.run("down")
@@ -157,23 +160,32 @@ def start_stack(run_dir: Path, app_server: str = "gunicorn", **extra_env: str) -
     https_port, http_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMETAX_")}
     env.update(TEST_ENV)
-    env.update({
-        "APP_SERVER": app_server,
-        "HOMETAX_RUN_DIR": str(run_dir),
-        "HOMETAX_LISTEN": "127.0.0.1",
-        "HOMETAX_HTTPS_PORT": str(https_port),
-        "HOMETAX_HTTP_PORT": str(http_port),
-    })
+    env.update(
+        {
+            "APP_SERVER": app_server,
+            "HOMETAX_RUN_DIR": str(run_dir),
+            "HOMETAX_LISTEN": "127.0.0.1",
+            "HOMETAX_HTTPS_PORT": str(https_port),
+            "HOMETAX_HTTP_PORT": str(http_port),
+        }
+    )
     env.update(extra_env)
-    stack = Stack(run_dir=run_dir, base_url=f"https://127.0.0.1:{https_port}",
-                  http_url=f"http://127.0.0.1:{http_port}",
-                  ca_file=run_dir / "tls" / "selfsigned.crt", https_port=https_port,
-                  http_port=http_port, app_server=app_server, env=env)
+    stack = Stack(
+        run_dir=run_dir,
+        base_url=f"https://127.0.0.1:{https_port}",
+        http_url=f"http://127.0.0.1:{http_port}",
+        ca_file=run_dir / "tls" / "selfsigned.crt",
+        https_port=https_port,
+        http_port=http_port,
+        app_server=app_server,
+        env=env,
+    )
     result = stack.run("up")
     if result.returncode != 0:
         stack.stop()
-        raise RuntimeError(f"the stack did not start ({result.returncode}):\n{result.stdout}\n"
-                           f"{result.stderr}")
+        raise RuntimeError(
+            f"the stack did not start ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return stack
 
 
@@ -199,6 +211,7 @@ if __name__ == "__main__":  # start a test stack by hand: python tests/stack.py 
 
 # -- requests of the tests ------------------------------------------------------------------------
 
+
 def pw_header(password: str) -> dict:
     return {"X-Document-Password": password.encode("utf-8")}
 
@@ -206,8 +219,7 @@ def pw_header(password: str) -> dict:
 def post_pdf(s, stack, endpoint: str, data: bytes, password: str | None = None, **params):
     """POST the raw PDF to ``/api/v1/ENDPOINT`` of ``stack`` through the session ``s``."""
     headers = {"Content-Type": "application/pdf", **(pw_header(password) if password else {})}
-    return s.post(stack.url(f"/api/v1/{endpoint}"), data=data, headers=headers, params=params,
-                  timeout=60)
+    return s.post(stack.url(f"/api/v1/{endpoint}"), data=data, headers=headers, params=params, timeout=60)
 
 
 def poll(predicate, seconds: float = 15.0, step: float = 0.1):

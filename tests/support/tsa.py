@@ -35,13 +35,16 @@ NTS_FILTER = "/ePapyrus.ThirdParty.DreamSecurityTimeStamp"
 CONTENTS_BYTES = 8000  # what the NTS reserves
 _PLACEHOLDER_RANGE = b"/ByteRange [ 0 9999999999 9999999999 9999999999 ]"
 
-_HASH = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-         "sha512": hashes.SHA512}
+_HASH = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
 def _name(**attrs: str) -> x509.Name:
-    oids = {"C": NameOID.COUNTRY_NAME, "O": NameOID.ORGANIZATION_NAME,
-            "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME}
+    oids = {
+        "C": NameOID.COUNTRY_NAME,
+        "O": NameOID.ORGANIZATION_NAME,
+        "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+        "CN": NameOID.COMMON_NAME,
+    }
     return x509.Name([x509.NameAttribute(oids[k], v) for k, v in attrs.items()])
 
 
@@ -69,36 +72,74 @@ def _key(kind: str):
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "rsa",
-                   not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
-                   not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
-                   tsa_not_after: dt.datetime | None = None, eku: bool = True,
-                   ca_is_ca: bool = True, tsa_not_before: dt.datetime | None = None,
-                   ca_path_length: int | None = 0) -> Authority:
+def make_authority(
+    ca_name: x509.Name,
+    tsa_name: x509.Name,
+    *,
+    key_kind: str = "rsa",
+    not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.UTC),
+    tsa_not_after: dt.datetime | None = None,
+    eku: bool = True,
+    ca_is_ca: bool = True,
+    tsa_not_before: dt.datetime | None = None,
+    ca_path_length: int | None = 0,
+) -> Authority:
     ca_key, tsa_key = _key("rsa"), _key(key_kind)
     ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(not_before).not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca_is_ca, path_length=ca_path_length if ca_is_ca else None),
-                       critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.BasicConstraints(ca=ca_is_ca, path_length=ca_path_length if ca_is_ca else None),
+            critical=True,
+        )
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     b = (
-        x509.CertificateBuilder().subject_name(tsa_name).issuer_name(ca_name)
-        .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(tsa_not_before or not_before).not_valid_after(tsa_not_after or not_after)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
+        x509.CertificateBuilder()
+        .subject_name(tsa_name)
+        .issuer_name(ca_name)
+        .public_key(tsa_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(tsa_not_before or not_before)
+        .not_valid_after(tsa_not_after or not_after)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
     )
     if eku:
         b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
@@ -106,33 +147,57 @@ def make_authority(ca_name: x509.Name, tsa_name: x509.Name, *, key_kind: str = "
     return Authority(ca_cert, ca_key, tsa_cert, tsa_key)
 
 
-def make_hierarchy(tag: str, *, ca_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
-                   ca_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
-                   tsa_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
-                   tsa_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc),
-                   ) -> tuple[Authority, x509.Certificate]:
+def make_hierarchy(
+    tag: str,
+    *,
+    ca_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    ca_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.UTC),
+    tsa_not_before: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    tsa_not_after: dt.datetime = dt.datetime(2040, 1, 1, tzinfo=dt.UTC),
+) -> tuple[Authority, x509.Certificate]:
     """GPKI's shape: a root (2010–2050), an issuing CA it signs (``ca_not_before``–``ca_not_after``)
     and a TSA certificate the issuing CA signs. Returns the TSA's authority (``ca_cert`` = the issuing
     CA) and the root certificate."""
-    wide = (dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2050, 1, 1, tzinfo=dt.timezone.utc))
-    root = make_authority(_name(C="KR", O="hometax-decrypt tests", CN=f"Root {tag}"),
-                          _name(C="KR", O="hometax-decrypt tests", CN=f"unused {tag}"),
-                          not_before=wide[0], not_after=wide[1], ca_path_length=1)
-    issuing = make_authority(_name(C="KR", O="hometax-decrypt tests", OU="CA", CN=f"CA {tag}"),
-                             _name(C="KR", O="hometax-decrypt tests", OU="Group of Server", CN=f"TSA {tag}"),
-                             tsa_not_before=tsa_not_before, tsa_not_after=tsa_not_after,
-                             not_before=ca_not_before, not_after=ca_not_after)
+    wide = (dt.datetime(2010, 1, 1, tzinfo=dt.UTC), dt.datetime(2050, 1, 1, tzinfo=dt.UTC))
+    root = make_authority(
+        _name(C="KR", O="hometax-decrypt tests", CN=f"Root {tag}"),
+        _name(C="KR", O="hometax-decrypt tests", CN=f"unused {tag}"),
+        not_before=wide[0],
+        not_after=wide[1],
+        ca_path_length=1,
+    )
+    issuing = make_authority(
+        _name(C="KR", O="hometax-decrypt tests", OU="CA", CN=f"CA {tag}"),
+        _name(C="KR", O="hometax-decrypt tests", OU="Group of Server", CN=f"TSA {tag}"),
+        tsa_not_before=tsa_not_before,
+        tsa_not_after=tsa_not_after,
+        not_before=ca_not_before,
+        not_after=ca_not_after,
+    )
     # the issuing CA again, with the same name and key, but signed by the root
     ca_cert = (
-        x509.CertificateBuilder().subject_name(issuing.ca_cert.subject)
-        .issuer_name(root.ca_cert.subject).public_key(issuing.ca_key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(issuing.ca_cert.subject)
+        .issuer_name(root.ca_cert.subject)
+        .public_key(issuing.ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(ca_not_before).not_valid_after(ca_not_after)
+        .not_valid_before(ca_not_before)
+        .not_valid_after(ca_not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(root.ca_key, hashes.SHA256())
     )
     return Authority(ca_cert, issuing.ca_key, issuing.tsa_cert, issuing.tsa_key), root.ca_cert
@@ -145,57 +210,85 @@ def write_certificate(cert: x509.Certificate, directory: Path, name: str) -> Pat
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def test_authority() -> Authority:
     """The suite's own TSA, trusted when its CA is configured as an anchor."""
-    return make_authority(_name(C="KR", O="hometax-decrypt tests", CN="Hometax Test Root CA"),
-                          _name(C="KR", O="hometax-decrypt tests", OU="Test TSA",
-                                CN="Hometax Test TSA"))
+    return make_authority(
+        _name(C="KR", O="hometax-decrypt tests", CN="Hometax Test Root CA"),
+        _name(C="KR", O="hometax-decrypt tests", OU="Test TSA", CN="Hometax Test TSA"),
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def forger() -> Authority:
     """A TSA that only claims to be the NTS: the NTS TSA and GPKI CA names, its own keys."""
-    return make_authority(_name(C="KR", O="Government of Korea", OU="GPKI", CN="CA131100001"),
-                          _name(C="KR", O="Government of Korea", OU="Group of Server",
-                                CN="GTSA1740000003"))
+    return make_authority(
+        _name(C="KR", O="Government of Korea", OU="GPKI", CN="CA131100001"),
+        _name(C="KR", O="Government of Korea", OU="Group of Server", CN="GTSA1740000003"),
+    )
 
 
 def now_ms() -> dt.datetime:
-    t = dt.datetime.now(dt.timezone.utc)
+    t = dt.datetime.now(dt.UTC)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
 # == RFC 3161 token ===================================================================================
-def make_token(digest: bytes, authority: Authority, *, imprint_alg: str = "sha512",
-               digest_alg: str = "sha512", gen_time: dt.datetime | None = None,
-               policy: str = NTS_POLICY, ess: str = "v2", pss: bool = False,
-               serial: int = 0x5EE437E32FBE) -> bytes:
+def make_token(
+    digest: bytes,
+    authority: Authority,
+    *,
+    imprint_alg: str = "sha512",
+    digest_alg: str = "sha512",
+    gen_time: dt.datetime | None = None,
+    policy: str = NTS_POLICY,
+    ess: str = "v2",
+    pss: bool = False,
+    serial: int = 0x5EE437E32FBE,
+) -> bytes:
     """A DER TimeStampToken (CMS SignedData over a TSTInfo) for ``digest``."""
     cert_der = authority.tsa_cert.public_bytes(serialization.Encoding.DER)
     cert = ax509.Certificate.load(cert_der)
-    tst = tsp.TSTInfo({
-        "version": "v1",
-        "policy": policy,
-        "message_imprint": {"hash_algorithm": {"algorithm": imprint_alg}, "hashed_message": digest},
-        "serial_number": serial,
-        "gen_time": gen_time or now_ms(),
-        "accuracy": {"millis": 500},
-        "nonce": 78943332394223870258228103016905635912,
-        "tsa": ax509.GeneralName(name="directory_name", value=cert.subject),
-    })
+    tst = tsp.TSTInfo(
+        {
+            "version": "v1",
+            "policy": policy,
+            "message_imprint": {"hash_algorithm": {"algorithm": imprint_alg}, "hashed_message": digest},
+            "serial_number": serial,
+            "gen_time": gen_time or now_ms(),
+            "accuracy": {"millis": 500},
+            "nonce": 78943332394223870258228103016905635912,
+            "tsa": ax509.GeneralName(name="directory_name", value=cert.subject),
+        }
+    )
     tst_der = tst.dump()
     attrs = [
         {"type": "content_type", "values": ["tst_info"]},
         {"type": "message_digest", "values": [hashlib.new(digest_alg, tst_der).digest()]},
     ]
     if ess == "v2":
-        attrs.append({"type": "signing_certificate_v2", "values": [
-            {"certs": [{"hash_algorithm": {"algorithm": "sha256"},
-                        "cert_hash": hashlib.sha256(cert_der).digest()}]}]})
+        attrs.append(
+            {
+                "type": "signing_certificate_v2",
+                "values": [
+                    {
+                        "certs": [
+                            {
+                                "hash_algorithm": {"algorithm": "sha256"},
+                                "cert_hash": hashlib.sha256(cert_der).digest(),
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
     elif ess == "v1":
-        attrs.append({"type": "signing_certificate", "values": [
-            {"certs": [{"cert_hash": hashlib.sha1(cert_der).digest()}]}]})
+        attrs.append(
+            {
+                "type": "signing_certificate",
+                "values": [{"certs": [{"cert_hash": hashlib.sha1(cert_der).digest()}]}],
+            }
+        )
     signed_attrs = cms.CMSAttributes(attrs)
     to_sign = signed_attrs.dump()
     key = authority.tsa_key
@@ -205,29 +298,39 @@ def make_token(digest: bytes, authority: Authority, *, imprint_alg: str = "sha51
         sig_alg = {"algorithm": f"{digest_alg}_ecdsa"}
     elif pss:
         signature = key.sign(to_sign, padding.PSS(mgf=padding.MGF1(h), salt_length=64), h)
-        sig_alg = {"algorithm": "rsassa_pss", "parameters": {
-            "hash_algorithm": {"algorithm": digest_alg},
-            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest_alg}},
-            "salt_length": 64}}
+        sig_alg = {
+            "algorithm": "rsassa_pss",
+            "parameters": {
+                "hash_algorithm": {"algorithm": digest_alg},
+                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest_alg}},
+                "salt_length": 64,
+            },
+        }
     else:
         signature = key.sign(to_sign, padding.PKCS1v15(), h)
         sig_alg = {"algorithm": f"{digest_alg}_rsa"}
-    signer = cms.SignerInfo({
-        "version": "v1",
-        "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
-            "issuer": cert.issuer, "serial_number": cert.serial_number}),
-        "digest_algorithm": {"algorithm": digest_alg},
-        "signed_attrs": signed_attrs,
-        "signature_algorithm": sig_alg,
-        "signature": signature,
-    })
-    signed_data = cms.SignedData({
-        "version": "v3",
-        "digest_algorithms": [{"algorithm": digest_alg}],
-        "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_der)},
-        "certificates": [cert],
-        "signer_infos": [signer],
-    })
+    signer = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                name="issuer_and_serial_number",
+                value={"issuer": cert.issuer, "serial_number": cert.serial_number},
+            ),
+            "digest_algorithm": {"algorithm": digest_alg},
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": sig_alg,
+            "signature": signature,
+        }
+    )
+    signed_data = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [{"algorithm": digest_alg}],
+            "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_der)},
+            "certificates": [cert],
+            "signer_infos": [signer],
+        }
+    )
     return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
 
 
@@ -245,9 +348,18 @@ def _remove_signatures(pdf: pikepdf.Pdf) -> None:
             page.obj.Annots = keep
 
 
-def stamp(pdf_bytes: bytes, authority: Authority | None = None, *, password: str | None = None,
-          encryption: str | None = None, user_password: str = "", owner_password: str = "owner-secret",
-          contents_bytes: int = CONTENTS_BYTES, token=None, **token_kwargs) -> bytes:
+def stamp(
+    pdf_bytes: bytes,
+    authority: Authority | None = None,
+    *,
+    password: str | None = None,
+    encryption: str | None = None,
+    user_password: str = "",
+    owner_password: str = "owner-secret",
+    contents_bytes: int = CONTENTS_BYTES,
+    token=None,
+    **token_kwargs,
+) -> bytes:
     """``pdf_bytes`` re-saved with an NTS-style timestamp signature over the whole file.
 
     ``password`` opens an encrypted input; ``encryption`` (a ``builder.ENCRYPTIONS`` name) encrypts the
@@ -255,24 +367,43 @@ def stamp(pdf_bytes: bytes, authority: Authority | None = None, *, password: str
     digest (SHA-512 unless ``imprint_alg`` says otherwise) returning DER bytes. Other keywords go to
     :func:`make_token`."""
     from tests.support import builder
+
     authority = authority or test_authority()
     pdf = pikepdf.open(io.BytesIO(pdf_bytes), password=password or "")
     _remove_signatures(pdf)
-    sig = pdf.make_indirect(pikepdf.Dictionary(
-        Type=pikepdf.Name.Sig, Filter=pikepdf.Name(NTS_FILTER),
-        SubFilter=pikepdf.Name("/adbe.pkcs7.detached"),
-        ByteRange=pikepdf.Array([0, 9999999999, 9999999999, 9999999999]),
-        Contents=pikepdf.String(bytes(contents_bytes)),
-        Reference=pikepdf.Array([pikepdf.Dictionary(
-            Type=pikepdf.Name.SigRef, TransformMethod=pikepdf.Name.DocMDP,
-            TransformParams=pikepdf.Dictionary(Type=pikepdf.Name.TransformParams, P=3,
-                                               V=pikepdf.Name("/1.2")))]),
-    ))
+    sig = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Sig,
+            Filter=pikepdf.Name(NTS_FILTER),
+            SubFilter=pikepdf.Name("/adbe.pkcs7.detached"),
+            ByteRange=pikepdf.Array([0, 9999999999, 9999999999, 9999999999]),
+            Contents=pikepdf.String(bytes(contents_bytes)),
+            Reference=pikepdf.Array(
+                [
+                    pikepdf.Dictionary(
+                        Type=pikepdf.Name.SigRef,
+                        TransformMethod=pikepdf.Name.DocMDP,
+                        TransformParams=pikepdf.Dictionary(
+                            Type=pikepdf.Name.TransformParams, P=3, V=pikepdf.Name("/1.2")
+                        ),
+                    )
+                ]
+            ),
+        )
+    )
     page = pdf.pages[0]
-    widget = pdf.make_indirect(pikepdf.Dictionary(
-        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Sig,
-        T=pikepdf.String("Signature"), V=sig, F=132, P=page.obj,
-        Rect=pikepdf.Array([20, 762, 80, 822])))
+    widget = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Widget,
+            FT=pikepdf.Name.Sig,
+            T=pikepdf.String("Signature"),
+            V=sig,
+            F=132,
+            P=page.obj,
+            Rect=pikepdf.Array([20, 762, 80, 822]),
+        )
+    )
     annots = page.obj.get("/Annots", pikepdf.Array())
     annots.append(widget)
     page.obj.Annots = annots
@@ -281,8 +412,9 @@ def stamp(pdf_bytes: bytes, authority: Authority | None = None, *, password: str
 
     kwargs: dict = {"object_stream_mode": pikepdf.ObjectStreamMode.disable}
     if encryption:
-        kwargs["encryption"] = pikepdf.Encryption(user=user_password, owner=owner_password,
-                                                  **builder.ENCRYPTIONS[encryption])
+        kwargs["encryption"] = pikepdf.Encryption(
+            user=user_password, owner=owner_password, **builder.ENCRYPTIONS[encryption]
+        )
     else:
         kwargs["encryption"] = False
         kwargs["deterministic_id"] = True
@@ -297,13 +429,15 @@ def stamp(pdf_bytes: bytes, authority: Authority | None = None, *, password: str
     assert r and r.end() <= b, "signature placeholder not found"
     byte_range = f"/ByteRange [0 {b} {c} {len(data) - c}".encode()
     byte_range += b" " * (r.end() - r.start() - len(byte_range) - 1) + b"]"
-    data[r.start():r.end()] = byte_range
+    data[r.start() : r.end()] = byte_range
 
-    digest = hashlib.new(token_kwargs.get("imprint_alg", "sha512"), bytes(data[:b]) + bytes(data[c:])).digest()
+    digest = hashlib.new(
+        token_kwargs.get("imprint_alg", "sha512"), bytes(data[:b]) + bytes(data[c:])
+    ).digest()
     der = token(digest) if token else make_token(digest, authority, **token_kwargs)
     hexs = der.hex().encode()
     assert len(hexs) <= 2 * contents_bytes, "token larger than the reserved /Contents"
-    data[b + 1:c - 1] = hexs + b"0" * (2 * contents_bytes - len(hexs))
+    data[b + 1 : c - 1] = hexs + b"0" * (2 * contents_bytes - len(hexs))
     return bytes(data)
 
 
@@ -314,8 +448,10 @@ def edit_amount(data: bytes, password: str | None = None) -> bytes:
     for s in pdf.Root.CustomFiles:
         if s.stream_dict.Name == pikepdf.Name.XML:
             xml = zlib.decompress(s.read_raw_bytes())
-            s.write(zlib.compress(xml.replace(b">2191550</sum>", b">9191550</sum>")),
-                    filter=pikepdf.Name.FlateDecode)
+            s.write(
+                zlib.compress(xml.replace(b">2191550</sum>", b">9191550</sum>")),
+                filter=pikepdf.Name.FlateDecode,
+            )
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()
@@ -332,12 +468,20 @@ def append_revision(data: bytes, new_xml: bytes) -> bytes:
     pdf.close()
     prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
     comp = zlib.compress(new_xml)
-    body = (f"{num} {gen} obj\n<< /Type /EmbeddedFile /Name /XML /Filter /FlateDecode "
-            f"/Length {len(comp)} >>\nstream\n").encode() + comp + b"\nendstream\nendobj\n"
+    body = (
+        (
+            f"{num} {gen} obj\n<< /Type /EmbeddedFile /Name /XML /Filter /FlateDecode "
+            f"/Length {len(comp)} >>\nstream\n"
+        ).encode()
+        + comp
+        + b"\nendstream\nendobj\n"
+    )
     off = len(data)
-    xref = (f"xref\n0 1\n0000000000 65535 f \n{num} 1\n{off:010d} {gen:05d} n \n"
-            f"trailer\n<< /Size {size} /Root {root[0]} {root[1]} R /Info {info[0]} {info[1]} R "
-            f"/ID [<{ids[0]}><{ids[1]}>] /Prev {prev} >>\nstartxref\n{off + len(body)}\n%%EOF\n")
+    xref = (
+        f"xref\n0 1\n0000000000 65535 f \n{num} 1\n{off:010d} {gen:05d} n \n"
+        f"trailer\n<< /Size {size} /Root {root[0]} {root[1]} R /Info {info[0]} {info[1]} R "
+        f"/ID [<{ids[0]}><{ids[1]}>] /Prev {prev} >>\nstartxref\n{off + len(body)}\n%%EOF\n"
+    )
     return data + body + xref.encode()
 
 
@@ -359,30 +503,40 @@ class Case:
 
 
 def _utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cases(sample: Path) -> tuple[Case, ...]:
     """Every kind of stamped file the suite makes: sound stamps of its own TSAs, and forgeries of the
     real ``sample`` (an NTS-stamped file) and of generated ones. Cached: keys are slow to make."""
     from tests.support import builder
+
     base = builder.build_nts_pdf()
     real = sample.read_bytes()
     test = test_authority()
     out = [Case("generated", stamp(base, test), (test.ca_cert,), False)]
-    for label, kwargs in (("ess-v1", dict(ess="v1")), ("rsa-pss", dict(pss=True)),
-                          ("sha256", dict(digest_alg="sha256", imprint_alg="sha256"))):
+    for label, kwargs in (
+        ("ess-v1", dict(ess="v1")),
+        ("rsa-pss", dict(pss=True)),
+        ("sha256", dict(digest_alg="sha256", imprint_alg="sha256")),
+    ):
         out.append(Case(f"generated-{label}", stamp(base, test, **kwargs), (test.ca_cert,), False))
     ec_auth = make_authority(_name(CN="EC Root"), _name(CN="EC TSA"), key_kind="ec")
     out.append(Case("generated-ecdsa", stamp(base, ec_auth), (ec_auth.ca_cert,), False))
 
-    auth, root = make_hierarchy("cases", ca_not_after=_utc(2024, 1, 1), tsa_not_before=_utc(2021, 1, 1),
-                                tsa_not_after=_utc(2030, 1, 1))
+    auth, root = make_hierarchy(
+        "cases",
+        ca_not_after=_utc(2024, 1, 1),
+        tsa_not_before=_utc(2021, 1, 1),
+        tsa_not_after=_utc(2030, 1, 1),
+    )
     chain = (root, auth.ca_cert)
-    out += [Case("hierarchy-valid", stamp(base, auth, gen_time=_utc(2022, 6, 1)), chain, False),
-            Case("hierarchy-tsa-not-yet-valid", stamp(base, auth, gen_time=_utc(2020, 6, 1)), chain, True),
-            Case("hierarchy-ca-expired", stamp(base, auth, gen_time=_utc(2025, 6, 1)), chain, True)]
+    out += [
+        Case("hierarchy-valid", stamp(base, auth, gen_time=_utc(2022, 6, 1)), chain, False),
+        Case("hierarchy-tsa-not-yet-valid", stamp(base, auth, gen_time=_utc(2020, 6, 1)), chain, True),
+        Case("hierarchy-ca-expired", stamp(base, auth, gen_time=_utc(2025, 6, 1)), chain, True),
+    ]
 
     old = make_authority(_name(CN="Old Root"), _name(CN="Old TSA"), tsa_not_after=_utc(2021, 1, 1))
     no_eku = make_authority(_name(CN="Root no EKU"), _name(CN="TSA no EKU"), eku=False)
@@ -393,8 +547,12 @@ def cases(sample: Path) -> tuple[Case, ...]:
         Case("tsa-without-timestamping-eku", stamp(base, no_eku), (no_eku.ca_cert,), True),
         Case("tsa-issuer-not-a-ca", stamp(base, not_ca), (not_ca.ca_cert,), True),
         Case("signed-by-another-key", stamp(base, mixed), (test.ca_cert,), True),
-        Case("look-alike-restamp",
-             stamp(edit_amount(real), forger(), gen_time=_utc(2020, 12, 22, 12, 26, 39)), (), True),
+        Case(
+            "look-alike-restamp",
+            stamp(edit_amount(real), forger(), gen_time=_utc(2020, 12, 22, 12, 26, 39)),
+            (),
+            True,
+        ),
         Case("sample-edited-in-place", real[:5000] + bytes([real[5000] ^ 1]) + real[5001:], (), True),
         Case("sample-appended-revision", append_revision(real, b"<?xml version='1.0'?><x/>"), (), True),
         Case("sample-trailing-bytes", real + b"\n", (), True),
@@ -402,12 +560,20 @@ def cases(sample: Path) -> tuple[Case, ...]:
     ]
     generated = stamp(base, test)
     b, c = _gap(generated)
-    der_len = len(cms.ContentInfo.load(bytes.fromhex(generated[b + 1:c - 1].decode())).dump())
+    der_len = len(cms.ContentInfo.load(bytes.fromhex(generated[b + 1 : c - 1].decode())).dump())
     out += [
-        Case("token-signature-changed", _flip_hex_digit(generated, b + 1 + 2 * der_len - 10),
-             (test.ca_cert,), True),
-        Case("token-tstinfo-changed", _flip_hex_digit(generated, _imprint_hex_pos(generated, b, c) + 6),
-             (test.ca_cert,), True),
+        Case(
+            "token-signature-changed",
+            _flip_hex_digit(generated, b + 1 + 2 * der_len - 10),
+            (test.ca_cert,),
+            True,
+        ),
+        Case(
+            "token-tstinfo-changed",
+            _flip_hex_digit(generated, _imprint_hex_pos(generated, b, c) + 6),
+            (test.ca_cert,),
+            True,
+        ),
     ]
     return tuple(out)
 
@@ -418,7 +584,7 @@ def _gap(data: bytes) -> tuple[int, int]:
 
 
 def _imprint_hex_pos(data: bytes, b: int, c: int) -> int:
-    signed = cms.ContentInfo.load(bytes.fromhex(data[b + 1:c - 1].decode()))["content"]
+    signed = cms.ContentInfo.load(bytes.fromhex(data[b + 1 : c - 1].decode()))["content"]
     tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
     return data.index(tst["message_imprint"]["hashed_message"].native.hex().encode(), b, c)
 

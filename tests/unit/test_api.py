@@ -17,14 +17,12 @@ import pikepdf
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from tests.support import builder, tsa
-from tests.support.paths import ROOT, SAMPLES, files_written, sample_files
-from werkzeug.test import EnvironBuilder
-
 import hometax_decrypt as h
 from hometax_decrypt.web import create_app
 from hometax_decrypt.web.config import WebConfig, hash_key
 from hometax_decrypt.web.inmemory import InMemoryRequest
+from tests.support import builder, tsa
+from tests.support.paths import ROOT, SAMPLES, files_written, sample_files
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
@@ -55,8 +53,9 @@ class RequestLog(logging.Handler):
         self.records: list[dict] = []
 
     def emit(self, record):
-        self.records.append(dict(record.msg) if isinstance(record.msg, dict) else
-                            {"message": record.getMessage()})
+        self.records.append(
+            dict(record.msg) if isinstance(record.msg, dict) else {"message": record.getMessage()}
+        )
 
 
 @pytest.fixture()
@@ -84,10 +83,14 @@ def multipart(data: bytes, name: str = "doc.pdf", **fields):
 
 # -- extract --------------------------------------------------------------------------------------
 
+
 def test_extract_raw_body_is_byte_exact_euc_kr(client):
     for part, expected in (("xml", EXPECTED_XML), ("sam", EXPECTED_SAM)):
-        r = client.post(f"/api/v1/extract?part={part}&encoding=euc-kr", data=ALL.read_bytes(),
-                        content_type="application/pdf")
+        r = client.post(
+            f"/api/v1/extract?part={part}&encoding=euc-kr",
+            data=ALL.read_bytes(),
+            content_type="application/pdf",
+        )
         assert r.status_code == 200
         assert r.data == expected
         kind = "application/xml" if part == "xml" else "text/plain"
@@ -109,8 +112,9 @@ def test_extract_multipart_is_byte_exact(client):
 def test_extract_matches_the_library_on_samples(client, path):
     pw = "1234567" if "password" in path.name else None
     headers = {"X-Document-Password": pw} if pw else {}
-    r = client.post("/api/v1/extract", data=path.read_bytes(), content_type="application/pdf",
-                    headers=headers)
+    r = client.post(
+        "/api/v1/extract", data=path.read_bytes(), content_type="application/pdf", headers=headers
+    )
     assert r.status_code == 200
     assert r.data == h.extract(path, password=pw)
 
@@ -119,19 +123,28 @@ def test_password_sample(client):
     data = ALL_PW.read_bytes()
     e = assert_error(client.post("/api/v1/extract", data=multipart(data)), 422, "password_required")
     assert e["nts_code"] == -1
-    assert_error(client.post("/api/v1/extract", data=multipart(data, password="7654321")), 422,
-                 "wrong_password")
+    assert_error(
+        client.post("/api/v1/extract", data=multipart(data, password="7654321")), 422, "wrong_password"
+    )
     r = client.post("/api/v1/extract", data=multipart(data, password="1234567"))
     assert r.status_code == 200 and r.data == h.extract(ALL_PW, password="1234567")
-    r = client.post("/api/v1/extract", data=data, content_type="application/pdf",
-                    headers={"X-Document-Password": "1234567"})
+    r = client.post(
+        "/api/v1/extract",
+        data=data,
+        content_type="application/pdf",
+        headers={"X-Document-Password": "1234567"},
+    )
     assert r.status_code == 200
 
 
 def test_korean_password_in_header_and_form(client, korean_pw_pdf):
     # A header carries bytes: the client sends the password as UTF-8.
-    r = client.post("/api/v1/extract", data=korean_pw_pdf, content_type="application/pdf",
-                    headers=[("X-Document-Password", KOREAN_PW.encode("utf-8").decode("latin-1"))])
+    r = client.post(
+        "/api/v1/extract",
+        data=korean_pw_pdf,
+        content_type="application/pdf",
+        headers=[("X-Document-Password", KOREAN_PW.encode("utf-8").decode("latin-1"))],
+    )
     assert r.status_code == 200 and r.data == builder.SAMPLE_XML
     r = client.post("/api/v1/extract", data=multipart(korean_pw_pdf, password=KOREAN_PW))
     assert r.status_code == 200 and r.data == builder.SAMPLE_XML
@@ -139,70 +152,97 @@ def test_korean_password_in_header_and_form(client, korean_pw_pdf):
 
 @pytest.mark.parametrize("endpoint", ["extract", "verify", "documents", "decrypt", "batch", "export"])
 def test_password_in_url_is_refused(client, endpoint, request_log):
-    r = client.post(f"/api/v1/{endpoint}?password=1234567", data=ALL_PW.read_bytes(),
-                    content_type="application/pdf")
+    r = client.post(
+        f"/api/v1/{endpoint}?password=1234567", data=ALL_PW.read_bytes(), content_type="application/pdf"
+    )
     e = assert_error(r, 400, "usage")
     assert "URL" in e["message"] and "1234567" not in r.get_data(as_text=True)
     assert "1234567" not in json.dumps(request_log)
 
 
-@pytest.mark.parametrize("query", ["pass%77ord=1234567", "x=1;password=1234567",
-                                   "part=xml;password=1234567", "PASSWORD=1234567",
-                                   "pw=1234567", "part=xml&secret=1234567"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "pass%77ord=1234567",
+        "x=1;password=1234567",
+        "part=xml;password=1234567",
+        "PASSWORD=1234567",
+        "pw=1234567",
+        "part=xml&secret=1234567",
+    ],
+)
 def test_only_the_apis_own_query_parameters_are_accepted(client, query, request_log):
     """Not a blocklist of spellings of "password": any parameter the API does not read is refused."""
-    r = client.post(f"/api/v1/extract?{query}", data=ALL_PW.read_bytes(),
-                    content_type="application/pdf", headers={"X-Document-Password": "1234567"})
+    r = client.post(
+        f"/api/v1/extract?{query}",
+        data=ALL_PW.read_bytes(),
+        content_type="application/pdf",
+        headers={"X-Document-Password": "1234567"},
+    )
     assert_error(r, 400, "usage")
     assert "1234567" not in r.get_data(as_text=True) and "1234567" not in json.dumps(request_log)
-    ok = client.post("/api/v1/extract?part=xml&encoding=utf-8", data=ALL_PW.read_bytes(),
-                     content_type="application/pdf", headers={"X-Document-Password": "1234567"})
+    ok = client.post(
+        "/api/v1/extract?part=xml&encoding=utf-8",
+        data=ALL_PW.read_bytes(),
+        content_type="application/pdf",
+        headers={"X-Document-Password": "1234567"},
+    )
     assert ok.status_code == 200
 
 
 def test_usage_errors(client):
     data = ALL.read_bytes()
-    assert_error(client.post("/api/v1/extract?part=pdf", data=data, content_type="application/pdf"),
-                 400, "usage")
-    assert_error(client.post("/api/v1/extract?encoding=latin-1", data=data,
-                             content_type="application/pdf"), 400, "usage")
+    assert_error(
+        client.post("/api/v1/extract?part=pdf", data=data, content_type="application/pdf"), 400, "usage"
+    )
+    assert_error(
+        client.post("/api/v1/extract?encoding=latin-1", data=data, content_type="application/pdf"),
+        400,
+        "usage",
+    )
     assert_error(client.post("/api/v1/extract", data=data, content_type="text/plain"), 400, "usage")
     assert_error(client.post("/api/v1/extract", data={"password": "x"}), 400, "usage")
     two = {"file": [(io.BytesIO(data), "a.pdf"), (io.BytesIO(data), "b.pdf")]}
     assert_error(client.post("/api/v1/extract", data=two), 400, "usage")
-    assert_error(client.post("/api/v1/documents?format=pdf", data=data,
-                             content_type="application/pdf"), 400, "usage")
+    assert_error(
+        client.post("/api/v1/documents?format=pdf", data=data, content_type="application/pdf"), 400, "usage"
+    )
 
 
-@pytest.mark.parametrize("kind,data,status,code", [
-    ("random", builder.random_bytes(), 422, "damaged"),
-    ("truncated", None, 422, "damaged"),
-    ("plain", builder.plain_pdf(), 422, "not_nts_document"),
-    ("corrupt", builder.broken_custom_files_pdf("corrupt_stream"), 422, "damaged"),
-    ("bad_filter", builder.broken_custom_files_pdf("bad_filter"), 422, "damaged"),
-])
+@pytest.mark.parametrize(
+    "kind,data,status,code",
+    [
+        ("random", builder.random_bytes(), 422, "damaged"),
+        ("truncated", None, 422, "damaged"),
+        ("plain", builder.plain_pdf(), 422, "not_nts_document"),
+        ("corrupt", builder.broken_custom_files_pdf("corrupt_stream"), 422, "damaged"),
+        ("bad_filter", builder.broken_custom_files_pdf("bad_filter"), 422, "damaged"),
+    ],
+)
 def test_document_errors_have_their_code(client, kind, data, status, code):
     if data is None:
         data = builder.truncated(ALL.read_bytes(), 0.3)
-    e = assert_error(client.post("/api/v1/extract", data=data, content_type="application/pdf"),
-                     status, code)
+    e = assert_error(client.post("/api/v1/extract", data=data, content_type="application/pdf"), status, code)
     assert e["nts_code"] == h.errors.SPECS[code].nts_code
 
 
 def test_bomb_is_too_large(client, bomb):
-    e = assert_error(client.post("/api/v1/extract", data=bomb, content_type="application/pdf"),
-                     413, "too_large")
+    e = assert_error(
+        client.post("/api/v1/extract", data=bomb, content_type="application/pdf"), 413, "too_large"
+    )
     assert e["nts_code"] == -2
 
 
 def test_body_over_the_app_limit_is_413_json():
     small = create_app(WebConfig(max_body_bytes=100_000)).test_client()
-    assert_error(small.post("/api/v1/extract", data=ALL.read_bytes(),
-                            content_type="application/pdf"), 413, "too_large")
+    assert_error(
+        small.post("/api/v1/extract", data=ALL.read_bytes(), content_type="application/pdf"), 413, "too_large"
+    )
     assert_error(small.post("/api/v1/extract", data=multipart(ALL.read_bytes())), 413, "too_large")
 
 
 # -- verify, documents, decrypt -------------------------------------------------------------------
+
 
 def test_verify_is_the_cli_json(client):
     r = client.post("/api/v1/verify", data=ALL.read_bytes(), content_type="application/pdf")
@@ -222,14 +262,19 @@ def test_documents_formats(client):
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567"))
     assert r.status_code == 200 and r.mimetype == "application/json"
     assert RESID in r.data
-    from hometax_decrypt.formats import csv as csv_format, json as json_format
+    from hometax_decrypt.formats import csv as csv_format
+    from hometax_decrypt.formats import json as json_format
     from hometax_decrypt.records import parse_document
 
     doc = parse_document(data, password="1234567")
     doc.source_file = "doc.pdf"  # the multipart file's name
     assert r.get_json() == json.loads(json_format.to_json([doc]))
-    r = client.post("/api/v1/documents?format=json&mask=true", data=data,
-                    content_type="application/pdf", headers={"X-Document-Password": "1234567"})
+    r = client.post(
+        "/api/v1/documents?format=json&mask=true",
+        data=data,
+        content_type="application/pdf",
+        headers={"X-Document-Password": "1234567"},
+    )
     assert r.status_code == 200 and RESID not in r.data and b"750101" in r.data
     r = client.post("/api/v1/documents", data=multipart(data, password="1234567", format="csv"))
     assert r.status_code == 200 and r.mimetype == "text/csv"
@@ -241,19 +286,20 @@ def test_documents_formats(client):
 
 
 def test_decrypt_removes_the_password(client):
-    r = client.post("/api/v1/decrypt", data=multipart(ALL_PW.read_bytes(), "고길동.pdf",
-                                                      password="1234567"))
+    r = client.post("/api/v1/decrypt", data=multipart(ALL_PW.read_bytes(), "고길동.pdf", password="1234567"))
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert r.headers["X-Was-Encrypted"] == "true"
     assert "filename*=UTF-8''%EA%B3%A0" in r.headers["Content-Disposition"]
     with pikepdf.open(io.BytesIO(r.data)) as pdf:  # no password needed any more
         assert not pdf.is_encrypted
     assert h.extract(r.data) == h.extract(ALL_PW, password="1234567")
-    assert_error(client.post("/api/v1/decrypt", data=multipart(ALL_PW.read_bytes())), 422,
-                 "password_required")
+    assert_error(
+        client.post("/api/v1/decrypt", data=multipart(ALL_PW.read_bytes())), 422, "password_required"
+    )
 
 
 # -- batch ----------------------------------------------------------------------------------------
+
 
 def _zip(entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
@@ -264,8 +310,11 @@ def _zip(entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
 
 
 def test_batch_multipart_with_password_map_and_a_bad_file(client):
-    files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"), (io.BytesIO(ALL_PW.read_bytes()), "b.pdf"),
-             (io.BytesIO(builder.random_bytes()), "c.pdf")]
+    files = [
+        (io.BytesIO(ALL.read_bytes()), "a.pdf"),
+        (io.BytesIO(ALL_PW.read_bytes()), "b.pdf"),
+        (io.BytesIO(builder.random_bytes()), "c.pdf"),
+    ]
     r = client.post("/api/v1/batch", data={"file": files, "passwords": json.dumps({"b.pdf": "1234567"})})
     assert r.status_code == 200
     body = r.get_json()
@@ -278,15 +327,23 @@ def test_batch_multipart_with_password_map_and_a_bad_file(client):
 
 
 def test_batch_zip_one_password_and_csv(client):
-    z = _zip({"dir/a.pdf": ALL_PW.read_bytes(), "b.pdf": ALL_PW.read_bytes(),
-              "__MACOSX/._a.pdf": b"junk", "plain.pdf": builder.plain_pdf()})
-    r = client.post("/api/v1/batch", data=z, content_type="application/zip",
-                    headers={"X-Document-Password": "1234567"})
+    z = _zip(
+        {
+            "dir/a.pdf": ALL_PW.read_bytes(),
+            "b.pdf": ALL_PW.read_bytes(),
+            "__MACOSX/._a.pdf": b"junk",
+            "plain.pdf": builder.plain_pdf(),
+        }
+    )
+    r = client.post(
+        "/api/v1/batch", data=z, content_type="application/zip", headers={"X-Document-Password": "1234567"}
+    )
     body = r.get_json()
     assert r.status_code == 200 and (body["ok"], body["failed"]) == (2, 1)
     assert [f["file"] for f in body["files"]] == ["dir/a.pdf", "b.pdf", "plain.pdf"]
-    r = client.post("/api/v1/batch", data={"file": (io.BytesIO(z), "batch.zip"),
-                                           "password": "1234567", "format": "csv"})
+    r = client.post(
+        "/api/v1/batch", data={"file": (io.BytesIO(z), "batch.zip"), "password": "1234567", "format": "csv"}
+    )
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.headers["X-Batch-OK"] == "2" and r.headers["X-Batch-Failed"] == "1"
     assert json.loads(r.headers["X-Batch-Errors"]) == {"not_nts_document": 1}  # counts, no names
@@ -296,62 +353,74 @@ def test_batch_zip_one_password_and_csv(client):
 
 
 def test_batch_zip_limits():
-    client = create_app(WebConfig(batch_max_files=5, batch_max_total_bytes=10 * 1024 * 1024,
-                                  zip_max_ratio=50)).test_client()
+    client = create_app(
+        WebConfig(batch_max_files=5, batch_max_total_bytes=10 * 1024 * 1024, zip_max_ratio=50)
+    ).test_client()
     many = _zip({f"{i}.pdf": b"x" for i in range(6)})
-    e = assert_error(client.post("/api/v1/batch", data=many, content_type="application/zip"),
-                     413, "too_large")
+    e = assert_error(
+        client.post("/api/v1/batch", data=many, content_type="application/zip"), 413, "too_large"
+    )
     assert "too many files" in e["message"]
     bomb = _zip({"zeros.pdf": bytes(8 * 1024 * 1024)})
-    e = assert_error(client.post("/api/v1/batch", data=bomb, content_type="application/zip"),
-                     413, "too_large")
+    e = assert_error(
+        client.post("/api/v1/batch", data=bomb, content_type="application/zip"), 413, "too_large"
+    )
     assert "ratio" in e["message"]
     rnd = os.urandom(64 * 1024)
     low_ratio = rnd + bytes(2 * 1024 * 1024)  # ~33:1, under the ratio limit; 4 of them pass 10 MiB
     big = _zip({f"{i}.pdf": low_ratio for i in range(5)})
-    e = assert_error(client.post("/api/v1/batch", data=big, content_type="application/zip"),
-                     413, "too_large")
+    e = assert_error(client.post("/api/v1/batch", data=big, content_type="application/zip"), 413, "too_large")
     assert "total size" in e["message"]
-    assert_error(client.post("/api/v1/batch", data=b"PK\x03\x04garbage",
-                             content_type="application/zip"), 422, "damaged")
+    assert_error(
+        client.post("/api/v1/batch", data=b"PK\x03\x04garbage", content_type="application/zip"),
+        422,
+        "damaged",
+    )
     bad_map = {"file": (io.BytesIO(ALL.read_bytes()), "a.pdf"), "passwords": "[1,2]"}
     assert_error(client.post("/api/v1/batch", data=bad_map), 400, "usage")
 
 
 @pytest.mark.parametrize("where", ["form", "header"])
-@pytest.mark.parametrize("value", ["[" * 5000, '{"a":' * 5000, "1" * 5000, '"x"',
-                                   json.dumps({f"{i}.pdf": "x" * 200 for i in range(2000)})])
+@pytest.mark.parametrize(
+    "value",
+    ["[" * 5000, '{"a":' * 5000, "1" * 5000, '"x"', json.dumps({f"{i}.pdf": "x" * 200 for i in range(2000)})],
+)
 def test_a_hostile_password_map_is_a_usage_error_not_a_500(client, where, value):
     """Deep nesting made json.loads raise RecursionError (500); a map must be a JSON object of
     bounded length."""
     if where == "form":
-        r = client.post("/api/v1/batch", data={**multipart(ALL.read_bytes(), "a.pdf"),
-                                               "passwords": value})
+        r = client.post("/api/v1/batch", data={**multipart(ALL.read_bytes(), "a.pdf"), "passwords": value})
     else:
-        r = client.post("/api/v1/batch", data=_zip({"a.pdf": ALL.read_bytes()}),
-                        content_type="application/zip", headers={"X-Document-Passwords": value})
+        r = client.post(
+            "/api/v1/batch",
+            data=_zip({"a.pdf": ALL.read_bytes()}),
+            content_type="application/zip",
+            headers={"X-Document-Passwords": value},
+        )
     assert_error(r, 400, "usage")
 
 
 def test_a_zip_of_many_small_entries_is_judged_by_its_whole_ratio():
     """100 entries of 1 MiB at ratio ~1000 each slipped under the per-entry check (entries of 1 MiB
     or less were not judged): 113 KB of ZIP for 100 MiB of content."""
-    client = create_app(WebConfig(batch_max_files=200, batch_max_total_bytes=200 * 1024 * 1024,
-                                  zip_max_ratio=50)).test_client()
+    client = create_app(
+        WebConfig(batch_max_files=200, batch_max_total_bytes=200 * 1024 * 1024, zip_max_ratio=50)
+    ).test_client()
     bomb = _zip({f"{i}.pdf": b"%PDF-1.4\n" + bytes(1024 * 1024 - 10) for i in range(100)})
     assert len(bomb) < 200_000
-    e = assert_error(client.post("/api/v1/batch", data=bomb, content_type="application/zip"),
-                     413, "too_large")
+    e = assert_error(
+        client.post("/api/v1/batch", data=bomb, content_type="application/zip"), 413, "too_large"
+    )
     assert "ratio" in e["message"]
     # one entry of 100 KiB at ratio ~100 (over the 64 KiB floor) is judged on its own
     one = _zip({"a.pdf": ALL.read_bytes(), "zeros.pdf": bytes(100 * 1024)})
-    e = assert_error(client.post("/api/v1/batch", data=one, content_type="application/zip"),
-                     413, "too_large")
+    e = assert_error(client.post("/api/v1/batch", data=one, content_type="application/zip"), 413, "too_large")
     assert "ratio" in e["message"]
     # real documents (PDFs barely compress) and a tiny, very compressible entry still pass
     fine = _zip({"a.pdf": ALL.read_bytes(), "b.pdf": ALL_PW.read_bytes(), "c.pdf": bytes(4096)})
-    r = client.post("/api/v1/batch", data=fine, content_type="application/zip",
-                    headers={"X-Document-Password": "1234567"})
+    r = client.post(
+        "/api/v1/batch", data=fine, content_type="application/zip", headers={"X-Document-Password": "1234567"}
+    )
     assert r.status_code == 200 and r.get_json()["ok"] == 2
 
 
@@ -371,8 +440,10 @@ HUGE_SUM_XML = builder.SAMPLE_XML.replace(b"<sum>12345</sum>", b"<sum>" + b"9" *
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
 def test_a_document_with_a_huge_sum_does_not_fail_the_batch(client, fmt):
-    files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"),
-             (io.BytesIO(builder.build_nts_pdf(HUGE_SUM_XML)), "huge.pdf")]
+    files = [
+        (io.BytesIO(ALL.read_bytes()), "a.pdf"),
+        (io.BytesIO(builder.build_nts_pdf(HUGE_SUM_XML)), "huge.pdf"),
+    ]
     r = client.post("/api/v1/batch", data={"file": files, "format": fmt})
     assert r.status_code == 200, r.data[:300]
     assert r.headers["X-Batch-OK"] in ("1", "2")
@@ -443,9 +514,13 @@ def test_a_bad_trust_dir_fails_at_start_up_not_on_every_request(tmp_path, monkey
 
 # -- /export: the combined file from the documents' data parts -------------------------------------
 
+
 def test_export_combines_xml_parts_like_batch_does(client):
-    parts = [h.extract(ALL), h.extract(ALL_PW, password="1234567"),
-             h.extract((SAMPLES / "nts-2022" / "all.pdf").read_bytes())]
+    parts = [
+        h.extract(ALL),
+        h.extract(ALL_PW, password="1234567"),
+        h.extract((SAMPLES / "nts-2022" / "all.pdf").read_bytes()),
+    ]
     # data parts carry no PDF to verify (verification_status "unverified"); each is named by its file
     docs = [h.service.parse_part(x, name=f"{i}.xml").document for i, x in enumerate(parts)]
 
@@ -479,8 +554,7 @@ def test_export_errors_and_limits():
     assert "too many files" in e["message"]
     bad = {"file": [(io.BytesIO(part), "a.xml"), (io.BytesIO(b"<html/>"), "b.xml")]}
     assert_error(client.post("/api/v1/export", data=bad), 422, "damaged")
-    assert_error(client.post("/api/v1/export", data=part, content_type="application/xml"), 400,
-                 "usage")
+    assert_error(client.post("/api/v1/export", data=part, content_type="application/xml"), 400, "usage")
     assert_error(client.post("/api/v1/export", data={"format": "csv"}), 400, "usage")
     # more parts than the batch limit's MAX_FORM_PARTS: the export raises its own request's limit
     client = create_app(WebConfig(batch_max_files=2, export_max_files=40)).test_client()
@@ -491,6 +565,7 @@ def test_export_errors_and_limits():
 
 
 # -- uploads stay in memory -----------------------------------------------------------------------
+
 
 def test_multipart_files_are_never_spooled_to_disk(tmp_path):
     body = os.urandom(3 * 1024 * 1024)  # far past Werkzeug's 500 KB spooling threshold
@@ -509,13 +584,22 @@ def test_multipart_files_are_never_spooled_to_disk(tmp_path):
 
 # -- probes, metrics, docs ------------------------------------------------------------------------
 
+
 def test_probes_and_docs(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     assert client.get("/readyz").get_json() == {"status": "ready"}
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/api/v1/extract", "/api/v1/verify", "/api/v1/documents", "/api/v1/decrypt",
-                 "/api/v1/batch", "/healthz", "/readyz", "/metrics"):
+    for path in (
+        "/api/v1/extract",
+        "/api/v1/verify",
+        "/api/v1/documents",
+        "/api/v1/decrypt",
+        "/api/v1/batch",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert path in spec["paths"]
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and b"/api/v1/extract" in page.data
@@ -535,11 +619,18 @@ def test_metrics_count_requests_and_error_codes(client):
 
 
 def test_request_log_line(client, request_log, korean_pw_pdf):
-    client.post("/api/v1/extract?part=xml", data=korean_pw_pdf, content_type="application/pdf",
-                headers=[("X-Document-Password", KOREAN_PW.encode("utf-8").decode("latin-1")),
-                         ("X-Request-ID", "test-request-0001")])
-    client.post("/api/v1/extract", data=multipart(korean_pw_pdf, "8001011234567.pdf",
-                                                  password="wrong-" + KOREAN_PW))
+    client.post(
+        "/api/v1/extract?part=xml",
+        data=korean_pw_pdf,
+        content_type="application/pdf",
+        headers=[
+            ("X-Document-Password", KOREAN_PW.encode("utf-8").decode("latin-1")),
+            ("X-Request-ID", "test-request-0001"),
+        ],
+    )
+    client.post(
+        "/api/v1/extract", data=multipart(korean_pw_pdf, "8001011234567.pdf", password="wrong-" + KOREAN_PW)
+    )
     ok, bad = request_log[-2:]
     assert set(ok) >= {"id", "method", "path", "status", "duration_ms", "size", "error"}
     assert ok["id"] == "test-request-0001" and ok["path"] == "/api/v1/extract"
@@ -565,17 +656,19 @@ def test_unexpected_exception_is_500_json_without_its_text(request_log):
 
 # -- API keys -------------------------------------------------------------------------------------
 
+
 def test_api_keys_required_when_configured():
     app = create_app(WebConfig(api_key_hashes=(hash_key("k-good"),)))
     c = app.test_client()
     data = ALL.read_bytes()
-    assert_error(c.post("/api/v1/extract", data=data, content_type="application/pdf"), 401,
-                 "unauthorized")
-    assert_error(c.post("/api/v1/extract", data=data, content_type="application/pdf",
-                        headers={"X-API-Key": "k-bad"}), 401, "unauthorized")
+    assert_error(c.post("/api/v1/extract", data=data, content_type="application/pdf"), 401, "unauthorized")
+    assert_error(
+        c.post("/api/v1/extract", data=data, content_type="application/pdf", headers={"X-API-Key": "k-bad"}),
+        401,
+        "unauthorized",
+    )
     assert_error(c.get("/metrics"), 401, "unauthorized")
-    r = c.post("/api/v1/extract", data=data, content_type="application/pdf",
-               headers={"X-API-Key": "k-good"})
+    r = c.post("/api/v1/extract", data=data, content_type="application/pdf", headers={"X-API-Key": "k-good"})
     assert r.status_code == 200
     for open_path in ("/healthz", "/readyz", "/api/v1/openapi.json", "/api/v1/docs"):
         assert c.get(open_path).status_code == 200
@@ -588,19 +681,30 @@ def test_api_keys_needed_beyond_loopback():
         create_app(WebConfig(listen="192.0.2.10"))
     create_app(WebConfig(listen="0.0.0.0", api_keys_disabled=True))
     create_app(WebConfig(listen="::1"))
-    cfg = WebConfig.from_env({"HOMETAX_LISTEN": "0.0.0.0",
-                              "HOMETAX_API_KEYS": hash_key("a") + "," + hash_key("b")})
+    cfg = WebConfig.from_env(
+        {"HOMETAX_LISTEN": "0.0.0.0", "HOMETAX_API_KEYS": hash_key("a") + "," + hash_key("b")}
+    )
     assert cfg.key_ok("b") and not cfg.key_ok("c") and not cfg.key_ok(None)
     with pytest.raises(ValueError, match="SHA-256"):
         WebConfig.from_env({"HOMETAX_API_KEYS": "plain-text-key"})
 
 
 def test_key_helper_prints_the_digest():
-    out = subprocess.run([sys.executable, "-m", "hometax_decrypt.web.keys", "k-good"],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "hometax_decrypt.web.keys", "k-good"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert out.stdout.strip() == hash_key("k-good")
-    out = subprocess.run([sys.executable, "-m", "hometax_decrypt.web.keys"], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "hometax_decrypt.web.keys"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     key = out.stdout.split("key:")[1].split()[0]
     assert out.stdout.split("sha256:")[1].strip() == hash_key(key)
 
@@ -617,8 +721,7 @@ def test_many_document_requests_share_one_time_budget(fmt):
     body = r.get_json()
     assert (body["ok"], body["failed"]) == (0, 2)
     assert {f["error"]["code"] for f in body["files"]} == {"timeout"}
-    r = spent.post("/api/v1/export", data={"file": [(io.BytesIO(h.extract(ALL)), "a.xml")],
-                                            "format": fmt})
+    r = spent.post("/api/v1/export", data={"file": [(io.BytesIO(h.extract(ALL)), "a.xml")], "format": fmt})
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "timeout"
     ample = create_app(WebConfig(request_seconds=60.0)).test_client()
     files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"), (io.BytesIO(ALL.read_bytes()), "b.pdf")]
@@ -629,17 +732,31 @@ def test_no_endpoint_writes_a_file(client):
     """Uploads, their data and every answer stay in memory: Python's audit hook sees no open() for
     writing while the endpoints run (multipart parts included: Werkzeug would spool large ones)."""
     pdf = ALL_PW.read_bytes()
-    calls = [
-        ("/api/v1/extract?part=sam&encoding=euc-kr", {"file": (io.BytesIO(pdf), "a.pdf"),
-                                                       "password": "1234567"}),
-        ("/api/v1/verify", {"file": (io.BytesIO(pdf), "a.pdf")}),
-        ("/api/v1/decrypt", {"file": (io.BytesIO(pdf), "a.pdf"), "password": "1234567"}),
-    ] + [("/api/v1/documents", {"file": (io.BytesIO(pdf), "a.pdf"), "password": "1234567",
-                                "format": fmt}) for fmt in ("json", "csv", "xlsx")] + [
-        ("/api/v1/batch", {"file": [(io.BytesIO(pdf), "a.pdf"), (io.BytesIO(ALL.read_bytes()), "b.pdf")],
-                           "password": "1234567", "format": "xlsx"}),
-        ("/api/v1/export", {"file": [(io.BytesIO(h.extract(ALL)), "a.xml")], "format": "xlsx"}),
-    ]
+    calls = (
+        [
+            (
+                "/api/v1/extract?part=sam&encoding=euc-kr",
+                {"file": (io.BytesIO(pdf), "a.pdf"), "password": "1234567"},
+            ),
+            ("/api/v1/verify", {"file": (io.BytesIO(pdf), "a.pdf")}),
+            ("/api/v1/decrypt", {"file": (io.BytesIO(pdf), "a.pdf"), "password": "1234567"}),
+        ]
+        + [
+            ("/api/v1/documents", {"file": (io.BytesIO(pdf), "a.pdf"), "password": "1234567", "format": fmt})
+            for fmt in ("json", "csv", "xlsx")
+        ]
+        + [
+            (
+                "/api/v1/batch",
+                {
+                    "file": [(io.BytesIO(pdf), "a.pdf"), (io.BytesIO(ALL.read_bytes()), "b.pdf")],
+                    "password": "1234567",
+                    "format": "xlsx",
+                },
+            ),
+            ("/api/v1/export", {"file": [(io.BytesIO(h.extract(ALL)), "a.xml")], "format": "xlsx"}),
+        ]
+    )
     for url, data in calls:
         # the test client spools a large multipart body to a temporary file itself: encode it first
         builder = EnvironBuilder(path=url, method="POST", data=data)
@@ -660,9 +777,12 @@ def _sources_and_statuses(fmt: str, data: bytes) -> tuple[set, set]:
     if fmt == "ndjson":
         lines = [json.loads(x) for x in data.decode().splitlines()]
         assert all(x["item"]["item_key"] for x in lines)
-        return {x["document"]["source_file"] for x in lines}, {x["document"]["verification_status"] for x in lines}
+        return {x["document"]["source_file"] for x in lines}, {
+            x["document"]["verification_status"] for x in lines
+        }
     if fmt == "csv":
         import csv
+
         rows = list(csv.DictReader(io.StringIO(data[3:].decode(), newline="")))
     else:
         sheet = list(openpyxl.load_workbook(io.BytesIO(data))["항목"].iter_rows(values_only=True))
@@ -679,8 +799,9 @@ def test_documents_batch_and_export_carry_source_file_and_status(client, fmt):
     assert _sources_and_statuses(fmt, r.data) == ({"E0001 고길동.pdf"}, {"authentic"})
 
     z = _zip({"E0001/all.pdf": ALL.read_bytes(), "E0002.pdf": ALL_PW.read_bytes()})
-    r = client.post("/api/v1/batch", data={"file": (io.BytesIO(z), "team.zip"), "password": "1234567",
-                                           "format": fmt})
+    r = client.post(
+        "/api/v1/batch", data={"file": (io.BytesIO(z), "team.zip"), "password": "1234567", "format": fmt}
+    )
     assert r.status_code == 200 and r.headers["X-Batch-OK"] == "2"
     if fmt == "json":  # per-file results, each with its document's record
         records = [f["document"] for f in r.get_json()["files"]]
@@ -689,8 +810,9 @@ def test_documents_batch_and_export_carry_source_file_and_status(client, fmt):
     else:
         assert _sources_and_statuses(fmt, r.data) == ({"E0001/all.pdf", "E0002.pdf"}, {"authentic"})
 
-    r = client.post("/api/v1/export", data={"file": [(io.BytesIO(h.extract(ALL)), "E0001.xml")],
-                                            "format": fmt})
+    r = client.post(
+        "/api/v1/export", data={"file": [(io.BytesIO(h.extract(ALL)), "E0001.xml")], "format": fmt}
+    )
     assert r.status_code == 200
     # a data part: no PDF, nothing verified
     assert _sources_and_statuses(fmt, r.data) == ({"E0001.xml"}, {"unverified"})

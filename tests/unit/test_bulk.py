@@ -13,15 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import builder
-from tests.support.paths import SAMPLES
-
 from hometax_decrypt import errors, formats, service
-
-from hometax_decrypt.service import bulk
-
 from hometax_decrypt.cli import commands as cli
 from hometax_decrypt.records import summary
+from hometax_decrypt.service import bulk
+from tests.support import builder
+from tests.support.paths import SAMPLES
 
 NTS = SAMPLES / "nts-2020"
 PASSWORD = "1234567"
@@ -50,28 +47,40 @@ def tree(tmp_path_factory) -> Path:
 
 
 def _paths(tree: Path) -> list[str]:
-    return [str(tree / "docs"), str(tree / "more.zip"), str(tree / "bomb.zip"),
-            str(tree / "missing.pdf")]
+    return [str(tree / "docs"), str(tree / "more.zip"), str(tree / "bomb.zip"), str(tree / "missing.pdf")]
 
 
 def _expected_docs(tree: Path) -> list:
     """The documents a run reads, in its order, parsed one by one by the service."""
-    names = [tree / "docs" / "all.pdf", tree / "docs" / "locked.pdf",
-             tree / "docs" / "nested" / "medical.pdf", tree / "docs" / "other-year.pdf"]
+    names = [
+        tree / "docs" / "all.pdf",
+        tree / "docs" / "locked.pdf",
+        tree / "docs" / "nested" / "medical.pdf",
+        tree / "docs" / "other-year.pdf",
+    ]
     # source_file: the path under the folder given, the entry's name in the ZIP given
-    docs = [service.parse(p.read_bytes(), PASSWORD, name=p.relative_to(tree / "docs").as_posix()).document
-            for p in names]
+    docs = [
+        service.parse(p.read_bytes(), PASSWORD, name=p.relative_to(tree / "docs").as_posix()).document
+        for p in names
+    ]
     with zipfile.ZipFile(tree / "more.zip") as z:
-        docs += [service.parse(z.read(f"basic/{n}"), name=f"basic/{n}").document
-                 for n in ("donation.pdf", "insurance.pdf")]
+        docs += [
+            service.parse(z.read(f"basic/{n}"), name=f"basic/{n}").document
+            for n in ("donation.pdf", "insurance.pdf")
+        ]
     return docs
 
 
 EXPECTED_CODES = {
-    "docs/all.pdf": "ok", "docs/locked.pdf": "ok", "docs/nested/broken.pdf": "damaged",
-    "docs/nested/medical.pdf": "ok", "docs/other-year.pdf": "ok",
-    "more.zip/basic/donation.pdf": "ok", "more.zip/basic/insurance.pdf": "ok",
-    "bomb.zip": "too_large", "missing.pdf": "usage",
+    "docs/all.pdf": "ok",
+    "docs/locked.pdf": "ok",
+    "docs/nested/broken.pdf": "damaged",
+    "docs/nested/medical.pdf": "ok",
+    "docs/other-year.pdf": "ok",
+    "more.zip/basic/donation.pdf": "ok",
+    "more.zip/basic/insurance.pdf": "ok",
+    "bomb.zip": "too_large",
+    "missing.pdf": "usage",
 }
 
 
@@ -127,12 +136,14 @@ def _crash_on_medical(task, job, password):
 
 def test_a_crashed_worker_costs_one_file(tree, tmp_path):
     out = tmp_path / "out.ndjson"
-    report = bulk.run(_paths(tree), "ndjson", str(out), jobs=2, password=PASSWORD,
-                      worker=_crash_on_medical)
+    report = bulk.run(_paths(tree), "ndjson", str(out), jobs=2, password=PASSWORD, worker=_crash_on_medical)
     codes = _codes(report, tree)
     assert codes == {**EXPECTED_CODES, "docs/nested/medical.pdf": "internal"}
-    docs = [d for d in _expected_docs(tree) if d.doc.seq != service.parse(
-        (NTS / "basic" / "medical.pdf").read_bytes()).document.doc.seq]
+    docs = [
+        d
+        for d in _expected_docs(tree)
+        if d.doc.seq != service.parse((NTS / "basic" / "medical.pdf").read_bytes()).document.doc.seq
+    ]
     assert out.read_bytes() == formats.get("ndjson").write(docs)
 
 
@@ -142,12 +153,18 @@ def test_password_file_per_file_and_its_parsing(tree, tmp_path):
     pw.write_bytes("file,password\n직원.pdf,0000000\nlocked.pdf,1234567\n".encode("cp949"))
     assert bulk.read_password_file(str(pw)) == {"직원.pdf": "0000000", "locked.pdf": "1234567"}
     out = tmp_path / "out.csv"
-    report = bulk.run([str(tree / "docs" / "locked.pdf"), str(tree / "docs" / "all.pdf")], "csv",
-                      str(out), jobs=1, passwords=bulk.read_password_file(str(pw)))
+    report = bulk.run(
+        [str(tree / "docs" / "locked.pdf"), str(tree / "docs" / "all.pdf")],
+        "csv",
+        str(out),
+        jobs=1,
+        passwords=bulk.read_password_file(str(pw)),
+    )
     assert [f.code for f in report.files] == ["ok", "ok"]
     wrong = {"locked.pdf": "0000000"}
-    report = bulk.run([str(tree / "docs" / "locked.pdf")], "csv", str(out), jobs=1, passwords=wrong,
-                      password=PASSWORD)  # the file's own entry wins over the one password
+    report = bulk.run(
+        [str(tree / "docs" / "locked.pdf")], "csv", str(out), jobs=1, passwords=wrong, password=PASSWORD
+    )  # the file's own entry wins over the one password
     assert [f.code for f in report.files] == ["wrong_password"]
 
     bad = tmp_path / "bad.csv"
@@ -173,23 +190,22 @@ def test_password_file_readable_by_others_is_warned(tmp_path):
 def test_cli_table_exit_status_and_no_password_anywhere(tree, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out.json"
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    rc = cli.main(["batch", *_paths(tree), "--format", "json", "-o", str(out), "--jobs", "2",
-                   "--password-stdin"])
+    rc = cli.main(
+        ["batch", *_paths(tree), "--format", "json", "-o", str(out), "--jobs", "2", "--password-stdin"]
+    )
     captured = capsys.readouterr()
     assert rc == bulk.EXIT_SOME_FAILED
     lines = captured.out.splitlines()
     assert lines[0].split() == ["file", "result", "authenticity"]
     table = {os.path.relpath(line.split()[0], tree): line.split()[1] for line in lines[1:-1]}
     assert table == EXPECTED_CODES
-    assert lines[-1] == ("files: 9 (damaged 1, ok 6, too_large 1, usage 1); "
-                         "read: authentic 5, unsigned 1")
+    assert lines[-1] == ("files: 9 (damaged 1, ok 6, too_large 1, usage 1); read: authentic 5, unsigned 1")
     assert captured.err == ""  # not a terminal: no progress bar
     for text in (captured.out, captured.err):  # (the samples' resident numbers hold 1234567)
         assert PASSWORD not in text
 
     ok = [str(tree / "docs" / "all.pdf"), str(tree / "more.zip")]
-    assert cli.main(["batch", *ok, "-o", str(tmp_path / "ok.csv"), "--format", "csv",
-                     "--quiet"]) == 0
+    assert cli.main(["batch", *ok, "-o", str(tmp_path / "ok.csv"), "--format", "csv", "--quiet"]) == 0
     assert capsys.readouterr().out == "files: 3 (ok 3); read: authentic 3\n"
     assert cli.main(["batch", *ok, "-o", str(tmp_path / "x.csv"), "--jobs", "0"]) == 2
     assert cli.main(["batch", *ok, "-o", str(tmp_path / "no" / "x.csv")]) == 2  # no such folder
@@ -202,8 +218,9 @@ def test_cli_table_exit_status_and_no_password_anywhere(tree, tmp_path, capsys, 
 def test_totals_from_projections_equal_totals_of_documents(tree):
     docs = _expected_docs(tree) + _expected_docs(tree)[:2]  # duplicates counted once
     for mask in (False, True):
-        assert summary.totals_of([summary.projection(d) for d in docs], mask=mask) == \
-            summary.totals(docs, mask=mask)
+        assert summary.totals_of([summary.projection(d) for d in docs], mask=mask) == summary.totals(
+            docs, mask=mask
+        )
 
 
 @pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal")
@@ -217,8 +234,19 @@ def test_progress_bar_on_stderr_only_when_a_terminal(tree, tmp_path):
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal's size
-    cmd = [sys.executable, "-m", "hometax_decrypt.cli.commands", "batch", str(tree / "more.zip"),
-           str(tree / "docs" / "all.pdf"), "-o", str(tmp_path / "o.csv"), "--jobs", "1", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hometax_decrypt.cli.commands",
+        "batch",
+        str(tree / "more.zip"),
+        str(tree / "docs" / "all.pdf"),
+        "-o",
+        str(tmp_path / "o.csv"),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
     r = subprocess.run(cmd, stderr=slave, stdout=subprocess.PIPE, timeout=120)
     os.close(slave)
     err = b""
@@ -238,6 +266,7 @@ def test_progress_bar_on_stderr_only_when_a_terminal(tree, tmp_path):
 def _provenance(fmt: str, data: bytes) -> tuple[set, set, int]:
     """(source files, verification statuses, items with an item_key) of a run's output."""
     import csv
+
     import openpyxl
 
     if fmt == "json":
@@ -246,16 +275,21 @@ def _provenance(fmt: str, data: bytes) -> tuple[set, set, int]:
         return {d["source_file"] for d in docs}, {d["verification_status"] for d in docs}, len(keys)
     if fmt == "ndjson":
         lines = [json.loads(x) for x in data.decode().splitlines()]
-        return ({x["document"]["source_file"] for x in lines},
-                {x["document"]["verification_status"] for x in lines},
-                sum(1 for x in lines if x["item"]["item_key"]))
+        return (
+            {x["document"]["source_file"] for x in lines},
+            {x["document"]["verification_status"] for x in lines},
+            sum(1 for x in lines if x["item"]["item_key"]),
+        )
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(data[3:].decode(), newline="")))
     else:
         sheet = list(openpyxl.load_workbook(io.BytesIO(data))["항목"].iter_rows(values_only=True))
         rows = [dict(zip(sheet[1], r)) for r in sheet[2:]]
-    return ({r["source_file"] for r in rows}, {r["verification_status"] for r in rows},
-            sum(1 for r in rows if r["item_key"]))
+    return (
+        {r["source_file"] for r in rows},
+        {r["verification_status"] for r in rows},
+        sum(1 for r in rows if r["item_key"]),
+    )
 
 
 @pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "xlsx"])
@@ -263,11 +297,33 @@ def test_source_file_is_the_path_under_the_folder_or_the_zip_entry(tree, tmp_pat
     """Issue 21: payroll keeps the employee number in the file name; the CLI's batch keeps the
     name — the path under the folder given, the entry's name in a ZIP given — in every format."""
     out = tmp_path / f"out.{fmt}"
-    assert cli.main(["batch", *_paths(tree), "--format", fmt, "-o", str(out), "--jobs", "2",
-                     "--password", PASSWORD, "--quiet"]) == bulk.EXIT_SOME_FAILED
+    assert (
+        cli.main(
+            [
+                "batch",
+                *_paths(tree),
+                "--format",
+                fmt,
+                "-o",
+                str(out),
+                "--jobs",
+                "2",
+                "--password",
+                PASSWORD,
+                "--quiet",
+            ]
+        )
+        == bulk.EXIT_SOME_FAILED
+    )
     files, statuses, keyed = _provenance(fmt, out.read_bytes())
-    assert files == {"all.pdf", "locked.pdf", "nested/medical.pdf", "other-year.pdf",
-                     "basic/donation.pdf", "basic/insurance.pdf"}
+    assert files == {
+        "all.pdf",
+        "locked.pdf",
+        "nested/medical.pdf",
+        "other-year.pdf",
+        "basic/donation.pdf",
+        "basic/insurance.pdf",
+    }
     assert statuses == {"authentic", "unsigned"}  # other-year.pdf is a built, unsigned document
     assert keyed == sum(len(list(d.items())) for d in _expected_docs(tree))
 

@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import xlrd
-from tests.support.paths import REFERENCE, ROOT, SAMPLES, password_for, sample_files
 from lxml import etree
 
 import hometax_decrypt
 from hometax_decrypt import records
 from hometax_decrypt.records import catalog
+from tests.support.paths import REFERENCE, ROOT, SAMPLES, password_for, sample_files
 
 WORKBOOK = REFERENCE / "nts-xml-definition-v1.70.xls"
 GENERATED = ROOT / "src" / "hometax_decrypt" / "records" / "catalog_data.json"
@@ -22,12 +22,23 @@ SUPPLEMENT = ROOT / "src" / "hometax_decrypt" / "records" / "catalog_supplement.
 
 def test_generated_catalog_is_up_to_date(tmp_path):
     out = tmp_path / "catalog_data.json"
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_catalog.py"),
-                        "--workbook", str(WORKBOOK), "--out", str(out)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_catalog.py"),
+            "--workbook",
+            str(WORKBOOK),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
-    assert out.read_text(encoding="utf-8") == GENERATED.read_text(encoding="utf-8"), \
+    assert out.read_text(encoding="utf-8") == GENERATED.read_text(encoding="utf-8"), (
         "catalog_data.json is stale: run `make catalog` and commit the result"
+    )
 
 
 def test_every_workbook_form_sheet_is_in_the_catalog():
@@ -107,16 +118,24 @@ def test_unknown_form_falls_back_to_family():
     cat = catalog()
     info = cat.form("G199M")
     # changed by issue 10: label_source "family" is now "inferred", and the label says so
-    assert (info.known, info.source, info.category, info.period_label) == (False, "inferred", "신용카드", "월별")
+    assert (info.known, info.source, info.category, info.period_label) == (
+        False,
+        "inferred",
+        "신용카드",
+        "월별",
+    )
     assert info.label == "신용카드 (G199M: 정의서 미수록)"
     assert cat.field_entry("G199M", "man/data/@use_place_cd") == (
-        cat.field("G108Y", "man/data/@use_place_cd"), "inferred")
+        cat.field("G108Y", "man/data/@use_place_cd"),
+        "inferred",
+    )
     assert cat.field_label("G199M", "man/data/@use_place_cd") == "종류"
     none = cat.form("Z001Y")
     assert (none.label, none.source) == (None, "unknown")
 
 
 # -- issue 10: by form and tax year, never from an unrelated form -------------------------------
+
 
 def _families(cat, base):
     return {b for b in cat.fields if b[:2] == base[:2]}
@@ -131,7 +150,9 @@ def test_card_sum_in_the_2022_sample_is_not_labelled_from_the_insurance_form():
     for f in cards:
         for p in f["people"]:
             for it in p["items"]:
-                assert it["sum"]["label"] == catalog().field_label("G108Y", "man/data/sum") == "공제대상금액합계"
+                assert (
+                    it["sum"]["label"] == catalog().field_label("G108Y", "man/data/sum") == "공제대상금액합계"
+                )
     assert catalog().field_entry("G110Y", "man/data/sum")[1] == "inferred"
 
 
@@ -139,6 +160,7 @@ def _used_paths():
     """(form_cd, att_year, path) of every element and attribute in the samples and the builder's
     documents of 2021, 2023, 2024 and 2026."""
     from tests.support import builder
+
     docs = [hometax_decrypt.extract(p, password=password_for(p)) for p in sample_files()]
     docs += [builder.year_xml(y) for y in builder.YEAR_CARD_VERSION]
     for xml in docs:
@@ -166,10 +188,15 @@ def test_no_label_comes_from_another_form_family():
         if path is None:
             label, source = cat.item_entry(fc, dat_cd, year)
             owners = {b for b, items in cat.form_items.items() if items.get(dat_cd, (None,))[0] == label}
-            owners |= {b for b, items in cat.year_items.items()
-                       if any(lab == label for _, lab in items.get(dat_cd, ()))}
-            assert label and (source == "inferred" and label == cat.forms.get(fc[:4], {}).get("label")
-                              or owners & _families(cat, fc[:4])), (fc, dat_cd, label)
+            owners |= {
+                b
+                for b, items in cat.year_items.items()
+                if any(lab == label for _, lab in items.get(dat_cd, ()))
+            }
+            assert label and (
+                (source == "inferred" and label == cat.forms.get(fc[:4], {}).get("label"))
+                or owners & _families(cat, fc[:4])
+            ), (fc, dat_cd, label)
             continue
         fd, source = cat.field_entry(fc, path, year)
         assert fd is not None, (fc, path)
@@ -183,13 +210,20 @@ def test_no_label_comes_from_another_form_family():
 
 def test_form_labels_by_tax_year():
     cat = catalog()
-    assert (cat.form("G111Y", "2023").label, cat.form("G111Y", "2023").source) == ("신용카드(2023년 귀속)", "supplement")
+    assert (cat.form("G111Y", "2023").label, cat.form("G111Y", "2023").source) == (
+        "신용카드(2023년 귀속)",
+        "supplement",
+    )
     assert cat.form("G112Y", 2024).label == "신용카드(2024년 귀속)"
     assert cat.form("G311Y", 2023).label == "직불카드(2023년 귀속)"
     assert cat.form("G109Y", 2021).years == (2021,)
     # the issue's example: a 2025 code no public source describes
     g113 = cat.form("G113Y", "2025")
-    assert (g113.label, g113.source, g113.known) == ("신용카드 (2025년 귀속, G113Y: 정의서 미수록)", "inferred", False)
+    assert (g113.label, g113.source, g113.known) == (
+        "신용카드 (2025년 귀속, G113Y: 정의서 미수록)",
+        "inferred",
+        False,
+    )
     # a known code in a document of another year never keeps its year's label
     late = cat.form("G110Y", "2025")
     assert late.source == "inferred" and "2022" not in late.label and "2025년 귀속, G110Y" in late.label
@@ -210,8 +244,16 @@ def test_every_supplement_entry_has_years_and_a_source():
 
 
 def _check_supplement(sup: dict) -> None:
-    assert set(sup) == {"about", "forms", "form_labels", "items", "item_labels", "fields", "codes",
-                        "summary_categories"}
+    assert set(sup) == {
+        "about",
+        "forms",
+        "form_labels",
+        "items",
+        "item_labels",
+        "fields",
+        "codes",
+        "summary_categories",
+    }
     for base, f in sup["forms"].items():
         assert re.fullmatch(r"[A-Z]\d{3}", base) and f["label"] and f["category"], base
         assert f["source"].strip() and f["years"] and all(2000 < y < 2100 for y in f["years"]), base
@@ -238,8 +280,13 @@ def test_a_missing_source_fails_the_check():
 
     for broken in ({"source": ""}, {"years": []}):
         sup = json.loads(SUPPLEMENT.read_text(encoding="utf-8"))
-        sup["forms"]["G113"] = {"label": "신용카드(2025년 귀속)", "category": "신용카드", "years": [2025],
-                                "source": "docs/format.md §7", **broken}
+        sup["forms"]["G113"] = {
+            "label": "신용카드(2025년 귀속)",
+            "category": "신용카드",
+            "years": [2025],
+            "source": "docs/format.md §7",
+            **broken,
+        }
         with pytest.raises(AssertionError):
             _check_supplement(sup)
 
@@ -250,9 +297,15 @@ def test_a_workbook_form_whose_label_names_its_year_gets_the_label_of_the_year_t
     inferred (with its own year), and 2020 keeps the workbook's."""
     cat = catalog()
     assert (cat.form("Q101Y", "2020").label, cat.form("Q101Y", "2020").source) == (
-        "벤처기업투자신탁(2020)", "workbook")
+        "벤처기업투자신탁(2020)",
+        "workbook",
+    )
     y2022 = cat.form("Q101Y", "2022")
-    assert (y2022.label, y2022.source, y2022.known) == ("벤처기업투자신탁(당해연도 납입분)", "supplement", True)
+    assert (y2022.label, y2022.source, y2022.known) == (
+        "벤처기업투자신탁(당해연도 납입분)",
+        "supplement",
+        True,
+    )
     y2024 = cat.form("Q101Y", "2024")
     assert y2024.source == "inferred" and "2024년 귀속, Q101Y" in y2024.label and "2020" not in y2024.label
 

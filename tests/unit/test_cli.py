@@ -20,8 +20,13 @@ EXE = Path(sys.executable).parent / "hometax-decrypt"
 def run(*args, stdin: str | None = None, env: dict | None = None):
     full_env = {k: v for k, v in os.environ.items() if k != "HOMETAX_PASSWORD"}
     full_env.update(env or {})
-    return subprocess.run([str(EXE), *map(str, args)], input=stdin.encode() if stdin else None,
-                          capture_output=True, env=full_env, timeout=60)
+    return subprocess.run(
+        [str(EXE), *map(str, args)],
+        input=stdin.encode() if stdin else None,
+        capture_output=True,
+        env=full_env,
+        timeout=60,
+    )
 
 
 def test_console_script_is_installed():
@@ -50,15 +55,18 @@ def test_password_sources(how):
     assert r.stdout.startswith(b'<?xml version="1.0" encoding="utf-8" ?>\n<yesone>')
 
 
-@pytest.mark.parametrize("args, code, exit_code", [
-    ((ALL_PW,), "password_required", 3),
-    ((ALL_PW, "--password", "99887766"), "wrong_password", 3),
-    (("PLAIN",), "not_nts_document", 4),
-    (("RANDOM",), "damaged", 5),
-    (("/nonexistent/file.pdf",), "usage", 2),
-    ((ALL, "--part", "pdf"), "usage", 2),
-    ((ALL, "--password", "a", "--password-stdin"), "usage", 2),
-])
+@pytest.mark.parametrize(
+    "args, code, exit_code",
+    [
+        ((ALL_PW,), "password_required", 3),
+        ((ALL_PW, "--password", "99887766"), "wrong_password", 3),
+        (("PLAIN",), "not_nts_document", 4),
+        (("RANDOM",), "damaged", 5),
+        (("/nonexistent/file.pdf",), "usage", 2),
+        ((ALL, "--part", "pdf"), "usage", 2),
+        ((ALL, "--password", "a", "--password-stdin"), "usage", 2),
+    ],
+)
 def test_errors_one_line_on_stderr_nothing_on_stdout(tmp_path, args, code, exit_code):
     files = {"PLAIN": builder.plain_pdf(), "RANDOM": builder.random_bytes()}
     real = []
@@ -100,12 +108,15 @@ def test_legacy_document_via_cli(tmp_path):
     assert r.stdout.decode("cp949").startswith('<?xml version="1.0" encoding="euc-kr" ?>')
 
 
-@pytest.mark.parametrize("args", [
-    ("extract", ALL, "7501011234567"),                     # a stray positional value
-    ("extract", ALL, "--pasword", "7501011234567"),        # a mistyped option
-    ("extract", ALL, "--part", "7501011234567"),           # an invalid choice
-    ("extract", ALL, "--password"),                        # a missing value
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("extract", ALL, "7501011234567"),  # a stray positional value
+        ("extract", ALL, "--pasword", "7501011234567"),  # a mistyped option
+        ("extract", ALL, "--part", "7501011234567"),  # an invalid choice
+        ("extract", ALL, "--password"),  # a missing value
+    ],
+)
 def test_usage_errors_do_not_echo_values(args):
     r = run(*args)
     assert r.returncode == 2 and r.stdout == b""

@@ -9,11 +9,11 @@ import shutil
 
 import pytest
 
-from tests.support.paths import SAMPLES
-
 from hometax_decrypt import errors, formats
 from hometax_decrypt.cli import commands as cli
-from hometax_decrypt.service import bulk, engine, operations as service
+from hometax_decrypt.service import bulk, engine
+from hometax_decrypt.service import operations as service
+from tests.support.paths import SAMPLES
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
@@ -35,22 +35,27 @@ def test_a_missing_file_is_a_usage_error_naming_it(english, capsys, tmp_path):
         assert err.splitlines() == [f"usage: Invalid arguments. (no such file: {missing})"]
 
 
-@pytest.mark.parametrize("env, args, korean", [
-    ({"LANG": "ko_KR.UTF-8"}, [], True),
-    ({"LC_MESSAGES": "ko_KR", "LANG": "C"}, [], True),
-    ({"LC_ALL": "en_US.UTF-8", "LANG": "ko_KR.UTF-8"}, [], False),  # LC_ALL wins
-    ({"LANG": "C.UTF-8"}, ["--lang", "ko"], True),
-    ({"LANG": "ko_KR.UTF-8"}, ["--lang", "en"], False),
-])
-def test_messages_in_korean_where_the_locale_is_korean(english, capsys, tmp_path, env, args,
-                                                       korean):
+@pytest.mark.parametrize(
+    "env, args, korean",
+    [
+        ({"LANG": "ko_KR.UTF-8"}, [], True),
+        ({"LC_MESSAGES": "ko_KR", "LANG": "C"}, [], True),
+        ({"LC_ALL": "en_US.UTF-8", "LANG": "ko_KR.UTF-8"}, [], False),  # LC_ALL wins
+        ({"LANG": "C.UTF-8"}, ["--lang", "ko"], True),
+        ({"LANG": "ko_KR.UTF-8"}, ["--lang", "en"], False),
+    ],
+)
+def test_messages_in_korean_where_the_locale_is_korean(english, capsys, tmp_path, env, args, korean):
     for name, value in env.items():
         english.setenv(name, value)
     missing = str(tmp_path / "없는파일.pdf")
     assert cli.main(["extract", missing, *args]) == 2
     err = capsys.readouterr().err
-    expected = (f"usage: {errors.SPECS['usage'].message_ko} (파일이 없습니다: {missing})" if korean
-                else f"usage: Invalid arguments. (no such file: {missing})")
+    expected = (
+        f"usage: {errors.SPECS['usage'].message_ko} (파일이 없습니다: {missing})"
+        if korean
+        else f"usage: Invalid arguments. (no such file: {missing})"
+    )
     assert err.splitlines() == [expected]
     assert cli.main(["extract", str(ALL_PW), *args]) == 3
     err = capsys.readouterr().err

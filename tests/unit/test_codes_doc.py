@@ -5,17 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support.paths import ROOT
-
 from hometax_decrypt.records import codes_doc
 from hometax_decrypt.records.catalog import catalog
+from tests.support.paths import ROOT
 
 CODES_MD = ROOT / "docs" / "codes.md"
 
 
 def test_codes_md_equals_the_generators_output():
     assert CODES_MD.read_text(encoding="utf-8") == codes_doc.render(), (
-        "docs/codes.md is stale: run python -m hometax_decrypt.records.codes_doc")
+        "docs/codes.md is stale: run python -m hometax_decrypt.records.codes_doc"
+    )
 
 
 def test_the_generator_checks_and_writes(tmp_path):

@@ -7,13 +7,12 @@ the statute text cited in each test — they check the arithmetic, not an offici
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import importlib
 
 from hometax_decrypt.deductions import BadLine, BadSalary, estimate, rules_for
 from hometax_decrypt.deductions.estimator import birth_from_resid
@@ -30,13 +29,22 @@ ADULT = {"resid": "900101-2******", "name": "배우자", "is_owner": False}
 
 # ---- worked examples (hand-computed from the statute) ------------------------------------------
 
+
 def test_card_2024_statute_example():
     # 조특법 §126의2②⑩⑪ (2024): 총급여 5,000만 → 최저사용금액 1,250만 taken from 신용카드 (15 %) first.
     # 신용 2,000만×15 % + 직불 500만×30 % + 전통시장 200만×40 % = 530만; − 1,250만×15 % = 342.5만;
     # 증가분 (2,700만 − 2,000만×1.05)×10 % = 60만 → 402.5만; 기본한도 300만; 추가 = min(102.5만, 80만 + 60만).
-    e = estimate(2024, [L("card.credit.general", 20_000_000), L("card.debit.general", 5_000_000),
-                        L("card.cash.market", 2_000_000), L("card.total.prev_year", 20_000_000),
-                        L("card.total.curr_year", 27_000_000)], salary=50_000_000)
+    e = estimate(
+        2024,
+        [
+            L("card.credit.general", 20_000_000),
+            L("card.debit.general", 5_000_000),
+            L("card.cash.market", 2_000_000),
+            L("card.total.prev_year", 20_000_000),
+            L("card.total.curr_year", 27_000_000),
+        ],
+        salary=50_000_000,
+    )
     assert e.amount("card.threshold") == 12_500_000
     assert e.amount("card.increase") == 600_000
     assert e.amount("card.basic") == 3_000_000
@@ -85,8 +93,15 @@ def test_card_2023_split_periods_single_rate_is_computed():
 
 
 def test_card_2023_order_dependent_is_not_computed_with_range():
-    e = estimate(2023, [L("card.credit.general", 8_000_000), L("card.debit.market", 4_000_000, "01-03"),
-                        L("card.debit.market", 6_000_000, "04-12")], salary=40_000_000)
+    e = estimate(
+        2023,
+        [
+            L("card.credit.general", 8_000_000),
+            L("card.debit.market", 4_000_000, "01-03"),
+            L("card.debit.market", 6_000_000, "04-12"),
+        ],
+        salary=40_000_000,
+    )
     nc = {n["key"]: n["reason"] for n in e.not_computed}
     assert "card.deduction" in nc and "between" in nc["card.deduction"]
     assert e.amount("card.base") == 18_000_000
@@ -99,20 +114,38 @@ def test_card_line_spanning_a_rate_change_is_not_computed():
 
 
 def test_2022_increase_without_growth_is_zero():
-    e = estimate(2022, [L("card.credit.general", 30_000_000), L("card.total.prev_year", 35_000_000),
-                        L("card.total.curr_year", 30_000_000)], salary=40_000_000)
+    e = estimate(
+        2022,
+        [
+            L("card.credit.general", 30_000_000),
+            L("card.total.prev_year", 35_000_000),
+            L("card.total.curr_year", 30_000_000),
+        ],
+        salary=40_000_000,
+    )
     assert e.amount("card.increase") == 0 and e.amount("card.deduction") == 3_000_000
 
 
 def test_2022_increase_with_growth_is_not_computed():
-    e = estimate(2022, [L("card.credit.general", 30_000_000), L("card.total.prev_year", 20_000_000),
-                        L("card.total.curr_year", 30_000_000)], salary=40_000_000)
+    e = estimate(
+        2022,
+        [
+            L("card.credit.general", 30_000_000),
+            L("card.total.prev_year", 20_000_000),
+            L("card.total.curr_year", 30_000_000),
+        ],
+        salary=40_000_000,
+    )
     assert e.amount("card.deduction") is None
 
 
 def test_medical_example():
     # 소득세법 §59의4②: 본인 300만 + 65세 이상 부모 200만, 총급여 5,000만 → 3 % = 150만; 350만 × 15 %
-    e = estimate(2024, [L("medical.general", 3_000_000), L("medical.general", 2_000_000, person=PARENT)], salary=50_000_000)
+    e = estimate(
+        2024,
+        [L("medical.general", 3_000_000), L("medical.general", 2_000_000, person=PARENT)],
+        salary=50_000_000,
+    )
     assert e.amount("medical.credit_base") == 3_500_000 and e.amount("medical.credit") == 525_000
 
 
@@ -137,15 +170,27 @@ def test_medical_disabled_fact_by_name_lifts_the_limit():
 
 
 def test_medical_reimbursed_is_subtracted():
-    e = estimate(2024, [L("medical.general", 5_000_000), L("medical.reimbursed", 1_000_000)], salary=50_000_000)
+    e = estimate(
+        2024, [L("medical.general", 5_000_000), L("medical.reimbursed", 1_000_000)], salary=50_000_000
+    )
     assert e.amount("medical.credit_base") == 2_500_000
 
 
 def test_insurance_pension_education_rent():
-    e = estimate(2024, [L("insurance.protection", 1_500_000), L("insurance.protection_disabled", 500_000),
-                        L("pension.savings", 7_000_000), L("pension.retirement", 5_000_000),
-                        L("education.university", 10_000_000, person=KID), L("education.self", 2_000_000),
-                        L("rent.monthly", 12_000_000)], salary=50_000_000, facts={"homeless_householder": True})
+    e = estimate(
+        2024,
+        [
+            L("insurance.protection", 1_500_000),
+            L("insurance.protection_disabled", 500_000),
+            L("pension.savings", 7_000_000),
+            L("pension.retirement", 5_000_000),
+            L("education.university", 10_000_000, person=KID),
+            L("education.self", 2_000_000),
+            L("rent.monthly", 12_000_000),
+        ],
+        salary=50_000_000,
+        facts={"homeless_householder": True},
+    )
     assert e.amount("insurance.credit") == 120_000 + 75_000  # §59의4①: 12 %×100만 + 15 %×50만
     assert e.amount("pension.credit_base") == 9_000_000  # §59의3: min(min(700,600)+500, 900)
     assert e.amount("pension.credit") == 1_350_000  # 15 % (총급여 ≤ 5,500만)
@@ -161,6 +206,7 @@ def test_donation_political_and_ceiling():
 
 
 # ---- structure and bad input --------------------------------------------------------------------
+
 
 def test_no_salary_no_figures():
     e = estimate(2024, [L("card.credit.general", 10_000_000)])
@@ -181,17 +227,20 @@ def test_bad_salary(salary):
     assert (exc.value.http_status, exc.value.exit_code) == (422, 2) and exc.value.message_ko
 
 
-@pytest.mark.parametrize("line", [
-    {"key": "card.gold.general", "amount": 1},
-    {"key": "medical.general", "amount": -1},
-    {"key": "medical.general", "amount": "1e3"},
-    {"key": "medical.general", "amount": None},
-    {"key": "medical.general", "amount": 1.5},
-    {"key": "card.credit.general", "amount": 1, "period": "13"},
-    {"key": "card.credit.general", "amount": 1, "period": "01-03,03-04"},
-    {"key": "medical.general", "amount": 1, "person": {"is_owner": False}},
-    "not a dict",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"key": "card.gold.general", "amount": 1},
+        {"key": "medical.general", "amount": -1},
+        {"key": "medical.general", "amount": "1e3"},
+        {"key": "medical.general", "amount": None},
+        {"key": "medical.general", "amount": 1.5},
+        {"key": "card.credit.general", "amount": 1, "period": "13"},
+        {"key": "card.credit.general", "amount": 1, "period": "01-03,03-04"},
+        {"key": "medical.general", "amount": 1, "person": {"is_owner": False}},
+        "not a dict",
+    ],
+)
 def test_bad_lines(line):
     with pytest.raises(BadLine):
         estimate(2024, [line], salary=40_000_000)
@@ -199,8 +248,12 @@ def test_bad_lines(line):
 
 def test_unverified_rule_never_used(monkeypatch):
     # an unverified leaf in the path stops the category: 2023 mortgage caps
-    e = estimate(2023, [L("housing.mortgage_interest", 5_000_000)], salary=40_000_000,
-                 facts={"mortgage_loan_type": "other_15y"})
+    e = estimate(
+        2023,
+        [L("housing.mortgage_interest", 5_000_000)],
+        salary=40_000_000,
+        facts={"mortgage_loan_type": "other_15y"},
+    )
     assert e.amount("housing.deduction") is None
 
 
@@ -219,14 +272,23 @@ def test_birth_from_resid():
 
 # ---- properties --------------------------------------------------------------------------------
 
+
 def test_2020_estimate_uses_only_2020_rules(monkeypatch):
     est_mod = importlib.import_module("hometax_decrypt.deductions.estimator")  # the module, not the function
     asked = []
     real = est_mod.rules_for
     monkeypatch.setattr(est_mod, "rules_for", lambda y: asked.append(y) or real(y))
-    e = estimate(2020, [L("card.credit.general", 10_000_000, "01-02,08-12"), L("card.credit.general", 5_000_000, "03"),
-                        L("card.debit.general", 5_000_000, "04-07"), L("medical.general", 3_000_000),
-                        L("insurance.protection", 1_000_000)], salary=30_000_000)
+    e = estimate(
+        2020,
+        [
+            L("card.credit.general", 10_000_000, "01-02,08-12"),
+            L("card.credit.general", 5_000_000, "03"),
+            L("card.debit.general", 5_000_000, "04-07"),
+            L("medical.general", 3_000_000),
+            L("insurance.protection", 1_000_000),
+        ],
+        salary=30_000_000,
+    )
     assert asked == [2020]
     assert e.figures
     for f in e.figures:
@@ -235,9 +297,19 @@ def test_2020_estimate_uses_only_2020_rules(monkeypatch):
 
 
 AMOUNT = st.integers(min_value=0, max_value=60_000_000)
-CARD_KEYS = [f"card.{k}.{u}" for k in ("credit", "debit", "cash") for u in ("general", "market", "transit", "culture")]
-OTHER = ["medical.general", "medical.infertility", "insurance.protection", "pension.savings", "pension.retirement",
-         "education.school", "donation.political", "rent.monthly"]
+CARD_KEYS = [
+    f"card.{k}.{u}" for k in ("credit", "debit", "cash") for u in ("general", "market", "transit", "culture")
+]
+OTHER = [
+    "medical.general",
+    "medical.infertility",
+    "insurance.protection",
+    "pension.savings",
+    "pension.retirement",
+    "education.school",
+    "donation.political",
+    "rent.monthly",
+]
 
 
 @st.composite
@@ -251,12 +323,17 @@ MONOTONE_SKIP = {"card.threshold_loss"}  # a subtraction: more low-rate spending
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(year=st.sampled_from([2021, 2024, 2025]), lines=line_sets(), salary=st.integers(0, 200_000_000),
-       extra=AMOUNT, which=st.integers(0, 100))
+@given(
+    year=st.sampled_from([2021, 2024, 2025]),
+    lines=line_sets(),
+    salary=st.integers(0, 200_000_000),
+    extra=AMOUNT,
+    which=st.integers(0, 100),
+)
 def test_more_spending_never_lowers_a_figure(year, lines, salary, extra, which):
     facts = {"homeless_householder": True, "age_50_plus": False}
     before = estimate(year, lines, salary=salary, facts=facts)
-    more = [dict(l) for l in lines]
+    more = [dict(ln) for ln in lines]
     more[which % len(more)]["amount"] += extra
     after = estimate(year, more, salary=salary, facts=facts)
     for f in before.figures:
@@ -268,10 +345,19 @@ def test_more_spending_never_lowers_a_figure(year, lines, salary, extra, which):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(year=st.sampled_from([2020, 2021, 2022, 2023, 2024, 2025, 2026]), lines=line_sets(),
-       salary=st.integers(0, 200_000_000), children=st.integers(0, 3))
+@given(
+    year=st.sampled_from([2020, 2021, 2022, 2023, 2024, 2025, 2026]),
+    lines=line_sets(),
+    salary=st.integers(0, 200_000_000),
+    children=st.integers(0, 3),
+)
 def test_limits_hold(year, lines, salary, children):
-    e = estimate(year, lines, salary=salary, facts={"homeless_householder": True, "age_50_plus": True, "children": children})
+    e = estimate(
+        year,
+        lines,
+        salary=salary,
+        facts={"homeless_householder": True, "age_50_plus": True, "children": children},
+    )
     r = rules_for(year)
     top_basic = max(t.value for t in r["card"]["basic_limit"])
     if e.amount("card.basic") is not None:
@@ -289,7 +375,7 @@ def test_limits_hold(year, lines, salary, children):
     if e.amount("rent.credit") is not None:
         assert e.amount("rent.credit") <= math.floor(r["rent"]["cap"].value * 0.17)
     if e.amount("medical.credit_base") is not None:
-        spent = sum(l["amount"] for l in lines if l["key"].startswith("medical."))
+        spent = sum(ln["amount"] for ln in lines if ln["key"].startswith("medical."))
         assert e.amount("medical.credit_base") <= max(0, spent - math.floor(salary * 0.03)) + 1
     for f in e.figures:
         assert isinstance(f["amount"], int) and f["amount"] >= 0 and f["rule"] and f["source"]

@@ -62,7 +62,11 @@ def test_no_rules_for_other_years():
 
 def _rate(year, use, kind, month):
     for leaf in rules_for(year)["card"]["rates"]:
-        if leaf.selectors["use"] == use and kind in leaf.selectors["kinds"] and month in parse_period(leaf.selectors["months"]):
+        if (
+            leaf.selectors["use"] == use
+            and kind in leaf.selectors["kinds"]
+            and month in parse_period(leaf.selectors["months"])
+        ):
             return leaf
     raise AssertionError
 
@@ -104,7 +108,12 @@ def test_base_card_rates_and_order(year):
 def test_2024_increase():
     # 조특법 §126의2②7호: (2024 − 2023 × 105 %) × 10 %; ⑪2호: 연간 100만원
     inc = rules_for(2024)["card"]["increase"]
-    assert (inc["applies"].value, inc["rate"].value, inc["growth_floor"].value, inc["cap"].value) == (True, 0.10, 1.05, 1_000_000)
+    assert (inc["applies"].value, inc["rate"].value, inc["growth_floor"].value, inc["cap"].value) == (
+        True,
+        0.10,
+        1.05,
+        1_000_000,
+    )
     assert all(inc[k].confidence == "statute" for k in inc)
 
 
@@ -139,7 +148,14 @@ def test_basic_limits():
     assert [t.value for t in rules_for(2021)["card"]["basic_limit"]] == [3_000_000, 2_500_000, 2_000_000]
     for y in (2023, 2024, 2025):
         assert [t.value for t in rules_for(y)["card"]["basic_limit"]] == [3_000_000, 2_500_000]
-    assert sorted(t.value for t in rules_for(2026)["card"]["basic_limit"]) == [2_500_000, 2_750_000, 3_000_000, 3_000_000, 3_500_000, 4_000_000]
+    assert sorted(t.value for t in rules_for(2026)["card"]["basic_limit"]) == [
+        2_500_000,
+        2_750_000,
+        3_000_000,
+        3_000_000,
+        3_500_000,
+        4_000_000,
+    ]
 
 
 @pytest.mark.parametrize("year", YEARS)
@@ -164,14 +180,24 @@ def test_medical_rates_by_year():
 def test_education_and_insurance(year):
     # 소득세법 §59의4①③: 12 % / 15 % of ≤100만; 교육비 15 %, 300만 / 900만
     r = rules_for(year)
-    assert (r["education"]["rate"].value, r["education"]["school_limit"].value, r["education"]["university_limit"].value) == (0.15, 3_000_000, 9_000_000)
+    assert (
+        r["education"]["rate"].value,
+        r["education"]["school_limit"].value,
+        r["education"]["university_limit"].value,
+    ) == (0.15, 3_000_000, 9_000_000)
     assert (r["insurance"]["protection_rate"].value, r["insurance"]["disabled_rate"].value) == (0.12, 0.15)
 
 
 def test_pension_limits():
     # 소득세법 §59의3: 600/900 from 2023 (statute); 400/700 (50세 이상 600/900) before (S6, S25)
-    assert (rules_for(2023)["pension"]["savings_limit"].value, rules_for(2023)["pension"]["combined_limit"].value) == (6_000_000, 9_000_000)
-    assert (rules_for(2021)["pension"]["savings_limit"].value, rules_for(2021)["pension"]["combined_limit"].value) == (4_000_000, 7_000_000)
+    assert (
+        rules_for(2023)["pension"]["savings_limit"].value,
+        rules_for(2023)["pension"]["combined_limit"].value,
+    ) == (6_000_000, 9_000_000)
+    assert (
+        rules_for(2021)["pension"]["savings_limit"].value,
+        rules_for(2021)["pension"]["combined_limit"].value,
+    ) == (4_000_000, 7_000_000)
 
 
 def test_rent_and_housing():
@@ -182,13 +208,24 @@ def test_rent_and_housing():
     assert rules_for(2022)["housing"]["lease_group_cap"].value == 4_000_000
     # 장기주택저당 2023: the year of the 600–2,000 change is contested → unverified
     assert all(c.confidence == "unverified" for c in rules_for(2023)["housing"]["mortgage_caps"])
-    assert [c.value for c in rules_for(2024)["housing"]["mortgage_caps"]] == [20_000_000, 18_000_000, 8_000_000, 6_000_000]
+    assert [c.value for c in rules_for(2024)["housing"]["mortgage_caps"]] == [
+        20_000_000,
+        18_000_000,
+        8_000_000,
+        6_000_000,
+    ]
 
 
 def test_donation_rates():
     # 소득세법 §59의4④: 15 / 30 %; 2021–2022 20 / 35 % (S12, S17); §59의4⑧: 2024 3천만 초과 40 %
-    assert (rules_for(2020)["donation"]["rate_low"].value, rules_for(2020)["donation"]["rate_high"].value) == (0.15, 0.30)
-    assert (rules_for(2022)["donation"]["rate_low"].value, rules_for(2022)["donation"]["rate_high"].value) == (0.20, 0.35)
+    assert (
+        rules_for(2020)["donation"]["rate_low"].value,
+        rules_for(2020)["donation"]["rate_high"].value,
+    ) == (0.15, 0.30)
+    assert (
+        rules_for(2022)["donation"]["rate_low"].value,
+        rules_for(2022)["donation"]["rate_high"].value,
+    ) == (0.20, 0.35)
     assert rules_for(2024)["donation"]["rate_top"].value == 0.40
     assert "rate_top" not in rules_for(2025)["donation"]
     assert "hometown_rate" not in rules_for(2022)["donation"]

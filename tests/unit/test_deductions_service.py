@@ -18,10 +18,19 @@ ALL_2022 = SAMPLES / "nts-2022" / "all.pdf"
 FULL_RESID = re.compile(r"\b\d{6}-?[1-8]\d{6}\b")
 
 
-@pytest.mark.parametrize("given, expected", [
-    (None, None), ("", None), ("  ", None), ("48000000", 48_000_000), ("48,000,000", 48_000_000),
-    (0, 0), (35_000_000, 35_000_000), (" 1,234 ", 1234),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        (None, None),
+        ("", None),
+        ("  ", None),
+        ("48000000", 48_000_000),
+        ("48,000,000", 48_000_000),
+        (0, 0),
+        (35_000_000, 35_000_000),
+        (" 1,234 ", 1234),
+    ],
+)
 def test_salary_as_adapters_give_it(given, expected):
     assert D.parse_salary(given) == expected
 
@@ -66,11 +75,18 @@ def test_an_answer_edited_and_given_back_is_a_lines_file():
 
 
 def test_a_written_lines_file_and_its_refusals():
-    data = {"att_year": 2024, "lines": [{"key": "card.credit.general", "period": "01-12", "amount": 24_000_000}]}
+    data = {
+        "att_year": 2024,
+        "lines": [{"key": "card.credit.general", "period": "01-12", "amount": 24_000_000}],
+    }
     (ret,) = D.from_lines(data, salary=40_000_000)["returns"]
     assert {f["key"] for f in ret["figures"]} >= {"card.base", "card.threshold"}
-    for bad in ({"att_year": 2024, "lines": [{"key": "card.gold", "amount": 1}]},
-                {"att_year": 2024, "lines": [{"key": "medical.general", "amount": "1e3"}]},
-                {"lines": []}, [1, 2], {"returns": [data, data]}):
+    for bad in (
+        {"att_year": 2024, "lines": [{"key": "card.gold", "amount": 1}]},
+        {"att_year": 2024, "lines": [{"key": "medical.general", "amount": "1e3"}]},
+        {"lines": []},
+        [1, 2],
+        {"returns": [data, data]},
+    ):
         with pytest.raises(errors.BadLines):
             D.from_lines(bad, salary=1)

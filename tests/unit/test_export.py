@@ -11,15 +11,18 @@ from pathlib import Path
 import jsonschema
 import openpyxl
 import pytest
-from tests.support.paths import ROOT, SAMPLES, files_written, password_for, sample_files
 from lxml import etree
 
 import hometax_decrypt
 from hometax_decrypt import errors
 from hometax_decrypt.cli import commands as cli
-from hometax_decrypt.formats import csv as csv_format, json as json_format, rows as rows_format, xlsx as xlsx_format
 from hometax_decrypt.document.limits import Deadline
+from hometax_decrypt.formats import csv as csv_format
+from hometax_decrypt.formats import json as json_format
+from hometax_decrypt.formats import rows as rows_format
+from hometax_decrypt.formats import xlsx as xlsx_format
 from hometax_decrypt.records import document_to_dict, parse_xml
+from tests.support.paths import ROOT, SAMPLES, files_written, password_for, sample_files
 
 HEADER = "form_cd,form_name,dat_cd,resid,name,busnid,trade_nm,amount"
 SCHEMA = json.loads((ROOT / "docs" / "document.schema.json").read_text(encoding="utf-8"))
@@ -48,6 +51,7 @@ def _residents(xml: bytes) -> set[str]:
 
 # -- CSV --------------------------------------------------------------------------------------------
 
+
 def _csv_rows(data: bytes) -> list[dict]:
     assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM for Excel"
     return list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"), newline="")))
@@ -58,8 +62,9 @@ def test_csv_header_rows_and_amounts(doc2020):
     assert data[3:].decode().splitlines()[0].startswith(HEADER + ",")
     rows = _csv_rows(data)
     root = etree.fromstring(_xml(ALL_2020))
-    datas = [(f.get("form_cd"), m, d) for f in root.iter("form") for m in f.iter("man")
-             for d in m.iter("data")]
+    datas = [
+        (f.get("form_cd"), m, d) for f in root.iter("form") for m in f.iter("man") for d in m.iter("data")
+    ]
     assert len(rows) == len(datas) == 114
     for row, (fc, man, data_el) in zip(rows, datas):
         assert row["form_cd"] == fc and row["dat_cd"] == data_el.get("dat_cd")
@@ -74,8 +79,9 @@ def test_csv_header_rows_and_amounts(doc2020):
         assert row["doc_seq"] == "2020122201320067"
     assert {r["form_name"] for r in rows if r["form_cd"] == "A102Y"} == {"보험료(보장성,장애인보장성)"}
     e102 = [r for r in rows if r["form_cd"] == "E102Y"]
-    assert e102 and all(r["sum_amount"] == "" and r["amount"] and r["amount_element"] == "ddct_bs_ass_amt"
-                        for r in e102)  # no <sum>: the 순납입금액 is the amount, under the same name
+    assert e102 and all(
+        r["sum_amount"] == "" and r["amount"] and r["amount_element"] == "ddct_bs_ass_amt" for r in e102
+    )  # no <sum>: the 순납입금액 is the amount, under the same name
     assert "순납입금액(ddct_bs_ass_amt)=" in e102[0]["details"]
 
 
@@ -93,9 +99,11 @@ def test_csv_batch_of_documents_and_mask(doc2020, doc2022):
 
 
 def test_csv_and_xlsx_never_write_formulas():
-    xml = ('<yesone><doc><seq>1</seq></doc><form form_cd="A102Y"><man resid="7501011234567" '
-           'name="=HYPERLINK(&quot;http://x&quot;)"><data dat_cd="G0001" busnid="1" '
-           'trade_nm="=1+1"><sum>5</sum></data></man></form></yesone>').encode()
+    xml = (
+        b'<yesone><doc><seq>1</seq></doc><form form_cd="A102Y"><man resid="7501011234567" '
+        b'name="=HYPERLINK(&quot;http://x&quot;)"><data dat_cd="G0001" busnid="1" '
+        b'trade_nm="=1+1"><sum>5</sum></data></man></form></yesone>'
+    )
     doc = parse_xml(xml)
     rows = _csv_rows(csv_format.to_csv([doc]))
     assert rows[0]["trade_nm"] == "'=1+1" and rows[0]["name"].startswith("'=")
@@ -111,13 +119,21 @@ FORMULAS = ["-1+cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "=1", "\t=1", "\r=1", "\n
 
 def _formula_doc():
     def attr(v: str) -> str:
-        return (v.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
-                .replace("\t", "&#9;").replace("\r", "&#13;").replace("\n", "&#10;"))
+        return (
+            v.replace("&", "&amp;")
+            .replace('"', "&quot;")
+            .replace("'", "&apos;")
+            .replace("\t", "&#9;")
+            .replace("\r", "&#13;")
+            .replace("\n", "&#10;")
+        )
 
-    men = "".join(f'<man resid="7501011234567" name="{attr(v)}"><data dat_cd="G0001" busnid="1" '
-                  f'trade_nm="{attr(v)}"><sum>-5</sum></data></man>' for v in FORMULAS)
-    return parse_xml(f'<yesone><doc><seq>1</seq></doc><form form_cd="A102Y">{men}</form></yesone>'
-                     .encode())
+    men = "".join(
+        f'<man resid="7501011234567" name="{attr(v)}"><data dat_cd="G0001" busnid="1" '
+        f'trade_nm="{attr(v)}"><sum>-5</sum></data></man>'
+        for v in FORMULAS
+    )
+    return parse_xml(f'<yesone><doc><seq>1</seq></doc><form form_cd="A102Y">{men}</form></yesone>'.encode())
 
 
 def _ooxml_unescape(text: str) -> str:
@@ -175,6 +191,7 @@ def test_each_document_of_a_batch_gets_its_own_budget(doc2020, monkeypatch):
 
 # -- XLSX -------------------------------------------------------------------------------------------
 
+
 def test_xlsx_sheets_numbers_and_formats(doc2020):
     wb = openpyxl.load_workbook(io.BytesIO(xlsx_format.to_xlsx([doc2020], mask=True)))
     assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
@@ -206,8 +223,10 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
     assert sh[-2:] == ["dependant_flags", "duplicates"]
     labels_ko = [c.value for c in summary[1]]
     assert labels_ko[:3] == ["귀속연도", "주민등록번호", "성명"] and "의료비(원)" in labels_ko
-    expected = {p["resid"]: {c["category"]: c["amount"] for c in p["categories"]}
-                for p in document_to_dict(doc2020, mask=True)["summary"]}
+    expected = {
+        p["resid"]: {c["category"]: c["amount"] for c in p["categories"]}
+        for p in document_to_dict(doc2020, mask=True)["summary"]
+    }
     assert summary.max_row - 2 == len(expected)
     for row in summary.iter_rows(min_row=3):
         resid = row[1].value
@@ -220,6 +239,7 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
 
 
 # -- JSON -------------------------------------------------------------------------------------------
+
 
 def test_json_validates_against_schema_for_every_sample():
     docs = [hometax_decrypt.parse(p, password=password_for(p)) for p in sample_files()]
@@ -249,8 +269,15 @@ def test_compact_json_is_the_standard_librarys_bytes():
             assert json_format.compact_json(record) == _stdlib_json(record)
         payload = json.loads(json_format.to_json(docs, mask=mask))
         assert json_format.to_json(docs, mask=mask) == _stdlib_json(payload) + b"\n"
-    tricky = {"ctl": "\x00\x01\x1f\x7f\t\n\r\b\f", "sep": "\u2028\u2029", "q": 'a"b\\c/</',
-              "ko": "한글", "n": [0, -1, 10**15, None, True, False], "e": {}, "l": []}
+    tricky = {
+        "ctl": "\x00\x01\x1f\x7f\t\n\r\b\f",
+        "sep": "\u2028\u2029",
+        "q": 'a"b\\c/</',
+        "ko": "한글",
+        "n": [0, -1, 10**15, None, True, False],
+        "e": {},
+        "l": [],
+    }
     assert json_format.compact_json(tricky) == _stdlib_json(tricky)
     # what orjson refuses is written by the standard library, exactly as before
     for odd in ({1: "int key"}, {"big": 2**70}):
@@ -265,6 +292,7 @@ def test_exporters_take_a_list():
 
 
 # -- CLI --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
 def test_cli_parse_formats(tmp_path, fmt):
@@ -293,11 +321,13 @@ def test_cli_parse_password_and_stdout(capsysbinary):
 
 
 def test_non_numeric_amounts_are_kept_as_written_in_json():
-    xml = (b'<?xml version="1.0" encoding="utf-8" ?>\n<yesone><doc><doc_type>D</doc_type>'
-           b'<seq>2021011500000009</seq><att_year>2020</att_year><att_inqrMm>01 ~ 12</att_inqrMm></doc>'
-           b'<form form_cd="G108M"><man resid="8001011234567" name="T">'
-           b'<data dat_cd="G0010" busnid="1234567890" trade_nm="X"><sum>12,000 KRW</sum>'
-           b'<amt mm="01">n/a</amt><amt mm="02">500</amt></data></man></form></yesone>')
+    xml = (
+        b'<?xml version="1.0" encoding="utf-8" ?>\n<yesone><doc><doc_type>D</doc_type>'
+        b"<seq>2021011500000009</seq><att_year>2020</att_year><att_inqrMm>01 ~ 12</att_inqrMm></doc>"
+        b'<form form_cd="G108M"><man resid="8001011234567" name="T">'
+        b'<data dat_cd="G0010" busnid="1234567890" trade_nm="X"><sum>12,000 KRW</sum>'
+        b'<amt mm="01">n/a</amt><amt mm="02">500</amt></data></man></form></yesone>'
+    )
     doc = parse_xml(xml)
     payload = json.loads(json_format.to_json([doc]))
     item = payload["documents"][0]["forms"][0]["people"][0]["items"][0]
@@ -309,9 +339,11 @@ def test_non_numeric_amounts_are_kept_as_written_in_json():
 
 # -- issue 10: documents of 2021–2026, totals per person and tax year, in the three exports ---------
 
+
 @pytest.fixture(scope="module")
 def year_docs():
     from tests.support import builder
+
     docs = [parse_xml(builder.year_xml(y)) for y in (2021, 2023, 2024, 2026)]
     docs.append(parse_xml(builder.year_xml(2024)))  # the 2024 document again: a duplicate
     return docs
@@ -329,10 +361,13 @@ def _expected_totals(docs) -> dict:
 
 def test_json_totals_per_person_and_year(year_docs):
     from tests.support import builder
+
     payload = json.loads(json_format.to_json(year_docs, mask=True))
     jsonschema.validate(payload, SCHEMA, cls=jsonschema.Draft202012Validator)
-    got = {(t["resid"], t["att_year"]): {c["category"]: c["amount"] for c in t["categories"]}
-           for t in payload["totals"]}
+    got = {
+        (t["resid"], t["att_year"]): {c["category"]: c["amount"] for c in t["categories"]}
+        for t in payload["totals"]
+    }
     assert got == _expected_totals(year_docs) and len(payload["totals"]) == len(got)
     me = [t for t in payload["totals"] if t["name"] == builder.EMPLOYEE[1]]
     assert [t["att_year"] for t in me] == ["2021", "2023", "2024", "2026"]  # never added across years
@@ -407,10 +442,17 @@ def _keys_and_provenance(fmt: str, data: bytes) -> tuple[list[str], set, set]:
         return keys, {d["source_file"] for d in docs}, {d["verification_status"] for d in docs}
     if fmt == "ndjson":
         lines = _ndjson_lines(data)
-        return ([ln["item"]["item_key"] for ln in lines], {ln["document"]["source_file"] for ln in lines},
-                {ln["document"]["verification_status"] for ln in lines})
+        return (
+            [ln["item"]["item_key"] for ln in lines],
+            {ln["document"]["source_file"] for ln in lines},
+            {ln["document"]["verification_status"] for ln in lines},
+        )
     rows = _csv_rows(data) if fmt == "csv" else _xlsx_sheet(data, "항목")
-    return [r["item_key"] for r in rows], {r["source_file"] for r in rows}, {r["verification_status"] for r in rows}
+    return (
+        [r["item_key"] for r in rows],
+        {r["source_file"] for r in rows},
+        {r["verification_status"] for r in rows},
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS4)
@@ -445,19 +487,29 @@ def test_owner_by_header_subscriber_or_first_person(doc2020, doc2022):
     # 2020 names nobody in <doc>: the person of the first O101/P102 form; 2022 names the employee
     from hometax_decrypt.records.owner import RULES_KO
 
-    assert d2020["owner"] == {"resid": "750101-1******", "name": "고길동", "rule": "subscriber",
-                              "rule_ko": RULES_KO["subscriber"]}
-    assert d2022["owner"] == {"resid": "750101-1******", "name": "고길동", "rule": "header",
-                              "rule_ko": RULES_KO["header"]}
+    assert d2020["owner"] == {
+        "resid": "750101-1******",
+        "name": "고길동",
+        "rule": "subscriber",
+        "rule_ko": RULES_KO["subscriber"],
+    }
+    assert d2022["owner"] == {
+        "resid": "750101-1******",
+        "name": "고길동",
+        "rule": "header",
+        "rule_ko": RULES_KO["header"],
+    }
     for d in (d2020, d2022):
         assert [p["name"] for p in d["people"] if p["is_owner"]] == ["고길동"]
         for f in d["forms"]:
             for p in f["people"]:
                 assert p["is_owner"] == (p["name"] == "고길동")
-    plain = parse_xml(b'<yesone><doc><seq>2021011500000001</seq><att_year>2020</att_year></doc>'
-                      b'<form form_cd="B101Y"><man resid="8001011234567" name="A"><data dat_cd="G0003">'
-                      b'<sum>1</sum></data></man><man resid="1001013234567" name="B"><data dat_cd="G0003">'
-                      b'<sum>2</sum></data></man></form></yesone>')
+    plain = parse_xml(
+        b"<yesone><doc><seq>2021011500000001</seq><att_year>2020</att_year></doc>"
+        b'<form form_cd="B101Y"><man resid="8001011234567" name="A"><data dat_cd="G0003">'
+        b'<sum>1</sum></data></man><man resid="1001013234567" name="B"><data dat_cd="G0003">'
+        b"<sum>2</sum></data></man></form></yesone>"
+    )
     rows = _csv_rows(csv_format.to_csv([plain]))
     assert {(r["owner_name"], r["owner_rule"]) for r in rows} == {("A", "first_person")}
     assert [r["is_owner"] for r in rows] == ["Y", "N"]
@@ -481,13 +533,13 @@ def test_source_file_is_masked_with_mask():
 
 def builder_sample() -> bytes:
     from tests.support import builder
+
     return builder.SAMPLE_XML
 
 
 def test_status_labels_are_the_pages_badges():
     """One vocabulary for the verdict: the exports' Korean labels are the upload page's badges."""
     from hometax_decrypt.records import provenance
-
     from hometax_decrypt.timestamp.verdicts import STATUS_LABELS_KO
 
     app_js = (ROOT / "web" / "app.js").read_text(encoding="utf-8")
@@ -542,17 +594,22 @@ def test_xlsx_reads_in_excel(doc2020, doc2022):
     # identifiers are string cells, leading zeros kept
     items = wb["항목"]
     icodes = [c.value for c in items[2]]
-    cells = {c: [items.cell(row=r, column=icodes.index(c) + 1) for r in range(3, items.max_row + 1)]
-             for c in ("resid", "doc_seq", "busnid", "owner_resid")}
+    cells = {
+        c: [items.cell(row=r, column=icodes.index(c) + 1) for r in range(3, items.max_row + 1)]
+        for c in ("resid", "doc_seq", "busnid", "owner_resid")
+    }
     for name, column in cells.items():
         assert all(c.data_type == "s" for c in column if c.value is not None), name
     assert "0001013234567" in {c.value for c in cells["resid"]}
     for r in _xlsx_sheet(data, "항목"):
         assert r["verification_label"] == "진본 확인" and r["verification_status"] == "authentic"
     docs_sheet = _xlsx_sheet(data, "문서")
-    assert [(d["doc_seq"], d["owner_name"], d["owner_rule"], d["verification_label"]) for d in docs_sheet] == [
+    assert [
+        (d["doc_seq"], d["owner_name"], d["owner_rule"], d["verification_label"]) for d in docs_sheet
+    ] == [
         ("2020122201320067", "고길동", "subscriber", "진본 확인"),
-        ("2022122901580150", "고길동", "header", "진본 확인")]
+        ("2022122901580150", "고길동", "header", "진본 확인"),
+    ]
     assert [d["items"] for d in docs_sheet] == [114, 143]
 
 
@@ -587,4 +644,7 @@ def test_the_schema_enums_are_the_codes_sources():
     doc = SCHEMA["$defs"]["document"]["properties"]
     assert set(doc["verification_status"]["enum"]) == set(provenance.STATUS_LABELS_KO)
     assert SCHEMA["$defs"]["owner"]["properties"]["rule"]["enum"] == list(owner.RULES)
-    assert "원" in SCHEMA["description"] and "원" in SCHEMA["$defs"]["item"]["properties"]["amount"]["description"]
+    assert (
+        "원" in SCHEMA["description"]
+        and "원" in SCHEMA["$defs"]["item"]["properties"]["amount"]["description"]
+    )

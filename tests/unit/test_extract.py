@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import resource
 import subprocess
 import sys
 import zlib
@@ -13,12 +11,11 @@ import pikepdf
 import pypdf
 import pytest
 
-from tests.support import builder
-from tests.support.paths import PRINT_PEAK_RSS_KIB, SAMPLES, password_for, sample_files
-
 import hometax_decrypt as h
 from hometax_decrypt import errors, nts_compat
 from hometax_decrypt.document.limits import Limits
+from tests.support import builder
+from tests.support.paths import PRINT_PEAK_RSS_KIB, SAMPLES, password_for, sample_files
 
 EXPECTED_XML = (SAMPLES / "nts-2020" / "all.expected.euc-kr.xml").read_bytes()
 EXPECTED_SAM = (SAMPLES / "nts-2020" / "all.expected.euc-kr.sam").read_bytes()
@@ -37,6 +34,7 @@ def pypdf_part(path, name: str) -> bytes:
 
 
 # -- the real samples -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: str(p.relative_to(SAMPLES)))
 def test_every_sample_extracts_both_parts_as_stored(path):
@@ -106,8 +104,9 @@ def test_owner_password_also_opens():
 
 @pytest.mark.parametrize("encryption", [None, "rc4-128", "aes-256"])
 def test_object_streams_and_linearized(encryption):
-    data = builder.build_nts_pdf(encryption=encryption, user_password="pw", object_streams=True,
-                                 linearize=True)
+    data = builder.build_nts_pdf(
+        encryption=encryption, user_password="pw", object_streams=True, linearize=True
+    )
     assert b"/ObjStm" in data or encryption  # object streams are only visible when not encrypted
     assert b"/Linearized" in data[:1024]
     assert h.extract(data, password="pw") == builder.SAMPLE_XML
@@ -116,8 +115,11 @@ def test_object_streams_and_linearized(encryption):
 def test_real_sample_resaved_with_aes256_and_object_streams(all_2020):
     pdf = pikepdf.open(io.BytesIO(all_2020))
     out = io.BytesIO()
-    pdf.save(out, encryption=pikepdf.Encryption(user="새암호", owner="o", R=6),
-             object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    pdf.save(
+        out,
+        encryption=pikepdf.Encryption(user="새암호", owner="o", R=6),
+        object_stream_mode=pikepdf.ObjectStreamMode.generate,
+    )
     assert h.extract(out.getvalue(), password="새암호", encoding="euc-kr") == EXPECTED_XML
 
 
@@ -154,19 +156,34 @@ def test_missing_part_is_not_nts_document():
 
 # -- errors ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make, code", [
-    (builder.plain_pdf, "not_nts_document"),
-    (lambda: builder.broken_custom_files_pdf("not_array"), "damaged"),
-    (lambda: builder.broken_custom_files_pdf("corrupt_stream"), "damaged"),
-    (lambda: builder.broken_custom_files_pdf("truncated_stream"), "damaged"),
-    (lambda: builder.broken_custom_files_pdf("bad_filter"), "damaged"),
-    (lambda: builder.truncated(builder.build_nts_pdf(), 0.5), "damaged"),
-    (lambda: builder.truncated((SAMPLES / "nts-2020/all.pdf").read_bytes(), 0.6), "damaged"),
-    (lambda: builder.random_bytes(), "damaged"),
-    (lambda: b"", "damaged"),
-    (lambda: b"%PDF-1.4\n" + builder.random_bytes(2000), "damaged"),
-], ids=["no-data", "customfiles-not-array", "corrupt-flate", "truncated-flate", "unknown-filter",
-        "truncated-file", "truncated-sample", "random-bytes", "empty", "header-then-garbage"])
+
+@pytest.mark.parametrize(
+    "make, code",
+    [
+        (builder.plain_pdf, "not_nts_document"),
+        (lambda: builder.broken_custom_files_pdf("not_array"), "damaged"),
+        (lambda: builder.broken_custom_files_pdf("corrupt_stream"), "damaged"),
+        (lambda: builder.broken_custom_files_pdf("truncated_stream"), "damaged"),
+        (lambda: builder.broken_custom_files_pdf("bad_filter"), "damaged"),
+        (lambda: builder.truncated(builder.build_nts_pdf(), 0.5), "damaged"),
+        (lambda: builder.truncated((SAMPLES / "nts-2020/all.pdf").read_bytes(), 0.6), "damaged"),
+        (lambda: builder.random_bytes(), "damaged"),
+        (lambda: b"", "damaged"),
+        (lambda: b"%PDF-1.4\n" + builder.random_bytes(2000), "damaged"),
+    ],
+    ids=[
+        "no-data",
+        "customfiles-not-array",
+        "corrupt-flate",
+        "truncated-flate",
+        "unknown-filter",
+        "truncated-file",
+        "truncated-sample",
+        "random-bytes",
+        "empty",
+        "header-then-garbage",
+    ],
+)
 def test_error_codes(make, code):
     with pytest.raises(errors.HometaxError) as info:
         h.extract(make())
@@ -223,11 +240,11 @@ def extract_in_fresh_process(data: bytes, tmp_path) -> tuple[str, int]:
         "h.configure_process()\n"
         "try:\n"
         "    h.extract(sys.argv[1]); print('ok')\n"
-        "except h.HometaxError as e: print(e.code)\n"
-        + PRINT_PEAK_RSS_KIB
+        "except h.HometaxError as e: print(e.code)\n" + PRINT_PEAK_RSS_KIB
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                         timeout=60, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
     return out[0], int(out[1])
 
 
@@ -239,8 +256,9 @@ def test_bomb_is_stopped_while_inflating_in_bounded_memory(bomb, tmp_path):
     assert peak_kib < 300 * 1024  # far below the 1 GiB the stream would inflate to
 
 
-@pytest.mark.parametrize("make", [builder.object_stream_bomb, builder.xref_stream_bomb],
-                         ids=["object-stream", "xref-stream"])
+@pytest.mark.parametrize(
+    "make", [builder.object_stream_bomb, builder.xref_stream_bomb], ids=["object-stream", "xref-stream"]
+)
 def test_structure_bombs_inflated_by_qpdf_are_bounded(make, tmp_path):
     """qpdf inflates xref and object streams itself while opening: its decoder memory limit, set by
     configure_process (document/setup.py), stops a 512 MiB bomb there. Without it, this takes ~1 GiB and seconds."""
@@ -268,6 +286,7 @@ def test_messages_never_contain_the_password(all_2020_password):
 
 # -- the NTS-compatible API ---------------------------------------------------------------------------
 
+
 def test_nts_compat_buffer_functions(all_2020, all_2020_password):
     buf = nts_compat.NTS_GetFileBufEx(all_2020, "", "XML", True)
     assert buf == EXPECTED_XML and nts_compat.NTS_GetLastError() == 1
@@ -294,7 +313,8 @@ def test_nts_compat_file_functions(tmp_path, all_2020_password):
     assert not (tmp_path / "x").exists()
     java = nts_compat.ExportCustomFile()
     assert java.NTS_GetFileBufEx(all_2020_password, "1234567", "XML", True).startswith(
-        b'<?xml version="1.0" encoding="euc-kr" ?>')
+        b'<?xml version="1.0" encoding="euc-kr" ?>'
+    )
     assert java.NTS_GetLastError() == 1
 
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import SAMPLES
-
 import hometax_decrypt as h
 from hometax_decrypt import errors, formats
 from hometax_decrypt.cli import commands as cli
@@ -22,6 +20,7 @@ from hometax_decrypt.records import document_to_dict
 from hometax_decrypt.web import create_app
 from hometax_decrypt.web.config import WebConfig
 from hometax_decrypt.web.openapi import OPENAPI
+from tests.support.paths import SAMPLES
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
@@ -47,9 +46,11 @@ def _lines(data: bytes) -> list[dict]:
 
 # -- the registry drives every adapter ------------------------------------------------------------
 
+
 def test_cli_choices_are_the_registry():
-    parse = next(a for a in cli._parser()._subparsers._group_actions[0].choices["parse"]._actions
-                 if a.dest == "format")
+    parse = next(
+        a for a in cli._parser()._subparsers._group_actions[0].choices["parse"]._actions if a.dest == "format"
+    )
     assert tuple(parse.choices) == formats.NAMES and parse.default == formats.DEFAULT
 
 
@@ -57,8 +58,7 @@ def test_api_validation_and_formats_endpoint_are_the_registry(client):
     body = client.get("/api/v1/formats").get_json()
     assert [f["name"] for f in body["formats"]] == list(formats.NAMES)
     assert body["formats"] == [f.describe() for f in formats.FORMATS.values()]
-    r = client.post("/api/v1/documents?format=yaml", data=ALL.read_bytes(),
-                    content_type="application/pdf")
+    r = client.post("/api/v1/documents?format=yaml", data=ALL.read_bytes(), content_type="application/pdf")
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "usage"
     assert ", ".join(formats.NAMES) in r.get_json()["error"]["message"]
     with pytest.raises(errors.UsageError):
@@ -88,7 +88,8 @@ def test_openapi_enums_and_errors_come_from_the_registry_and_the_error_table(cli
             for status, resp in op["responses"].items():
                 if status != "200":
                     assert resp["content"]["application/json"]["schema"] == {
-                        "$ref": "#/components/schemas/Error"}, (path, status)
+                        "$ref": "#/components/schemas/Error"
+                    }, (path, status)
     codes = doc["components"]["schemas"]["ErrorObject"]["properties"]["code"]["enum"]
     assert codes == errors.http_codes()
     statuses = {s.http_status for s in errors.SPECS.values() if s.nts_code is not None}
@@ -122,6 +123,7 @@ def test_formats_and_messages_need_no_api_key():
 
 # -- NDJSON ---------------------------------------------------------------------------------------
 
+
 def test_ndjson_one_item_per_line_with_document_and_person(doc):
     lines = _lines(formats.get("ndjson").write([doc, doc]))
     rows = h.formats.rows.rows([doc])
@@ -136,14 +138,15 @@ def test_ndjson_one_item_per_line_with_document_and_person(doc):
         assert line["person"]["resid"] == row["resid"] and line["person"]["name"] == row["name"]
         assert line["item"]["amount"] == row["amount"]
     flat = [it for f in record["forms"] for p in f["people"] for it in p["items"]]
-    assert [ln["item"] for ln in lines[:len(flat)]] == flat
+    assert [ln["item"] for ln in lines[: len(flat)]] == flat
 
 
 def test_ndjson_masks_like_every_other_format(doc):
     plain = formats.get("ndjson").write([doc])
     masked = formats.get("ndjson").write([doc], mask=True)
     residents = {ln["person"]["resid"] for ln in _lines(plain)} | {
-        ln["document"]["resid"] for ln in _lines(plain)}
+        ln["document"]["resid"] for ln in _lines(plain)
+    }
     assert any(r and "*" not in r for r in residents)
     for r in residents:
         if r:
@@ -154,28 +157,34 @@ def test_ndjson_masks_like_every_other_format(doc):
 
 def test_ndjson_in_the_cli(tmp_path, doc):
     out = tmp_path / "all.ndjson"
-    r = subprocess.run([str(EXE), "parse", str(ALL), "--format", "ndjson", "-o", str(out)],
-                       capture_output=True, timeout=60)
+    r = subprocess.run(
+        [str(EXE), "parse", str(ALL), "--format", "ndjson", "-o", str(out)], capture_output=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     assert out.read_bytes() == formats.get("ndjson").write([doc])
 
 
 def test_ndjson_in_documents_batch_and_export(client, doc):
-    r = client.post("/api/v1/documents?format=ndjson", data=ALL.read_bytes(),
-                    content_type="application/pdf")
+    r = client.post("/api/v1/documents?format=ndjson", data=ALL.read_bytes(), content_type="application/pdf")
     assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
     unnamed = h.parse(ALL.read_bytes())  # a raw body has no name: no source_file
     assert r.data == formats.get("ndjson").write([unnamed])
     assert "document.ndjson" in r.headers["Content-Disposition"]
 
-    files = [(io.BytesIO(ALL.read_bytes()), "a.pdf"), (io.BytesIO(ALL_PW.read_bytes()), "b.pdf"),
-             (io.BytesIO(b"not a pdf"), "c.pdf")]
-    r = client.post("/api/v1/batch", data={"file": files, "password": "1234567",
-                                           "format": "ndjson", "mask": "true"})
+    files = [
+        (io.BytesIO(ALL.read_bytes()), "a.pdf"),
+        (io.BytesIO(ALL_PW.read_bytes()), "b.pdf"),
+        (io.BytesIO(b"not a pdf"), "c.pdf"),
+    ]
+    r = client.post(
+        "/api/v1/batch", data={"file": files, "password": "1234567", "format": "ndjson", "mask": "true"}
+    )
     assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
     assert (r.headers["X-Batch-OK"], r.headers["X-Batch-Failed"]) == ("2", "1")
-    both = [h.service.parse(ALL.read_bytes(), name="a.pdf").document,
-            h.service.parse(ALL_PW.read_bytes(), "1234567", name="b.pdf").document]
+    both = [
+        h.service.parse(ALL.read_bytes(), name="a.pdf").document,
+        h.service.parse(ALL_PW.read_bytes(), "1234567", name="b.pdf").document,
+    ]
     assert r.data == formats.get("ndjson").write(both, mask=True)
     assert len({ln["document"]["seq"] for ln in _lines(r.data)}) == 2
 
@@ -191,7 +200,9 @@ def test_formats_export_is_a_deprecated_reexport_of_the_per_format_modules():
     import importlib
     import sys
 
-    from hometax_decrypt.formats import csv as csv_format, json as json_format, xlsx as xlsx_format
+    from hometax_decrypt.formats import csv as csv_format
+    from hometax_decrypt.formats import json as json_format
+    from hometax_decrypt.formats import xlsx as xlsx_format
 
     sys.modules.pop("hometax_decrypt.formats.export", None)
     with pytest.warns(DeprecationWarning, match="formats.export is deprecated"):

@@ -28,18 +28,17 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import builder
 import hometax_decrypt as h
-from tests.support.paths import password_for, sample_files
 from hometax_decrypt import errors
 from hometax_decrypt.formats import FORMATS
 from hometax_decrypt.records import document_to_dict, parse_sam
+from tests.support import builder
+from tests.support.paths import password_for, sample_files
 
 EXAMPLES = int(os.environ.get("HOMETAX_FUZZ_EXAMPLES", "150"))
 DEADLINE = datetime.timedelta(seconds=5)  # per example, all entry points together
@@ -124,8 +123,7 @@ def _records_seeds() -> dict[str, bytes]:
         # ~15 MiB of tiny elements in a ~30 KiB PDF: over the element budget
         "element-bomb": head + b'<x a="1" b="2"/>' * 999_000 + b"</yesone>",
         # 40 000 attributes on one element: the copy of the map is quadratic
-        "attribute-bomb": head + b"<x " + b" ".join(b'a%d="1"' % i for i in range(40_000))
-        + b"/></yesone>",
+        "attribute-bomb": head + b"<x " + b" ".join(b'a%d="1"' % i for i in range(40_000)) + b"/></yesone>",
         # thousands of digits where amounts are: int() of them raises
         "huge-numbers": head + b'<form form_cd="A102Y"><man resid="7501011234567" name="n">'
         b'<data dat_cd="G0001" busnid="1"><sum ddct="' + huge + b'">' + huge + b"</sum>"
@@ -150,13 +148,50 @@ def corpus() -> tuple[Seed, ...]:
 
 # == mutations =======================================================================================
 # Tokens that steer a PDF parser into its less-travelled paths.
-TOKENS = (b"obj", b"endobj", b"stream\n", b"endstream", b"<<", b">>", b"[", b"]", b"(", b")", b"\\",
-          b"<", b">", b"/", b"R", b" 0 R", b"1 0 R", b"xref\n0 1\n0000000000 65535 f \n", b"trailer",
-          b"startxref\n0\n", b"%%EOF", b"/Length 999999999", b"/Length -1", b"/Size 99999999",
-          b"/Filter /FlateDecode", b"/DecodeParms << /Predictor 12 /Columns 4 >>",
-          b"/ObjStm", b"/XRef", b"/Encrypt", b"/CustomFiles", b"/XML", b"/SAM", b"/ByteRange",
-          b"/Contents", b"/Type /EmbeddedFile", b"99999999999999999999", b"-0", b"1e308", b"\x00",
-          b"\xff" * 8, b"\r", b"\n")
+TOKENS = (
+    b"obj",
+    b"endobj",
+    b"stream\n",
+    b"endstream",
+    b"<<",
+    b">>",
+    b"[",
+    b"]",
+    b"(",
+    b")",
+    b"\\",
+    b"<",
+    b">",
+    b"/",
+    b"R",
+    b" 0 R",
+    b"1 0 R",
+    b"xref\n0 1\n0000000000 65535 f \n",
+    b"trailer",
+    b"startxref\n0\n",
+    b"%%EOF",
+    b"/Length 999999999",
+    b"/Length -1",
+    b"/Size 99999999",
+    b"/Filter /FlateDecode",
+    b"/DecodeParms << /Predictor 12 /Columns 4 >>",
+    b"/ObjStm",
+    b"/XRef",
+    b"/Encrypt",
+    b"/CustomFiles",
+    b"/XML",
+    b"/SAM",
+    b"/ByteRange",
+    b"/Contents",
+    b"/Type /EmbeddedFile",
+    b"99999999999999999999",
+    b"-0",
+    b"1e308",
+    b"\x00",
+    b"\xff" * 8,
+    b"\r",
+    b"\n",
+)
 
 KINDS = ("any", "stream", "xref", "byte_range", "contents", "numbers")
 OPS = ("flip", "truncate", "delete", "insert_token", "insert_junk", "splice", "duplicate", "number")
@@ -178,8 +213,10 @@ def mutation(draw) -> tuple:
     elif op == "splice":
         arg = (draw(st.integers(0, 2**32 - 1)), draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, 8192)))
     else:  # number: replace the digits at or after the position with another number
-        arg = draw(st.sampled_from((0, 1, 2, 7, 255, 256, 65535, 2**31 - 1, 2**31, 2**32, 2**63, 10**20,
-                                    -1)) | st.integers(0, 10**7))
+        arg = draw(
+            st.sampled_from((0, 1, 2, 7, 255, 256, 65535, 2**31 - 1, 2**31, 2**32, 2**63, 10**20, -1))
+            | st.integers(0, 10**7)
+        )
     return (op, kind, where, arg)
 
 
@@ -208,9 +245,9 @@ def apply(seed: Seed, ops: list[tuple]) -> bytes:
         elif op == "truncate":
             del data[pos:]
         elif op == "delete":
-            del data[pos:pos + arg]
+            del data[pos : pos + arg]
         elif op == "duplicate":
-            data[pos:pos] = data[pos:pos + arg]
+            data[pos:pos] = data[pos : pos + arg]
         elif op == "insert_token":
             data[pos:pos] = TOKENS[arg]
         elif op == "insert_junk":
@@ -219,11 +256,11 @@ def apply(seed: Seed, ops: list[tuple]) -> bytes:
             donors = corpus()
             donor = donors[arg[0] % len(donors)].data
             src = arg[1] % len(donor)
-            data[pos:pos + arg[2]] = donor[src:src + arg[2]]
+            data[pos : pos + arg[2]] = donor[src : src + arg[2]]
         elif op == "number":
             m = _DIGITS.search(data, pos, min(len(data), pos + 64))
             if m is not None:
-                data[m.start():m.end()] = str(arg).encode()
+                data[m.start() : m.end()] = str(arg).encode()
     return bytes(data)
 
 
@@ -286,8 +323,12 @@ def _password(seed: Seed, use_password: bool) -> str | None:
 
 # == the tests =======================================================================================
 @FUZZ_SETTINGS
-@given(case=hostile(), use_password=st.booleans(), part=st.sampled_from(("xml", "sam")),
-       encoding=st.sampled_from(("utf-8", "euc-kr")))
+@given(
+    case=hostile(),
+    use_password=st.booleans(),
+    part=st.sampled_from(("xml", "sam")),
+    encoding=st.sampled_from(("utf-8", "euc-kr")),
+)
 def test_extract_gives_data_or_a_listed_error(case, use_password, part, encoding):
     index, ops = case
     seed = corpus()[index]
@@ -354,22 +395,54 @@ def sam_corpus() -> tuple[bytes, ...]:
     """The SAM parts of the real samples, and a few built to stress the reader."""
     real = [h.extract(p, password=password_for(p), part="sam") for p in sample_files()]
     head = b"DOCHD|HDR|A|2030010100000001|2030|01 ~ 12\xec\x9b\x94 |\n"
-    days = b"".join(b"B101D|G0001|7501011234567|n|1234567890|t|203001%02d|%d|\n" % (i % 28 + 1, i)
-                    for i in range(12_000))  # one item, many days
-    return tuple(real) + (head + days + b"DOCED|END|\n",
-                          head + b"A102Y|G0001|7501011234567|n|" + b"9" * 5000 + b"|" * 12 + b"\n",
-                          head + b"|" * 200_000)
+    days = b"".join(
+        b"B101D|G0001|7501011234567|n|1234567890|t|203001%02d|%d|\n" % (i % 28 + 1, i) for i in range(12_000)
+    )  # one item, many days
+    return tuple(real) + (
+        head + days + b"DOCED|END|\n",
+        head + b"A102Y|G0001|7501011234567|n|" + b"9" * 5000 + b"|" * 12 + b"\n",
+        head + b"|" * 200_000,
+    )
 
 
-SAM_TOKENS = ("", "x", "DOCHD", "DOCED", "END", "\r", "B101D", "L102D", "G110M", "K101M", "O101M",
-              "A102Y", "=1+1", "-1+1", "9" * 5000, "0" * 20, "20301399", "\u00e9", " " * 10)
+SAM_TOKENS = (
+    "",
+    "x",
+    "DOCHD",
+    "DOCED",
+    "END",
+    "\r",
+    "B101D",
+    "L102D",
+    "G110M",
+    "K101M",
+    "O101M",
+    "A102Y",
+    "=1+1",
+    "-1+1",
+    "9" * 5000,
+    "0" * 20,
+    "20301399",
+    "\u00e9",
+    " " * 10,
+)
 
 
 @st.composite
 def sam_case(draw) -> tuple[int, list[tuple]]:
     index = draw(st.integers(0, len(sam_corpus()) - 1))
-    ops = draw(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 2**16), st.integers(0, 2**16),
-                                  st.integers(0, len(SAM_TOKENS) - 1)), min_size=1, max_size=6))
+    ops = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, 6),
+                st.integers(0, 2**16),
+                st.integers(0, 2**16),
+                st.integers(0, len(SAM_TOKENS) - 1),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
     return index, ops
 
 
@@ -444,6 +517,7 @@ def test_the_corpus_is_real_and_reaches_the_aimed_regions():
 
 def test_the_guards_catch_an_unlisted_exception_and_a_memory_hog():
     """The guards themselves can fail: a stray exception propagates, a big allocation trips the cap."""
+
     def stray(*_):
         raise KeyError("boom")
 
@@ -457,12 +531,12 @@ def test_the_guards_catch_an_unlisted_exception_and_a_memory_hog():
     del hog
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _configured_like_an_adapter():
     """The process set up as the CLI and the web app set theirs up at start (qpdf's decoder
     bounds, which stop the structure bombs): the library no longer does it at import."""
     h.configure_process()
+
 
 def test_the_structure_bomb_seeds_are_what_they_claim():
     """The structure bombs stop at qpdf's decoder limit (damaged), the data bomb at the part limit."""

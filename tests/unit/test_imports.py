@@ -44,7 +44,7 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = name.split(".") if is_package else name.split(".")[:-1]
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -118,8 +118,7 @@ def test_the_checker_finds_cycles_at_any_depth_and_ignores_type_checking(tmp_pat
     (pkg / "a.py").write_text("from . import b\n")
     (pkg / "b.py").write_text("def f():\n    from .sub import c\n")  # inside a function
     (pkg / "sub" / "c.py").write_text("import pkg.a\n")
-    (pkg / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                              "    from .e import X\n")
+    (pkg / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .e import X\n")
     (pkg / "e.py").write_text("from .d import Y\n")
     mods = modules(tmp_path, "pkg")
     g = {m: imports_of(m, p, mods) for m, p in mods.items()}
@@ -147,5 +146,6 @@ def test_the_0_1_module_names_still_import_with_a_warning():
         assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in seen), old
     sys.modules.pop("hometax_decrypt.yesone.model", None)
     assert importlib.import_module("hometax_decrypt.yesone.model") is importlib.import_module(
-        "hometax_decrypt.records.model")
+        "hometax_decrypt.records.model"
+    )
     assert _compat.new_name("hometax_decrypt.records") is None  # only the moved names are served

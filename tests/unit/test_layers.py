@@ -21,7 +21,6 @@ from tests.support.paths import ROOT
 PACKAGE = ROOT / "src" / "hometax_decrypt"
 
 
-
 def lint_imports(src: Path) -> subprocess.CompletedProcess:
     """``lint-imports`` with the project's contracts, over the package found in ``src``."""
     code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
@@ -80,16 +79,13 @@ def test_a_package_no_contract_places_breaks_them(src_copy):
     assert "hometax_decrypt.document.newpart" in out
 
 
-def test_deductions_sits_beside_formats_over_the_records(src_copy):
-    """The deductions package (issue 19) is optional in the contract until it lands; once there it
-    may use the records, and nothing above it; formats and deductions stay independent."""
+def test_deductions_sits_under_formats_over_the_records(src_copy):
+    """The deductions package (issue 19) uses the records and nothing above it; formats (the XLSX
+    공제신고서 sheet) may use deductions, never the reverse."""
     deductions = src_copy / "hometax_decrypt" / "deductions"
-    deductions.mkdir()
-    (deductions / "__init__.py").write_text("from ..records import summary\nfrom .. import errors\n")
-    assert lint_imports(src_copy).returncode == 0
-    (deductions / "lines.py").write_text("from ..formats import export\n")
+    (deductions / "upward.py").write_text("from ..formats import json\n")
     out = _broken(lint_imports(src_copy))
-    assert "hometax_decrypt.deductions.lines -> hometax_decrypt.formats.export" in out
+    assert "hometax_decrypt.deductions.upward -> hometax_decrypt.formats.json" in out
 
 
 def test_every_format_citation_names_a_section_of_docs_format_md():

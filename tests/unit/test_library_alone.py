@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from tests.support.paths import ROOT, SAMPLES
 
@@ -20,8 +19,9 @@ def _python(code: str, *args, env: dict | None = None) -> subprocess.CompletedPr
     full = {k: v for k, v in os.environ.items() if not k.startswith("HOMETAX_")}
     full["PYTHONPATH"] = os.pathsep.join([SRC, str(ROOT)])
     full.update(env or {})
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, env=full, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=full, timeout=120
+    )
 
 
 IMPORT_EVERYTHING = """
@@ -47,14 +47,20 @@ def test_importing_the_library_changes_nothing_process_wide():
 
 
 def test_a_bad_server_variable_breaks_no_library_call_and_no_cli_command(tmp_path):
-    env = {"HOMETAX_RATE_LIMIT": "abc", "HOMETAX_API_KEYS": "plain", "HOMETAX_INSTANCES": "x",
-           # a limit set in the environment is not read by the library by itself
-           "HOMETAX_MAX_INPUT_BYTES": "10"}
-    code = ("import sys, hometax_decrypt as h\n"
-            "data = open(sys.argv[1], 'rb').read()\n"
-            "assert h.verify(data).authentic and h.extract(data).startswith(b'<?xml')\n"
-            "assert h.parse(data).forms\n"
-            "print('ok')\n")
+    env = {
+        "HOMETAX_RATE_LIMIT": "abc",
+        "HOMETAX_API_KEYS": "plain",
+        "HOMETAX_INSTANCES": "x",
+        # a limit set in the environment is not read by the library by itself
+        "HOMETAX_MAX_INPUT_BYTES": "10",
+    }
+    code = (
+        "import sys, hometax_decrypt as h\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "assert h.verify(data).authentic and h.extract(data).startswith(b'<?xml')\n"
+        "assert h.parse(data).forms\n"
+        "print('ok')\n"
+    )
     r = _python(code, ALL, env=env)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     env.pop("HOMETAX_MAX_INPUT_BYTES")
@@ -94,6 +100,19 @@ def test_the_cli_and_the_library_run_without_flask(tmp_path):
     r = _python(BLOCK_SERVER, "parse", ALL, "--format", "csv", "-o", tmp_path / "all.csv")
     assert r.returncode == 0, r.stderr
     for jobs in ("1", "2"):
-        r = _python(BLOCK_SERVER, "batch", ALL, ALL_PW, "--password", "1234567", "--jobs", jobs,
-                    "--format", "json", "-o", tmp_path / "all.json", "--quiet")
+        r = _python(
+            BLOCK_SERVER,
+            "batch",
+            ALL,
+            ALL_PW,
+            "--password",
+            "1234567",
+            "--jobs",
+            jobs,
+            "--format",
+            "json",
+            "-o",
+            tmp_path / "all.json",
+            "--quiet",
+        )
         assert r.returncode == 0 and "ok 2" in r.stdout, r.stderr

@@ -23,17 +23,22 @@ from asn1crypto import cms, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from hometax_decrypt.timestamp import TrustStore, verify_bytes
 from tests.support import tsa
 from tests.support.paths import GPKI_DIR, SAMPLES, sample_files
-from hometax_decrypt.timestamp import TrustStore, verify_bytes
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
-SHIPPED_ANCHORS = (Path(__file__).resolve().parents[2] / "src" / "hometax_decrypt" / "data" / "trust"
-                   / "anchors")
+SHIPPED_ANCHORS = (
+    Path(__file__).resolve().parents[2] / "src" / "hometax_decrypt" / "data" / "trust" / "anchors"
+)
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
-_DIGESTS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512,
-            "sha1": hashlib.sha1}
+_DIGESTS = {
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+    "sha1": hashlib.sha1,
+}
 
 
 def _pem(certs) -> bytes:
@@ -47,7 +52,7 @@ GPKI = tuple(x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(SHIP
 def read_stamp(data: bytes):
     """(ByteRange, token DER, genTime) by the first /ByteRange, as a reader of docs/format.md §3 would."""
     a, b, c, d = (int(x) for x in _BYTE_RANGE.search(data).groups())
-    info = cms.ContentInfo.load(bytes.fromhex(data[b + 1:c - 1].decode()))
+    info = cms.ContentInfo.load(bytes.fromhex(data[b + 1 : c - 1].decode()))
     token = info.dump()
     tst = tsp.TSTInfo.load(info["content"]["encap_content_info"]["content"].contents)
     return (a, b, c, d), token, tst["gen_time"].native
@@ -59,9 +64,15 @@ def without_attribute_certificates(token: bytes) -> bytes:
     info = cms.ContentInfo.load(token)
     sd = info["content"]
     certs = [ch for ch in sd["certificates"] if ch.name == "certificate"]
-    new = cms.SignedData({"version": sd["version"], "digest_algorithms": sd["digest_algorithms"],
-                          "encap_content_info": sd["encap_content_info"], "certificates": certs,
-                          "signer_infos": sd["signer_infos"]})
+    new = cms.SignedData(
+        {
+            "version": sd["version"],
+            "digest_algorithms": sd["digest_algorithms"],
+            "encap_content_info": sd["encap_content_info"],
+            "certificates": certs,
+            "signer_infos": sd["signer_infos"],
+        }
+    )
     return cms.ContentInfo({"content_type": "signed_data", "content": new}).dump()
 
 
@@ -73,8 +84,7 @@ def openssl_cms(token: bytes, tmp: Path, *, chain: bool, gen_time=None, anchors=
     args = [OPENSSL, "cms", "-verify", "-inform", "DER", "-in", str(tok), "-binary", "-out", str(out)]
     if chain:
         ca.write_bytes(_pem(GPKI + tuple(anchors)))
-        args += ["-CAfile", str(ca), "-purpose", "timestampsign", "-attime",
-                 str(int(gen_time.timestamp()))]
+        args += ["-CAfile", str(ca), "-purpose", "timestampsign", "-attime", str(int(gen_time.timestamp()))]
     else:
         args += ["-noverify"]  # the signature and message digest only, no certificate chain
     r = subprocess.run(args, capture_output=True, timeout=60)
@@ -93,12 +103,15 @@ def openssl_verdict(data: bytes, tmp: Path, anchors=()) -> dict:
     if signature_ok:
         imprint = tsp.TSTInfo.load(tst_der)["message_imprint"]
         h = _DIGESTS[imprint["hash_algorithm"]["algorithm"].native]()
-        h.update(data[a:a + b])
-        h.update(data[c:c + d])
+        h.update(data[a : a + b])
+        h.update(data[c : c + d])
         imprint_ok = h.digest() == imprint["hashed_message"].native
     covers = c + d == len(data)
-    return {"intact": signature_ok and imprint_ok and covers, "chain": signature_ok and chain_ok,
-            "authentic": signature_ok and chain_ok and imprint_ok and covers}
+    return {
+        "intact": signature_ok and imprint_ok and covers,
+        "chain": signature_ok and chain_ok,
+        "authentic": signature_ok and chain_ok and imprint_ok and covers,
+    }
 
 
 def our_verdict(data: bytes, anchors=()) -> dict:
@@ -149,15 +162,31 @@ def test_openssl_ts_verify_cannot_check_the_nts_tokens(tmp_path):
     insists on finding every listed certificate."""
     data = ALL.read_bytes()
     (a, b, c, d), token, gen_time = read_stamp(data)
-    (tmp_path / "data.bin").write_bytes(data[a:a + b] + data[c:c + d])
+    (tmp_path / "data.bin").write_bytes(data[a : a + b] + data[c : c + d])
     (tmp_path / "anchors.pem").write_bytes(_pem(GPKI))
 
     def ts_verify(tok: bytes) -> subprocess.CompletedProcess:
         (tmp_path / "token.der").write_bytes(tok)
-        return subprocess.run([OPENSSL, "ts", "-verify", "-token_in", "-in", str(tmp_path / "token.der"),
-                               "-data", str(tmp_path / "data.bin"), "-CAfile", str(tmp_path / "anchors.pem"),
-                               "-untrusted", str(tmp_path / "anchors.pem"),
-                               "-attime", str(int(gen_time.timestamp()))], capture_output=True, timeout=60)
+        return subprocess.run(
+            [
+                OPENSSL,
+                "ts",
+                "-verify",
+                "-token_in",
+                "-in",
+                str(tmp_path / "token.der"),
+                "-data",
+                str(tmp_path / "data.bin"),
+                "-CAfile",
+                str(tmp_path / "anchors.pem"),
+                "-untrusted",
+                str(tmp_path / "anchors.pem"),
+                "-attime",
+                str(int(gen_time.timestamp())),
+            ],
+            capture_output=True,
+            timeout=60,
+        )
 
     as_is = ts_verify(token)
     assert as_is.returncode != 0 and b"PKCS7" in as_is.stderr  # a parse error, not a verdict
@@ -168,8 +197,12 @@ def test_openssl_ts_verify_cannot_check_the_nts_tokens(tmp_path):
     ess = next(at for at in si["signed_attrs"] if at["type"].native == "signing_certificate")
     listed = [cid["cert_hash"].native for cid in ess["values"][0]["certs"]]
     published = {hashlib.sha1(c.public_bytes(serialization.Encoding.DER)).digest() for c in GPKI}
-    published |= {hashlib.sha1(x509.load_pem_x509_certificate(p.read_bytes()).public_bytes(
-        serialization.Encoding.DER)).digest() for p in GPKI_DIR.glob("*.pem")}
+    published |= {
+        hashlib.sha1(
+            x509.load_pem_x509_certificate(p.read_bytes()).public_bytes(serialization.Encoding.DER)
+        ).digest()
+        for p in GPKI_DIR.glob("*.pem")
+    }
     tsa_cert = cms.ContentInfo.load(token)["content"]["certificates"][0].chosen.dump()
     assert len(listed) == 2 and listed[0] == hashlib.sha1(tsa_cert).digest()
     assert listed[1] not in published

@@ -3,8 +3,6 @@ real samples."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hometax_decrypt.records import parse_document, parse_xml
@@ -13,20 +11,27 @@ from tests.support import builder
 from tests.support.paths import SAMPLES
 
 
-
 def _doc(forms: str, header: str = "", year: int = 2020):
-    xml = ('<?xml version="1.0" encoding="utf-8" ?>\n<yesone><doc><doc_type>A</doc_type>'
-           f"<seq>2021011500000001</seq><att_year>{year}</att_year><att_inqrMm>01 ~ 12월</att_inqrMm>"
-           f"{header}</doc>{forms}</yesone>")
+    xml = (
+        '<?xml version="1.0" encoding="utf-8" ?>\n<yesone><doc><doc_type>A</doc_type>'
+        f"<seq>2021011500000001</seq><att_year>{year}</att_year><att_inqrMm>01 ~ 12월</att_inqrMm>"
+        f"{header}</doc>{forms}</yesone>"
+    )
     return parse_xml(xml.encode("utf-8"))
 
 
-MED_CHILD = ('<form form_cd="B101Y"><man resid="1501013234567" name="자녀">'
-             '<data dat_cd="G0003" busnid="1" trade_nm="의원"><sum>1000</sum></data></man></form>')
-PENSION_SELF = ('<form form_cd="P102M"><man resid="8501011234567" name="본인">'
-                '<data dat_cd="G0031"><sum>5000</sum></data></man></form>')
-HEALTH_SELF = ('<form form_cd="O101M"><man resid="8501011234567" name="본인">'
-               '<data dat_cd="G0030"><sum>7000</sum></data></man></form>')
+MED_CHILD = (
+    '<form form_cd="B101Y"><man resid="1501013234567" name="자녀">'
+    '<data dat_cd="G0003" busnid="1" trade_nm="의원"><sum>1000</sum></data></man></form>'
+)
+PENSION_SELF = (
+    '<form form_cd="P102M"><man resid="8501011234567" name="본인">'
+    '<data dat_cd="G0031"><sum>5000</sum></data></man></form>'
+)
+HEALTH_SELF = (
+    '<form form_cd="O101M"><man resid="8501011234567" name="본인">'
+    '<data dat_cd="G0030"><sum>7000</sum></data></man></form>'
+)
 
 
 def test_header_names_the_owner_even_when_a_dependant_comes_first():

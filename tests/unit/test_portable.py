@@ -12,20 +12,71 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 from tests.support.paths import SAMPLES  # noqa: E402
+
 PACKAGE = ROOT / "src" / "hometax_decrypt"
 SAMPLE = SAMPLES / "nts-2020" / "all.pdf"
 
 # Modules that do not exist on Windows (docs.python.org: "Availability: Unix").
-POSIX_MODULES = {"fcntl", "resource", "pwd", "grp", "termios", "tty", "pty", "posix", "syslog",
-                 "crypt", "spwd", "nis"}
+POSIX_MODULES = {
+    "fcntl",
+    "resource",
+    "pwd",
+    "grp",
+    "termios",
+    "tty",
+    "pty",
+    "posix",
+    "syslog",
+    "crypt",
+    "spwd",
+    "nis",
+}
 # Functions and constants of os and signal that Windows lacks.
 POSIX_ATTRS = {
-    "os": {"fork", "forkpty", "killpg", "setsid", "setpgrp", "getpgid", "getuid", "geteuid",
-           "getgid", "getegid", "setuid", "setgid", "chown", "lchown", "fchown", "mkfifo",
-           "sysconf", "uname", "wait3", "wait4", "getloadavg", "nice", "sched_getaffinity",
-           "pipe2", "WNOHANG", "O_NOFOLLOW", "O_CLOEXEC"},
-    "signal": {"SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD",
-               "SIGPIPE", "alarm", "setitimer", "pause", "siginterrupt", "pthread_kill"},
+    "os": {
+        "fork",
+        "forkpty",
+        "killpg",
+        "setsid",
+        "setpgrp",
+        "getpgid",
+        "getuid",
+        "geteuid",
+        "getgid",
+        "getegid",
+        "setuid",
+        "setgid",
+        "chown",
+        "lchown",
+        "fchown",
+        "mkfifo",
+        "sysconf",
+        "uname",
+        "wait3",
+        "wait4",
+        "getloadavg",
+        "nice",
+        "sched_getaffinity",
+        "pipe2",
+        "WNOHANG",
+        "O_NOFOLLOW",
+        "O_CLOEXEC",
+    },
+    "signal": {
+        "SIGKILL",
+        "SIGHUP",
+        "SIGQUIT",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGALRM",
+        "SIGCHLD",
+        "SIGPIPE",
+        "alarm",
+        "setitimer",
+        "pause",
+        "siginterrupt",
+        "pthread_kill",
+    },
 }
 
 
@@ -39,8 +90,9 @@ def posix_only_uses(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found += [f"{node.lineno}: import {a.name}" for a in node.names
-                      if a.name.split(".")[0] in POSIX_MODULES]
+            found += [
+                f"{node.lineno}: import {a.name}" for a in node.names if a.name.split(".")[0] in POSIX_MODULES
+            ]
         elif isinstance(node, ast.ImportFrom) and node.module:
             if node.module.split(".")[0] in POSIX_MODULES:
                 found.append(f"{node.lineno}: from {node.module}")
@@ -56,12 +108,19 @@ def posix_only_uses(source: str) -> list[str]:
 
 
 def test_the_scan_finds_what_it_looks_for():
-    bad = ("import fcntl\nfrom resource import setrlimit\nimport os, signal\nos.fork()\n"
-           "os.kill(1, signal.SIGKILL)\nfrom os import getuid\n"
-           "import multiprocessing\nmultiprocessing.get_context('fork')\n")
+    bad = (
+        "import fcntl\nfrom resource import setrlimit\nimport os, signal\nos.fork()\n"
+        "os.kill(1, signal.SIGKILL)\nfrom os import getuid\n"
+        "import multiprocessing\nmultiprocessing.get_context('fork')\n"
+    )
     assert sorted(posix_only_uses(bad)) == [
-        "1: import fcntl", "2: from resource", "4: os.fork", "5: signal.SIGKILL",
-        "6: from os import getuid", "8: the 'fork' start method"]
+        "1: import fcntl",
+        "2: from resource",
+        "4: os.fork",
+        "5: signal.SIGKILL",
+        "6: from os import getuid",
+        "8: the 'fork' start method",
+    ]
     assert posix_only_uses("import os\nos.kill(1, 0)\nos.replace('a', 'b')\n") == []
 
 
@@ -94,10 +153,16 @@ def test_a_bulk_run_without_posix_modules_and_with_spawned_workers(tmp_path):
     script = tmp_path / "blocked.py"
     script.write_text(BLOCKED_RUN)
     out = tmp_path / "out.ndjson"
-    r = subprocess.run([sys.executable, str(script), str(SAMPLE), str(out)], capture_output=True,
-                       text=True, timeout=240, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, str(script), str(SAMPLE), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout == "files: 2 (ok 2); read: authentic 2\n"
     from hometax_decrypt import formats, service
+
     doc = service.parse(SAMPLE.read_bytes(), name=str(SAMPLE)).document  # a file given: its path
     assert out.read_bytes() == formats.get("ndjson").write([doc, doc])

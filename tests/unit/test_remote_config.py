@@ -4,7 +4,6 @@ certificate, and ops/certs.py makes what both need. tests/test_multihost.py runs
 
 from __future__ import annotations
 
-import importlib.util
 import runpy
 import ssl
 import subprocess
@@ -33,14 +32,16 @@ def pki(tmp_path_factory) -> Path:
     certs = [sys.executable, "-m", "hometax_decrypt.ops.certs"]
     subprocess.run(certs + ["ca", str(d)], check=True, capture_output=True)
     for host, address in (("web", "10.0.0.1"), ("app1", "10.0.0.11")):
-        subprocess.run(certs + ["host", str(d), host, "--ip", address], check=True,
-                       capture_output=True)
+        subprocess.run(certs + ["host", str(d), host, "--ip", address], check=True, capture_output=True)
     return d
 
 
 def _mtls(pki: Path, host: str) -> dict:
-    return {"HOMETAX_MTLS_CA": str(pki / "ca.crt"), "HOMETAX_MTLS_CERT": str(pki / f"{host}.crt"),
-            "HOMETAX_MTLS_KEY": str(pki / f"{host}.key")}
+    return {
+        "HOMETAX_MTLS_CA": str(pki / "ca.crt"),
+        "HOMETAX_MTLS_CERT": str(pki / f"{host}.crt"),
+        "HOMETAX_MTLS_KEY": str(pki / f"{host}.key"),
+    }
 
 
 def test_certificates_serve_both_ways_and_chain_to_the_project_ca(pki, tmp_path):
@@ -57,8 +58,11 @@ def test_certificates_serve_both_ways_and_chain_to_the_project_ca(pki, tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.crt"))
     ctx.load_cert_chain(str(pki / "app1.crt"), str(pki / "app1.key"))
     # nothing is overwritten
-    again = subprocess.run([sys.executable, "-m", "hometax_decrypt.ops.certs", "host", str(pki),
-                            "app1"], capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "hometax_decrypt.ops.certs", "host", str(pki), "app1"],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode != 0 and "not overwritten" in again.stderr
 
 
@@ -72,8 +76,9 @@ def test_tcp_between_hosts_needs_the_certificates_and_api_keys(pki):
     assert Settings.from_env({**app, "HOMETAX_API_KEYS_DISABLED": "1"}).tcp_problem() is None
     bad = {"HOMETAX_UPSTREAMS": "10.0.0.11", **_mtls(pki, "web")}
     assert "host:port" in Settings.from_env(bad).tcp_problem()
-    assert Settings.from_env({"HOMETAX_UPSTREAMS": "10.0.0.11:9443, [fd00::2]:9443",
-                              **_mtls(pki, "web")}).upstreams == ("10.0.0.11:9443", "[fd00::2]:9443")
+    assert Settings.from_env(
+        {"HOMETAX_UPSTREAMS": "10.0.0.11:9443, [fd00::2]:9443", **_mtls(pki, "web")}
+    ).upstreams == ("10.0.0.11:9443", "[fd00::2]:9443")
 
 
 def test_gunicorn_on_tcp_requires_client_certificates(pki, monkeypatch):
@@ -95,10 +100,14 @@ def test_gunicorn_on_tcp_requires_client_certificates(pki, monkeypatch):
     assert conf["bind"] == ["10.0.0.11:9444"]
     assert conf["cert_reqs"] == ssl.CERT_REQUIRED
     assert (conf["certfile"], conf["keyfile"], conf["ca_certs"]) == (
-        str(pki / "app1.crt"), str(pki / "app1.key"), str(pki / "ca.crt"))
+        str(pki / "app1.crt"),
+        str(pki / "app1.key"),
+        str(pki / "ca.crt"),
+    )
 
     def factory():
         raise AssertionError("the config's own context is used, made once in the master")
+
     ctx = conf["ssl_context"](object(), factory)
     assert ctx is conf["ssl_context"](object(), factory)
     assert ctx.verify_mode == ssl.CERT_REQUIRED
@@ -111,8 +120,11 @@ def test_gunicorn_on_tcp_requires_client_certificates(pki, monkeypatch):
 
 def test_nginx_proxies_to_remote_hosts_over_tls_with_its_certificate(pki, tmp_path):
     stack = _stack_module()
-    env = {"HOMETAX_RUN_DIR": str(tmp_path), "HOMETAX_UPSTREAMS": "10.0.0.11:9443 10.0.0.12:9443",
-           **_mtls(pki, "web")}
+    env = {
+        "HOMETAX_RUN_DIR": str(tmp_path),
+        "HOMETAX_UPSTREAMS": "10.0.0.11:9443 10.0.0.12:9443",
+        **_mtls(pki, "web"),
+    }
     cfg = stack.StackConfig.from_env(env)
     assert cfg.runs_nginx and not cfg.runs_apps
     conf = stack.render_nginx(cfg, None)
@@ -121,10 +133,13 @@ def test_nginx_proxies_to_remote_hosts_over_tls_with_its_certificate(pki, tmp_pa
     assert "unix:" not in upstream and "keepalive " not in upstream
     assert conf.count("proxy_pass https://hometax_app;") == 4
     assert "proxy_pass http://" not in conf
-    for line in (f"proxy_ssl_certificate {pki / 'web.crt'};",
-                 f"proxy_ssl_certificate_key {pki / 'web.key'};",
-                 f"proxy_ssl_trusted_certificate {pki / 'ca.crt'};", "proxy_ssl_verify on;",
-                 f"proxy_ssl_name {APP_TLS_NAME};"):
+    for line in (
+        f"proxy_ssl_certificate {pki / 'web.crt'};",
+        f"proxy_ssl_certificate_key {pki / 'web.key'};",
+        f"proxy_ssl_trusted_certificate {pki / 'ca.crt'};",
+        "proxy_ssl_verify on;",
+        f"proxy_ssl_name {APP_TLS_NAME};",
+    ):
         assert line in conf
     # the local stack is unchanged: Unix sockets, plain HTTP on them, idle connections kept
     local = stack.render_nginx(stack.StackConfig.from_env({"HOMETAX_RUN_DIR": str(tmp_path)}), None)
@@ -134,18 +149,29 @@ def test_nginx_proxies_to_remote_hosts_over_tls_with_its_certificate(pki, tmp_pa
 
 def test_roles_of_make_up(pki, tmp_path):
     stack = _stack_module()
-    app = stack.StackConfig.from_env({"HOMETAX_RUN_DIR": str(tmp_path), "HOMETAX_API_KEYS": KEY_HASH,
-                                      "HOMETAX_APP_LISTEN": "10.0.0.11:9443", "HOMETAX_INSTANCES": "2",
-                                      **_mtls(pki, "app1")})
+    app = stack.StackConfig.from_env(
+        {
+            "HOMETAX_RUN_DIR": str(tmp_path),
+            "HOMETAX_API_KEYS": KEY_HASH,
+            "HOMETAX_APP_LISTEN": "10.0.0.11:9443",
+            "HOMETAX_INSTANCES": "2",
+            **_mtls(pki, "app1"),
+        }
+    )
     assert app.runs_apps and not app.runs_nginx
     assert [app.app_address(i) for i in (1, 2)] == [("10.0.0.11", 9443), ("10.0.0.11", 9444)]
     assert stack._app_env(app, 2)["HOMETAX_BIND"] == "10.0.0.11:9444"
     with pytest.raises(SystemExit, match="pyuwsgi"):
-        stack.StackConfig.from_env({"HOMETAX_RUN_DIR": str(tmp_path), "APP_SERVER": "uwsgi",
-                                    "HOMETAX_API_KEYS": KEY_HASH,
-                                    "HOMETAX_APP_LISTEN": "10.0.0.11:9443", **_mtls(pki, "app1")})
+        stack.StackConfig.from_env(
+            {
+                "HOMETAX_RUN_DIR": str(tmp_path),
+                "APP_SERVER": "uwsgi",
+                "HOMETAX_API_KEYS": KEY_HASH,
+                "HOMETAX_APP_LISTEN": "10.0.0.11:9443",
+                **_mtls(pki, "app1"),
+            }
+        )
     with pytest.raises(SystemExit, match="HOMETAX_MTLS"):
-        stack.StackConfig.from_env({"HOMETAX_RUN_DIR": str(tmp_path),
-                                    "HOMETAX_UPSTREAMS": "10.0.0.11:9443"})
+        stack.StackConfig.from_env({"HOMETAX_RUN_DIR": str(tmp_path), "HOMETAX_UPSTREAMS": "10.0.0.11:9443"})
     local = stack.StackConfig.from_env({"HOMETAX_RUN_DIR": str(tmp_path)})
     assert local.runs_apps and local.runs_nginx and local.app_address(1) is None

@@ -39,7 +39,7 @@ def test_every_layout_has_years_and_a_source_and_known_columns():
                 for col in e.get(key, ()):
                     assert col in groups or _TOKEN.fullmatch(col), (base, key, col)
         for i, a in enumerate(entries):  # one layout per form and year
-            assert not any(_overlap(a["years"], b["years"]) for b in entries[i + 1:]), base
+            assert not any(_overlap(a["years"], b["years"]) for b in entries[i + 1 :]), base
     for bases, u in LAYOUTS["unsettled"].items():
         assert u["why"].strip() and len(u["years"]) == 2, bases
         for base in bases.split():  # a form is either laid out or unsettled in a year, never both
@@ -86,8 +86,9 @@ def test_2023_card_forms_in_sam_read_into_named_columns():
     assert totals["tdmr_sum"] == 100000
 
 
-@pytest.mark.parametrize("year, form_cd", [(2021, "G109Y"), (2023, "G211M"), (2024, "G112Y"),
-                                            (2024, "G212M"), (2026, "G114Y")])
+@pytest.mark.parametrize(
+    "year, form_cd", [(2021, "G109Y"), (2023, "G211M"), (2024, "G112Y"), (2024, "G212M"), (2026, "G114Y")]
+)
 def test_card_forms_no_source_settles_stay_raw_and_say_why(year, form_cd):
     """No published source gives the SAM layout of these: their columns are kept, raw, and the
     reason is the one the data file records (or that the form is not known at all)."""
@@ -103,8 +104,18 @@ def test_the_same_layouts_as_the_python_literals_they_replaced():
     """The 2020/2022 entries hold what sam.py's literals held (issue 20): the golden outputs prove
     the samples read the same; this pins the two card groups' columns."""
     assert len(LAYOUTS["groups"]["CARD2020"]["columns"]) == 20
-    assert LAYOUTS["groups"]["CARD2020"]["columns"][:6] == ["gnrl_sum", "tdmr_sum", "trp_sum", "isld_sum",
-                                                           "tot_sum", "gnrl_mar_sum"]
-    assert LAYOUTS["groups"]["CARD2022"]["columns"][:5] == ["tot_pre_year_sum", "tot_curr_year_sum",
-                                                           "tdmr_tot_pre_year_sum",
-                                                           "tdmr_tot_curr_year_sum", "gnrl_sum"]
+    assert LAYOUTS["groups"]["CARD2020"]["columns"][:6] == [
+        "gnrl_sum",
+        "tdmr_sum",
+        "trp_sum",
+        "isld_sum",
+        "tot_sum",
+        "gnrl_mar_sum",
+    ]
+    assert LAYOUTS["groups"]["CARD2022"]["columns"][:5] == [
+        "tot_pre_year_sum",
+        "tot_curr_year_sum",
+        "tdmr_tot_pre_year_sum",
+        "tdmr_tot_curr_year_sum",
+        "gnrl_sum",
+    ]

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import builder
-from tests.support.paths import SAMPLES
-
 import hometax_decrypt as h
 from hometax_decrypt import errors, formats, service
 from hometax_decrypt.document.limits import Deadline, Limits
-from hometax_decrypt.timestamp import Verification
 from hometax_decrypt.records import document_to_dict
+from hometax_decrypt.timestamp import Verification
+from tests.support import builder
+from tests.support.paths import SAMPLES
 
 ALL = SAMPLES / "nts-2020" / "all.pdf"
 ALL_PW = SAMPLES / "nts-2020" / "all-password-1234567.pdf"
@@ -46,8 +45,12 @@ def test_one_document_one_result_type():
 
 def _files():
     cursed = builder.build_nts_pdf(builder.SAMPLE_XML)
-    return [("a.pdf", ALL.read_bytes()), ("pw.pdf", ALL_PW.read_bytes()),
-            ("junk.pdf", builder.random_bytes()), ("b.pdf", cursed)]
+    return [
+        ("a.pdf", ALL.read_bytes()),
+        ("pw.pdf", ALL_PW.read_bytes()),
+        ("junk.pdf", builder.random_bytes()),
+        ("b.pdf", cursed),
+    ]
 
 
 def test_batch_isolates_each_files_failure_and_keeps_the_order():
@@ -61,9 +64,12 @@ def test_batch_isolates_each_files_failure_and_keeps_the_order():
     entry = results[0].to_dict()
     assert entry["nts_code"] == 1 and entry["verification"]["authentic"] is True
     assert entry["document"] == document_to_dict(results[0].result.document)
-    assert results[2].to_dict() == {"file": "junk.pdf", "ok": False, "nts_code": -2,
-                                    "error": errors.Damaged().to_dict() | {
-                                        "message": results[2].error.message}}
+    assert results[2].to_dict() == {
+        "file": "junk.pdf",
+        "ok": False,
+        "nts_code": -2,
+        "error": errors.Damaged().to_dict() | {"message": results[2].error.message},
+    }
 
 
 class _FailOnSmall:
@@ -102,6 +108,7 @@ def _counting(calls: list):
     def writer(docs, mask=False, deadline=None):
         calls.append([d.doc.seq for d in docs])
         return formats.FORMATS["csv"].writer(docs, mask=mask, deadline=deadline)
+
     return formats.Format("counted", writer, "text/csv", "csv", "CSV")
 
 
@@ -122,6 +129,7 @@ def test_combined_export_equals_the_writer(name):
     docs = [r.result.document for r in results if r.ok]
     if name == "xlsx":  # a workbook's zip carries times: compare the cells
         import io
+
         import openpyxl
 
         def cells(data):

@@ -15,7 +15,6 @@ import hometax_decrypt
 from hometax_decrypt.timestamp import result as result_module
 from hometax_decrypt.timestamp import verdicts
 from hometax_decrypt.timestamp.verdicts import STATUS_LABELS_KO, TSA_PROBLEMS, VERDICTS
-
 from tests.support.paths import ROOT, SAMPLES
 
 TIMESTAMP = Path(verdicts.__file__).parent
@@ -32,8 +31,11 @@ def _string_literals(path: Path) -> list[tuple[int, str]]:
             body = node.body
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
                 docstrings.add(id(body[0].value))
-    return [(n.lineno, n.value) for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
+    return [
+        (n.lineno, n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+    ]
 
 
 def _codes_used() -> set[str]:
@@ -49,7 +51,8 @@ def _codes_used() -> set[str]:
         used |= set(re.findall(r'Decision\("\w+", None, "(\w+)"\)', text))
     trust_text = (TIMESTAMP / "trust.py").read_text(encoding="utf-8")
     problems = set(re.findall(r'return "(\w+)"', trust_text)) | set(
-        re.findall(r'^_NOT_VALID_\w+: Problem = "(\w+)"', trust_text, re.M))
+        re.findall(r'^_NOT_VALID_\w+: Problem = "(\w+)"', trust_text, re.M)
+    )
     assert problems, "trust.py names its problems by code"
     used |= {f"tsa_failed_{p}" for p in problems}
     return used
@@ -60,7 +63,7 @@ def test_every_reason_the_verifier_gives_is_a_row_of_the_table_and_every_row_is_
     assert len(used) > 40
     assert used - set(VERDICTS) == set(), "reason codes missing from timestamp/verdicts.py"
     assert set(VERDICTS) - used == set(), "rows of the table no check gives"
-    assert set(TSA_PROBLEMS) == {c[len("tsa_failed_"):] for c in used if c.startswith("tsa_failed_")}
+    assert set(TSA_PROBLEMS) == {c[len("tsa_failed_") :] for c in used if c.startswith("tsa_failed_")}
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in TIMESTAMP.glob("*.py") if p.name != "verdicts.py"))
@@ -68,8 +71,9 @@ def test_no_verifier_module_writes_a_sentence_of_its_own(path):
     """The English and Korean sentences live in the table only (docstrings aside)."""
     for line, s in _string_literals(TIMESTAMP / path):
         assert not HANGUL.search(s), f"{path}:{line}: a Korean sentence outside verdicts.py: {s!r}"
-        assert not (len(s) > 30 and " " in s and s.rstrip().endswith(".") and s[0].isupper()), \
+        assert not (len(s) > 30 and " " in s and s.rstrip().endswith(".") and s[0].isupper()), (
             f"{path}:{line}: an English sentence outside verdicts.py: {s!r}"
+        )
 
 
 @pytest.mark.parametrize("code", sorted(VERDICTS))
@@ -95,8 +99,12 @@ def test_a_verification_carries_its_row_to_the_api(tmp_path):
     changed = bytearray(data)
     i = changed.index(b"/Producer") if b"/Producer" in changed else len(changed) // 3
     changed[i + 1] ^= 0x01  # a byte inside the signed range
-    cases = {"all.pdf": data, "changed": bytes(changed), "unsigned": b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n",
-             "appended": data + b"\n% appended\n"}
+    cases = {
+        "all.pdf": data,
+        "changed": bytes(changed),
+        "unsigned": b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n",
+        "appended": data + b"\n% appended\n",
+    }
     seen = set()
     for name, blob in cases.items():
         v = hometax_decrypt.verify(blob)
@@ -104,7 +112,11 @@ def test_a_verification_carries_its_row_to_the_api(tmp_path):
         row = VERDICTS[d["reason_code"]]
         assert (d["status"], d["verifier_code"]) == (row.status, row.verifier_code), name
         assert (d["reason"], d["reason_ko"]) == (row.reason, row.reason_ko), name
-        assert (d["label_ko"], d["summary_ko"], d["advice_ko"]) == (row.label_ko, row.summary_ko, row.advice_ko)
+        assert (d["label_ko"], d["summary_ko"], d["advice_ko"]) == (
+            row.label_ko,
+            row.summary_ko,
+            row.advice_ko,
+        )
         seen.add(d["status"])
     assert seen == {"authentic", "tampered", "unsigned"}
 
@@ -112,6 +124,7 @@ def test_a_verification_carries_its_row_to_the_api(tmp_path):
 def test_the_decrypted_pdf_is_judged_with_a_sentence_that_names_it():
     """The page's own 'PDF' download (the password removed) is not the original; HR is told so."""
     from hometax_decrypt.service import operations
+
     out = operations.decrypt((SAMPLES / "nts-2020" / "all-password-1234567.pdf").read_bytes(), "1234567")
     v = hometax_decrypt.verify(out.data if hasattr(out, "data") else out)
     assert v.status != "authentic"
@@ -151,4 +164,5 @@ def test_the_docs_table_is_the_table():
     text = (ROOT / "docs" / "verification.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(\w+)` \| (\d+) \| (\w+) \| (.+) \|$", text, re.M)
     assert {c: (int(n), st, summ) for c, n, st, summ in rows} == {
-        c: (v.verifier_code, v.status, v.summary_ko) for c, v in VERDICTS.items()}
+        c: (v.verifier_code, v.status, v.summary_ko) for c, v in VERDICTS.items()
+    }

@@ -30,12 +30,16 @@ TEXT = {
     "no_such_file": ("no such file: {name}", "파일이 없습니다: {name}"),
     "not_authentic": ("not_authentic: {reason}", "not_authentic: {reason}"),
     "warn_not_authentic": ("warning: not authentic: {reason}", "경고: 진본 확인 실패: {reason}"),
-    "no_files": ("usage: no PDF or ZIP file found under the paths given",
-                 "usage: 지정한 경로에 PDF 또는 ZIP 파일이 없습니다"),
-    "password_hint": ("hint: {n} file(s) need a password: give it with --password-stdin (one for "
-                      "all) or --password-file FILE (a file,password CSV)",
-                      "안내: 비밀번호가 필요한 파일이 {n}개 있습니다. --password-stdin(모든 파일에 같은 "
-                      "비밀번호) 또는 --password-file 파일(파일명,비밀번호 CSV)로 입력하세요"),
+    "no_files": (
+        "usage: no PDF or ZIP file found under the paths given",
+        "usage: 지정한 경로에 PDF 또는 ZIP 파일이 없습니다",
+    ),
+    "password_hint": (
+        "hint: {n} file(s) need a password: give it with --password-stdin (one for "
+        "all) or --password-file FILE (a file,password CSV)",
+        "안내: 비밀번호가 필요한 파일이 {n}개 있습니다. --password-stdin(모든 파일에 같은 "
+        "비밀번호) 또는 --password-file 파일(파일명,비밀번호 CSV)로 입력하세요",
+    ),
 }
 
 
@@ -66,7 +70,7 @@ def error_line(exc: errors.HometaxError, lang: str) -> str:
         return f"{exc.code}: {exc.message}"
     detail = exc.detail
     if detail and detail.startswith("no such file: "):
-        detail = say("no_such_file", lang, name=detail[len("no such file: "):])
+        detail = say("no_such_file", lang, name=detail[len("no such file: ") :])
     return f"{exc.code}: {exc.message_ko}" + (f" ({detail})" if detail else "")
 
 
@@ -95,8 +99,10 @@ class _Env:
         return TrustStore.from_env(extra_dir=extra_dir, replace=replace)
 
 
-_ARG_PROBLEM = re.compile(r"(argument [-\w/ ]+): (invalid choice|expected one argument|"
-                          r"not allowed with argument [-\w/]+)")
+_ARG_PROBLEM = re.compile(
+    r"(argument [-\w/ ]+): (invalid choice|expected one argument|"
+    r"not allowed with argument [-\w/]+)"
+)
 
 
 def safe_usage_detail(message: str) -> str:
@@ -120,10 +126,15 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_password(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--password", help="document-open password (least safe: visible to other users "
-                                      "in ps and kept in shell history)")
-    g.add_argument("--password-stdin", action="store_true",
-                   help="read the password from the first line of standard input")
+    g.add_argument(
+        "--password",
+        help="document-open password (least safe: visible to other users in ps and kept in shell history)",
+    )
+    g.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
 
 
 def _password(args) -> str | None:
@@ -136,13 +147,15 @@ def _password(args) -> str | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="hometax-decrypt",
-                 description="Extract, verify and parse NTS year-end settlement PDF documents.")
+    ap = _Parser(
+        prog="hometax-decrypt", description="Extract, verify and parse NTS year-end settlement PDF documents."
+    )
     ap.add_argument("--lang", choices=LANGS, help="language of messages (default: the locale)")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     lang = argparse.ArgumentParser(add_help=False)
-    lang.add_argument("--lang", choices=LANGS, default=argparse.SUPPRESS,
-                      help="language of messages (default: the locale)")
+    lang.add_argument(
+        "--lang", choices=LANGS, default=argparse.SUPPRESS, help="language of messages (default: the locale)"
+    )
 
     ex = sub.add_parser("extract", parents=[lang], help="write the XML or SAM data part")
     ex.add_argument("file")
@@ -151,38 +164,61 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--encoding", default="utf-8", choices=["utf-8", "euc-kr"])
     ex.add_argument("-o", "--output", help="output file (default: standard output)")
     vg = ex.add_mutually_exclusive_group()
-    vg.add_argument("--require-authentic", action="store_true",
-                    help="fail with exit 7 unless the NTS timestamp proves the file authentic")
-    vg.add_argument("--no-verify", action="store_true",
-                    help="skip the timestamp check (by default a warning goes to stderr when the "
-                         "file is not authentic)")
+    vg.add_argument(
+        "--require-authentic",
+        action="store_true",
+        help="fail with exit 7 unless the NTS timestamp proves the file authentic",
+    )
+    vg.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the timestamp check (by default a warning goes to stderr when the file is not authentic)",
+    )
 
     ve = sub.add_parser("verify", parents=[lang], help="verify the NTS timestamp; prints JSON, exit 0 or 7")
     ve.add_argument("file")
-    ve.add_argument("--trust-dir", help="directory of PEM/DER trust anchors (adds to the shipped GPKI "
-                                        "anchors and NTS pins)")
-    ve.add_argument("--trust-only-dir", metavar="DIR",
-                    help="trust only the anchors in DIR (and pins in HOMETAX_TRUST_PINNED): replaces the "
-                         "shipped GPKI anchors and NTS pins, and HOMETAX_TRUST_DIR")
+    ve.add_argument(
+        "--trust-dir",
+        help="directory of PEM/DER trust anchors (adds to the shipped GPKI anchors and NTS pins)",
+    )
+    ve.add_argument(
+        "--trust-only-dir",
+        metavar="DIR",
+        help="trust only the anchors in DIR (and pins in HOMETAX_TRUST_PINNED): replaces the "
+        "shipped GPKI anchors and NTS pins, and HOMETAX_TRUST_DIR",
+    )
 
-    pa = sub.add_parser("parse", parents=[lang], help="parse into records: " + ", ".join(n.upper() for n in formats.NAMES))
+    pa = sub.add_parser(
+        "parse", parents=[lang], help="parse into records: " + ", ".join(n.upper() for n in formats.NAMES)
+    )
     pa.add_argument("file")
     _add_password(pa)
     pa.add_argument("--format", default=formats.DEFAULT, choices=list(formats.NAMES))
     pa.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     pa.add_argument("-o", "--output", help="output file (default: standard output)")
 
-    ba = sub.add_parser("batch", parents=[lang], help="many documents (files, folders, ZIPs) on all cores into one "
-                                      "export file; a result table per file; exit 0 when every "
-                                      "file was read, 9 when some failed")
-    ba.add_argument("paths", nargs="+", metavar="PATH", help="PDF files, folders (recursive: "
-                    "*.pdf and *.zip) and ZIP archives")
+    ba = sub.add_parser(
+        "batch",
+        parents=[lang],
+        help="many documents (files, folders, ZIPs) on all cores into one "
+        "export file; a result table per file; exit 0 when every "
+        "file was read, 9 when some failed",
+    )
+    ba.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="PDF files, folders (recursive: *.pdf and *.zip) and ZIP archives",
+    )
     ba.add_argument("--format", default=formats.DEFAULT, choices=list(formats.NAMES))
     ba.add_argument("-o", "--output", required=True, help="the export file")
     ba.add_argument("--jobs", type=int, help="worker processes (default: every core)")
     _add_password(ba)
-    ba.add_argument("--password-file", help="CSV of file,password (see the README for keeping it "
-                                            "safe); files not in it take the one password")
+    ba.add_argument(
+        "--password-file",
+        help="CSV of file,password (see the README for keeping it "
+        "safe); files not in it take the one password",
+    )
     ba.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     ba.add_argument("--quiet", action="store_true", help="print only the counts, not every file")
     return ap
@@ -206,8 +242,15 @@ def _cmd_extract(args) -> int:
     _existing(args.file)
     env = _Env()
     trust = None if args.no_verify else env.trust()
-    r = service.extract(args.file, _password(args), args.part, args.encoding, env.limits,
-                        verify=not args.no_verify, trust=trust)
+    r = service.extract(
+        args.file,
+        _password(args),
+        args.part,
+        args.encoding,
+        env.limits,
+        verify=not args.no_verify,
+        trust=trust,
+    )
     v = r.verification
     data = r.data
     if v is None:
@@ -287,10 +330,19 @@ def _cmd_batch(args) -> int:
     progress = _Progress()
     try:
         password = _password(args)
-        report = bulk.run(args.paths, args.format, args.output, jobs=args.jobs,
-                          password=password, passwords=passwords, mask=args.mask,
-                          limits=env.limits, trust=env.trust(),
-                          on_total=progress.total, on_file=progress.file)
+        report = bulk.run(
+            args.paths,
+            args.format,
+            args.output,
+            jobs=args.jobs,
+            password=password,
+            passwords=passwords,
+            mask=args.mask,
+            limits=env.limits,
+            trust=env.trust(),
+            on_total=progress.total,
+            on_file=progress.file,
+        )
     finally:
         progress.close()
     out = sys.stdout
@@ -318,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         args.lang = args.lang or lang
         lang = args.lang
-        return {"extract": _cmd_extract, "verify": _cmd_verify, "parse": _cmd_parse,
-                "batch": _cmd_batch}[args.command](args)
+        return {"extract": _cmd_extract, "verify": _cmd_verify, "parse": _cmd_parse, "batch": _cmd_batch}[
+            args.command
+        ](args)
     except errors.HometaxError as exc:
         print(error_line(exc, lang), file=sys.stderr)
         return exc.exit_code

@@ -16,6 +16,22 @@ from .estimator import KEYS, BadInput, BadLine, BadSalary, Estimate, estimate
 from .lines import Line, Return, keys, lines_from_dict, lines_of, spec, validate_lines
 from .rules import NoRules, YearRules, rules_for, years
 
-__all__ = ["lines_of", "lines_from_dict", "validate_lines", "keys", "spec", "Line", "Return",
-           "estimate", "Estimate", "KEYS", "BadInput", "BadLine", "BadSalary", "NoRules", "rules_for",
-           "years", "YearRules"]
+__all__ = [
+    "lines_of",
+    "lines_from_dict",
+    "validate_lines",
+    "keys",
+    "spec",
+    "Line",
+    "Return",
+    "estimate",
+    "Estimate",
+    "KEYS",
+    "BadInput",
+    "BadLine",
+    "BadSalary",
+    "NoRules",
+    "rules_for",
+    "years",
+    "YearRules",
+]

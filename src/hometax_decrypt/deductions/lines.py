@@ -16,10 +16,10 @@ What this does and why:
   tax years and its source. A form, item or code that no entry reads for the document's year is
   listed in ``unmapped`` with the reason: nothing is dropped, and nothing is mapped on a guess.
 - **Cards** are read from each person's ``sum_data``, the NTS's own totals per use and per period
-  (what the printed "신용카드 등 사용금액 집계" shows: FORMAT.md §8), split into the periods whose
+  (what the printed "신용카드 등 사용금액 집계" shows: docs/format.md §8), split into the periods whose
   rates differ in that year when the data splits them; without ``sum_data`` they are added up from
   the items (by month when the year splits and the items have months).
-- **Amounts** are integers of 원 as the document states them, negative where it says so (FORMAT.md §8):
+- **Amounts** are integers of 원 as the document states them, negative where it says so (docs/format.md §8):
   lines add them with their sign, as the printed 합계 does.
 """
 
@@ -59,10 +59,18 @@ class Spec:
     def __init__(self, data: dict):
         self.data = data
         self.years = tuple(data["years"])
-        self.lines = {ln["key"]: LineSpec(ln["key"], ln["label"], frozenset(ln["years"]),
-                                          tuple(ln.get("reads", ())), ln["source"],
-                                          bool(ln.get("periods")), i)
-                      for i, ln in enumerate(data["lines"])}
+        self.lines = {
+            ln["key"]: LineSpec(
+                ln["key"],
+                ln["label"],
+                frozenset(ln["years"]),
+                tuple(ln.get("reads", ())),
+                ln["source"],
+                bool(ln.get("periods")),
+                i,
+            )
+            for i, ln in enumerate(data["lines"])
+        }
         card = data["card"]
         # use_place_cd -> sum_data element stem, and -> the use part of the key, from the card use
         # lines' reads (use_place_cd 1 → gnrl → card.*.general, …)
@@ -77,11 +85,21 @@ class Spec:
         self.whole_year = data["whole_year"]
         self.not_lines = data.get("not_lines", [])
         # card form family -> kind, from the card use lines' reads (G4 제로페이 → debit)
-        self.card_kinds: dict[str, str] = {f: s.key.split(".")[1] for s in self.lines.values() if s.periods
-                                           for r in s.reads for f in r["forms"]}
+        self.card_kinds: dict[str, str] = {
+            f: s.key.split(".")[1]
+            for s in self.lines.values()
+            if s.periods
+            for r in s.reads
+            for f in r["forms"]
+        }
         # card totals lines (no period), by sum_data element
-        self.card_totals = [(s, r["sum_data"]) for s in self.lines.values() if not s.periods
-                            for r in s.reads if "sum_data" in r]
+        self.card_totals = [
+            (s, r["sum_data"])
+            for s in self.lines.values()
+            if not s.periods
+            for r in s.reads
+            if "sum_data" in r
+        ]
 
     def periods_of(self, year: int | None) -> list[str]:
         """The periods a card use line may have in ``year``: the whole year, and the year's split."""
@@ -125,8 +143,14 @@ class Line:
     facts: list[dict] = field(default_factory=list)  # per item, where the line carries some
 
     def to_dict(self, mask: bool = False) -> dict:
-        out = {"key": self.key, "period": self.period, "amount": self.amount, "label": self.label,
-               "person": _person_out(self.person, mask), "sources": [dict(s) for s in self.sources]}
+        out = {
+            "key": self.key,
+            "period": self.period,
+            "amount": self.amount,
+            "label": self.label,
+            "person": _person_out(self.person, mask),
+            "sources": [dict(s) for s in self.sources],
+        }
         if self.facts:
             out["facts"] = [dict(f) for f in self.facts]
         return out
@@ -147,18 +171,25 @@ class Return:
 
     def to_dict(self, mask: bool | None = None) -> dict:
         m = self.mask if mask is None else mask
-        return {"taxpayer": self.taxpayer.to_dict(m), "att_year": self.att_year,
-                "documents": list(self.documents),
-                "lines": [ln.to_dict(m) for ln in self.lines],
-                "unmapped": [_mask_entry(u, m) for u in self.unmapped],
-                "warnings": [_mask_entry(w, m) for w in self.warnings]}
+        return {
+            "taxpayer": self.taxpayer.to_dict(m),
+            "att_year": self.att_year,
+            "documents": list(self.documents),
+            "lines": [ln.to_dict(m) for ln in self.lines],
+            "unmapped": [_mask_entry(u, m) for u in self.unmapped],
+            "warnings": [_mask_entry(w, m) for w in self.warnings],
+        }
 
     def amount(self, key: str, period: str | None = None, person_resid: str | None = None) -> int:
         """The total of the lines with ``key`` (and ``period`` / person when given): a helper for
         callers and tests."""
-        return sum(ln.amount for ln in self.lines if ln.key == key
-                   and (period is None or ln.period == period)
-                   and (person_resid is None or ln.person.get("resid") == person_resid))
+        return sum(
+            ln.amount
+            for ln in self.lines
+            if ln.key == key
+            and (period is None or ln.period == period)
+            and (person_resid is None or ln.person.get("resid") == person_resid)
+        )
 
 
 def _person_out(person: dict | None, mask: bool) -> dict | None:
@@ -209,8 +240,9 @@ def _group(documents) -> list[tuple[Owner, int | None, list[int]]]:
         if _RULE_STRENGTH[o.rule] >= _RULE_STRENGTH[SUBSCRIBER]:
             continue
         people = {_pkey(r, n) for r, n in documents[i].people()}
-        target = next((k for k, g in groups.items() if k[1] == y and _pkey(g[0].resid, g[0].name) in people),
-                      None)
+        target = next(
+            (k for k, g in groups.items() if k[1] == y and _pkey(g[0].resid, g[0].name) in people), None
+        )
         if target is None:
             target = (_pkey(o.resid, o.name), y)
             groups.setdefault(target, [o, y, []])
@@ -234,8 +266,17 @@ class _Builder:
         self.people.setdefault(_pkey(resid, name), len(self.people))
         return {"resid": resid, "name": name, "is_owner": self.owner.is_person(resid, name)}
 
-    def add(self, key: str, period: str | None, amount: int, person: dict, form_cd: str,
-            dat_cd: str | None, count: int, facts: dict | None = None) -> None:
+    def add(
+        self,
+        key: str,
+        period: str | None,
+        amount: int,
+        person: dict,
+        form_cd: str,
+        dat_cd: str | None,
+        count: int,
+        facts: dict | None = None,
+    ) -> None:
         ls = self.spec.lines[key]
         k = (key, period, _pkey(person["resid"], person["name"]))
         line = self.lines.get(k)
@@ -255,13 +296,26 @@ class _Builder:
         if facts:
             line.facts.append(facts)
 
-    def skip(self, form_cd: str, dat_cd: str | None, person: dict, amount: int | None,
-             reason: str, detail: str | None = None) -> None:
+    def skip(
+        self,
+        form_cd: str,
+        dat_cd: str | None,
+        person: dict,
+        amount: int | None,
+        reason: str,
+        detail: str | None = None,
+    ) -> None:
         k = (form_cd, dat_cd, _pkey(person["resid"], person["name"]), reason, detail)
         u = self.unmapped.get(k)
         if u is None:
-            u = self.unmapped[k] = {"form_cd": form_cd, "dat_cd": dat_cd, "person": person,
-                                    "count": 0, "amount": None, "reason": reason}
+            u = self.unmapped[k] = {
+                "form_cd": form_cd,
+                "dat_cd": dat_cd,
+                "person": person,
+                "count": 0,
+                "amount": None,
+                "reason": reason,
+            }
             if detail:
                 u["detail"] = detail
         u["count"] += 1
@@ -275,8 +329,12 @@ class _Builder:
 
     def result(self) -> list[Line]:
         def order(line: Line):
-            return (self.spec.lines[line.key].order, self.people[_pkey(line.person["resid"], line.person["name"])],
-                    self.spec.period_order(self.year, line.period))
+            return (
+                self.spec.lines[line.key].order,
+                self.people[_pkey(line.person["resid"], line.person["name"])],
+                self.spec.period_order(self.year, line.period),
+            )
+
         return sorted(self.lines.values(), key=order)
 
 
@@ -291,11 +349,18 @@ def lines_of(documents, mask: bool = False) -> list[Return]:
         if year is None:
             b.warn("no_tax_year", "귀속연도(att_year)가 없는 문서입니다.")
         elif year not in b.spec.years:
-            b.warn("tax_year_not_described", f"{year}년 귀속의 공제신고서 항목은 아직 정의되지 않았습니다 "
-                   "(모든 자료를 unmapped에 표시합니다).", att_year=year)
+            b.warn(
+                "tax_year_not_described",
+                f"{year}년 귀속의 공제신고서 항목은 아직 정의되지 않았습니다 "
+                "(모든 자료를 unmapped에 표시합니다).",
+                att_year=year,
+            )
         if owner.rule == FIRST_PERSON:
-            b.warn("owner_guessed", "문서에 본인 표시(2022년 이후 머리글, 건강보험료·국민연금 자료)가 없어 "
-                   "처음 나오는 사람을 본인으로 보았습니다.")
+            b.warn(
+                "owner_guessed",
+                "문서에 본인 표시(2022년 이후 머리글, 건강보험료·국민연금 자료)가 없어 "
+                "처음 나오는 사람을 본인으로 보았습니다.",
+            )
         keep = _counted(documents, idx, year, b)
         for i in idx:
             doc = documents[i]
@@ -332,9 +397,14 @@ def _counted(documents, idx: list[int], year, b: _Builder) -> dict[tuple, int]:
             for person in form.people:
                 k = (_pkey(person.resid, person.name), form.form_cd[:4])
                 if keep[k] != i:
-                    b.warn("duplicate_form", "같은 사람의 같은 자료가 여러 문서에 있어 최신 발급분만 반영했습니다.",
-                           form_cd=form.form_cd, person=b.person(person.resid, person.name),
-                           doc_seq=seq, counted_doc_seq=documents[keep[k]].doc.seq or "")
+                    b.warn(
+                        "duplicate_form",
+                        "같은 사람의 같은 자료가 여러 문서에 있어 최신 발급분만 반영했습니다.",
+                        form_cd=form.form_cd,
+                        person=b.person(person.resid, person.name),
+                        doc_seq=seq,
+                        counted_doc_seq=documents[keep[k]].doc.seq or "",
+                    )
     return keep
 
 
@@ -390,7 +460,9 @@ def _facts(item, names: list[str]) -> dict:
         if raw is None:
             continue
         n = to_int(raw)
-        out[name] = n if n is not None and not name.endswith("_dt") and name not in _CODE_FACTS else raw.strip()
+        out[name] = (
+            n if n is not None and not name.endswith("_dt") and name not in _CODE_FACTS else raw.strip()
+        )
     return out
 
 
@@ -422,8 +494,14 @@ def _read_item(b: _Builder, form_cd: str, item, who: dict, amount_any) -> None:
         detail = f"edu_tp={item.attrs.get('edu_tp')}"
     elif form_cd.startswith("L1"):
         detail = f"donation_cd={item.attrs.get('donation_cd')}"
-    b.skip(form_cd, item.dat_cd, who, amount_any,
-           "line_not_described_for_year" if other_year else "no_line", detail)
+    b.skip(
+        form_cd,
+        item.dat_cd,
+        who,
+        amount_any,
+        "line_not_described_for_year" if other_year else "no_line",
+        detail,
+    )
 
 
 def _read_cards(b: _Builder, form, person, who: dict) -> None:
@@ -432,15 +510,21 @@ def _read_cards(b: _Builder, form, person, who: dict) -> None:
     form_cd = form.form_cd
     kind = b.spec.card_kinds[form_cd[:2]]
     sd = person.sum_data_amounts() if person.sum_data is not None else None
-    split = b.spec.splits.get(b.year, [])
+    split = b.spec.splits.get(b.year, []) if b.year is not None else []
     by_use: dict[str, list] = {}
     for item in person.items:
         by_use.setdefault((item.attrs.get("use_place_cd") or "").strip(), []).append(item)
     for use, items in by_use.items():
         if use not in b.spec.uses:
             label = catalog().code_label("use_place_cd", use)
-            b.skip(form_cd, items[0].dat_cd, who, sum(i.sum_amount or 0 for i in items),
-                   "card_use_not_a_line", f"use_place_cd={use}" + (f" ({label})" if label else ""))
+            b.skip(
+                form_cd,
+                items[0].dat_cd,
+                who,
+                sum(i.sum_amount or 0 for i in items),
+                "card_use_not_a_line",
+                f"use_place_cd={use}" + (f" ({label})" if label else ""),
+            )
     used_tags = set()
     for use, stem in b.spec.uses.items():
         key = f"card.{kind}.{b.spec.use_keys[use]}"
@@ -456,26 +540,46 @@ def _read_cards(b: _Builder, form, person, who: dict) -> None:
             if split and all(sd.get(t) is not None for t in tags):
                 parts = [(p["period"], sd[t]) for p, t in zip(split, tags)]
                 if sd.get(year_tag) is not None and sum(a for _, a in parts) != sd[year_tag]:
-                    b.warn("card_periods_mismatch", "기간별 집계의 합이 연간 합계와 다릅니다.", form_cd=form_cd,
-                           person=who, element=year_tag)
+                    b.warn(
+                        "card_periods_mismatch",
+                        "기간별 집계의 합이 연간 합계와 다릅니다.",
+                        form_cd=form_cd,
+                        person=who,
+                        element=year_tag,
+                    )
             elif sd.get(year_tag) is not None:
                 parts = [(WHOLE_YEAR, sd[year_tag])]
             if parts is not None and items and sd.get(year_tag) is not None and sd[year_tag] != item_total:
-                b.warn("card_items_mismatch", "사용금액 집계가 사용내역의 합과 다릅니다 (집계를 반영했습니다).",
-                       form_cd=form_cd, person=who, element=year_tag, sum_data=sd[year_tag], items=item_total)
+                b.warn(
+                    "card_items_mismatch",
+                    "사용금액 집계가 사용내역의 합과 다릅니다 (집계를 반영했습니다).",
+                    form_cd=form_cd,
+                    person=who,
+                    element=year_tag,
+                    sum_data=sd[year_tag],
+                    items=item_total,
+                )
         if parts is None:  # no sum_data for this use: the items
             months_known = items and all(i.breakdown and all(x.mm for x in i.breakdown) for i in items)
             if split and months_known:
                 parts = []
                 for p in split:
                     months = {f"{m:02d}" for m in p["months"]}
-                    parts.append((p["period"], sum(x.amount or 0 for i in items for x in i.breakdown
-                                                   if x.mm in months)))
+                    parts.append(
+                        (
+                            p["period"],
+                            sum(x.amount or 0 for i in items for x in i.breakdown if x.mm in months),
+                        )
+                    )
             else:
                 parts = [(WHOLE_YEAR, item_total)]
         if split and len(parts) == 1 and (items or parts[0][1]):
-            b.warn("card_period_missing", "이 연도는 기간별로 공제율이 다르지만 문서에 기간별 금액이 없어 연간 금액으로 "
-                   "표시합니다.", form_cd=form_cd, person=who)
+            b.warn(
+                "card_period_missing",
+                "이 연도는 기간별로 공제율이 다르지만 문서에 기간별 금액이 없어 연간 금액으로 표시합니다.",
+                form_cd=form_cd,
+                person=who,
+            )
         for period, amount in parts:
             if amount or items:
                 b.add(key, period, amount, who, form_cd, dat_cd, len(items))
@@ -487,8 +591,14 @@ def _read_cards(b: _Builder, form, person, who: dict) -> None:
         for tag, value in sd.items():
             if tag in used_tags or not value or "tot" in tag.split("_"):
                 continue  # the totals (tot_sum, tot_mar_sum, tfhy_tot_sum) add up the uses
-            b.warn("card_sum_data_unused", "공제신고서 항목으로 읽지 않은 사용금액 집계가 있습니다.",
-                   form_cd=form_cd, person=who, element=tag, amount=value)
+            b.warn(
+                "card_sum_data_unused",
+                "공제신고서 항목으로 읽지 않은 사용금액 집계가 있습니다.",
+                form_cd=form_cd,
+                person=who,
+                element=tag,
+                amount=value,
+            )
 
 
 # -- from a lines file ----------------------------------------------------------------------------
@@ -547,7 +657,7 @@ def lines_from_dict(data) -> Return:
         elif period is not None:
             _bad(f"{where}: this key has no period")
         amount = ln.get("amount")
-        if not isinstance(amount, int) or isinstance(amount, bool) or abs(amount) >= 10 ** 15:
+        if not isinstance(amount, int) or isinstance(amount, bool) or abs(amount) >= 10**15:
             _bad(f"{where}: amount must be an integer of won")
         p = ln.get("person")
         if p is None:
@@ -555,7 +665,10 @@ def lines_from_dict(data) -> Return:
         else:
             if not isinstance(p, dict):
                 _bad(f"{where}: person must be an object")
-            resid, name = _text(p.get("resid"), f"{where}: person.resid"), _text(p.get("name"), f"{where}: person.name")
+            resid, name = (
+                _text(p.get("resid"), f"{where}: person.resid"),
+                _text(p.get("name"), f"{where}: person.name"),
+            )
             if not (resid or name):
                 _bad(f"{where}: person needs a resid or a name")
             is_owner = bool(p.get("is_owner")) if owner.rule == NONE else owner.is_person(resid, name)

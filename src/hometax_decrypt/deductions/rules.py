@@ -15,10 +15,11 @@ the rules change almost every year and a wrong year's rule would look like a rig
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 CONFIDENCE = ("statute", "official", "news", "unverified")
 USABLE = frozenset({"statute", "official", "news"})

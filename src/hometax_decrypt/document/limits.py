@@ -9,7 +9,6 @@ for them once, at start: ``Limits.from_env()`` (the CLI, the web app factory).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, fields
 
@@ -31,11 +30,11 @@ class Limits:
     max_seconds: float = _D.max_seconds  # wall time for one document's work
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Limits":
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> "Limits":
+    def from_env(cls, environ: dict | None = None) -> Limits:
         """The limits of the ``HOMETAX_MAX_*`` variables (and only those) of ``environ``
         (default: the process environment), parsed now; unset ones keep the defaults. A bad value
         is a usage error naming the variable (the CLI's exit 2), never quoting it."""

@@ -17,13 +17,14 @@ from typing import Any
 import pikepdf
 
 from .. import errors
+from ..timestamp import TrustStore, Verification, verify_bytes
 from .limits import Deadline, Limits, resolve
 from .source import Source, read_source  # read_source stays importable from here for callers
-from ..timestamp import TrustStore, Verification, verify_bytes
 
 PARTS = ("XML", "SAM")
 ENCODINGS = ("utf-8", "euc-kr")
 _CHUNK = 64 * 1024
+
 
 def normalize_part(part: str) -> str:
     name = (part or "").strip().upper()
@@ -78,7 +79,7 @@ def declared_objects(data: bytes) -> int:
     seen: set[int] = set()
     while offset not in seen and 0 <= offset < len(data) and len(seen) < _XREF_SECTIONS:
         seen.add(offset)
-        head = data[offset:offset + 64].lstrip(b" \t\r\n\f\x00")
+        head = data[offset : offset + 64].lstrip(b" \t\r\n\f\x00")
         entries = 0
         if head.startswith(b"xref"):
             pos = data.index(b"xref", offset) + 4
@@ -87,10 +88,10 @@ def declared_objects(data: bytes) -> int:
                 entries += count
                 pos = m.end() + count * _XREF_ENTRY
             end = data.find(b">>", pos, pos + 8192)  # the trailer dictionary
-            section = data[pos:end if end >= 0 else pos + 8192]
+            section = data[pos : end if end >= 0 else pos + 8192]
         else:  # an xref stream: its dictionary, up to the stream keyword
             end = data.find(b"stream", offset, offset + 8192)
-            section = data[offset:end if end >= 0 else offset + 8192]
+            section = data[offset : end if end >= 0 else offset + 8192]
             index = _INDEX.search(section)
             if index:
                 numbers = index.group(1).split()
@@ -153,8 +154,14 @@ def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
 class NtsDocument:
     """An opened NTS PDF. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, data: bytes, pdf: pikepdf.Pdf, limits: Limits, deadline: Deadline | None = None,
-                 trust: TrustStore | None = None):
+    def __init__(
+        self,
+        data: bytes,
+        pdf: pikepdf.Pdf,
+        limits: Limits,
+        deadline: Deadline | None = None,
+        trust: TrustStore | None = None,
+    ):
         self.data = data
         self.pdf = pdf
         self.limits = limits
@@ -163,7 +170,7 @@ class NtsDocument:
         self._verification: Verification | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def __enter__(self) -> "NtsDocument":
+    def __enter__(self) -> NtsDocument:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -262,8 +269,12 @@ class NtsDocument:
         self.deadline.check()
         out = io.BytesIO()
         try:
-            self.pdf.save(out, encryption=False, compress_streams=False,
-                          stream_decode_level=pikepdf.StreamDecodeLevel.none)
+            self.pdf.save(
+                out,
+                encryption=False,
+                compress_streams=False,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+            )
         except MemoryError:
             raise errors.TooLarge("the re-saved PDF needs too much memory") from None
         except (pikepdf.PdfError, ValueError, RuntimeError):
@@ -278,8 +289,7 @@ class NtsDocument:
         return self._verification
 
 
-def inflate_chunks(raw: bytes, max_out: int, deadline: Deadline | None = None,
-                   what: str = "data part"):
+def inflate_chunks(raw: bytes, max_out: int, deadline: Deadline | None = None, what: str = "data part"):
     """Yield the zlib-inflated output of ``raw`` in pieces, raising TooLarge as soon as the total
     would pass ``max_out`` bytes: memory stays bounded by one piece, whatever the stream claims.
     Returns (as the generator's value) whether the stream reached its end marker."""
@@ -292,7 +302,7 @@ def inflate_chunks(raw: bytes, max_out: int, deadline: Deadline | None = None,
         else:
             if pos >= len(raw):
                 break
-            chunk = raw[pos:pos + _CHUNK]
+            chunk = raw[pos : pos + _CHUNK]
             pos += len(chunk)
         piece = d.decompress(chunk, max_out + 1 - total)
         total += len(piece)
@@ -335,7 +345,7 @@ def decode_legacy(raw: bytes) -> str:
             width = s[i] - 48
             if not 1 <= width <= 9 or i + 1 + width > n:
                 raise ValueError
-            digits = s[i + 1:i + 1 + width]
+            digits = s[i + 1 : i + 1 + width]
             if not digits.isdigit():
                 raise ValueError
             point = int(digits)
@@ -371,8 +381,12 @@ def convert(utf8: bytes, encoding: str) -> bytes:
     return text.encode("cp949", errors="replace")
 
 
-def open_document(source: Source, password: str | bytes | None = None,
-                  limits: Limits | None = None, trust: TrustStore | None = None) -> NtsDocument:
+def open_document(
+    source: Source,
+    password: str | bytes | None = None,
+    limits: Limits | None = None,
+    trust: TrustStore | None = None,
+) -> NtsDocument:
     """Open ``source`` (bytes, path or binary file object) with ``password``. ``limits``: default
     :data:`~hometax_decrypt.document.limits.DEFAULT`; ``trust``: the store its verification uses
     (default: the shipped pins and anchors). Neither default reads the environment."""
@@ -395,8 +409,13 @@ def open_document(source: Source, password: str | bytes | None = None,
     return NtsDocument(data, pdf, lim, deadline, trust)
 
 
-def extract(source: Source, password: str | bytes | None = None, part: str = "xml",
-            encoding: str = "utf-8", limits: Limits | None = None) -> bytes:
+def extract(
+    source: Source,
+    password: str | bytes | None = None,
+    part: str = "xml",
+    encoding: str = "utf-8",
+    limits: Limits | None = None,
+) -> bytes:
     """The part's bytes exactly as the NTS API returns them."""
     name = normalize_part(part)
     enc = normalize_encoding(encoding)
@@ -415,9 +434,14 @@ class Extraction:
     verification: Verification
 
 
-def extract_verified(source: Source, password: str | bytes | None = None, part: str = "xml",
-                     encoding: str = "utf-8", limits: Limits | None = None,
-                     trust: TrustStore | None = None) -> Extraction:
+def extract_verified(
+    source: Source,
+    password: str | bytes | None = None,
+    part: str = "xml",
+    encoding: str = "utf-8",
+    limits: Limits | None = None,
+    trust: TrustStore | None = None,
+) -> Extraction:
     name = normalize_part(part)
     enc = normalize_encoding(encoding)
     with open_document(source, password, limits, trust) as doc:

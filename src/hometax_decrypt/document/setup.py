@@ -9,11 +9,17 @@ too, once, and should: qpdf's decoders are otherwise unbounded (see below).
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from .limits import Limits, resolve
 
-QPDF_DECODERS = ("flate_max_memory", "png_max_memory", "run_length_max_memory", "tiff_max_memory",
-                 "dct_max_memory")
+QPDF_DECODERS = (
+    "flate_max_memory",
+    "png_max_memory",
+    "run_length_max_memory",
+    "tiff_max_memory",
+    "dct_max_memory",
+)
 PASSWORD_NOT_NEEDED = "A password was provided, but no password was needed"
 
 
@@ -27,7 +33,7 @@ def bound_qpdf_decoding(limits: Limits | None = None) -> None:
 
     current = settings.get_qpdf_limits()
     bound = resolve(limits).max_structure_bytes
-    wanted = {name: bound for name in QPDF_DECODERS if current[name] == 0}
+    wanted: dict[str, Any] = {name: bound for name in QPDF_DECODERS if current[name] == 0}
     if wanted:
         settings.set_qpdf_limits(**wanted)
 

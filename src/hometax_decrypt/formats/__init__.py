@@ -14,8 +14,8 @@ A writer takes a LIST of parsed documents and returns bytes::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .. import errors
 from . import csv, json, ndjson, streaming, xlsx
@@ -36,19 +36,38 @@ class Format:
 
     def describe(self) -> dict:
         """What the page and API clients are told (GET /api/v1/formats)."""
-        return {"name": self.name, "media_type": self.media_type, "suffix": self.suffix,
-                "label_ko": self.label_ko}
+        return {
+            "name": self.name,
+            "media_type": self.media_type,
+            "suffix": self.suffix,
+            "label_ko": self.label_ko,
+        }
 
 
-FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("xlsx", xlsx.to_xlsx,
-           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx",
-           "엑셀(XLSX)", binary=True, stream=streaming.XlsxStream()),
-    Format("csv", csv.to_csv, "text/csv; charset=utf-8", "csv", "CSV", stream=streaming.CsvStream()),
-    Format("json", json.to_json, "application/json", "json", "JSON", stream=streaming.JsonStream()),
-    Format("ndjson", ndjson.to_ndjson, "application/x-ndjson", "ndjson", "NDJSON",
-           stream=streaming.NdjsonStream()),
-)}
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(
+            "xlsx",
+            xlsx.to_xlsx,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+            "엑셀(XLSX)",
+            binary=True,
+            stream=streaming.XlsxStream(),
+        ),
+        Format("csv", csv.to_csv, "text/csv; charset=utf-8", "csv", "CSV", stream=streaming.CsvStream()),
+        Format("json", json.to_json, "application/json", "json", "JSON", stream=streaming.JsonStream()),
+        Format(
+            "ndjson",
+            ndjson.to_ndjson,
+            "application/x-ndjson",
+            "ndjson",
+            "NDJSON",
+            stream=streaming.NdjsonStream(),
+        ),
+    )
+}
 
 NAMES: tuple[str, ...] = tuple(FORMATS)
 DEFAULT = "json"

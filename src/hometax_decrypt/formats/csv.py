@@ -34,5 +34,6 @@ def to_csv(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
 def csv_cells(doc, mask: bool = False, deadline: Deadline | None = None):
     """The CSV cells of one document's rows, one list per row (a bulk run writes them as they come)."""
     for r in doc_rows(doc, mask, budget(deadline)):
-        yield ["" if r[c] is None else (str(r[c]) if c in NUMERIC_COLUMNS else _safe_text(r[c]))
-               for c in COLUMNS]
+        yield [
+            "" if r[c] is None else (str(r[c]) if c in NUMERIC_COLUMNS else _safe_text(r[c])) for c in COLUMNS
+        ]

@@ -24,11 +24,16 @@ def to_json(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes
     # each document's projection serves both its own summary and the totals across documents
     projections = [projection(d, budget(deadline)) for d in docs]
     person_year = totals_of(projections, mask=mask)
-    payload = {"format": "hometax-decrypt/records", "version": 1,
-               "documents": [document_to_dict(d, mask=mask, deadline=budget(deadline),
-                                              projection=p)
-                             for d, p in zip(docs, projections)],
-               "totals": person_year, "year_totals": by_year(person_year)}
+    payload = {
+        "format": "hometax-decrypt/records",
+        "version": 1,
+        "documents": [
+            document_to_dict(d, mask=mask, deadline=budget(deadline), projection=p)
+            for d, p in zip(docs, projections)
+        ],
+        "totals": person_year,
+        "year_totals": by_year(person_year),
+    }
     return compact_json(payload) + b"\n"
 
 

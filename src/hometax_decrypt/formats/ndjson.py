@@ -12,9 +12,9 @@ resident numbers exactly as there. A document without items writes no line.
 
 from __future__ import annotations
 
-from .json import compact_json
 from ..document.limits import Deadline
 from ..records.serialize import document_to_dict
+from .json import compact_json
 
 DOC_FIELDS = ("seq", "doc_type", "issue_date", "att_year", "att_inqrMm", "resid", "name")
 FORM_FIELDS = ("form_cd", "label", "category", "summary_category", "period", "period_label")
@@ -32,8 +32,7 @@ def item_lines(record: dict):
         for person in form["people"]:
             person_info = {k: person.get(k) for k in PERSON_FIELDS}
             for item in person["items"]:
-                yield {"document": document, "form": form_info, "person": person_info,
-                       "item": item}
+                yield {"document": document, "form": form_info, "person": person_info, "item": item}
 
 
 def to_ndjson(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:

@@ -26,23 +26,57 @@ from ..records.serialize import default_deadline, maybe_mask
 from ..records.summary import totals
 
 MANDATED_COLUMNS = ["form_cd", "form_name", "dat_cd", "resid", "name", "busnid", "trade_nm", "amount"]
-EXTRA_COLUMNS = ["doc_seq", "att_year", "item_name", "summary_category", "sum_amount", "amount_element",
-                 "label_source", "period", "details", "breakdown"]
+EXTRA_COLUMNS = [
+    "doc_seq",
+    "att_year",
+    "item_name",
+    "summary_category",
+    "sum_amount",
+    "amount_element",
+    "label_source",
+    "period",
+    "details",
+    "breakdown",
+]
 # issue 21: where the row comes from and how far to trust it (records/provenance.py), and whose
 # document it is (records/owner.py); appended, so that the columns before keep their positions
-PROVENANCE_COLUMNS = ["item_key", "source_file", "verification_status", "owner_resid", "owner_name",
-                      "owner_rule", "is_owner"]
+PROVENANCE_COLUMNS = [
+    "item_key",
+    "source_file",
+    "verification_status",
+    "owner_resid",
+    "owner_name",
+    "owner_rule",
+    "is_owner",
+]
 COLUMNS = MANDATED_COLUMNS + EXTRA_COLUMNS + PROVENANCE_COLUMNS
 NUMERIC_COLUMNS = {"amount", "sum_amount"}
 # what HR staff read above each column (the XLSX header; CSV keeps the codes alone)
 COLUMN_LABELS_KO = {
-    "form_cd": "서식코드", "form_name": "서식명", "dat_cd": "자료코드", "resid": "주민등록번호",
-    "name": "성명", "busnid": "사업자번호", "trade_nm": "상호", "amount": "금액(원)",
-    "doc_seq": "발급번호", "att_year": "귀속연도", "item_name": "항목명", "summary_category": "집계 항목",
-    "sum_amount": "합계 금액(원)", "amount_element": "금액 항목", "label_source": "명칭 출처",
-    "period": "기간 구분", "details": "기타 항목", "breakdown": "월별·일별 내역",
-    "item_key": "항목 키", "source_file": "파일", "verification_status": "진본 여부",
-    "owner_resid": "문서 주인 주민등록번호", "owner_name": "문서 주인 성명", "owner_rule": "문서 주인 판단 근거",
+    "form_cd": "서식코드",
+    "form_name": "서식명",
+    "dat_cd": "자료코드",
+    "resid": "주민등록번호",
+    "name": "성명",
+    "busnid": "사업자번호",
+    "trade_nm": "상호",
+    "amount": "금액(원)",
+    "doc_seq": "발급번호",
+    "att_year": "귀속연도",
+    "item_name": "항목명",
+    "summary_category": "집계 항목",
+    "sum_amount": "합계 금액(원)",
+    "amount_element": "금액 항목",
+    "label_source": "명칭 출처",
+    "period": "기간 구분",
+    "details": "기타 항목",
+    "breakdown": "월별·일별 내역",
+    "item_key": "항목 키",
+    "source_file": "파일",
+    "verification_status": "진본 여부",
+    "owner_resid": "문서 주인 주민등록번호",
+    "owner_name": "문서 주인 성명",
+    "owner_rule": "문서 주인 판단 근거",
     "is_owner": "본인 여부",
 }
 
@@ -98,9 +132,12 @@ def _details(item, mask: bool, year: str | None) -> str:
 
 
 def _node_plain(n, mask: bool):
-    return {"tag": n.tag, "attributes": {k: maybe_mask(k, v, mask) for k, v in n.attrs.items()},
-            "text": maybe_mask(n.tag, n.text, mask),
-            "children": [_node_plain(c, mask) for c in n.children]}
+    return {
+        "tag": n.tag,
+        "attributes": {k: maybe_mask(k, v, mask) for k, v in n.attrs.items()},
+        "text": maybe_mask(n.tag, n.text, mask),
+        "children": [_node_plain(c, mask) for c in n.children],
+    }
 
 
 def _breakdown(item, mask: bool) -> str:
@@ -126,10 +163,13 @@ def doc_rows(doc, mask: bool, dl: Deadline):
     """The rows of one document, one at a time (the writers stream them)."""
     cat = catalog()
     owner = owner_of(doc)
-    provenance = {"source_file": source_file(doc, mask) or "",
-                  "verification_status": verification_status(doc),
-                  "owner_resid": maybe_mask("resid", owner.resid, mask) or "",
-                  "owner_name": owner.name or "", "owner_rule": owner.rule}
+    provenance = {
+        "source_file": source_file(doc, mask) or "",
+        "verification_status": verification_status(doc),
+        "owner_resid": maybe_mask("resid", owner.resid, mask) or "",
+        "owner_name": owner.name or "",
+        "owner_rule": owner.rule,
+    }
     year = doc.doc.att_year
     for key, form, person, item in keyed_items(doc):
         dl.check()

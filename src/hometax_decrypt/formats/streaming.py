@@ -23,7 +23,10 @@ import io
 
 from ..records import summary
 from ..records.serialize import document_to_dict
-from . import csv as csv_format, json as json_format, ndjson, rows as item_rows, xlsx
+from . import csv as csv_format
+from . import json as json_format
+from . import ndjson, xlsx
+from . import rows as item_rows
 
 
 class _Bytes:
@@ -77,8 +80,9 @@ class JsonStream:
 
     def piece(self, doc, mask, deadline):
         projection = summary.projection(doc, deadline)
-        record = json_format.compact_json(document_to_dict(doc, mask=mask, deadline=deadline,
-                                                      projection=projection))
+        record = json_format.compact_json(
+            document_to_dict(doc, mask=mask, deadline=deadline, projection=projection)
+        )
         return record, projection
 
     def sink(self, fh, mask, tmpdir=None):
@@ -99,8 +103,7 @@ class _JsonSink(_Totals):
 
     def close(self) -> None:
         person_year = self.person_year()
-        tail = json_format.compact_json({"totals": person_year,
-                                    "year_totals": summary.by_year(person_year)})
+        tail = json_format.compact_json({"totals": person_year, "year_totals": summary.by_year(person_year)})
         self.fh.write(b"]," + tail[1:] + b"\n")  # '{"totals":…}' continues the object
 
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import io
 import json
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
 from ..document.limits import Deadline
 from ..records.catalog import catalog
@@ -33,8 +35,7 @@ from ..records.owner import owner_of
 from ..records.provenance import keyed_items, source_file, status_label_ko, verification_status
 from ..records.serialize import maybe_mask
 from ..records.summary import labels, order
-from .rows import (COLUMN_LABELS_KO, COLUMNS, NUMERIC_COLUMNS, as_list, budget, doc_rows,
-                   person_year_totals)
+from .rows import COLUMN_LABELS_KO, COLUMNS, NUMERIC_COLUMNS, as_list, budget, doc_rows, person_year_totals
 
 THOUSANDS = "#,##0"
 HEADER_ROWS = 2  # the Korean labels, then the codes
@@ -42,42 +43,100 @@ HEADER_ROWS = 2  # the Korean labels, then the codes
 SUMMARY_SHEET, DOCUMENTS_SHEET, ITEMS_SHEET = "합계", "문서", "항목"
 
 # -- 항목: the CSV's columns, the status's Korean label beside it ------------------------------------
-ITEM_COLUMNS = [c for c in COLUMNS]
+ITEM_COLUMNS = list(COLUMNS)
 ITEM_COLUMNS.insert(ITEM_COLUMNS.index("verification_status") + 1, "verification_label")
-ITEM_LABELS = {**COLUMN_LABELS_KO, "verification_status": "진본 여부(코드)",
-               "verification_label": "진본 여부"}
-_WIDTHS = {"details": 60, "breakdown": 40, "trade_nm": 24, "form_name": 24, "item_name": 20,
-           "source_file": 28, "item_key": 30, "resid": 16, "owner_resid": 16, "doc_seq": 18,
-           "busnid": 13, "owner_rule": 12, "amount": 15, "sum_amount": 15, "name": 10,
-           "owner_name": 10, "verification_label": 14, "verification_status": 16}
+ITEM_LABELS = {
+    **COLUMN_LABELS_KO,
+    "verification_status": "진본 여부(코드)",
+    "verification_label": "진본 여부",
+}
+_WIDTHS = {
+    "details": 60,
+    "breakdown": 40,
+    "trade_nm": 24,
+    "form_name": 24,
+    "item_name": 20,
+    "source_file": 28,
+    "item_key": 30,
+    "resid": 16,
+    "owner_resid": 16,
+    "doc_seq": 18,
+    "busnid": 13,
+    "owner_rule": 12,
+    "amount": 15,
+    "sum_amount": 15,
+    "name": 10,
+    "owner_name": 10,
+    "verification_label": 14,
+    "verification_status": 16,
+}
 
 # -- 문서 ---------------------------------------------------------------------------------------------
-DOCUMENT_COLUMNS = [("source_file", "파일", 28), ("verification_status", "진본 여부(코드)", 16),
-                    ("verification_label", "진본 여부", 14), ("doc_seq", "발급번호", 18),
-                    ("issue_date", "발급일", 12), ("att_year", "귀속연도", 9),
-                    ("doc_type", "문서 종류", 16), ("owner_name", "문서 주인 성명", 12),
-                    ("owner_resid", "문서 주인 주민등록번호", 16),
-                    ("owner_rule", "문서 주인 판단 근거", 14), ("items", "항목 수", 9)]
+DOCUMENT_COLUMNS = [
+    ("source_file", "파일", 28),
+    ("verification_status", "진본 여부(코드)", 16),
+    ("verification_label", "진본 여부", 14),
+    ("doc_seq", "발급번호", 18),
+    ("issue_date", "발급일", 12),
+    ("att_year", "귀속연도", 9),
+    ("doc_type", "문서 종류", 16),
+    ("owner_name", "문서 주인 성명", 12),
+    ("owner_resid", "문서 주인 주민등록번호", 16),
+    ("owner_rule", "문서 주인 판단 근거", 14),
+    ("items", "항목 수", 9),
+]
 
 # -- 합계 ---------------------------------------------------------------------------------------------
 SUMMARY_FIXED = ["att_year", "resid", "name", "doc_seqs"]
 SUMMARY_TAIL = ["dependant_flags", "duplicates"]
-SUMMARY_LABELS = {"att_year": "귀속연도", "resid": "주민등록번호", "name": "성명", "doc_seqs": "발급번호",
-                  "dependant_flags": "소득기준 초과 부양가족", "duplicates": "중복 자료(한 번만 집계)"}
-_SUMMARY_WIDTHS = {"att_year": 9, "resid": 16, "name": 10, "doc_seqs": 20, "dependant_flags": 40,
-                   "duplicates": 40}
+SUMMARY_LABELS = {
+    "att_year": "귀속연도",
+    "resid": "주민등록번호",
+    "name": "성명",
+    "doc_seqs": "발급번호",
+    "dependant_flags": "소득기준 초과 부양가족",
+    "duplicates": "중복 자료(한 번만 집계)",
+}
+_SUMMARY_WIDTHS = {
+    "att_year": 9,
+    "resid": 16,
+    "name": 10,
+    "doc_seqs": 20,
+    "dependant_flags": 40,
+    "duplicates": 40,
+}
 
 # -- one sheet per form family ------------------------------------------------------------------------
 # The ten form families HR staff look into most (each one in every sample all.pdf, and the ones whose
 # fields payroll asks for): sheet name -> the form code prefixes it takes. A form of another family
 # is in the 항목 sheet only.
 FORM_SHEETS: dict[str, tuple[str, ...]] = {
-    "건강보험": ("O1",), "국민연금": ("P1",), "보험료": ("A1",), "의료비": ("B1",),
-    "실손의료보험금": ("B2",), "교육비": ("C",), "신용카드 등": ("G",), "연금계좌": ("E1", "F1"),
-    "주택자금·월세": ("J",), "기부금": ("L1",),
+    "건강보험": ("O1",),
+    "국민연금": ("P1",),
+    "보험료": ("A1",),
+    "의료비": ("B1",),
+    "실손의료보험금": ("B2",),
+    "교육비": ("C",),
+    "신용카드 등": ("G",),
+    "연금계좌": ("E1", "F1"),
+    "주택자금·월세": ("J",),
+    "기부금": ("L1",),
 }
-FORM_FIXED = ["item_key", "source_file", "verification_label", "att_year", "form_cd", "name", "resid",
-              "is_owner", "dat_cd", "item_name", "busnid", "trade_nm", "amount"]
+FORM_FIXED = [
+    "item_key",
+    "source_file",
+    "verification_label",
+    "att_year",
+    "form_cd",
+    "name",
+    "resid",
+    "is_owner",
+    "dat_cd",
+    "item_name",
+    "busnid",
+    "trade_nm",
+    "amount",
+]
 _OWN_COLUMN = {"man/data/@dat_cd", "man/data/@busnid", "man/data/@trade_nm", "man/data/sum"}
 
 
@@ -89,7 +148,7 @@ def form_sheet_of(form_cd: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def form_fields(sheet: str) -> tuple[tuple[str, str, str, bool], ...]:
     """(code, Korean label, catalog path, is a ``Num``) of every field of the sheet's forms that
     has no column of its own, in the catalog's order (forms by code, oldest version first): the
@@ -104,7 +163,7 @@ def form_fields(sheet: str) -> tuple[tuple[str, str, str, bool], ...]:
         for path, (fd, _source) in cat.fields[base].items():
             if not path.startswith("man/data/") or path in _OWN_COLUMN:
                 continue
-            rest = path[len("man/data/"):]
+            rest = path[len("man/data/") :]
             if rest == "amt" or rest.startswith("amt/"):
                 continue  # the monthly/daily breakdown: the 항목 sheet's breakdown column
             if "/" in rest and not rest.startswith("sum/@"):
@@ -117,7 +176,7 @@ def form_fields(sheet: str) -> tuple[tuple[str, str, str, bool], ...]:
 
 
 def _field_value(item, path: str, is_num: bool, mask: bool):
-    rest = path[len("man/data/"):]
+    rest = path[len("man/data/") :]
     if rest.startswith("@"):
         name, value = rest[1:], item.attrs.get(rest[1:])
     elif rest.startswith("sum/@"):
@@ -129,8 +188,7 @@ def _field_value(item, path: str, is_num: bool, mask: bool):
             return None
         name, value = rest, n.text
         if n.children:
-            return json.dumps({"text": n.text, "children": [c.tag for c in n.children]},
-                              ensure_ascii=False)
+            return json.dumps({"text": n.text, "children": [c.tag for c in n.children]}, ensure_ascii=False)
     if value is None:
         return None
     if is_num:
@@ -141,6 +199,7 @@ def _field_value(item, path: str, is_num: bool, mask: bool):
 
 
 # -- what one document adds (a bulk run's workers make it; plain data, picklable) ----------------------
+
 
 def chunk(doc, mask: bool = False, deadline: Deadline | None = None) -> dict:
     """Everything the workbook needs of one document: its 문서 row, its 항목 rows and its rows of
@@ -153,19 +212,30 @@ def chunk(doc, mask: bool = False, deadline: Deadline | None = None) -> dict:
         if sheet is None:
             continue
         fixed = [r[c] for c in FORM_FIXED]
-        forms.append((sheet, fixed + [_field_value(item, path, is_num, mask)
-                                      for _c, _l, path, is_num in form_fields(sheet)]))
+        forms.append(
+            (
+                sheet,
+                fixed
+                + [_field_value(item, path, is_num, mask) for _c, _l, path, is_num in form_fields(sheet)],
+            )
+        )
     owner = owner_of(doc)
     status = verification_status(doc)
     d = doc.doc
-    document = {"source_file": source_file(doc, mask) or "", "verification_status": status,
-                "verification_label": status_label_ko(status), "doc_seq": d.seq or "",
-                "issue_date": d.issue_date or "", "att_year": d.att_year or "",
-                "doc_type": catalog().code_label("doc_type", d.doc_type) or (d.doc_type or ""),
-                "owner_name": owner.name or "", "owner_resid": maybe_mask("resid", owner.resid, mask) or "",
-                "owner_rule": owner.rule, "items": len(rows)}
-    return {"document": [document[c] for c, _l, _w in DOCUMENT_COLUMNS], "items": rows,
-            "forms": forms}
+    document = {
+        "source_file": source_file(doc, mask) or "",
+        "verification_status": status,
+        "verification_label": status_label_ko(status),
+        "doc_seq": d.seq or "",
+        "issue_date": d.issue_date or "",
+        "att_year": d.att_year or "",
+        "doc_type": catalog().code_label("doc_type", d.doc_type) or (d.doc_type or ""),
+        "owner_name": owner.name or "",
+        "owner_resid": maybe_mask("resid", owner.resid, mask) or "",
+        "owner_rule": owner.rule,
+        "items": len(rows),
+    }
+    return {"document": [document[c] for c, _l, _w in DOCUMENT_COLUMNS], "items": rows, "forms": forms}
 
 
 def _with_label(row: dict) -> dict:
@@ -175,8 +245,10 @@ def _with_label(row: dict) -> dict:
 
 # -- 합계 ---------------------------------------------------------------------------------------------
 
-def summary_rows(docs, mask: bool = False,
-                 deadline: Deadline | None = None) -> tuple[list[tuple[str, str]], list[list]]:
+
+def summary_rows(
+    docs, mask: bool = False, deadline: Deadline | None = None
+) -> tuple[list[tuple[str, str]], list[list]]:
     """Columns and rows of the person × tax year × category table (amounts as int or None): one row
     per person AND tax year across ``docs`` (:func:`~.rows.person_year_totals`); columns
     :data:`SUMMARY_FIXED`, one per category present, then :data:`SUMMARY_TAIL`."""
@@ -184,8 +256,11 @@ def summary_rows(docs, mask: bool = False,
 
 
 def _flags_text(flags: list[dict]) -> str:
-    return "; ".join(f"{f.get('name') or ''} {f.get('resid') or ''} 관계코드 {f.get('relation') or '?'}: "
-                     f"소득기준 초과 {f.get('over_income') or '?'}" for f in flags)
+    return "; ".join(
+        f"{f.get('name') or ''} {f.get('resid') or ''} 관계코드 {f.get('relation') or '?'}: "
+        f"소득기준 초과 {f.get('over_income') or '?'}"
+        for f in flags
+    )
 
 
 def _duplicates_text(dups: list[dict]) -> str:
@@ -198,18 +273,24 @@ def summary_table(table_in: list[dict]) -> tuple[list[tuple[str, str]], list[lis
     present = {c["category"] for p in table_in for c in p["categories"]}
     cats = [k for k in order() if k in present]
     lab = labels()
-    columns = ([(c, SUMMARY_LABELS[c]) for c in SUMMARY_FIXED] + [(k, f"{lab[k]}(원)") for k in cats]
-               + [(c, SUMMARY_LABELS[c]) for c in SUMMARY_TAIL])
+    columns = (
+        [(c, SUMMARY_LABELS[c]) for c in SUMMARY_FIXED]
+        + [(k, f"{lab[k]}(원)") for k in cats]
+        + [(c, SUMMARY_LABELS[c]) for c in SUMMARY_TAIL]
+    )
     table = []
     for p in table_in:
         by = {c["category"]: c["amount"] for c in p["categories"]}
-        table.append([p["att_year"] or "", p["resid"] or "", p["name"] or "", " ".join(p["documents"])]
-                     + [by.get(k) for k in cats]
-                     + [_flags_text(p["dependant_flags"]), _duplicates_text(p["duplicates"])])
+        table.append(
+            [p["att_year"] or "", p["resid"] or "", p["name"] or "", " ".join(p["documents"])]
+            + [by.get(k) for k in cats]
+            + [_flags_text(p["dependant_flags"]), _duplicates_text(p["duplicates"])]
+        )
     return columns, table
 
 
 # -- the workbook -------------------------------------------------------------------------------------
+
 
 def to_xlsx(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes:
     """Written with XlsxWriter in its in-memory mode: nothing of the workbook touches the disk
@@ -228,8 +309,14 @@ class _Sheet:
     """One worksheet: two header rows, frozen; the autofilter over the code row and the data rows
     is set when the sheet is closed (its last row known then)."""
 
-    def __init__(self, book: "XlsxBook", name: str, columns: list[tuple[str, str, float]],
-                 numeric: set[str], freeze_cols: int = 0):
+    def __init__(
+        self,
+        book: XlsxBook,
+        name: str,
+        columns: Sequence[tuple[str, str, float]],
+        numeric: set[str],
+        freeze_cols: int = 0,
+    ):
         self.ws = ws = book.wb.add_worksheet(name)
         self.book = book
         self.codes = [c for c, _l, _w in columns]
@@ -259,24 +346,33 @@ class XlsxBook:
     def __init__(self, out, tmpdir: str | None = None):
         import xlsxwriter
 
-        options = {"strings_to_formulas": False, "strings_to_urls": False,
-                   "strings_to_numbers": False}
+        options: dict[str, Any] = {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        }
         if tmpdir is None:
             options["in_memory"] = True
         else:
             options.update(constant_memory=True, tmpdir=tmpdir)
         self.wb = wb = xlsxwriter.Workbook(out, options)
         self.thousands = wb.add_format({"num_format": THOUSANDS})
-        self.label_format = wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
-                                           "bg_color": "#DDEBF7", "border": 1})
-        self.code_format = wb.add_format({"font_color": "#595959", "font_size": 9,
-                                          "bg_color": "#F2F2F2", "border": 1})
+        self.label_format = wb.add_format(
+            {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7", "border": 1}
+        )
+        self.code_format = wb.add_format(
+            {"font_color": "#595959", "font_size": 9, "bg_color": "#F2F2F2", "border": 1}
+        )
         # 합계 first (what HR opens the file for); its columns are known at the end only
         self.summary_ws = wb.add_worksheet(SUMMARY_SHEET)
         self.documents = _Sheet(self, DOCUMENTS_SHEET, DOCUMENT_COLUMNS, {"items"})
-        self.items = _Sheet(self, ITEMS_SHEET,
-                            [(c, ITEM_LABELS[c], _WIDTHS.get(c, 14)) for c in ITEM_COLUMNS],
-                            NUMERIC_COLUMNS, freeze_cols=0)
+        self.items = _Sheet(
+            self,
+            ITEMS_SHEET,
+            [(c, ITEM_LABELS[c], _WIDTHS.get(c, 14)) for c in ITEM_COLUMNS],
+            NUMERIC_COLUMNS,
+            freeze_cols=0,
+        )
         self.forms: dict[str, _Sheet] = {}
 
     def add(self, part: dict) -> None:
@@ -296,9 +392,9 @@ class XlsxBook:
         sheet = self.forms.get(name)
         if sheet is None:  # made when the first item of its forms comes: no empty sheets
             fields = form_fields(name)
-            columns = ([(c, ITEM_LABELS[c], _WIDTHS.get(c, 14)) for c in FORM_FIXED]
-                       + [(code, label, max(12, min(30, len(label) * 2 + 2)))
-                          for code, label, _p, _n in fields])
+            columns = [(c, ITEM_LABELS[c], _WIDTHS.get(c, 14)) for c in FORM_FIXED] + [
+                (code, label, max(12, min(30, len(label) * 2 + 2))) for code, label, _p, _n in fields
+            ]
             numeric = set(NUMERIC_COLUMNS) | {code for code, _l, _p, is_num in fields if is_num}
             sheet = self.forms[name] = _Sheet(self, name, columns, numeric, freeze_cols=1)
         return sheet

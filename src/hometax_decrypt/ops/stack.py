@@ -80,7 +80,7 @@ class StackConfig:
     env: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env=None) -> "StackConfig":
+    def from_env(cls, env=None) -> StackConfig:
         env = dict(os.environ if env is None else env)
         st = Settings.from_env(env)
         cert, key = st.tls_cert, st.tls_key
@@ -93,8 +93,10 @@ class StackConfig:
         if problem:
             raise SystemExit(problem)
         if st.app_listen and server != "gunicorn":
-            raise SystemExit("HOMETAX_APP_LISTEN needs APP_SERVER=gunicorn: the uWSGI of PyPI "
-                             "(pyuwsgi) has no TLS (docs/deployment.md)")
+            raise SystemExit(
+                "HOMETAX_APP_LISTEN needs APP_SERVER=gunicorn: the uWSGI of PyPI "
+                "(pyuwsgi) has no TLS (docs/deployment.md)"
+            )
         return cls(
             run_dir=Path(st.run_dir or REPO / "run").resolve(),
             app_server=server,
@@ -185,6 +187,7 @@ class StackConfig:
 
 # -- rendering ------------------------------------------------------------------------------------
 
+
 def _listen(address: str) -> str:
     return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
@@ -205,15 +208,22 @@ def _error_pages(max_body_bytes: int) -> list[dict]:
     def page(name, e, detail, statuses=()):
         spec = errors.SPECS[e["code"]]
         if e["status"] not in spec.http_statuses:
-            raise ValueError(f"nginx answers {e['code']} with {e['status']}, which the error "
-                             f"table does not give it")
+            raise ValueError(
+                f"nginx answers {e['code']} with {e['status']}, which the error table does not give it"
+            )
         detail_ko = None
         if e.get("body_limit"):
             detail, detail_ko = errors.body_limit_detail(max_body_bytes)
-        body = json.dumps(http_errors.error_body(e["code"], detail, detail_ko),
-                          ensure_ascii=False, separators=(",", ":"))
-        return {"name": name, "statuses": statuses, "status": e["status"],
-                "body": _nginx_string(body), "headers": http_errors.headers_for_code(e["code"])}
+        body = json.dumps(
+            http_errors.error_body(e["code"], detail, detail_ko), ensure_ascii=False, separators=(",", ":")
+        )
+        return {
+            "name": name,
+            "statuses": statuses,
+            "status": e["status"],
+            "body": _nginx_string(body),
+            "headers": http_errors.headers_for_code(e["code"]),
+        }
 
     pages = []
     for e in http_errors.NGINX_ERRORS:
@@ -233,9 +243,14 @@ def _allow_map() -> dict[str, str]:
 def _jinja():
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(DEPLOY)), trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True,
-                              undefined=jinja2.StrictUndefined, autoescape=False)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(DEPLOY)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
 
 
 def render_nginx(cfg: StackConfig, user: str | None) -> str:
@@ -248,22 +263,42 @@ def render_nginx(cfg: StackConfig, user: str | None) -> str:
     if redirect_host in ("_", "") or "*" in redirect_host or redirect_host.startswith("~"):
         redirect_host = cfg.https_url.split("://", 1)[1].rsplit(":", 1)[0]
     return env.get_template("nginx.conf.in").render(
-        user=user, run_dir=cfg.run_dir, log_dir=cfg.log_dir, max_body_bytes=cfg.max_body_bytes,
-        body_timeout=cfg.body_timeout, rate=cfg.rate, burst=cfg.burst,
-        trusted_proxies=cfg.trusted_proxies, conn_per_client=cfg.conn_per_client,
-        conn_total=cfg.conn_total, sockets=[cfg.socket(i) for i in range(1, cfg.instances + 1)],
-        listen=_listen(cfg.listen), http_port=cfg.http_port, https_port=cfg.https_port,
+        user=user,
+        run_dir=cfg.run_dir,
+        log_dir=cfg.log_dir,
+        max_body_bytes=cfg.max_body_bytes,
+        body_timeout=cfg.body_timeout,
+        rate=cfg.rate,
+        burst=cfg.burst,
+        trusted_proxies=cfg.trusted_proxies,
+        conn_per_client=cfg.conn_per_client,
+        conn_total=cfg.conn_total,
+        sockets=[cfg.socket(i) for i in range(1, cfg.instances + 1)],
+        listen=_listen(cfg.listen),
+        http_port=cfg.http_port,
+        https_port=cfg.https_port,
         https_port_suffix="" if cfg.https_port == 443 else f":{cfg.https_port}",
-        server_name=cfg.server_name, redirect_host=redirect_host, tls_cert=cert, tls_key=key,
-        web_root=cfg.web_root, metrics_allow=cfg.metrics_allow, proxy_params=params.strip(),
-        query_regex=query_regex(), error_pages=_error_pages(cfg.max_body_bytes),
+        server_name=cfg.server_name,
+        redirect_host=redirect_host,
+        tls_cert=cert,
+        tls_key=key,
+        web_root=cfg.web_root,
+        metrics_allow=cfg.metrics_allow,
+        proxy_params=params.strip(),
+        query_regex=query_regex(),
+        error_pages=_error_pages(cfg.max_body_bytes),
         allow=_allow_map(),
-        upstreams=cfg.upstreams, upstream_scheme="https" if cfg.upstreams else "http",
-        mtls_ca=cfg.mtls_ca, mtls_cert=cfg.mtls_cert, mtls_key=cfg.mtls_key,
-        app_tls_name=APP_TLS_NAME)
+        upstreams=cfg.upstreams,
+        upstream_scheme="https" if cfg.upstreams else "http",
+        mtls_ca=cfg.mtls_ca,
+        mtls_cert=cfg.mtls_cert,
+        mtls_key=cfg.mtls_key,
+        app_tls_name=APP_TLS_NAME,
+    )
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
 
 def _alive(pid: int | None) -> bool:
     if not pid:
@@ -322,8 +357,10 @@ def tls_get(cfg: StackConfig, host: str, port: int, path: str, timeout: float = 
     try:
         context = ssl.create_default_context(cafile=str(cfg.mtls_ca))
         context.load_cert_chain(str(cfg.mtls_cert), str(cfg.mtls_key))
-        with (socket.create_connection((host, port), timeout=timeout) as raw,
-              context.wrap_socket(raw, server_hostname=APP_TLS_NAME) as s):
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=APP_TLS_NAME) as s,
+        ):
             s.sendall(f"GET {path} HTTP/1.0\r\nHost: {APP_TLS_NAME}\r\n\r\n".encode())
             head = s.recv(64)
         return int(head.split()[1])
@@ -384,6 +421,7 @@ def _tail(path: Path, n: int = 20) -> str:
 
 # -- certificate ----------------------------------------------------------------------------------
 
+
 def ensure_certificate(cfg: StackConfig) -> None:
     cert, key = cfg.cert_paths()
     if cfg.tls_cert:
@@ -399,16 +437,36 @@ def ensure_certificate(cfg: StackConfig) -> None:
     ips = {"127.0.0.1", "::1"}
     if cfg.listen not in ("0.0.0.0", "::", "*"):
         ips.add(cfg.listen)
-    san = ",".join([f"DNS:{n}" for n in sorted(names) if n and n != "_"] +
-                   [f"IP:{i}" for i in sorted(ips)])
+    san = ",".join([f"DNS:{n}" for n in sorted(names) if n and n != "_"] + [f"IP:{i}" for i in sorted(ips)])
     openssl = shutil.which("openssl")
     if openssl:
-        subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "825",
-                        "-subj", "/CN=hometax-decrypt self-signed", "-addext",
-                        f"subjectAltName={san}", "-addext", "basicConstraints=critical,CA:TRUE",
-                        "-keyout", str(key), "-out", str(cert)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "825",
+                "-subj",
+                "/CN=hometax-decrypt self-signed",
+                "-addext",
+                f"subjectAltName={san}",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     else:
         _certificate_with_cryptography(cert, key, names, ips)
     os.chmod(key, 0o600)
@@ -425,18 +483,26 @@ def _certificate_with_cryptography(cert: Path, key: Path, names, ips) -> None:
 
     k = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hometax-decrypt self-signed")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     alt = [x509.DNSName(n) for n in sorted(names) if n and n != "_"]
     alt += [x509.IPAddress(ipaddress.ip_address(i)) for i in sorted(ips)]
-    c = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-         .public_key(k.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - datetime.timedelta(minutes=5))
-         .not_valid_after(now + datetime.timedelta(days=825))
-         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-         .sign(k, hashes.SHA256()))
-    key.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+    c = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(k.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(k, hashes.SHA256())
+    )
+    key.write_bytes(
+        k.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     cert.write_bytes(c.public_bytes(serialization.Encoding.PEM))
 
 
@@ -446,33 +512,39 @@ def _certificate_with_cryptography(cert: Path, key: Path, names, ips) -> None:
 # of a 790 KB upload then page-faults ~200 pages (0.8 ms a request). Keeping such buffers in the heap
 # cuts the app's CPU per request by 10-20 % (docs/performance.md); a worker then keeps up to its peak
 # heap, which worker recycling (max_requests) bounds.
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024), "MALLOC_TRIM_THRESHOLD_": str(128 * 1024 * 1024)}
+MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(128 * 1024 * 1024),
+}
 
 
 def _app_env(cfg: StackConfig, i: int) -> dict:
     env = dict(cfg.env)
-    env.update({
-        "HOMETAX_INSTANCE": str(i),
-        "HOMETAX_LISTEN": cfg.listen,
-        "HOMETAX_BIND": (f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}")
-                        if (a := cfg.app_address(i)) else f"unix:{cfg.socket(i)}",
-        "HOMETAX_SOCKET": str(cfg.socket(i)),
-        "HOMETAX_PIDFILE": str(cfg.pidfile(i)),
-        # the app server appends its JSON lines itself; supervisord's capture of the same file
-        # keeps what is printed outside the logger (a traceback at start-up)
-        "HOMETAX_APP_LOG": str(cfg.log_dir / f"app-{i}.log"),
-        "HOMETAX_WORKERS": str(cfg.workers),
-        "HOMETAX_TIMEOUT": str(cfg.timeout),
-        "HOMETAX_MAX_REQUESTS": str(cfg.max_requests),
-        "HOMETAX_MAX_REQUESTS_JITTER": str(cfg.max_requests_jitter),
-        "HOMETAX_MAX_REQUESTS_DELTA": str(max(1, cfg.max_requests_jitter // max(cfg.workers, 1))),
-        "HOMETAX_MAX_BODY_BYTES": str(cfg.max_body_bytes),
-        "PROMETHEUS_MULTIPROC_DIR": str(cfg.metrics_dir),
-        # anything that still asked for a temp file would land here; the suite checks it stays empty
-        "TMPDIR": str(cfg.tmp_dir),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "HOMETAX_INSTANCE": str(i),
+            "HOMETAX_LISTEN": cfg.listen,
+            "HOMETAX_BIND": (f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}")
+            if (a := cfg.app_address(i))
+            else f"unix:{cfg.socket(i)}",
+            "HOMETAX_SOCKET": str(cfg.socket(i)),
+            "HOMETAX_PIDFILE": str(cfg.pidfile(i)),
+            # the app server appends its JSON lines itself; supervisord's capture of the same file
+            # keeps what is printed outside the logger (a traceback at start-up)
+            "HOMETAX_APP_LOG": str(cfg.log_dir / f"app-{i}.log"),
+            "HOMETAX_WORKERS": str(cfg.workers),
+            "HOMETAX_TIMEOUT": str(cfg.timeout),
+            "HOMETAX_MAX_REQUESTS": str(cfg.max_requests),
+            "HOMETAX_MAX_REQUESTS_JITTER": str(cfg.max_requests_jitter),
+            "HOMETAX_MAX_REQUESTS_DELTA": str(max(1, cfg.max_requests_jitter // max(cfg.workers, 1))),
+            "HOMETAX_MAX_BODY_BYTES": str(cfg.max_body_bytes),
+            "PROMETHEUS_MULTIPROC_DIR": str(cfg.metrics_dir),
+            # anything that still asked for a temp file would land here; the suite checks it stays empty
+            "TMPDIR": str(cfg.tmp_dir),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     env.update({k: v for k, v in MALLOC_ENV.items() if k not in env})
     src = str(REPO / "src")
     if src not in env.get("PYTHONPATH", "").split(os.pathsep):
@@ -485,8 +557,7 @@ def _app_command(cfg: StackConfig) -> list[str]:
     if cfg.app_server == "uwsgi":
         exe = bindir / "uwsgi"
         if not exe.exists():
-            raise SystemExit("uwsgi not found in the virtualenv: make install (pyuwsgi, the "
-                             "'uwsgi' extra)")
+            raise SystemExit("uwsgi not found in the virtualenv: make install (pyuwsgi, the 'uwsgi' extra)")
         venv = str(Path(sys.prefix))
         return [str(exe), "--ini", str(DEPLOY / "uwsgi.ini"), "--virtualenv", venv]
     if cfg.app_server == "waitress":  # one process, HOMETAX_WORKERS threads (web/serve.py)
@@ -498,8 +569,7 @@ def _app_command(cfg: StackConfig) -> list[str]:
 
 # The per-instance variables; everything else of _app_env is the same for every instance and is
 # supervisord's own environment, which its programs inherit.
-_PER_INSTANCE = ("HOMETAX_INSTANCE", "HOMETAX_BIND", "HOMETAX_SOCKET", "HOMETAX_PIDFILE",
-                 "HOMETAX_APP_LOG")
+_PER_INSTANCE = ("HOMETAX_INSTANCE", "HOMETAX_BIND", "HOMETAX_SOCKET", "HOMETAX_PIDFILE", "HOMETAX_APP_LOG")
 
 
 def _supervisor_socket(cfg: StackConfig) -> Path:
@@ -518,26 +588,46 @@ def render_supervisor(cfg: StackConfig) -> str:
 
     sock = _supervisor_socket(cfg)
     lines = [
-        "[unix_http_server]", f"file={_conf_value(sock)}", "chmod=0700", "",
-        "[supervisord]", f"logfile={_conf_value(cfg.log_dir / 'supervisord.log')}",
-        "logfile_maxbytes=0", f"pidfile={_conf_value(cfg.run_dir / 'supervisord.pid')}",
-        "nodaemon=true", "silent=true", f"childlogdir={_conf_value(cfg.log_dir)}", "",
+        "[unix_http_server]",
+        f"file={_conf_value(sock)}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={_conf_value(cfg.log_dir / 'supervisord.log')}",
+        "logfile_maxbytes=0",
+        f"pidfile={_conf_value(cfg.run_dir / 'supervisord.pid')}",
+        "nodaemon=true",
+        "silent=true",
+        f"childlogdir={_conf_value(cfg.log_dir)}",
+        "",
         "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-        "[supervisorctl]", f"serverurl=unix://{_conf_value(sock)}", "",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{_conf_value(sock)}",
+        "",
     ]
     command = " ".join(shlex.quote(c) for c in _app_command(cfg))
     for i in range(1, cfg.instances + 1):
         env = _app_env(cfg, i)
         pairs = ",".join(f'{k}="{_conf_value(env[k])}"' for k in _PER_INSTANCE)
         lines += [
-            f"[program:app-{i}]", f"command={_conf_value(command)}",
-            f"directory={_conf_value(REPO)}", f"environment={pairs}",
-            "autostart=true", "autorestart=true", "startsecs=1", "startretries=10",
-            "stopsignal=TERM", f"stopwaitsecs={cfg.timeout + 5}", "stopasgroup=true",
-            "killasgroup=true", "redirect_stderr=true",
+            f"[program:app-{i}]",
+            f"command={_conf_value(command)}",
+            f"directory={_conf_value(REPO)}",
+            f"environment={pairs}",
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=1",
+            "startretries=10",
+            "stopsignal=TERM",
+            f"stopwaitsecs={cfg.timeout + 5}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
             f"stdout_logfile={_conf_value(cfg.log_dir / f'app-{i}.log')}",
-            "stdout_logfile_maxbytes=0", "",
+            "stdout_logfile_maxbytes=0",
+            "",
         ]
     return "\n".join(lines)
 
@@ -563,8 +653,7 @@ def app_processes(cfg: StackConfig) -> dict[int, dict]:
 
 def app_pids(cfg: StackConfig) -> dict[int, int]:
     """instance -> master pid of the app servers running now (a restarted one has a new pid)."""
-    return {i: p["pid"] for i, p in app_processes(cfg).items()
-            if p["statename"] == "RUNNING" and p["pid"]}
+    return {i: p["pid"] for i, p in app_processes(cfg).items() if p["statename"] == "RUNNING" and p["pid"]}
 
 
 def start_supervisor(cfg: StackConfig) -> int:
@@ -573,36 +662,50 @@ def start_supervisor(cfg: StackConfig) -> int:
     env = {k: v for k, v in _app_env(cfg, 1).items() if k not in _PER_INSTANCE}
     exe = Path(sys.executable).parent / "supervisord"
     if not exe.exists():
-        raise RuntimeError("supervisord not found in the virtualenv: make install (the 'stack' "
-                           "extra)")
+        raise RuntimeError("supervisord not found in the virtualenv: make install (the 'stack' extra)")
     with open(cfg.log_dir / "supervisord.out", "ab") as log:  # the child keeps its own copy
-        proc = subprocess.Popen([str(exe), "-c", str(conf)], cwd=str(REPO), env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            [str(exe), "-c", str(conf)],
+            cwd=str(REPO),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     return proc.pid
 
 
-def wait_app(cfg: StackConfig, i: int, timeout: float = 60, not_pid: int | None = None,
-             fail_fast: bool = True) -> int:
+def wait_app(
+    cfg: StackConfig, i: int, timeout: float = 60, not_pid: int | None = None, fail_fast: bool = True
+) -> int:
     """Wait until instance ``i`` runs (under a pid other than ``not_pid``) and answers /readyz;
     its pid. ``fail_fast`` (start-up): fail at once when it exits instead of waiting for
     supervisord to start it again."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         p = app_processes(cfg).get(i)
-        if p and (p["statename"] == "FATAL"
-                  or fail_fast and p["statename"] in ("BACKOFF", "EXITED")):
-            raise RuntimeError(f"app server {i} exited during start-up:\n"
-                               + _tail(cfg.log_dir / f"app-{i}.log"))
-        if (p and p["statename"] == "RUNNING" and p["pid"] and p["pid"] != not_pid
-                and app_get(cfg, i, "/readyz") == 200):
+        if p and (p["statename"] == "FATAL" or (fail_fast and p["statename"] in ("BACKOFF", "EXITED"))):
+            raise RuntimeError(
+                f"app server {i} exited during start-up:\n" + _tail(cfg.log_dir / f"app-{i}.log")
+            )
+        if (
+            p
+            and p["statename"] == "RUNNING"
+            and p["pid"]
+            and p["pid"] != not_pid
+            and app_get(cfg, i, "/readyz") == 200
+        ):
             return p["pid"]
         time.sleep(0.1)
-    raise RuntimeError(f"app server {i} not ready after {timeout:.0f}s:\n"
-                       + _tail(cfg.log_dir / f"app-{i}.log"))
+    raise RuntimeError(
+        f"app server {i} not ready after {timeout:.0f}s:\n" + _tail(cfg.log_dir / f"app-{i}.log")
+    )
 
 
 # -- commands -------------------------------------------------------------------------------------
+
 
 def _state(cfg: StackConfig) -> dict | None:
     try:
@@ -629,8 +732,7 @@ def up(cfg: StackConfig) -> int:
         print(f"already running ({cfg.run_dir}); `make down` first. {cfg.https_url}/")
         return 0
     if not Path(cfg.nginx).exists():
-        print(f"nginx not found at {cfg.nginx}: run scripts/ensure-system.sh (make system)",
-              file=sys.stderr)
+        print(f"nginx not found at {cfg.nginx}: run scripts/ensure-system.sh (make system)", file=sys.stderr)
         return 1
     if not (cfg.web_root / "index.html").is_file():
         print(f"no index.html in {cfg.web_root}", file=sys.stderr)
@@ -640,11 +742,9 @@ def up(cfg: StackConfig) -> int:
             print(f"configured TLS file not found: {p}", file=sys.stderr)
             return 1
     ports = [(cfg.listen, port) for port in (cfg.https_port, cfg.http_port) if cfg.runs_nginx]
-    ports += [cfg.app_address(i) for i in range(1, cfg.instances + 1)
-              if cfg.runs_apps and cfg.app_address(i)]
+    ports += [cfg.app_address(i) for i in range(1, cfg.instances + 1) if cfg.runs_apps and cfg.app_address(i)]
     for address, port in ports:
-        host = "127.0.0.1" if address in ("0.0.0.0", "*") else ("::1" if address == "::"
-                                                                else address)
+        host = "127.0.0.1" if address in ("0.0.0.0", "*") else ("::1" if address == "::" else address)
         if _port_open(host, port):
             print(f"port {port} on {address} is already in use", file=sys.stderr)
             return 1
@@ -652,8 +752,13 @@ def up(cfg: StackConfig) -> int:
     user, gid = _nginx_user(cfg)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(cfg.run_dir, 0o755)
-    for d, mode in ((cfg.log_dir, 0o750), (cfg.tmp_dir, 0o700), (cfg.metrics_dir, 0o700),
-                    (cfg.sock_dir, 0o750), (cfg.run_dir / "nginx-tmp", 0o755)):
+    for d, mode in (
+        (cfg.log_dir, 0o750),
+        (cfg.tmp_dir, 0o700),
+        (cfg.metrics_dir, 0o700),
+        (cfg.sock_dir, 0o750),
+        (cfg.run_dir / "nginx-tmp", 0o755),
+    ):
         d.mkdir(parents=True, exist_ok=True)
         os.chmod(d, mode)
     if gid is not None:
@@ -673,12 +778,20 @@ def up(cfg: StackConfig) -> int:
         a = cfg.app_address(i)
         return f"tls://{a[0]}:{a[1]}" if a else str(cfg.socket(i))
 
-    state = {"app_server": cfg.app_server, "run_dir": str(cfg.run_dir), "url": cfg.https_url,
-             "http_url": f"http://{cfg.https_url.split('://', 1)[1].rsplit(':', 1)[0]}:{cfg.http_port}",
-             "nginx": cfg.runs_nginx, "upstreams": cfg.upstreams,
-             "apps": [{"instance": i, "socket": where(i),
-                       "log": str(cfg.log_dir / f"app-{i}.log")}
-                      for i in range(1, cfg.instances + 1)] if cfg.runs_apps else []}
+    state = {
+        "app_server": cfg.app_server,
+        "run_dir": str(cfg.run_dir),
+        "url": cfg.https_url,
+        "http_url": f"http://{cfg.https_url.split('://', 1)[1].rsplit(':', 1)[0]}:{cfg.http_port}",
+        "nginx": cfg.runs_nginx,
+        "upstreams": cfg.upstreams,
+        "apps": [
+            {"instance": i, "socket": where(i), "log": str(cfg.log_dir / f"app-{i}.log")}
+            for i in range(1, cfg.instances + 1)
+        ]
+        if cfg.runs_apps
+        else [],
+    }
     try:
         for i in range(1, cfg.instances + 1):  # what a crashed run left behind
             if cfg.socket(i).exists():
@@ -694,19 +807,29 @@ def up(cfg: StackConfig) -> int:
         for a in state["apps"]:
             wait_app(cfg, a["instance"])
         if not cfg.runs_nginx:
-            print(f"hometax-decrypt app host is up: {cfg.instances} × {cfg.app_server} on "
-                  f"{', '.join(a['socket'] for a in state['apps'])} (TLS, client certificates "
-                  f"required), {cfg.workers} workers each; run dir {cfg.run_dir}")
+            print(
+                f"hometax-decrypt app host is up: {cfg.instances} × {cfg.app_server} on "
+                f"{', '.join(a['socket'] for a in state['apps'])} (TLS, client certificates "
+                f"required), {cfg.workers} workers each; run dir {cfg.run_dir}"
+            )
             return 0
-        nginx_cmd = [cfg.nginx, "-p", str(cfg.run_dir), "-c", str(cfg.run_dir / "nginx.conf"),
-                     "-e", str(cfg.log_dir / "nginx-error.log")]
+        nginx_cmd = [
+            cfg.nginx,
+            "-p",
+            str(cfg.run_dir),
+            "-c",
+            str(cfg.run_dir / "nginx.conf"),
+            "-e",
+            str(cfg.log_dir / "nginx-error.log"),
+        ]
         test = subprocess.run(nginx_cmd + ["-t", "-q"], capture_output=True, text=True)
         if test.returncode != 0:
             raise RuntimeError("nginx rejected its configuration:\n" + test.stderr)
         started = subprocess.run(nginx_cmd, capture_output=True, text=True)
         if started.returncode != 0:
-            raise RuntimeError("nginx failed to start:\n" + started.stderr
-                               + _tail(cfg.log_dir / "nginx-error.log"))
+            raise RuntimeError(
+                "nginx failed to start:\n" + started.stderr + _tail(cfg.log_dir / "nginx-error.log")
+            )
         deadline = time.monotonic() + 10
         probe = "127.0.0.1" if cfg.listen in ("0.0.0.0", "*") else cfg.listen
         while not _port_open(probe.strip("[]"), cfg.https_port):
@@ -719,11 +842,15 @@ def up(cfg: StackConfig) -> int:
         print(f"start failed: {exc}", file=sys.stderr)
         down(cfg, quiet=True)
         return 1
-    apps = (f"app servers on {', '.join(cfg.upstreams)} over TLS" if not cfg.runs_apps else
-            f"{cfg.instances} × {cfg.app_server}, {cfg.workers} workers each, kept running by "
-            f"supervisord")
-    print(f"hometax-decrypt is up: {cfg.https_url}/  (http://…:{cfg.http_port} redirects; "
-          f"{apps}; run dir {cfg.run_dir})")
+    apps = (
+        f"app servers on {', '.join(cfg.upstreams)} over TLS"
+        if not cfg.runs_apps
+        else f"{cfg.instances} × {cfg.app_server}, {cfg.workers} workers each, kept running by supervisord"
+    )
+    print(
+        f"hometax-decrypt is up: {cfg.https_url}/  (http://…:{cfg.http_port} redirects; "
+        f"{apps}; run dir {cfg.run_dir})"
+    )
     return 0
 
 
@@ -779,8 +906,10 @@ def status(cfg: StackConfig) -> int:
         nginx_pid = _read_pid(cfg.run_dir / "nginx.pid")
         alive = _alive(nginx_pid)
         ok &= alive
-        print(f"nginx       pid {nginx_pid}: {'running' if alive else 'NOT running'}, "
-              f"workers {children(nginx_pid) if alive else []}; {st['url']}/")
+        print(
+            f"nginx       pid {nginx_pid}: {'running' if alive else 'NOT running'}, "
+            f"workers {children(nginx_pid) if alive else []}; {st['url']}/"
+        )
     for u in st.get("upstreams", []):  # app servers on other hosts: their readiness, over mTLS
         host, _, port = u.rpartition(":")
         ready = tls_get(cfg, host.strip("[]"), int(port), "/readyz")
@@ -799,9 +928,11 @@ def status(cfg: StackConfig) -> int:
         alive = p.get("statename") == "RUNNING" and _alive(pid)
         ready = app_get(cfg, a["instance"], "/readyz") if alive else None
         ok &= alive and ready == 200
-        print(f"{st['app_server']:<11} instance {a['instance']} pid {pid}: "
-              f"{'running' if alive else 'NOT running (' + p.get('statename', 'unknown') + ')'}, "
-              f"workers {children(pid) if alive else []}, readyz {ready}, socket {a['socket']}")
+        print(
+            f"{st['app_server']:<11} instance {a['instance']} pid {pid}: "
+            f"{'running' if alive else 'NOT running (' + p.get('statename', 'unknown') + ')'}, "
+            f"workers {children(pid) if alive else []}, readyz {ready}, socket {a['socket']}"
+        )
     return 0 if ok else 1
 
 

@@ -1,8 +1,8 @@
 """The data of an NTS document as records: model, XML and SAM readers, catalog of labels.
 
-    doc = parse_document("employee.pdf", password="…")
-    for form, person, item in doc.items(): ...
-    summarize(doc); document_to_dict(doc, mask=True); totals([doc1, doc2])  # per person and year
+doc = parse_document("employee.pdf", password="…")
+for form, person, item in doc.items(): ...
+summarize(doc); document_to_dict(doc, mask=True); totals([doc1, doc2])  # per person and year
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import os
 from ..document.limits import Limits, resolve
 from ..document.pdf import open_document
 from .catalog import Catalog, FormInfo, catalog
-from .model import (Breakdown, DocInfo, Document, Form, Item, Node, Person, mask_resid, to_date,
-                    to_int)
 from .kind import document_kind
+from .model import Breakdown, DocInfo, Document, Form, Item, Node, Person, mask_resid, to_date, to_int
 from .owner import Owner, owner_of
 from .sam import parse_sam
 from .serialize import document_to_dict
@@ -38,7 +37,28 @@ def parse_document(source, password=None, limits: Limits | None = None, trust=No
     return doc
 
 
-__all__ = ["parse_document", "parse_xml", "parse_sam", "to_xml", "document_to_dict", "summarize",
-           "totals", "document_kind", "Document", "DocInfo", "Form",
-           "Person", "Item", "Node", "Breakdown", "Catalog", "FormInfo", "catalog", "mask_resid",
-           "to_int", "to_date", "Owner", "owner_of"]
+__all__ = [
+    "parse_document",
+    "parse_xml",
+    "parse_sam",
+    "to_xml",
+    "document_to_dict",
+    "summarize",
+    "totals",
+    "document_kind",
+    "Document",
+    "DocInfo",
+    "Form",
+    "Person",
+    "Item",
+    "Node",
+    "Breakdown",
+    "Catalog",
+    "FormInfo",
+    "catalog",
+    "mask_resid",
+    "to_int",
+    "to_date",
+    "Owner",
+    "owner_of",
+]

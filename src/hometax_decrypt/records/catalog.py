@@ -87,11 +87,12 @@ class Catalog:
         self.supplement = supplement
         wb_file = data.get("source", {}).get("file", "workbook")
         self.forms: dict[str, dict] = {b: dict(f) for b, f in data["forms"].items()}
-        self.form_source = {b: WORKBOOK for b in self.forms}
-        self.form_reference = {b: wb_file for b in self.forms}
+        self.form_source = dict.fromkeys(self.forms, WORKBOOK)
+        self.form_reference = dict.fromkeys(self.forms, wb_file)
         self.versions: dict[str, list] = {k: list(v) for k, v in data["versions"].items()}
         self.form_years: dict[str, tuple[int, ...]] = {
-            v["form"]: tuple(v["years"]) for fam in self.versions.values() for v in fam}
+            v["form"]: tuple(v["years"]) for fam in self.versions.values() for v in fam
+        }
         # a workbook form under a label of its own for the years named (its workbook label names
         # another year): base -> the supplement's entry
         self.year_labels: dict[str, dict] = dict(supplement.get("form_labels", {}))
@@ -120,21 +121,24 @@ class Catalog:
                 for path, fd in fields.items():
                     if fd.get("years"):
                         self.year_fields.setdefault(base, {}).setdefault(path, []).append(
-                            (tuple(fd["years"]), fd))
+                            (tuple(fd["years"]), fd)
+                        )
                     else:
                         target.setdefault(path, (fd, SUPPLEMENT))
         self.items: dict[str, dict] = dict(data["items"])
         # form -> item code -> (label, "workbook"/"supplement")
         self.form_items: dict[str, dict[str, tuple[str, str]]] = {
             b: {k: (v, self.form_source[b]) for k, v in f.get("items", {}).items()}
-            for b, f in self.forms.items()}
+            for b, f in self.forms.items()
+        }
         # form -> item code -> [(tax years, label)]: a supplement label for the years named only
         self.year_items: dict[str, dict[str, list[tuple[tuple[int, ...], str]]]] = {}
 
         def year_item(base: str, code: str, it: dict, override: bool) -> None:
             if it.get("years"):
                 self.year_items.setdefault(base, {}).setdefault(code, []).append(
-                    (tuple(it["years"]), it["label"]))
+                    (tuple(it["years"]), it["label"])
+                )
             elif override:
                 self.form_items.setdefault(base, {})[code] = (it["label"], SUPPLEMENT)
             else:
@@ -163,9 +167,15 @@ class Catalog:
                 for k, v in entry["codes"].items():
                     wb.setdefault(k, v)
         self.categories: tuple[Category, ...] = tuple(
-            Category(c["key"], c["label"], tuple(c["prefixes"]), dict(c.get("amount", {})),
-                     bool(c.get("counted", True)))
-            for c in supplement["summary_categories"]["categories"])
+            Category(
+                c["key"],
+                c["label"],
+                tuple(c["prefixes"]),
+                dict(c.get("amount", {})),
+                bool(c.get("counted", True)),
+            )
+            for c in supplement["summary_categories"]["categories"]
+        )
         # the family's name for inferred labels: the category of its newest described version
         self._family_name: dict[str, str] = {}
         for base in sorted(self.forms):
@@ -185,14 +195,34 @@ class Catalog:
         years = self.form_years.get(base, ())
         newer = self.year_labels.get(base)
         if newer is not None and year in newer["years"]:
-            return FormInfo(code, base, family, period, newer["label"], newer["category"], True,
-                            SUPPLEMENT, tuple(sorted({*years, *newer["years"]})), newer["source"])
+            return FormInfo(
+                code,
+                base,
+                family,
+                period,
+                newer["label"],
+                newer["category"],
+                True,
+                SUPPLEMENT,
+                tuple(sorted({*years, *newer["years"]})),
+                newer["source"],
+            )
         if f and f.get("label"):
             label = f["label"]
             m = _LABEL_YEAR.search(label)
             if year is None or m is None or int(m.group(1)) == year:
-                return FormInfo(code, base, family, period, label, f.get("category"), True,
-                                self.form_source[base], years, self.form_reference[base])
+                return FormInfo(
+                    code,
+                    base,
+                    family,
+                    period,
+                    label,
+                    f.get("category"),
+                    True,
+                    self.form_source[base],
+                    years,
+                    self.form_reference[base],
+                )
             # a known code in a document of another tax year: its label names the wrong year
         name = self._family_name.get(family)
         if name:
@@ -200,8 +230,18 @@ class Catalog:
             why = "정의서 미수록" if not f else "해당 연도 정의서 미수록"
             label = f"{name} ({when}{code or base}: {why})"
             category = (f or {}).get("category") or name
-            return FormInfo(code, base, family, period, label, category, False, INFERRED, years,
-                            self.form_reference.get(base))
+            return FormInfo(
+                code,
+                base,
+                family,
+                period,
+                label,
+                category,
+                False,
+                INFERRED,
+                years,
+                self.form_reference.get(base),
+            )
         return FormInfo(code, base, family, period, None, None, False, UNKNOWN, years, None)
 
     @staticmethod
@@ -224,8 +264,9 @@ class Catalog:
         base = (form_cd or "")[:4]
         year = _year(att_year)
         for b in self._family_order(base, {**self.fields, **self.year_fields}):
-            hit = self._year_bound(self.year_fields.get(b, {}).get(path, ()), year,
-                                   self.fields.get(b, {}).get(path))
+            hit = self._year_bound(
+                self.year_fields.get(b, {}).get(path, ()), year, self.fields.get(b, {}).get(path)
+            )
             if hit:
                 fd, source = hit
                 return fd, (source if b == base else INFERRED)
@@ -266,8 +307,9 @@ class Catalog:
         base = (form_cd or "")[:4]
         year = _year(att_year)
         for b in self._family_order(base, self._item_forms):
-            hit = self._year_bound(self.year_items.get(b, {}).get(dat_cd, ()), year,
-                                   self.form_items.get(b, {}).get(dat_cd))
+            hit = self._year_bound(
+                self.year_items.get(b, {}).get(dat_cd, ()), year, self.form_items.get(b, {}).get(dat_cd)
+            )
             if hit:
                 return hit[0], (hit[1] if b == base else INFERRED)
         f = self.forms.get(base)
@@ -292,7 +334,7 @@ class Catalog:
         for years, codes in entries:
             if _applies(years, year):
                 table.update(codes)
-        for years, codes in entries:
+        for _years, codes in entries:
             for k, v in codes.items():
                 table.setdefault(k, v)
         return table
@@ -330,4 +372,3 @@ class Catalog:
 @lru_cache(maxsize=1)
 def catalog() -> Catalog:
     return Catalog(_load("catalog_data.json"), _load("catalog_supplement.json"))
-

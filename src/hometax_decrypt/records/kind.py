@@ -26,8 +26,11 @@ def _outdated(form_cd: str, year: int | None) -> bool:
     years = cat.form_years.get(form_cd[:4], ())
     if year is None or not years or max(years) >= year:
         return False
-    newer = [b for b, ys in cat.form_years.items()
-             if b[:2] == form_cd[:2] and b > form_cd[:4] and ys and min(ys) <= year]
+    newer = [
+        b
+        for b, ys in cat.form_years.items()
+        if b[:2] == form_cd[:2] and b > form_cd[:4] and ys and min(ys) <= year
+    ]
     return bool(newer)
 
 
@@ -44,27 +47,59 @@ def document_kind(doc) -> dict:
     unknown = [f.form_cd for f, i in zip(forms, infos) if i.source == UNKNOWN]
     inferred = sorted({f.form_cd for f, i in zip(forms, infos) if i.source == INFERRED})
     outdated = sorted({f.form_cd for f in forms if _outdated(f.form_cd, year)})
-    simplified = (info.doc_type or "").strip() in ("A", "B", "D") and bool(_SEQ.match((info.seq or "").strip()))
+    simplified = (info.doc_type or "").strip() in ("A", "B", "D") and bool(
+        _SEQ.match((info.seq or "").strip())
+    )
     if not simplified:
-        warnings.append({"code": "not_simplified", "message": (
-            "문서 정보(doc_type·일련번호)가 연말정산 간소화 자료의 형식이 아닙니다. "
-            "다른 종류의 국세청 문서일 수 있으니 항목 이름을 그대로 믿지 마세요.")})
+        warnings.append(
+            {
+                "code": "not_simplified",
+                "message": (
+                    "문서 정보(doc_type·일련번호)가 연말정산 간소화 자료의 형식이 아닙니다. "
+                    "다른 종류의 국세청 문서일 수 있으니 항목 이름을 그대로 믿지 마세요."
+                ),
+            }
+        )
     if outdated:
         simplified = False
-        warnings.append({"code": "outdated_forms", "message": (
-            f"{year_text}년 귀속 문서에 다른 연도의 서식 코드({', '.join(outdated)})가 있습니다. "
-            "소득·세액공제신고서 등 다른 문서일 수 있습니다.")})
+        warnings.append(
+            {
+                "code": "outdated_forms",
+                "message": (
+                    f"{year_text}년 귀속 문서에 다른 연도의 서식 코드({', '.join(outdated)})가 있습니다. "
+                    "소득·세액공제신고서 등 다른 문서일 수 있습니다."
+                ),
+            }
+        )
     if forms and len(unknown) * 2 > len(forms):
         simplified = False
-        warnings.append({"code": "mostly_unknown_forms", "message": (
-            f"서식 {len(forms)}개 중 {len(unknown)}개를 알 수 없습니다({', '.join(sorted(set(unknown)))}). "
-            "간소화 자료가 아니거나 정의서에 없는 새 서식입니다.")})
+        warnings.append(
+            {
+                "code": "mostly_unknown_forms",
+                "message": (
+                    f"서식 {len(forms)}개 중 {len(unknown)}개를 알 수 없습니다({', '.join(sorted(set(unknown)))}). "
+                    "간소화 자료가 아니거나 정의서에 없는 새 서식입니다."
+                ),
+            }
+        )
     elif unknown:
-        warnings.append({"code": "unknown_forms", "message": (
-            f"알 수 없는 서식이 있습니다({', '.join(sorted(set(unknown)))}): 이름 없이 그대로 보여 줍니다.")})
+        warnings.append(
+            {
+                "code": "unknown_forms",
+                "message": (
+                    f"알 수 없는 서식이 있습니다({', '.join(sorted(set(unknown)))}): 이름 없이 그대로 보여 줍니다."
+                ),
+            }
+        )
     if inferred:
-        warnings.append({"code": "inferred_labels", "message": (
-            f"{year_text or '귀속연도 미상'}{'년 귀속' if year_text else ''} 서식 {', '.join(inferred)}은(는) "
-            "정의서에 없어 같은 계열 서식의 이름을 붙였습니다(추정).")})
+        warnings.append(
+            {
+                "code": "inferred_labels",
+                "message": (
+                    f"{year_text or '귀속연도 미상'}{'년 귀속' if year_text else ''} 서식 {', '.join(inferred)}은(는) "
+                    "정의서에 없어 같은 계열 서식의 이름을 붙였습니다(추정)."
+                ),
+            }
+        )
     kind = SIMPLIFIED if simplified else UNRECOGNISED
     return {"kind": kind, "kind_label": KIND_LABELS[kind], "warnings": warnings}

@@ -91,43 +91,51 @@ class Node:
 
     __slots__ = ("tag", "attrs", "text", "_children")
 
-    def __init__(self, tag: str, attrs: dict[str, str] | None = None, text: str | None = None,
-                 children: list["Node"] | None = None):
+    def __init__(
+        self,
+        tag: str,
+        attrs: dict[str, str] | None = None,
+        text: str | None = None,
+        children: list[Node] | None = None,
+    ):
         self.tag = tag
         self.attrs = {} if attrs is None else attrs
         self.text = text
         self._children = children  # None: no children (the list is made when asked for)
 
     @property
-    def children(self) -> list["Node"]:
+    def children(self) -> list[Node]:
         c = self._children
         if c is None:
             c = self._children = []
         return c
 
     @children.setter
-    def children(self, value: list["Node"]) -> None:
+    def children(self, value: list[Node]) -> None:
         self._children = value
 
     def __eq__(self, other):
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.tag, self.attrs, self.text, self.children) == (
-            other.tag, other.attrs, other.text, other.children)
+            other.tag,
+            other.attrs,
+            other.text,
+            other.children,
+        )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was: unhashable
 
     def __repr__(self) -> str:
-        return (f"Node(tag={self.tag!r}, attrs={self.attrs!r}, text={self.text!r}, "
-                f"children={self.children!r})")
+        return f"Node(tag={self.tag!r}, attrs={self.attrs!r}, text={self.text!r}, children={self.children!r})"
 
-    def find(self, tag: str) -> "Node | None":
+    def find(self, tag: str) -> Node | None:
         for c in self._children or ():
             if c.tag == tag:
                 return c
         return None
 
-    def findall(self, tag: str) -> list["Node"]:
+    def findall(self, tag: str) -> list[Node]:
         return [c for c in self._children or () if c.tag == tag]
 
     @property

@@ -6,7 +6,7 @@ taxpayer (the 공제신고서 lines, exports per employee) needs that answer, an
 is, so the rule that decided travels with the answer:
 
 - ``header``: the ``<doc>`` header names the person (``<resid>``/``<name>``, documents of 2022 and
-  later: FORMAT.md §4, sample nts-2022). This is the NTS's own statement.
+  later: docs/format.md §4, sample nts-2022). This is the NTS's own statement.
 - ``subscriber``: the person of the first ``O101M`` (건강보험료) or ``P102M`` (국민연금보험료) form. Both
   are "조회대상: 본인" in the NTS definition (R1 v1.70, 목차): the NTS only issues the subscriber's own
   insurance records, never a dependant's, so whoever holds them is the employee.
@@ -45,8 +45,12 @@ class Owner:
     rule: str
 
     def to_dict(self, mask: bool = False) -> dict:
-        return {"resid": mask_resid(self.resid) if mask else self.resid, "name": self.name,
-                "rule": self.rule, "rule_ko": RULES_KO.get(self.rule)}
+        return {
+            "resid": mask_resid(self.resid) if mask else self.resid,
+            "name": self.name,
+            "rule": self.rule,
+            "rule_ko": RULES_KO.get(self.rule),
+        }
 
     def is_person(self, resid: str | None, name: str | None) -> bool:
         """Whether (resid, name) is this owner: by resident number when both have one (a name may

@@ -76,5 +76,9 @@ def keyed_items(doc):
         if person is not last_person:
             last_person, i_pos = person, 0
         i_pos += 1
-        yield (item_key(seq, form.form_cd, form_pos[id(form)], person_pos[id(person)], i_pos),
-               form, person, item)
+        yield (
+            item_key(seq, form.form_cd, form_pos[id(form)], person_pos[id(person)], i_pos),
+            form,
+            person,
+            item,
+        )

@@ -4,7 +4,7 @@ The SAM layout of each form is not in the NTS definition workbook; the layouts l
 ``sam_layouts.json``, per form and tax year (the ``att_year`` of the ``DOCHD`` line), each with its
 source. Those of 2020 and 2022 were read from the official samples (every form, basic and detail) by
 lining each SAM line up with the XML item it repeats; a later year's form has one only where its XML
-fields and their order are known (FORMAT.md §7), the file's ``unsettled`` names those no source
+fields and their order are known (docs/format.md §7), the file's ``unsettled`` names those no source
 settles. Differences from the XML that are inherent to SAM:
 
 - detail forms with daily rows (``B101D``, ``L102D``) have one SAM line per day and no item total;
@@ -29,6 +29,7 @@ from .. import errors
 from ..document.limits import Deadline, Limits, resolve
 from .catalog import catalog
 from .model import DocInfo, Document, Form, Item, Node, Person, bind_tax_year, to_int
+
 
 @lru_cache(maxsize=1)
 def _data() -> dict:
@@ -84,8 +85,12 @@ def layout_note(form_cd: str, att_year) -> str | None:
     base, year = form_cd[:4], _year(att_year)
     for bases, entry in _data()["unsettled"].items():
         first, last = entry["years"]
-        if base in bases.split() and year is not None and (first is None or first <= year) \
-                and (last is None or year <= last):
+        if (
+            base in bases.split()
+            and year is not None
+            and (first is None or first <= year)
+            and (last is None or year <= last)
+        ):
             return entry["why"]
     return f"no SAM layout of {form_cd} for tax year {att_year} is known"
 
@@ -160,13 +165,16 @@ def _fill(b: _ItemBuilder, cols: list[str], values: list[str]) -> None:
         group = _group(col)
         if group is not None:
             for name in group:
-                b.item.sam_extra[name] = _num(values[i]); i += 1
+                b.item.sam_extra[name] = _num(values[i])
+                i += 1
         elif col == "M12":
             for m in range(1, 13):
-                b.add_amt({"mm": f"{m:02d}"}, _num(values[i])); i += 1
+                b.add_amt({"mm": f"{m:02d}"}, _num(values[i]))
+                i += 1
         elif col == "MFIX":
             for m in range(1, 11):
-                b.add_amt({"mm": f"{m:02d}"}, _num(values[i])); i += 1
+                b.add_amt({"mm": f"{m:02d}"}, _num(values[i]))
+                i += 1
             for m in (11, 12):
                 b.add_amt({"mm": f"{m:02d}", "fix_cd": values[i].strip()}, _num(values[i + 1]))
                 i += 2
@@ -175,20 +183,26 @@ def _fill(b: _ItemBuilder, cols: list[str], values: list[str]) -> None:
             nodes = [Node("amt", {"mm": f"{m:02d}"}) for m in range(1, 13)]
             for name in names:
                 for n in nodes:
-                    n.attrs[name] = _num(values[i]); i += 1
+                    n.attrs[name] = _num(values[i])
+                    i += 1
             b.amts.extend(nodes)
         elif col == "DAY" or col.startswith("DAY@"):
-            dd, amount = values[i].strip(), _num(values[i + 1]); i += 2
+            dd, amount = values[i].strip(), _num(values[i + 1])
+            i += 2
             attrs = {"dd": dd}
-            for name in (col[4:].split(",") if "@" in col else []):
-                attrs[name] = _num(values[i]); i += 1
+            for name in col[4:].split(",") if "@" in col else []:
+                attrs[name] = _num(values[i])
+                i += 1
             b.add_amt(attrs, amount)
         elif col.startswith("sum@"):
-            b.set_sum_attr(col[4:], values[i]); i += 1
+            b.set_sum_attr(col[4:], values[i])
+            i += 1
         elif col.startswith("@"):
-            b.set_attr(col[1:], values[i]); i += 1
+            b.set_attr(col[1:], values[i])
+            i += 1
         else:
-            b.set_element(col, values[i]); i += 1
+            b.set_element(col, values[i])
+            i += 1
 
 
 def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | None = None) -> Document:

@@ -9,6 +9,7 @@ Masking happens here, on the way out, never in the model: with ``mask=True`` eve
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from ..document.limits import Deadline, resolve
 from .catalog import catalog
@@ -46,8 +47,14 @@ def _node_meta(form_cd: str, path: str, tag: str, att_year: str | None = None) -
     cat = catalog()
     fd, source = cat.field_entry(form_cd, path, att_year)
     label = fd.get("label") if fd else None
-    return (label, source, bool(fd) and fd.get("type") == "Num", tag.endswith(_DATE_SUFFIX),
-            _maskable(tag), cat.code_table(tag, att_year))
+    return (
+        label,
+        source,
+        bool(fd) and fd is not None and fd.get("type") == "Num",
+        tag.endswith(_DATE_SUFFIX),
+        _maskable(tag),
+        cat.code_table(tag, att_year),
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -58,8 +65,11 @@ def _field_label(form_cd: str, path: str, att_year: str | None = None) -> str | 
 @lru_cache(maxsize=8192)
 def _item_attr_meta(form_cd: str, name: str, att_year: str | None = None) -> tuple:
     """(label, resident number, code table) of attribute ``name`` of a ``<data>`` item."""
-    return (catalog().field_label(form_cd, f"{_ITEM}/@{name}", att_year), _maskable(name),
-            catalog().code_table(name, att_year))
+    return (
+        catalog().field_label(form_cd, f"{_ITEM}/@{name}", att_year),
+        _maskable(name),
+        catalog().code_table(name, att_year),
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -94,8 +104,9 @@ def _attributes(attrs: dict, mask: bool) -> dict:
     return {k: mask_resid(v) if _maskable(k) else v for k, v in attrs.items()}
 
 
-def node_to_dict(node: Node, form_cd: str, parent: str, mask: bool,
-                 dl: Deadline | None = None, att_year: str | None = None) -> dict:
+def node_to_dict(
+    node: Node, form_cd: str, parent: str, mask: bool, dl: Deadline | None = None, att_year: str | None = None
+) -> dict:
     """One element under ``parent`` in form ``form_cd`` of a document of tax year ``att_year``
     (labels may hold for some years only)."""
     dl = dl if dl is not None else default_deadline()
@@ -136,16 +147,21 @@ def _breakdown(n: Node, mask: bool) -> dict:
         entry: dict = {"mm": attrs["mm"], "dd": None, "date": None, "amount": amount, "attributes": {}}
     else:
         dd = attrs.get("dd")
-        entry = {"mm": attrs.get("mm"), "dd": dd, "date": to_date(dd), "amount": amount,
-                 "attributes": _amounts({k: v for k, v in attrs.items() if k not in ("mm", "dd")},
-                                        mask)}
+        entry = {
+            "mm": attrs.get("mm"),
+            "dd": dd,
+            "date": to_date(dd),
+            "amount": amount,
+            "attributes": _amounts({k: v for k, v in attrs.items() if k not in ("mm", "dd")}, mask),
+        }
     if amount is None and text is not None and text.strip():
         entry["text"] = text  # not a number: kept as written
     return entry
 
 
-def item_to_dict(item, mask: bool, dl: Deadline | None = None, att_year: str | None = None,
-                 key: str | None = None) -> dict:
+def item_to_dict(
+    item, mask: bool, dl: Deadline | None = None, att_year: str | None = None, key: str | None = None
+) -> dict:
     """One ``<data>``; ``att_year`` the document's tax year (by default the one the item was read
     with); ``key``: its :func:`~hometax_decrypt.records.provenance.item_key` (written first, as
     ``item_key``, when given)."""
@@ -182,28 +198,49 @@ def item_to_dict(item, mask: bool, dl: Deadline | None = None, att_year: str | N
     summ = None
     if s is not None:
         sum_amount = to_int(s.text)
-        summ = {"amount": sum_amount, "label": sum_label,
-                "attributes": _amounts(s.attrs, mask),
-                "attribute_labels": {k: _field_label(fc, f"{_ITEM}/sum/@{k}", year) for k in s.attrs}}
+        summ = {
+            "amount": sum_amount,
+            "label": sum_label,
+            "attributes": _amounts(s.attrs, mask),
+            "attribute_labels": {k: _field_label(fc, f"{_ITEM}/sum/@{k}", year) for k in s.attrs},
+        }
         if sum_amount is None and (s.text or "").strip():
             summ["text"] = s.text  # not a number: kept as written, never dropped
     dat_cd = item.attrs.get("dat_cd")
     label, label_source = catalog().item_entry(fc, dat_cd or "", year)
-    out = {} if key is None else {"item_key": key}
-    out.update({"dat_cd": dat_cd, "label": label, "label_source": label_source, "attributes": attrs,
-           "attribute_labels": labels, "code_labels": codes, "elements": elements,
-           "amount": to_int(amount_node.text) if amount_node is not None else None,
-           "amount_element": amount_element, "sum": summ, "breakdown": breakdown})
+    out: dict[str, Any] = {} if key is None else {"item_key": key}
+    out.update(
+        {
+            "dat_cd": dat_cd,
+            "label": label,
+            "label_source": label_source,
+            "attributes": attrs,
+            "attribute_labels": labels,
+            "code_labels": codes,
+            "elements": elements,
+            "amount": to_int(amount_node.text) if amount_node is not None else None,
+            "amount_element": amount_element,
+            "sum": summ,
+            "breakdown": breakdown,
+        }
+    )
     if item.text is not None:
         out["text"] = item.text
     if item.sam_extra:
-        out["sam_extra"] = {k: to_int(v) if to_int(v) is not None else v
-                            for k, v in item.sam_extra.items()}
+        out["sam_extra"] = {k: to_int(v) if to_int(v) is not None else v for k, v in item.sam_extra.items()}
     return out
 
 
-def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None,
-                   att_year: str | None = None, *, owner=None, position: tuple | None = None) -> dict:
+def person_to_dict(
+    person,
+    form_cd: str,
+    mask: bool,
+    dl: Deadline | None = None,
+    att_year: str | None = None,
+    *,
+    owner=None,
+    position: tuple[str | None, str, int, int] | None = None,
+) -> dict:
     """One ``<man>`` in a document of tax year ``att_year``; ``dependant_flags`` lists its T101M
     entries (a flag, never an amount). ``owner``: the document's
     :class:`~hometax_decrypt.records.owner.Owner` (``is_owner`` is written when given);
@@ -215,8 +252,15 @@ def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None,
     sd = person.sum_data
     sum_data = None
     if sd is not None:
-        sum_data = [{"tag": c.tag, "label": _field_label(form_cd, f"man/sum_data/{c.tag}", att_year),
-                     "amount": to_int(c.text), "text": c.text} for c in sd.children]
+        sum_data = [
+            {
+                "tag": c.tag,
+                "label": _field_label(form_cd, f"man/sum_data/{c.tag}", att_year),
+                "amount": to_int(c.text),
+                "text": c.text,
+            }
+            for c in sd.children
+        ]
     out = {
         "resid": maybe_mask("resid", person.resid, mask),
         "name": person.name,
@@ -225,20 +269,31 @@ def person_to_dict(person, form_cd: str, mask: bool, dl: Deadline | None = None,
         out["is_owner"] = owner.is_person(person.resid, person.name)
     return {
         **out,
-        "attributes": {k: maybe_mask(k, v, mask) for k, v in person.attrs.items()
-                       if k not in ("resid", "name")},
+        "attributes": {
+            k: maybe_mask(k, v, mask) for k, v in person.attrs.items() if k not in ("resid", "name")
+        },
         "sum_data": sum_data,
-        "items": [item_to_dict(it, mask, dl, att_year,
-                               None if position is None else item_key(*position, i))
-                  for i, it in enumerate(person.items, start=1)],
-        "dependant_flags": [] if cat.counted(form_cd) else
-        [dependant_flag(person, it, mask, att_year) for it in person.items],
+        "items": [
+            item_to_dict(it, mask, dl, att_year, None if position is None else item_key(*position, i))
+            for i, it in enumerate(person.items, start=1)
+        ],
+        "dependant_flags": []
+        if cat.counted(form_cd)
+        else [dependant_flag(person, it, mask, att_year) for it in person.items],
         "extra": [node_to_dict(n, form_cd, "man", mask, dl, att_year) for n in person.extra],
     }
 
 
-def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | None = None, *,
-                 owner=None, seq: str | None = None, position: int | None = None) -> dict:
+def form_to_dict(
+    form,
+    mask: bool,
+    dl: Deadline | None = None,
+    att_year: str | None = None,
+    *,
+    owner=None,
+    seq: str | None = None,
+    position: int | None = None,
+) -> dict:
     """One ``<form>``. ``owner`` (the document's), ``seq`` and ``position`` (1-based, among the
     document's forms): given by :func:`document_to_dict` for ``is_owner`` and the item keys."""
     dl = dl if dl is not None else default_deadline()
@@ -258,16 +313,25 @@ def form_to_dict(form, mask: bool, dl: Deadline | None = None, att_year: str | N
         "tax_years": list(info.years),
         "reference": info.reference,
         "attributes": {k: v for k, v in form.attrs.items() if k != "form_cd"},
-        "people": [person_to_dict(p, form.form_cd, mask, dl, att_year, owner=owner,
-                                  position=None if position is None else
-                                  (seq, form.form_cd, position, j))
-                   for j, p in enumerate(form.people, start=1)],
+        "people": [
+            person_to_dict(
+                p,
+                form.form_cd,
+                mask,
+                dl,
+                att_year,
+                owner=owner,
+                position=None if position is None else (seq, form.form_cd, position, j),
+            )
+            for j, p in enumerate(form.people, start=1)
+        ],
         "extra": [node_to_dict(n, form.form_cd, "", mask, dl, att_year) for n in form.extra],
     }
 
 
-def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, *,
-                     projection: dict | None = None) -> dict:
+def document_to_dict(
+    doc, mask: bool = False, deadline: Deadline | None = None, *, projection: dict | None = None
+) -> dict:
     """``deadline``: this document's time budget (default: a fresh one of ``Limits.max_seconds``);
     checked at every element, past it :class:`~hometax_decrypt.errors.TooLarge`. ``projection``:
     the document's :func:`~hometax_decrypt.records.summary.projection` when the caller made it
@@ -300,10 +364,14 @@ def document_to_dict(doc, mask: bool = False, deadline: Deadline | None = None, 
         "doc": info,
         "owner": owner.to_dict(mask),
         "verification": v.to_dict() if v is not None else None,
-        "people": [{"resid": maybe_mask("resid", r, mask), "name": n,
-                    "is_owner": owner.is_person(r, n)} for r, n in doc.people(dl)],
-        "forms": [form_to_dict(f, mask, dl, d.att_year, owner=owner, seq=d.seq, position=i)
-                  for i, f in enumerate(doc.forms, start=1)],
+        "people": [
+            {"resid": maybe_mask("resid", r, mask), "name": n, "is_owner": owner.is_person(r, n)}
+            for r, n in doc.people(dl)
+        ],
+        "forms": [
+            form_to_dict(f, mask, dl, d.att_year, owner=owner, seq=d.seq, position=i)
+            for i, f in enumerate(doc.forms, start=1)
+        ],
         "extra": [node_to_dict(n, "", "", mask, dl, d.att_year) for n in doc.extra],
         "summary": summary,
     }

@@ -42,16 +42,24 @@ def dependant_flag(person, item, mask: bool = False, att_year: str | None = None
     get = lambda k: item.attrs.get(k, person.attrs.get(k))  # noqa: E731
     resid = get("sup_resid")
     inc = get("inc_exc")
-    return {"relation": get("rlt_cd"), "name": get("sup_name"),
-            "resid": mask_resid(resid) if mask else resid,
-            "over_income": inc, "over_income_label": catalog().code_label(
-                "inc_exc", inc, att_year if att_year is not None else item.att_year)}
+    return {
+        "relation": get("rlt_cd"),
+        "name": get("sup_name"),
+        "resid": mask_resid(resid) if mask else resid,
+        "over_income": inc,
+        "over_income_label": catalog().code_label(
+            "inc_exc", inc, att_year if att_year is not None else item.att_year
+        ),
+    }
 
 
 def _categories(totals: dict) -> list[dict]:
     lab = labels()
-    return [{"category": k, "label": lab[k], "amount": totals[k]["amount"], "items": totals[k]["items"]}
-            for k in order() if k in totals]
+    return [
+        {"category": k, "label": lab[k], "amount": totals[k]["amount"], "items": totals[k]["items"]}
+        for k in order()
+        if k in totals
+    ]
 
 
 def summarize(doc, deadline=None, mask: bool = False) -> list[dict]:
@@ -88,9 +96,16 @@ def summary_of(proj: dict, mask: bool = False) -> list[dict]:
             entry = people[pk] = {"resid": resid, "name": name, "totals": {}, "dependant_flags": []}
         _contribute(entry, contribution, mask)
     year = proj["att_year"]
-    return [{"resid": e["resid"], "name": e["name"], "att_year": year,
-             "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"]}
-            for e in people.values()]
+    return [
+        {
+            "resid": e["resid"],
+            "name": e["name"],
+            "att_year": year,
+            "categories": _categories(e["totals"]),
+            "dependant_flags": e["dependant_flags"],
+        }
+        for e in people.values()
+    ]
 
 
 def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
@@ -98,16 +113,17 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
     "categories": [...], "dependant_flags": [...], "duplicates": [{"form_cd", "doc_seq",
     "counted_doc_seq"}]}]`` in order of appearance. ``deadline``: a callable returning the budget of
     document i (or None)."""
-    return totals_of([projection(doc, deadline(i) if callable(deadline) else deadline)
-                      for i, doc in enumerate(docs)], mask=mask)
+    return totals_of(
+        [projection(doc, deadline(i) if callable(deadline) else deadline) for i, doc in enumerate(docs)],
+        mask=mask,
+    )
 
 
 @lru_cache(maxsize=4096)
 def _form_summary(form_cd: str) -> tuple:
     """(counted, category key, the amount's element) of items of form ``form_cd``."""
     cat = catalog()
-    return (cat.counted(form_cd), cat.summary_category(form_cd)[0],
-            cat.summary_amount_element(form_cd))
+    return (cat.counted(form_cd), cat.summary_category(form_cd)[0], cat.summary_amount_element(form_cd))
 
 
 def _amount(item, element: str | None) -> int | None:
@@ -145,8 +161,13 @@ def projection(doc, deadline=None) -> dict:
         else:
             contribution = ("flag", dependant_flag(person, item, att_year=doc.doc.att_year))
         items.append((_person_key(person), person.resid, person.name, form_cd, contribution))
-    return {"seq": doc.doc.seq or "", "att_year": doc.doc.att_year, "year": year,
-            "present": present, "items": items}
+    return {
+        "seq": doc.doc.seq or "",
+        "att_year": doc.doc.att_year,
+        "year": year,
+        "present": present,
+        "items": items,
+    }
 
 
 def totals_of(projections: list[dict], mask: bool = False) -> list[dict]:
@@ -163,23 +184,39 @@ def totals_of(projections: list[dict], mask: bool = False) -> list[dict]:
     for i, p in enumerate(projections):
         year, seq = p["year"], p["seq"]
         for pk, resid, name, form_cd, contribution in p["items"]:
-            entry = out.setdefault((pk, year), {
-                "resid": resid, "name": name, "att_year": p["att_year"],
-                "documents": [], "totals": {}, "dependant_flags": [], "duplicates": []})
+            entry = out.setdefault(
+                (pk, year),
+                {
+                    "resid": resid,
+                    "name": name,
+                    "att_year": p["att_year"],
+                    "documents": [],
+                    "totals": {},
+                    "dependant_flags": [],
+                    "duplicates": [],
+                },
+            )
             if seq not in entry["documents"]:
                 entry["documents"].append(seq)
             k = (pk, year, form_cd[:4])
             if keep[k] != i:
-                dup = {"form_cd": form_cd, "doc_seq": seq,
-                       "counted_doc_seq": projections[keep[k]]["seq"]}
+                dup = {"form_cd": form_cd, "doc_seq": seq, "counted_doc_seq": projections[keep[k]]["seq"]}
                 if dup not in entry["duplicates"]:
                     entry["duplicates"].append(dup)
                 continue
             _contribute(entry, contribution, mask)
-    return [{"resid": mask_resid(e["resid"]) if mask else e["resid"], "name": e["name"],
-             "att_year": e["att_year"], "documents": e["documents"],
-             "categories": _categories(e["totals"]), "dependant_flags": e["dependant_flags"],
-             "duplicates": e["duplicates"]} for e in out.values()]
+    return [
+        {
+            "resid": mask_resid(e["resid"]) if mask else e["resid"],
+            "name": e["name"],
+            "att_year": e["att_year"],
+            "documents": e["documents"],
+            "categories": _categories(e["totals"]),
+            "dependant_flags": e["dependant_flags"],
+            "duplicates": e["duplicates"],
+        }
+        for e in out.values()
+    ]
 
 
 def by_year(person_year: list[dict]) -> list[dict]:
@@ -194,5 +231,7 @@ def by_year(person_year: list[dict]) -> list[dict]:
             s["items"] += c["items"]
             if c["amount"] is not None:
                 s["amount"] = (s["amount"] or 0) + c["amount"]
-    return [{"att_year": y or None, "people": v["people"], "categories": _categories(v["totals"])}
-            for y, v in sorted(years.items())]
+    return [
+        {"att_year": y or None, "people": v["people"], "categories": _categories(v["totals"])}
+        for y, v in sorted(years.items())
+    ]

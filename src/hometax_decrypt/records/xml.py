@@ -31,13 +31,19 @@ _CHECK_EVERY = 512  # elements between two deadline checks while walking the tre
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True,
-                           remove_pis=True, collect_ids=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
 
 
-def parse_tree(data: bytes, limits: Limits | None = None,
-               deadline: Deadline | None = None) -> etree._Element:
+def parse_tree(data: bytes, limits: Limits | None = None, deadline: Deadline | None = None) -> etree._Element:
     """Parse ``data`` into an lxml element with the checks that come before and right after
     parsing; the root element. The checks of each element (entities, attributes, the element
     budget, text between elements) are made by :class:`_Walk` as it builds the model."""
@@ -52,8 +58,9 @@ def parse_tree(data: bytes, limits: Limits | None = None,
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:1024]:
         raise errors.Damaged("the XML data is not UTF-8")
     if _DOCTYPE.search(data):
-        raise errors.Damaged("the XML data has a DOCTYPE or entity declarations, which NTS data "
-                             "never has; refused")
+        raise errors.Damaged(
+            "the XML data has a DOCTYPE or entity declarations, which NTS data never has; refused"
+        )
     # each element needs at least one '<': a cheap upper bound before building any tree
     if data.count(b"<") > 2 * lim.max_xml_elements + 16:
         raise errors.TooLarge("too many XML elements")
@@ -107,8 +114,7 @@ class _Walk:
                 next_check = nodes + _CHECK_EVERY
             tail = el.tail
             if tail is not None and el is not root and tail.strip():
-                raise errors.Damaged("the XML data has text between elements, which NTS data "
-                                     "never has")
+                raise errors.Damaged("the XML data has text between elements, which NTS data never has")
             return dict(el.items()) if n_attrs else {}
 
         def kids(el) -> list:
@@ -136,8 +142,7 @@ class _Walk:
                     next_check = nodes + _CHECK_EVERY
                 tail = c.tail
                 if tail is not None and tail.strip():
-                    raise errors.Damaged("the XML data has text between elements, which NTS "
-                                         "data never has")
+                    raise errors.Damaged("the XML data has text between elements, which NTS data never has")
                 text = c.text
                 # a structure element's whitespace-only text is indentation, not a value
                 if text is not None and tag in containers and not text.strip():
@@ -226,12 +231,20 @@ def parse_xml(data: bytes, limits: Limits | None = None, deadline: Deadline | No
     finally:
         w.release()
     dl.check()
-    return bind_tax_year(Document(doc=doc if doc is not None else DocInfo(), children=children,
-                                  root_attrs=root_attrs, part="XML", doc_position=doc_pos,
-                                  text=_text(root, True)))
+    return bind_tax_year(
+        Document(
+            doc=doc if doc is not None else DocInfo(),
+            children=children,
+            root_attrs=root_attrs,
+            part="XML",
+            doc_position=doc_pos,
+            text=_text(root, True),
+        )
+    )
 
 
 # -- writing ------------------------------------------------------------------------------------
+
 
 def _build(parent, node: Node) -> None:
     el = etree.SubElement(parent, node.tag, node.attrs)

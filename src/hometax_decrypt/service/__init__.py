@@ -3,9 +3,9 @@
 The CLI, the HTTP API and the NTS-compatible functions call these and only translate what they return.
 """
 
-from .operations import *  # noqa: F401,F403
-from .operations import __all__ as _operations_all
 from .engine import batch, combine
+from .operations import *  # noqa: F403
+from .operations import __all__ as _operations_all
 
 __all__ = list(_operations_all) + ["batch", "combine"]
 

@@ -86,8 +86,7 @@ def open_zip(data: bytes, config) -> ZipBatch:
         return ZipBatch([Upload(name, read_entry(zf, info)) for info, name in entries], skipped)
 
 
-def checked_entries(zf: zipfile.ZipFile, config) -> tuple[list[tuple[zipfile.ZipInfo, str]],
-                                                          list[dict]]:
+def checked_entries(zf: zipfile.ZipFile, config) -> tuple[list[tuple[zipfile.ZipInfo, str]], list[dict]]:
     """The archive's document entries with their names, once the limits allow inflating them all,
     and the entries skipped with the reason (nothing is inflated here)."""
     infos, skipped = [], []

@@ -29,18 +29,20 @@ import os
 import stat
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
 
-from . import archive, engine, operations as service
 from .. import errors, formats
 from ..document.limits import Limits, resolve
 from ..settings import Settings
 from ..timestamp import TrustStore
+from . import archive, engine
+from . import operations as service
 
 # The exit status of a bulk run in which some file failed (the error table's batch_partial).
-EXIT_SOME_FAILED = errors.SPECS["batch_partial"].exit_code
+EXIT_SOME_FAILED: int = errors.SPECS["batch_partial"].exit_code or 9  # the table has 9
+USAGE_EXIT: int = errors.SPECS["usage"].exit_code or 2
 PASSWORD_FILE_MAX_BYTES = 8 * 1024 * 1024
 DOCUMENT_SUFFIXES = (".pdf", ".zip")
 
@@ -60,7 +62,7 @@ class ZipLimits:
     batch_max_total_bytes: int = 1 << 62
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ZipLimits":
+    def from_settings(cls, settings: Settings) -> ZipLimits:
         return cls(zip_max_ratio=settings.zip_max_ratio)
 
 
@@ -83,8 +85,11 @@ def collect(paths: Iterable[str], zip_limits: ZipLimits) -> Iterator[Task | serv
             found = []
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [Path(root) / f for f in files
-                          if not f.startswith(".") and f.lower().endswith(DOCUMENT_SUFFIXES)]
+                found += [
+                    Path(root) / f
+                    for f in files
+                    if not f.startswith(".") and f.lower().endswith(DOCUMENT_SUFFIXES)
+                ]
             for f in sorted(found):
                 rel = f.relative_to(p).as_posix()
                 yield from _file_tasks(f, str(f), zip_limits, rel, rel + "/")
@@ -94,8 +99,9 @@ def collect(paths: Iterable[str], zip_limits: ZipLimits) -> Iterator[Task | serv
             yield service.FileResult(raw, error=errors.UsageError("no such file or folder"))
 
 
-def _file_tasks(path: Path, name: str, zip_limits: ZipLimits, source: str,
-                zip_prefix: str) -> Iterator[Task | service.FileResult]:
+def _file_tasks(
+    path: Path, name: str, zip_limits: ZipLimits, source: str, zip_prefix: str
+) -> Iterator[Task | service.FileResult]:
     if not _is_zip(path):
         yield Task(name, path=str(path), source=source)
         return
@@ -110,6 +116,7 @@ def _file_tasks(path: Path, name: str, zip_limits: ZipLimits, source: str,
 
 
 # -- passwords ------------------------------------------------------------------------------------
+
 
 def read_password_file(path: str) -> dict[str, str]:
     """A ``file,password`` CSV (UTF-8, or CP949 as Korean Excel saves it; an optional
@@ -141,8 +148,9 @@ def read_password_file(path: str) -> dict[str, str]:
                 raise errors.UsageError(f"password file line {n}: expected file,password")
             name = row[0].strip()
             if name in mapping and mapping[name] != row[1]:
-                raise errors.UsageError(f"password file line {n}: a second, different password "
-                                        "for the same file")
+                raise errors.UsageError(
+                    f"password file line {n}: a second, different password for the same file"
+                )
             mapping[name] = row[1]
     except csv.Error:
         raise errors.UsageError("the password file is not valid CSV") from None
@@ -168,6 +176,7 @@ work = engine.work  # the per-file function (a test wraps it to crash a worker)
 
 # -- the run --------------------------------------------------------------------------------------
 
+
 @dataclass
 class Report:
     """The result table of a run: one line per file, in the order of the tasks."""
@@ -192,7 +201,7 @@ class Report:
         """0: every file was read (whatever its authenticity, see ``by_status``); 9: some file
         failed (its code in the table); a run with no file at all is a usage error (2)."""
         if not self.files:
-            return errors.SPECS["usage"].exit_code
+            return USAGE_EXIT
         return 0 if self.all_ok else EXIT_SOME_FAILED
 
     def lines(self) -> list[dict]:
@@ -203,22 +212,31 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
-        password: str | None = None, passwords: dict[str, str] | None = None, mask: bool = False,
-        limits: Limits | None = None, trust: TrustStore | None = None,
-        zip_limits: ZipLimits | None = None,
-        on_total: Callable[[int], None] | None = None,
-        on_file: Callable[[service.FileResult], None] | None = None,
-        worker: Callable | None = None) -> Report:
+def run(
+    paths: Iterable[str],
+    fmt: str,
+    output: str,
+    *,
+    jobs: int | None = None,
+    password: str | None = None,
+    passwords: dict[str, str] | None = None,
+    mask: bool = False,
+    limits: Limits | None = None,
+    trust: TrustStore | None = None,
+    zip_limits: ZipLimits | None = None,
+    on_total: Callable[[int], None] | None = None,
+    on_file: Callable[[service.FileResult], None] | None = None,
+    worker: Callable | None = None,
+) -> Report:
     """Read every document under ``paths`` into ``output`` in format ``fmt`` (any of the
     registry); the per-file table. ``on_total(n)``: called once, when the files are counted;
     ``on_file(result)``: after each file (a progress bar). ``worker``: the per-file function
     (module-level: it is sent to the workers)."""
-    fmt = formats.get(fmt)
+    format_ = formats.get(fmt)
     jobs = max(1, jobs or default_jobs())
     zip_limits = zip_limits or ZipLimits.from_settings(Settings())
     items = list(collect(paths, zip_limits))  # paths and names only: no document is read here
-    job = engine.Job(fmt, mask, resolve(limits), trust)
+    job = engine.Job(format_, mask, resolve(limits), trust)
     passwords = dict(passwords or {})
 
     def password_for(name: str) -> str | None:
@@ -244,7 +262,7 @@ def run(paths: Iterable[str], fmt: str, output: str, *, jobs: int | None = None,
     try:
         with os.fdopen(fd, "wb") as fh:
             results = engine.run(items, password_for, job, jobs, worker=worker)
-            engine.write(fmt, results, fh, mask, str(folder), on_result=noted)
+            engine.write(format_, results, fh, mask, str(folder), on_result=noted)
         try:
             os.replace(tmp, out_path)
         except OSError:  # e.g. the file is open in Excel (Windows), or is a folder now

@@ -22,9 +22,9 @@ VERSION = 1
 # Said with every answer, in the JSON, the CLI's table, the XLSX sheet and the page (issue 19).
 NOTICE = {
     "en": "An estimate from the NTS 간소화 amounts under the tax year's rules, stopping before 산출세액; "
-          "not the 연말정산 result. Amounts in won (원).",
+    "not the 연말정산 result. Amounts in won (원).",
     "ko": "국세청 간소화 자료 금액과 해당 귀속연도 규정으로 계산한 추정치입니다(산출세액 이전 단계까지). "
-          "연말정산 결과가 아닙니다. 금액 단위: 원.",
+    "연말정산 결과가 아닙니다. 금액 단위: 원.",
 }
 
 _DIGITS = re.compile(r"[0-9]{1,13}")  # up to 9조 원: more is no salary, and bounds the int
@@ -53,8 +53,15 @@ def parse_salary(value: Any) -> int | None:
 
 
 def _with_estimate(ret: Return, salary: int | None, facts: dict | None, mask: bool) -> dict:
-    est = estimate(ret.att_year, ret.to_dict(mask=False)["lines"], salary=salary, facts=facts).to_dict()
     out = ret.to_dict(mask=mask)
+    if ret.att_year is None:  # a document without <att_year>: no year's rules apply
+        out.update(
+            salary=salary,
+            figures=[],
+            not_computed=[{"key": "*", "reason": "귀속연도를 알 수 없음 — the document names no tax year"}],
+        )
+        return out
+    est = estimate(ret.att_year, ret.to_dict(mask=False)["lines"], salary=salary, facts=facts).to_dict()
     out["salary"] = salary
     out["figures"] = est["figures"]
     out["not_computed"] = est["not_computed"]
@@ -66,8 +73,9 @@ def _answer(returns: list[dict]) -> dict:
     return {"format": FORMAT, "version": VERSION, "notice": dict(NOTICE), "returns": returns}
 
 
-def from_documents(documents: list, salary: Any = None, facts: dict | None = None,
-                   mask: bool = False) -> dict:
+def from_documents(
+    documents: list, salary: Any = None, facts: dict | None = None, mask: bool = False
+) -> dict:
     """Every taxpayer × tax year among ``documents`` (parsed :class:`~hometax_decrypt.records.Document`):
     their lines, and the estimate when ``salary`` is given."""
     pay = parse_salary(salary)

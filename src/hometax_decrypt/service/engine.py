@@ -23,10 +23,10 @@ import io
 import logging
 import os
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from .. import errors
 from ..document.limits import Deadline, Limits, resolve
@@ -80,6 +80,7 @@ _open_zip: dict = {}  # one process's last ZIP, kept open for its next entries
 def _read(source: Source, limits: Limits) -> bytes:
     if source.data is not None:
         return source.data
+    assert source.path is not None  # a Source is in memory, on disk, or in a ZIP on disk
     if source.member is None:
         if os.path.getsize(source.path) > limits.max_input_bytes:
             raise errors.TooLarge("the file exceeds the input size limit")
@@ -97,8 +98,7 @@ def _read(source: Source, limits: Limits) -> bytes:
     return archive.read_entry(zf, info)
 
 
-def work(source: Source, job: Job, password: str | None,
-         deadline: Deadline | None = None) -> FileResult:
+def work(source: Source, job: Job, password: str | None, deadline: Deadline | None = None) -> FileResult:
     """Read, parse and turn one file into its piece and record; every failure becomes its result."""
     try:
         lim = resolve(job.limits)
@@ -138,9 +138,9 @@ def _start_worker(job: Job) -> None:
 
 def _compact(r: FileResult) -> tuple:
     """What goes back to the parent: plain values (an exception does not pickle its detail)."""
-    if r.ok:
+    if r.result is not None:
         return (r.name, True, r.result.verification, r.piece, r.record)
-    if r.internal:
+    if r.error is None:  # internal
         return (r.name, False, None, None, None)
     return (r.name, False, r.error.code, r.error.detail, None)
 
@@ -156,14 +156,21 @@ def _expand(t: tuple) -> FileResult:
 
 def _work_chunk(chunk: list[tuple[Source, str | None]], worker: Callable | None = None) -> list[tuple]:
     fn = worker or work
+    assert _JOB is not None, "the pool's initializer sets the job"
     return [_compact(fn(source, _JOB, password)) for source, password in chunk]
 
 
 # -- the run ----------------------------------------------------------------------------------------
 
-def run(sources: Iterable[Source | FileResult], password_for: Callable[[str], str | None],
-        job: Job, jobs: int = 0, deadline: Deadline | None = None,
-        worker: Callable | None = None) -> Iterator[FileResult]:
+
+def run(
+    sources: Iterable[Source | FileResult],
+    password_for: Callable[[str], str | None],
+    job: Job,
+    jobs: int = 0,
+    deadline: Deadline | None = None,
+    worker: Callable | None = None,
+) -> Iterator[FileResult]:
     """Each source's :class:`FileResult`, in order. ``jobs=0``: in this process, one at a time;
     ``jobs >= 1``: on that many worker processes. A :class:`FileResult` among the sources (a path
     that failed before any reading) is passed through in its place. ``deadline``: one budget for
@@ -171,8 +178,7 @@ def run(sources: Iterable[Source | FileResult], password_for: Callable[[str], st
     function (tests; module-level, as it is sent to the workers)."""
     if jobs <= 0:
         for s in sources:
-            yield s if isinstance(s, FileResult) else (worker or work)(s, job, password_for(s.name),
-                                                                       deadline)
+            yield s if isinstance(s, FileResult) else (worker or work)(s, job, password_for(s.name), deadline)
         return
     yield from _pooled(sources, password_for, job, jobs, worker)
 
@@ -258,8 +264,15 @@ def _alone(source: Source, password: str | None, job: Job, worker) -> FileResult
 
 # -- the output -------------------------------------------------------------------------------------
 
-def write(fmt, results: Iterable[FileResult], fh, mask: bool = False,
-          tmpdir: str | None = None, on_result: Callable[[FileResult], None] | None = None) -> None:
+
+def write(
+    fmt,
+    results: Iterable[FileResult],
+    fh,
+    mask: bool = False,
+    tmpdir: str | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> None:
     """The format's output of the files read, in their order, to ``fh``: each piece as it comes
     (memory: the pieces in flight). ``on_result``: called with every result (failed ones too)."""
     sink = stream_of(fmt).sink(fh, mask, tmpdir)
@@ -273,10 +286,19 @@ def write(fmt, results: Iterable[FileResult], fh, mask: bool = False,
 
 # -- the library's entry points ---------------------------------------------------------------------
 
-def batch(files: Iterable[tuple[str, bytes]], password_for: Callable[[str], str | None],
-          limits: Limits | None = None, deadline: Deadline | None = None, *, fmt=None,
-          mask: bool = False, record: bool = False, trust: TrustStore | None = None,
-          jobs: int = 0) -> Iterator[FileResult]:
+
+def batch(
+    files: Iterable[tuple[str, bytes]],
+    password_for: Callable[[str], str | None],
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
+    *,
+    fmt=None,
+    mask: bool = False,
+    record: bool = False,
+    trust: TrustStore | None = None,
+    jobs: int = 0,
+) -> Iterator[FileResult]:
     """Parse every ``(name, bytes)`` file: in this process (``jobs=0``, each result keeps its
     document) or on ``jobs`` worker processes; a file that fails (an error of the table, or a bug)
     fails alone. ``deadline``: one budget for the whole batch (each document gets at most what is

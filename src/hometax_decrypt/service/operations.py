@@ -16,18 +16,28 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from .. import errors
-from ..formats import Format
 from ..document.limits import Deadline, Limits, resolve
 from ..document.pdf import normalize_encoding, normalize_part, open_document
-from ..timestamp import TrustStore, Verification, verify as verify_source
+from ..formats import Format
 from ..records import parse_document, parse_xml
 from ..records.model import Document
+from ..timestamp import TrustStore, Verification
+from ..timestamp import verify as verify_source
 
-__all__ = ["Result", "FileResult", "extract", "verify", "parse", "parse_part", "decrypt", "export",
-           "limits_within", "NTS_OK"]
+__all__ = [
+    "Result",
+    "FileResult",
+    "extract",
+    "verify",
+    "parse",
+    "parse_part",
+    "decrypt",
+    "export",
+    "limits_within",
+    "NTS_OK",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +59,16 @@ class Result:
 
 # -- one document ---------------------------------------------------------------------------------
 
-def extract(source, password=None, part: str = "xml", encoding: str = "utf-8",
-            limits: Limits | None = None, verify: bool = True,
-            trust: TrustStore | None = None) -> Result:
+
+def extract(
+    source,
+    password=None,
+    part: str = "xml",
+    encoding: str = "utf-8",
+    limits: Limits | None = None,
+    verify: bool = True,
+    trust: TrustStore | None = None,
+) -> Result:
     """The XML or SAM data part byte for byte as the NTS API returns it, with the verification of
     the file (unless ``verify=False``)."""
     name, enc = normalize_part(part), normalize_encoding(encoding)
@@ -66,8 +83,13 @@ def verify(source, limits: Limits | None = None, trust: TrustStore | None = None
     return Result(verification=verify_source(source, limits=limits, trust=trust))
 
 
-def parse(source, password=None, limits: Limits | None = None, trust: TrustStore | None = None,
-          name: str | None = None) -> Result:
+def parse(
+    source,
+    password=None,
+    limits: Limits | None = None,
+    trust: TrustStore | None = None,
+    name: str | None = None,
+) -> Result:
     """The document's records and its verification, from one opening of the PDF under one time
     budget (opening, inflating, parsing). ``name``: the file as the caller names it, kept as the
     document's ``source_file`` for the exports (default: ``source`` itself when it is a path)."""
@@ -94,19 +116,22 @@ def decrypt(source, password=None, limits: Limits | None = None) -> Result:
         return Result(data=doc.decrypted_pdf(), was_encrypted=doc.encrypted)
 
 
-def export(fmt: Format, docs: list[Document], mask: bool = False,
-           deadline: Deadline | None = None) -> bytes:
+def export(fmt: Format, docs: list[Document], mask: bool = False, deadline: Deadline | None = None) -> bytes:
     return fmt.write(docs, mask=mask, deadline=deadline)
 
 
 # -- many documents -------------------------------------------------------------------------------
 
+
 def __getattr__(name: str):
     if name == "INTERNAL_ERROR":  # the 0.2 copy of the table's row, for one release
         import warnings
 
-        warnings.warn("service.INTERNAL_ERROR is deprecated: errors.SPECS['internal'].to_dict()",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "service.INTERNAL_ERROR is deprecated: errors.SPECS['internal'].to_dict()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return errors.SPECS["internal"].to_dict()
     raise AttributeError(name)
 
@@ -137,7 +162,7 @@ class FileResult:
     @property
     def status(self) -> str | None:
         """The verification's status of a file read (authentic, untrusted_issuer, …)."""
-        v = self.result.verification if self.ok else None
+        v = self.result.verification if self.result is not None else None
         return v.status if v is not None else None
 
     @property
@@ -147,7 +172,7 @@ class FileResult:
             return NTS_OK
         return None if self.error is None else self.error.nts_code
 
-    def failed(self, exc: BaseException) -> "FileResult":
+    def failed(self, exc: BaseException) -> FileResult:
         """This file, failed by ``exc`` after all."""
         if isinstance(exc, errors.HometaxError):
             return FileResult(self.name, error=exc)
@@ -156,13 +181,17 @@ class FileResult:
     def to_dict(self) -> dict:
         """The /batch JSON entry: ``nts_code`` the NTS API's return code, and inside
         ``verification`` the verifier's ``verifier_code``."""
-        if not self.ok:
-            err = errors.SPECS["internal"].to_dict() if self.internal else self.error.to_dict()
+        if self.result is None:
+            err = errors.SPECS["internal"].to_dict() if self.error is None else self.error.to_dict()
             return {"file": self.name, "ok": False, "nts_code": self.nts_code, "error": err}
         v = self.result.verification  # a batch parses, and parse() always verifies
-        return {"file": self.name, "ok": True, "nts_code": NTS_OK,
-                "verification": v.to_dict() if v is not None else None,
-                "document": self.record}
+        return {
+            "file": self.name,
+            "ok": True,
+            "nts_code": NTS_OK,
+            "verification": v.to_dict() if v is not None else None,
+            "document": self.record,
+        }
 
     @property
     def document(self) -> Document | None:

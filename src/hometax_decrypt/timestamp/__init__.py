@@ -29,13 +29,40 @@ password, no PDF parser.
 from __future__ import annotations
 
 from .check import verify, verify_bytes
-from .result import (BYTE_RANGE, CERTIFICATE, HASH_MISMATCH, OK, SIGNATURE_INVALID, TOKEN_PARSE_ERROR,
-                     UNSUPPORTED_HASH, Verification)
-from .trust import (ENV_TRUST_DIR, ENV_TRUST_PINNED, ENV_TRUST_REPLACE, TrustStore, load_anchor_dir,
-                    parse_fingerprints)
+from .result import (
+    BYTE_RANGE,
+    CERTIFICATE,
+    HASH_MISMATCH,
+    OK,
+    SIGNATURE_INVALID,
+    TOKEN_PARSE_ERROR,
+    UNSUPPORTED_HASH,
+    Verification,
+)
+from .trust import (
+    ENV_TRUST_DIR,
+    ENV_TRUST_PINNED,
+    ENV_TRUST_REPLACE,
+    TrustStore,
+    load_anchor_dir,
+    parse_fingerprints,
+)
 
 __all__ = [
-    "verify", "verify_bytes", "Verification", "TrustStore", "load_anchor_dir", "parse_fingerprints",
-    "ENV_TRUST_DIR", "ENV_TRUST_PINNED", "ENV_TRUST_REPLACE", "OK", "HASH_MISMATCH",
-    "SIGNATURE_INVALID", "UNSUPPORTED_HASH", "TOKEN_PARSE_ERROR", "CERTIFICATE", "BYTE_RANGE",
+    "verify",
+    "verify_bytes",
+    "Verification",
+    "TrustStore",
+    "load_anchor_dir",
+    "parse_fingerprints",
+    "ENV_TRUST_DIR",
+    "ENV_TRUST_PINNED",
+    "ENV_TRUST_REPLACE",
+    "OK",
+    "HASH_MISMATCH",
+    "SIGNATURE_INVALID",
+    "UNSUPPORTED_HASH",
+    "TOKEN_PARSE_ERROR",
+    "CERTIFICATE",
+    "BYTE_RANGE",
 ]

@@ -32,7 +32,7 @@ def verify_bytes(data: bytes, trust: TrustStore | None = None) -> Verification:
 
 
 def _iso(t: _dt.datetime) -> str:
-    t = t.astimezone(_dt.timezone.utc)
+    t = t.astimezone(_dt.UTC)
     s = t.strftime("%Y-%m-%dT%H:%M:%S")
     if t.microsecond:
         s += ("." + f"{t.microsecond:06d}").rstrip("0")
@@ -67,11 +67,21 @@ class _Facts:
         else:
             status = "tampered"
         return Verification(
-            authentic=authentic, intact=intact, trust=self.trust, verifier_code=code, reason=v.reason,
-            reason_ko=v.reason_ko, reason_code=reason_code,
+            authentic=authentic,
+            intact=intact,
+            trust=self.trust,
+            verifier_code=code,
+            reason=v.reason,
+            reason_ko=v.reason_ko,
+            reason_code=reason_code,
             gen_time=_iso(self.gen_time) if self.gen_time else None,
-            hash_alg=self.hash_alg, hash_value=self.hash_value, tsa=self.tsa,
-            covers_whole_file=self.covers, status=status, trust_anchor=self.anchor)
+            hash_alg=self.hash_alg,
+            hash_value=self.hash_value,
+            tsa=self.tsa,
+            covers_whole_file=self.covers,
+            status=status,
+            trust_anchor=self.anchor,
+        )
 
 
 def _verify(data: bytes, store: TrustStore) -> Verification:
@@ -107,4 +117,5 @@ def _verify(data: bytes, store: TrustStore) -> Verification:
         return facts.result("authentic_chain", intact=True)
     if decision.trust == "pinned":
         return facts.result("authentic_pinned", intact=True)
+    assert decision.reason is not None  # neither trusted nor pinned: the store says why
     return facts.result(decision.reason, intact=True)

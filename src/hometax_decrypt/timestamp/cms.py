@@ -41,8 +41,12 @@ HASHES = {  # accepted digest algorithms; SHA-1 and MD5 are refused as unsupport
     "sha384": (hashlib.sha384, hashes.SHA384, "SHA-384"),
     "sha512": (hashlib.sha512, hashes.SHA512, "SHA-512"),
 }
-_ESS_HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha384": hashlib.sha384,
-               "sha512": hashlib.sha512}  # a certificate *identifier* may use SHA-1 (RFC 2634)
+_ESS_HASHES = {
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}  # a certificate *identifier* may use SHA-1 (RFC 2634)
 
 # DER tags (universal class and the context-specific ones CMS uses)
 _INTEGER, _OCTET_STRING, _OID, _GENERALIZED_TIME = 0x02, 0x04, 0x06, 0x18
@@ -129,11 +133,11 @@ class DerIndex:
 
     def der(self, i: int) -> bytes:
         node = self.nodes[i]
-        return self.raw[node[1]:node[3]]
+        return self.raw[node[1] : node[3]]
 
     def content(self, i: int) -> bytes:
         node = self.nodes[i]
-        return self.raw[node[2]:node[3]]
+        return self.raw[node[2] : node[3]]
 
     def expect(self, i: int, tag: int, children: tuple[int, int] | None = None) -> list[int]:
         """The children of element ``i`` after checking its tag (and how many children it has:
@@ -185,7 +189,7 @@ def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIn
             if open_nodes:
                 skips[open_nodes.pop()] = len(nodes)
             if pending is not None and pending[0] == pos and len(stack) == pending[3]:
-                _SCANNED.put((kind, pending[3], raw[pending[2]:pos]), count - pending[1])
+                _SCANNED.put((kind, pending[3], raw[pending[2] : pos]), count - pending[1])
                 pending = None
         if not stack or (first_end is not None and len(stack) == 1):
             break
@@ -218,7 +222,7 @@ def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIn
             k = first & 0x7F
             if pos + k > n:
                 raise bad
-            length = int.from_bytes(raw[pos:pos + k], "big")
+            length = int.from_bytes(raw[pos : pos + k], "big")
             pos += k
         end = pos + length
         if end > stack[-1]:
@@ -235,12 +239,26 @@ def der_index(raw: bytes, whole: bool = False, kind: str | None = None) -> DerIn
             depth = len(stack)
             if depth > MAX_DER_DEPTH:
                 raise fail("token_too_deep")
-            if pending is None and kind is not None and (
-                    (token and ((tag == _CTX0 and depth == _CERT_SET_DEPTH)
-                                or (end - start >= _OPAQUE_MIN and (
+            if (
+                pending is None
+                and kind is not None
+                and (
+                    (
+                        token
+                        and (
+                            (tag == _CTX0 and depth == _CERT_SET_DEPTH)
+                            or (
+                                end - start >= _OPAQUE_MIN
+                                and (
                                     depth >= _OPAQUE_DEPTH
-                                    or (depth == _SIGNER_INFO_FIELD_DEPTH and tag == _SEQUENCE)))))
-                    or (tst_info and tag == _CTX0 and depth == _TST_NAME_DEPTH)):
+                                    or (depth == _SIGNER_INFO_FIELD_DEPTH and tag == _SEQUENCE)
+                                )
+                            )
+                        )
+                    )
+                    or (tst_info and tag == _CTX0 and depth == _TST_NAME_DEPTH)
+                )
+            ):
                 known = _SCANNED.get((kind, depth, raw[start:end]))  # the depth bounds its nesting
                 if known is not None:
                     count += known - 1
@@ -283,8 +301,13 @@ def _signature_algorithm(der: bytes) -> _SignatureAlgorithm:
         return _SignatureAlgorithm(alg.signature_algo, hash_name)
     params = alg["parameters"]
     mgf = params["mask_gen_algorithm"]
-    return _SignatureAlgorithm("rsassa_pss", hash_name, mgf["algorithm"].native,
-                               mgf["parameters"]["algorithm"].native, params["salt_length"].native)
+    return _SignatureAlgorithm(
+        "rsassa_pss",
+        hash_name,
+        mgf["algorithm"].native,
+        mgf["parameters"]["algorithm"].native,
+        params["salt_length"].native,
+    )
 
 
 def _octets(der: bytes) -> bytes:
@@ -294,7 +317,7 @@ def _octets(der: bytes) -> bytes:
     first = der[1]
     if first < 0x80:
         return der[2:]
-    return der[2 + (first & 0x7F):]
+    return der[2 + (first & 0x7F) :]
 
 
 @functools.lru_cache(maxsize=MEANING_ENTRIES)
@@ -351,7 +374,7 @@ def parse_token(raw: bytes) -> Token:
     """The token out of the decoded ``/Contents`` (which the NTS pads with zero bytes): ContentInfo
     (RFC 5652 §3) with SignedData (§5.1) of an encapsulated TSTInfo (RFC 3161 §2.4.2)."""
     ix = der_index(raw, kind=TOKEN)  # raises Failure(2106) on anything but bounded, definite-length DER
-    if raw[ix.end(0):].strip(b"\0"):
+    if raw[ix.end(0) :].strip(b"\0"):
         raise fail("token_trailing_data")
     content_type, explicit = ix.expect(0, _SEQUENCE, (2, 2))
     ix.expect(content_type, _OID)
@@ -397,9 +420,17 @@ def parse_token(raw: bytes) -> Token:
             ix.expect(attr_type, _OID)
             ix.expect(values, _SET)
             attributes.append((ix.der(attr_type), tuple(ix.der(v) for v in ix.children(values))))
-    return Token(tst_der, tst, ix.der(certificates[0]), ix.der(si[1]), ix.der(si[2]),
-                 ix.der(signed_attrs) if signed_attrs is not None else None, tuple(attributes),
-                 ix.der(rest[0]), ix.content(rest[1]))
+    return Token(
+        tst_der,
+        tst,
+        ix.der(certificates[0]),
+        ix.der(si[1]),
+        ix.der(si[2]),
+        ix.der(signed_attrs) if signed_attrs is not None else None,
+        tuple(attributes),
+        ix.der(rest[0]),
+        ix.content(rest[1]),
+    )
 
 
 def _no_certificate() -> Failure:
@@ -432,11 +463,19 @@ def _generalized_time(der: bytes) -> _dt.datetime:
     m = _DER_TIME.fullmatch(der, 2) if len(der) < 0x80 and der[1] == len(der) - 2 else None
     if m is None:
         t = core.GeneralizedTime.load(der).native
-        return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
+        return t if t.tzinfo is not None else t.replace(tzinfo=_dt.UTC)
     fraction = m.group(7) or b""
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    return _dt.datetime(year, month, day, hour, minute, second,
-                        int(fraction.ljust(6, b"0")) if fraction else 0, tzinfo=_dt.timezone.utc)
+    return _dt.datetime(
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        int(fraction.ljust(6, b"0")) if fraction else 0,
+        tzinfo=_dt.UTC,
+    )
 
 
 def unsupported_imprint_hash() -> Failure:
@@ -456,14 +495,20 @@ class Signer:
     _digests: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_der(cls, der: bytes) -> "Signer":
+    def from_der(cls, der: bytes) -> Signer:
         cert = x509.load_der_x509_certificate(der)
         try:
             key = cert.public_key()
         except (ValueError, TypeError, UnsupportedAlgorithm):
             key = None  # the signature cannot verify with it: 2102, as a wrong key
-        return cls(cert, der, cert.subject.rfc4514_string(), hashlib.sha256(der).hexdigest(), key,
-                   {name: fn(der).digest() for name, fn in _ESS_HASHES.items()})
+        return cls(
+            cert,
+            der,
+            cert.subject.rfc4514_string(),
+            hashlib.sha256(der).hexdigest(),
+            key,
+            {name: fn(der).digest() for name, fn in _ESS_HASHES.items()},
+        )
 
     def digest(self, alg: str) -> bytes:
         return self._digests[alg]
@@ -495,8 +540,9 @@ def _find_signer_cert(certs, sid):
         try:
             if sid.name == "issuer_and_serial_number":
                 issuer = sid.chosen["issuer"]
-                if (cert.serial_number == sid.chosen["serial_number"].native
-                        and (cert.issuer.dump() == issuer.dump() or cert.issuer == issuer)):
+                if cert.serial_number == sid.chosen["serial_number"].native and (
+                    cert.issuer.dump() == issuer.dump() or cert.issuer == issuer
+                ):
                     return cert
             elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
                 return cert
@@ -531,8 +577,13 @@ def check_signature(token: Token, signer: Signer) -> None:
     try:
         if signer.public_key is None:
             raise ValueError("no usable public key")
-        _verify_signature(signer.public_key, _signature_algorithm(token.signature_algorithm),
-                          digest_alg, token.signature, to_verify)
+        _verify_signature(
+            signer.public_key,
+            _signature_algorithm(token.signature_algorithm),
+            digest_alg,
+            token.signature,
+            to_verify,
+        )
     except Failure:
         raise
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
@@ -556,8 +607,9 @@ def _check_ess(attrs: dict, signer: Signer) -> None:
         raise fail("ess_mismatch")
 
 
-def _verify_signature(pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signature: bytes,
-                      message: bytes) -> None:
+def _verify_signature(
+    pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signature: bytes, message: bytes
+) -> None:
     algo = sig_alg.algo
     hash_name = sig_alg.hash_name or digest_alg
     if hash_name not in HASHES:
@@ -568,9 +620,12 @@ def _verify_signature(pub, sig_alg: _SignatureAlgorithm, digest_alg: str, signat
     elif algo == "rsassa_pss" and isinstance(pub, rsa.RSAPublicKey):
         if sig_alg.mgf != "mgf1" or sig_alg.mgf_hash not in HASHES or sig_alg.salt_length is None:
             raise fail("pss_unsupported")
-        pub.verify(signature, message,
-                   padding.PSS(mgf=padding.MGF1(HASHES[sig_alg.mgf_hash][1]()),
-                               salt_length=sig_alg.salt_length), h)
+        pub.verify(
+            signature,
+            message,
+            padding.PSS(mgf=padding.MGF1(HASHES[sig_alg.mgf_hash][1]()), salt_length=sig_alg.salt_length),
+            h,
+        )
     elif algo == "ecdsa" and isinstance(pub, ec.EllipticCurvePublicKey):
         pub.verify(signature, message, ec.ECDSA(h))
     else:
@@ -582,5 +637,5 @@ def imprint_matches(data: bytes, segments, stamp: Stamp) -> bool:
     h = HASHES[stamp.hash_name][0]()
     view = memoryview(data)
     for start, length in segments:
-        h.update(view[start:start + length])
+        h.update(view[start : start + length])
     return h.digest() == stamp.imprint

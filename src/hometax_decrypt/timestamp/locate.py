@@ -80,8 +80,11 @@ def locate(data: bytes) -> Location:
         raise fail("byte_range_inconsistent")
     if c + d > len(data):
         raise fail("byte_range_past_end")
-    if data[b:b + 1] != b"<" or data[c - 1:c] != b">" or not _CONTENTS_KEY_BEFORE.search(
-            data, max(0, b - 32), b):
+    if (
+        data[b : b + 1] != b"<"
+        or data[c - 1 : c] != b">"
+        or not _CONTENTS_KEY_BEFORE.search(data, max(0, b - 32), b)
+    ):
         raise fail("byte_range_gap")
     # The /ByteRange and the /Contents must belong to one dictionary: nothing that ends or starts an
     # object between them, and they sit close together.
@@ -102,7 +105,7 @@ def token_bytes(data: bytes, loc: Location) -> bytes:
     if hex_len % 2:
         raise not_hex
     try:
-        raw = bytes.fromhex(data[loc.b + 1:loc.c - 1].decode("ascii"))
+        raw = bytes.fromhex(data[loc.b + 1 : loc.c - 1].decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         raise not_hex from None
     if 2 * len(raw) != hex_len:  # fromhex skips whitespace; the NTS writes none

@@ -7,8 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # the NTS verifier's result codes (DSTSPDFSig / DSTSPdfSigVerifyF) live with the verdict table
-from .verdicts import (BYTE_RANGE, CERTIFICATE, HASH_MISMATCH, OK, SIGNATURE_INVALID,  # noqa: F401
-                       STATUS_LABELS_KO, TOKEN_PARSE_ERROR, UNSUPPORTED_HASH, VERDICTS)
+from .verdicts import (  # noqa: F401
+    BYTE_RANGE,
+    CERTIFICATE,
+    HASH_MISMATCH,
+    OK,
+    SIGNATURE_INVALID,
+    STATUS_LABELS_KO,
+    TOKEN_PARSE_ERROR,
+    UNSUPPORTED_HASH,
+    VERDICTS,
+)
 
 TRUSTED = ("chain", "pinned")
 

@@ -21,9 +21,9 @@ import datetime as _dt
 import functools
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -66,27 +66,32 @@ class TrustStore:
     anchors: tuple[x509.Certificate, ...] = ()
     _anchor_fps: frozenset[bytes] = field(default=frozenset(), init=False, repr=False, compare=False)
     _by_subject: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-    _decisions: BoundedCache = field(default_factory=BoundedCache, init=False, repr=False,
-                                      compare=False)
+    _decisions: BoundedCache = field(default_factory=BoundedCache, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "_anchor_fps",
-                           frozenset(a.fingerprint(hashes.SHA256()) for a in self.anchors))
+        object.__setattr__(
+            self, "_anchor_fps", frozenset(a.fingerprint(hashes.SHA256()) for a in self.anchors)
+        )
         for a in self.anchors:
             self._by_subject.setdefault(a.subject, []).append(a)
 
     @classmethod
-    def empty(cls) -> "TrustStore":
+    def empty(cls) -> TrustStore:
         return cls()
 
     @classmethod
-    def shipped(cls) -> "TrustStore":
+    def shipped(cls) -> TrustStore:
         """The shipped pins and GPKI anchors alone (what :meth:`default` gives without configuration)."""
         return cls(frozenset(load_pinned(PINNED_FILE)), _dedupe(load_anchor_dir(ANCHORS_DIR)))
 
     @classmethod
-    def configured(cls, trust_dir: str | os.PathLike | None = None, pinned: Iterable[str] = (),
-                   replace: bool = False, extra_dir: str | os.PathLike | None = None) -> "TrustStore":
+    def configured(
+        cls,
+        trust_dir: str | os.PathLike | None = None,
+        pinned: Iterable[str] = (),
+        replace: bool = False,
+        extra_dir: str | os.PathLike | None = None,
+    ) -> TrustStore:
         """The shipped pins and anchors (unless ``replace``), plus ``pinned`` (SHA-256 hex) and the
         anchors in ``trust_dir`` and ``extra_dir`` (PEM or DER files). With ``replace`` something
         must be configured."""
@@ -104,31 +109,43 @@ class TrustStore:
         return cls(frozenset(pins), _dedupe(anchors))
 
     @classmethod
-    def from_env(cls, environ: dict | None = None, extra_dir: str | os.PathLike | None = None,
-                 replace: bool | None = None) -> "TrustStore":
+    def from_env(
+        cls,
+        environ: dict | None = None,
+        extra_dir: str | os.PathLike | None = None,
+        replace: bool | None = None,
+    ) -> TrustStore:
         """:meth:`configured` from ``HOMETAX_TRUST_DIR``, ``HOMETAX_TRUST_PINNED`` and
         ``HOMETAX_TRUST_REPLACE`` of ``environ`` (default: the process environment; no other
         variable is read), for an adapter to call once at start. ``replace`` overrides the
         variable. A bad value is a usage error naming the variable."""
         st = _trust_env(environ)
-        return cls.configured(st["trust_dir"], st["trust_pinned"],
-                              st["trust_replace"] if replace is None else replace, extra_dir)
+        return cls.configured(
+            st["trust_dir"],
+            st["trust_pinned"],
+            st["trust_replace"] if replace is None else replace,
+            extra_dir,
+        )
 
     @classmethod
-    def default(cls, extra_dir: str | os.PathLike | None = None, environ: dict | None = None,
-                replace: bool | None = None) -> "TrustStore":
+    def default(
+        cls,
+        extra_dir: str | os.PathLike | None = None,
+        environ: dict | None = None,
+        replace: bool | None = None,
+    ) -> TrustStore:
         """The 0.2 name of :meth:`from_env` (it reads the environment: call it where an adapter
         starts, not per document)."""
         return cls.from_env(environ, extra_dir=extra_dir, replace=replace)
 
     @classmethod
-    def only(cls, directory: str | os.PathLike, environ: dict | None = None) -> "TrustStore":
+    def only(cls, directory: str | os.PathLike, environ: dict | None = None) -> TrustStore:
         """The anchors in ``directory`` and the pins of ``HOMETAX_TRUST_PINNED``, nothing shipped:
         ``--trust-only-dir``."""
         return cls.from_dir(directory, _trust_env(environ)["trust_pinned"])
 
     @classmethod
-    def from_dir(cls, directory: str | os.PathLike, pinned: Iterable[str] = ()) -> "TrustStore":
+    def from_dir(cls, directory: str | os.PathLike, pinned: Iterable[str] = ()) -> TrustStore:
         """Anchors from ``directory`` only (and the given pins): no shipped defaults."""
         return cls(frozenset(parse_fingerprints(",".join(pinned))), _dedupe(load_anchor_dir(directory)))
 
@@ -146,7 +163,7 @@ class TrustStore:
         return self._by_subject.get(cert.issuer, [])
 
     # -- the decision ------------------------------------------------------------------------------
-    def evaluate(self, signer: Signer, when: _dt.datetime) -> "Decision":
+    def evaluate(self, signer: Signer, when: _dt.datetime) -> Decision:
         """Is ``signer`` trusted at ``when``? A chain to an anchor first, then a pin."""
         plan = self._decisions.get(signer.fingerprint)
         if plan is None:
@@ -275,19 +292,34 @@ class _Plan:
     pin_label: str
 
     @classmethod
-    def of(cls, signer: Signer, store: TrustStore) -> "_Plan":
+    def of(cls, signer: Signer, store: TrustStore) -> _Plan:
         paths = []
         for path in _candidate_paths(signer.cert, store):
-            steps = [_Step(path[0].not_valid_before_utc, path[0].not_valid_after_utc, _NOT_VALID_LEAF,
-                           _leaf_profile(path[0]))]
+            steps = [
+                _Step(
+                    path[0].not_valid_before_utc,
+                    path[0].not_valid_after_utc,
+                    _NOT_VALID_LEAF,
+                    _leaf_profile(path[0]),
+                )
+            ]
             for depth, ca in enumerate(path[1:]):  # depth = CA certificates between this one and the leaf
-                steps.append(_Step(ca.not_valid_before_utc, ca.not_valid_after_utc, _NOT_VALID_CA,
-                                   _ca_profile(ca, depth)))
+                steps.append(
+                    _Step(
+                        ca.not_valid_before_utc, ca.not_valid_after_utc, _NOT_VALID_CA, _ca_profile(ca, depth)
+                    )
+                )
             paths.append((tuple(steps), anchor_label(path[-1])))
         pinned = None
         if signer.fingerprint in store.pinned:
-            pinned = (_Step(signer.cert.not_valid_before_utc, signer.cert.not_valid_after_utc,
-                            _NOT_VALID_LEAF, _leaf_profile(signer.cert)),)
+            pinned = (
+                _Step(
+                    signer.cert.not_valid_before_utc,
+                    signer.cert.not_valid_after_utc,
+                    _NOT_VALID_LEAF,
+                    _leaf_profile(signer.cert),
+                ),
+            )
         return cls(tuple(paths), pinned, f"pinned:{signer.fingerprint}")
 
     def decide(self, when: _dt.datetime) -> Decision:
@@ -346,10 +378,16 @@ def _candidate_paths(leaf: x509.Certificate, store: TrustStore) -> list[list[x50
     return paths
 
 
-_KNOWN_CRITICAL = {ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE,
-                   ExtensionOID.EXTENDED_KEY_USAGE, ExtensionOID.CERTIFICATE_POLICIES,
-                   ExtensionOID.POLICY_CONSTRAINTS, ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-                   ExtensionOID.INHIBIT_ANY_POLICY, ExtensionOID.POLICY_MAPPINGS}
+_KNOWN_CRITICAL = {
+    ExtensionOID.BASIC_CONSTRAINTS,
+    ExtensionOID.KEY_USAGE,
+    ExtensionOID.EXTENDED_KEY_USAGE,
+    ExtensionOID.CERTIFICATE_POLICIES,
+    ExtensionOID.POLICY_CONSTRAINTS,
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+    ExtensionOID.INHIBIT_ANY_POLICY,
+    ExtensionOID.POLICY_MAPPINGS,
+}
 
 
 def _unknown_critical(cert: x509.Certificate) -> bool:

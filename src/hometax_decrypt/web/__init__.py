@@ -21,9 +21,9 @@ from ..settings import Settings
 from ..timestamp import TrustStore
 from . import http_errors, inmemory, memory, metrics, routes
 from .config import WebConfig
+from .inmemory import InMemoryRequest
 from .inputs import refuse_secrets_in_url
 from .logs import configure_request_logger
-from .inmemory import InMemoryRequest
 from .meta import _trust_ready
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -53,9 +53,11 @@ def _load_trust_store(settings: Settings) -> TrustStore:
         trust = TrustStore.configured(settings.trust_dir, settings.trust_pinned, settings.trust_replace)
         _trust_ready(trust)
     except errors.HometaxError as exc:
-        raise ValueError(f"HOMETAX_TRUST_DIR (or HOMETAX_TRUST_PINNED, HOMETAX_TRUST_REPLACE) cannot be "
-                         f"used as the timestamp trust store: "
-                         f"{exc.detail or exc.message}") from None
+        raise ValueError(
+            f"HOMETAX_TRUST_DIR (or HOMETAX_TRUST_PINNED, HOMETAX_TRUST_REPLACE) cannot be "
+            f"used as the timestamp trust store: "
+            f"{exc.detail or exc.message}"
+        ) from None
     return trust
 
 
@@ -97,9 +99,12 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
         g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
         g.error_code = None
         refuse_secrets_in_url()
-        if request.endpoint not in OPEN_ENDPOINTS and request.endpoint is not None:
-            if not config.key_ok(request.headers.get("X-API-Key")):
-                return http_errors.error_response("unauthorized")
+        if (
+            request.endpoint not in OPEN_ENDPOINTS
+            and request.endpoint is not None
+            and not config.key_ok(request.headers.get("X-API-Key"))
+        ):
+            return http_errors.error_response("unauthorized")
         return None
 
     @app.after_request
@@ -114,11 +119,19 @@ def create_app(config: WebConfig | dict | None = None, limits: Limits | None = N
         if code:
             resp.headers["X-Error-Code"] = code
         metrics.observe(endpoint, request.method, resp.status_code, seconds, code)
-        log.info({"id": getattr(g, "request_id", None), "instance": config.instance or None,
-                  "method": request.method, "path": endpoint, "status": resp.status_code,
-                  "duration_ms": round(seconds * 1000, 2),
-                  "request_size": request.content_length or 0,
-                  "size": resp.calculate_content_length() or 0, "error": code})
+        log.info(
+            {
+                "id": getattr(g, "request_id", None),
+                "instance": config.instance or None,
+                "method": request.method,
+                "path": endpoint,
+                "status": resp.status_code,
+                "duration_ms": round(seconds * 1000, 2),
+                "request_size": request.content_length or 0,
+                "size": resp.calculate_content_length() or 0,
+                "error": code,
+            }
+        )
         return resp
 
     @app.errorhandler(errors.HometaxError)

@@ -13,10 +13,11 @@ from urllib.parse import quote
 from flask import Response, current_app, jsonify, request
 
 from .. import errors, formats
-from ..service import operations as service
 from ..document.limits import Deadline
 from ..document.pdf import normalize_encoding, normalize_part
-from ..service import archive as batch_mod, engine
+from ..service import archive as batch_mod
+from ..service import engine
+from ..service import operations as service
 from . import http_errors, inputs
 from .metrics import DOCUMENTS
 
@@ -65,7 +66,7 @@ def _attachment(name: str) -> str:
     if len(name) > ATTACHMENT_NAME_MAX:  # keep the suffix (.xml, .csv ...), shorten the stem
         stem, dot, suffix = name.rpartition(".")
         suffix = dot + suffix if stem and len(suffix) <= 10 else ""
-        name = name[:ATTACHMENT_NAME_MAX - len(suffix)] + suffix
+        name = name[: ATTACHMENT_NAME_MAX - len(suffix)] + suffix
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
@@ -86,7 +87,9 @@ def _counted(operation: str):
                 raise
             DOCUMENTS.labels(operation, "ok").inc()
             return out
+
         return inner
+
     return wrap
 
 
@@ -100,8 +103,7 @@ def _export(fmt: formats.Format, data: bytes) -> Response:
 
 def formats_list():
     """The output formats of the registry (the page's download buttons)."""
-    return jsonify({"default": formats.DEFAULT,
-                    "formats": [f.describe() for f in formats.FORMATS.values()]})
+    return jsonify({"default": formats.DEFAULT, "formats": [f.describe() for f in formats.FORMATS.values()]})
 
 
 def messages():
@@ -114,8 +116,7 @@ def extract():
     upload = inputs.single_upload()
     part = inputs.option("part", "xml", check=normalize_part) or "xml"
     encoding = inputs.option("encoding", "utf-8", check=normalize_encoding) or "utf-8"
-    r = service.extract(upload.data, inputs.password(), part, encoding, _limits(),
-                        trust=_trust())
+    r = service.extract(upload.data, inputs.password(), part, encoding, _limits(), trust=_trust())
     kind = "application/xml" if r.part == "XML" else "text/plain"
     resp = Response(r.data, content_type=f"{kind}; charset={r.encoding}")
     _document_headers(resp, r.verification, f"{_stem(upload.name)}.{r.part.lower()}")
@@ -124,8 +125,7 @@ def extract():
 
 @_counted("verify")
 def verify():
-    v = service.verify(inputs.single_upload().data, limits=_limits(),
-                       trust=_trust()).verification
+    v = service.verify(inputs.single_upload().data, limits=_limits(), trust=_trust()).verification
     resp = jsonify(v.to_dict())
     resp.headers.update(_verification_headers(v))
     return resp
@@ -138,11 +138,11 @@ def documents():
     mask = inputs.flag("mask")
     # the exports' source_file: the multipart file name (a raw body has none)
     name = upload.name if inputs.is_multipart() else None
-    r = service.parse(upload.data, password=inputs.password(), limits=_limits(),
-                      trust=_trust(), name=name)
+    r = service.parse(upload.data, password=inputs.password(), limits=_limits(), trust=_trust(), name=name)
     resp = _export(fmt, service.export(fmt, [r.document], mask))
-    _document_headers(resp, r.verification,
-                      f"{_stem(upload.name)}.{fmt.suffix}" if fmt.name != "json" else None)
+    _document_headers(
+        resp, r.verification, f"{_stem(upload.name)}.{fmt.suffix}" if fmt.name != "json" else None
+    )
     return resp
 
 
@@ -176,19 +176,27 @@ def batch():
 
     deadline = Deadline(config.request_seconds)
     per_file = fmt.name == "json"
-    results = list(engine.batch(
-        ((u.name, u.data) for u in uploads),
-        lambda name: batch_mod.password_for(name, default_password, mapping),
-        _limits(), deadline, fmt=None if per_file else fmt, mask=mask, record=per_file,
-        trust=_trust()))
+    results = list(
+        engine.batch(
+            ((u.name, u.data) for u in uploads),
+            lambda name: batch_mod.password_for(name, default_password, mapping),
+            _limits(),
+            deadline,
+            fmt=None if per_file else fmt,
+            mask=mask,
+            record=per_file,
+            trust=_trust(),
+        )
+    )
     data = None if per_file else engine.combine(fmt, results, mask)
     for r in results:
         DOCUMENTS.labels("batch", r.code).inc()
     failures = [r.code for r in results if not r.ok]
     ok = len(results) - len(failures)
     if per_file:
-        resp = jsonify({"files": [r.to_dict() for r in results], "ok": ok,
-                        "failed": len(failures), "skipped": skipped})
+        resp = jsonify(
+            {"files": [r.to_dict() for r in results], "ok": ok, "failed": len(failures), "skipped": skipped}
+        )
     else:
         resp = _export(fmt, data)
         resp.headers["Content-Disposition"] = _attachment(f"batch.{fmt.suffix}")
@@ -219,9 +227,12 @@ def export_parts():
     if len(files) > config.export_max_files:
         raise errors.TooLarge("too many files in the export")
     deadline = Deadline(config.request_seconds)
-    docs = [service.parse_part(f.read(), service.limits_within(_limits(), deadline),
-                               name=f.filename or None).document
-            for f in files]
+    docs = [
+        service.parse_part(
+            f.read(), service.limits_within(_limits(), deadline), name=f.filename or None
+        ).document
+        for f in files
+    ]
     resp = _export(fmt, service.export(fmt, docs, mask, deadline))
     if fmt.name != "json":
         resp.headers["Content-Disposition"] = _attachment(f"export.{fmt.suffix}")

@@ -48,11 +48,11 @@ class WebConfig:
     instance: str = _D.instance  # which app server instance, for logs
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "WebConfig":
+    def from_settings(cls, settings: Settings) -> WebConfig:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     @classmethod
-    def from_env(cls, environ=None) -> "WebConfig":
+    def from_env(cls, environ=None) -> WebConfig:
         return cls.from_settings(Settings.from_env(environ))
 
     @property
@@ -66,9 +66,11 @@ class WebConfig:
     def check_startup(self) -> None:
         """Refuse a configuration that would serve beyond loopback with no API key."""
         if self.keys_required and not self.api_key_hashes:
-            raise ValueError(f"listening on {self.listen} (beyond loopback) needs API keys: set "
-                             "HOMETAX_API_KEYS to SHA-256 digests of the keys, or "
-                             "HOMETAX_API_KEYS_DISABLED=1 to serve without keys")
+            raise ValueError(
+                f"listening on {self.listen} (beyond loopback) needs API keys: set "
+                "HOMETAX_API_KEYS to SHA-256 digests of the keys, or "
+                "HOMETAX_API_KEYS_DISABLED=1 to serve without keys"
+            )
 
     def key_ok(self, presented: str | None) -> bool:
         if not self.keys_required:

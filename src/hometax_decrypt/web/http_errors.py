@@ -44,28 +44,65 @@ def messages_ko() -> dict[str, str]:
 # configured body limit and the alternatives, errors.body_limit_detail), and ``variants`` are refusals
 # of nginx's own rewrite rules (locations of their own, which the template rewrites to).
 NGINX_ERRORS: tuple[dict, ...] = (
-    {"name": "bad_request", "statuses": (400,), "status": 400, "code": "usage",
-     "detail": "the request is malformed: its URI, a header or the framing of its body",
-     "variants": {"bad_query": "only the query parameters of the API are accepted; a password "
-                               "never goes in the URL",
-                  "bad_header": "a request header holds a control character"}},
-    {"name": "header_too_large", "statuses": (494,), "status": 400, "code": "too_large",
-     "detail": "the request headers are too large"},
-    {"name": "uri_too_long", "statuses": (414,), "status": 414, "code": "too_large",
-     "detail": "the URL is too long"},
-    {"name": "too_large", "statuses": (413,), "status": 413, "code": "too_large", "detail": None,
-     "body_limit": True},
-    {"name": "not_implemented", "statuses": (501,), "status": 501, "code": "usage",
-     "detail": "the request's Transfer-Encoding is not supported"},
-    {"name": "rate_limited", "statuses": (429,), "status": 429, "code": "rate_limited",
-     "detail": None},
-    {"name": "unavailable", "statuses": (502, 503, 504), "status": 503, "code": "unavailable",
-     "detail": None},
+    {
+        "name": "bad_request",
+        "statuses": (400,),
+        "status": 400,
+        "code": "usage",
+        "detail": "the request is malformed: its URI, a header or the framing of its body",
+        "variants": {
+            "bad_query": "only the query parameters of the API are accepted; a password "
+            "never goes in the URL",
+            "bad_header": "a request header holds a control character",
+        },
+    },
+    {
+        "name": "header_too_large",
+        "statuses": (494,),
+        "status": 400,
+        "code": "too_large",
+        "detail": "the request headers are too large",
+    },
+    {
+        "name": "uri_too_long",
+        "statuses": (414,),
+        "status": 414,
+        "code": "too_large",
+        "detail": "the URL is too long",
+    },
+    {
+        "name": "too_large",
+        "statuses": (413,),
+        "status": 413,
+        "code": "too_large",
+        "detail": None,
+        "body_limit": True,
+    },
+    {
+        "name": "not_implemented",
+        "statuses": (501,),
+        "status": 501,
+        "code": "usage",
+        "detail": "the request's Transfer-Encoding is not supported",
+    },
+    {"name": "rate_limited", "statuses": (429,), "status": 429, "code": "rate_limited", "detail": None},
+    {
+        "name": "unavailable",
+        "statuses": (502, 503, 504),
+        "status": 503,
+        "code": "unavailable",
+        "detail": None,
+    },
     {"name": "internal", "statuses": (500,), "status": 500, "code": "internal", "detail": None},
     {"name": "forbidden", "statuses": (403,), "status": 403, "code": "forbidden", "detail": None},
     {"name": "not_found", "statuses": (404,), "status": 404, "code": "not_found", "detail": None},
-    {"name": "method_not_allowed", "statuses": (405,), "status": 405,
-     "code": "method_not_allowed", "detail": None},
+    {
+        "name": "method_not_allowed",
+        "statuses": (405,),
+        "status": 405,
+        "code": "method_not_allowed",
+        "detail": None,
+    },
 )
 
 
@@ -77,20 +114,29 @@ def error_body(code: str, detail: str | None = None, detail_ko: str | None = Non
 def __getattr__(name: str):
     """The 0.2 names of the second table, derived from the one table for one release."""
     if name == "HTTP_ONLY":
-        warnings.warn("http_errors.HTTP_ONLY is deprecated: every code is in errors.SPECS",
-                      DeprecationWarning, stacklevel=2)
-        return {c: (s.http_status, s.message, s.message_ko) for c, s in errors.SPECS.items()
-                if s.exit_code is None and s.http_status is not None or c == "internal"}
+        warnings.warn(
+            "http_errors.HTTP_ONLY is deprecated: every code is in errors.SPECS",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return {
+            c: (s.http_status, s.message, s.message_ko)
+            for c, s in errors.SPECS.items()
+            if (s.exit_code is None and s.http_status is not None) or c == "internal"
+        }
     if name == "STATUS_TO_CODE":
-        warnings.warn("http_errors.STATUS_TO_CODE is deprecated: use errors.code_for_status",
-                      DeprecationWarning, stacklevel=2)
-        return {st: errors.code_for_status(st) for s in errors.SPECS.values()
-                for st in s.http_statuses}
+        warnings.warn(
+            "http_errors.STATUS_TO_CODE is deprecated: use errors.code_for_status",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return {st: errors.code_for_status(st) for s in errors.SPECS.values() for st in s.http_statuses}
     raise AttributeError(name)
 
 
-def error_response(code: str, status: int | None = None, detail: str | None = None,
-                   detail_ko: str | None = None):
+def error_response(
+    code: str, status: int | None = None, detail: str | None = None, detail_ko: str | None = None
+):
     """The Flask answer of ``code``: its JSON body, its status (or ``status``: a Werkzeug status
     the table gives the code), its headers; the code is noted for the log line and X-Error-Code."""
     from flask import g, jsonify

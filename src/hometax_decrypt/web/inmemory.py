@@ -45,12 +45,10 @@ class InMemoryRequest(Request):
     # No class-level max_form_parts here: Flask's property reads MAX_FORM_PARTS from the app's config
     # (create_app sets it from the batch limit), and a view may raise it for its own request.
 
-    def _get_file_stream(self, total_content_length, content_type, filename=None,
-                         content_length=None):
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         return io.BytesIO()
 
-    def get_data(self, cache: bool = True, as_text: bool = False,
-                 parse_form_data: bool = False):
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
         """The whole body as bytes. For a raw upload (``cache=False``, what the API asks for) with a
         Content-Length (nginx always sends one): one read of exactly that many bytes from the WSGI
         input, under the same limit as Werkzeug's stream (413 past ``MAX_CONTENT_LENGTH``, 400 when
@@ -58,8 +56,14 @@ class InMemoryRequest(Request):
         more; with a 790 KB upload that was a tenth of the app's time around the core. Anything
         else (cached, text, form data, a stream already touched) takes Werkzeug's path."""
         length = self.content_length
-        if (cache or as_text or parse_form_data or length is None
-                or "stream" in self.__dict__ or "_cached_data" in self.__dict__):
+        if (
+            cache
+            or as_text
+            or parse_form_data
+            or length is None
+            or "stream" in self.__dict__
+            or "_cached_data" in self.__dict__
+        ):
             return super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
         limit = self.max_content_length
         if limit is not None and length > limit:

@@ -10,7 +10,7 @@ import re
 from flask import request
 
 from .. import errors
-from ..service.archive import Upload  # noqa: F401 (the web's name for it; defined in the core)
+from ..service.archive import Upload
 
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
@@ -34,12 +34,13 @@ def refuse_secrets_in_url() -> None:
     another spelling, or after a ';' that WSGI does not split on)."""
     keys = [k.lower() for k in request.args]
     if any(k in SECRET_PARAMS for k in keys):
-        raise errors.UsageError("passwords are not accepted in the URL; use the password form "
-                                "field or the X-Document-Password header")
+        raise errors.UsageError(
+            "passwords are not accepted in the URL; use the password form "
+            "field or the X-Document-Password header"
+        )
     query = request.query_string.decode("latin-1")
     if any(k not in QUERY_PARAMS for k in keys) or not re.fullmatch(query_regex(), query):
-        raise errors.UsageError("unknown query parameter; the URL takes only part, encoding, "
-                                "format and mask")
+        raise errors.UsageError("unknown query parameter; the URL takes only part, encoding, format and mask")
 
 
 def _header_text(name: str) -> str | None:
@@ -110,8 +111,9 @@ def password_map() -> dict[str, str]:
         value = json.loads(raw)
     except (ValueError, RecursionError):
         raise errors.UsageError("passwords must be a JSON object of file name to password") from None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                              for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         raise errors.UsageError("passwords must be a JSON object of file name to password")
     return value
 
@@ -125,8 +127,10 @@ def single_upload() -> Upload:
         return Upload(files[0].filename or "document.pdf", files[0].read())
     if request.mimetype in PDF_TYPES:
         return Upload("document.pdf", request.get_data(cache=False))
-    raise errors.UsageError("send multipart/form-data with a 'file' part, or the PDF as the body "
-                            "with Content-Type: application/pdf")
+    raise errors.UsageError(
+        "send multipart/form-data with a 'file' part, or the PDF as the body "
+        "with Content-Type: application/pdf"
+    )
 
 
 def batch_uploads() -> tuple[list[Upload], bool]:
@@ -136,11 +140,15 @@ def batch_uploads() -> tuple[list[Upload], bool]:
         if not files:
             raise errors.UsageError("send one or more file parts named 'file'")
         uploads = [Upload(f.filename or f"file-{i + 1}.pdf", f.read()) for i, f in enumerate(files)]
-        if len(uploads) == 1 and (files[0].mimetype in ZIP_TYPES or uploads[0].name.lower().endswith(".zip")
-                                  or uploads[0].data[:4] == b"PK\x03\x04"):
+        if len(uploads) == 1 and (
+            files[0].mimetype in ZIP_TYPES
+            or uploads[0].name.lower().endswith(".zip")
+            or uploads[0].data[:4] == b"PK\x03\x04"
+        ):
             return uploads, True
         return uploads, False
     if request.mimetype in ZIP_TYPES:
         return [Upload("batch.zip", request.get_data(cache=False))], True
-    raise errors.UsageError("send multipart/form-data with 'file' parts, or a ZIP as the body with "
-                            "Content-Type: application/zip")
+    raise errors.UsageError(
+        "send multipart/form-data with 'file' parts, or a ZIP as the body with Content-Type: application/zip"
+    )

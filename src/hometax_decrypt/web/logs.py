@@ -27,9 +27,13 @@ class JsonFormatter(logging.Formatter):
             data = dict(record.msg)
         else:
             data = {"message": record.getMessage()}
-        out = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-               + f".{int(record.msecs):03d}Z", "level": record.levelname.lower(),
-               "logger": record.name, "pid": os.getpid()}
+        out = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": os.getpid(),
+        }
         out.update(data)
         if record.exc_info and record.levelno >= logging.ERROR:
             # the type only: exception text can carry user data
@@ -46,8 +50,13 @@ class AppLogFile(logging.handlers.WatchedFileHandler):
         super().__init__(path, mode="a", encoding="utf-8")
 
     def _open(self):
-        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
-                    opener=lambda name, flags: os.open(name, flags, LOG_FILE_MODE))
+        return open(
+            self.baseFilename,
+            self.mode,
+            encoding=self.encoding,
+            errors=self.errors,
+            opener=lambda name, flags: os.open(name, flags, LOG_FILE_MODE),
+        )
 
 
 def log_handler(path: str | None) -> logging.Handler:
@@ -74,9 +83,11 @@ def configure_request_logger(path: str | None = None) -> logging.Logger:
 def gunicorn_logconfig(path: str | None) -> dict:
     """gunicorn's ``logconfig_dict`` (deploy/gunicorn.conf.py): its messages as JSON lines too, to the
     same place as the request lines; its access log off (the app writes its own lines)."""
-    handler = ({"()": "hometax_decrypt.web.logs.AppLogFile", "path": path, "formatter": "json"}
-               if path else {"class": "logging.StreamHandler", "formatter": "json",
-                             "stream": "ext://sys.stderr"})
+    handler = (
+        {"()": "hometax_decrypt.web.logs.AppLogFile", "path": path, "formatter": "json"}
+        if path
+        else {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -88,4 +99,3 @@ def gunicorn_logconfig(path: str | None) -> dict:
         },
         "root": {"level": "WARNING", "handlers": ["app"]},
     }
-

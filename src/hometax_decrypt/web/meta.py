@@ -10,7 +10,8 @@ from flask import Response, current_app, jsonify
 
 from .. import errors
 from ..timestamp import TrustStore
-from . import http_errors, metrics as _metrics, selftest
+from . import http_errors, selftest
+from . import metrics as _metrics
 
 
 def _trust_ready(trust) -> None:
@@ -30,8 +31,7 @@ def readyz():
         ready = selftest.check()
         # the configured trust still loads (a trust directory removed or spoiled since start)
         settings = current_app.config["HOMETAX_SETTINGS"]
-        _trust_ready(TrustStore.configured(settings.trust_dir, settings.trust_pinned,
-                                           settings.trust_replace))
+        _trust_ready(TrustStore.configured(settings.trust_dir, settings.trust_pinned, settings.trust_replace))
     except errors.HometaxError:
         ready = False
     if not ready:

@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
-REQUESTS = Counter("hometax_http_requests_total", "HTTP requests handled by the app",
-                   ["endpoint", "method", "status"])
-ERRORS = Counter("hometax_http_errors_total", "Failed requests by error code",
-                 ["endpoint", "code"])
-LATENCY = Histogram("hometax_http_request_duration_seconds", "Time to handle a request",
-                    ["endpoint"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-DOCUMENTS = Counter("hometax_documents_total", "Documents processed, by operation and outcome",
-                    ["operation", "outcome"])
+REQUESTS = Counter(
+    "hometax_http_requests_total", "HTTP requests handled by the app", ["endpoint", "method", "status"]
+)
+ERRORS = Counter("hometax_http_errors_total", "Failed requests by error code", ["endpoint", "code"])
+LATENCY = Histogram(
+    "hometax_http_request_duration_seconds",
+    "Time to handle a request",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DOCUMENTS = Counter(
+    "hometax_documents_total", "Documents processed, by operation and outcome", ["operation", "outcome"]
+)
 
 
 def observe(endpoint: str, method: str, status: int, seconds: float, code: str | None) -> None:

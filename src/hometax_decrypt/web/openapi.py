@@ -29,8 +29,11 @@ _REF = "#/components/schemas/"
 def _records_schemas() -> dict:
     """docs/document.schema.json as components: the root as ``Records``, each ``$defs`` entry as
     ``records.NAME`` (its references rewritten to them)."""
-    text = resources.files("hometax_decrypt.records").joinpath("document.schema.json").read_text(
-        encoding="utf-8")
+    text = (
+        resources.files("hometax_decrypt.records")
+        .joinpath("document.schema.json")
+        .read_text(encoding="utf-8")
+    )
     text = text.replace('"#/$defs/', f'"{_REF}records.')
     root = json.loads(text)
     defs = root.pop("$defs", {})
@@ -44,57 +47,127 @@ def _nullable(schema: dict) -> dict:
 
 
 _STR = {"type": "string"}
-_ERROR_OBJECT = {"type": "object", "required": ["code", "nts_code", "message", "message_ko"],
-                 "additionalProperties": False, "properties": {
-                     "code": {"type": "string", "enum": ERROR_CODES},
-                     "nts_code": {"type": ["integer", "null"],
-                                  "description": "the NTS API's return code (0, -1, -2), or null"},
-                     "message": _STR, "message_ko": _STR}}
+_ERROR_OBJECT = {
+    "type": "object",
+    "required": ["code", "nts_code", "message", "message_ko"],
+    "additionalProperties": False,
+    "properties": {
+        "code": {"type": "string", "enum": ERROR_CODES},
+        "nts_code": {
+            "type": ["integer", "null"],
+            "description": "the NTS API's return code (0, -1, -2), or null",
+        },
+        "message": _STR,
+        "message_ko": _STR,
+    },
+}
 
 SCHEMAS: dict = {
     "ErrorObject": _ERROR_OBJECT,
-    "Error": {"type": "object", "required": ["error"], "additionalProperties": False,
-              "properties": {"error": {"$ref": _REF + "ErrorObject"}}},
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {"error": {"$ref": _REF + "ErrorObject"}},
+    },
     # one source: docs/document.schema.json's $defs/verification (its reason_code enum is the
     # verdict table, timestamp/verdicts.py), as the component records.verification
     "Verification": {"$ref": _REF + "records.verification"},
     "BatchResult": {
-        "type": "object", "required": ["files", "ok", "failed", "skipped"],
-        "additionalProperties": False, "properties": {
-            "files": {"type": "array", "items": {"oneOf": [
-                {"type": "object", "required": ["file", "ok", "nts_code", "verification",
-                                                "document"],
-                 "additionalProperties": False, "properties": {
-                     "file": _STR, "ok": {"const": True}, "nts_code": {"const": 1},
-                     "verification": {"$ref": _REF + "Verification"},
-                     "document": {"$ref": _REF + "records.document"}}},
-                {"type": "object", "required": ["file", "ok", "nts_code", "error"],
-                 "additionalProperties": False, "properties": {
-                     "file": _STR, "ok": {"const": False},
-                     "nts_code": {"type": ["integer", "null"]},
-                     "error": {"$ref": _REF + "ErrorObject"}}}]}},
+        "type": "object",
+        "required": ["files", "ok", "failed", "skipped"],
+        "additionalProperties": False,
+        "properties": {
+            "files": {
+                "type": "array",
+                "items": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["file", "ok", "nts_code", "verification", "document"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "file": _STR,
+                                "ok": {"const": True},
+                                "nts_code": {"const": 1},
+                                "verification": {"$ref": _REF + "Verification"},
+                                "document": {"$ref": _REF + "records.document"},
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["file", "ok", "nts_code", "error"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "file": _STR,
+                                "ok": {"const": False},
+                                "nts_code": {"type": ["integer", "null"]},
+                                "error": {"$ref": _REF + "ErrorObject"},
+                            },
+                        },
+                    ]
+                },
+            },
             "ok": {"type": "integer", "minimum": 0},
             "failed": {"type": "integer", "minimum": 0},
-            "skipped": {"type": "array", "items": {
-                "type": "object", "required": ["file", "reason", "message"],
-                "additionalProperties": False, "properties": {
-                    "file": _STR, "reason": {"enum": list(SKIP_REASONS)}, "message": _STR}}}}},
-    "Formats": {"type": "object", "required": ["default", "formats"], "additionalProperties": False,
-                "properties": {
-                    "default": {"enum": FORMAT_NAMES},
-                    "formats": {"type": "array", "items": {
-                        "type": "object", "required": ["name", "media_type", "suffix", "label_ko"],
-                        "additionalProperties": False, "properties": {
-                            "name": {"enum": FORMAT_NAMES}, "media_type": _STR, "suffix": _STR,
-                            "label_ko": _STR}}}}},
-    "Messages": {"type": "object", "required": ["messages"], "additionalProperties": False,
-                 "properties": {"messages": {
-                     "type": "object", "propertyNames": {"enum": ERROR_CODES},
-                     "required": ERROR_CODES, "additionalProperties": _STR}}},
-    "Health": {"type": "object", "required": ["status"], "additionalProperties": False,
-               "properties": {"status": {"const": "ok"}}},
-    "Ready": {"type": "object", "required": ["status"], "additionalProperties": False,
-              "properties": {"status": {"const": "ready"}}},
+            "skipped": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["file", "reason", "message"],
+                    "additionalProperties": False,
+                    "properties": {"file": _STR, "reason": {"enum": list(SKIP_REASONS)}, "message": _STR},
+                },
+            },
+        },
+    },
+    "Formats": {
+        "type": "object",
+        "required": ["default", "formats"],
+        "additionalProperties": False,
+        "properties": {
+            "default": {"enum": FORMAT_NAMES},
+            "formats": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "media_type", "suffix", "label_ko"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"enum": FORMAT_NAMES},
+                        "media_type": _STR,
+                        "suffix": _STR,
+                        "label_ko": _STR,
+                    },
+                },
+            },
+        },
+    },
+    "Messages": {
+        "type": "object",
+        "required": ["messages"],
+        "additionalProperties": False,
+        "properties": {
+            "messages": {
+                "type": "object",
+                "propertyNames": {"enum": ERROR_CODES},
+                "required": ERROR_CODES,
+                "additionalProperties": _STR,
+            }
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "additionalProperties": False,
+        "properties": {"status": {"const": "ok"}},
+    },
+    "Ready": {
+        "type": "object",
+        "required": ["status"],
+        "additionalProperties": False,
+        "properties": {"status": {"const": "ready"}},
+    },
     "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"]},
     **_records_schemas(),
 }
@@ -112,16 +185,29 @@ _PASSWORD_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
 def _pdf_body(*fields: str) -> dict:
     """One PDF as a multipart 'file' part with the form fields the operation reads, or as the body."""
-    return {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            name: _PDF_FIELDS[name] for name in ("file", *fields)}}},
-        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {name: _PDF_FIELDS[name] for name in ("file", *fields)},
+                }
+            },
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
 
 
 def _files(description: str) -> dict:
     # format: binary (an OpenAPI annotation 3.1 keeps): fuzzers send it as a file part
-    return {"type": "array", "minItems": 1, "description": description,
-            "items": {"type": "string", "format": "binary"}}
+    return {
+        "type": "array",
+        "minItems": 1,
+        "description": description,
+        "items": {"type": "string", "format": "binary"},
+    }
 
 
 BODIES = {
@@ -129,36 +215,73 @@ BODIES = {
     "verify": _pdf_body(),
     "documents": _pdf_body("password", "format", "mask"),
     "decrypt": _pdf_body("password"),
-    "batch": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": _files("the PDFs, or one ZIP of them"),
-            "password": {"type": "string", "description": "one password for all files"},
-            "passwords": {**_PASSWORD_MAP, "description": "JSON object: file name -> password"},
-            "format": {"type": "string", "enum": FORMAT_NAMES},
-            "mask": _PDF_FIELDS["mask"]}},
-            "encoding": {"passwords": {"contentType": "application/json"}}},
-        "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
-    "export": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": _files("one XML data part per document (POST /extract, part=xml), in the "
-                           "order wanted in the output"),
-            "format": _PDF_FIELDS["format"], "mask": _PDF_FIELDS["mask"]}}}}},
+    "batch": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": _files("the PDFs, or one ZIP of them"),
+                        "password": {"type": "string", "description": "one password for all files"},
+                        "passwords": {**_PASSWORD_MAP, "description": "JSON object: file name -> password"},
+                        "format": {"type": "string", "enum": FORMAT_NAMES},
+                        "mask": _PDF_FIELDS["mask"],
+                    },
+                },
+                "encoding": {"passwords": {"contentType": "application/json"}},
+            },
+            "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "export": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": _files(
+                            "one XML data part per document (POST /extract, part=xml), in the "
+                            "order wanted in the output"
+                        ),
+                        "format": _PDF_FIELDS["format"],
+                        "mask": _PDF_FIELDS["mask"],
+                    },
+                }
+            }
+        },
+    },
 }
 
 
 def _query(name: str) -> dict:
-    return {"name": name, "in": "query", "required": False,
-            "description": "for raw-body uploads (multipart uses the form field)",
-            "schema": {k: v for k, v in _PDF_FIELDS[name].items() if k != "description"}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": "for raw-body uploads (multipart uses the form field)",
+        "schema": {k: v for k, v in _PDF_FIELDS[name].items() if k != "description"},
+    }
 
 
 PARAMETERS = {
-    "X-Document-Password": {"name": "X-Document-Password", "in": "header", "required": False,
-                            "description": "password for a raw-body upload (UTF-8); never put it "
-                                           "in the URL", "schema": {"type": "string"}},
-    "X-Document-Passwords": {"name": "X-Document-Passwords", "in": "header", "required": False,
-                             "description": "JSON object: file name -> password",
-                             "content": {"application/json": {"schema": _PASSWORD_MAP}}},
+    "X-Document-Password": {
+        "name": "X-Document-Password",
+        "in": "header",
+        "required": False,
+        "description": "password for a raw-body upload (UTF-8); never put it in the URL",
+        "schema": {"type": "string"},
+    },
+    "X-Document-Passwords": {
+        "name": "X-Document-Passwords",
+        "in": "header",
+        "required": False,
+        "description": "JSON object: file name -> password",
+        "content": {"application/json": {"schema": _PASSWORD_MAP}},
+    },
     **{name: _query(name) for name in ("part", "encoding", "format", "mask")},
 }
 
@@ -168,8 +291,11 @@ def _export_content(json_schema: str) -> dict:
     out = {}
     for f in formats.FORMATS.values():
         media = f.media_type.split(";")[0]
-        out[media] = {"schema": {"$ref": _REF + json_schema} if f.name == "json" else
-                      {"type": "string", "contentMediaType": media}}
+        out[media] = {
+            "schema": {"$ref": _REF + json_schema}
+            if f.name == "json"
+            else {"type": "string", "contentMediaType": media}
+        }
     return out
 
 
@@ -178,9 +304,10 @@ def _content(route: routes.Route) -> dict:
         return _export_content("Records")
     if route.ok == "BATCH":
         return _export_content("BatchResult")
-    return {media: {"schema": {"$ref": _REF + name} if name else
-                    {"type": "string", "contentMediaType": media}}
-            for media, name in route.ok.items()}
+    return {
+        media: {"schema": {"$ref": _REF + name} if name else {"type": "string", "contentMediaType": media}}
+        for media, name in route.ok.items()
+    }
 
 
 def content_types(route: routes.Route) -> list[str]:
@@ -199,9 +326,11 @@ def _error_response(route: routes.Route, status: int, codes: list[str]) -> dict:
             headers["Retry-After"] = {**routes.HEADERS["Retry-After"], "required": True}
     if status == 405:
         headers["Allow"] = {**routes.HEADERS["Allow"], "required": True}
-    return {"description": "; ".join(f"{c}: {errors.SPECS[c].when}" for c in codes),
-            "headers": headers,
-            "content": {"application/json": {"schema": {"$ref": _REF + "Error"}}}}
+    return {
+        "description": "; ".join(f"{c}: {errors.SPECS[c].when}" for c in codes),
+        "headers": headers,
+        "content": {"application/json": {"schema": {"$ref": _REF + "Error"}}},
+    }
 
 
 def _operation(route: routes.Route) -> dict:
@@ -212,9 +341,13 @@ def _operation(route: routes.Route) -> dict:
         op["parameters"] = [PARAMETERS[p] for p in route.parameters]
     if route.body:
         op["requestBody"] = BODIES[route.body]
-    op["responses"] = {"200": {"description": route.ok_description,
-                               "headers": _headers(routes.COMMON_HEADERS + route.headers),
-                               "content": _content(route)}}
+    op["responses"] = {
+        "200": {
+            "description": route.ok_description,
+            "headers": _headers(routes.COMMON_HEADERS + route.headers),
+            "content": _content(route),
+        }
+    }
     for status, codes in route.statuses.items():
         op["responses"][str(status)] = _error_response(route, status, codes)
     return op
@@ -227,16 +360,20 @@ def build() -> dict:
             paths.setdefault(r.path, {})[method.lower()] = _operation(r)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "hometax-decrypt", "version": "1",
-                 "description": "Extract, verify and parse NTS year-end settlement (연말정산 간소화) "
-                                "PDF documents. Errors: {\"error\": {\"code\", \"nts_code\", "
-                                "\"message\", \"message_ko\"}}; a 429 carries Retry-After."},
+        "info": {
+            "title": "hometax-decrypt",
+            "version": "1",
+            "description": "Extract, verify and parse NTS year-end settlement (연말정산 간소화) "
+            'PDF documents. Errors: {"error": {"code", "nts_code", '
+            '"message", "message_ko"}}; a 429 carries Retry-After.',
+        },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}, {}],
         "paths": paths,
         "components": {
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-            "schemas": SCHEMAS},
+            "schemas": SCHEMAS,
+        },
     }
 
 
@@ -247,28 +384,36 @@ def docs_html() -> str:
     rows = []
     for path, ops in OPENAPI["paths"].items():
         for method, op in ops.items():
-            rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
-                        f"</code></td><td>{html.escape(op['summary'])}</td></tr>")
-    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>hometax-decrypt API</title><style>body{font-family:sans-serif;margin:2em}"
-            "td{padding:.3em .8em;border-bottom:1px solid #ddd}</style></head><body>"
-            "<h1>hometax-decrypt API</h1><p>OpenAPI document: "
-            "<a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>. Authentication: "
-            "<code>X-API-Key</code> header when the server requires it. Passwords go in the "
-            "<code>password</code> form field or the <code>X-Document-Password</code> header, "
-            "never in the URL.</p><table>" + "".join(rows) + "</table></body></html>")
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
+                f"</code></td><td>{html.escape(op['summary'])}</td></tr>"
+            )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        "<title>hometax-decrypt API</title><style>body{font-family:sans-serif;margin:2em}"
+        "td{padding:.3em .8em;border-bottom:1px solid #ddd}</style></head><body>"
+        "<h1>hometax-decrypt API</h1><p>OpenAPI document: "
+        '<a href="/api/v1/openapi.json">/api/v1/openapi.json</a>. Authentication: '
+        "<code>X-API-Key</code> header when the server requires it. Passwords go in the "
+        "<code>password</code> form field or the <code>X-Document-Password</code> header, "
+        "never in the URL.</p><table>" + "".join(rows) + "</table></body></html>"
+    )
 
 
 def markdown_table() -> str:
     """docs/api.md's route table, from the route table (``python -m hometax_decrypt.web.openapi``)."""
-    lines = ["| route | API key | 200 | headers (besides `X-Request-ID`, `Cache-Control`) | errors |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| route | API key | 200 | headers (besides `X-Request-ID`, `Cache-Control`) | errors |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for r in routes.ROUTES:
         types = ", ".join(f"`{t}`" for t in content_types(r))
         heads = ", ".join(f"`{h}`" for h in r.headers) or "—"
         errs = ", ".join(f"{st} `{'`/`'.join(codes)}`" for st, codes in r.statuses.items())
-        lines.append(f"| `{' '.join(r.methods)} {r.path}` | {'yes' if r.auth else 'no'} | "
-                     f"{types}: {r.ok_description} | {heads} | {errs} |")
+        lines.append(
+            f"| `{' '.join(r.methods)} {r.path}` | {'yes' if r.auth else 'no'} | "
+            f"{types}: {r.ok_description} | {heads} | {errs} |"
+        )
     return "\n".join(lines) + "\n"
 
 

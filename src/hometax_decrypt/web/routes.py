@@ -22,51 +22,83 @@ from .. import errors
 # Headers the app sends, with what they mean. Every answer carries COMMON_HEADERS; an error answer
 # also ERROR_HEADERS (and a code's own: Retry-After, Allow).
 HEADERS: dict[str, dict] = {
-    "X-Request-ID": {"schema": {"type": "string"},
-                     "description": "the request's id (the client's X-Request-ID when it is 8-64 "
-                                    "plain characters, else a new one): in every log line of it"},
+    "X-Request-ID": {
+        "schema": {"type": "string"},
+        "description": "the request's id (the client's X-Request-ID when it is 8-64 "
+        "plain characters, else a new one): in every log line of it",
+    },
     "Cache-Control": {"schema": {"type": "string"}, "description": "no-store"},
     "X-Error-Code": {"schema": {"type": "string"}, "description": "the error code of the body"},
-    "X-NTS-Return-Code": {"schema": {"type": "string", "enum": ["1"]},
-                          "description": "the NTS API's return code: 1, success"},
-    "X-Verification-Status": {"schema": {"type": "string"},
-                              "description": "authentic, untrusted_issuer, tampered or unsigned"},
-    "X-Verification-Authentic": {"schema": {"type": "string", "enum": ["true", "false"]},
-                                 "description": "the NTS timestamp proves the file authentic"},
-    "X-Verification-Intact": {"schema": {"type": "string", "enum": ["true", "false"]},
-                              "description": "the file is as it was timestamped"},
-    "X-Verification-Code": {"schema": {"type": "string"},
-                            "description": "the NTS verifier's code: 0 or 21xx"},
-    "X-Verification-NTS-Code": {"schema": {"type": "string"}, "deprecated": True,
-                                "description": "the old name of X-Verification-Code (same value), "
-                                               "for one release"},
-    "X-Was-Encrypted": {"schema": {"type": "string", "enum": ["true", "false"]},
-                        "description": "the PDF had a document-open password"},
-    "Content-Disposition": {"schema": {"type": "string"},
-                            "description": "attachment; the file name to save it under "
-                                           "(ASCII and RFC 5987 UTF-8)"},
+    "X-NTS-Return-Code": {
+        "schema": {"type": "string", "enum": ["1"]},
+        "description": "the NTS API's return code: 1, success",
+    },
+    "X-Verification-Status": {
+        "schema": {"type": "string"},
+        "description": "authentic, untrusted_issuer, tampered or unsigned",
+    },
+    "X-Verification-Authentic": {
+        "schema": {"type": "string", "enum": ["true", "false"]},
+        "description": "the NTS timestamp proves the file authentic",
+    },
+    "X-Verification-Intact": {
+        "schema": {"type": "string", "enum": ["true", "false"]},
+        "description": "the file is as it was timestamped",
+    },
+    "X-Verification-Code": {
+        "schema": {"type": "string"},
+        "description": "the NTS verifier's code: 0 or 21xx",
+    },
+    "X-Verification-NTS-Code": {
+        "schema": {"type": "string"},
+        "deprecated": True,
+        "description": "the old name of X-Verification-Code (same value), for one release",
+    },
+    "X-Was-Encrypted": {
+        "schema": {"type": "string", "enum": ["true", "false"]},
+        "description": "the PDF had a document-open password",
+    },
+    "Content-Disposition": {
+        "schema": {"type": "string"},
+        "description": "attachment; the file name to save it under (ASCII and RFC 5987 UTF-8)",
+    },
     "X-Batch-OK": {"schema": {"type": "string"}, "description": "files read"},
     "X-Batch-Failed": {"schema": {"type": "string"}, "description": "files that failed"},
-    "X-Batch-Skipped": {"schema": {"type": "string"},
-                        "description": "ZIP entries not processed (format=json: which and why)"},
-    "X-Batch-Errors": {"schema": {"type": "string"},
-                       "description": "formats other than json, when files failed: a JSON object "
-                                      "error code -> number of files"},
-    "Retry-After": {"schema": {"type": "string"},
-                    "description": "seconds to wait before the next request"},
+    "X-Batch-Skipped": {
+        "schema": {"type": "string"},
+        "description": "ZIP entries not processed (format=json: which and why)",
+    },
+    "X-Batch-Errors": {
+        "schema": {"type": "string"},
+        "description": "formats other than json, when files failed: a JSON object "
+        "error code -> number of files",
+    },
+    "Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait before the next request"},
     "Allow": {"schema": {"type": "string"}, "description": "the methods the route answers"},
 }
 COMMON_HEADERS = ("X-Request-ID", "Cache-Control")
 ERROR_HEADERS = ("X-Error-Code",)
-_VERIFICATION = ("X-Verification-Status", "X-Verification-Authentic", "X-Verification-Intact",
-                 "X-Verification-Code", "X-Verification-NTS-Code")
+_VERIFICATION = (
+    "X-Verification-Status",
+    "X-Verification-Authentic",
+    "X-Verification-Intact",
+    "X-Verification-Code",
+    "X-Verification-NTS-Code",
+)
 
 # The error codes of the table every route can answer: the query allowlist (usage, from nginx and
 # the app), another method, and no app server answering (nginx).
 ANY_ROUTE = ("usage", "method_not_allowed", "unavailable")
 API_ROUTE = ANY_ROUTE + ("rate_limited",)  # under /api/: nginx's rate and connection limits
-DOCUMENT = API_ROUTE + ("unauthorized", "password_required", "wrong_password", "not_nts_document",
-                        "damaged", "too_large", "timeout")
+DOCUMENT = API_ROUTE + (
+    "unauthorized",
+    "password_required",
+    "wrong_password",
+    "not_nts_document",
+    "damaged",
+    "too_large",
+    "timeout",
+)
 
 
 @dataclass(frozen=True)
@@ -99,67 +131,162 @@ class Route:
 _DOC_HEADERS = ("X-NTS-Return-Code", *_VERIFICATION)
 
 ROUTES: tuple[Route, ...] = (
-    Route("/api/v1/extract", ("POST",), "extract", "api:extract",
-          "The XML or SAM data part, byte for byte as the NTS API returns it",
-          {"application/xml": None, "text/plain": None},
-          "the part's bytes (charset utf-8 or euc-kr)",
-          headers=(*_DOC_HEADERS, "Content-Disposition"), errors=DOCUMENT,
-          parameters=("X-Document-Password", "part", "encoding"), body="extract"),
-    Route("/api/v1/verify", ("POST",), "verify", "api:verify",
-          "Verify the NTS timestamp (same JSON as the CLI's verify)",
-          {"application/json": "Verification"}, "the verification (no password needed)",
-          headers=_VERIFICATION, errors=DOCUMENT, body="verify"),
-    Route("/api/v1/documents", ("POST",), "documents", "api:documents",
-          "The parsed document in a format of the registry (GET /api/v1/formats)",
-          "EXPORT", "the document: format=json the records export (docs/document.schema.json)",
-          headers=(*_DOC_HEADERS, "Content-Disposition"), errors=DOCUMENT,
-          parameters=("X-Document-Password", "format", "mask"), body="documents"),
-    Route("/api/v1/decrypt", ("POST",), "decrypt", "api:decrypt",
-          "The PDF with its password removed (for HR archives; re-saved, so its timestamp no "
-          "longer verifies)",
-          {"application/pdf": None}, "the PDF",
-          headers=("X-NTS-Return-Code", "X-Was-Encrypted", "Content-Disposition"), errors=DOCUMENT,
-          parameters=("X-Document-Password",), body="decrypt"),
-    Route("/api/v1/batch", ("POST",), "batch", "api:batch",
-          "Many documents: several 'file' parts or one ZIP; per-file results or one combined "
-          "export in any other format of the registry",
-          "BATCH", "format=json: each file's result (nts_code: the NTS API's return code, 1 ok, "
-          "0, -1, -2; verification.verifier_code the verifier's) and the ZIP entries skipped; any "
-          "other format: the combined export of the files read",
-          headers=("X-Batch-OK", "X-Batch-Failed", "X-Batch-Skipped", "X-Batch-Errors",
-                   "Content-Disposition"),
-          errors=DOCUMENT,
-          parameters=("X-Document-Password", "X-Document-Passwords", "format", "mask"),
-          body="batch"),
-    Route("/api/v1/export", ("POST",), "export_parts", "api:export_parts",
-          "The combined export (any format of the registry) of many documents from their XML data "
-          "parts (as /extract returns them); no PDF, no password. The upload page's 'download "
-          "everything'",
-          "EXPORT", "the combined export, documents in the order sent; JSON as /documents "
-          "(verification null: no PDF was sent)",
-          headers=("Content-Disposition",), errors=DOCUMENT, body="export"),
-    Route("/api/v1/formats", ("GET",), "formats_list", "api:formats_list",
-          "The output formats (name, media type, file suffix, Korean label)",
-          {"application/json": "Formats"}, "the format registry", errors=API_ROUTE, auth=False),
-    Route("/api/v1/messages", ("GET",), "messages", "api:messages",
-          "The Korean message of every error code (the one error table)",
-          {"application/json": "Messages"}, "code -> message_ko", errors=API_ROUTE, auth=False),
-    Route("/api/v1/openapi.json", ("GET",), "openapi", "meta:openapi",
-          "This OpenAPI document", {"application/json": "OpenAPI"}, "the OpenAPI 3.1 document",
-          errors=API_ROUTE, auth=False),
-    Route("/api/v1/docs", ("GET",), "api_docs", "meta:api_docs",
-          "A plain HTML list of the routes (no external resources)", {"text/html": None},
-          "an HTML page", errors=API_ROUTE, auth=False),
-    Route("/healthz", ("GET",), "healthz", "meta:healthz", "The process is alive",
-          {"application/json": "Health"}, "alive", auth=False),
-    Route("/readyz", ("GET",), "readyz", "meta:readyz",
-          "Can extract a built-in document and load the timestamp trust store",
-          {"application/json": "Ready"}, "ready (503 unavailable otherwise)", auth=False),
-    Route("/metrics", ("GET",), "metrics", "meta:metrics",
-          "Prometheus metrics (counts, latency, error codes); only from the addresses of "
-          "HOMETAX_METRICS_ALLOW",
-          {"text/plain": None}, "Prometheus text exposition format",
-          errors=ANY_ROUTE + ("unauthorized", "forbidden")),
+    Route(
+        "/api/v1/extract",
+        ("POST",),
+        "extract",
+        "api:extract",
+        "The XML or SAM data part, byte for byte as the NTS API returns it",
+        {"application/xml": None, "text/plain": None},
+        "the part's bytes (charset utf-8 or euc-kr)",
+        headers=(*_DOC_HEADERS, "Content-Disposition"),
+        errors=DOCUMENT,
+        parameters=("X-Document-Password", "part", "encoding"),
+        body="extract",
+    ),
+    Route(
+        "/api/v1/verify",
+        ("POST",),
+        "verify",
+        "api:verify",
+        "Verify the NTS timestamp (same JSON as the CLI's verify)",
+        {"application/json": "Verification"},
+        "the verification (no password needed)",
+        headers=_VERIFICATION,
+        errors=DOCUMENT,
+        body="verify",
+    ),
+    Route(
+        "/api/v1/documents",
+        ("POST",),
+        "documents",
+        "api:documents",
+        "The parsed document in a format of the registry (GET /api/v1/formats)",
+        "EXPORT",
+        "the document: format=json the records export (docs/document.schema.json)",
+        headers=(*_DOC_HEADERS, "Content-Disposition"),
+        errors=DOCUMENT,
+        parameters=("X-Document-Password", "format", "mask"),
+        body="documents",
+    ),
+    Route(
+        "/api/v1/decrypt",
+        ("POST",),
+        "decrypt",
+        "api:decrypt",
+        "The PDF with its password removed (for HR archives; re-saved, so its timestamp no longer verifies)",
+        {"application/pdf": None},
+        "the PDF",
+        headers=("X-NTS-Return-Code", "X-Was-Encrypted", "Content-Disposition"),
+        errors=DOCUMENT,
+        parameters=("X-Document-Password",),
+        body="decrypt",
+    ),
+    Route(
+        "/api/v1/batch",
+        ("POST",),
+        "batch",
+        "api:batch",
+        "Many documents: several 'file' parts or one ZIP; per-file results or one combined "
+        "export in any other format of the registry",
+        "BATCH",
+        "format=json: each file's result (nts_code: the NTS API's return code, 1 ok, "
+        "0, -1, -2; verification.verifier_code the verifier's) and the ZIP entries skipped; any "
+        "other format: the combined export of the files read",
+        headers=("X-Batch-OK", "X-Batch-Failed", "X-Batch-Skipped", "X-Batch-Errors", "Content-Disposition"),
+        errors=DOCUMENT,
+        parameters=("X-Document-Password", "X-Document-Passwords", "format", "mask"),
+        body="batch",
+    ),
+    Route(
+        "/api/v1/export",
+        ("POST",),
+        "export_parts",
+        "api:export_parts",
+        "The combined export (any format of the registry) of many documents from their XML data "
+        "parts (as /extract returns them); no PDF, no password. The upload page's 'download "
+        "everything'",
+        "EXPORT",
+        "the combined export, documents in the order sent; JSON as /documents "
+        "(verification null: no PDF was sent)",
+        headers=("Content-Disposition",),
+        errors=DOCUMENT,
+        body="export",
+    ),
+    Route(
+        "/api/v1/formats",
+        ("GET",),
+        "formats_list",
+        "api:formats_list",
+        "The output formats (name, media type, file suffix, Korean label)",
+        {"application/json": "Formats"},
+        "the format registry",
+        errors=API_ROUTE,
+        auth=False,
+    ),
+    Route(
+        "/api/v1/messages",
+        ("GET",),
+        "messages",
+        "api:messages",
+        "The Korean message of every error code (the one error table)",
+        {"application/json": "Messages"},
+        "code -> message_ko",
+        errors=API_ROUTE,
+        auth=False,
+    ),
+    Route(
+        "/api/v1/openapi.json",
+        ("GET",),
+        "openapi",
+        "meta:openapi",
+        "This OpenAPI document",
+        {"application/json": "OpenAPI"},
+        "the OpenAPI 3.1 document",
+        errors=API_ROUTE,
+        auth=False,
+    ),
+    Route(
+        "/api/v1/docs",
+        ("GET",),
+        "api_docs",
+        "meta:api_docs",
+        "A plain HTML list of the routes (no external resources)",
+        {"text/html": None},
+        "an HTML page",
+        errors=API_ROUTE,
+        auth=False,
+    ),
+    Route(
+        "/healthz",
+        ("GET",),
+        "healthz",
+        "meta:healthz",
+        "The process is alive",
+        {"application/json": "Health"},
+        "alive",
+        auth=False,
+    ),
+    Route(
+        "/readyz",
+        ("GET",),
+        "readyz",
+        "meta:readyz",
+        "Can extract a built-in document and load the timestamp trust store",
+        {"application/json": "Ready"},
+        "ready (503 unavailable otherwise)",
+        auth=False,
+    ),
+    Route(
+        "/metrics",
+        ("GET",),
+        "metrics",
+        "meta:metrics",
+        "Prometheus metrics (counts, latency, error codes); only from the addresses of HOMETAX_METRICS_ALLOW",
+        {"text/plain": None},
+        "Prometheus text exposition format",
+        errors=ANY_ROUTE + ("unauthorized", "forbidden"),
+    ),
 )
 
 BY_ENDPOINT = {r.endpoint: r for r in ROUTES}

@@ -7,9 +7,11 @@ import functools
 import io
 import zlib
 
-SELFTEST_XML = ('<?xml version="1.0" encoding="utf-8" ?>\n<yesone>\n<doc><doc_type>B</doc_type>'
-                '<seq>2000010100000000</seq><att_year>2000</att_year>'
-                '<att_inqrMm>01 ~ 12월</att_inqrMm></doc>\n</yesone>\n').encode("utf-8")
+SELFTEST_XML = (
+    '<?xml version="1.0" encoding="utf-8" ?>\n<yesone>\n<doc><doc_type>B</doc_type>'
+    "<seq>2000010100000000</seq><att_year>2000</att_year>"
+    "<att_inqrMm>01 ~ 12월</att_inqrMm></doc>\n</yesone>\n"
+).encode()
 
 
 @functools.lru_cache(maxsize=1)

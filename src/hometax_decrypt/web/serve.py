@@ -27,7 +27,7 @@ def listen_options(settings: Settings) -> dict:
     bind = settings.bind.strip()
     if bind.startswith("unix:"):
         # the socket's directory (group of nginx, mode 0750) is the gate, as for gunicorn and uWSGI
-        return {"unix_socket": bind[len("unix:"):], "unix_socket_perms": "666"}
+        return {"unix_socket": bind[len("unix:") :], "unix_socket_perms": "666"}
     return {"listen": bind}
 
 
