@@ -19,36 +19,40 @@ APP_SERVERS = ("gunicorn", "uwsgi", "waitress")
 
 @dataclass
 class StackConfig:
+    """What the stack runs with, built only by :meth:`from_env` from the one settings object
+    (:class:`hometax_decrypt.settings.Settings`): no field has a default of its own, so no value is
+    declared twice."""
+
     run_dir: Path
-    app_server: str = "gunicorn"
-    listen: str = "127.0.0.1"
-    https_port: int = 8443
-    http_port: int = 8080
-    server_name: str = "localhost"
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    instances: int = 2
-    workers: int = 2
-    timeout: int = 30
-    max_requests: int = 1000
-    max_requests_jitter: int = 100
-    max_body_bytes: int = 25 * MiB
-    rate: int = 10
-    burst: int = 20
-    conn_per_client: int = 8  # API requests in nginx at once per client address
-    conn_total: int = 32  # ...and in all (each may hold a body buffer: docs/deployment.md)
-    body_timeout: int = 10  # seconds between two reads of a request body
-    trusted_proxies: list[str] = field(default_factory=list)
-    metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
-    web_root: Path = REPO / "web"
-    nginx: str = "/usr/sbin/nginx"
-    nginx_user: str | None = None
-    log_dir_setting: str | None = None
-    upstreams: list[str] = field(default_factory=list)  # app servers on other hosts (host:port)
-    app_listen: str = ""  # host:port of this app host's TLS listener
-    mtls_ca: Path | None = None
-    mtls_cert: Path | None = None
-    mtls_key: Path | None = None
+    app_server: str
+    listen: str
+    https_port: int
+    http_port: int
+    server_name: str
+    tls_cert: Path | None
+    tls_key: Path | None
+    instances: int
+    workers: int
+    timeout: int
+    max_requests: int
+    max_requests_jitter: int
+    max_body_bytes: int
+    rate: int
+    burst: int
+    conn_per_client: int  # API requests in nginx at once per client address
+    conn_total: int  # ...and in all (each may hold a body buffer: docs/deployment.md)
+    body_timeout: int  # seconds between two reads of a request body
+    trusted_proxies: list[str]
+    metrics_allow: list[str]
+    web_root: Path
+    nginx: str
+    nginx_user: str | None
+    log_dir_setting: str | None
+    upstreams: list[str]  # app servers on other hosts (host:port)
+    app_listen: str  # host:port of this app host's TLS listener
+    mtls_ca: Path | None
+    mtls_cert: Path | None
+    mtls_key: Path | None
     env: dict = field(default_factory=dict)
 
     @classmethod
