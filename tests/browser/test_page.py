@@ -663,11 +663,14 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
             )
             for name in ("plain.pdf", "broken.pdf", "huge.pdf")
         }
+        huge_text, huge_code = errors.pop("huge.pdf")
         assert errors == {
             "plain.pdf": ("연말정산간소화 표준 전자문서가 아닙니다.", "not_nts_document"),
             "broken.pdf": ("PDF 문서가 아니거나 손상된 문서입니다.", "damaged"),
-            "huge.pdf": ("파일이 너무 크거나 허용 한도를 넘었습니다.", "too_large"),
         }
+        # a 413 names the limit and what to do instead (issue 21), in Korean
+        assert huge_code == "too_large" and huge_text.startswith("파일이 너무 크거나 허용 한도를 넘었습니다.")
+        assert "25 MiB" in huge_text and "/batch" in huge_text
         assert page.locator("#results-body .error-message").count() == 3
         assert "진본으로 확인되지 않은 파일 2개" in page.locator("#totals-warning").inner_text()
         assert page.locator("#progress-text").inner_text() == "모두 처리함: 6개 중 성공 3개, 오류 3개"
