@@ -163,7 +163,7 @@ def line_rows(doc, mask: bool = False) -> list[list]:
                     "Y" if person.get("is_owner") else "N",
                     ln["label"],
                     ln["key"],
-                    ln["period"] or "",
+                    ln["period"],
                     ln["amount"],
                     sources_text(ln["sources"]),
                 ]
