@@ -121,8 +121,11 @@ def test_2020_card_deduction_in_every_format(capsysbinary, tmp_path):
 def test_csv_and_xlsx_carry_every_line_figure_and_not_computed_entry(capsysbinary, tmp_path, sample):
     code, out, _ = cli(capsysbinary, sample, "--salary", "40000000")
     (ret,) = json.loads(out)["returns"]
+    assert code == 0 and ret["lines"] and ret["figures"] and ret["unmapped"]
     code, out_csv, _ = cli(capsysbinary, sample, "--salary", "40000000", "--format", "csv")
     rows = csv_rows(out_csv)
+    assert code == 0
+    assert len([r for r in rows if r["section"] == "unmapped"]) == len(ret["unmapped"])
     lines = [r for r in rows if r["section"] == "line"]
     assert [(r["key"], r["period"], int(r["amount"])) for r in lines] == [
         (ln["key"], ln["period"] or "", ln["amount"]) for ln in ret["lines"]
