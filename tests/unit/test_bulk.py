@@ -115,6 +115,7 @@ def test_xlsx_equals_the_writer_cell_for_cell(tree, tmp_path):
 
     got = cells(out.read_bytes())
     assert got == cells(expected) and len(got["항목"]) > 100 and len(got["합계"]) > 2
+    assert len(got["공제신고서"]) > 3 + 10  # the lines of each document, streamed as the writer has them
     assert "7501011234567" not in json.dumps(got, ensure_ascii=False)  # masked
 
 

@@ -572,16 +572,17 @@ def _width(ws, column: int) -> float | None:
 def test_xlsx_reads_in_excel(doc2020, doc2022):
     data = xlsx_format.to_xlsx([doc2020, doc2022])
     wb = openpyxl.load_workbook(io.BytesIO(data))
-    assert wb.sheetnames[:3] == ["합계", "문서", "항목"]
-    assert set(wb.sheetnames[3:]) <= set(xlsx_format.FORM_SHEETS) and len(wb.sheetnames) == 3 + 10
+    assert wb.sheetnames[:4] == ["합계", "문서", "항목", "공제신고서"]
+    assert set(wb.sheetnames[4:]) <= set(xlsx_format.FORM_SHEETS) and len(wb.sheetnames) == 4 + 10
     for ws in wb:
-        labels, codes = [c.value for c in ws[1]], [c.value for c in ws[2]]
+        top = 1 if ws.title == "공제신고서" else 0  # its note row ("추정치 … 아닙니다") comes first
+        labels, codes = [c.value for c in ws[top + 1]], [c.value for c in ws[top + 2]]
         assert all(labels) and all(codes) and len(labels) == len(codes), ws.title
         assert all(re.search("[가-힣]", v) for v in labels), ws.title  # Korean headers
         assert not any(re.search("[가-힣]", v) for v in codes), ws.title  # codes below them
-        assert ws.freeze_panes in ("A3", "B3", "E3"), ws.title  # both header rows stay in view
+        assert ws.freeze_panes in (f"A{top + 3}", "B3", "E3"), ws.title  # both header rows stay in view
         last = openpyxl.utils.get_column_letter(len(codes))
-        assert ws.auto_filter.ref == f"A2:{last}{ws.max_row}", ws.title
+        assert ws.auto_filter.ref == f"A{top + 2}:{last}{ws.max_row}", ws.title
         widths = [_width(ws, j + 1) for j in range(len(codes))]
         assert all(w and w >= 9 for w in widths), ws.title
     summary = wb["합계"]

@@ -23,6 +23,8 @@ import sys
 from .. import errors, formats
 
 EXIT_NOT_AUTHENTIC = errors.SPECS["not_authentic"].exit_code
+DEDUCTION_FORMATS = ("json", "csv", "xlsx")
+JSON_INPUT_MAX_BYTES = 16 * 1024 * 1024  # a lines or facts file: 10 000 lines fit many times over
 LANGS = ("en", "ko")
 
 # The CLI's own lines (errors are the error table's), English and Korean.
@@ -33,6 +35,10 @@ TEXT = {
     "no_files": (
         "usage: no PDF or ZIP file found under the paths given",
         "usage: 지정한 경로에 PDF 또는 ZIP 파일이 없습니다",
+    ),
+    "estimate_notice": (
+        "note: an estimate from the NTS amounts under the tax year's rules, not the 연말정산 result",
+        "안내: 국세청 자료와 해당 연도 규정으로 계산한 추정치입니다 — 연말정산 결과가 아닙니다",
     ),
     "password_hint": (
         "hint: {n} file(s) need a password: give it with --password-stdin (one for "
@@ -221,6 +227,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     ba.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     ba.add_argument("--quiet", action="store_true", help="print only the counts, not every file")
+
+    de = sub.add_parser(
+        "deductions",
+        parents=[lang],
+        help="the 공제신고서 lines of documents (or of a lines file) and, given 총급여, an estimate of "
+        "what each is worth — an estimate, not the 연말정산 result",
+    )
+    de.add_argument("files", nargs="*", metavar="FILE", help="PDF documents (one taxpayer or several)")
+    de.add_argument(
+        "--lines",
+        metavar="FILE.json",
+        help='a lines file instead of documents: {"att_year": 2021, "lines": [{"key", "period", "amount"}]}',
+    )
+    de.add_argument("--salary", help="총급여 in won (48000000 or 48,000,000); without it: lines only")
+    de.add_argument(
+        "--facts",
+        metavar="FILE.json",
+        help="facts the documents lack (homeless_householder, mortgage_loan_type, children …; docs/deductions.md)",
+    )
+    de.add_argument("--format", default="json", choices=list(DEDUCTION_FORMATS))
+    _add_password(de)
+    de.add_argument("--password-file", help="CSV of file,password; files not in it take the one password")
+    de.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
+    de.add_argument("-o", "--output", help="output file (default: standard output)")
     return ap
 
 
@@ -363,6 +393,74 @@ def _cmd_batch(args) -> int:
     return report.exit_code
 
 
+def _json_file(path: str, what: str, bad: type[errors.HometaxError]):
+    """The JSON in ``path`` (a lines or facts file). A file that is missing is the caller's
+    mistake (usage); one that is not JSON is ``bad`` — the message names the file's role, never
+    its content."""
+    _existing(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(JSON_INPUT_MAX_BYTES + 1)
+    except OSError:
+        raise errors.UsageError(f"cannot read the {what}") from None
+    if len(raw) > JSON_INPUT_MAX_BYTES:
+        raise bad(f"the {what} is too large")
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        raise bad(f"the {what} is not UTF-8 JSON") from None
+
+
+def _cmd_deductions(args) -> int:
+    from ..formats import deductions as render
+    from ..service import deductions
+    from ..service import operations as service
+    from ..service.archive import password_for
+    from ..service.bulk import password_file_warning, read_password_file
+
+    if bool(args.files) == bool(args.lines):
+        raise errors.UsageError("give PDF files or --lines FILE.json, not both and not neither")
+    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
+        raise errors.UsageError("refusing to write XLSX to a terminal; use -o FILE")
+    salary = deductions.parse_salary(args.salary)  # before any file is read: a typo fails fast
+    facts = None
+    if args.facts:
+        facts = _json_file(args.facts, "facts file", errors.UsageError)
+        if not isinstance(facts, dict):
+            raise errors.UsageError("the facts file must hold a JSON object")
+    if args.lines:
+        data = _json_file(args.lines, "lines file", errors.BadLines)
+        answer = deductions.from_lines(data, salary=salary, facts=facts, mask=args.mask)
+    else:
+        for f in args.files:
+            _existing(f)
+        env = _Env()
+        passwords = {}
+        if args.password_file:
+            warning = password_file_warning(args.password_file)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
+            passwords = read_password_file(args.password_file)
+        password = _password(args)
+        trust = env.trust()
+        docs = [
+            service.parse(
+                f, password=password_for(f, password, passwords), limits=env.limits, trust=trust
+            ).document
+            for f in args.files
+        ]
+        answer = deductions.from_documents(docs, salary=salary, facts=facts, mask=args.mask)
+    if args.format == "csv":
+        data_out = render.to_csv(answer)
+    elif args.format == "xlsx":
+        data_out = render.to_xlsx(answer)
+    else:
+        data_out = (json.dumps(answer, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    _write(data_out, args.output)
+    print(say("estimate_notice", args.lang), file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     lang = lang_of(argv, os.environ)
@@ -370,9 +468,13 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         args.lang = args.lang or lang
         lang = args.lang
-        return {"extract": _cmd_extract, "verify": _cmd_verify, "parse": _cmd_parse, "batch": _cmd_batch}[
-            args.command
-        ](args)
+        return {
+            "extract": _cmd_extract,
+            "verify": _cmd_verify,
+            "parse": _cmd_parse,
+            "batch": _cmd_batch,
+            "deductions": _cmd_deductions,
+        }[args.command](args)
     except errors.HometaxError as exc:
         print(error_line(exc, lang), file=sys.stderr)
         return exc.exit_code

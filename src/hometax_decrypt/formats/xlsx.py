@@ -8,6 +8,10 @@ Sheets, in this order:
 - ``문서``: one row per document: file, 진본 여부, 발급번호, the document's owner;
 - ``항목``: one row per ``<data>`` item, the CSV's columns (:data:`~.rows.COLUMNS`) plus the Korean
   label of the verification status beside it;
+- ``공제신고서``: per document, the 공제신고서 lines its items fill (``deductions.lines_of`` of that
+  document alone: no 총급여 here, so lines only, no estimate, and two documents of one person are not
+  merged — ``hometax-decrypt deductions`` / ``POST /api/v1/deductions`` merge them and estimate); a
+  note row above its header says so;
 - one sheet per form family of :data:`FORM_SHEETS` that the documents hold (``의료비``, ``교육비``…):
   its items with every field the NTS definition gives that family as a column of its own (what the
   ``항목`` sheet packs into ``details``).
@@ -27,6 +31,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from ..deductions import lines_of
 from ..document.limits import Deadline
 from ..records.catalog import catalog
 from ..records.codes_doc import field_code
@@ -40,7 +45,7 @@ from .rows import COLUMN_LABELS_KO, COLUMNS, NUMERIC_COLUMNS, as_list, budget, d
 THOUSANDS = "#,##0"
 HEADER_ROWS = 2  # the Korean labels, then the codes
 
-SUMMARY_SHEET, DOCUMENTS_SHEET, ITEMS_SHEET = "합계", "문서", "항목"
+SUMMARY_SHEET, DOCUMENTS_SHEET, ITEMS_SHEET, LINES_SHEET = "합계", "문서", "항목", "공제신고서"
 
 # -- 항목: the CSV's columns, the status's Korean label beside it ------------------------------------
 ITEM_COLUMNS = list(COLUMNS)
@@ -105,6 +110,66 @@ _SUMMARY_WIDTHS = {
     "dependant_flags": 40,
     "duplicates": 40,
 }
+
+# -- 공제신고서: the lines of each document (lines only: the records export has no 총급여) -----------
+LINE_COLUMNS = [
+    ("source_file", "파일", 28),
+    ("doc_seq", "발급번호", 18),
+    ("att_year", "귀속연도", 9),
+    ("taxpayer_name", "본인 성명", 10),
+    ("taxpayer_resid", "본인 주민등록번호", 16),
+    ("person_name", "대상자 성명", 10),
+    ("person_resid", "대상자 주민등록번호", 16),
+    ("is_owner", "본인 여부", 9),
+    ("label", "공제신고서 항목", 30),
+    ("key", "항목 코드", 26),
+    ("period", "기간", 12),
+    ("amount", "금액(원)", 15),
+    ("sources", "자료 출처(서식/자료코드×건수)", 30),
+]
+LINES_NOTE = (
+    "공제신고서 입력값(국세청 자료 금액, 문서별). 총급여가 없어 추정 공제액은 계산하지 않았고, "
+    "같은 사람의 여러 문서는 합치지 않았습니다. 추정치는 hometax-decrypt deductions 명령으로 "
+    "확인하세요 — 추정치이며 연말정산 결과가 아닙니다."
+)
+
+
+def sources_text(sources: list[dict]) -> str:
+    """A line's sources as one cell: ``G110Y/G0012×2; G310Y/G0014×1``."""
+    return "; ".join(
+        f"{s.get('form_cd') or ''}/{s.get('dat_cd') or '-'}×{s.get('count', 0)}" for s in sources
+    )
+
+
+def line_rows(doc, mask: bool = False) -> list[list]:
+    """The 공제신고서 sheet's rows of one document: its lines (``lines_of([doc])``), in the order of
+    :data:`LINE_COLUMNS`."""
+    src, seq = source_file(doc, mask) or "", doc.doc.seq or ""
+    out = []
+    for ret in lines_of([doc], mask=mask):
+        r = ret.to_dict()
+        tp = r["taxpayer"]
+        for ln in r["lines"]:
+            person = ln["person"] or {}
+            out.append(
+                [
+                    src,
+                    seq,
+                    r["att_year"] or "",
+                    tp.get("name") or "",
+                    tp.get("resid") or "",
+                    person.get("name") or "",
+                    person.get("resid") or "",
+                    "Y" if person.get("is_owner") else "N",
+                    ln["label"],
+                    ln["key"],
+                    ln["period"],
+                    ln["amount"],
+                    sources_text(ln["sources"]),
+                ]
+            )
+    return out
+
 
 # -- one sheet per form family ------------------------------------------------------------------------
 # The ten form families HR staff look into most (each one in every sample all.pdf, and the ones whose
@@ -235,7 +300,12 @@ def chunk(doc, mask: bool = False, deadline: Deadline | None = None) -> dict:
         "owner_rule": owner.rule,
         "items": len(rows),
     }
-    return {"document": [document[c] for c, _l, _w in DOCUMENT_COLUMNS], "items": rows, "forms": forms}
+    return {
+        "document": [document[c] for c, _l, _w in DOCUMENT_COLUMNS],
+        "items": rows,
+        "forms": forms,
+        "lines": line_rows(doc, mask),
+    }
 
 
 def _with_label(row: dict) -> dict:
@@ -305,17 +375,19 @@ def to_xlsx(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes
     return out.getvalue()
 
 
-class _Sheet:
+class Sheet:
     """One worksheet: two header rows, frozen; the autofilter over the code row and the data rows
-    is set when the sheet is closed (its last row known then)."""
+    is set when the sheet is closed (its last row known then). ``note``: a row of text above the
+    header (what HR must read before the numbers: the 공제신고서 sheets' "추정치" notice)."""
 
     def __init__(
         self,
-        book: XlsxBook,
+        book: Book,
         name: str,
         columns: Sequence[tuple[str, str, float]],
         numeric: set[str],
         freeze_cols: int = 0,
+        note: str | None = None,
     ):
         self.ws = ws = book.wb.add_worksheet(name)
         self.book = book
@@ -323,9 +395,14 @@ class _Sheet:
         self.numeric = [c in numeric for c in self.codes]
         for j, (_code, _label, width) in enumerate(columns):
             ws.set_column(j, j, width)
-        _header(ws, [(c, label) for c, label, _w in columns], book)
-        ws.freeze_panes(HEADER_ROWS, freeze_cols)
-        self.row = HEADER_ROWS
+        self.top = 0
+        if note:
+            ws.set_row(0, 36)
+            ws.write_string(0, 0, note, book.note_format)
+            self.top = 1
+        _header(ws, [(c, label) for c, label, _w in columns], book, self.top)
+        ws.freeze_panes(self.top + HEADER_ROWS, freeze_cols)
+        self.row = self.top + HEADER_ROWS
 
     def write(self, values: list) -> None:
         for j, v in enumerate(values):
@@ -333,15 +410,14 @@ class _Sheet:
         self.row += 1
 
     def close(self) -> None:
-        self.ws.autofilter(HEADER_ROWS - 1, 0, max(self.row - 1, HEADER_ROWS - 1), len(self.codes) - 1)
+        code_row = self.top + HEADER_ROWS - 1
+        self.ws.autofilter(code_row, 0, max(self.row - 1, code_row), len(self.codes) - 1)
 
 
-class XlsxBook:
-    """The XLSX layout, written a document at a time: :meth:`add` (a :func:`chunk`), then
-    :meth:`close` with the ``합계`` sheet's columns and rows. ``tmpdir=None``: the workbook is built
-    in memory; a directory: XlsxWriter's ``constant_memory`` mode, each row flushed to a temporary
-    file there as it is written (a bulk run of any size: :mod:`hometax_decrypt.service.bulk`); every
-    sheet's rows are written in order, which is all that mode asks."""
+class Book:
+    """An XLSX workbook with the house formats (thousands, the two header rows, the note row) and
+    no sheet yet. ``tmpdir=None``: built in memory; a directory: XlsxWriter's ``constant_memory``
+    mode, each row flushed to a temporary file there as it is written."""
 
     def __init__(self, out, tmpdir: str | None = None):
         import xlsxwriter
@@ -363,17 +439,31 @@ class XlsxBook:
         self.code_format = wb.add_format(
             {"font_color": "#595959", "font_size": 9, "bg_color": "#F2F2F2", "border": 1}
         )
+        self.note_format = wb.add_format({"bold": True, "font_color": "#C00000", "valign": "top"})
+
+
+class XlsxBook(Book):
+    """The XLSX layout, written a document at a time: :meth:`add` (a :func:`chunk`), then
+    :meth:`close` with the ``합계`` sheet's columns and rows. ``tmpdir=None``: the workbook is built
+    in memory; a directory: XlsxWriter's ``constant_memory`` mode, each row flushed to a temporary
+    file there as it is written (a bulk run of any size: :mod:`hometax_decrypt.service.bulk`); every
+    sheet's rows are written in order, which is all that mode asks."""
+
+    def __init__(self, out, tmpdir: str | None = None):
+        super().__init__(out, tmpdir)
+        wb = self.wb
         # 합계 first (what HR opens the file for); its columns are known at the end only
         self.summary_ws = wb.add_worksheet(SUMMARY_SHEET)
-        self.documents = _Sheet(self, DOCUMENTS_SHEET, DOCUMENT_COLUMNS, {"items"})
-        self.items = _Sheet(
+        self.documents = Sheet(self, DOCUMENTS_SHEET, DOCUMENT_COLUMNS, {"items"})
+        self.items = Sheet(
             self,
             ITEMS_SHEET,
             [(c, ITEM_LABELS[c], _WIDTHS.get(c, 14)) for c in ITEM_COLUMNS],
             NUMERIC_COLUMNS,
             freeze_cols=0,
         )
-        self.forms: dict[str, _Sheet] = {}
+        self.lines = Sheet(self, LINES_SHEET, LINE_COLUMNS, {"amount"}, freeze_cols=0, note=LINES_NOTE)
+        self.forms: dict[str, Sheet] = {}
 
     def add(self, part: dict) -> None:
         """One document's :func:`chunk`."""
@@ -382,13 +472,15 @@ class XlsxBook:
             self.items.write([r[c] for c in ITEM_COLUMNS])
         for sheet, values in part["forms"]:
             self._form_sheet(sheet).write(values)
+        for values in part["lines"]:
+            self.lines.write(values)
 
     def add_rows(self, rows) -> None:
         """Item rows alone (dicts keyed by :data:`~.rows.COLUMNS`), without their document."""
         for r in rows:
             self.items.write([_with_label(r)[c] for c in ITEM_COLUMNS])
 
-    def _form_sheet(self, name: str) -> _Sheet:
+    def _form_sheet(self, name: str) -> Sheet:
         sheet = self.forms.get(name)
         if sheet is None:  # made when the first item of its forms comes: no empty sheets
             fields = form_fields(name)
@@ -396,7 +488,7 @@ class XlsxBook:
                 (code, label, max(12, min(30, len(label) * 2 + 2))) for code, label, _p, _n in fields
             ]
             numeric = set(NUMERIC_COLUMNS) | {code for code, _l, _p, is_num in fields if is_num}
-            sheet = self.forms[name] = _Sheet(self, name, columns, numeric, freeze_cols=1)
+            sheet = self.forms[name] = Sheet(self, name, columns, numeric, freeze_cols=1)
         return sheet
 
     def close(self, summary: tuple[list[tuple[str, str]], list[list]]) -> None:
@@ -411,19 +503,19 @@ class XlsxBook:
             for j, v in enumerate(r):
                 _write_cell(ss, i, j, v, j in numeric, self.thousands)
         ss.autofilter(HEADER_ROWS - 1, 0, HEADER_ROWS - 1 + len(table), len(columns) - 1)
-        for sheet in (self.documents, self.items, *self.forms.values()):
+        for sheet in (self.documents, self.items, self.lines, *self.forms.values()):
             sheet.close()
         self.wb.close()
 
 
-def _header(ws, columns: list[tuple[str, str]], book: XlsxBook) -> None:
-    """The two header rows: Korean labels, then codes — each row whole before the next (XlsxWriter's
-    constant_memory mode writes a row out when the next one starts)."""
-    ws.set_row(0, 30)
+def _header(ws, columns: list[tuple[str, str]], book: Book, top: int = 0) -> None:
+    """The two header rows from row ``top``: Korean labels, then codes — each row whole before the
+    next (XlsxWriter's constant_memory mode writes a row out when the next one starts)."""
+    ws.set_row(top, 30)
     for j, (_code, label) in enumerate(columns):
-        ws.write_string(0, j, label, book.label_format)
+        ws.write_string(top, j, label, book.label_format)
     for j, (code, _label) in enumerate(columns):
-        ws.write_string(1, j, code, book.code_format)
+        ws.write_string(top + 1, j, code, book.code_format)
 
 
 def _write_cell(ws, row: int, col: int, value, numeric: bool, number_format) -> None:
