@@ -1052,15 +1052,16 @@
         el("td", { class: "num amount", text: formatAmount(line.amount) })));
       }
     }
-    block.append(el("div", { class: "table-wrap", role: "region", tabindex: "0",
+    const linesTable = el("div", { class: "table-wrap", role: "region", tabindex: "0",
       "aria-label": `${who} ${ret.att_year}년 귀속 공제신고서 입력값` },
     el("table", { class: "deduction-lines" },
       el("caption", { text: `공제신고서 입력값 — 국세청 자료 (${won.format((ret.lines || []).length)}줄)` }),
       el("thead", null, el("tr", null,
         el("th", { scope: "col", text: "대상자" }), el("th", { scope: "col", text: "항목" }),
         el("th", { scope: "col", text: "기간" }), el("th", { scope: "col", class: "num", text: "금액(원)" }))),
-      tbody)));
+      tbody));
 
+    // the estimate first when there is one (it answers the salary just typed), then the lines
     if (ret.salary !== null && ret.salary !== undefined) {
       const fBody = el("tbody");
       for (const f of ret.figures || []) {
@@ -1090,6 +1091,7 @@
         el("summary", { text: `참고 사항 ${won.format(ret.warnings.length)}건` }),
         el("ul", null, ...ret.warnings.map((w) => el("li", { "data-code": w.code, text: w.message })))));
     }
+    block.append(linesTable);
     if (notice && notice.ko) block.append(el("p", { class: "hint server-notice", text: notice.ko }));
     return block;
   }
