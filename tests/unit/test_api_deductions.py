@@ -196,9 +196,9 @@ def test_a_malformed_lines_file_is_422_bad_lines(client, lines):
     assert "gold" not in err["message"]  # the message names the line, never the value
 
 
-def test_lines_and_files_together_or_nothing_at_all_is_a_usage_error(client):
+def test_lines_and_files_together_or_nothing_at_all_are_refused(client):
     both = post(client, [("a.pdf", ALL_2020.read_bytes())], lines=json.dumps(LINES))
-    assert_error(both, 400, "usage")
+    assert "instead of documents" in assert_error(both, 422, "bad_lines")["message"]
     assert_error(post(client, salary="1"), 400, "usage")
     raw = client.post(PATH, data=ALL_2020.read_bytes(), content_type="application/pdf")
     assert_error(raw, 400, "usage")
@@ -212,9 +212,15 @@ def test_facts_reach_the_estimate_and_bad_facts_are_usage_errors(client):
     ).get_json()["returns"][0]
     assert "rent.credit" in {n["key"] for n in without["not_computed"]}
     assert "rent.credit" in {f["key"] for f in with_facts["figures"]}
+    schema = jsonschema.Draft202012Validator(D.FACTS_SCHEMA)  # the OpenAPI document's facts
+    assert schema.is_valid({"homeless_householder": True, "children": 2, "disabled": ["고희동"]})
     for facts in ('{"children": "two"}', '{"wealth": 1}', "[1]", "{", '{"disabled": "900101-1234567"}'):
         err = assert_error(post(client, lines=json.dumps(data), salary="1", facts=facts), 400, "usage")
         assert "900101" not in err["message"] and "two" not in err["message"]
+        try:
+            assert not schema.is_valid(json.loads(facts))
+        except json.JSONDecodeError:
+            pass
 
 
 def test_the_api_key_rule_holds(client):

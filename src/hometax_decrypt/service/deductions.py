@@ -103,6 +103,17 @@ _FACT_COUNTS = ("children", "births")
 _FACT_FLAGS = ("age_50_plus", "homeless_householder")
 _LOAN_TYPES = _estimator._LOAN_TYPES  # one source: the rule that reads it
 FACTS_MAX_CHARS = 64 * 1024
+# The JSON Schema of ``facts`` (the OpenAPI document's), from the same names as parse_facts.
+FACTS_SCHEMA: dict = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **{n: {"type": "array", "items": {"type": "string"}} for n in _FACT_LISTS},
+        **{n: {"type": "integer", "minimum": 0, "maximum": 99} for n in _FACT_COUNTS},
+        **{n: {"type": "boolean"} for n in _FACT_FLAGS},
+        "mortgage_loan_type": {"enum": list(_LOAN_TYPES)},
+    },
+}
 
 
 def parse_facts(value: Any) -> dict | None:

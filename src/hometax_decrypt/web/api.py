@@ -286,7 +286,8 @@ def deductions():
     lines = _lines_part()
     if lines is not None:
         if request.files.getlist("file"):
-            raise errors.UsageError("send either 'file' parts or a 'lines' part, not both")
+            # a lines file replaces the documents; with them it would be read as neither
+            raise errors.BadLines("a lines file is sent instead of documents, not with them")
         return jsonify(deductions_service.from_lines(_lines_json(lines), salary, facts, mask))
 
     default_password = inputs.password()

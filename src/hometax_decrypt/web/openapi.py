@@ -294,6 +294,7 @@ BODIES = {
                 "schema": {
                     "type": "object",
                     "description": "the documents ('file' parts, or one ZIP) or one 'lines' part, not both",
+                    "oneOf": [{"required": ["file"]}, {"required": ["lines"]}],
                     "properties": {
                         "file": _files(
                             "the NTS PDFs (of one or more taxpayers and years), or one ZIP of them"
@@ -313,8 +314,7 @@ BODIES = {
                             "empty) no figures, and not_computed says the salary is missing",
                         },
                         "facts": {
-                            "type": "string",
-                            "contentMediaType": "application/json",
+                            **deductions_service.FACTS_SCHEMA,
                             "description": "JSON object of what 간소화 does not carry (docs/deductions.md §7): "
                             "disabled, special_case, children, births, age_50_plus, "
                             "homeless_householder, mortgage_loan_type",
@@ -325,6 +325,7 @@ BODIES = {
                 "encoding": {
                     "passwords": {"contentType": "application/json"},
                     "lines": {"contentType": "application/json"},
+                    "facts": {"contentType": "application/json"},
                 },
             }
         },
