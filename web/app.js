@@ -927,7 +927,173 @@
       el("table", { class: "employee-table" },
         el("caption", { class: "visually-hidden", text: `${who} ${g.year}년 귀속 항목별 금액` }),
         el("thead", null, head), tbody)),
-    notes.childElementCount ? notes : null);
+    notes.childElementCount ? notes : null,
+    deductionsSection(g, who));
+  }
+
+  // ---- 공제신고서 입력값 --------------------------------------------------------------------------
+  // Per employee and year, the lines of the 소득·세액공제신고서 (column 국세청 자료) and, given 총급여,
+  // the estimate: both are the server's (POST /api/v1/deductions, service.deductions), the page only
+  // shows them. Sent: the PDFs of this employee and year that the page holds, each with the password
+  // that opened it (a file name -> password map in the form body), and the salary as a form field —
+  // never in a URL. Nothing is kept beyond this tab's memory.
+  const ESTIMATE_NOTICE = "추정치입니다 — 연말정산 결과가 아닙니다.";
+  const deductionAnswers = new Map();  // group key + salary -> the answer (memory only)
+  let deductionSeq = 0;
+
+  // The files of an employee's group: the documents its people's figures come from, one file per
+  // 발급번호 (the same document twice is sent once).
+  function groupEntries(g) {
+    const seqs = new Set();
+    for (const p of [g.employee, ...g.dependants].filter(Boolean)) for (const seq of p.documents || []) seqs.add(seq);
+    const bySeq = new Map();
+    for (const e of entries) {
+      if (e.status !== "done" || String(e.view.year) !== String(g.year) || !seqs.has(e.view.seq)) continue;
+      if (!bySeq.has(e.view.seq)) bySeq.set(e.view.seq, e);
+    }
+    return Array.from(bySeq.values());
+  }
+
+  async function fetchDeductions(files, salary) {
+    const fd = new FormData();
+    const passwords = {};
+    for (const e of files) {
+      fd.append("file", e.file, e.name);
+      passwords[e.name] = e.usedPassword || "";
+    }
+    fd.append("passwords", JSON.stringify(passwords));
+    fd.append("mask", "true");
+    if (salary) fd.append("salary", salary);
+    const response = await withRetry(() => post("deductions", fd));
+    return response.json();
+  }
+
+  // The return of this employee and year among the answer's (one per taxpayer and year).
+  function returnsFor(answer, g) {
+    const ofYear = (answer.returns || []).filter((r) => String(r.att_year) === String(g.year));
+    const own = ofYear.filter((r) => personKey(r.taxpayer || {}) === personKey(g.owner));
+    return own.length ? own : ofYear;
+  }
+
+  function deductionsSection(g, who) {
+    const id = `deductions-${(deductionSeq += 1)}`;
+    const files = groupEntries(g);
+    const key = files.map((e) => e.id).join(",");
+    const out = el("div", { class: "deductions-body", "aria-live": "polite" });
+    const status = el("p", { class: "deductions-status hint", role: "status" });
+    const input = el("input", { id: `${id}-salary`, class: "salary", type: "text", inputmode: "numeric",
+      autocomplete: "off", spellcheck: "false", placeholder: "예: 50,000,000", "aria-describedby": `${id}-hint` });
+    const form = el("form", { class: "salary-form", novalidate: true },
+      el("label", { for: `${id}-salary`, text: "총급여(원, 선택)" }), input,
+      el("button", { type: "submit", class: "button small primary", text: "추정 계산" }),
+      el("span", { id: `${id}-hint`, class: "hint",
+        text: "총급여를 넣으면 항목별 공제 추정액을 보여 줍니다. 입력값은 이 화면에만 있고 저장하지 않습니다." }));
+    const section = el("details", { class: "deductions", id, "data-year": g.year },
+      el("summary", { text: "공제신고서 입력값" }),
+      el("p", { class: "estimate-notice notice" }, el("strong", { text: ESTIMATE_NOTICE }),
+        " 국세청 간소화 자료의 금액을 해당 연도 규정에 넣어 계산한 값이며, 산출세액 한도·표준세액공제 선택·"
+        + "종합한도 등은 계산하지 않습니다."),
+      form, status, out);
+
+    async function show(salary) {
+      const cacheKey = `${key}|${salary}`;
+      status.textContent = salary ? "추정액을 계산하는 중…" : "공제신고서 입력값을 받는 중…";
+      section.dataset.state = "loading";
+      try {
+        if (!files.length) throw failure("internal");
+        let answer = deductionAnswers.get(cacheKey);
+        if (!answer) {
+          answer = await fetchDeductions(files, salary);
+          deductionAnswers.set(cacheKey, answer);
+        }
+        out.replaceChildren(...returnsFor(answer, g).map((r) => returnBlock(r, who, answer.notice)));
+        status.textContent = "";
+        section.dataset.state = salary ? "estimated" : "ready";
+      } catch (err) {
+        section.dataset.state = "error";
+        status.textContent = `공제신고서 입력값을 받지 못했습니다: ${(err && err.message_ko) || messageKo("internal")}`;
+      }
+    }
+
+    section.addEventListener("toggle", () => {
+      if (section.open && !section.dataset.state) show("");
+    });
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      show(input.value.trim());
+    });
+    return section;
+  }
+
+  function returnBlock(ret, who, notice) {
+    const block = el("div", { class: "deduction-return", "data-year": ret.att_year || "" });
+    const owner = personKey(ret.taxpayer || {});
+    // the employee's lines first, then each dependant's under them, in the server's order
+    const people = [];
+    for (const line of ret.lines || []) {
+      const k = line.person ? personKey(line.person) : owner;
+      let p = people.find((x) => x.key === k);
+      if (!p) {
+        p = { key: k, person: line.person || ret.taxpayer || {}, lines: [] };
+        people.push(p);
+      }
+      p.lines.push(line);
+    }
+    people.sort((a, b) => Number(b.key === owner) - Number(a.key === owner));
+    const tbody = el("tbody");
+    for (const p of people) {
+      const own = p.key === owner;
+      for (const line of p.lines) {
+        tbody.append(el("tr", { class: own ? "own" : "dependant", "data-key": line.key,
+          "data-period": line.period || "", "data-person": p.key },
+        el("td", { text: `${p.person.name || "(이름 없음)"} (${own ? "본인" : "부양가족"})` }),
+        el("td", { text: line.label || line.key }),
+        el("td", { text: line.period || "—" }),
+        el("td", { class: "num amount", text: formatAmount(line.amount) })));
+      }
+    }
+    const linesTable = el("div", { class: "table-wrap", role: "region", tabindex: "0",
+      "aria-label": `${who} ${ret.att_year}년 귀속 공제신고서 입력값` },
+    el("table", { class: "deduction-lines" },
+      el("caption", { text: `공제신고서 입력값 — 국세청 자료 (${won.format((ret.lines || []).length)}줄)` }),
+      el("thead", null, el("tr", null,
+        el("th", { scope: "col", text: "대상자" }), el("th", { scope: "col", text: "항목" }),
+        el("th", { scope: "col", text: "기간" }), el("th", { scope: "col", class: "num", text: "금액(원)" }))),
+      tbody));
+
+    // the estimate first when there is one (it answers the salary just typed), then the lines
+    if (ret.salary !== null && ret.salary !== undefined) {
+      const fBody = el("tbody");
+      for (const f of ret.figures || []) {
+        fBody.append(el("tr", { "data-key": f.key },
+          el("th", { scope: "row", text: f.key }),
+          el("td", { class: "num amount", text: formatAmount(f.amount) }),
+          el("td", { class: "rule", text: f.rule || "" })));
+      }
+      block.append(el("p", { class: "estimate-notice notice" }, el("strong", { text: ESTIMATE_NOTICE }),
+        ` 총급여 ${won.format(ret.salary)}원 기준.`));
+      block.append(el("div", { class: "table-wrap", role: "region", tabindex: "0",
+        "aria-label": `${who} ${ret.att_year}년 귀속 공제 추정액` },
+      el("table", { class: "deduction-figures" },
+        el("caption", { text: "공제 추정액 (추정치, 연말정산 결과 아님)" }),
+        el("thead", null, el("tr", null,
+          el("th", { scope: "col", text: "항목" }), el("th", { scope: "col", class: "num", text: "금액(원)" }),
+          el("th", { scope: "col", text: "계산 근거" }))),
+        fBody)));
+    }
+    if ((ret.not_computed || []).length) {
+      block.append(el("h4", { text: "계산하지 않은 것과 이유" }),
+        el("ul", { class: "not-computed" },
+          ...ret.not_computed.map((n) => el("li", { "data-key": n.key, text: `${n.key === "*" ? "전체" : n.key}: ${n.reason}` }))));
+    }
+    if ((ret.warnings || []).length) {
+      block.append(el("details", { class: "deduction-warnings" },
+        el("summary", { text: `참고 사항 ${won.format(ret.warnings.length)}건` }),
+        el("ul", null, ...ret.warnings.map((w) => el("li", { "data-code": w.code, text: w.message })))));
+    }
+    block.append(linesTable);
+    if (notice && notice.ko) block.append(el("p", { class: "hint server-notice", text: notice.ko }));
+    return block;
   }
 
   let employeeCount = 0;
@@ -1139,6 +1305,7 @@
   els.clear.addEventListener("click", () => {
     for (const e of entries) e.abort.abort();
     entries = [];
+    deductionAnswers.clear();
     els.body.replaceChildren();
     els.downloadStatus.textContent = "모든 파일과 결과를 지웠습니다.";
     update();

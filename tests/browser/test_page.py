@@ -1027,3 +1027,80 @@ def test_pdf_notice_screenshot(session, shots):
     shoot(shots, page, "screenshot-pdf-notice.png", '#results-body tr[data-file="all.pdf"]')
     r.locator(".pdf-notice").get_by_role("button", name="취소").click()
     assert r.locator(".pdf-notice").count() == 0
+
+
+def test_deduction_lines_and_the_estimate_are_the_servers(browser, stack, shots):
+    """Per employee and year, "공제신고서 입력값": the lines equal the API's for the same file, and with a
+    총급여 typed in, card.deduction equals the API's figure; the notice says it is an estimate; the
+    salary travels in the form body only, nothing is stored."""
+    sample = SAMPLES / "nts-2020" / "all.pdf"
+    salary = "50,000,000"
+    api = stack.session()
+    url = stack.url("/api/v1/deductions")
+    one = [("file", ("all.pdf", sample.read_bytes()))]
+    plain = api.post(url, files=one, data={"mask": "true"}, timeout=60)
+    estimated = api.post(url, files=one, data={"mask": "true", "salary": salary}, timeout=60)
+    assert plain.status_code == estimated.status_code == 200
+    (want,) = plain.json()["returns"]
+    figures = {f["key"]: f["amount"] for f in estimated.json()["returns"][0]["figures"]}
+
+    ctx, page, rec = new_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(stack.base_url + "/")
+        page.set_input_files("#file-input", [str(sample)])
+        wait_settled(page, 1)
+        wait_totals(page)
+        block = page.locator('#employee-totals details.employee[data-year="2020"]')
+        section = block.locator("details.deductions")
+        assert section.locator("summary").inner_text() == "공제신고서 입력값"
+        section.locator("summary").click()
+        page.wait_for_selector('details.deductions[data-state="ready"]', timeout=60_000)
+        assert (
+            "추정치입니다 — 연말정산 결과가 아닙니다"
+            in section.locator(".estimate-notice").first.inner_text()
+        )
+        assert section.locator(".estimate-notice").first.is_visible()
+        owner = f"{want['taxpayer']['resid']}|{want['taxpayer']['name']}"
+        shown = section.locator("table.deduction-lines tbody tr").evaluate_all(
+            "rs => rs.map(r => [r.dataset.key, r.dataset.period, r.dataset.person,"
+            " r.querySelector('td.amount').textContent, r.cells[1].textContent])"
+        )
+        # the employee's lines first, then each dependant's together, in the order the server lists them
+        per_person: dict[str, list] = {}
+        for ln in want["lines"]:
+            per_person.setdefault(f"{ln['person']['resid']}|{ln['person']['name']}", []).append(ln)
+        ordered = per_person.pop(owner) + [ln for lns in per_person.values() for ln in lns]
+        assert [tuple(x) for x in shown] == [
+            (
+                ln["key"],
+                ln["period"] or "",
+                f"{ln['person']['resid']}|{ln['person']['name']}",
+                f"{ln['amount']:,}",
+                ln["label"],
+            )
+            for ln in ordered
+        ]
+        assert shown[0][2] == owner and section.locator("table.deduction-figures").count() == 0
+        assert "총급여" in section.locator("ul.not-computed").inner_text()
+
+        section.locator("input.salary").fill(salary)
+        section.locator("input.salary").press("Enter")
+        page.wait_for_selector('details.deductions[data-state="estimated"]', timeout=60_000)
+        cell = section.locator('table.deduction-figures tr[data-key="card.deduction"] td.amount')
+        assert number(cell.inner_text()) == figures["card.deduction"] == 6_300_000
+        assert section.locator("ul.not-computed li[data-key='tax.limits']").count() == 1
+        assert "추정치" in section.locator("table.deduction-figures caption").inner_text()
+        shoot(shots, page, "screenshot-deductions.png", "#employee-totals details.deductions > summary")
+
+        # a bad salary: the server's Korean message, no figures invented
+        section.locator("input.salary").fill("-5")
+        section.locator("input.salary").press("Enter")
+        page.wait_for_selector('details.deductions[data-state="error"]', timeout=60_000)
+        assert "총급여는 0 이상의 정수" in section.locator(".deductions-status").inner_text()
+
+        # the salary never in a URL; nothing stored
+        assert not any("50000000" in u or "50%2C000%2C000" in u or "salary" in u for u in rec.requests)
+        assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+        assert ctx.cookies() == [] and rec.errors == []
+    finally:
+        ctx.close()

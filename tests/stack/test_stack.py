@@ -239,6 +239,37 @@ def test_export_through_nginx(stack, s):
     assert len(rows) == 2 + 2 * len(rows_format.rows([h.parse(ALL)]))  # two header rows
 
 
+def test_deductions_through_nginx(stack, s):
+    """POST /api/v1/deductions through nginx and gunicorn: the service's answer with the estimate; a
+    bad salary is the table's 422; another method is 405 with the route table's Allow."""
+    from hometax_decrypt.service import deductions as D
+    from hometax_decrypt.web import routes
+
+    url = stack.url("/api/v1/deductions")
+    files = [("file", ("kim.pdf", ALL_PW.read_bytes())), ("file", ("all.pdf", ALL.read_bytes()))]
+    passwords = json.dumps({"kim.pdf": "1234567"})
+    r = s.post(
+        url, files=files, data={"passwords": passwords, "salary": "50,000,000", "mask": "true"}, timeout=60
+    )
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    expected = D.from_documents(
+        [h.parse(ALL_PW, password="1234567"), h.parse(ALL)], salary=50_000_000, mask=True
+    )
+    assert r.json() == json.loads(json.dumps(expected))
+    figures = {f["key"]: f["amount"] for f in r.json()["returns"][0]["figures"]}
+    assert figures["card.deduction"] == 6_300_000
+    bad = s.post(url, files=files, data={"passwords": passwords, "salary": "-1"}, timeout=60)
+    assert_error(bad, 422, "bad_salary")
+    lines = {"att_year": 2023, "lines": [{"key": "card.credit.general", "period": "03", "amount": 1}]}
+    lines_part = [("lines", ("lines.json", json.dumps(lines), "application/json"))]
+    assert_error(s.post(url, files=lines_part, timeout=60), 422, "bad_lines")
+    other = s.get(url, timeout=60)
+    assert other.status_code == 405
+    assert set(other.headers["Allow"].split(", ")) == set(
+        routes.allow(routes.BY_ENDPOINT["deductions"]).split(", ")
+    )
+
+
 def test_up_fails_fast_on_a_bad_trust_dir(tmp_path):
     """A trust directory that cannot be read stops the service at start-up, instead of every
     verification answering 400 usage."""

@@ -197,6 +197,9 @@ def _requests():
                 },
             ),
         ],
+        "/api/v1/deductions": [
+            ("post", {"data": _batch_body(("a.pdf", pdf)), "content_type": "multipart/form-data"}),
+        ],
         "/api/v1/export": [
             ("post", {"data": {"file": [(io.BytesIO(xml), "a.xml")]}, "content_type": "multipart/form-data"}),
             (

@@ -9,11 +9,13 @@ by resident number must still match) and only the output is masked.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from .. import errors
 from ..deductions import estimate, lines_from_dict, lines_of
+from ..deductions import estimator as _estimator
 from ..deductions.lines import Return
 
 FORMAT = "hometax-decrypt/deductions"
@@ -78,7 +80,7 @@ def from_documents(
 ) -> dict:
     """Every taxpayer × tax year among ``documents`` (parsed :class:`~hometax_decrypt.records.Document`):
     their lines, and the estimate when ``salary`` is given."""
-    pay = parse_salary(salary)
+    pay, facts = parse_salary(salary), parse_facts(facts)
     return _answer([_with_estimate(r, pay, facts, mask) for r in lines_of(documents)])
 
 
@@ -86,9 +88,63 @@ def from_lines(data: Any, salary: Any = None, facts: dict | None = None, mask: b
     """One return from a lines file (``{"att_year", "lines": [...]}``, e.g. the output of
     :func:`from_documents` edited by a payroll system); refuses a malformed one with
     :class:`errors.BadLines`."""
-    pay = parse_salary(salary)
+    pay, facts = parse_salary(salary), parse_facts(facts)
     if isinstance(data, dict) and isinstance(data.get("returns"), list):  # a whole answer given back
         if len(data["returns"]) != 1:
             raise errors.BadLines("a lines file holds one return; split the answer per taxpayer and year")
         data = data["returns"][0]
     return _answer([_with_estimate(lines_from_dict(data), pay, facts, mask)])
+
+
+# What ``facts`` may say (docs/deductions.md §7), and the type each fact must have: an adapter hands
+# over what a user wrote, and a wrong type must be the table's error, never a traceback in the rules.
+_FACT_LISTS = ("disabled", "special_case")  # resident numbers or names
+_FACT_COUNTS = ("children", "births")
+_FACT_FLAGS = ("age_50_plus", "homeless_householder")
+_LOAN_TYPES = _estimator._LOAN_TYPES  # one source: the rule that reads it
+FACTS_MAX_CHARS = 64 * 1024
+# The JSON Schema of ``facts`` (the OpenAPI document's), from the same names as parse_facts.
+FACTS_SCHEMA: dict = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **{n: {"type": "array", "items": {"type": "string"}} for n in _FACT_LISTS},
+        **{n: {"type": "integer", "minimum": 0, "maximum": 99} for n in _FACT_COUNTS},
+        **{n: {"type": "boolean"} for n in _FACT_FLAGS},
+        "mortgage_loan_type": {"enum": list(_LOAN_TYPES)},
+    },
+}
+
+
+def parse_facts(value: Any) -> dict | None:
+    """``facts`` as given by an adapter: ``None``/``""`` (none), a dict, or its JSON text. An unknown
+    fact or a value of the wrong type is :class:`errors.UsageError` naming the fact, never its value."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        # a JSON object and nothing else: json.loads would recurse into "[[[[…" until RecursionError
+        if len(value) > FACTS_MAX_CHARS or not value.lstrip().startswith("{"):
+            raise errors.UsageError("facts must be a JSON object")
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise errors.UsageError("facts must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise errors.UsageError("facts must be a JSON object")
+    for name, v in value.items():
+        if name in _FACT_LISTS:
+            ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
+            want = "a list of resident numbers or names"
+        elif name in _FACT_COUNTS:
+            ok = isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 99
+            want = "a whole number 0-99"
+        elif name in _FACT_FLAGS:
+            ok, want = isinstance(v, bool), "true or false"
+        elif name == "mortgage_loan_type":
+            ok, want = v in _LOAN_TYPES, "one of " + ", ".join(_LOAN_TYPES)
+        else:
+            known = (*_FACT_LISTS, *_FACT_COUNTS, *_FACT_FLAGS, "mortgage_loan_type")
+            raise errors.UsageError(f"unknown fact; facts are {', '.join(known)}")
+        if not ok:
+            raise errors.UsageError(f"facts.{name} must be {want}")
+    return value

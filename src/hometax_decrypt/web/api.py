@@ -1,4 +1,5 @@
-"""The API's views: /api/v1/extract, verify, documents, decrypt, batch, export, formats, messages.
+"""The API's views: /api/v1/extract, verify, documents, decrypt, batch, export, deductions, formats,
+messages.
 Their paths, methods and what they answer are declared once, in the route table (:mod:`.routes`),
 which registers them. Thin: every decision about a document is the core's
 (:mod:`hometax_decrypt.service`); this module only moves bytes in and out of HTTP."""
@@ -16,6 +17,7 @@ from .. import errors, formats
 from ..document.limits import Deadline
 from ..document.pdf import normalize_encoding, normalize_part
 from ..service import archive as batch_mod
+from ..service import deductions as deductions_service
 from ..service import engine
 from ..service import operations as service
 from . import http_errors, inputs
@@ -237,3 +239,82 @@ def export_parts():
     if fmt.name != "json":
         resp.headers["Content-Disposition"] = _attachment(f"export.{fmt.suffix}")
     return resp
+
+
+LINES_MAX_BYTES = 4 * 1024 * 1024  # a lines file of 10 000 lines with persons and facts fits
+
+
+def _lines_part() -> bytes | None:
+    """The ``lines`` part (a file part or a text field), or None when the request sends documents."""
+    part = request.files.get("lines")
+    if part is not None:
+        return part.read()
+    text = request.form.get("lines")
+    return None if text is None else text.encode("utf-8")
+
+
+def _lines_json(raw: bytes):
+    if len(raw) > LINES_MAX_BYTES:
+        raise errors.TooLarge("the lines file exceeds 4 MiB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise errors.BadLines("the lines file is not UTF-8 text") from None
+    # a JSON object and nothing else: json.loads would recurse into "[[[[…" until RecursionError
+    if not text.lstrip().startswith("{"):
+        raise errors.BadLines("the lines file must be a JSON object with att_year and lines")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise errors.BadLines("the lines file is not valid JSON") from None
+
+
+@_counted("deductions")
+def deductions():
+    """The 공제신고서 lines per taxpayer and tax year, from PDFs (or one ZIP of them) or from a lines
+    file, and with ``salary`` the estimate: service.deductions' answer, unchanged (an estimate, not
+    the 연말정산 result; its notice says so)."""
+    config = _config()
+    if not inputs.is_multipart():
+        raise errors.UsageError(
+            "send multipart/form-data with 'file' parts (the PDFs) or one 'lines' part (a JSON lines file)"
+        )
+    mask = inputs.flag("mask")
+    # read before any document is opened: a bad salary or facts costs no decryption
+    salary = deductions_service.parse_salary(request.form.get("salary"))
+    facts = deductions_service.parse_facts(request.form.get("facts"))
+    lines = _lines_part()
+    if lines is not None:
+        if request.files.getlist("file"):
+            # a lines file replaces the documents; with them it would be read as neither
+            raise errors.BadLines("a lines file is sent instead of documents, not with them")
+        return jsonify(deductions_service.from_lines(_lines_json(lines), salary, facts, mask))
+
+    default_password = inputs.password()
+    mapping = inputs.password_map()
+    uploads, is_zip = inputs.batch_uploads()
+    if is_zip:
+        uploads = batch_mod.open_zip(uploads[0].data, config).uploads
+    batch_mod.check_files(uploads, config)
+    if not uploads:
+        raise errors.UsageError("the ZIP holds no PDF")
+    deadline = Deadline(config.request_seconds)
+    docs = []
+    for i, u in enumerate(uploads, 1):
+        try:
+            r = service.parse(
+                u.data,
+                password=batch_mod.password_for(u.name, default_password, mapping),
+                limits=service.limits_within(_limits(), deadline),
+                trust=_trust(),
+                name=u.name,
+            )
+        except errors.HometaxError as exc:
+            # which file, by its place in the request (a file name may hold a person's name)
+            where = f"file {i} of {len(uploads)}"
+            raise type(exc)(
+                f"{where}: {exc.detail}" if exc.detail else where,
+                f"{i}번째 파일" + (f": {exc.detail_ko}" if exc.detail_ko else ""),
+            ) from None
+        docs.append(r.document)
+    return jsonify(deductions_service.from_documents(docs, salary, facts, mask))

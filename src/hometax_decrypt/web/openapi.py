@@ -17,6 +17,7 @@ import sys
 from importlib import resources
 
 from .. import errors, formats
+from ..service import deductions as deductions_service
 from ..service.archive import SKIP_REASONS
 from . import routes
 from .inputs import FLAG_VALUES
@@ -26,27 +27,77 @@ ERROR_CODES = errors.http_codes()
 _REF = "#/components/schemas/"
 
 
-def _records_schemas() -> dict:
-    """docs/document.schema.json as components: the root as ``Records``, each ``$defs`` entry as
-    ``records.NAME`` (its references rewritten to them)."""
-    text = (
-        resources.files("hometax_decrypt.records")
-        .joinpath("document.schema.json")
-        .read_text(encoding="utf-8")
-    )
-    text = text.replace('"#/$defs/', f'"{_REF}records.')
+def _packaged_schemas(package: str, file: str, root_name: str, prefix: str) -> dict:
+    """A packaged JSON Schema as components: the root as ``root_name``, each ``$defs`` entry as
+    ``prefix.NAME`` (its references rewritten to them)."""
+    text = resources.files(package).joinpath(file).read_text(encoding="utf-8")
+    text = text.replace('"#/$defs/', f'"{_REF}{prefix}.')
     root = json.loads(text)
     defs = root.pop("$defs", {})
     root.pop("$schema", None)
     root.pop("$id", None)
-    return {"Records": root, **{f"records.{name}": schema for name, schema in defs.items()}}
+    return {root_name: root, **{f"{prefix}.{name}": schema for name, schema in defs.items()}}
+
+
+_STR = {"type": "string"}
+
+
+def _records_schemas() -> dict:
+    """docs/document.schema.json (packaged: records/document.schema.json) as ``Records`` and
+    ``records.NAME``."""
+    return _packaged_schemas("hometax_decrypt.records", "document.schema.json", "Records", "records")
+
+
+def _deductions_schemas() -> dict:
+    """docs/deductions.schema.json (packaged: deductions/deductions.schema.json), a return, as
+    ``DeductionReturn`` and ``deductions.NAME``; around it the answer of service.deductions
+    (``Deductions``: format, version, notice, returns)."""
+    out = _packaged_schemas(
+        "hometax_decrypt.deductions", "deductions.schema.json", "DeductionReturn", "deductions"
+    )
+    out["Deductions"] = {
+        "type": "object",
+        "required": ["format", "version", "notice", "returns"],
+        "additionalProperties": False,
+        "properties": {
+            "format": {"const": deductions_service.FORMAT},
+            "version": {"const": deductions_service.VERSION},
+            "notice": {
+                "type": "object",
+                "required": ["en", "ko"],
+                "additionalProperties": False,
+                "properties": {"en": _STR, "ko": _STR},
+                "description": "an estimate, not the 연말정산 result: show it with the figures",
+            },
+            "returns": {
+                "type": "array",
+                "description": "one per taxpayer and tax year",
+                "items": {
+                    "allOf": [
+                        {"$ref": _REF + "DeductionReturn"},
+                        {
+                            "required": [
+                                "taxpayer",
+                                "att_year",
+                                "lines",
+                                "salary",
+                                "figures",
+                                "not_computed",
+                                "warnings",
+                            ]
+                        },
+                    ]
+                },
+            },
+        },
+    }
+    return out
 
 
 def _nullable(schema: dict) -> dict:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-_STR = {"type": "string"}
 _ERROR_OBJECT = {
     "type": "object",
     "required": ["code", "nts_code", "message", "message_ko"],
@@ -170,6 +221,7 @@ SCHEMAS: dict = {
     },
     "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"]},
     **_records_schemas(),
+    **_deductions_schemas(),
 }
 
 _PDF_FIELDS = {
@@ -233,6 +285,49 @@ BODIES = {
                 "encoding": {"passwords": {"contentType": "application/json"}},
             },
             "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "deductions": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "the documents ('file' parts, or one ZIP) or one 'lines' part, not both",
+                    "oneOf": [{"required": ["file"]}, {"required": ["lines"]}],
+                    "properties": {
+                        "file": _files(
+                            "the NTS PDFs (of one or more taxpayers and years), or one ZIP of them"
+                        ),
+                        "lines": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "instead of files: a lines file (JSON: att_year and lines; "
+                            "docs/deductions.md §3, docs/deductions.schema.json), or an answer given back",
+                        },
+                        "password": {"type": "string", "description": "one password for all files"},
+                        "passwords": {**_PASSWORD_MAP, "description": "JSON object: file name -> password"},
+                        "salary": {
+                            "type": "string",
+                            "description": "총급여: a whole, non-negative number of 원 (48000000 or "
+                            "48,000,000; else 422 bad_salary). With it the estimate; without it (or "
+                            "empty) no figures, and not_computed says the salary is missing",
+                        },
+                        "facts": {
+                            **deductions_service.FACTS_SCHEMA,
+                            "description": "JSON object of what 간소화 does not carry (docs/deductions.md §7): "
+                            "disabled, special_case, children, births, age_50_plus, "
+                            "homeless_householder, mortgage_loan_type",
+                        },
+                        "mask": _PDF_FIELDS["mask"],
+                    },
+                },
+                "encoding": {
+                    "passwords": {"contentType": "application/json"},
+                    "lines": {"contentType": "application/json"},
+                    "facts": {"contentType": "application/json"},
+                },
+            }
         },
     },
     "export": {

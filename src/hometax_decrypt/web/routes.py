@@ -214,6 +214,20 @@ ROUTES: tuple[Route, ...] = (
         body="export",
     ),
     Route(
+        "/api/v1/deductions",
+        ("POST",),
+        "deductions",
+        "api:deductions",
+        "The 공제신고서 lines per taxpayer and tax year from the documents (or a lines file), and "
+        "with salary (총급여) an estimate of each deduction — an estimate, not the 연말정산 result",
+        {"application/json": "Deductions"},
+        "service.deductions' answer (docs/deductions.md, docs/deductions.schema.json): per return "
+        "the lines and, with salary, the figures and what was not computed",
+        errors=DOCUMENT + ("bad_lines", "bad_salary"),
+        parameters=("X-Document-Password", "X-Document-Passwords", "mask"),
+        body="deductions",
+    ),
+    Route(
         "/api/v1/formats",
         ("GET",),
         "formats_list",
