@@ -32,7 +32,7 @@ from importlib import resources
 
 from ..errors import BadLines
 from ..records.catalog import catalog
-from ..records.model import mask_resid, to_int
+from ..records.model import mask_resid, to_int, to_year
 from ..records.owner import FIRST_PERSON, HEADER, NONE, SUBSCRIBER, Owner, owner_of
 
 WHOLE_YEAR = "01-12"
@@ -618,8 +618,8 @@ def lines_from_dict(data) -> Return:
     if not isinstance(data, dict):
         _bad("the lines file must be a JSON object")
     year = data.get("att_year")
-    if isinstance(year, str) and year.strip().isdigit():
-        year = int(year.strip())
+    if isinstance(year, str):
+        year = to_year(year)
     if not isinstance(year, int) or isinstance(year, bool):
         _bad("att_year must be a tax year")
     if year not in sp.years:

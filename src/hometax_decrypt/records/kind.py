@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from .catalog import INFERRED, UNKNOWN, catalog
+from .model import to_year
 
 SIMPLIFIED = "simplified"  # 연말정산 간소화 자료
 UNRECOGNISED = "unrecognised"
@@ -40,7 +41,7 @@ def document_kind(doc) -> dict:
     cat = catalog()
     info = doc.doc
     year_text = (info.att_year or "").strip()
-    year = int(year_text) if year_text.isdigit() else None
+    year = to_year(year_text)
     warnings = []
     forms = doc.forms
     infos = [cat.form(f.form_cd, year_text) for f in forms]

@@ -28,6 +28,20 @@ _DATE8 = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _NOT_AMOUNT = {"mm", "dd", "date", "fix_cd"}
 
 
+def to_year(value) -> int | None:
+    """A tax year as written (``"2021"``, ``2021``): four ASCII digits, else None. Never ``int()`` of
+    whatever text a document or a user's file carries (thousands of digits raise in ``int()``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 1000 <= value <= 9999 else None
+    if isinstance(value, str):
+        v = value.strip()
+        if len(v) == 4 and v.isascii() and v.isdigit():
+            return int(v)
+    return None
+
+
 def to_int(value: str | None) -> int | None:
     """An NTS amount (ASCII digits, possibly zero-padded in SAM) as an integer; None when empty or
     not one. At most 15 significant digits: the longest ``Num`` field of the NTS definition is
