@@ -857,7 +857,9 @@ def test_a_tax_year_of_thousands_of_digits_is_no_year_and_no_traceback():
     from hometax_decrypt.deductions import lines_from_dict
     from hometax_decrypt.records import document_to_dict, parse_xml
 
-    xml = builder.year_xml(2021).replace(b"<att_year>2021</att_year>", b"<att_year>" + b"9" * 5000 + b"</att_year>")
+    xml = builder.year_xml(2021).replace(
+        b"<att_year>2021</att_year>", b"<att_year>" + b"9" * 5000 + b"</att_year>"
+    )
     assert b"9" * 5000 in xml
     d = document_to_dict(parse_xml(xml))
     assert d["kind"] and d["doc"]["att_year"] == "9" * 5000
