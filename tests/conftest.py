@@ -23,3 +23,17 @@ def all_2020_password() -> bytes:
 @pytest.fixture(scope="session")
 def bomb() -> bytes:
     return builder.bomb_pdf(1 << 30)
+
+
+@pytest.fixture(scope="module")
+def app():
+    """The Flask app with its default configuration (the HTTP API through Flask's test client)."""
+    from hometax_decrypt.web import create_app
+    from hometax_decrypt.web.config import WebConfig
+
+    return create_app(WebConfig())
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()

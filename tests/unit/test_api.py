@@ -33,16 +33,6 @@ KOREAN_PW = "분홍고래-Pw-4821"
 
 
 @pytest.fixture(scope="module")
-def app():
-    return create_app(WebConfig())
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
 def korean_pw_pdf() -> bytes:
     return builder.build_nts_pdf(encryption="aes-256", user_password=KOREAN_PW)
 

@@ -29,16 +29,6 @@ FULL_RESID = re.compile(r"\b\d{6}-?[1-8]\d{6}\b")
 PATH = "/api/v1/deductions"
 
 
-@pytest.fixture(scope="module")
-def app():
-    return create_app(WebConfig())
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
 def post(client, files=(), headers=None, **fields):
     data: dict = dict(fields)
     if files:

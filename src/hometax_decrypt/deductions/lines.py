@@ -210,11 +210,7 @@ def _mask_entry(entry: dict, mask: bool) -> dict:
 
 # -- from documents -------------------------------------------------------------------------------
 def _year(value) -> int | None:
-    try:
-        y = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return y if 1990 <= y <= 2999 else None
+    return to_year(value if isinstance(value, int) else str(value) if value is not None else None)
 
 
 def _pkey(resid: str | None, name: str | None) -> tuple:
