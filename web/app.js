@@ -1066,7 +1066,7 @@
       const fBody = el("tbody");
       for (const f of ret.figures || []) {
         fBody.append(el("tr", { "data-key": f.key },
-          el("th", { scope: "row", text: f.key }),
+          el("th", { scope: "row", text: f.label || f.key, title: f.key }),
           el("td", { class: "num amount", text: formatAmount(f.amount) }),
           el("td", { class: "rule", text: f.rule || "" })));
       }
@@ -1084,7 +1084,7 @@
     if ((ret.not_computed || []).length) {
       block.append(el("h4", { text: "계산하지 않은 것과 이유" }),
         el("ul", { class: "not-computed" },
-          ...ret.not_computed.map((n) => el("li", { "data-key": n.key, text: `${n.key === "*" ? "전체" : n.key}: ${n.reason}` }))));
+          ...ret.not_computed.map((n) => el("li", { "data-key": n.key, text: `${n.label || n.key}: ${n.reason}` }))));
     }
     if ((ret.warnings || []).length) {
       block.append(el("details", { class: "deduction-warnings" },

@@ -385,3 +385,27 @@ def test_limits_hold(year, lines, salary, children):
 @given(year=st.sampled_from(list(range(2020, 2027))), lines=line_sets())
 def test_no_salary_never_gives_figures(year, lines):
     assert estimate(year, lines).figures == []
+
+
+def test_every_figure_has_a_korean_label_and_a_source():
+    """HR staff read the figures by name: every key the estimate can answer (a figure, or what it
+    does not compute) has a Korean label in deductions/figures.json with the provision that defines
+    it, or is a line key with its own label (lines.json)."""
+    import json
+    import re
+    from importlib import resources
+
+    from hometax_decrypt.deductions import estimator, keys
+
+    table = json.loads(resources.files("hometax_decrypt.deductions").joinpath("figures.json").read_text())
+    for key, entry in table["figures"].items():
+        assert re.search("[가-힣]", entry["label"]) and entry["source"], key
+    source = resources.files("hometax_decrypt.deductions").joinpath("estimator.py").read_text()
+    said = set(re.findall(r'"((?:card|medical|pension|insurance|education|donation|rent|housing|other|tax)'
+                          r'\.[a-z_]+)"', source))
+    said |= {f"{k}_deduction" for k in re.findall(r'\("(other\.[a-z_]+)", "', source)}
+    line_keys = set(keys())
+    missing = {k for k in said if k not in table["figures"] and k not in line_keys}
+    assert not missing
+    assert estimator.figure_label("card.deduction") == "신용카드 등 소득공제액"
+    assert estimator.figure_label("medical.glasses") != "medical.glasses"  # a line's own label

@@ -14,7 +14,9 @@ after an exact (fractional) computation — a convention, not a sourced rule: se
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -22,10 +24,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from importlib import resources
 from typing import Any
 
 from .. import errors
 from .lines import keys as _line_keys
+from .lines import spec as _line_spec
 from .rules import Leaf, NoRules, YearRules, rules_for
 
 
@@ -100,13 +104,30 @@ class Estimate:
         return None if f is None else f["amount"]
 
     def to_dict(self) -> dict:
+        """Each figure and not-computed entry with its Korean ``label`` (:func:`figure_label`)."""
         return {
             "year": self.year,
             "salary": self.salary,
-            "figures": list(self.figures),
-            "not_computed": list(self.not_computed),
+            "figures": [{**f, "label": figure_label(f["key"])} for f in self.figures],
+            "not_computed": [{**n, "label": figure_label(n["key"])} for n in self.not_computed],
             "warnings": list(self.warnings),
         }
+
+
+@functools.lru_cache(maxsize=1)
+def _figure_labels() -> dict[str, dict]:
+    text = resources.files(__package__).joinpath("figures.json").read_text(encoding="utf-8")
+    return json.loads(text)["figures"]
+
+
+def figure_label(key: str) -> str:
+    """How HR staff read a figure's key: ``figures.json`` (the estimate's figures, each with the
+    provision that defines it), else the line's own label (``lines.json``), else the key itself."""
+    entry = _figure_labels().get(key)
+    if entry is not None:
+        return entry["label"]
+    line = _line_spec().lines.get(key)
+    return line.label if line is not None else key
 
 
 def _floor(x: Fraction | int) -> int:

@@ -98,6 +98,7 @@ def rows(answer: dict) -> list[dict]:
                 _row(
                     "figure",
                     base,
+                    label=f.get("label"),
                     key=f.get("key"),
                     amount=f.get("amount"),
                     detail=f.get("rule"),
@@ -105,7 +106,9 @@ def rows(answer: dict) -> list[dict]:
                 )
             )
         for n in ret.get("not_computed") or []:
-            out.append(_row("not_computed", base, key=n.get("key"), detail=n.get("reason")))
+            out.append(
+                _row("not_computed", base, label=n.get("label"), key=n.get("key"), detail=n.get("reason"))
+            )
         for u in ret.get("unmapped") or []:
             why = u.get("reason") or ""
             if u.get("detail"):
