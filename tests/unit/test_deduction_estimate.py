@@ -401,8 +401,13 @@ def test_every_figure_has_a_korean_label_and_a_source():
     for key, entry in table["figures"].items():
         assert re.search("[가-힣]", entry["label"]) and entry["source"], key
     source = resources.files("hometax_decrypt.deductions").joinpath("estimator.py").read_text()
-    said = set(re.findall(r'"((?:card|medical|pension|insurance|education|donation|rent|housing|other|tax)'
-                          r'\.[a-z_]+)"', source))
+    said = set(
+        re.findall(
+            r'"((?:card|medical|pension|insurance|education|donation|rent|housing|other|tax)'
+            r'\.[a-z_]+)"',
+            source,
+        )
+    )
     said |= {f"{k}_deduction" for k in re.findall(r'\("(other\.[a-z_]+)", "', source)}
     line_keys = set(keys())
     missing = {k for k in said if k not in table["figures"] and k not in line_keys}
