@@ -141,10 +141,11 @@ def test_nginx_proxies_to_remote_hosts_over_tls_with_its_certificate(pki, tmp_pa
         f"proxy_ssl_name {APP_TLS_NAME};",
     ):
         assert line in conf
-    # the local stack is unchanged: Unix sockets, plain HTTP on them, idle connections kept
+    # the local stack: Unix sockets, plain HTTP on them, and (as to remote hosts) no idle connections
+    # kept: a POST written to a cached connection of an app server that just died would be a 502
     local = stack.render_nginx(stack.StackConfig.from_env({"HOMETAX_RUN_DIR": str(tmp_path)}), None)
     assert local.count("proxy_pass http://hometax_app;") == 4
-    assert "keepalive 16;" in local and "proxy_ssl" not in local
+    assert "keepalive " not in local.replace("keepalive_timeout", "") and "proxy_ssl" not in local
 
 
 def test_roles_of_make_up(pki, tmp_path):
