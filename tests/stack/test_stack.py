@@ -28,7 +28,7 @@ from hometax_decrypt import errors
 from hometax_decrypt.formats import rows as rows_format
 from tests.support import builder
 from tests.support.paths import SAMPLES, password_for, sample_files
-from tests.support.stack import ROOT, ClientThreads, poll, post_pdf, stack_fixture_body
+from tests.support.stack import ROOT, ClientThreads, gone, poll, post_pdf, stack_fixture_body
 
 pytestmark = pytest.mark.stack
 
@@ -670,7 +670,7 @@ def test_whole_instance_killed_next_requests_go_to_the_other_and_it_comes_back(w
     own_stack = whole_stack
     master = own_stack.app_pids[2]
     os.killpg(master, signal.SIGKILL)  # the master and all its workers
-    assert poll(lambda: _zombie(master))
+    assert poll(lambda: gone(master))
     s = own_stack.session()
     data = ALL.read_bytes()
     results = [post_pdf(s, own_stack, "extract", data) for _ in range(12)]
@@ -684,20 +684,13 @@ def test_whole_instance_killed_next_requests_go_to_the_other_and_it_comes_back(w
     assert "NOT running" not in status.stdout
 
 
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def test_down_stops_everything(tmp_path_factory):
     """On a stack of its own: stopping it must not cost the other tests theirs."""
     for own_stack in stack_fixture_body(tmp_path_factory, "down-run"):
         own_stack.wait_whole()
         pids = [own_stack.nginx_pid, own_stack.supervisord_pid] + own_stack.all_app_pids()
         assert own_stack.run("down").returncode == 0
-        assert all(_zombie(p) for p in pids)
+        assert all(gone(p) for p in pids)
         assert not (own_stack.run_dir / "stack.json").exists()
         assert own_stack.run("status").returncode == 3
 

@@ -17,7 +17,7 @@ from hometax_decrypt.settings import Settings
 from hometax_decrypt.web import serve
 from tests.support import builder
 from tests.support.paths import SAMPLES
-from tests.support.stack import post_pdf, stack_fixture_body
+from tests.support.stack import gone, post_pdf, stack_fixture_body
 
 pytestmark = pytest.mark.stack
 
@@ -84,20 +84,13 @@ def test_a_dead_instance_is_restarted_and_the_other_answers_meanwhile(wstack):
     # waitress (gunicorn's sync workers close theirs), and a request already written on one of the
     # dead process's connections is an in-flight request, which nginx does not repeat (a POST).
     deadline = time.monotonic() + 15
-    while not _dead(victim) and time.monotonic() < deadline:
+    while not gone(victim) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _dead(victim)
+    assert gone(victim)
     for _ in range(6):  # nginx passes the requests the dead socket refuses to instance 2
         assert post_pdf(s, wstack, "extract", ALL.read_bytes()).status_code == 200
     new = wstack.wait_whole()
     assert new[1] != victim
-
-
-def _dead(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def test_logs_are_json_lines(wstack):

@@ -257,3 +257,12 @@ class ClientThreads:
         self.stop_event.set()
         for t in self.threads:
             t.join(self.join_seconds)
+
+
+def gone(pid: int) -> bool:
+    """The process has exited: no longer in /proc, or a zombie waiting for its parent (its sockets
+    are closed either way)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -340,3 +340,16 @@ def _parse(path):
     import hometax_decrypt as h
 
     return h.parse(path)
+
+
+def test_a_deeply_nested_lines_or_facts_file_is_refused_not_a_crash(capsysbinary, tmp_path):
+    """json.loads recurses into "[[[[…" until RecursionError: the CLI read lines and facts files
+    without catching it (an internal error, exit 1), where the HTTP API already refused them."""
+    deep = '{"att_year": 2021, "lines": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    code, out, err = cli(capsysbinary, "--lines", lines_file(tmp_path, deep), "--salary", "1")
+    assert (code, out) == (10, b"") and err.startswith("bad_lines:") and "not UTF-8 JSON" in err
+    facts = tmp_path / "facts.json"
+    facts.write_text('{"children": ' + "[" * 200_000 + "]" * 200_000 + "}", encoding="utf-8")
+    good = lines_file(tmp_path, {"att_year": 2021, "lines": []})
+    code, out, err = cli(capsysbinary, "--lines", good, "--facts", facts)
+    assert (code, out) == (2, b"") and err.startswith("usage:")

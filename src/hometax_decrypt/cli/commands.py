@@ -405,10 +405,9 @@ def _json_file(path: str, what: str, bad: type[errors.HometaxError]):
         raise errors.UsageError(f"cannot read the {what}") from None
     if len(raw) > JSON_INPUT_MAX_BYTES:
         raise bad(f"the {what} is too large")
-    try:
-        return json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
-        raise bad(f"the {what} is not UTF-8 JSON") from None
+    from ..service.json_input import json_object
+
+    return json_object(raw, bad, f"the {what} must hold a JSON object", f"the {what} is not UTF-8 JSON")
 
 
 def _cmd_deductions(args) -> int:
@@ -426,8 +425,6 @@ def _cmd_deductions(args) -> int:
     facts = None
     if args.facts:
         facts = _json_file(args.facts, "facts file", errors.UsageError)
-        if not isinstance(facts, dict):
-            raise errors.UsageError("the facts file must hold a JSON object")
     if args.lines:
         data = _json_file(args.lines, "lines file", errors.BadLines)
         answer = deductions.from_lines(data, salary=salary, facts=facts, mask=args.mask)

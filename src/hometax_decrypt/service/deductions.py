@@ -9,7 +9,6 @@ by resident number must still match) and only the output is masked.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -17,6 +16,7 @@ from .. import errors
 from ..deductions import estimate, lines_from_dict, lines_of
 from ..deductions import estimator as _estimator
 from ..deductions.lines import Return
+from .json_input import json_object
 
 FORMAT = "hometax-decrypt/deductions"
 VERSION = 1
@@ -122,13 +122,9 @@ def parse_facts(value: Any) -> dict | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
-        # a JSON object and nothing else: json.loads would recurse into "[[[[…" until RecursionError
-        if len(value) > FACTS_MAX_CHARS or not value.lstrip().startswith("{"):
+        if len(value) > FACTS_MAX_CHARS:
             raise errors.UsageError("facts must be a JSON object")
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):
-            raise errors.UsageError("facts must be a JSON object") from None
+        value = json_object(value, errors.UsageError, "facts must be a JSON object")
     if not isinstance(value, dict):
         raise errors.UsageError("facts must be a JSON object")
     for name, v in value.items():

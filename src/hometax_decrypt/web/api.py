@@ -20,6 +20,7 @@ from ..service import archive as batch_mod
 from ..service import deductions as deductions_service
 from ..service import engine
 from ..service import operations as service
+from ..service.json_input import json_object
 from . import http_errors, inputs
 from .metrics import DOCUMENTS
 
@@ -256,17 +257,12 @@ def _lines_part() -> bytes | None:
 def _lines_json(raw: bytes):
     if len(raw) > LINES_MAX_BYTES:
         raise errors.TooLarge("the lines file exceeds 4 MiB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise errors.BadLines("the lines file is not UTF-8 text") from None
-    # a JSON object and nothing else: json.loads would recurse into "[[[[…" until RecursionError
-    if not text.lstrip().startswith("{"):
-        raise errors.BadLines("the lines file must be a JSON object with att_year and lines")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        raise errors.BadLines("the lines file is not valid JSON") from None
+    return json_object(
+        raw,
+        errors.BadLines,
+        "the lines file must be a JSON object with att_year and lines",
+        "the lines file is not UTF-8 JSON",
+    )
 
 
 @_counted("deductions")

@@ -4,13 +4,13 @@ never in the URL."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from flask import request
 
 from .. import errors
 from ..service.archive import Upload
+from ..service.json_input import json_object
 
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
@@ -97,6 +97,9 @@ def password() -> str | None:
     return value or None
 
 
+PASSWORD_MAP_SHAPE = "passwords must be a JSON object of file name to password"
+
+
 def password_map() -> dict[str, str]:
     if is_multipart() and "passwords" in request.form:
         raw = request.form.get("passwords")
@@ -104,17 +107,11 @@ def password_map() -> dict[str, str]:
         raw = _header_text("X-Document-Passwords")
     if not raw:
         return {}
-    # A JSON object and nothing else: json.loads would recurse into "[[[[…" until RecursionError.
-    if len(raw) > PASSWORD_MAP_MAX_CHARS or not raw.lstrip().startswith("{"):
-        raise errors.UsageError("passwords must be a JSON object of file name to password")
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise errors.UsageError("passwords must be a JSON object of file name to password") from None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise errors.UsageError("passwords must be a JSON object of file name to password")
+    if len(raw) > PASSWORD_MAP_MAX_CHARS:
+        raise errors.UsageError(PASSWORD_MAP_SHAPE)
+    value = json_object(raw, errors.UsageError, PASSWORD_MAP_SHAPE)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise errors.UsageError(PASSWORD_MAP_SHAPE)
     return value
 
 
