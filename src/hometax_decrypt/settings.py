@@ -12,7 +12,9 @@ This module imports nothing of the project: everything else may import it.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -22,10 +24,31 @@ from typing import Any
 MiB = 1024 * 1024
 
 
-def _s(env: str, kind: str, default, meaning: str, shown: str | None = None):
+# The largest whole number any setting takes (a C API takes what fits in 64 bits).
+INT_MAX = 2**63 - 1
+# A number as the settings take it: ASCII digits (no sign, no exponent, no "_", no other script's
+# digits), a float with an optional decimal part. Python's int()/float() accept all of those and
+# "nan"/"inf", which would silently disable a limit.
+_WHOLE = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _s(
+    env: str,
+    kind: str,
+    default,
+    meaning: str,
+    shown: str | None = None,
+    low: int = 0,
+    high: int = INT_MAX,
+):
     """A field of :class:`Settings` with its variable, its kind (int, float, str, path, flag, list,
-    keys) and its documentation."""
-    return field(default=default, metadata={"env": env, "kind": kind, "meaning": meaning, "shown": shown})
+    fingerprints, keys), its documentation and, for an int, its range (``low``..``high``)."""
+    return field(
+        default=default,
+        metadata={"env": env, "kind": kind, "meaning": meaning, "shown": shown, "low": low, "high": high},
+    )
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,8 @@ class Settings:
         64 * MiB,
         "one inflated xref/object stream (process-wide, qpdf)",
         shown="`67108864` (64 MiB)",
+        low=1,  # qpdf reads 0 as "no limit"
+        high=2**32 - 1,  # qpdf's largest
     )
     max_xml_elements: int = _s(
         "HOMETAX_MAX_XML_ELEMENTS",
@@ -74,7 +99,7 @@ class Settings:
     )
     trust_pinned: tuple[str, ...] = _s(
         "HOMETAX_TRUST_PINNED",
-        "list",
+        "fingerprints",
         (),
         "extra pinned TSA certificates: comma-separated SHA-256 hex fingerprints",
         shown="none",
@@ -152,8 +177,8 @@ class Settings:
         "gunicorn",
         "`gunicorn`, `uwsgi` or `waitress` (one process of `HOMETAX_WORKERS` threads; runs on Windows)",
     )
-    https_port: int = _s("HOMETAX_HTTPS_PORT", "int", 8443, "HTTPS port")
-    http_port: int = _s("HOMETAX_HTTP_PORT", "int", 8080, "HTTP port (redirects to HTTPS)")
+    https_port: int = _s("HOMETAX_HTTPS_PORT", "int", 8443, "HTTPS port", low=1, high=65535)
+    http_port: int = _s("HOMETAX_HTTP_PORT", "int", 8080, "HTTP port (redirects to HTTPS)", low=1, high=65535)
     server_name: str = _s(
         "HOMETAX_SERVER_NAME",
         "str",
@@ -375,6 +400,8 @@ class SettingSpec:
     default: Any
     meaning: str
     shown: str | None
+    low: int = 0
+    high: int = INT_MAX
 
 
 @lru_cache(maxsize=1)
@@ -388,6 +415,8 @@ def specs() -> tuple[SettingSpec, ...]:
             f.default,
             f.metadata["meaning"],
             f.metadata["shown"],
+            f.metadata["low"],
+            f.metadata["high"],
         )
         for f in fields(Settings)
     )
@@ -395,8 +424,9 @@ def specs() -> tuple[SettingSpec, ...]:
 
 def parse_env(names, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The settings called ``names`` (field names), parsed from ``environ`` (default: the process
-    environment); no other variable is read. A bad value is a ``ValueError`` naming the variable,
-    never quoting its value. Nothing is cached: adapters parse once, at start."""
+    environment); no other variable is read. A bad value (not a plain number where one is wanted,
+    out of its range, a switch that is not 1 or 0) is a ``ValueError`` naming the variable, never
+    quoting its value. Nothing is cached: adapters parse once, at start."""
     env = os.environ if environ is None else environ
     wanted = set(names)
     return {s.name: _parse(s, env.get(s.env)) for s in specs() if s.name in wanted}
@@ -408,13 +438,18 @@ def _parse(spec: SettingSpec, raw: str | None) -> Any:
             return False
         return spec.default
     raw = raw.strip()
-    try:
-        if spec.kind == "int":
-            return int(raw)
-        if spec.kind == "float":
-            return float(raw)
-    except ValueError:
-        raise ValueError(f"{spec.env} must be a number") from None
+    if spec.kind == "int":
+        if not _WHOLE.fullmatch(raw):
+            raise ValueError(f"{spec.env} must be a whole number (digits only)")
+        value = int(raw)
+        if not spec.low <= value <= spec.high:
+            raise ValueError(f"{spec.env} must be from {spec.low} to {spec.high}")
+        return value
+    if spec.kind == "float":
+        number = float(raw) if _DECIMAL.fullmatch(raw) else math.nan
+        if not math.isfinite(number):  # not digits, or too many of them
+            raise ValueError(f"{spec.env} must be a number (digits and a decimal point)")
+        return number
     if spec.kind == "flag":  # strict: a misspelt switch must not silently mean "off"
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
@@ -423,6 +458,11 @@ def _parse(spec: SettingSpec, raw: str | None) -> Any:
         raise ValueError(f"{spec.env} must be 1 or 0")
     if spec.kind == "list":
         return tuple(raw.replace(",", " ").split())
+    if spec.kind == "fingerprints":  # SHA-256 hex, colons allowed (as openssl prints them)
+        prints = tuple(p.lower().replace(":", "") for p in raw.replace(",", " ").split())
+        if not all(_SHA256_HEX.fullmatch(p) for p in prints):
+            raise ValueError(f"{spec.env} must hold SHA-256 fingerprints (64 hex digits each)")
+        return prints
     if spec.kind == "keys":
         keys = tuple(k.strip().lower() for k in raw.split(",") if k.strip())
         for k in keys:

@@ -9,7 +9,11 @@ Passwords come from ``--password-stdin``, the ``HOMETAX_PASSWORD`` environment v
 
 The CLI reads only the library's own variables (``HOMETAX_MAX_*``, ``HOMETAX_TRUST_*``,
 ``HOMETAX_PASSWORD``), once, at start: a server setting (``HOMETAX_RATE_LIMIT``…) means nothing here
-and cannot break a command; a bad library variable is a usage error (exit 2).
+and cannot break a command; a bad library variable is a usage error (exit 2) naming it.
+
+What it prints to the terminal goes through :mod:`.terminal` (control characters in file names
+escaped); every ``-o`` file is written through :mod:`hometax_decrypt.service.output_file` (mode
+0600, whole or not at all, a symbolic link at the target refused, never followed).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import re
 import sys
 
 from .. import errors, formats
+from . import terminal
 
 EXIT_NOT_AUTHENTIC = errors.SPECS["not_authentic"].exit_code
 DEDUCTION_FORMATS = ("json", "csv", "xlsx")
@@ -255,12 +260,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _write(data: bytes, output: str | None) -> None:
+    """``data`` to the ``-o`` file (mode 0600, never through a link: service/output_file.py) or to
+    standard output."""
     if output:
-        try:
-            with open(output, "wb") as fh:
-                fh.write(data)
-        except OSError:
-            raise errors.UsageError("cannot write the output file") from None
+        from ..service import output_file
+
+        output_file.write(output, data)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -289,9 +294,9 @@ def _cmd_extract(args) -> int:
     if not v.authentic:
         reason = v.reason_ko if args.lang == "ko" else v.reason
         if args.require_authentic:
-            print(say("not_authentic", args.lang, reason=reason), file=sys.stderr)
+            terminal.line(sys.stderr, say("not_authentic", args.lang, reason=reason))
             return EXIT_NOT_AUTHENTIC
-        print(say("warn_not_authentic", args.lang, reason=reason), file=sys.stderr)
+        terminal.line(sys.stderr, say("warn_not_authentic", args.lang, reason=reason))
     _write(data, args.output)
     return 0
 
@@ -309,7 +314,7 @@ def _cmd_verify(args) -> int:
     else:
         trust = env.trust(extra_dir=args.trust_dir)
     v = service.verify(args.file, env.limits, trust=trust).verification
-    sys.stdout.write(json.dumps(v.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(terminal.json_text(v.to_dict()) + "\n")  # the TSA's name is the file's
     return 0 if v.authentic else EXIT_NOT_AUTHENTIC
 
 
@@ -355,7 +360,7 @@ def _cmd_batch(args) -> int:
     if args.password_file:
         warning = bulk.password_file_warning(args.password_file)
         if warning:
-            print(f"warning: {warning}", file=sys.stderr)
+            terminal.line(sys.stderr, f"warning: {warning}")
         passwords = bulk.read_password_file(args.password_file)
     progress = _Progress()
     try:
@@ -377,19 +382,20 @@ def _cmd_batch(args) -> int:
         progress.close()
     out = sys.stdout
     if not args.quiet:
-        width = max([len(f.name) for f in report.files] + [4])
-        out.write(f"{'file':<{width}}  {'result':<17}  authenticity\n")
-        for f in report.files:
-            out.write(f"{f.name:<{width}}  {f.code:<17}  {f.status or '-'}\n")
+        names = [terminal.shown(f.name) for f in report.files]  # a name is the file's maker's
+        width = max([len(n) for n in names] + [4])
+        terminal.line(out, f"{'file':<{width}}  {'result':<17}  authenticity")
+        for name, f in zip(names, report.files):
+            terminal.line(out, f"{name:<{width}}  {f.code:<17}  {f.status or '-'}")
     counts = ", ".join(f"{c} {n}" for c, n in sorted(report.by_code.items()))
     statuses = ", ".join(f"{c} {n}" for c, n in sorted(report.by_status.items()))
-    out.write(f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}\n")
+    terminal.line(out, f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}")
     out.flush()
     if not report.files:
-        print(say("no_files", args.lang), file=sys.stderr)
+        terminal.line(sys.stderr, say("no_files", args.lang))
     locked = report.by_code.get("password_required", 0)
     if locked and password is None and not passwords:
-        print(say("password_hint", args.lang, n=locked), file=sys.stderr)
+        terminal.line(sys.stderr, say("password_hint", args.lang, n=locked))
     return report.exit_code
 
 
@@ -436,7 +442,7 @@ def _cmd_deductions(args) -> int:
         if args.password_file:
             warning = password_file_warning(args.password_file)
             if warning:
-                print(f"warning: {warning}", file=sys.stderr)
+                terminal.line(sys.stderr, f"warning: {warning}")
             passwords = read_password_file(args.password_file)
         password = _password(args)
         trust = env.trust()
@@ -454,7 +460,7 @@ def _cmd_deductions(args) -> int:
     else:
         data_out = (json.dumps(answer, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     _write(data_out, args.output)
-    print(say("estimate_notice", args.lang), file=sys.stderr)
+    terminal.line(sys.stderr, say("estimate_notice", args.lang))
     return 0
 
 
@@ -473,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             "deductions": _cmd_deductions,
         }[args.command](args)
     except errors.HometaxError as exc:
-        print(error_line(exc, lang), file=sys.stderr)
+        terminal.line(sys.stderr, error_line(exc, lang))
         return exc.exit_code
     except KeyboardInterrupt:
         return errors.SPECS["interrupted"].exit_code
@@ -481,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         return errors.SPECS["internal"].exit_code
     except Exception:  # never a traceback: it could echo input; the table's codes cover known cases
         spec = errors.SPECS["internal"]
-        print(f"internal: {spec.message_ko if lang == 'ko' else spec.message}", file=sys.stderr)
+        terminal.line(sys.stderr, f"internal: {spec.message_ko if lang == 'ko' else spec.message}")
         return spec.exit_code
 
 

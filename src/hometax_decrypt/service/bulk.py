@@ -15,7 +15,8 @@
   rows are written and forgotten; JSON documents too, XLSX rows go through XlsxWriter's
   ``constant_memory`` mode (each row flushed to a temporary file in the output's folder). What is
   kept per document is small: its line of the result table, and for JSON and XLSX its projection
-  (person, form and amount of each item, for the totals that close the file).
+  (person, form and amount of each item, for the totals that close the file). The file is written
+  by :func:`hometax_decrypt.service.output_file.replacing` (mode 0600, never through a link).
 
 The output is the same as the format's writer over all the documents read (a test proves it byte for
 byte); the documents that failed are left out and listed in the :class:`Report`.
@@ -27,7 +28,6 @@ import csv
 import io
 import os
 import stat
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +37,7 @@ from .. import errors, formats
 from ..document.limits import Limits, resolve
 from ..settings import Settings
 from ..timestamp import TrustStore
-from . import archive, engine
+from . import archive, engine, output_file
 from . import operations as service
 
 # The exit status of a bulk run in which some file failed (the error table's batch_partial).
@@ -244,14 +244,7 @@ def run(
 
     if on_total:
         on_total(len(items))
-    out_path = Path(output).resolve()
-    if out_path.is_dir():
-        raise errors.UsageError("the output is a folder; name a file")
-    folder = out_path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".hometax-", suffix=".part", dir=folder)
-    except OSError:
-        raise errors.UsageError("cannot write the output file") from None
+    folder = os.path.dirname(os.path.abspath(output))  # XlsxWriter's row files go there too
     report = Report()
 
     def noted(result: service.FileResult) -> None:
@@ -259,18 +252,7 @@ def run(
         if on_file:
             on_file(result)
 
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            results = engine.run(items, password_for, job, jobs, worker=worker)
-            engine.write(format_, results, fh, mask, str(folder), on_result=noted)
-        try:
-            os.replace(tmp, out_path)
-        except OSError:  # e.g. the file is open in Excel (Windows), or is a folder now
-            raise errors.UsageError("cannot write the output file") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with output_file.replacing(output) as fh:  # mode 0600, never through a link, whole or nothing
+        results = engine.run(items, password_for, job, jobs, worker=worker)
+        engine.write(format_, results, fh, mask, folder, on_result=noted)
     return report

@@ -120,6 +120,8 @@ class TrustStore:
         variable is read), for an adapter to call once at start. ``replace`` overrides the
         variable. A bad value is a usage error naming the variable."""
         st = _trust_env(environ)
+        if st["trust_dir"] and not os.path.isdir(st["trust_dir"]):  # named: --trust-dir is another
+            raise errors.UsageError("HOMETAX_TRUST_DIR: the trust directory does not exist")
         return cls.configured(
             st["trust_dir"],
             st["trust_pinned"],
