@@ -250,3 +250,47 @@ def test_the_library_reads_only_its_own_variables_and_only_when_asked(monkeypatc
         Limits.from_env()
     assert "HOMETAX_MAX_SECONDS" in info.value.message and "soon-secret" not in info.value.message
     assert Limits.from_env({"HOMETAX_MAX_SECONDS": "4"}).max_seconds == 4.0  # an explicit mapping
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("HOMETAX_MAX_INPUT_BYTES", "-1"),  # int() takes a sign: a negative size limit
+        ("HOMETAX_MAX_INPUT_BYTES", "+5"),
+        ("HOMETAX_MAX_OBJECTS", "1_000"),  # and underscores
+        ("HOMETAX_MAX_PART_BYTES", "\u0661\u0662"),  # and other scripts' digits
+        ("HOMETAX_BATCH_MAX_FILES", "9" * 30),  # past what any C API takes
+        ("HOMETAX_MAX_STRUCTURE_BYTES", "0"),  # qpdf reads 0 as "no limit"
+        ("HOMETAX_MAX_STRUCTURE_BYTES", str(2**32)),  # past qpdf's largest
+        ("HOMETAX_HTTPS_PORT", "0"),
+        ("HOMETAX_HTTP_PORT", "65536"),
+        ("HOMETAX_MAX_SECONDS", "nan"),  # float() takes it: a limit never reached
+        ("HOMETAX_MAX_SECONDS", "inf"),
+        ("HOMETAX_REQUEST_SECONDS", "-1"),
+        ("HOMETAX_REQUEST_SECONDS", "1e3"),
+        ("HOMETAX_MAX_SECONDS", "9" * 400),  # a float of inf
+        ("HOMETAX_TRUST_PINNED", "not-a-fingerprint"),
+        ("HOMETAX_TRUST_PINNED", "ab" * 31),  # 62 hex digits
+    ],
+)
+def test_a_malformed_number_or_pin_is_refused_naming_the_variable(variable, value):
+    """Issue 22: only plain numbers in their range; the error names the variable, never the value."""
+    with pytest.raises(ValueError) as info:
+        Settings.from_env({variable: value})
+    assert variable in str(info.value) and value not in str(info.value)
+
+
+def test_the_plain_forms_are_taken():
+    s = Settings.from_env(
+        {
+            "HOMETAX_MAX_SECONDS": "0",  # no time at all: every document is a timeout
+            "HOMETAX_REQUEST_SECONDS": ".5",
+            "HOMETAX_MAX_INPUT_BYTES": " 007 ",
+            "HOMETAX_MAX_STRUCTURE_BYTES": str(2**32 - 1),
+            "HOMETAX_HTTPS_PORT": "65535",
+            "HOMETAX_TRUST_PINNED": "AB:" * 31 + "AB, " + "cd" * 32,
+        }
+    )
+    assert (s.max_seconds, s.request_seconds, s.max_input_bytes) == (0.0, 0.5, 7)
+    assert (s.max_structure_bytes, s.https_port) == (2**32 - 1, 65535)
+    assert s.trust_pinned == ("ab" * 32, "cd" * 32)
