@@ -21,12 +21,8 @@ content is written as it is.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from typing import IO, Any
-
-# Quick reject: a text of printable ASCII only (the usual case) needs no look at each character.
-_PLAIN = re.compile(r"[ -~]*")
 
 
 def _safe(ch: str) -> bool:
@@ -44,7 +40,7 @@ def _escape(ch: str) -> str:
 
 def shown(text: str) -> str:
     """``text`` with every character that could control or reorder a terminal escaped."""
-    if _PLAIN.fullmatch(text):
+    if text.isprintable():  # the usual case, in one pass in C
         return text
     return "".join(ch if _safe(ch) else _escape(ch) for ch in text)
 
