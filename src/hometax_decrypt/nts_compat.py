@@ -57,12 +57,15 @@ def NTS_GetFileBufEx(buf, szPassword, szName, bAnsi) -> bytes | None:
 
 
 def _write(data: bytes | None, szOut) -> int:
+    """The part to ``szOut`` as the CLI writes its outputs: mode 0600, whole or not at all, never
+    through a symbolic link (service/output_file.py); a target that cannot be written is -2."""
     if data is None:
         return NTS_GetLastError()
+    from .service import output_file
+
     try:
-        with open(szOut, "wb") as fh:
-            fh.write(data)
-    except OSError:
+        output_file.write(os.fspath(szOut), data)
+    except errors.UsageError:
         _set(-2)
         return -2
     return OK

@@ -329,3 +329,21 @@ def test_the_ok_forms_of_the_same_settings_still_work(tmp_path):
     }
     r = run("verify", SAMPLE, env=env)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_the_nts_functions_write_their_file_the_same_way(tmp_path):
+    """NTS_GetFile (the NTS API's drop-in) writes the data part, resident numbers and all."""
+    from hometax_decrypt import nts_compat
+
+    out, victim = tmp_path / "out.xml", tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    old = os.umask(0o022)
+    try:
+        assert nts_compat.NTS_GetFile(str(SAMPLE), "", "XML", str(out), False) == 1
+        (tmp_path / "link.xml").symlink_to(victim)
+        assert nts_compat.NTS_GetFile(str(SAMPLE), "", "XML", str(tmp_path / "link.xml"), False) == -2
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o600 and out.read_bytes().startswith(b"<?xml")
+    assert victim.read_bytes() == b"keep me" and _parts(tmp_path) == []
