@@ -42,14 +42,15 @@
   // Every verdict sentence comes from the server (verification.label_ko, summary_ko, advice_ko,
   // reason_ko: the one verdict table, timestamp/verdicts.py). The page keeps only each status's
   // colour and, for the counts line, its label — held equal to the table's by
-  // tests/unit/test_verdicts.py.
+  // tests/unit/test_verdicts.py. A stamp nobody vouches for (untrusted_issuer) proves no more than
+  // no stamp: the same red badge as unsigned (issue 22).
   const STATUS_LABELS = {
     authentic: "진본 확인",
-    untrusted_issuer: "발급기관 미확인",
+    untrusted_issuer: "위변조 의심",
     tampered: "위변조 의심",
     unsigned: "위변조 의심",
   };
-  const BADGE_CLASS = { authentic: "badge-ok", untrusted_issuer: "badge-warn", tampered: "badge-bad",
+  const BADGE_CLASS = { authentic: "badge-ok", untrusted_issuer: "badge-bad", tampered: "badge-bad",
     unsigned: "badge-bad" };
   const NO_VERDICT = "진본 여부를 확인하지 못했습니다.";
 
@@ -690,7 +691,9 @@
     fact("판단 사유", ver.reason_ko || NO_VERDICT);
     fact("판단 코드", ver.reason_code);
     fact("타임스탬프 시각", formatTime(ver.gen_time));
-    fact("타임스탬프 기관", ver.tsa);
+    // the TSA's name only when an anchor vouches for it; else the name its certificate claims, said so
+    if (ver.tsa) fact("타임스탬프 기관", ver.tsa);
+    else if (ver.tsa_claimed) fact("타임스탬프 기관(확인 안 됨)", `${ver.tsa_claimed} — 인증서에 적힌 이름일 뿐입니다`);
     fact("문서 종류", v.docTypeLabel || DOC_TYPES[v.docType] || v.docType);
     fact("발급일자", v.issueDate);
     fact("조회 기간", v.months);
@@ -1149,16 +1152,15 @@
     } else {
       els.progressText.textContent = `모두 처리함: ${won.format(total)}개 중 성공 ${won.format(ok)}개, 오류 ${won.format(failed)}개`;
     }
-    const counts = { authentic: 0, untrusted_issuer: 0, suspect: 0 };
+    const counts = { authentic: 0, suspect: 0 };
     for (const e of entries) {
       if (e.status !== "done") continue;
       const st = e.view.verification && e.view.verification.status;
       if (st === "authentic") counts.authentic += 1;
-      else if (st === "untrusted_issuer") counts.untrusted_issuer += 1;
-      else counts.suspect += 1;
+      else counts.suspect += 1; // tampered, unsigned, untrusted_issuer: one badge (STATUS_LABELS)
     }
     els.counts.textContent = ok
-      ? `진본 확인 ${counts.authentic}개 · 발급기관 미확인 ${counts.untrusted_issuer}개 · 위변조 의심 ${counts.suspect}개`
+      ? `${STATUS_LABELS.authentic} ${counts.authentic}개 · ${STATUS_LABELS.unsigned} ${counts.suspect}개`
       : "";
     els.counts.hidden = !ok;
     const problems = entries.filter(isProblem).length;

@@ -58,7 +58,7 @@ FILES = [
 ]
 BADGE_LABELS = {
     "authentic": "진본 확인",
-    "untrusted_issuer": "발급기관 미확인",
+    "untrusted_issuer": "위변조 의심",
     "tampered": "위변조 의심",
     "unsigned": "위변조 의심",
 }
@@ -633,7 +633,7 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
         }
         assert badges == {
             "good.pdf": ("진본 확인", "authentic"),
-            "forged.pdf": ("발급기관 미확인", "untrusted_issuer"),
+            "forged.pdf": ("위변조 의심", "untrusted_issuer"),  # no milder than no stamp (issue 22)
             "tampered.pdf": ("위변조 의심", "tampered"),
         }
         # each verdict in the server's plain Korean with the next step (issue 21; the page keeps no
@@ -655,7 +655,9 @@ def test_three_badges_and_plain_korean_errors(browser, stack, shots):
         assert (
             "홈택스에서 원본 PDF를 다시" in row(page, "tampered.pdf").locator(".verdict-advice").inner_text()
         )
-        assert page.locator("#counts").inner_text() == "진본 확인 1개 · 발급기관 미확인 1개 · 위변조 의심 1개"
+        assert page.locator("#counts").inner_text() == "진본 확인 1개 · 위변조 의심 2개"
+        forged_badge = row(page, "forged.pdf").locator(".badge").get_attribute("class")
+        assert forged_badge == row(page, "tampered.pdf").locator(".badge").get_attribute("class")
         errors = {
             name: (
                 row(page, name).locator(".error-message").inner_text(),

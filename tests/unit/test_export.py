@@ -547,8 +547,10 @@ def test_status_labels_are_the_pages_badges():
     badges = dict(re.findall(r'(\w+): "([^"]+)"', block))
     assert badges == STATUS_LABELS_KO
     assert {k: v for k, v in provenance.STATUS_LABELS_KO.items() if k != "unverified"} == badges
-    # three verdicts for HR staff: authentic, unknown issuer, not authentic (and unverified)
-    assert len(set(provenance.STATUS_LABELS_KO.values())) == 4
+    # two verdicts for HR staff: authentic, not authentic (a stamp nobody vouches for included, issue
+    # 22), and unverified
+    assert len(set(provenance.STATUS_LABELS_KO.values())) == 3
+    assert provenance.STATUS_LABELS_KO["untrusted_issuer"] == provenance.STATUS_LABELS_KO["unsigned"]
 
 
 def test_csv_identifiers_are_machine_clean(doc2020):
@@ -649,3 +651,91 @@ def test_the_schema_enums_are_the_codes_sources():
         "원" in SCHEMA["description"]
         and "원" in SCHEMA["$defs"]["item"]["properties"]["amount"]["description"]
     )
+
+
+# == issue 22 #11: a resident number in a form without a layout ====================================
+# A dependant born 2000-01-01 (the 7th digit 3: the 2000s): its leading zeros are part of it
+HIDDEN = ("0001013234567", "500101-2234567")
+UNLAYOUTED_SAM = (
+    "DOCHD|HDR|A|2025011524000001|2024|01 ~ 12월|7501011234567|고길동|\n"
+    # T101M has no SAM layout from 2023 on (sam_layouts.json "unsettled"): its columns stay raw
+    f"T101M|G0046|7501011234567|고길동|4|{HIDDEN[0]}|연도자녀|N|\n"
+    # a form nobody knows, a hyphenated number and an amount-like identifier among its columns
+    f"Z901Y|G9999|7501011234567|고길동|{HIDDEN[1]}|000000001000|2025011524000001|\n"
+    "DOCED|END|\n"
+).encode()
+UNLAYOUTED_XML = (
+    '<yesone><doc><seq>2025011524000001</seq><att_year>2024</att_year></doc><form form_cd="Z901Y">'
+    f'<man resid="7501011234567" name="고길동"><data dat_cd="G9999" fam="{HIDDEN[1]}">'
+    f"<fam_no>{HIDDEN[0]}</fam_no><sum>1000</sum></data></man></form></yesone>"
+).encode()
+# any resident number left whole: 13 digits (or 6-7 with a hyphen), not inside a longer number
+_WHOLE_RESID = re.compile(rb"(?<![0-9])[0-9]{6}-?[0-9]{7}(?![0-9])")
+
+
+def _xlsx_text(data: bytes) -> bytes:
+    """Every cell value of every sheet, one per line."""
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    cells = [c for ws in wb.worksheets for r in ws.iter_rows(values_only=True) for c in r if c is not None]
+    return "\n".join(map(str, cells)).encode("utf-8")
+
+
+def _unlayouted_docs():
+    from hometax_decrypt.records import parse_sam
+
+    return [parse_sam(UNLAYOUTED_SAM), parse_xml(UNLAYOUTED_XML)]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "ndjson", "xlsx"])
+def test_mask_covers_columns_of_a_form_without_a_layout(fmt):
+    """Masking decides by the value too: a dependant's resident number in a raw SAM column (T101M
+    without a layout, an unknown form) or in an element the catalog does not know is masked in
+    every format, leading zeros and all; nothing of it survives, not even as a shortened integer."""
+    from hometax_decrypt.formats import FORMATS
+
+    docs = _unlayouted_docs()
+    raw = FORMATS[fmt].write(docs, mask=True)
+    data = _xlsx_text(raw) if fmt == "xlsx" else raw
+    assert _WHOLE_RESID.findall(data) == []
+    for hidden in HIDDEN:
+        digits = hidden.replace("-", "").encode()
+        assert digits not in data and digits.lstrip(b"0") not in data and digits[7:] not in data
+    assert b"000101-3******" in data and b"500101-2******" in data
+    assert b"2025011524000001" in data  # a 16-digit 발급번호 is not a resident number
+
+
+def test_raw_columns_stay_text_as_written():
+    """Without mask the raw columns are exactly as the SAM line has them: an identifier keeps its
+    leading zeros (no int() of a digit string nobody knows to be an amount)."""
+    doc = _unlayouted_docs()[0]
+    items = [it for f in document_to_dict(doc)["forms"] for p in f["people"] for it in p["items"]]
+    assert items[0]["sam_extra"] == {"col5": "4", "col6": HIDDEN[0], "col7": "연도자녀", "col8": "N"}
+    assert items[1]["sam_extra"] == {"col5": HIDDEN[1], "col6": "000000001000", "col7": "2025011524000001"}
+    assert f"col6={HIDDEN[0]}".encode() in csv_format.to_csv([doc])
+    masked = [it for f in document_to_dict(doc, mask=True)["forms"] for p in f["people"] for it in p["items"]]
+    assert masked[0]["sam_extra"]["col6"] == "000101-3******"
+    assert masked[1]["sam_extra"] == {
+        "col5": "500101-2******",
+        "col6": "000000001000",
+        "col7": "2025011524000001",
+    }
+
+
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("0001013234567", "000101-3******"),
+        ("750101-1234567", "750101-1******"),
+        ("부양 7501011234567 외", "부양 750101-1****** 외"),
+        ("7513011234567", "7513011234567"),  # month 13: not a birth date
+        ("0102291234567", "0102291234567"),  # 1901-02-29 does not exist
+        ("0002293234567", "000229-3******"),  # 2000-02-29 does
+        ("2020122201320067", "2020122201320067"),  # 16 digits: a 발급번호, not a resident number
+        ("17501011234567", "17501011234567"),  # inside a longer number
+        ("1234567890", "1234567890"),
+    ],
+)
+def test_mask_resid_like(value, masked):
+    from hometax_decrypt.records.model import mask_resid_like
+
+    assert mask_resid_like(value) == masked

@@ -349,10 +349,10 @@ def test_verify_gives_a_verdict_or_a_listed_error(case):
     with guarded():
         got = outcome(h.verify, data)
         if not isinstance(got, errors.HometaxError):
-            # A verdict is plain data: it must serialise, and a mutated file is never intact
+            # A verdict is plain data: it must serialise, and a mutated file never matches its stamp
             # unless the mutation left the signed bytes as they were.
             assert isinstance(got.to_dict(), dict)
-            if got.intact and data != seed.data:
+            if got.matches_stamp and data != seed.data:
                 assert _only_contents_changed(seed.data, data)
 
 

@@ -6,7 +6,7 @@ TSAs and every forgery), OpenSSL's ``cms -verify`` checks the token's signature 
 (``-purpose timestampsign -attime``), with the GPKI anchors (and the case's test CAs) as CAfile. This
 file's own code compares the TSTInfo messageImprint OpenSSL hands out with the hash over the
 ByteRange and checks that the range reaches the end of the file. That must give ``verify``'s
-``intact`` and, for trust by chain, its ``trust``/``authentic`` verdict. docs/verification.md says
+``matches_stamp`` and, for trust by chain, its ``trust``/``authentic`` verdict. docs/verification.md says
 why ``openssl ts -verify`` is not the comparison (the last tests here measure it).
 """
 
@@ -95,7 +95,7 @@ def openssl_verdict(data: bytes, tmp: Path, anchors=()) -> dict:
     try:
         (a, b, c, d), token, gen_time = read_stamp(data)
     except (ValueError, UnicodeDecodeError):  # the ByteRange gap holds no token: nothing to verify
-        return {"intact": False, "chain": False, "authentic": False}
+        return {"matches_stamp": False, "chain": False, "authentic": False}
     token = without_attribute_certificates(token)
     signature_ok, tst_der = openssl_cms(token, tmp, chain=False)
     chain_ok, _tst_chain = openssl_cms(token, tmp, chain=True, gen_time=gen_time, anchors=anchors)
@@ -108,7 +108,7 @@ def openssl_verdict(data: bytes, tmp: Path, anchors=()) -> dict:
         imprint_ok = h.digest() == imprint["hashed_message"].native
     covers = c + d == len(data)
     return {
-        "intact": signature_ok and imprint_ok and covers,
+        "matches_stamp": signature_ok and imprint_ok and covers,
         "chain": signature_ok and chain_ok,
         "authentic": signature_ok and chain_ok and imprint_ok and covers,
     }
@@ -117,7 +117,7 @@ def openssl_verdict(data: bytes, tmp: Path, anchors=()) -> dict:
 def our_verdict(data: bytes, anchors=()) -> dict:
     """``verify`` with anchors only (GPKI and the case's test CAs, no pins): OpenSSL knows no pins."""
     v = verify_bytes(data, trust=TrustStore(anchors=GPKI + tuple(anchors)))
-    return {"intact": v.intact, "chain": v.trust == "chain", "authentic": v.authentic}
+    return {"matches_stamp": v.matches_stamp, "chain": v.trust == "chain", "authentic": v.authentic}
 
 
 # == the comparison ===================================================================================
@@ -126,7 +126,7 @@ def test_openssl_agrees_on_every_real_sample(path, tmp_path):
     data = path.read_bytes()
     ours = our_verdict(data)
     assert ours == openssl_verdict(data, tmp_path)
-    assert ours == {"intact": True, "chain": True, "authentic": True}
+    assert ours == {"matches_stamp": True, "chain": True, "authentic": True}
 
 
 @pytest.mark.parametrize("name", [c.name for c in tsa.cases(ALL)])

@@ -154,6 +154,63 @@ def test_the_page_keeps_no_verdict_sentence_of_its_own():
     assert labels == STATUS_LABELS_KO
 
 
+# What a verdict without a vouched stamp must never say (issue 22): that the contents are as issued,
+# unchanged or intact. Each phrase is one the table's untrusted sentences said before.
+CONTENTS_CLAIMS = (
+    "그대로",
+    "발급 당시",
+    "온전",
+    "바뀐 곳이 없",
+    "intact",
+    "as issued",
+    "unchanged",
+    "not changed",
+)
+
+
+def contents_claims(text: str) -> list[str]:
+    """The phrases of :data:`CONTENTS_CLAIMS` in ``text`` (case-insensitive)."""
+    return [c for c in CONTENTS_CLAIMS if c in text.lower()]
+
+
+def _page_badge_classes() -> dict[str, str]:
+    m = re.search(r"const BADGE_CLASS = (\{.*?\});", APP_JS.read_text(encoding="utf-8"), re.S)
+    assert m, "app.js: const BADGE_CLASS = {...};"
+    return dict(re.findall(r'(\w+): "([^"]+)"', m.group(1)))
+
+
+UNVOUCHED = sorted(c for c, v in VERDICTS.items() if v.status == verdicts.UNTRUSTED_ISSUER)
+
+
+@pytest.mark.parametrize("code", UNVOUCHED)
+def test_a_stamp_nobody_vouches_for_reads_no_milder_than_no_stamp(code):
+    """A timestamp no anchor or pin vouches for is one anyone can make after editing the file: its
+    badge, the page's colour and what HR is told to do are those of a file without a stamp, and none
+    of its sentences says the contents are as issued."""
+    v, none = VERDICTS[code], VERDICTS["unsigned"]
+    assert v.label_ko == none.label_ko == STATUS_LABELS_KO[verdicts.TAMPERED]
+    assert v.advice_ko == none.advice_ko
+    for s in (v.reason, v.reason_ko, v.summary_ko, v.advice_ko, v.label_ko):
+        assert contents_claims(s) == [], (code, s)
+
+
+def test_the_page_paints_an_unvouched_stamp_as_a_missing_one():
+    classes = _page_badge_classes()
+    assert set(classes) == set(STATUS_LABELS_KO)
+    assert classes[verdicts.UNTRUSTED_ISSUER] == classes[verdicts.UNSIGNED] == classes[verdicts.TAMPERED]
+    assert classes[verdicts.AUTHENTIC] != classes[verdicts.UNSIGNED]
+
+
+def test_only_an_authentic_verdict_says_the_contents_are_unchanged():
+    """The claim phrases are the authentic rows' own: no other row borrows them."""
+    for code, v in VERDICTS.items():
+        said = contents_claims(" ".join((v.reason, v.reason_ko, v.summary_ko, v.advice_ko)))
+        if v.status == verdicts.AUTHENTIC:
+            assert said, code  # the phrases are the ones a claim is made with
+        else:
+            assert said == [], (code, said)
+
+
 def test_result_reexports_the_verifier_codes():
     assert result_module.OK == verdicts.OK == 0 and result_module.BYTE_RANGE == verdicts.BYTE_RANGE == 2110
 

@@ -37,6 +37,7 @@ EXE = Path(sys.executable).parent / "hometax-decrypt"
 FIELDS = {
     "authentic",
     "intact",
+    "matches_stamp",
     "trust",
     "trust_anchor",
     "verifier_code",
@@ -47,6 +48,7 @@ FIELDS = {
     "hash_alg",
     "hash_value",
     "tsa",
+    "tsa_claimed",
     "covers_whole_file",
 }
 NO_TRUST = TrustStore.empty()
@@ -102,9 +104,15 @@ def generated() -> bytes:
     return tsa.stamp(builder.build_nts_pdf(), tsa.test_authority())
 
 
-def assert_verdict(v: Verification, *, authentic, intact, trust, nts_code, status=None):
-    got = (v.authentic, v.intact, v.trust, v.nts_code)
-    assert got == (authentic, intact, trust, nts_code), (got, v.reason)
+def assert_verdict(v: Verification, *, authentic, intact, trust, nts_code, status=None, matches=None):
+    """``matches``: the file matches its stamp (by default: as ``intact``). Only a vouched stamp
+    (chain, pinned) makes a file intact and names its TSA (issue 22)."""
+    got = (v.authentic, v.intact, v.trust, v.nts_code, v.matches_stamp)
+    want = (authentic, intact, trust, nts_code, intact if matches is None else matches)
+    assert got == want, (got, v.reason)
+    vouched = v.trust in ("chain", "pinned")
+    assert v.intact == (v.matches_stamp and vouched)
+    assert v.tsa == (v.tsa_claimed if vouched else None)
     if status:
         assert v.status == status
     assert v.reason and v.reason.endswith(".")
@@ -158,7 +166,13 @@ def test_real_samples_verify(path, gpki_trust):
 
     bare = verify(data, trust=NO_TRUST)  # neither: intact, issuer not recognised
     assert_verdict(
-        bare, authentic=False, intact=True, trust="unknown", nts_code=2109, status="untrusted_issuer"
+        bare,
+        authentic=False,
+        intact=False,
+        matches=True,
+        trust="unknown",
+        nts_code=2109,
+        status="untrusted_issuer",
     )
     assert bare.trust_anchor is None
 
@@ -187,7 +201,7 @@ def test_known_gen_times_and_signers():
     """Two values read by hand with `openssl asn1parse` on the token, for a check outside Python."""
     v = verify(ALL_PW, trust=NO_TRUST)
     assert v.gen_time == "2020-12-22T12:24:46.189Z"
-    assert v.tsa.startswith("CN=GTSA1311000005,")
+    assert v.tsa is None and v.tsa_claimed.startswith("CN=GTSA1311000005,")
     v = verify(ALL_2022, trust=NO_TRUST)
     assert v.gen_time == "2022-12-29T01:41:29Z"
 
@@ -257,7 +271,8 @@ def test_2022_token_needs_the_renewed_ca_issue(tmp_path):
     assert_verdict(
         verify(ALL_2022, trust=old),
         authentic=False,
-        intact=True,
+        intact=False,
+        matches=True,
         trust="failed",
         nts_code=2109,
         status="untrusted_issuer",
@@ -295,7 +310,15 @@ def test_generated_stamp_is_authentic_with_the_test_ca_as_anchor(generated, test
 
 def test_generated_stamp_without_the_anchor_is_an_unrecognised_issuer(generated):
     v = verify_bytes(generated, trust=TrustStore.default(environ={}))
-    assert_verdict(v, authentic=False, intact=True, trust="unknown", nts_code=2109, status="untrusted_issuer")
+    assert_verdict(
+        v,
+        authentic=False,
+        intact=False,
+        matches=True,
+        trust="unknown",
+        nts_code=2109,
+        status="untrusted_issuer",
+    )
     assert "not recognised" in v.reason
 
 
@@ -468,10 +491,54 @@ def test_edited_file_restamped_by_a_forger_claiming_the_nts_names(anchors, gpki_
     ref = independent(forged)
     trust = {"gpki": gpki_trust, "none": PINS_ONLY, "default": TrustStore.default(environ={})}[anchors]
     v = verify_bytes(forged, trust=trust)
-    # hash, signature and coverage all hold: a naive check passes. Only trust tells it apart.
-    assert_verdict(v, authentic=False, intact=True, trust="unknown", nts_code=2109, status="untrusted_issuer")
+    # hash, signature and coverage all hold: a naive check passes. Only trust tells it apart, and
+    # then the file is not "intact" and the NTS name is only what the certificate claims (issue 22).
+    assert_verdict(
+        v,
+        authentic=False,
+        intact=False,
+        matches=True,
+        trust="unknown",
+        nts_code=2109,
+        status="untrusted_issuer",
+    )
     assert v.hash_value == ref["hash"] and v.covers_whole_file
-    assert v.tsa == "CN=GTSA1740000003,OU=Group of Server,O=Government of Korea,C=KR"
+    assert v.tsa is None
+    assert v.tsa_claimed == "CN=GTSA1740000003,OU=Group of Server,O=Government of Korea,C=KR"
+
+
+def _unstamped(data: bytes) -> bytes:
+    """``data`` re-saved without its signature: the same file as a forger's, minus the stamp."""
+    pdf = pikepdf.open(io.BytesIO(data))
+    tsa._remove_signatures(pdf)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("anchors", ["gpki", "default"])
+def test_a_look_alike_restamp_reads_no_milder_than_the_same_edit_without_a_stamp(anchors, gpki_trust):
+    """Issue 22: an edited sample re-stamped by a self-made TSA carrying the NTS names proves no
+    more than the same edit without a stamp. Its verdict wears the same badge and asks for the same
+    thing; it is not ``intact`` (only ``matches_stamp``), its TSA's name is only claimed, and none of
+    its sentences says the contents are as issued."""
+    from tests.unit.test_verdicts import contents_claims
+
+    edited = _edit_amount(ALL.read_bytes())
+    forged = tsa.stamp(edited, tsa.forger(), gen_time=dt.datetime(2020, 12, 22, 12, 26, 39, tzinfo=dt.UTC))
+    bare = _unstamped(edited)
+    assert b">9191550</sum>" in h.extract(forged) and b">9191550</sum>" in h.extract(bare)
+    trust = {"gpki": gpki_trust, "default": TrustStore.default(environ={})}[anchors]
+    v, none = verify_bytes(forged, trust=trust).to_dict(), verify_bytes(bare, trust=trust).to_dict()
+    assert none["status"] == "unsigned"
+    assert (v["label_ko"], v["advice_ko"]) == (none["label_ko"], none["advice_ko"])
+    assert (v["authentic"], v["intact"], v.get("matches_stamp")) == (False, False, True)
+    assert v["tsa"] is None
+    assert v["tsa_claimed"] == "CN=GTSA1740000003,OU=Group of Server,O=Government of Korea,C=KR"
+    texts = {k: x for k, x in v.items() if isinstance(x, str) and k not in ("tsa_claimed", "hash_value")}
+    assert {"reason", "reason_ko", "label_ko", "summary_ko", "advice_ko"} <= set(texts)
+    for key, text in texts.items():
+        assert contents_claims(text) == [], (key, text)
 
 
 @pytest.mark.parametrize("how", ["aes-256", "object-streams", "plain"])
@@ -503,7 +570,7 @@ def test_tsa_certificate_expired_at_gen_time(tmp_path):
     auth.write_anchor(tmp_path)
     pdf = tsa.stamp(builder.build_nts_pdf(), auth, gen_time=dt.datetime(2022, 6, 1, tzinfo=dt.UTC))
     v = verify_bytes(pdf, trust=TrustStore.from_dir(tmp_path))
-    assert_verdict(v, authentic=False, intact=True, trust="failed", nts_code=2109)
+    assert_verdict(v, authentic=False, intact=False, matches=True, trust="failed", nts_code=2109)
     pdf = tsa.stamp(builder.build_nts_pdf(), auth, gen_time=dt.datetime(2020, 6, 1, tzinfo=dt.UTC))
     assert verify_bytes(pdf, trust=TrustStore.from_dir(tmp_path)).authentic is True
 
@@ -543,7 +610,9 @@ HIERARCHY_VERDICTS = {  # document -> (authentic, trust, what fails at its genTi
 
 def _check_hierarchy_verdict(name: str, v: Verification, auth) -> None:
     authentic, trust, problem = HIERARCHY_VERDICTS[name]
-    assert_verdict(v, authentic=authentic, intact=True, trust=trust, nts_code=0 if authentic else 2109)
+    assert_verdict(
+        v, authentic=authentic, intact=authentic, matches=True, trust=trust, nts_code=0 if authentic else 2109
+    )
     if problem:
         assert v.reason.endswith(problem) and v.trust_anchor is None
     else:
@@ -612,7 +681,7 @@ def test_certificate_profile_is_checked(flaw, tmp_path):
     )
     auth.write_anchor(tmp_path)
     v = verify_bytes(tsa.stamp(builder.build_nts_pdf(), auth), trust=TrustStore.from_dir(tmp_path))
-    assert_verdict(v, authentic=False, intact=True, trust="failed", nts_code=2109)
+    assert_verdict(v, authentic=False, intact=False, matches=True, trust="failed", nts_code=2109)
 
 
 def test_token_signed_by_another_key_than_its_certificate(test_trust):
@@ -777,7 +846,13 @@ def test_cli_verify_forgery_is_exit_7(tmp_path):
     r = run("verify", forged, "--trust-dir", GPKI_DIR)
     assert r.returncode == 7
     out = json.loads(r.stdout)
-    assert (out["intact"], out["trust"], out["status"]) == (True, "unknown", "untrusted_issuer")
+    assert (out["intact"], out["matches_stamp"], out["trust"], out["status"]) == (
+        False,
+        True,
+        "unknown",
+        "untrusted_issuer",
+    )
+    assert out["tsa"] is None and out["tsa_claimed"].startswith("CN=GTSA")
 
 
 # == robustness: any edit to the token is a verdict, never an exception ===============================
@@ -802,7 +877,8 @@ def test_token_edits_never_raise(edits):
     v = verify_bytes(bytes(data), trust=NO_TRUST)
     assert isinstance(v, Verification) and v.authentic is False
     assert_korean_reason(v)
-    if v.intact:  # only unsigned parts of the token (its certificate bag) may change and still hold
+    assert not v.intact  # nothing vouches for a stamp under NO_TRUST
+    if v.matches_stamp:  # only unsigned parts of the token (its certificate bag) may change and still hold
         assert v.hash_value == independent(_ALL_BYTES)["hash"] and v.nts_code == 2109
 
 

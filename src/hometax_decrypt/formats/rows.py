@@ -122,12 +122,14 @@ def _details(item, mask: bool, year: str | None) -> str:
     s = item.sum_node
     if s is not None:
         if s.text and s.text.strip() and item.sum_amount is None:  # not a number: kept as written
-            parts.append(f"{cat.field_label(fc, 'man/data/sum', year) or 'sum'}(sum)={s.text}")
+            parts.append(
+                f"{cat.field_label(fc, 'man/data/sum', year) or 'sum'}(sum)={maybe_mask('sum', s.text, mask)}"
+            )
         for k, v in s.attrs.items():
             label = cat.field_label(fc, f"man/data/sum/@{k}", year) or k
             parts.append(f"{label}(sum.{k})={maybe_mask(k, v, mask)}")
-    for k, v in item.sam_extra.items():
-        parts.append(f"{k}={v}")
+    for k, v in item.sam_extra.items():  # raw columns of a form without a layout: masked by value
+        parts.append(f"{k}={maybe_mask(k, v, mask)}")
     return "; ".join(parts)
 
 
@@ -146,7 +148,7 @@ def _breakdown(item, mask: bool) -> str:
         n = b.node
         key = n.attrs.get("mm") or n.attrs.get("dd") or ""
         others = [f"{k}={maybe_mask(k, v, mask)}" for k, v in n.attrs.items() if k not in ("mm", "dd")]
-        text = n.text if n.text is not None else ""
+        text = maybe_mask("amt", n.text, mask) if n.text is not None else ""
         parts.append(f"{key}:{text}" + (f"({','.join(others)})" if others else ""))
     return "; ".join(parts)
 
@@ -181,8 +183,8 @@ def doc_rows(doc, mask: bool, dl: Deadline):
             "dat_cd": item.dat_cd or "",
             "resid": maybe_mask("resid", person.resid, mask) or "",
             "name": person.name or "",
-            "busnid": item.attrs.get("busnid", ""),
-            "trade_nm": item.attrs.get("trade_nm", ""),
+            "busnid": maybe_mask("busnid", item.attrs.get("busnid", ""), mask),
+            "trade_nm": maybe_mask("trade_nm", item.attrs.get("trade_nm", ""), mask),
             "amount": item.amount,
             "doc_seq": doc.doc.seq or "",
             "att_year": doc.doc.att_year or "",

@@ -91,6 +91,37 @@ def mask_resid(value: str | None) -> str | None:
     return value
 
 
+# A resident number anywhere in a value: YYMMDD, an optional hyphen, the gender/century digit and six
+# more digits, not inside a longer run of digits (issue 22: a form without a layout keeps its SAM
+# columns raw as ``colN``, and a dependant's number among them must be masked too)
+_RESID_RUN = re.compile(r"(?<![0-9])([0-9]{2})([0-9]{2})([0-9]{2})-?([0-9])[0-9]{6}(?![0-9])")
+# the century of the birth date by the 7th digit (9, 0: born in the 1800s)
+_CENTURY = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}
+
+
+def _plausible_birth(yy: str, mm: str, dd: str, g: str) -> bool:
+    try:
+        date(_CENTURY.get(g, 1800) + int(yy), int(mm), int(dd))
+    except ValueError:
+        return False
+    return True
+
+
+def mask_resid_like(value: str | None) -> str | None:
+    """Every resident number in a value of any field, known or not, masked (``750101-1******``): a run
+    of 13 digits (or 6-7 with a hyphen), not inside a longer number, whose first six are a real birth
+    date for the century its 7th digit names. Anything else is returned as it is: a 10-digit business
+    number, a 16-digit 발급번호 or card number, an amount."""
+    if not isinstance(value, str) or len(value) < 13:
+        return value
+
+    def sub(m: re.Match) -> str:
+        yy, mm, dd, g = m.groups()
+        return f"{yy}{mm}{dd}-{g}******" if _plausible_birth(yy, mm, dd, g) else m.group(0)
+
+    return _RESID_RUN.sub(sub, value)
+
+
 def is_resid_name(name: str) -> bool:
     """Fields that hold resident numbers: ``resid``, ``insu1_resid``, ``insu2_resid_1``, …"""
     return "resid" in name.lower()

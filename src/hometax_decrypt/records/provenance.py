@@ -7,8 +7,8 @@ every export carries beside the NTS data (``docs/records.md``, "Provenance").
   <hometax_decrypt.timestamp.result.Verification.status>` exactly as the API's
   ``X-Verification-Status`` and the upload page call it, or ``unverified`` when there was no PDF to
   verify (an XML data part: ``POST /export``). Its Korean label (:data:`STATUS_LABELS_KO`, the page's
-  badges) folds them into the three verdicts HR staff act on: 진본 확인 (authentic), 발급기관 미확인
-  (unknown issuer), 위변조 의심 (not authentic: ``tampered`` or ``unsigned``).
+  badges) folds them into the verdicts HR staff act on: 진본 확인 (authentic), 위변조 의심 (not
+  authentic: ``tampered``, ``unsigned``, or ``untrusted_issuer``, a timestamp nobody vouches for).
 - ``item_key``: a stable key per ``<data>`` item, for idempotent imports (:func:`item_key`).
 """
 

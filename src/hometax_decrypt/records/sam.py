@@ -16,12 +16,15 @@ settles. Differences from the XML that are inherent to SAM:
 
 A form (or a tax year of it) whose layout is not known, or whose line does not have the expected
 number of columns (a newer version of the form), is still read: its columns are kept in
-``Item.sam_extra`` as ``col5``, ``col6``, … so that nothing is dropped.
+``Item.sam_extra`` as ``col5``, ``col6``, … so that nothing is dropped. They stay text as written
+(:func:`is_raw_column`; nobody knows which is an amount and which an identifier with leading zeros),
+and the writers mask any resident number among them (``records.serialize.maybe_mask``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -29,6 +32,21 @@ from .. import errors
 from ..document.limits import Deadline, Limits, resolve
 from .catalog import catalog
 from .model import DocInfo, Document, Form, Item, Node, Person, bind_tax_year, to_int
+
+_RAW_COLUMN = re.compile(r"col[0-9]+")
+RAW_COLUMN_FIRST = 5  # the first column after form_cd, dat_cd, resid, name
+
+
+def raw_column(n: int) -> str:
+    """The ``Item.sam_extra`` key of raw column ``n`` (1-based, as in the SAM line) of a form
+    without a layout."""
+    return f"col{n}"
+
+
+def is_raw_column(name: str) -> bool:
+    """Whether ``name`` is a raw column of a form without a layout (``col5``, ``col6``, …), rather
+    than a named column of a known layout (a card total)."""
+    return _RAW_COLUMN.fullmatch(name) is not None
 
 
 @lru_cache(maxsize=1)
@@ -287,8 +305,8 @@ def parse_sam(data: bytes, limits: Limits | None = None, deadline: Deadline | No
             continue
         b = _ItemBuilder(form_cd, dat_cd, att_year)
         if cols is None:
-            for n, v in enumerate(rest, start=5):
-                b.item.sam_extra[f"col{n}"] = v.rstrip(" ")
+            for n, v in enumerate(rest, start=RAW_COLUMN_FIRST):
+                b.item.sam_extra[raw_column(n)] = v.rstrip(" ")
         else:
             _fill(b, cols, rest)
         person.children.append(b.finish())

@@ -3,7 +3,9 @@
 The model does not serialise itself: this module reads it (and the catalog) and writes dicts.
 Masking happens here, on the way out, never in the model: with ``mask=True`` every resident number
 (``resid`` attributes and elements such as ``insu1_resid``, the document's own ``resid``, a landlord's
-13-digit ``lsor_no``) becomes ``750101-1******``.
+13-digit ``lsor_no``) becomes ``750101-1******``, and so does every value of any other field that
+holds one (:func:`~.model.mask_resid_like`: a form without a layout, whose SAM columns stay raw as
+``colN``, or an element the catalog does not know). :func:`maybe_mask` is that one decision.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 from ..document.limits import Deadline, resolve
 from .catalog import catalog
 from .kind import document_kind
-from .model import Node, is_resid_name, mask_resid, to_date, to_int
+from .model import Node, is_resid_name, mask_resid, mask_resid_like, to_date, to_int
 from .owner import owner_of
 from .provenance import item_key, source_file, verification_status
+from .sam import is_raw_column
 from .summary import dependant_flag, summarize, summary_of
 
 _DATE_SUFFIX = ("_dt", "date", "dd")
@@ -35,9 +38,12 @@ def _maskable(name: str) -> bool:
 
 
 def maybe_mask(name: str, value, mask: bool):
-    if mask and value is not None and _maskable(name):
-        return mask_resid(value)
-    return value
+    """``value`` of field ``name`` as written, or with ``mask`` its resident numbers masked: the whole
+    value of a resident-number field (``resid``, ``insu1_resid``, ``lsor_no``, …), and every
+    resident number inside the value of any other field (known layout or not)."""
+    if not mask or value is None:
+        return value
+    return mask_resid(value) if _maskable(name) else mask_resid_like(value)
 
 
 @lru_cache(maxsize=8192)
@@ -101,7 +107,7 @@ def _attributes(attrs: dict, mask: bool) -> dict:
         return {}
     if not mask:
         return dict(attrs)
-    return {k: mask_resid(v) if _maskable(k) else v for k, v in attrs.items()}
+    return {k: maybe_mask(k, v, True) for k, v in attrs.items()}
 
 
 def node_to_dict(
@@ -118,7 +124,7 @@ def node_to_dict(
     if raw is None:
         out["text"] = out["value"] = None
     else:
-        text = mask_resid(raw) if mask and resid else raw
+        text = raw if not mask else mask_resid(raw) if resid else mask_resid_like(raw)
         out["text"] = text
         out["value"] = text if text != raw else _typed(raw, is_num, is_date)
         if codes is not None:
@@ -134,8 +140,9 @@ def _amounts(attrs: dict, mask: bool) -> dict:
     """Attributes of a ``<sum>`` or ``<amt>``: amounts as integers, codes and dates as written."""
     out = {}
     for k, v in attrs.items():
-        n = None if k in _NOT_AMOUNT else to_int(v)
-        out[k] = maybe_mask(k, v, mask) if n is None else n
+        masked = maybe_mask(k, v, mask)
+        n = None if k in _NOT_AMOUNT or masked != v else to_int(v)
+        out[k] = masked if n is None else n
     return out
 
 
@@ -155,7 +162,7 @@ def _breakdown(n: Node, mask: bool) -> dict:
             "attributes": _amounts({k: v for k, v in attrs.items() if k not in ("mm", "dd")}, mask),
         }
     if amount is None and text is not None and text.strip():
-        entry["text"] = text  # not a number: kept as written
+        entry["text"] = maybe_mask("amt", text, mask)  # not a number: kept as written
     return entry
 
 
@@ -174,7 +181,7 @@ def item_to_dict(
         if k == "dat_cd":
             continue
         label, resid, table = _item_attr_meta(fc, k, year)
-        attrs[k] = mask_resid(v) if mask and resid else v
+        attrs[k] = v if not mask else mask_resid(v) if resid else mask_resid_like(v)
         labels[k] = label
         if table is not None:
             code = table.get(v.strip())
@@ -205,7 +212,7 @@ def item_to_dict(
             "attribute_labels": {k: _field_label(fc, f"{_ITEM}/sum/@{k}", year) for k in s.attrs},
         }
         if sum_amount is None and (s.text or "").strip():
-            summ["text"] = s.text  # not a number: kept as written, never dropped
+            summ["text"] = maybe_mask("sum", s.text, mask)  # not a number: kept as written, never dropped
     dat_cd = item.attrs.get("dat_cd")
     label, label_source = catalog().item_entry(fc, dat_cd or "", year)
     out: dict[str, Any] = {} if key is None else {"item_key": key}
@@ -225,10 +232,20 @@ def item_to_dict(
         }
     )
     if item.text is not None:
-        out["text"] = item.text
+        out["text"] = maybe_mask("data", item.text, mask)
     if item.sam_extra:
-        out["sam_extra"] = {k: to_int(v) if to_int(v) is not None else v for k, v in item.sam_extra.items()}
+        out["sam_extra"] = {k: _sam_extra(k, v, mask) for k, v in item.sam_extra.items()}
     return out
+
+
+def _sam_extra(name: str, value: str, mask: bool):
+    """A SAM column kept beside the item: a raw ``colN`` of a form without a layout as written (text:
+    it may be an identifier, whose leading zeros count — never ``int()``), masked like any value; a
+    named card total of a known layout as an integer."""
+    if is_raw_column(name):
+        return maybe_mask(name, value, mask)
+    n = to_int(value)
+    return n if n is not None else maybe_mask(name, value, mask)
 
 
 def person_to_dict(

@@ -20,10 +20,12 @@ What "authentic" means here (docs/verification.md has the long form):
 5. the signed range covers the whole file (``b + c == len``): bytes after it, such as an appended
    revision that a PDF reader and ``extract`` would honour, are not covered;
 6. the TSA certificate is trusted at genTime: it chains to a trust anchor (the shipped GPKI
-   certificates, or configured ones), or it is one of the pinned NTS TSA certificates.
+   certificates, or configured ones), or it is one of the pinned TSA certificates of the NTS samples.
 
-1–5 make ``intact``; ``authentic`` is ``intact`` and 6. Verification reads raw bytes only: no
-password, no PDF parser.
+1–5 make ``matches_stamp`` (the file matches the stamp it carries, whoever made it); ``intact`` and
+``authentic`` are 1–5 and 6: only a vouched stamp says the contents are unchanged. With the shipped
+anchors, 6 proves a Korean government TSA (GPKI's GTSA, shared by government agencies), not the NTS in
+particular. Verification reads raw bytes only: no password, no PDF parser.
 """
 
 from __future__ import annotations

@@ -52,15 +52,20 @@ class _Facts:
         self.anchor: str | None = None
         self.unsigned = False
 
-    def result(self, reason_code: str, intact: bool = False) -> Verification:
+    def result(self, reason_code: str, matches: bool = False) -> Verification:
         """The verdict ``reason_code`` of :data:`.verdicts.VERDICTS` (its code and sentences) with the
-        facts established so far."""
+        facts established so far; ``matches``: the file matches the stamp it carries (whoever made
+        it). Only a vouched stamp (``trust`` chain or pinned) makes the file ``intact``, and only a
+        vouched stamp's signer is reported as ``tsa``: a stamp nobody vouches for proves nothing about
+        the contents, and the name in its certificate is a claim (``tsa_claimed``)."""
         v = verdict(reason_code)
         code = v.verifier_code
-        authentic = intact and self.trust in TRUSTED and code == OK
+        vouched = self.trust in TRUSTED
+        intact = matches and vouched
+        authentic = intact and code == OK
         if authentic:
             status = "authentic"
-        elif intact:
+        elif matches:
             status = "untrusted_issuer"
         elif self.unsigned:
             status = "unsigned"
@@ -77,7 +82,9 @@ class _Facts:
             gen_time=_iso(self.gen_time) if self.gen_time else None,
             hash_alg=self.hash_alg,
             hash_value=self.hash_value,
-            tsa=self.tsa,
+            tsa=self.tsa if vouched else None,
+            tsa_claimed=self.tsa,
+            matches_stamp=matches,
             covers_whole_file=self.covers,
             status=status,
             trust_anchor=self.anchor,
@@ -114,8 +121,8 @@ def _verify(data: bytes, store: TrustStore) -> Verification:
     if not loc.covers_whole_file:
         return facts.result("byte_range_not_whole_file")
     if decision.trust == "chain":
-        return facts.result("authentic_chain", intact=True)
+        return facts.result("authentic_chain", matches=True)
     if decision.trust == "pinned":
-        return facts.result("authentic_pinned", intact=True)
+        return facts.result("authentic_pinned", matches=True)
     assert decision.reason is not None  # neither trusted nor pinned: the store says why
-    return facts.result(decision.reason, intact=True)
+    return facts.result(decision.reason, matches=True)

@@ -26,10 +26,17 @@ TRUSTED = ("chain", "pinned")
 class Verification:
     """The outcome of one verification: plain data, never a bare bool.
 
-    ``status`` tells UIs the states apart: ``authentic``; ``untrusted_issuer`` (intact, but the TSA is
-    neither pinned nor chained to an anchor, or its certificate fails at genTime); ``tampered`` (a
-    timestamp is there but the file, the range or the token do not check out); ``unsigned`` (no NTS
-    timestamp at all).
+    ``status`` tells UIs the states apart: ``authentic``; ``untrusted_issuer`` (the file matches its
+    timestamp, but the TSA is neither pinned nor chained to an anchor, or its certificate fails at
+    genTime: nobody vouches for the stamp, so it proves no more than none — the same badge as
+    ``unsigned``); ``tampered`` (a timestamp is there but the file, the range or the token do not
+    check out); ``unsigned`` (no NTS timestamp at all).
+
+    What is proven (issue 22): ``matches_stamp`` — the file matches the timestamp it carries, whoever
+    made it (hash, token, signature, coverage); ``intact`` — unchanged since a *vouched* timestamp
+    (``matches_stamp`` and ``trust`` is ``chain`` or ``pinned``; in 0.1 it meant
+    ``matches_stamp``). ``tsa`` is the TSA's name only when an anchor or pin vouches for its
+    certificate; ``tsa_claimed`` is the name the certificate claims, vouched or not.
 
     ``verifier_code`` is the NTS verifier's code (0, 21xx). ``nts_code`` is its deprecated alias, kept
     for one release (``to_dict`` carries both keys with the same value); it is *not* the NTS API's
@@ -52,18 +59,20 @@ class Verification:
     gen_time: str | None = None  # ISO 8601, UTC, "Z"
     hash_alg: str | None = None  # SHA-256 | SHA-384 | SHA-512
     hash_value: str | None = None  # hex, the messageImprint in the token
-    tsa: str | None = None  # RFC 4514 DN of the TSA certificate
+    tsa: str | None = None  # RFC 4514 DN of the TSA certificate, when trust vouches for it (chain, pinned)
     covers_whole_file: bool = False
     status: str = "tampered"  # authentic | untrusted_issuer | tampered | unsigned
     trust_anchor: str | None = None  # anchor:<sha256> <subject> | pinned:<sha256>
     reason_code: str | None = None  # the row of verdicts.VERDICTS: reason, reason_ko and HR's sentences
+    matches_stamp: bool = False  # the file matches the timestamp it carries, vouched for or not
+    tsa_claimed: str | None = None  # RFC 4514 DN the TSA certificate claims, vouched for or not
 
     def _verdict(self):
         return VERDICTS.get(self.reason_code) if self.reason_code else None
 
     @property
     def label_ko(self) -> str:
-        """The badge HR sees (진본 확인, 발급기관 미확인, 위변조 의심)."""
+        """The badge HR sees (진본 확인, 위변조 의심)."""
         return STATUS_LABELS_KO[self.status]
 
     @property
@@ -87,6 +96,7 @@ class Verification:
         return {
             "authentic": self.authentic,
             "intact": self.intact,
+            "matches_stamp": self.matches_stamp,
             "trust": self.trust,
             "trust_anchor": self.trust_anchor,
             "verifier_code": self.verifier_code,
@@ -102,6 +112,7 @@ class Verification:
             "hash_alg": self.hash_alg,
             "hash_value": self.hash_value,
             "tsa": self.tsa,
+            "tsa_claimed": self.tsa_claimed,
             "covers_whole_file": self.covers_whole_file,
         }
 

@@ -30,9 +30,11 @@ BYTE_RANGE = 2110
 AUTHENTIC, UNTRUSTED_ISSUER, TAMPERED, UNSIGNED = "authentic", "untrusted_issuer", "tampered", "unsigned"
 
 # The badge HR sees for each status (the page's counts line is held equal to these by a test).
+# ``untrusted_issuer`` wears the same badge as a missing stamp (issue 22): a timestamp nobody vouches
+# for is one anyone can make after editing the file, so it proves no more than no timestamp at all.
 STATUS_LABELS_KO = {
     AUTHENTIC: "진본 확인",
-    UNTRUSTED_ISSUER: "발급기관 미확인",
+    UNTRUSTED_ISSUER: "위변조 의심",
     TAMPERED: "위변조 의심",
     UNSIGNED: "위변조 의심",
 }
@@ -45,8 +47,17 @@ _RESAVED = (
     "원본이 아닙니다: 발급 후 다시 저장된 파일입니다(이 페이지에서 내려받은 '암호를 푼 PDF'도 "
     "이렇게 판정됩니다)."
 )
-_UNKNOWN_TSA = "내용은 발급 당시 그대로지만, 국세청이 발급한 문서인지 확인되지 않습니다."
-_TSA_FAILED = "내용은 발급 당시 그대로지만, 타임스탬프 인증서에 문제가 있어 원본으로 확인되지 않습니다."
+# An untrusted stamp proves nothing about the contents (issue 22): the file matches it, but whoever
+# edited the file can have made it. These sentences never say the contents are as issued.
+_UNKNOWN_TSA = (
+    "원본인지 확인할 수 없습니다: 확인되지 않은 기관의 타임스탬프입니다(국세청 이름을 단 타임스탬프는 "
+    "누구나 만들 수 있어, 내용을 고친 뒤 다시 찍었을 수 있습니다)."
+)
+_TSA_FAILED = (
+    "원본인지 확인할 수 없습니다: 타임스탬프 인증서에 문제가 있어, 타임스탬프가 문서 내용을 보증하지 "
+    "못합니다(내용을 고친 뒤 다시 찍었을 수 있습니다)."
+)
+_AUTHENTIC = "원본 그대로입니다: 정부 타임스탬프가 확인되었고, 타임스탬프가 찍힌 뒤 바뀐 곳이 없습니다."
 
 
 @dataclass(frozen=True)
@@ -90,21 +101,24 @@ _add(
     "authentic_chain",
     OK,
     AUTHENTIC,
-    "The file is intact and the timestamp was issued by a trusted timestamp authority (its certificate "
-    "chains, valid at genTime, to a trust anchor: the GPKI CAs the package ships, or one added).",
-    "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다(타임스탬프 인증서가 발급 시각에 신뢰하는 "
-    "인증기관으로 이어집니다).",
-    "국세청이 발급한 원본 그대로입니다.",
+    "The file is unchanged since it was stamped, and the timestamp was issued by a trusted timestamp "
+    "authority: its certificate chains, valid at genTime, to a trust anchor (the GPKI CAs the package "
+    "ships: the Korean government's shared TSA, not the NTS alone; or an anchor added).",
+    "신뢰하는 인증기관의 타임스탬프가 맞고, 타임스탬프가 찍힌 뒤 바뀐 곳이 없습니다(타임스탬프 인증서가 "
+    "찍힌 시각에 신뢰하는 인증기관으로 이어집니다. 기본 설정에서는 정부 공용 타임스탬프 기관(GPKI)입니다).",
+    _AUTHENTIC,
     _NOTHING_TO_DO,
 )
 _add(
     "authentic_pinned",
     OK,
     AUTHENTIC,
-    "The file is intact and the timestamp was issued by a trusted timestamp authority (its certificate "
-    "is a pinned NTS TSA certificate).",
-    "국세청 타임스탬프가 맞고, 발급 이후 바뀐 곳이 없습니다(등록된 국세청 타임스탬프 인증서입니다).",
-    "국세청이 발급한 원본 그대로입니다.",
+    "The file is unchanged since it was stamped, and the timestamp was issued by a trusted timestamp "
+    "authority: its certificate is a pinned TSA certificate (those of the NTS samples: the Korean "
+    "government's shared TSA).",
+    "등록된 타임스탬프 인증서(국세청 샘플 문서의 정부 공용 타임스탬프 인증서)의 타임스탬프가 맞고, "
+    "타임스탬프가 찍힌 뒤 바뀐 곳이 없습니다.",
+    _AUTHENTIC,
     _NOTHING_TO_DO,
 )
 
@@ -349,19 +363,21 @@ _add(
     "issuer_unknown",
     CERTIFICATE,
     UNTRUSTED_ISSUER,
-    "The file is intact, but the timestamp authority is not recognised: its certificate is neither a "
-    "pinned NTS TSA certificate nor chained to a trust anchor (shipped or added). Anyone can make a "
-    "certificate with the NTS names.",
-    "내용은 발급 당시 그대로지만, 타임스탬프를 찍은 기관을 확인할 수 없습니다: 인증서가 등록된 국세청 "
-    "타임스탬프 인증서도 아니고 신뢰하는 인증기관(GPKI)으로 이어지지도 않습니다. 국세청 이름을 단 인증서는 "
-    "누구나 만들 수 있습니다.",
+    "The timestamp authority is not recognised, so nobody vouches for the timestamp: its certificate "
+    "is neither a pinned TSA certificate nor chained to a trust anchor (shipped or added). Anyone can "
+    "make a certificate with the NTS names and re-stamp an edited file; that the file matches such a "
+    "timestamp says nothing about its contents.",
+    "타임스탬프를 찍은 기관을 확인할 수 없습니다: 인증서가 등록된 타임스탬프 인증서도 아니고 신뢰하는 "
+    "인증기관(GPKI)으로 이어지지도 않습니다. 국세청 이름을 단 인증서는 누구나 만들 수 있어, 내용을 고친 뒤 "
+    "다시 찍은 타임스탬프일 수 있습니다.",
 )
 _add(
     "tsa_extensions_unreadable",
     CERTIFICATE,
     UNTRUSTED_ISSUER,
-    "The file is intact, but the TSA certificate's extensions cannot be read.",
-    "내용은 발급 당시 그대로지만, 타임스탬프 인증서의 확장을 읽을 수 없습니다.",
+    "The TSA certificate's extensions cannot be read, so nobody vouches for the timestamp and it says "
+    "nothing about the file's contents.",
+    "타임스탬프 인증서의 확장을 읽을 수 없어, 타임스탬프가 문서 내용을 보증하지 못합니다.",
     _TSA_FAILED,
 )
 
@@ -415,8 +431,9 @@ for _problem, (_en, _ko) in TSA_PROBLEMS.items():
         f"tsa_failed_{_problem}",
         CERTIFICATE,
         UNTRUSTED_ISSUER,
-        f"The file is intact and its TSA certificate is recognised, but it fails at genTime: {_en}",
-        f"내용은 발급 당시 그대로지만, 타임스탬프 인증서에 문제가 있습니다: {_ko}",
+        f"The timestamp does not count, so it says nothing about the file's contents: its TSA "
+        f"certificate is recognised, but it fails at genTime: {_en}",
+        f"타임스탬프 인증서에 문제가 있어, 타임스탬프가 문서 내용을 보증하지 못합니다: {_ko}",
         _TSA_FAILED,
     )
 

@@ -39,11 +39,13 @@ HEADERS: dict[str, dict] = {
     },
     "X-Verification-Authentic": {
         "schema": {"type": "string", "enum": ["true", "false"]},
-        "description": "the NTS timestamp proves the file authentic",
+        "description": "a trusted timestamp (GPKI: the Korean government's shared TSA, or a configured "
+        "anchor or pin) proves the file unchanged since it was stamped",
     },
     "X-Verification-Intact": {
         "schema": {"type": "string", "enum": ["true", "false"]},
-        "description": "the file is as it was timestamped",
+        "description": "the file is unchanged since a vouched timestamp (trust chain or pinned); false for "
+        "a stamp nobody vouches for, even when the file matches it",
     },
     "X-Verification-Code": {
         "schema": {"type": "string"},
