@@ -243,3 +243,31 @@ def test_a_spent_budget_in_the_totals_answers_the_json_timeout(monkeypatch):
         r = client.post("/api/v1/export", data={"file": files, "format": fmt})
         assert r.status_code == 503 and r.is_json, (fmt, r.status_code)
         assert r.get_json()["error"]["code"] == "timeout"
+
+
+# -- the request's budget and the app servers' worker timeout ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timeout", "request_seconds"), [("30", "20"), ("30", "60"), ("15", "20"), ("6", "20"), ("60", "1")]
+)
+def test_the_request_budget_ends_well_before_the_worker_timeout(monkeypatch, timeout, request_seconds):
+    """One source: whatever HOMETAX_REQUEST_SECONDS says, the app's budget ends with a third of
+    HOMETAX_TIMEOUT to spare — the timeout gunicorn's config and uWSGI's harakiri take, and the one
+    the stack hands to every app server — so a slow request ends as the JSON ``timeout``."""
+    import runpy
+
+    from hometax_decrypt.settings import REQUEST_SHARE, Settings
+    from tests.support.paths import ROOT
+
+    env = {"HOMETAX_TIMEOUT": timeout, "HOMETAX_REQUEST_SECONDS": request_seconds}
+    budget = WebConfig.from_env(env).request_seconds
+    assert budget == min(float(request_seconds), int(timeout) * REQUEST_SHARE)
+    assert budget <= int(timeout) * 2 / 3
+    # the app servers' worker timeout is that same setting
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("HOMETAX_BIND", "unix:/tmp/x.sock")
+    assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["timeout"] == int(timeout)
+    assert "harakiri = $(HOMETAX_TIMEOUT)" in (ROOT / "deploy" / "uwsgi.ini").read_text().splitlines()
+    assert Settings.from_env(env).timeout == int(timeout)
