@@ -271,3 +271,14 @@ def test_the_request_budget_ends_well_before_the_worker_timeout(monkeypatch, tim
     assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["timeout"] == int(timeout)
     assert "harakiri = $(HOMETAX_TIMEOUT)" in (ROOT / "deploy" / "uwsgi.ini").read_text().splitlines()
     assert Settings.from_env(env).timeout == int(timeout)
+
+
+def test_the_deduction_lines_count_the_authentic_document_too(genuine, forged):
+    """The 공제신고서 lines merge documents by the same rule (records.summary.rank)."""
+    from hometax_decrypt.deductions import lines_of
+
+    for docs in ([forged, genuine], [genuine, forged]):
+        (ret,) = [r for r in lines_of(docs) if r.att_year == 2020]
+        dups = [w for w in ret.warnings if w["code"] == "duplicate_form"]
+        assert dups and {(w["doc_seq"], w["counted_doc_seq"]) for w in dups} == {("9", SEQ)}
+        assert {(w["doc_status"], w["counted_status"]) for w in dups} == {("unsigned", "authentic")}
