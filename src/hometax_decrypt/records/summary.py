@@ -218,7 +218,12 @@ def totals_of(projections: list[dict], mask: bool = False, deadline: Deadline | 
     ``deadline``: checked at every person and item (past it :class:`~hometax_decrypt.errors.Timeout`)."""
     check = deadline.check if deadline is not None else _no_check
     statuses = [p.get("status", UNVERIFIED) for p in projections]
-    ranks = [rank(statuses[i], p["seq"], i) for i, p in enumerate(projections)]
+    # each document's place in the ranking, as one integer: a comparison per (person, form) costs the
+    # same whatever the length of a (hostile) seq
+    ranked = sorted(range(len(projections)), key=lambda i: rank(statuses[i], projections[i]["seq"], i))
+    ranks = [0] * len(projections)
+    for place, i in enumerate(ranked):
+        ranks[i] = place
     # which document counts for each (person, year, form): the one of the greatest rank
     keep: dict[tuple, int] = {}
     for i, p in enumerate(projections):
