@@ -883,6 +883,34 @@
       || x.year.localeCompare(y.year));
   }
 
+  // The documents of this page with a 귀속연도 and 발급번호 (files done). The totals come from
+  // /api/v1/export, whose XML parts carry no verification of their own (the server says
+  // "unverified"): the 진본 여부 of a document of the totals is what its files said here.
+  function filesOfDoc(year, seq) {
+    return entries.filter((e) => e.status === "done" && e.view.seq === seq && String(e.view.year) === String(year || ""));
+  }
+
+  function docAuthentic(year, seq, serverStatus) {
+    const files = filesOfDoc(year, seq);
+    if (!files.length) return serverStatus === "authentic";
+    return files.every((e) => e.view.verification && e.view.verification.status === "authentic");
+  }
+
+  // The documents not authentic whose amounts a person's totals count.
+  function unverifiedOf(p, year) {
+    return (p.unverified_documents || []).filter((d) => !docAuthentic(year, d.doc_seq, d.status));
+  }
+
+  function docStatusText(year, seq, serverStatus) {
+    const files = filesOfDoc(year, seq);
+    if (!files.length) return STATUS_LABELS[serverStatus] || "진본 확인 안 됨";
+    const labels = files.map((e) => {
+      const v = e.view.verification;
+      return v ? v.label_ko || STATUS_LABELS[v.status] || "확인 불가" : "확인 불가";
+    });
+    return Array.from(new Set(labels)).join("/");
+  }
+
   function employeeBlock(g) {
     const people = [g.employee, ...g.dependants].filter(Boolean);
     const head = el("tr", null, el("th", { scope: "col", text: "항목" }));
@@ -899,9 +927,12 @@
         el("th", { scope: "row", text: label }));
       for (const p of people) {
         const hit = p.categories.find((x) => x.category === c.key);
-        tr.append(el("td", { class: "num amount", "data-person": personKey(p),
+        // amounts that count items of a document not authentic carry a mark (the note below names it)
+        const doubtful = hit && hit.unverified_items > 0 && unverifiedOf(p, g.year).length > 0;
+        tr.append(el("td", { class: doubtful ? "num amount unverified" : "num amount", "data-person": personKey(p),
           text: hit ? amountText(c.key, hit.amount) : "" },
-        hit ? el("span", { class: "count", text: ` (${won.format(hit.items)}건)` }) : null));
+        hit ? el("span", { class: "count", text: ` (${won.format(hit.items)}건)` }) : null,
+        doubtful ? el("span", { class: "unverified-mark", title: "진본으로 확인되지 않은 자료 포함", text: " ※" }) : null));
       }
       tbody.append(tr);
     }
@@ -914,8 +945,23 @@
       }
       if ((p.duplicates || []).length) {
         const forms = Array.from(new Set(p.duplicates.map((d) => d.form_cd))).join(", ");
+        // which document was left out and which one counted, each with its 진본 여부: a copy that
+        // is not authentic never counts over an authentic one (the server's rule)
+        const pairs = new Map();
+        for (const d of p.duplicates) {
+          const leftOut = `${d.doc_seq} (${docStatusText(g.year, d.doc_seq, d.doc_status)})`;
+          const counted = `${d.counted_doc_seq} (${docStatusText(g.year, d.counted_doc_seq, d.counted_status)})`;
+          pairs.set(`${leftOut}|${counted}`, `발급번호 ${leftOut} 대신 ${counted}`);
+        }
         notes.append(el("li", { class: "duplicate", "data-year": g.year,
-          text: `${p.name || ""}: 같은 귀속연도의 같은 자료(${forms})가 여러 파일에 있어 한 번만 더했습니다.` }));
+          text: `${p.name || ""}: 같은 귀속연도의 같은 자료(${forms})가 여러 파일에 있어 한 번만 더했습니다 — `
+            + `${Array.from(pairs.values()).join("; ")}.` }));
+      }
+      const unverified = unverifiedOf(p, g.year);
+      if (unverified.length) {
+        const docs = unverified.map((d) => `발급번호 ${d.doc_seq} (${docStatusText(g.year, d.doc_seq, d.status)})`);
+        notes.append(el("li", { class: "unverified", "data-year": g.year,
+          text: `${p.name || ""}: 진본으로 확인되지 않은 자료의 금액이 합계에 들어 있습니다 — ${docs.join("; ")}.` }));
       }
     }
     const who = [g.owner.name || "(이름 없음)", g.owner.resid].filter(Boolean).join(" ");

@@ -22,6 +22,9 @@ from functools import lru_cache
 from typing import Any
 
 MiB = 1024 * 1024
+# The largest share of the worker timeout (HOMETAX_TIMEOUT) a many-document request's time budget
+# may take (Settings.effective_request_seconds): the rest is the margin for writing the answer.
+REQUEST_SHARE = 2 / 3
 
 
 # The largest whole number any setting takes (a C API takes what fits in 64 bits).
@@ -159,8 +162,9 @@ class Settings:
         "HOMETAX_REQUEST_SECONDS",
         "float",
         20.0,
-        "time budget of one `/batch` or `/export` request as a whole; keep it below "
-        "`HOMETAX_TIMEOUT` so that a slow batch ends as `timeout`, not as a killed worker",
+        "time budget of one `/batch` or `/export` request as a whole; at most two thirds of "
+        "`HOMETAX_TIMEOUT` are used (a larger value is lowered to that), so that a slow request "
+        "ends as the JSON `timeout`, not as a killed worker",
     )
     # -- the app servers (deploy/gunicorn.conf.py, deploy/uwsgi.ini) -------------------------------
     instance: str = _s(
@@ -338,6 +342,16 @@ class Settings:
         variables, through :func:`parse_env`, when an adapter asks: ``Limits.from_env()``,
         ``TrustStore.from_env()``), so a bad server variable cannot break a library call."""
         return cls(**parse_env([s.name for s in specs()], environ))
+
+    @property
+    def effective_request_seconds(self) -> float:
+        """The time budget of one ``/batch`` or ``/export`` request: ``HOMETAX_REQUEST_SECONDS``,
+        at most :data:`REQUEST_SHARE` of ``HOMETAX_TIMEOUT`` (gunicorn's ``timeout`` and uWSGI's
+        ``harakiri``, the same setting). The budget is checked between steps, and what follows
+        its last check (writing the answer) takes time too: the rest of the worker timeout is that
+        margin, so a slow request always ends as the JSON ``timeout``, never as a killed worker
+        and its app server's HTML page."""
+        return min(self.request_seconds, self.timeout * REQUEST_SHARE)
 
     @property
     def effective_workers(self) -> int:

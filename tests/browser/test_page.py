@@ -311,6 +311,11 @@ def test_totals_per_year_and_category_are_the_servers_and_never_add_years(sessio
     assert years == {"2020", "2022"}
     dup = page.locator("#employee-totals li.duplicate").all_text_contents()
     assert dup and all("한 번만 더했습니다" in t for t in dup)
+    # issue 22: each document of a duplicate with its 진본 여부 (every file here is authentic), and
+    # no amount flagged as coming from a document not authentic
+    assert all("(진본 확인) 대신" in t and t.endswith("(진본 확인).") for t in dup), dup
+    assert page.locator("#employee-totals li.unverified").count() == 0
+    assert page.locator("#employee-totals td.amount.unverified").count() == 0
 
 
 def test_no_full_resident_number_anywhere_in_the_page(session, expected, shots):
@@ -1106,3 +1111,50 @@ def test_deduction_lines_and_the_estimate_are_the_servers(browser, stack, shots)
         assert ctx.cookies() == [] and rec.errors == []
     finally:
         ctx.close()
+
+
+def test_duplicates_and_totals_say_each_documents_authenticity(browser, stack):
+    """Issue 22: the genuine medical.pdf beside an unsigned copy with a raised amount. With the
+    copy's ``<seq>9</seq>``, the genuine one counts, and the note names both with their 진본 여부;
+    with a higher 발급번호 the copy's amount is in the page's totals (the /export parts carry no
+    verification of their own), and the page flags it: a note naming the document and a mark
+    beside the amounts."""
+    from tests.support import builder
+
+    genuine = (SAMPLES / "nts-2020" / "basic" / "medical.pdf").read_bytes()
+    xml = hometax_decrypt.extract(SAMPLES / "nts-2020" / "basic" / "medical.pdf").decode("utf-8")
+    seq = re.search(r"<seq>(\d+)</seq>", xml).group(1)
+    pdf = "application/pdf"
+    for forged_seq, counted in (("9", seq), ("99999999999999999", "99999999999999999")):
+        forged = builder.build_nts_pdf(
+            xml=xml.replace(f"<seq>{seq}</seq>", f"<seq>{forged_seq}</seq>").encode(), sam=None
+        )
+        ctx, page, _rec = new_page(browser, viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(stack.base_url + "/")
+            page.set_input_files(
+                "#file-input",
+                [
+                    {"name": "genuine.pdf", "mimeType": pdf, "buffer": genuine},
+                    {"name": "copy.pdf", "mimeType": pdf, "buffer": forged},
+                ],
+            )
+            wait_settled(page, 2)
+            wait_totals(page)
+            dup = page.locator("#employee-totals li.duplicate").all_text_contents()
+            left_out = seq if counted == forged_seq else forged_seq
+            status = {seq: "진본 확인", forged_seq: "위변조 의심"}
+            assert dup and all(
+                f"발급번호 {left_out} ({status[left_out]}) 대신 {counted} ({status[counted]})" in t
+                for t in dup
+            ), dup
+            flagged = page.locator("#employee-totals li.unverified").all_text_contents()
+            marks = page.locator("#employee-totals td.amount.unverified").count()
+            if counted == seq:
+                assert flagged == [] and marks == 0
+            else:
+                # one note per person whose amounts come from it (medical.pdf holds the family)
+                assert flagged and all(f"발급번호 {forged_seq} (위변조 의심)" in t for t in flagged), flagged
+                assert marks > 0
+        finally:
+            ctx.close()

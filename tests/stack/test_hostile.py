@@ -693,3 +693,62 @@ def test_one_query_allowlist_for_nginx_and_the_app(stack):
         assert (st == 200) == (app.status_code == 200) == allowed, (query, st, app.status_code)
         if not allowed:
             assert json.loads(body)["error"]["code"] == app.get_json()["error"]["code"] == "usage"
+
+
+# -- issue 22, finding 2: totals over many documents end as the JSON answer --------------------------
+
+
+def one_person_part(i: int, variants: int) -> bytes:
+    """An XML data part of one person holding ``variants`` forms that share one form base
+    (``A102…``): across parts of different ``seq``, all but one are duplicates of each other."""
+    forms = "".join(
+        f'<form form_cd="A102{v:04d}"><man resid="7501011234567" name="고길동"><data dat_cd="G0001">'
+        f"<busnid>1234567890</busnid><sum>{1000 + v}</sum></data></man></form>"
+        for v in range(variants)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><yesone><doc><doc_type>A</doc_type>'
+        f"<seq>2020122201{i:06d}</seq><att_year>2020</att_year></doc>{forms}</yesone>"
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def short_budget_stack(tmp_path_factory):
+    """A stack whose worker timeout is 10 s and request budget 6 s (within its two thirds)."""
+    from tests.support.stack import stack_fixture_body
+
+    yield from stack_fixture_body(
+        tmp_path_factory, "short-budget", HOMETAX_TIMEOUT="10", HOMETAX_REQUEST_SECONDS="6"
+    )
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize(("parts", "fmt"), [("crafted", "json"), ("crafted", "xlsx"), ("copies", "json")])
+def test_export_of_many_duplicate_parts_answers_json_never_an_app_server_page(short_budget_stack, parts, fmt):
+    """``crafted``: 200 one-person parts, 10 000 duplicate items: the totals used to scan lists
+    (quadratic, a minute and a half in process) past the request budget, unchecked, until gunicorn
+    killed the worker and the client read its HTML 500. ``copies``: 500 copies of a sample's part
+    (24 MB). Now: the export (200), or the error table's JSON 503 ``timeout``."""
+    stack = short_budget_stack
+    workers = {i: sorted(w) for i, w in stack.worker_pids().items()}
+    if parts == "crafted":
+        files = [("file", (f"{i}.xml", one_person_part(i, 50), "application/xml")) for i in range(200)]
+    else:
+        sample = h.extract(ALL)
+        files = [("file", (f"{i}.xml", sample, "application/xml")) for i in range(500)]
+    r = stack.session().post(
+        stack.url("/api/v1/export"), files=files, data={"format": fmt, "mask": "true"}, timeout=60
+    )
+    assert r.status_code in (200, 503), (r.status_code, r.text[:300])
+    if r.status_code == 503:
+        assert r.headers["content-type"].startswith("application/json"), r.text[:300]
+        assert r.json()["error"]["code"] == "timeout"
+    elif fmt == "xlsx":
+        assert r.content[:2] == b"PK"
+    elif parts == "crafted":
+        (person,) = r.json()["totals"]
+        assert len(person["duplicates"]) == 199 * 50 and len(person["documents"]) == 200
+    else:
+        assert r.json()["totals"]
+    # no worker was killed by the app server's timeout (the same pids serve)
+    assert {i: sorted(w) for i, w in stack.worker_pids().items()} == workers

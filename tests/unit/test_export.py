@@ -220,7 +220,8 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
     # changed by issue 10: one row per person AND tax year (across documents), not per document
     # changed by issue 21: Korean labels above, the codes (a category's key) below
     assert sh[:4] == ["att_year", "resid", "name", "doc_seqs"] and "medical" in sh and "cards" in sh
-    assert sh[-2:] == ["dependant_flags", "duplicates"]
+    # changed by issue 22: the documents not authentic whose amounts the row counts, last
+    assert sh[-3:] == ["dependant_flags", "duplicates", "unverified_documents"]
     labels_ko = [c.value for c in summary[1]]
     assert labels_ko[:3] == ["귀속연도", "주민등록번호", "성명"] and "의료비(원)" in labels_ko
     expected = {
@@ -232,7 +233,7 @@ def test_xlsx_sheets_numbers_and_formats(doc2020):
         resid = row[1].value
         assert row[0].value == "2020" and row[3].value == "2020122201320067"
         assert re.fullmatch(r"\d{6}-\d\*{6}", resid)
-        for label, cell in zip(sh[4:-2], row[4:-2]):
+        for label, cell in zip(sh[4:-3], row[4:-3]):
             assert cell.value == expected[resid].get(label)
             if cell.value is not None:
                 assert isinstance(cell.value, int) and cell.number_format == "#,##0"
@@ -411,10 +412,10 @@ def test_xlsx_summary_one_row_per_person_and_year(year_docs):
     assert sheet.max_row - 2 == len(expected)
     for row in sheet.iter_rows(min_row=3, values_only=True):
         want = expected[(row[1], row[0])]
-        got = {h: v for h, v in zip(header[4:-2], row[4:-2]) if v is not None}
+        got = {h: v for h, v in zip(header[4:-3], row[4:-3]) if v is not None}
         assert got == {k: v for k, v in want.items() if v is not None}
         if row[0] == "2024" and row[2] == "연도직원":
-            assert "소득기준 초과 Y" in row[-2] and "G112Y" in row[-1]
+            assert "소득기준 초과 Y" in row[-3] and "G112Y" in row[-2]
     assert "dependant_income_flag" not in header  # a flag, never a column of amounts
 
 

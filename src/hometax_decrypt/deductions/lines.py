@@ -34,6 +34,8 @@ from ..errors import BadLines
 from ..records.catalog import catalog
 from ..records.model import mask_resid, to_int, to_year
 from ..records.owner import FIRST_PERSON, HEADER, NONE, SUBSCRIBER, Owner, owner_of
+from ..records.provenance import verification_status
+from ..records.summary import rank
 
 WHOLE_YEAR = "01-12"
 LINES_FILE = "lines_file"  # the taxpayer rule of a return read from a user's lines file
@@ -365,27 +367,24 @@ def lines_of(documents, mask: bool = False) -> list[Return]:
                     if keep[(_pkey(person.resid, person.name), form.form_cd[:4])] != i:
                         continue
                     _read_form(b, form, person)
-        seqs = []
-        for i in idx:
-            s = documents[i].doc.seq or ""
-            if s not in seqs:
-                seqs.append(s)
+        seqs = list(dict.fromkeys(documents[i].doc.seq or "" for i in idx))
         out.append(Return(owner, year, b.result(), b.warnings, list(b.unmapped.values()), seqs, mask))
     return out
 
 
 def _counted(documents, idx: list[int], year, b: _Builder) -> dict[tuple, int]:
-    """Which document counts for each (person, form base): the newest issue (highest ``seq``,
-    then the later one given) — the rule of :func:`hometax_decrypt.records.summary.totals_of`, where
-    B101Y beside B101D is one form. The others are listed in the warnings."""
+    """Which document counts for each (person, form base): an authentic document over any other,
+    then the newest issue (``seq`` as a number), then the later one given — the rule of
+    :func:`hometax_decrypt.records.summary.rank`, where B101Y beside B101D is one form. The others
+    are listed in the warnings."""
     keep: dict[tuple, int] = {}
+    ranks = {i: rank(verification_status(documents[i]), documents[i].doc.seq, i) for i in idx}
     for i in idx:
-        seq = documents[i].doc.seq or ""
         for form in documents[i].forms:
             for person in form.people:
                 k = (_pkey(person.resid, person.name), form.form_cd[:4])
                 best = keep.get(k)
-                if best is None or (seq, i) > (documents[best].doc.seq or "", best):
+                if best is None or ranks[i] > ranks[best]:
                     keep[k] = i
     for i in idx:
         seq = documents[i].doc.seq or ""
@@ -395,11 +394,14 @@ def _counted(documents, idx: list[int], year, b: _Builder) -> dict[tuple, int]:
                 if keep[k] != i:
                     b.warn(
                         "duplicate_form",
-                        "같은 사람의 같은 자료가 여러 문서에 있어 최신 발급분만 반영했습니다.",
+                        "같은 사람의 같은 자료가 여러 문서에 있어 한 문서만 반영했습니다"
+                        "(진본 확인된 문서 우선, 그다음 최신 발급분).",
                         form_cd=form.form_cd,
                         person=b.person(person.resid, person.name),
                         doc_seq=seq,
+                        doc_status=verification_status(documents[i]),
                         counted_doc_seq=documents[keep[k]].doc.seq or "",
+                        counted_status=verification_status(documents[keep[k]]),
                     )
     return keep
 

@@ -23,7 +23,8 @@ def to_json(docs, mask: bool = False, deadline: Deadline | None = None) -> bytes
     docs = as_list(docs)
     # each document's projection serves both its own summary and the totals across documents
     projections = [projection(d, budget(deadline)) for d in docs]
-    person_year = totals_of(projections, mask=mask)
+    # the totals across documents: under the caller's deadline (a request's budget), if any
+    person_year = totals_of(projections, mask=mask, deadline=deadline)
     payload = {
         "format": "hometax-decrypt/records",
         "version": 1,

@@ -7,8 +7,9 @@ A format's ``stream`` (in the registry, :mod:`hometax_decrypt.formats`) has two 
   parsed (a worker process) and small to send back: bytes for CSV, NDJSON and JSON, rows for XLSX,
   with the document's :func:`~hometax_decrypt.records.summary.projection` for the totals that close
   JSON and XLSX;
-- ``sink(fh, mask, tmpdir)``: the file being written, with ``add(piece)`` in the order of the files
-  and ``close()`` with what only the end knows (the totals).
+- ``sink(fh, mask, tmpdir, deadline)``: the file being written, with ``add(piece)`` in the order of
+  the files and ``close()`` with what only the end knows (the totals, under ``deadline`` when one is
+  given: a request's budget).
 
 The output equals the format's writer over the same documents (tests/unit/test_bulk.py proves it
 byte for byte). A format without a ``stream`` still works in a batch: :class:`WholeDocuments` sends
@@ -50,7 +51,7 @@ class CsvStream:
         csv.writer(buf, lineterminator="\r\n").writerows(csv_format.csv_cells(doc, mask, deadline))
         return buf.getvalue().encode("utf-8")
 
-    def sink(self, fh, mask, tmpdir=None):
+    def sink(self, fh, mask, tmpdir=None, deadline=None):
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\r\n").writerow(item_rows.COLUMNS)
         return _Bytes(fh, buf.getvalue().encode("utf-8-sig"))
@@ -60,19 +61,19 @@ class NdjsonStream:
     def piece(self, doc, mask, deadline) -> bytes:
         return ndjson.to_ndjson([doc], mask=mask, deadline=deadline)
 
-    def sink(self, fh, mask, tmpdir=None):
+    def sink(self, fh, mask, tmpdir=None, deadline=None):
         return _Bytes(fh)
 
 
 class _Totals:
     """What JSON and XLSX keep per document: its projection, for the totals at the end."""
 
-    def __init__(self, mask):
-        self.mask = mask
+    def __init__(self, mask, deadline=None):
+        self.mask, self.deadline = mask, deadline
         self.projections: list[dict] = []
 
     def person_year(self):
-        return summary.totals_of(self.projections, mask=self.mask)
+        return summary.totals_of(self.projections, mask=self.mask, deadline=self.deadline)
 
 
 class JsonStream:
@@ -85,13 +86,13 @@ class JsonStream:
         )
         return record, projection
 
-    def sink(self, fh, mask, tmpdir=None):
-        return _JsonSink(fh, mask)
+    def sink(self, fh, mask, tmpdir=None, deadline=None):
+        return _JsonSink(fh, mask, deadline)
 
 
 class _JsonSink(_Totals):
-    def __init__(self, fh, mask):
-        super().__init__(mask)
+    def __init__(self, fh, mask, deadline=None):
+        super().__init__(mask, deadline)
         self.fh, self.count = fh, 0
         fh.write(JsonStream.HEAD)
 
@@ -111,13 +112,13 @@ class XlsxStream:
     def piece(self, doc, mask, deadline):
         return xlsx.chunk(doc, mask, deadline), summary.projection(doc, deadline)
 
-    def sink(self, fh, mask, tmpdir=None):
-        return _XlsxSink(fh, mask, tmpdir)
+    def sink(self, fh, mask, tmpdir=None, deadline=None):
+        return _XlsxSink(fh, mask, tmpdir, deadline)
 
 
 class _XlsxSink(_Totals):
-    def __init__(self, fh, mask, tmpdir):
-        super().__init__(mask)
+    def __init__(self, fh, mask, tmpdir, deadline=None):
+        super().__init__(mask, deadline)
         self.book = xlsx.XlsxBook(fh, tmpdir=tmpdir)
 
     def add(self, piece) -> None:
@@ -139,19 +140,19 @@ class WholeDocuments:
     def piece(self, doc, mask, deadline):
         return doc
 
-    def sink(self, fh, mask, tmpdir=None):
-        return _WholeSink(self.fmt, fh, mask)
+    def sink(self, fh, mask, tmpdir=None, deadline=None):
+        return _WholeSink(self.fmt, fh, mask, deadline)
 
 
 class _WholeSink:
-    def __init__(self, fmt, fh, mask):
-        self.fmt, self.fh, self.mask, self.docs = fmt, fh, mask, []
+    def __init__(self, fmt, fh, mask, deadline=None):
+        self.fmt, self.fh, self.mask, self.docs, self.deadline = fmt, fh, mask, [], deadline
 
     def add(self, doc) -> None:
         self.docs.append(doc)
 
     def close(self) -> None:
-        self.fh.write(self.fmt.write(self.docs, mask=self.mask))
+        self.fh.write(self.fmt.write(self.docs, mask=self.mask, deadline=self.deadline))
 
 
 def stream_of(fmt):

@@ -93,7 +93,7 @@ DOCUMENT_COLUMNS = [
 
 # -- 합계 ---------------------------------------------------------------------------------------------
 SUMMARY_FIXED = ["att_year", "resid", "name", "doc_seqs"]
-SUMMARY_TAIL = ["dependant_flags", "duplicates"]
+SUMMARY_TAIL = ["dependant_flags", "duplicates", "unverified_documents"]
 SUMMARY_LABELS = {
     "att_year": "귀속연도",
     "resid": "주민등록번호",
@@ -101,6 +101,7 @@ SUMMARY_LABELS = {
     "doc_seqs": "발급번호",
     "dependant_flags": "소득기준 초과 부양가족",
     "duplicates": "중복 자료(한 번만 집계)",
+    "unverified_documents": "진본 미확인 자료(합계에 포함)",
 }
 _SUMMARY_WIDTHS = {
     "att_year": 9,
@@ -109,6 +110,7 @@ _SUMMARY_WIDTHS = {
     "doc_seqs": 20,
     "dependant_flags": 40,
     "duplicates": 40,
+    "unverified_documents": 40,
 }
 
 # -- 공제신고서: the lines of each document (lines only: the records export has no 총급여) -----------
@@ -334,7 +336,16 @@ def _flags_text(flags: list[dict]) -> str:
 
 
 def _duplicates_text(dups: list[dict]) -> str:
-    return "; ".join(f"{d['form_cd']} {d['doc_seq']} (집계: {d['counted_doc_seq']})" for d in dups)
+    return "; ".join(
+        f"{d['form_cd']} {d['doc_seq']} [{status_label_ko(d['doc_status'])}] "
+        f"(집계: {d['counted_doc_seq']} [{status_label_ko(d['counted_status'])}])"
+        for d in dups
+    )
+
+
+def _unverified_text(docs: list[dict]) -> str:
+    """The documents not authentic whose amounts this row counts: 발급번호 [their status]."""
+    return "; ".join(f"{d['doc_seq']} [{status_label_ko(d['status'])}]" for d in docs)
 
 
 def summary_table(table_in: list[dict]) -> tuple[list[tuple[str, str]], list[list]]:
@@ -354,7 +365,11 @@ def summary_table(table_in: list[dict]) -> tuple[list[tuple[str, str]], list[lis
         table.append(
             [p["att_year"] or "", p["resid"] or "", p["name"] or "", " ".join(p["documents"])]
             + [by.get(k) for k in cats]
-            + [_flags_text(p["dependant_flags"]), _duplicates_text(p["duplicates"])]
+            + [
+                _flags_text(p["dependant_flags"]),
+                _duplicates_text(p["duplicates"]),
+                _unverified_text(p["unverified_documents"]),
+            ]
         )
     return columns, table
 

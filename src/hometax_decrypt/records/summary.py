@@ -9,16 +9,26 @@ no amount (T101M, 소득기준 초과 부양가족) is never added: it becomes a
 Across documents (:func:`totals`), two documents of different tax years are never added into one
 figure, and the same form of the same person and year in two documents (the same document uploaded
 twice, ``all.pdf`` beside ``basic/medical.pdf``, or the yearly ``B101Y`` beside the daily ``B101D``
-of ``detail/medical.pdf``: one form, whatever its period letter) counts once — from the newest issue
-(highest ``seq``) — and is listed under ``duplicates``.
+of ``detail/medical.pdf``: one form, whatever its period letter) counts once — from the document that
+ranks first (:func:`rank`: an authentic one over any other, then the newest issue, ``seq`` compared as
+a number) — and the others are listed under ``duplicates`` with both documents' verification status.
+What a document that is not authentic adds is flagged: ``unverified_documents`` per person and year,
+``unverified_items`` per category.
+
+Linear in the documents' items: every lookup is a dict's, and the caller's deadline is checked at
+every person and item (``/export`` holds up to ``HOMETAX_EXPORT_MAX_FILES`` documents, each up to
+``HOMETAX_MAX_XML_ELEMENTS`` elements).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from ..document.limits import Deadline
+from ..timestamp.verdicts import AUTHENTIC
 from .catalog import catalog
 from .model import mask_resid, to_int
+from .provenance import UNVERIFIED, verification_status
 
 FLAG_ATTRS = ("rlt_cd", "sup_name", "sup_resid", "inc_exc")
 
@@ -53,13 +63,20 @@ def dependant_flag(person, item, mask: bool = False, att_year: str | None = None
     }
 
 
-def _categories(totals: dict) -> list[dict]:
+def _categories(totals: dict, flagged: bool = False) -> list[dict]:
+    """The categories in the catalog's order; ``flagged``: with ``unverified_items`` (totals across
+    documents: how many of the category's items come from a document that is not authentic)."""
     lab = labels()
-    return [
-        {"category": k, "label": lab[k], "amount": totals[k]["amount"], "items": totals[k]["items"]}
-        for k in order()
-        if k in totals
-    ]
+    out = []
+    for k in order():
+        t = totals.get(k)
+        if t is None:
+            continue
+        c = {"category": k, "label": lab[k], "amount": t["amount"], "items": t["items"]}
+        if flagged:
+            c["unverified_items"] = t.get("unverified_items", 0)
+        out.append(c)
+    return out
 
 
 def summarize(doc, deadline=None, mask: bool = False) -> list[dict]:
@@ -69,9 +86,10 @@ def summarize(doc, deadline=None, mask: bool = False) -> list[dict]:
     return summary_of(projection(doc, deadline), mask)
 
 
-def _contribute(entry: dict, contribution: tuple, mask: bool) -> None:
+def _contribute(entry: dict, contribution: tuple, mask: bool, unverified: bool = False) -> None:
     """Add one item's contribution (see :func:`projection`) to its person's entry: a category's
-    amount and item count, or a dependant flag."""
+    amount and item count, or a dependant flag. ``unverified``: the item's document is not
+    authentic (counted in the category's ``unverified_items``)."""
     if contribution[0] == "flag":
         flag = dict(contribution[1])
         if mask:
@@ -83,6 +101,8 @@ def _contribute(entry: dict, contribution: tuple, mask: bool) -> None:
     if t is None:
         t = entry["totals"][key] = {"amount": None, "items": 0}
     t["items"] += 1
+    if unverified:
+        t["unverified_items"] = t.get("unverified_items", 0) + 1
     if amount is not None:
         t["amount"] = (t["amount"] or 0) + amount
 
@@ -110,13 +130,35 @@ def summary_of(proj: dict, mask: bool = False) -> list[dict]:
 
 def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
     """Per person and tax year across ``docs``: ``[{"resid", "name", "att_year", "documents": [seq],
-    "categories": [...], "dependant_flags": [...], "duplicates": [{"form_cd", "doc_seq",
-    "counted_doc_seq"}]}]`` in order of appearance. ``deadline``: a callable returning the budget of
-    document i (or None)."""
-    return totals_of(
-        [projection(doc, deadline(i) if callable(deadline) else deadline) for i, doc in enumerate(docs)],
-        mask=mask,
-    )
+    "categories": [{..., "unverified_items"}], "dependant_flags": [...], "duplicates": [{"form_cd",
+    "doc_seq", "doc_status", "counted_doc_seq", "counted_status"}], "unverified_documents":
+    [{"doc_seq", "status"}]}]`` in order of appearance. ``deadline``: a :class:`Deadline` for the
+    whole work, or a callable returning the budget of document i (then the totals themselves are
+    checked against the last document's)."""
+    projections = []
+    last = None
+    for i, doc in enumerate(docs):
+        last = deadline(i) if callable(deadline) else deadline
+        projections.append(projection(doc, last))
+    return totals_of(projections, mask=mask, deadline=last)
+
+
+def _seq_key(seq: str | None) -> tuple:
+    """``seq`` (the 발급번호: issue date and serial, digits) compared as a NUMBER, without building
+    one (a hostile ``seq`` may hold any number of digits): by its length without leading zeros, then
+    its digits. A ``seq`` that is not a number ranks below every number, then as text."""
+    s = (seq or "").strip()
+    if s.isascii() and s.isdigit():
+        s = s.lstrip("0")
+        return (1, len(s), s)
+    return (0, 0, s)
+
+
+def rank(status: str | None, seq: str | None, position: int) -> tuple:
+    """Which of two documents holding the same form of the same person and year counts: the greater
+    rank. An authentic document over any other (``status``: its verification status), then the
+    newest issue (``seq`` as a number), then the later one given (``position``)."""
+    return (status == AUTHENTIC, _seq_key(seq), position)
 
 
 @lru_cache(maxsize=4096)
@@ -163,6 +205,7 @@ def projection(doc, deadline=None) -> dict:
         items.append((_person_key(person), person.resid, person.name, form_cd, contribution))
     return {
         "seq": doc.doc.seq or "",
+        "status": verification_status(doc),
         "att_year": doc.doc.att_year,
         "year": year,
         "present": present,
@@ -170,53 +213,82 @@ def projection(doc, deadline=None) -> dict:
     }
 
 
-def totals_of(projections: list[dict], mask: bool = False) -> list[dict]:
-    """:func:`totals` of the documents whose :func:`projection` s these are, in that order."""
-    # which document counts for each (person, year, form_cd): the newest issue
+def totals_of(projections: list[dict], mask: bool = False, deadline: Deadline | None = None) -> list[dict]:
+    """:func:`totals` of the documents whose :func:`projection` s these are, in that order.
+    ``deadline``: checked at every person and item (past it :class:`~hometax_decrypt.errors.Timeout`)."""
+    check = deadline.check if deadline is not None else _no_check
+    statuses = [p.get("status", UNVERIFIED) for p in projections]
+    # each document's place in the ranking, as one integer: a comparison per (person, form) costs the
+    # same whatever the length of a (hostile) seq
+    ranked = sorted(range(len(projections)), key=lambda i: rank(statuses[i], projections[i]["seq"], i))
+    ranks = [0] * len(projections)
+    for place, i in enumerate(ranked):
+        ranks[i] = place
+    # which document counts for each (person, year, form): the one of the greatest rank
     keep: dict[tuple, int] = {}
     for i, p in enumerate(projections):
+        r, year = ranks[i], p["year"]
         for pk, form4 in p["present"]:
-            k = (pk, p["year"], form4)
+            check()
+            k = (pk, year, form4)
             best = keep.get(k)
-            if best is None or (p["seq"], i) > (projections[best]["seq"], best):
+            if best is None or r > ranks[best]:
                 keep[k] = i
+    # every list of an entry is a dict while it grows (its keys in order of appearance): one lookup
+    # per item, never a scan of what the entry already holds
     out: dict[tuple, dict] = {}
     for i, p in enumerate(projections):
-        year, seq = p["year"], p["seq"]
+        year, seq, status = p["year"], p["seq"], statuses[i]
+        unverified = status != AUTHENTIC
         for pk, resid, name, form_cd, contribution in p["items"]:
-            entry = out.setdefault(
-                (pk, year),
-                {
+            check()
+            entry = out.get((pk, year))
+            if entry is None:
+                entry = out[(pk, year)] = {
                     "resid": resid,
                     "name": name,
                     "att_year": p["att_year"],
-                    "documents": [],
+                    "documents": {},
                     "totals": {},
                     "dependant_flags": [],
-                    "duplicates": [],
-                },
-            )
-            if seq not in entry["documents"]:
-                entry["documents"].append(seq)
-            k = (pk, year, form_cd[:4])
-            if keep[k] != i:
-                dup = {"form_cd": form_cd, "doc_seq": seq, "counted_doc_seq": projections[keep[k]]["seq"]}
-                if dup not in entry["duplicates"]:
-                    entry["duplicates"].append(dup)
+                    "duplicates": {},
+                    "unverified": {},
+                }
+            entry["documents"][seq] = None
+            best = keep[(pk, year, form_cd[:4])]
+            if best != i:
+                dup = (form_cd, seq, status, projections[best]["seq"], statuses[best])
+                entry["duplicates"][dup] = None
                 continue
-            _contribute(entry, contribution, mask)
+            if unverified:
+                entry["unverified"][(seq, status)] = None
+            _contribute(entry, contribution, mask, unverified)
     return [
         {
             "resid": mask_resid(e["resid"]) if mask else e["resid"],
             "name": e["name"],
             "att_year": e["att_year"],
-            "documents": e["documents"],
-            "categories": _categories(e["totals"]),
+            "documents": list(e["documents"]),
+            "categories": _categories(e["totals"], flagged=True),
             "dependant_flags": e["dependant_flags"],
-            "duplicates": e["duplicates"],
+            "duplicates": [
+                {
+                    "form_cd": form_cd,
+                    "doc_seq": seq,
+                    "doc_status": status,
+                    "counted_doc_seq": counted,
+                    "counted_status": counted_status,
+                }
+                for form_cd, seq, status, counted, counted_status in e["duplicates"]
+            ],
+            "unverified_documents": [{"doc_seq": seq, "status": status} for seq, status in e["unverified"]],
         }
         for e in out.values()
     ]
+
+
+def _no_check() -> None:
+    pass
 
 
 def by_year(person_year: list[dict]) -> list[dict]:
@@ -227,11 +299,12 @@ def by_year(person_year: list[dict]) -> list[dict]:
         y = years.setdefault(t["att_year"] or "", {"people": 0, "totals": {}})
         y["people"] += 1
         for c in t["categories"]:
-            s = y["totals"].setdefault(c["category"], {"amount": None, "items": 0})
+            s = y["totals"].setdefault(c["category"], {"amount": None, "items": 0, "unverified_items": 0})
             s["items"] += c["items"]
+            s["unverified_items"] += c.get("unverified_items", 0)
             if c["amount"] is not None:
                 s["amount"] = (s["amount"] or 0) + c["amount"]
     return [
-        {"att_year": y or None, "people": v["people"], "categories": _categories(v["totals"])}
+        {"att_year": y or None, "people": v["people"], "categories": _categories(v["totals"], flagged=True)}
         for y, v in sorted(years.items())
     ]

@@ -272,10 +272,15 @@ def write(
     mask: bool = False,
     tmpdir: str | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> None:
     """The format's output of the files read, in their order, to ``fh``: each piece as it comes
-    (memory: the pieces in flight). ``on_result``: called with every result (failed ones too)."""
-    sink = stream_of(fmt).sink(fh, mask, tmpdir)
+    (memory: the pieces in flight). ``on_result``: called with every result (failed ones too).
+    ``deadline``: a request's budget, checked while the end (the totals) is made; past it
+    :class:`~hometax_decrypt.errors.Timeout` (none: the CLI's batch, which has no budget)."""
+    stream = stream_of(fmt)
+    # a stream registered before sinks took a deadline is still called the old way
+    sink = stream.sink(fh, mask, tmpdir) if deadline is None else stream.sink(fh, mask, tmpdir, deadline)
     for r in results:
         if r.ok:
             sink.add(r.piece)
@@ -308,9 +313,12 @@ def batch(
     return run((Source(name, data=data) for name, data in files), password_for, job, jobs, deadline)
 
 
-def combine(fmt, results: Iterable[FileResult], mask: bool = False) -> bytes:
+def combine(
+    fmt, results: Iterable[FileResult], mask: bool = False, deadline: Deadline | None = None
+) -> bytes:
     """The combined export of a batch's files read (made with ``batch(fmt=fmt)``): equal to the
-    format's writer over their documents; the files that failed are left out."""
+    format's writer over their documents; the files that failed are left out. ``deadline``: the
+    batch's budget, which the totals are made under too."""
     out = io.BytesIO()
-    write(fmt, results, out, mask)
+    write(fmt, results, out, mask, deadline=deadline)
     return out.getvalue()

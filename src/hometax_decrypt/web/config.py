@@ -43,13 +43,18 @@ class WebConfig:
     zip_max_ratio: int = _D.zip_max_ratio  # inflated/compressed size of a ZIP and its entries
     export_max_files: int = _D.export_max_files  # data parts in one /export request
     # the time budget of one many-document request (/batch, /export), below the app server's
-    # worker timeout, so that a slow batch ends as ``timeout`` instead of a killed worker
+    # worker timeout (from_settings: Settings.effective_request_seconds), so that a slow batch
+    # ends as ``timeout`` instead of a killed worker
     request_seconds: float = _D.request_seconds
     instance: str = _D.instance  # which app server instance, for logs
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebConfig:
-        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+        values = {f.name: getattr(settings, f.name) for f in fields(cls)}
+        # the budget ends with a third of the app server's worker timeout to spare (one source:
+        # Settings.effective_request_seconds)
+        values["request_seconds"] = settings.effective_request_seconds
+        return cls(**values)
 
     @classmethod
     def from_env(cls, environ=None) -> WebConfig:
