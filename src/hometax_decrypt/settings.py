@@ -46,6 +46,14 @@ class Settings:
         shown="`16777216` (16 MiB)",
     )
     max_objects: int = _s("HOMETAX_MAX_OBJECTS", "int", 200000, "indirect objects in one PDF")
+    max_pdf_tokens: int = _s(
+        "HOMETAX_MAX_PDF_TOKENS",
+        "int",
+        1000000,
+        "PDF syntax in one PDF, counted as its delimiter and white-space bytes before qpdf reads it "
+        "(object streams: their inflated bytes): bounds the arrays and dictionaries qpdf builds, "
+        "about 140 bytes each (the largest NTS sample counts 76000)",
+    )
     max_structure_bytes: int = _s(
         "HOMETAX_MAX_STRUCTURE_BYTES",
         "int",
