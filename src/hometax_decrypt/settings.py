@@ -58,7 +58,8 @@ class Settings:
         "HOMETAX_MAX_STRUCTURE_BYTES",
         "int",
         64 * MiB,
-        "one inflated xref/object stream (process-wide, qpdf)",
+        "one inflated xref/object stream (process-wide, qpdf); the object streams of one PDF "
+        "together, inflated to count their syntax",
         shown="`67108864` (64 MiB)",
     )
     max_xml_elements: int = _s(

@@ -66,16 +66,17 @@ _XREF_SECTIONS = 64  # incremental updates followed through /Prev; more is not a
 _XREF_ENTRY = 20  # bytes per row of a classic xref table
 
 
-def declared_objects(data: bytes) -> int:
-    """How many objects the file's cross-reference sections declare, read from its bytes before
-    qpdf builds anything: from ``startxref`` back through every ``/Prev``, the largest ``/Size`` and
-    the entries each section lists (a classic table's subsections, an xref stream's ``/Index``,
-    which covers the objects inside object streams). Costs a few small reads whatever the file's
-    size. A file can lie low; qpdf's own count (:func:`_check_object_count`) stays the second gate."""
+def _startxref(data: bytes) -> int | None:
     found = list(_STARTXREF.finditer(data, max(0, len(data) - 4096)))
-    if not found:
-        return 0  # no xref to read: qpdf reconstructs it, and the second gate counts
-    offset, most = int(found[-1].group(1)), 0
+    return int(found[-1].group(1)) if found else None
+
+
+def _xref_sections(data: bytes):
+    """Each cross-reference section from ``startxref`` back through every ``/Prev``, the latest
+    first: (the entries it lists, its trailer dictionary's text up to ``>>``)."""
+    offset = _startxref(data)
+    if offset is None:
+        return  # no xref to read: qpdf reconstructs it
     seen: set[int] = set()
     while offset not in seen and 0 <= offset < len(data) and len(seen) < _XREF_SECTIONS:
         seen.add(offset)
@@ -96,13 +97,71 @@ def declared_objects(data: bytes) -> int:
             if index:
                 numbers = index.group(1).split()
                 entries = sum(int(n) for n in numbers[1::2])
-        size = _DICT_INT[b"Size"].search(section)
-        most = max(most, entries, int(size.group(1)) if size else 0)
+        yield entries, section
         prev = _DICT_INT[b"Prev"].search(section)
         if prev is None:
             break
         offset = int(prev.group(1))
-    return most
+
+
+def declared_objects(data: bytes) -> int:
+    """How many objects the file's cross-reference sections declare, read from its bytes before
+    qpdf builds anything: from ``startxref`` back through every ``/Prev``, the largest ``/Size`` and
+    the entries each section lists (a classic table's subsections, an xref stream's ``/Index``,
+    which covers the objects inside object streams). Costs a few small reads whatever the file's
+    size. A file can lie low; qpdf's own count (:func:`_check_object_count`) stays the second gate."""
+    most = 0
+    for entries, section in _xref_sections(data):
+        size = _DICT_INT[b"Size"].search(section)
+        most = max(most, entries, int(size.group(1)) if size else 0)
+    return most  # 0: no xref to read; qpdf reconstructs it, and the second gate counts
+
+
+_ENCRYPT_REF = re.compile(rb"/Encrypt" + _WS + rb"*([0-9]{1,10})" + _WS + rb"+([0-9]{1,5})" + _WS + rb"+R")
+_STRING = rb"(?:<[0-9A-Fa-f \t\r\n\f\x00]*>|\((?:[^()\\]|\\.){0,512}\))"
+_ID = re.compile(
+    rb"/ID" + _WS + rb"*\[" + _WS + rb"*" + _STRING + _WS + rb"*" + _STRING + _WS + rb"*\]", re.S
+)
+
+
+def _probe(data: bytes) -> bytes:
+    """``data`` with an incremental update appended whose trailer names an empty catalog (and the
+    file's own ``/Encrypt`` and ``/ID``, for its key): qpdf reads the catalog while it opens a file,
+    and builds every object of the object stream that holds it; opening this copy first builds none
+    of them, so that the object streams are counted (:func:`_check_object_streams`) before qpdf
+    builds any. Only the catalog's place changes; every other object is the file's own."""
+    latest = next(_xref_sections(data), (0, b""))[1]
+    extra = b""
+    if b"/Encrypt" in latest:
+        ref = _ENCRYPT_REF.search(latest)
+        if ref is None:  # a direct dictionary: no writer of NTS documents makes one
+            raise errors.Damaged("the encryption dictionary cannot be located")
+        extra += b" /Encrypt %s %s R" % ref.groups()
+    ident = _ID.search(latest)
+    if ident is not None:
+        extra += b" " + ident.group(0)
+    start = _startxref(data)
+    if start is not None:
+        extra += b" /Prev %d" % start
+    number = declared_objects(data) + 1
+    tail = bytearray(b"\n")
+    catalog = len(data) + len(tail)
+    tail += b"%d 0 obj\n<< /Type /Catalog /Pages %d 0 R >>\nendobj\n" % (number, number + 1)
+    pages = len(data) + len(tail)
+    tail += b"%d 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n" % (number + 1)
+    xref = len(data) + len(tail)
+    tail += b"xref\n0 1\n0000000000 65535 f \n%d 2\n%010d 00000 n \n%010d 00000 n \n" % (
+        number,
+        catalog,
+        pages,
+    )
+    tail += b"trailer\n<< /Size %d /Root %d 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        number + 2,
+        number,
+        extra,
+        xref,
+    )
+    return data + bytes(tail)
 
 
 def _check_declared_objects(data: bytes, limits: Limits) -> None:
@@ -143,14 +202,61 @@ def _check_syntax(data: bytes, limits: Limits) -> int:
     return count
 
 
-def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
-    """Objects as qpdf found them in the xref (a file's own /Size may lie)."""
+def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> dict:
+    """Objects as qpdf found them in the xref (a file's own /Size may lie). Returns the xref."""
     try:
-        count = len(pdf.get_xref_table())
+        table = pdf.get_xref_table()
     except (pikepdf.PdfError, ValueError, RuntimeError):
         raise errors.Damaged("the cross-reference table cannot be read") from None
-    if count > limits.max_objects:
+    if len(table) > limits.max_objects:
         raise errors.TooLarge("too many objects in the PDF")
+    return table
+
+
+def _check_object_streams(
+    pdf: pikepdf.Pdf, table: dict, limits: Limits, used: int, deadline: Deadline
+) -> None:
+    """The syntax gate for objects inside object streams, whose bytes the file holds compressed (and
+    encrypted): qpdf parses every object of an object stream as soon as one of them is asked for,
+    and a re-save (:meth:`NtsDocument.decrypted_pdf`) asks for all. So before anything is asked for,
+    each object stream is inflated here, piece by piece (memory: one piece), all of them together
+    within ``max_structure_bytes``, and its syntax counted with the file's own (``used``) against
+    ``max_pdf_tokens``. Only Flate (what every writer of object streams uses) or no filter: qpdf's
+    other decoders (LZW among them) have no memory bound. The object stream that holds the catalog
+    is parsed by qpdf while it opens the file, before this: qpdf's decoder bound
+    (:func:`~hometax_decrypt.document.setup.bound_qpdf_decoding`, ``max_structure_bytes``) is what
+    bounds that one."""
+    numbers = sorted({entry.obj_stream_number for entry in table.values() if entry.type == 2})
+    budget = limits.max_pdf_tokens - used
+    inflated = limits.max_structure_bytes
+    for number in numbers:
+        deadline.check()
+        try:
+            stream = pdf.get_object(number, 0)
+            if not isinstance(stream, pikepdf.Stream):
+                raise errors.Damaged("an object stream is not a stream")
+            found = stream.stream_dict.get("/Filter")
+            filters = list(found) if isinstance(found, pikepdf.Array) else [] if found is None else [found]
+            if len(filters) > 1 or any(str(f) not in ("/FlateDecode", "/Fl") for f in filters):
+                raise errors.Damaged("unsupported object stream filter")
+            if "/DecodeParms" in stream.stream_dict:
+                raise errors.Damaged("unsupported object stream parameters")
+            raw = bytes(stream.read_raw_bytes())  # decrypted, still compressed
+        except errors.HometaxError:
+            raise
+        except (pikepdf.PdfError, ValueError, RuntimeError, TypeError):
+            raise errors.Damaged("an object stream cannot be read") from None
+        pieces = iter([raw]) if not filters else inflate_chunks(raw, inflated, deadline, "object stream data")
+        try:
+            for piece in pieces:
+                inflated -= len(piece)
+                if inflated < 0:
+                    raise errors.TooLarge("object stream data exceeds its size limit")
+                budget -= syntax_count(piece)
+                if budget < 0:
+                    raise errors.TooLarge("the PDF's structure is too large (too many syntax tokens)")
+        except zlib.error:
+            raise errors.Damaged("an object stream is corrupt") from None
 
 
 # Page attributes are never read here; pushing inherited ones down the page tree at open time costs
@@ -425,7 +531,12 @@ def open_document(
     deadline = Deadline(lim.max_seconds)
     data = read_source(source, lim)
     _check_declared_objects(data, lim)
-    _check_syntax(data, lim)
+    used = _check_syntax(data, lim)
+    probe = _open_pikepdf(_probe(data), password)
+    try:
+        _check_object_streams(probe, _check_object_count(probe, lim), lim, used, deadline)
+    finally:
+        probe.close()
     pdf = _open_pikepdf(data, password)
     try:
         _check_object_count(pdf, lim)
