@@ -693,3 +693,50 @@ def test_one_query_allowlist_for_nginx_and_the_app(stack):
         assert (st == 200) == (app.status_code == 200) == allowed, (query, st, app.status_code)
         if not allowed:
             assert json.loads(body)["error"]["code"] == app.get_json()["error"]["code"] == "usage"
+
+
+# -- issue 22 #1: a huge direct array in the catalog, refused before qpdf builds it ----------------
+
+
+@pytest.mark.stack
+def test_huge_arrays_are_refused_fast_and_cost_no_worker(stack):
+    """A catalog holding one direct array of more elements than ``HOMETAX_MAX_PDF_TOKENS`` (a file
+    of three objects: no object count sees it), or the same array inside an object stream, four at a
+    time from one client: each is a JSON 413 ``too_large`` from the table (before, qpdf built it:
+    2.8 GiB and 11-17 s for 20 million elements, and four killed workers), no worker is replaced,
+    and the next document is read. Time and memory: bench/hostile_pdf.py."""
+    from hometax_decrypt.document.limits import DEFAULT
+
+    flat = builder.huge_array_pdf(DEFAULT.max_pdf_tokens + 100_000)
+    packed = builder.huge_array_pdf(DEFAULT.max_pdf_tokens + 100_000, object_stream=True)
+    workers = stack.worker_pids()
+    answers: list = []
+
+    def post(path: str, data: bytes) -> None:
+        r = stack.session().post(
+            stack.url(path), data=data, headers={"Content-Type": "application/pdf"}, timeout=60
+        )
+        answers.append((r.status_code, r.headers.get("content-type", ""), r.content))
+
+    jobs = [
+        ("/api/v1/documents", flat),
+        ("/api/v1/extract", flat),
+        ("/api/v1/decrypt", packed),
+        ("/api/v1/documents", packed),
+    ]
+    threads = [threading.Thread(target=post, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert len(answers) == 4
+    for status, ctype, body in answers:
+        assert_json_error(status, {"content-type": ctype}, body, 413, "too_large")
+    r = stack.session().post(
+        stack.url("/api/v1/extract"),
+        data=ALL.read_bytes(),
+        headers={"Content-Type": "application/pdf"},
+        timeout=60,
+    )
+    assert r.status_code == 200
+    assert stack.worker_pids() == workers
