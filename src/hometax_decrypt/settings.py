@@ -49,10 +49,10 @@ class Settings:
     max_pdf_tokens: int = _s(
         "HOMETAX_MAX_PDF_TOKENS",
         "int",
-        1000000,
+        500000,
         "PDF syntax in one PDF, counted as its delimiter and white-space bytes before qpdf reads it "
         "(object streams: their inflated bytes): bounds the arrays and dictionaries qpdf builds, "
-        "about 140 bytes each (the largest NTS sample counts 76000)",
+        "about 140 bytes an element (the largest NTS sample counts 76000, ~1000 a page)",
     )
     max_structure_bytes: int = _s(
         "HOMETAX_MAX_STRUCTURE_BYTES",

@@ -84,12 +84,12 @@ def test_an_object_stream_counts_with_the_files_own_syntax():
 
 def test_encrypted_object_streams_are_counted_decrypted():
     """An encrypted file's object streams are ciphertext in the file: they are counted decrypted,
-    with the password (an array of 300 000 names in a document's object stream)."""
-    data = _encrypted_with_array(300_000)
+    with the password (an array of 150 000 names in a document's object stream)."""
+    data = _encrypted_with_array(150_000)
     assert pdf_module.syntax_count(data) < 100_000  # the array is not in the file's bytes
     assert len(h.extract(data, password="pw")) > 0
     with pytest.raises(errors.TooLarge):
-        h.extract(data, password="pw", limits=Limits(max_pdf_tokens=200_000))
+        h.extract(data, password="pw", limits=Limits(max_pdf_tokens=100_000))
 
 
 def _encrypted_with_array(elements: int) -> bytes:
@@ -115,12 +115,22 @@ def test_object_streams_with_other_filters_are_refused():
         h.extract(data)
 
 
+def test_a_custom_files_array_longer_than_any_nts_documents_is_damaged():
+    """Under the syntax bound, an array still costs a Python step an item to search: /CustomFiles
+    holds an NTS document's two parts, so more than 64 items is not one."""
+    data = builder.huge_array_pdf(65)
+    with pytest.raises(errors.Damaged, match="/CustomFiles holds more entries"):
+        h.extract(data)
+    with pytest.raises(errors.NotNtsDocument):  # 64 items: searched, and no part found
+        h.extract(builder.huge_array_pdf(64))
+
+
 def test_every_sample_is_far_under_the_bound_and_opens_as_before(opened):
-    """The samples count at most ~76 000 (~1000 a page); the bound leaves more than 10 times that.
+    """The samples count at most ~76 000 (~1000 a page); the bound leaves more than 6 times that.
     A file without object streams is opened twice at most (the probe, then the file)."""
     for path in sample_files():
         data = path.read_bytes()
-        assert pdf_module.syntax_count(data) * 10 < DEFAULT.max_pdf_tokens, path
+        assert pdf_module.syntax_count(data) * 6 < DEFAULT.max_pdf_tokens, path
         with h.open_document(data, password=password_for(path)) as doc:
             assert doc.layout in ("custom_files", "legacy")
     assert len(opened) == 2 * len(sample_files())

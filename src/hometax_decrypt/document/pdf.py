@@ -288,6 +288,10 @@ def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
         raise errors.Damaged("the PDF structure cannot be read") from None
 
 
+# An NTS document's /CustomFiles holds its XML and SAM parts (docs/format.md §1); room for more.
+_CUSTOM_FILES_MAX = 64
+
+
 class NtsDocument:
     """An opened NTS PDF. Use as a context manager, or call :meth:`close`."""
 
@@ -340,6 +344,8 @@ class NtsDocument:
                 files = root["/CustomFiles"]
                 if not isinstance(files, pikepdf.Array):
                     raise errors.Damaged("/CustomFiles is not an array")
+                if len(files) > _CUSTOM_FILES_MAX:  # each item costs a Python step: not 500 000 of them
+                    raise errors.Damaged("/CustomFiles holds more entries than an NTS document")
                 for item in files:
                     if not isinstance(item, pikepdf.Stream):
                         continue
