@@ -289,7 +289,7 @@ def xref_flood(objects: int, pad: int) -> bytes:
     size = objects + 5
     rows = struct.pack(">BIH", 0, 0, 65535) + b"".join(struct.pack(">BIH", 1, o, 0) for o in offsets)
     rows += struct.pack(">BIH", 2, 3, 0) * (size - 5)
-    out += b"%" + b" " * pad + b"\n"
+    out += b"%" + b"-" * pad + b"\n"  # not white space: that would count as syntax (HOMETAX_MAX_PDF_TOKENS)
     xref_at = len(out)
     rows += struct.pack(">BIH", 1, xref_at, 0)
     data = zlib.compress(rows, 9)
