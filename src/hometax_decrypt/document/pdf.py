@@ -73,7 +73,7 @@ def _startxref(data: bytes) -> int | None:
 
 def _xref_sections(data: bytes):
     """Each cross-reference section from ``startxref`` back through every ``/Prev``, the latest
-    first: (the entries it lists, its trailer dictionary's text up to ``>>``)."""
+    first: (the entries it lists, its trailer dictionary's text up to ``>>``, where that starts)."""
     offset = _startxref(data)
     if offset is None:
         return  # no xref to read: qpdf reconstructs it
@@ -89,15 +89,15 @@ def _xref_sections(data: bytes):
                 entries += count
                 pos = m.end() + count * _XREF_ENTRY
             end = data.find(b">>", pos, pos + 8192)  # the trailer dictionary
-            section = data[pos : end if end >= 0 else pos + 8192]
+            section, at = data[pos : end if end >= 0 else pos + 8192], pos
         else:  # an xref stream: its dictionary, up to the stream keyword
             end = data.find(b"stream", offset, offset + 8192)
-            section = data[offset : end if end >= 0 else offset + 8192]
+            section, at = data[offset : end if end >= 0 else offset + 8192], offset
             index = _INDEX.search(section)
             if index:
                 numbers = index.group(1).split()
                 entries = sum(int(n) for n in numbers[1::2])
-        yield entries, section
+        yield entries, section, at
         prev = _DICT_INT[b"Prev"].search(section)
         if prev is None:
             break
@@ -111,17 +111,35 @@ def declared_objects(data: bytes) -> int:
     which covers the objects inside object streams). Costs a few small reads whatever the file's
     size. A file can lie low; qpdf's own count (:func:`_check_object_count`) stays the second gate."""
     most = 0
-    for entries, section in _xref_sections(data):
+    for entries, section, _at in _xref_sections(data):
         size = _DICT_INT[b"Size"].search(section)
         most = max(most, entries, int(size.group(1)) if size else 0)
     return most  # 0: no xref to read; qpdf reconstructs it, and the second gate counts
 
 
 _ENCRYPT_REF = re.compile(rb"/Encrypt" + _WS + rb"*([0-9]{1,10})" + _WS + rb"+([0-9]{1,5})" + _WS + rb"+R")
-_STRING = rb"(?:<[0-9A-Fa-f \t\r\n\f\x00]*>|\((?:[^()\\]|\\.){0,512}\))"
-_ID = re.compile(
-    rb"/ID" + _WS + rb"*\[" + _WS + rb"*" + _STRING + _WS + rb"*" + _STRING + _WS + rb"*\]", re.S
-)
+_ID = re.compile(rb"/ID" + _WS + rb"*\[")
+_ID_MAX = 2048  # two strings of a few dozen bytes in every writer's files
+
+
+def _id_array(data: bytes, start: int) -> bytes | None:
+    """The text of the ``/ID [...]`` array that starts at ``start`` in ``data``, literal strings
+    (with their escapes and balanced parentheses) read as strings; None if it does not end within
+    ``_ID_MAX`` bytes."""
+    depth, escaped = 0, False
+    for i in range(start, min(len(data), start + _ID_MAX)):
+        c = data[i]
+        if escaped:
+            escaped = False
+        elif depth and c == 0x5C:  # backslash
+            escaped = True
+        elif c == 0x28:  # (
+            depth += 1
+        elif c == 0x29 and depth:  # )
+            depth -= 1
+        elif c == 0x5D and not depth:  # ]
+            return data[start : i + 1]
+    return None
 
 
 def _probe(data: bytes) -> bytes:
@@ -130,7 +148,7 @@ def _probe(data: bytes) -> bytes:
     and builds every object of the object stream that holds it; opening this copy first builds none
     of them, so that the object streams are counted (:func:`_check_object_streams`) before qpdf
     builds any. Only the catalog's place changes; every other object is the file's own."""
-    latest = next(_xref_sections(data), (0, b""))[1]
+    _entries, latest, at = next(_xref_sections(data), (0, b"", 0))
     extra = b""
     if b"/Encrypt" in latest:
         ref = _ENCRYPT_REF.search(latest)
@@ -139,7 +157,10 @@ def _probe(data: bytes) -> bytes:
         extra += b" /Encrypt %s %s R" % ref.groups()
     ident = _ID.search(latest)
     if ident is not None:
-        extra += b" " + ident.group(0)
+        array = _id_array(data, at + ident.start())
+        if array is None:  # the key of an encrypted file depends on it: no copy, no open
+            raise errors.Damaged("the file identifier cannot be read")
+        extra += b" " + array
     start = _startxref(data)
     if start is not None:
         extra += b" /Prev %d" % start
