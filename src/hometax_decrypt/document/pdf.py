@@ -211,15 +211,21 @@ def syntax_count(data: bytes) -> int:
     return total
 
 
-def _check_syntax(data: bytes, limits: Limits) -> int:
+_TOO_MUCH_SYNTAX = "the PDF's structure is too large (too many syntax tokens)"
+
+
+def _check_syntax(data: bytes, limits: Limits) -> int | None:
     """The gate on what qpdf can build, before it reads the file: one direct array of 20 million
     empty names (a 20 MB catalog in a file of three objects, which no object count sees) costs qpdf
     2.8 GiB and 15 s to build; an NTS document counts ~1000 a page. The count includes stream data
     (qpdf never parses it, but telling it apart needs a parser, and a file's xref can point into
-    it): an overcount by ~7% of the binary bytes. Returns the count."""
+    it): an overcount by ~7% of the binary bytes (~4 ms a MB). A file no longer than the bound
+    cannot count more: not counted. Returns the count, or None where it was not needed."""
+    if len(data) <= limits.max_pdf_tokens:
+        return None
     count = syntax_count(data)
     if count > limits.max_pdf_tokens:
-        raise errors.TooLarge("the PDF's structure is too large (too many syntax tokens)")
+        raise errors.TooLarge(_TOO_MUCH_SYNTAX)
     return count
 
 
@@ -235,20 +241,20 @@ def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> dict:
 
 
 def _check_object_streams(
-    pdf: pikepdf.Pdf, table: dict, limits: Limits, used: int, deadline: Deadline
+    pdf: pikepdf.Pdf, table: dict, data: bytes, used: int | None, limits: Limits, deadline: Deadline
 ) -> None:
     """The syntax gate for objects inside object streams, whose bytes the file holds compressed (and
-    encrypted): qpdf parses every object of an object stream as soon as one of them is asked for,
-    and a re-save (:meth:`NtsDocument.decrypted_pdf`) asks for all. So before anything is asked for,
-    each object stream is inflated here, piece by piece (memory: one piece), all of them together
-    within ``max_structure_bytes``, and its syntax counted with the file's own (``used``) against
-    ``max_pdf_tokens``. Only Flate (what every writer of object streams uses) or no filter: qpdf's
-    other decoders (LZW among them) have no memory bound. The object stream that holds the catalog
-    is parsed by qpdf while it opens the file, before this: qpdf's decoder bound
-    (:func:`~hometax_decrypt.document.setup.bound_qpdf_decoding`, ``max_structure_bytes``) is what
-    bounds that one."""
+    encrypted): qpdf builds every object of an object stream as soon as one of them is asked for
+    (the catalog, while it opens the file; all of them, for a re-save). ``pdf`` is the probe
+    (:func:`_probe`), which asks for none. Each object stream is inflated here, piece by piece
+    (memory: one piece), all of them together within ``max_structure_bytes``, and its syntax
+    counted with the file's own (``used``; None: not counted yet) against ``max_pdf_tokens``. Only
+    Flate (what every writer of object streams uses) or no filter: qpdf's other decoders (LZW among
+    them) have no memory bound."""
     numbers = sorted({entry.obj_stream_number for entry in table.values() if entry.type == 2})
-    budget = limits.max_pdf_tokens - used
+    if not numbers:
+        return
+    budget = limits.max_pdf_tokens - (syntax_count(data) if used is None else used)
     inflated = limits.max_structure_bytes
     for number in numbers:
         deadline.check()
@@ -275,7 +281,7 @@ def _check_object_streams(
                     raise errors.TooLarge("object stream data exceeds its size limit")
                 budget -= syntax_count(piece)
                 if budget < 0:
-                    raise errors.TooLarge("the PDF's structure is too large (too many syntax tokens)")
+                    raise errors.TooLarge(_TOO_MUCH_SYNTAX)
         except zlib.error:
             raise errors.Damaged("an object stream is corrupt") from None
 
@@ -561,7 +567,7 @@ def open_document(
     used = _check_syntax(data, lim)
     probe = _open_pikepdf(_probe(data), password)
     try:
-        _check_object_streams(probe, _check_object_count(probe, lim), lim, used, deadline)
+        _check_object_streams(probe, _check_object_count(probe, lim), data, used, lim, deadline)
     finally:
         probe.close()
     pdf = _open_pikepdf(data, password)
