@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pikepdf
@@ -103,6 +104,55 @@ def _encrypted_with_array(elements: int) -> bytes:
             encryption=pikepdf.Encryption(user="pw", owner="owner", aes=True, R=6),
         )
     return out.getvalue()
+
+
+def _object_stream(objects: list[tuple[int, bytes]], length: bytes | None = None) -> bytes:
+    """The text of an object stream holding ``objects`` (number, body), Flate-compressed;
+    ``length``: its /Length as written (default: the number)."""
+    header, body = b"", b""
+    for number, obj in objects:
+        header += b"%d %d " % (number, len(body))
+        body += obj + b"\n"
+    packed = zlib.compress(header + body, 9)
+    return (
+        b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %s >>\nstream\n"
+        % (len(objects), len(header), length or b"%d" % len(packed))
+        + packed
+        + b"\nendstream"
+    )
+
+
+HUGE = b"[" + b"/" * ELEMENTS + b"]"
+CATALOG = b"<< /Type /Catalog /Pages 3 0 R /CustomFiles [] >>"
+PAGES = b"<< /Type /Pages /Kids [] /Count 0 >>"
+
+
+def test_an_object_streams_length_in_another_object_stream_is_refused_unread():
+    """Reading object stream 1 would make qpdf find its /Length (object 5) in object stream 4 and
+    build all of 4 (a huge array) first: refused before either is read."""
+    data = builder._xref_stream_pdf(
+        {
+            1: _object_stream([(2, CATALOG)], length=b"5 0 R"),
+            3: PAGES,
+            4: _object_stream([(5, b"0"), (6, HUGE)]),
+        },
+        root=2,
+        extra_rows={2: (1, 0), 5: (4, 0), 6: (4, 1)},
+    )
+    with pytest.raises(errors.Damaged, match="refers into an object stream"):
+        h.extract(data)
+
+
+def test_an_object_stream_inside_an_object_stream_is_refused_unread():
+    """Object stream 1 listed as an object of object stream 9 (a huge array): qpdf would build all
+    of 9 to find 1. Refused before either is read."""
+    data = builder._xref_stream_pdf(
+        {3: PAGES, 9: _object_stream([(1, b"null"), (6, HUGE)])},
+        root=2,
+        extra_rows={1: (9, 0), 2: (1, 0), 6: (9, 1)},
+    )
+    with pytest.raises(errors.Damaged, match="not where an object stream can be"):
+        h.extract(data)
 
 
 def test_object_streams_with_other_filters_are_refused():

@@ -212,6 +212,7 @@ def syntax_count(data: bytes) -> int:
 
 
 _TOO_MUCH_SYNTAX = "the PDF's structure is too large (too many syntax tokens)"
+_REF = re.compile(rb"([0-9]{1,10}) ([0-9]{1,5}) R")  # an indirect reference, as qpdf unparses it
 
 
 def _check_syntax(data: bytes, limits: Limits) -> int | None:
@@ -259,9 +260,16 @@ def _check_object_streams(
     for number in numbers:
         deadline.check()
         try:
+            # qpdf would build a whole other object stream to find this one, or its /Length or
+            # /Filter, in it: every one of them is asked for only where it lies in the file itself
+            if getattr(table.get((number, 0)), "type", None) != 1:
+                raise errors.Damaged("an object stream is not where an object stream can be")
             stream = pdf.get_object(number, 0)
             if not isinstance(stream, pikepdf.Stream):
                 raise errors.Damaged("an object stream is not a stream")
+            for ref in _REF.finditer(stream.stream_dict.unparse()):
+                if getattr(table.get((int(ref.group(1)), int(ref.group(2)))), "type", None) == 2:
+                    raise errors.Damaged("an object stream's dictionary refers into an object stream")
             found = stream.stream_dict.get("/Filter")
             filters = list(found) if isinstance(found, pikepdf.Array) else [] if found is None else [found]
             if len(filters) > 1 or any(str(f) not in ("/FlateDecode", "/Fl") for f in filters):
