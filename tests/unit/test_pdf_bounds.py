@@ -155,6 +155,23 @@ def test_an_object_stream_inside_an_object_stream_is_refused_unread():
         h.extract(data)
 
 
+@pytest.mark.parametrize("how", ["no-startxref", "startxref-points-nowhere"])
+def test_a_file_qpdf_would_rebuild_is_refused_before_qpdf_builds_anything(opened, how):
+    """Without a readable cross-reference table qpdf rebuilds one by scanning the file, takes the
+    catalog from the cross-reference stream it finds and builds the object stream holding it while
+    it opens the file (2 s and 320 MiB for 2 million names, before any count). Such a file is
+    damaged: refused, and the file itself is never handed to qpdf."""
+    data = builder.huge_array_pdf(ELEMENTS, object_stream=True)
+    at = data.rindex(b"startxref")
+    if how == "no-startxref":
+        data = data[:at] + b"%%EOF\n"
+    else:
+        data = data[:at] + b"startxref\n9\n%%EOF\n"
+    with pytest.raises(errors.Damaged):
+        h.extract(data)
+    assert data not in opened
+
+
 def test_object_streams_with_other_filters_are_refused():
     """qpdf's LZW and other decoders have no memory bound: an object stream must be Flate (or
     plain), as every writer of object streams makes them."""

@@ -559,6 +559,13 @@ def convert(utf8: bytes, encoding: str) -> bytes:
     return text.encode("cp949", errors="replace")
 
 
+# qpdf rebuilds a cross-reference table it cannot read (no startxref, an offset that points
+# nowhere) by scanning the file, and then may take the catalog from any cross-reference stream it
+# finds, and build the object stream that holds it while it opens the file: before any count. An
+# NTS document's table is intact; such a file is refused, before qpdf opens it.
+_REBUILT = "the cross-reference table is damaged"
+
+
 def open_document(
     source: Source,
     password: str | bytes | None = None,
@@ -573,8 +580,12 @@ def open_document(
     data = read_source(source, lim)
     _check_declared_objects(data, lim)
     used = _check_syntax(data, lim)
+    if _startxref(data) is None:
+        raise errors.Damaged(_REBUILT)
     probe = _open_pikepdf(_probe(data), password)
     try:
+        if probe.get_warnings():
+            raise errors.Damaged(_REBUILT)
         _check_object_streams(probe, _check_object_count(probe, lim), data, used, lim, deadline)
     finally:
         probe.close()
