@@ -155,6 +155,22 @@ def test_an_object_stream_inside_an_object_stream_is_refused_unread():
         h.extract(data)
 
 
+def test_an_encryption_dictionary_inside_an_object_stream_is_refused_unread(opened):
+    """qpdf reads the encryption dictionary while it opens a file: inside an object stream (which
+    the PDF standard forbids) it would build that whole stream first (2 s, 320 MiB for 2 million
+    names), whatever the password. Refused before qpdf opens the file."""
+    enc = b"<< /Filter /Standard /V 1 /R 2 /O <" + b"00" * 32 + b"> /U <" + b"00" * 32 + b"> /P -4 >>"
+    data = builder._xref_stream_pdf(
+        {2: CATALOG, 3: PAGES, 4: _object_stream([(5, enc), (6, HUGE)])},
+        root=2,
+        extra_rows={5: (4, 0), 6: (4, 1)},
+        xref_filter=b"/Encrypt 5 0 R /ID [<00><00>]",
+    )
+    with pytest.raises(errors.Damaged, match="encryption dictionary"):
+        h.extract(data, password="x")
+    assert data not in opened
+
+
 @pytest.mark.parametrize("how", ["no-startxref", "startxref-points-nowhere"])
 def test_a_file_qpdf_would_rebuild_is_refused_before_qpdf_builds_anything(opened, how):
     """Without a readable cross-reference table qpdf rebuilds one by scanning the file, takes the

@@ -142,25 +142,35 @@ def _id_array(data: bytes, start: int) -> bytes | None:
     return None
 
 
-def _probe(data: bytes) -> bytes:
-    """``data`` with an incremental update appended whose trailer names an empty catalog (and the
-    file's own ``/Encrypt`` and ``/ID``, for its key): qpdf reads the catalog while it opens a file,
-    and builds every object of the object stream that holds it; opening this copy first builds none
-    of them, so that the object streams are counted (:func:`_check_object_streams`) before qpdf
-    builds any. Only the catalog's place changes; every other object is the file's own."""
+def _encryption_ref(latest: bytes) -> tuple[int, int] | None:
+    """The object the latest trailer names as ``/Encrypt`` (None: not encrypted)."""
+    if b"/Encrypt" not in latest:
+        return None
+    ref = _ENCRYPT_REF.search(latest)
+    if ref is None:  # a direct dictionary: no writer of NTS documents makes one
+        raise errors.Damaged("the encryption dictionary cannot be located")
+    return int(ref.group(1)), int(ref.group(2))
+
+
+def _probe(data: bytes, encrypted: bool) -> bytes:
+    """``data`` with an incremental update appended whose trailer names an empty catalog: qpdf reads
+    the catalog while it opens a file, and builds every object of the object stream that holds it;
+    opening this copy builds none of them, so that the object streams are counted
+    (:func:`_check_object_streams`) before qpdf builds any. Only the catalog's place changes; every
+    other object is the file's own. ``encrypted``: with the file's ``/Encrypt`` and ``/ID`` (for
+    its key; qpdf reads the encryption dictionary while it opens the file), else without: a copy
+    that opens without a password and reads nothing but the cross-reference sections."""
     _entries, latest, at = next(_xref_sections(data), (0, b"", 0))
     extra = b""
-    if b"/Encrypt" in latest:
-        ref = _ENCRYPT_REF.search(latest)
-        if ref is None:  # a direct dictionary: no writer of NTS documents makes one
-            raise errors.Damaged("the encryption dictionary cannot be located")
-        extra += b" /Encrypt %s %s R" % ref.groups()
-    ident = _ID.search(latest)
-    if ident is not None:
-        array = _id_array(data, at + ident.start())
-        if array is None:  # the key of an encrypted file depends on it: no copy, no open
-            raise errors.Damaged("the file identifier cannot be read")
-        extra += b" " + array
+    ref = _encryption_ref(latest)
+    if encrypted and ref is not None:
+        extra += b" /Encrypt %d %d R" % ref
+        ident = _ID.search(latest)
+        if ident is not None:
+            array = _id_array(data, at + ident.start())
+            if array is None:  # the key depends on it: no copy, no open
+                raise errors.Damaged("the file identifier cannot be read")
+            extra += b" " + array
     start = _startxref(data)
     if start is not None:
         extra += b" /Prev %d" % start
@@ -566,6 +576,40 @@ def convert(utf8: bytes, encoding: str) -> bytes:
 _REBUILT = "the cross-reference table is damaged"
 
 
+def _check_before_qpdf_builds(
+    data: bytes, password: str | bytes | None, used: int | None, lim: Limits, deadline: Deadline
+) -> None:
+    """What qpdf would build while it opens ``data`` (its catalog, its encryption dictionary and the
+    object streams holding them), checked on probes (:func:`_probe`) that build none of it: the
+    cross-reference table must not need rebuilding, the encryption dictionary must lie in the file
+    itself (qpdf would build the object stream holding it before any count; the PDF standard
+    forbids it there), and the object streams are counted. A file without object streams costs one
+    probe (no password: it reads only the cross-reference sections); an encrypted one with object
+    streams a second, which decrypts them."""
+    if _startxref(data) is None:
+        raise errors.Damaged(_REBUILT)
+    probe = _open_pikepdf(_probe(data, encrypted=False), None)
+    try:
+        if probe.get_warnings():
+            raise errors.Damaged(_REBUILT)
+        table = _check_object_count(probe, lim)
+        ref = _encryption_ref(next(_xref_sections(data), (0, b"", 0))[1])
+        if ref is not None and getattr(table.get(ref), "type", None) != 1:
+            raise errors.Damaged("the encryption dictionary is not where it can be")
+        if not any(entry.type == 2 for entry in table.values()):
+            return
+        if ref is None:
+            _check_object_streams(probe, table, data, used, lim, deadline)
+            return
+    finally:
+        probe.close()
+    probe = _open_pikepdf(_probe(data, encrypted=True), password)
+    try:
+        _check_object_streams(probe, table, data, used, lim, deadline)
+    finally:
+        probe.close()
+
+
 def open_document(
     source: Source,
     password: str | bytes | None = None,
@@ -580,15 +624,7 @@ def open_document(
     data = read_source(source, lim)
     _check_declared_objects(data, lim)
     used = _check_syntax(data, lim)
-    if _startxref(data) is None:
-        raise errors.Damaged(_REBUILT)
-    probe = _open_pikepdf(_probe(data), password)
-    try:
-        if probe.get_warnings():
-            raise errors.Damaged(_REBUILT)
-        _check_object_streams(probe, _check_object_count(probe, lim), data, used, lim, deadline)
-    finally:
-        probe.close()
+    _check_before_qpdf_builds(data, password, used, lim, deadline)
     pdf = _open_pikepdf(data, password)
     try:
         _check_object_count(pdf, lim)
