@@ -127,9 +127,10 @@ CATALOG = b"<< /Type /Catalog /Pages 3 0 R /CustomFiles [] >>"
 PAGES = b"<< /Type /Pages /Kids [] /Count 0 >>"
 
 
-def test_an_object_streams_length_in_another_object_stream_is_refused_unread():
+def test_an_object_streams_length_in_another_object_stream_is_refused_unread(opened):
     """Reading object stream 1 would make qpdf find its /Length (object 5) in object stream 4 and
-    build all of 4 (a huge array) first: refused before either is read."""
+    build all of 4 (a huge array) first: on the probe, the objects inside object streams are free,
+    so /Length is null and the stream unreadable. Refused; qpdf never opens the file itself."""
     data = builder._xref_stream_pdf(
         {
             1: _object_stream([(2, CATALOG)], length=b"5 0 R"),
@@ -139,8 +140,26 @@ def test_an_object_streams_length_in_another_object_stream_is_refused_unread():
         root=2,
         extra_rows={2: (1, 0), 5: (4, 0), 6: (4, 1)},
     )
+    with pytest.raises(errors.Damaged):
+        h.extract(data)
+    assert data not in opened
+
+
+def test_an_object_streams_filter_in_another_object_stream_is_refused_unread(opened):
+    """An indirect /Filter would be null on the probe (read as no filter: counted compressed) and
+    Flate in the file: an object stream's dictionary may not refer into an object stream."""
+    data = builder._xref_stream_pdf(
+        {
+            1: _object_stream([(2, CATALOG)]).replace(b"/Filter /FlateDecode", b"/Filter 5 0 R       ", 1),
+            3: PAGES,
+            4: _object_stream([(5, b"/FlateDecode"), (6, HUGE)]),
+        },
+        root=2,
+        extra_rows={2: (1, 0), 5: (4, 0), 6: (4, 1)},
+    )
     with pytest.raises(errors.Damaged, match="refers into an object stream"):
         h.extract(data)
+    assert data not in opened
 
 
 def test_an_object_stream_inside_an_object_stream_is_refused_unread():

@@ -152,14 +152,18 @@ def _encryption_ref(latest: bytes) -> tuple[int, int] | None:
     return int(ref.group(1)), int(ref.group(2))
 
 
-def _probe(data: bytes, encrypted: bool) -> bytes:
+def _probe(data: bytes, encrypted: bool, hidden: list[int] | None = None) -> bytes:
     """``data`` with an incremental update appended whose trailer names an empty catalog: qpdf reads
     the catalog while it opens a file, and builds every object of the object stream that holds it;
     opening this copy builds none of them, so that the object streams are counted
     (:func:`_check_object_streams`) before qpdf builds any. Only the catalog's place changes; every
     other object is the file's own. ``encrypted``: with the file's ``/Encrypt`` and ``/ID`` (for
     its key; qpdf reads the encryption dictionary while it opens the file), else without: a copy
-    that opens without a password and reads nothing but the cross-reference sections."""
+    that opens without a password and reads nothing but the cross-reference sections. ``hidden``:
+    objects the update places where they are not (the objects inside object streams): whatever
+    asks for one of them while the object streams are read, such as an indirect /Length, finds no
+    object instead of the whole object stream built, and a reference to one stays a reference (a
+    free object would be dropped from its dictionary, unseen)."""
     _entries, latest, at = next(_xref_sections(data), (0, b"", 0))
     extra = b""
     ref = _encryption_ref(latest)
@@ -186,6 +190,8 @@ def _probe(data: bytes, encrypted: bool) -> bytes:
         catalog,
         pages,
     )
+    for number_hidden in hidden or ():  # at the pages object's offset: not there for qpdf
+        tail += b"%d 1\n%010d 00000 n \n" % (number_hidden, pages)
     tail += b"trailer\n<< /Size %d /Root %d 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
         number + 2,
         number,
@@ -208,21 +214,22 @@ def _check_declared_objects(data: bytes, limits: Limits) -> None:
 # each array element or dictionary value) is bounded by that count, whichever objects it parses, in
 # whatever order, and however the file's cross-reference sections point into it.
 _SYNTAX = b"\x00\t\n\x0c\r ()<>[]{}/%"
+_NOT_SYNTAX = bytes(c for c in range(256) if c not in _SYNTAX)
 _SYNTAX_CHUNK = 1024 * 1024
 
 
-def syntax_count(data: bytes) -> int:
-    """How many of ``data``'s bytes are PDF white space or delimiters (counted in 1 MiB pieces:
-    ~2 ms a MiB, memory one piece)."""
+def syntax_count(data: bytes, stop: int | None = None) -> int:
+    """How many of ``data``'s bytes are PDF white space or delimiters, counted a MiB at a time
+    (~2 ms a MiB, memory a fraction of one), up to the first MiB that takes the count past ``stop``."""
     total = 0
     for start in range(0, len(data), _SYNTAX_CHUNK):
-        piece = data[start : start + _SYNTAX_CHUNK]
-        total += len(piece) - len(piece.translate(None, _SYNTAX))
+        total += len(data[start : start + _SYNTAX_CHUNK].translate(None, _NOT_SYNTAX))
+        if stop is not None and total > stop:
+            break
     return total
 
 
 _TOO_MUCH_SYNTAX = "the PDF's structure is too large (too many syntax tokens)"
-_REF = re.compile(rb"([0-9]{1,10}) ([0-9]{1,5}) R")  # an indirect reference, as qpdf unparses it
 
 
 def _check_syntax(data: bytes, limits: Limits) -> int | None:
@@ -230,11 +237,11 @@ def _check_syntax(data: bytes, limits: Limits) -> int | None:
     empty names (a 20 MB catalog in a file of three objects, which no object count sees) costs qpdf
     2.8 GiB and 15 s to build; an NTS document counts ~1000 a page. The count includes stream data
     (qpdf never parses it, but telling it apart needs a parser, and a file's xref can point into
-    it): an overcount by ~7% of the binary bytes (~4 ms a MB). A file no longer than the bound
+    it): an overcount by ~7% of the binary bytes (~2 ms a MB). A file no longer than the bound
     cannot count more: not counted. Returns the count, or None where it was not needed."""
     if len(data) <= limits.max_pdf_tokens:
         return None
-    count = syntax_count(data)
+    count = syntax_count(data, stop=limits.max_pdf_tokens)
     if count > limits.max_pdf_tokens:
         raise errors.TooLarge(_TOO_MUCH_SYNTAX)
     return count
@@ -257,8 +264,8 @@ def _check_object_streams(
     """The syntax gate for objects inside object streams, whose bytes the file holds compressed (and
     encrypted): qpdf builds every object of an object stream as soon as one of them is asked for
     (the catalog, while it opens the file; all of them, for a re-save). ``pdf`` is the probe
-    (:func:`_probe`), which asks for none. Each object stream is inflated here, piece by piece
-    (memory: one piece), all of them together within ``max_structure_bytes``, and its syntax
+    (:func:`_probe`), which asks for none. Each object stream is inflated here, piece by piece,
+    all of them together within ``max_structure_bytes``, and its syntax
     counted with the file's own (``used``; None: not counted yet) against ``max_pdf_tokens``. Only
     Flate (what every writer of object streams uses) or no filter: qpdf's other decoders (LZW among
     them) have no memory bound."""
@@ -270,16 +277,12 @@ def _check_object_streams(
     for number in numbers:
         deadline.check()
         try:
-            # qpdf would build a whole other object stream to find this one, or its /Length or
-            # /Filter, in it: every one of them is asked for only where it lies in the file itself
+            # qpdf would build a whole other object stream to find this one in it
             if getattr(table.get((number, 0)), "type", None) != 1:
                 raise errors.Damaged("an object stream is not where an object stream can be")
             stream = pdf.get_object(number, 0)
             if not isinstance(stream, pikepdf.Stream):
                 raise errors.Damaged("an object stream is not a stream")
-            for ref in _REF.finditer(stream.stream_dict.unparse()):
-                if getattr(table.get((int(ref.group(1)), int(ref.group(2)))), "type", None) == 2:
-                    raise errors.Damaged("an object stream's dictionary refers into an object stream")
             found = stream.stream_dict.get("/Filter")
             filters = list(found) if isinstance(found, pikepdf.Array) else [] if found is None else [found]
             if len(filters) > 1 or any(str(f) not in ("/FlateDecode", "/Fl") for f in filters):
@@ -287,6 +290,8 @@ def _check_object_streams(
             if "/DecodeParms" in stream.stream_dict:
                 raise errors.Damaged("unsupported object stream parameters")
             raw = bytes(stream.read_raw_bytes())  # decrypted, still compressed
+            if pdf.get_warnings():  # it asked for an object the probe hides (_probe): one inside
+                raise errors.Damaged("an object stream's dictionary refers into an object stream")
         except errors.HometaxError:
             raise
         except (pikepdf.PdfError, ValueError, RuntimeError, TypeError):
@@ -307,7 +312,11 @@ def _check_object_streams(
 # Page attributes are never read here; pushing inherited ones down the page tree at open time costs
 # ~1.6 ms of the ~1.8 ms open of a 24-form document (bench/run_all.py) and walks a tree that hostile
 # input controls.
-_OPEN_OPTIONS: dict[str, Any] = dict(inherit_page_attributes=False)
+# And no recovery: qpdf rebuilds a cross-reference table it cannot read (at open, or later when an
+# object is not at its offset) by scanning the file, and may then take objects from any
+# cross-reference stream it finds, object streams nobody counted (_check_object_streams) among
+# them. An NTS document's table is intact: a file that needs rebuilding is damaged.
+_OPEN_OPTIONS: dict[str, Any] = dict(inherit_page_attributes=False, attempt_recovery=False)
 
 
 def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
@@ -584,8 +593,8 @@ def _check_before_qpdf_builds(
     cross-reference table must not need rebuilding, the encryption dictionary must lie in the file
     itself (qpdf would build the object stream holding it before any count; the PDF standard
     forbids it there), and the object streams are counted. A file without object streams costs one
-    probe (no password: it reads only the cross-reference sections); an encrypted one with object
-    streams a second, which decrypts them."""
+    probe (no password: it reads only the cross-reference sections); one with object streams a
+    second, where the objects inside them are free, which reads and decrypts the object streams."""
     if _startxref(data) is None:
         raise errors.Damaged(_REBUILT)
     probe = _open_pikepdf(_probe(data, encrypted=False), None)
@@ -596,14 +605,12 @@ def _check_before_qpdf_builds(
         ref = _encryption_ref(next(_xref_sections(data), (0, b"", 0))[1])
         if ref is not None and getattr(table.get(ref), "type", None) != 1:
             raise errors.Damaged("the encryption dictionary is not where it can be")
-        if not any(entry.type == 2 for entry in table.values()):
-            return
-        if ref is None:
-            _check_object_streams(probe, table, data, used, lim, deadline)
+        hidden = sorted(number for (number, _gen), entry in table.items() if entry.type == 2)
+        if not hidden:
             return
     finally:
         probe.close()
-    probe = _open_pikepdf(_probe(data, encrypted=True), password)
+    probe = _open_pikepdf(_probe(data, ref is not None, hidden), password)
     try:
         _check_object_streams(probe, table, data, used, lim, deadline)
     finally:
