@@ -109,7 +109,8 @@ def declared_objects(data: bytes) -> int:
     qpdf builds anything: from ``startxref`` back through every ``/Prev``, the largest ``/Size`` and
     the entries each section lists (a classic table's subsections, an xref stream's ``/Index``,
     which covers the objects inside object streams). Costs a few small reads whatever the file's
-    size. A file can lie low; qpdf's own count (:func:`_check_object_count`) stays the second gate."""
+    size. A file can lie low; qpdf's own count (:func:`_check_object_count`, on the first probe)
+    stays the second gate."""
     most = 0
     for entries, section, _at in _xref_sections(data):
         size = _DICT_INT[b"Size"].search(section)
@@ -152,6 +153,20 @@ def _encryption_ref(latest: bytes) -> tuple[int, int] | None:
     return int(ref.group(1)), int(ref.group(2))
 
 
+def _runs(numbers: list[int]):
+    """(first, count) of each run of consecutive numbers in the sorted ``numbers``."""
+    first = previous = None
+    for n in numbers:
+        if previous is not None and n == previous + 1:
+            previous = n
+            continue
+        if first is not None and previous is not None:
+            yield first, previous - first + 1
+        first = previous = n
+    if first is not None and previous is not None:
+        yield first, previous - first + 1
+
+
 def _probe(data: bytes, encrypted: bool, hidden: list[int] | None = None) -> bytes:
     """``data`` with an incremental update appended whose trailer names an empty catalog: qpdf reads
     the catalog while it opens a file, and builds every object of the object stream that holds it;
@@ -190,8 +205,9 @@ def _probe(data: bytes, encrypted: bool, hidden: list[int] | None = None) -> byt
         catalog,
         pages,
     )
-    for number_hidden in hidden or ():  # at the pages object's offset: not there for qpdf
-        tail += b"%d 1\n%010d 00000 n \n" % (number_hidden, pages)
+    row = b"%010d 00000 n \n" % pages  # at the pages object's offset: not there for qpdf
+    for first, count in _runs(hidden or []):
+        tail += b"%d %d\n" % (first, count) + row * count
     tail += b"trailer\n<< /Size %d /Root %d 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
         number + 2,
         number,
@@ -632,9 +648,8 @@ def open_document(
     _check_declared_objects(data, lim)
     used = _check_syntax(data, lim)
     _check_before_qpdf_builds(data, password, used, lim, deadline)
-    pdf = _open_pikepdf(data, password)
+    pdf = _open_pikepdf(data, password)  # its objects were counted on the probe: the same xref
     try:
-        _check_object_count(pdf, lim)
         try:  # qpdf looks for the catalog only when asked; a file without one is damaged, say so here
             if not isinstance(pdf.Root, pikepdf.Dictionary):
                 raise ValueError
