@@ -96,7 +96,7 @@ SPECS: dict[str, ErrorSpec] = {
             "파일이 너무 크거나 허용 한도를 넘었습니다.",
             "a size or count limit (the request body: nginx or the app, whose message names "
             "the limit and what to do instead; an inflated part; the batch limits; objects "
-            "in the PDF); nginx: 414 for a URL too long, 400 for request headers too large",
+            "or syntax in the PDF); nginx: 414 for a URL too long, 400 for request headers too large",
             also_http=(414, 400),
         ),
         # A time budget ran out (Limits.max_seconds for one document, HOMETAX_REQUEST_SECONDS for a

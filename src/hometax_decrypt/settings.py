@@ -72,11 +72,20 @@ class Settings:
         shown="`16777216` (16 MiB)",
     )
     max_objects: int = _s("HOMETAX_MAX_OBJECTS", "int", 200000, "indirect objects in one PDF")
+    max_pdf_tokens: int = _s(
+        "HOMETAX_MAX_PDF_TOKENS",
+        "int",
+        500000,
+        "PDF syntax in one PDF, counted as its delimiter and white-space bytes before qpdf reads it "
+        "(object streams: their inflated bytes): bounds the arrays and dictionaries qpdf builds, "
+        "about 140 bytes an element (the largest NTS sample counts 76000, ~1000 a page)",
+    )
     max_structure_bytes: int = _s(
         "HOMETAX_MAX_STRUCTURE_BYTES",
         "int",
         64 * MiB,
-        "one inflated xref/object stream (process-wide, qpdf)",
+        "one inflated xref/object stream (process-wide, qpdf); the object streams of one PDF "
+        "together, inflated to count their syntax",
         shown="`67108864` (64 MiB)",
         low=1,  # qpdf reads 0 as "no limit"
         high=2**32 - 1,  # qpdf's largest

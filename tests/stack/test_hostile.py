@@ -289,7 +289,7 @@ def xref_flood(objects: int, pad: int) -> bytes:
     size = objects + 5
     rows = struct.pack(">BIH", 0, 0, 65535) + b"".join(struct.pack(">BIH", 1, o, 0) for o in offsets)
     rows += struct.pack(">BIH", 2, 3, 0) * (size - 5)
-    out += b"%" + b" " * pad + b"\n"
+    out += b"%" + b"-" * pad + b"\n"  # not white space: that would count as syntax (HOMETAX_MAX_PDF_TOKENS)
     xref_at = len(out)
     rows += struct.pack(">BIH", 1, xref_at, 0)
     data = zlib.compress(rows, 9)
@@ -752,3 +752,50 @@ def test_export_of_many_duplicate_parts_answers_json_never_an_app_server_page(sh
         assert r.json()["totals"]
     # no worker was killed by the app server's timeout (the same pids serve)
     assert {i: sorted(w) for i, w in stack.worker_pids().items()} == workers
+
+
+# -- issue 22 #1: a huge direct array in the catalog, refused before qpdf builds it ----------------
+
+
+@pytest.mark.stack
+def test_huge_arrays_are_refused_fast_and_cost_no_worker(stack):
+    """A catalog holding one direct array of more elements than ``HOMETAX_MAX_PDF_TOKENS`` (a file
+    of three objects: no object count sees it), or the same array inside an object stream, four at a
+    time from one client: each is a JSON 413 ``too_large`` from the table (before, qpdf built it:
+    2.8 GiB and 11-17 s for 20 million elements, and four killed workers), no worker is replaced,
+    and the next document is read. Time and memory: bench/hostile_pdf.py."""
+    from hometax_decrypt.document.limits import DEFAULT
+
+    flat = builder.huge_array_pdf(DEFAULT.max_pdf_tokens + 100_000)
+    packed = builder.huge_array_pdf(DEFAULT.max_pdf_tokens + 100_000, object_stream=True)
+    workers = stack.worker_pids()
+    answers: list = []
+
+    def post(path: str, data: bytes) -> None:
+        r = stack.session().post(
+            stack.url(path), data=data, headers={"Content-Type": "application/pdf"}, timeout=60
+        )
+        answers.append((r.status_code, r.headers.get("content-type", ""), r.content))
+
+    jobs = [
+        ("/api/v1/documents", flat),
+        ("/api/v1/extract", flat),
+        ("/api/v1/decrypt", packed),
+        ("/api/v1/documents", packed),
+    ]
+    threads = [threading.Thread(target=post, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert len(answers) == 4
+    for status, ctype, body in answers:
+        assert_json_error(status, {"content-type": ctype}, body, 413, "too_large")
+    r = stack.session().post(
+        stack.url("/api/v1/extract"),
+        data=ALL.read_bytes(),
+        headers={"Content-Type": "application/pdf"},
+        timeout=60,
+    )
+    assert r.status_code == 200
+    assert stack.worker_pids() == workers

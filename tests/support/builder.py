@@ -523,3 +523,30 @@ def year_sam(
 def year_pdf(year: int, *, sam: bool = False, **kwargs) -> bytes:
     """:func:`year_xml` in an NTS-format PDF (no password); ``sam=True`` adds :func:`year_sam`."""
     return build_nts_pdf(year_xml(year, **kwargs), year_sam(year, **kwargs) if sam else None)
+
+
+# -- huge arrays: what qpdf builds when it parses an object (issue 22 #1) ---------------------------
+
+
+def huge_array_pdf(elements: int, *, arrays: int = 1, object_stream: bool = False) -> bytes:
+    """A catalog holding ``arrays`` direct arrays (``/CustomFiles`` and ``/K1``…) of ``elements``
+    empty names (``////…``) in all, in a file of three objects: no object count sees it, and qpdf
+    builds every element (~140 bytes each) as soon as it reads the catalog. ``object_stream``: the
+    catalog inside a Flate object stream (a few KB of file), where no scan of the file's bytes sees
+    it."""
+    per = elements // arrays
+    keys = [b"/CustomFiles"] + [b"/K%d" % i for i in range(1, arrays)]
+    body = b" ".join(key + b" [" + b"/" * per + b"]" for key in keys)
+    catalog = b"<< /Type /Catalog /Pages 3 0 R " + body + b" >>"
+    pages = b"<< /Type /Pages /Kids [] /Count 0 >>"
+    if not object_stream:
+        return _xref_stream_pdf({2: catalog, 3: pages}, root=2)
+    header = b"2 0 "
+    packed = zlib.compress(header + catalog, 9)
+    stream = (
+        b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (len(header), len(packed))
+        + packed
+        + b"\nendstream"
+    )
+    return _xref_stream_pdf({1: stream, 3: pages}, root=2, extra_rows={2: (1, 0)})

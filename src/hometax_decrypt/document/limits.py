@@ -25,7 +25,8 @@ class Limits:
     max_input_bytes: int = _D.max_input_bytes  # the PDF itself
     max_part_bytes: int = _D.max_part_bytes  # one inflated data part (XML or SAM)
     max_objects: int = _D.max_objects  # indirect objects in the PDF (counted in its xref)
-    max_structure_bytes: int = _D.max_structure_bytes  # one xref/object stream inflated by qpdf
+    max_pdf_tokens: int = _D.max_pdf_tokens  # PDF syntax: delimiter and white-space bytes
+    max_structure_bytes: int = _D.max_structure_bytes  # one xref/object stream; all object streams
     max_xml_elements: int = _D.max_xml_elements  # elements + attributes of one XML part
     max_seconds: float = _D.max_seconds  # wall time for one document's work
 

@@ -66,16 +66,17 @@ _XREF_SECTIONS = 64  # incremental updates followed through /Prev; more is not a
 _XREF_ENTRY = 20  # bytes per row of a classic xref table
 
 
-def declared_objects(data: bytes) -> int:
-    """How many objects the file's cross-reference sections declare, read from its bytes before
-    qpdf builds anything: from ``startxref`` back through every ``/Prev``, the largest ``/Size`` and
-    the entries each section lists (a classic table's subsections, an xref stream's ``/Index``,
-    which covers the objects inside object streams). Costs a few small reads whatever the file's
-    size. A file can lie low; qpdf's own count (:func:`_check_object_count`) stays the second gate."""
+def _startxref(data: bytes) -> int | None:
     found = list(_STARTXREF.finditer(data, max(0, len(data) - 4096)))
-    if not found:
-        return 0  # no xref to read: qpdf reconstructs it, and the second gate counts
-    offset, most = int(found[-1].group(1)), 0
+    return int(found[-1].group(1)) if found else None
+
+
+def _xref_sections(data: bytes):
+    """Each cross-reference section from ``startxref`` back through every ``/Prev``, the latest
+    first: (the entries it lists, its trailer dictionary's text up to ``>>``, where that starts)."""
+    offset = _startxref(data)
+    if offset is None:
+        return  # no xref to read: qpdf reconstructs it
     seen: set[int] = set()
     while offset not in seen and 0 <= offset < len(data) and len(seen) < _XREF_SECTIONS:
         seen.add(offset)
@@ -88,21 +89,132 @@ def declared_objects(data: bytes) -> int:
                 entries += count
                 pos = m.end() + count * _XREF_ENTRY
             end = data.find(b">>", pos, pos + 8192)  # the trailer dictionary
-            section = data[pos : end if end >= 0 else pos + 8192]
+            section, at = data[pos : end if end >= 0 else pos + 8192], pos
         else:  # an xref stream: its dictionary, up to the stream keyword
             end = data.find(b"stream", offset, offset + 8192)
-            section = data[offset : end if end >= 0 else offset + 8192]
+            section, at = data[offset : end if end >= 0 else offset + 8192], offset
             index = _INDEX.search(section)
             if index:
                 numbers = index.group(1).split()
                 entries = sum(int(n) for n in numbers[1::2])
-        size = _DICT_INT[b"Size"].search(section)
-        most = max(most, entries, int(size.group(1)) if size else 0)
+        yield entries, section, at
         prev = _DICT_INT[b"Prev"].search(section)
         if prev is None:
             break
         offset = int(prev.group(1))
-    return most
+
+
+def declared_objects(data: bytes) -> int:
+    """How many objects the file's cross-reference sections declare, read from its bytes before
+    qpdf builds anything: from ``startxref`` back through every ``/Prev``, the largest ``/Size`` and
+    the entries each section lists (a classic table's subsections, an xref stream's ``/Index``,
+    which covers the objects inside object streams). Costs a few small reads whatever the file's
+    size. A file can lie low; qpdf's own count (:func:`_check_object_count`, on the first probe)
+    stays the second gate."""
+    most = 0
+    for entries, section, _at in _xref_sections(data):
+        size = _DICT_INT[b"Size"].search(section)
+        most = max(most, entries, int(size.group(1)) if size else 0)
+    return most  # 0: no xref to read; qpdf reconstructs it, and the second gate counts
+
+
+_ENCRYPT_REF = re.compile(rb"/Encrypt" + _WS + rb"*([0-9]{1,10})" + _WS + rb"+([0-9]{1,5})" + _WS + rb"+R")
+_ID = re.compile(rb"/ID" + _WS + rb"*\[")
+_ID_MAX = 2048  # two strings of a few dozen bytes in every writer's files
+
+
+def _id_array(data: bytes, start: int) -> bytes | None:
+    """The text of the ``/ID [...]`` array that starts at ``start`` in ``data``, literal strings
+    (with their escapes and balanced parentheses) read as strings; None if it does not end within
+    ``_ID_MAX`` bytes."""
+    depth, escaped = 0, False
+    for i in range(start, min(len(data), start + _ID_MAX)):
+        c = data[i]
+        if escaped:
+            escaped = False
+        elif depth and c == 0x5C:  # backslash
+            escaped = True
+        elif c == 0x28:  # (
+            depth += 1
+        elif c == 0x29 and depth:  # )
+            depth -= 1
+        elif c == 0x5D and not depth:  # ]
+            return data[start : i + 1]
+    return None
+
+
+def _encryption_ref(latest: bytes) -> tuple[int, int] | None:
+    """The object the latest trailer names as ``/Encrypt`` (None: not encrypted)."""
+    if b"/Encrypt" not in latest:
+        return None
+    ref = _ENCRYPT_REF.search(latest)
+    if ref is None:  # a direct dictionary: no writer of NTS documents makes one
+        raise errors.Damaged("the encryption dictionary cannot be located")
+    return int(ref.group(1)), int(ref.group(2))
+
+
+def _runs(numbers: list[int]):
+    """(first, count) of each run of consecutive numbers in the sorted ``numbers``."""
+    first = previous = None
+    for n in numbers:
+        if previous is not None and n == previous + 1:
+            previous = n
+            continue
+        if first is not None and previous is not None:
+            yield first, previous - first + 1
+        first = previous = n
+    if first is not None and previous is not None:
+        yield first, previous - first + 1
+
+
+def _probe(data: bytes, encrypted: bool, hidden: list[int] | None = None) -> bytes:
+    """``data`` with an incremental update appended whose trailer names an empty catalog: qpdf reads
+    the catalog while it opens a file, and builds every object of the object stream that holds it;
+    opening this copy builds none of them, so that the object streams are counted
+    (:func:`_check_object_streams`) before qpdf builds any. Only the catalog's place changes; every
+    other object is the file's own. ``encrypted``: with the file's ``/Encrypt`` and ``/ID`` (for
+    its key; qpdf reads the encryption dictionary while it opens the file), else without: a copy
+    that opens without a password and reads nothing but the cross-reference sections. ``hidden``:
+    objects the update places where they are not (the objects inside object streams): whatever
+    asks for one of them while the object streams are read, such as an indirect /Length, finds no
+    object instead of the whole object stream built, and a reference to one stays a reference (a
+    free object would be dropped from its dictionary, unseen)."""
+    _entries, latest, at = next(_xref_sections(data), (0, b"", 0))
+    extra = b""
+    ref = _encryption_ref(latest)
+    if encrypted and ref is not None:
+        extra += b" /Encrypt %d %d R" % ref
+        ident = _ID.search(latest)
+        if ident is not None:
+            array = _id_array(data, at + ident.start())
+            if array is None:  # the key depends on it: no copy, no open
+                raise errors.Damaged("the file identifier cannot be read")
+            extra += b" " + array
+    start = _startxref(data)
+    if start is not None:
+        extra += b" /Prev %d" % start
+    number = declared_objects(data) + 1
+    tail = bytearray(b"\n")
+    catalog = len(data) + len(tail)
+    tail += b"%d 0 obj\n<< /Type /Catalog /Pages %d 0 R >>\nendobj\n" % (number, number + 1)
+    pages = len(data) + len(tail)
+    tail += b"%d 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n" % (number + 1)
+    xref = len(data) + len(tail)
+    tail += b"xref\n0 1\n0000000000 65535 f \n%d 2\n%010d 00000 n \n%010d 00000 n \n" % (
+        number,
+        catalog,
+        pages,
+    )
+    row = b"%010d 00000 n \n" % pages  # at the pages object's offset: not there for qpdf
+    for first, count in _runs(hidden or []):
+        tail += b"%d %d\n" % (first, count) + row * count
+    tail += b"trailer\n<< /Size %d /Root %d 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        number + 2,
+        number,
+        extra,
+        xref,
+    )
+    return data + bytes(tail)
 
 
 def _check_declared_objects(data: bytes, limits: Limits) -> None:
@@ -112,20 +224,115 @@ def _check_declared_objects(data: bytes, limits: Limits) -> None:
         raise errors.TooLarge("too many objects in the PDF")
 
 
-def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
-    """Objects as qpdf found them in the xref (a file's own /Size may lie)."""
+# PDF's white-space and delimiter characters (ISO 32000-1, 7.2.2). Two tokens that follow each other
+# are separated by at least one of them, or one of them is one, so a run of bytes holding n of them
+# holds at most 2n + 1 tokens: whatever qpdf builds from the bytes (about 140 bytes of memory for
+# each array element or dictionary value) is bounded by that count, whichever objects it parses, in
+# whatever order, and however the file's cross-reference sections point into it.
+_SYNTAX = b"\x00\t\n\x0c\r ()<>[]{}/%"
+_NOT_SYNTAX = bytes(c for c in range(256) if c not in _SYNTAX)
+_SYNTAX_CHUNK = 1024 * 1024
+
+
+def syntax_count(data: bytes, stop: int | None = None) -> int:
+    """How many of ``data``'s bytes are PDF white space or delimiters, counted a MiB at a time
+    (~2 ms a MiB, memory a fraction of one), up to the first MiB that takes the count past ``stop``."""
+    total = 0
+    for start in range(0, len(data), _SYNTAX_CHUNK):
+        total += len(data[start : start + _SYNTAX_CHUNK].translate(None, _NOT_SYNTAX))
+        if stop is not None and total > stop:
+            break
+    return total
+
+
+_TOO_MUCH_SYNTAX = "the PDF's structure is too large (too many syntax tokens)"
+
+
+def _check_syntax(data: bytes, limits: Limits) -> int | None:
+    """The gate on what qpdf can build, before it reads the file: one direct array of 20 million
+    empty names (a 20 MB catalog in a file of three objects, which no object count sees) costs qpdf
+    2.8 GiB and 15 s to build; an NTS document counts ~1000 a page. The count includes stream data
+    (qpdf never parses it, but telling it apart needs a parser, and a file's xref can point into
+    it): an overcount by ~7% of the binary bytes (~2 ms a MB). A file no longer than the bound
+    cannot count more: not counted. Returns the count, or None where it was not needed."""
+    if len(data) <= limits.max_pdf_tokens:
+        return None
+    count = syntax_count(data, stop=limits.max_pdf_tokens)
+    if count > limits.max_pdf_tokens:
+        raise errors.TooLarge(_TOO_MUCH_SYNTAX)
+    return count
+
+
+def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> dict:
+    """Objects as qpdf found them in the xref (a file's own /Size may lie). Returns the xref."""
     try:
-        count = len(pdf.get_xref_table())
+        table = pdf.get_xref_table()
     except (pikepdf.PdfError, ValueError, RuntimeError):
         raise errors.Damaged("the cross-reference table cannot be read") from None
-    if count > limits.max_objects:
+    if len(table) > limits.max_objects:
         raise errors.TooLarge("too many objects in the PDF")
+    return table
+
+
+def _check_object_streams(
+    pdf: pikepdf.Pdf, table: dict, data: bytes, used: int | None, limits: Limits, deadline: Deadline
+) -> None:
+    """The syntax gate for objects inside object streams, whose bytes the file holds compressed (and
+    encrypted): qpdf builds every object of an object stream as soon as one of them is asked for
+    (the catalog, while it opens the file; all of them, for a re-save). ``pdf`` is the probe
+    (:func:`_probe`), which asks for none. Each object stream is inflated here, piece by piece,
+    all of them together within ``max_structure_bytes``, and its syntax
+    counted with the file's own (``used``; None: not counted yet) against ``max_pdf_tokens``. Only
+    Flate (what every writer of object streams uses) or no filter: qpdf's other decoders (LZW among
+    them) have no memory bound."""
+    numbers = sorted({entry.obj_stream_number for entry in table.values() if entry.type == 2})
+    if not numbers:
+        return
+    budget = limits.max_pdf_tokens - (syntax_count(data) if used is None else used)
+    inflated = limits.max_structure_bytes
+    for number in numbers:
+        deadline.check()
+        try:
+            # qpdf would build a whole other object stream to find this one in it
+            if getattr(table.get((number, 0)), "type", None) != 1:
+                raise errors.Damaged("an object stream is not where an object stream can be")
+            stream = pdf.get_object(number, 0)
+            if not isinstance(stream, pikepdf.Stream):
+                raise errors.Damaged("an object stream is not a stream")
+            found = stream.stream_dict.get("/Filter")
+            filters = list(found) if isinstance(found, pikepdf.Array) else [] if found is None else [found]
+            if len(filters) > 1 or any(str(f) not in ("/FlateDecode", "/Fl") for f in filters):
+                raise errors.Damaged("unsupported object stream filter")
+            if "/DecodeParms" in stream.stream_dict:
+                raise errors.Damaged("unsupported object stream parameters")
+            raw = bytes(stream.read_raw_bytes())  # decrypted, still compressed
+            if pdf.get_warnings():  # it asked for an object the probe hides (_probe): one inside
+                raise errors.Damaged("an object stream's dictionary refers into an object stream")
+        except errors.HometaxError:
+            raise
+        except (pikepdf.PdfError, ValueError, RuntimeError, TypeError):
+            raise errors.Damaged("an object stream cannot be read") from None
+        pieces = iter([raw]) if not filters else inflate_chunks(raw, inflated, deadline, "object stream data")
+        try:
+            for piece in pieces:
+                inflated -= len(piece)
+                if inflated < 0:
+                    raise errors.TooLarge("object stream data exceeds its size limit")
+                budget -= syntax_count(piece)
+                if budget < 0:
+                    raise errors.TooLarge(_TOO_MUCH_SYNTAX)
+        except zlib.error:
+            raise errors.Damaged("an object stream is corrupt") from None
 
 
 # Page attributes are never read here; pushing inherited ones down the page tree at open time costs
 # ~1.6 ms of the ~1.8 ms open of a 24-form document (bench/run_all.py) and walks a tree that hostile
 # input controls.
-_OPEN_OPTIONS: dict[str, Any] = dict(inherit_page_attributes=False)
+# And no recovery: qpdf rebuilds a cross-reference table it cannot read (at open, or later when an
+# object is not at its offset) by scanning the file, and may then take objects from any
+# cross-reference stream it finds, object streams nobody counted (_check_object_streams) among
+# them. An NTS document's table is intact: a file that needs rebuilding is damaged.
+_OPEN_OPTIONS: dict[str, Any] = dict(inherit_page_attributes=False, attempt_recovery=False)
 
 
 def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
@@ -149,6 +356,10 @@ def _open_pikepdf(data: bytes, password: str | bytes | None) -> pikepdf.Pdf:
         raise errors.TooLarge("the PDF structure needs too much memory") from None
     except (pikepdf.PdfError, ValueError, RuntimeError, OSError):
         raise errors.Damaged("the PDF structure cannot be read") from None
+
+
+# An NTS document's /CustomFiles holds its XML and SAM parts (docs/format.md §1); room for more.
+_CUSTOM_FILES_MAX = 64
 
 
 class NtsDocument:
@@ -203,6 +414,8 @@ class NtsDocument:
                 files = root["/CustomFiles"]
                 if not isinstance(files, pikepdf.Array):
                     raise errors.Damaged("/CustomFiles is not an array")
+                if len(files) > _CUSTOM_FILES_MAX:  # each item costs a Python step: not 500 000 of them
+                    raise errors.Damaged("/CustomFiles holds more entries than an NTS document")
                 for item in files:
                     if not isinstance(item, pikepdf.Stream):
                         continue
@@ -381,6 +594,45 @@ def convert(utf8: bytes, encoding: str) -> bytes:
     return text.encode("cp949", errors="replace")
 
 
+# qpdf rebuilds a cross-reference table it cannot read (no startxref, an offset that points
+# nowhere) by scanning the file, and then may take the catalog from any cross-reference stream it
+# finds, and build the object stream that holds it while it opens the file: before any count. An
+# NTS document's table is intact; such a file is refused, before qpdf opens it.
+_REBUILT = "the cross-reference table is damaged"
+
+
+def _check_before_qpdf_builds(
+    data: bytes, password: str | bytes | None, used: int | None, lim: Limits, deadline: Deadline
+) -> None:
+    """What qpdf would build while it opens ``data`` (its catalog, its encryption dictionary and the
+    object streams holding them), checked on probes (:func:`_probe`) that build none of it: the
+    cross-reference table must not need rebuilding, the encryption dictionary must lie in the file
+    itself (qpdf would build the object stream holding it before any count; the PDF standard
+    forbids it there), and the object streams are counted. A file without object streams costs one
+    probe (no password: it reads only the cross-reference sections); one with object streams a
+    second, where the objects inside them are free, which reads and decrypts the object streams."""
+    if _startxref(data) is None:
+        raise errors.Damaged(_REBUILT)
+    probe = _open_pikepdf(_probe(data, encrypted=False), None)
+    try:
+        if probe.get_warnings():
+            raise errors.Damaged(_REBUILT)
+        table = _check_object_count(probe, lim)
+        ref = _encryption_ref(next(_xref_sections(data), (0, b"", 0))[1])
+        if ref is not None and getattr(table.get(ref), "type", None) != 1:
+            raise errors.Damaged("the encryption dictionary is not where it can be")
+        hidden = sorted(number for (number, _gen), entry in table.items() if entry.type == 2)
+        if not hidden:
+            return
+    finally:
+        probe.close()
+    probe = _open_pikepdf(_probe(data, ref is not None, hidden), password)
+    try:
+        _check_object_streams(probe, table, data, used, lim, deadline)
+    finally:
+        probe.close()
+
+
 def open_document(
     source: Source,
     password: str | bytes | None = None,
@@ -394,9 +646,10 @@ def open_document(
     deadline = Deadline(lim.max_seconds)
     data = read_source(source, lim)
     _check_declared_objects(data, lim)
-    pdf = _open_pikepdf(data, password)
+    used = _check_syntax(data, lim)
+    _check_before_qpdf_builds(data, password, used, lim, deadline)
+    pdf = _open_pikepdf(data, password)  # its objects were counted on the probe: the same xref
     try:
-        _check_object_count(pdf, lim)
         try:  # qpdf looks for the catalog only when asked; a file without one is damaged, say so here
             if not isinstance(pdf.Root, pikepdf.Dictionary):
                 raise ValueError
