@@ -87,9 +87,8 @@ def test_a_dead_instance_is_restarted_and_the_other_answers_meanwhile(wstack):
     s = wstack.session()
     victim = wstack.app_pids[1]
     os.kill(victim, signal.SIGKILL)
-    # Dead (its sockets closed) before the next requests: nginx keeps idle HTTP/1.1 connections to
-    # waitress (gunicorn's sync workers close theirs), and a request already written on one of the
-    # dead process's connections is an in-flight request, which nginx does not repeat (a POST).
+    # Dead (its socket closed) before the next requests: this test is about the requests that come
+    # after; those in flight at the kill are test_killing_an_instance_under_load_costs_no_request's.
     deadline = time.monotonic() + 15
     while not gone(victim) and time.monotonic() < deadline:
         time.sleep(0.05)
