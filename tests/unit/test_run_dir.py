@@ -238,3 +238,17 @@ def test_planted_log_and_pid_links_are_replaced_not_followed(tmp_path):
     cfg.state_file.symlink_to(victim / "precious")
     rundir.write_file(cfg.state_file, "{}")
     assert (victim / "precious").read_text() == "keep me\n" and cfg.state_file.read_text() == "{}"
+
+
+def test_a_second_start_accepts_nginx_temp_dirs_given_to_its_workers(tmp_path):
+    victim = _victim(tmp_path)
+    cfg = _cfg(tmp_path / "run")
+    stack.prepare_run_dir(cfg, gid=NOBODY)
+    body = cfg.run_dir / "nginx-tmp" / "body"
+    body.mkdir(mode=0o700)  # as nginx's master makes it ...
+    if os.geteuid() == 0:
+        os.chown(body, NOBODY, -1)  # ... and gives it to its workers' user
+    (cfg.run_dir / "nginx-tmp" / "proxy").symlink_to(victim)
+    stack.prepare_run_dir(cfg, gid=NOBODY)
+    assert body.is_dir() and not os.path.lexists(cfg.run_dir / "nginx-tmp" / "proxy")
+    assert sorted(os.listdir(victim)) == ["precious"]

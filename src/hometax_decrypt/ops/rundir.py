@@ -104,7 +104,8 @@ def secure_top_dir(path: Path, mode: int, gid: int | None = None, create: bool =
     return True
 
 
-def _remove_link(path: Path) -> None:
+def remove_link(path: Path) -> None:
+    """Remove ``path`` if it is a symbolic link."""
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
             os.unlink(path)
@@ -115,7 +116,7 @@ def _remove_link(path: Path) -> None:
 def own_subdir(path: Path, mode: int, gid: int | None = None) -> None:
     """A directory of ours inside a checked one: made with ``mode``, a symbolic link in its place
     replaced, anything else refused; then given ``mode`` (and group ``gid``)."""
-    _remove_link(path)
+    remove_link(path)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -137,7 +138,7 @@ def own_file(path: Path, mode: int) -> None:
     (one in its place is replaced), refused when it is not a regular file of this user; existing
     content kept; given ``mode``."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    _remove_link(path)
+    remove_link(path)
     fd = os.open(path, flags, mode)
     try:
         st = os.fstat(fd)

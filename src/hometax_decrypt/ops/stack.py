@@ -89,8 +89,8 @@ def prepare_run_dir(cfg: StackConfig, gid: int | None = None) -> None:
         rundir.secure_top_dir(cfg.log_dir, 0o750)
     for name, mode in SUBDIRS:
         rundir.own_subdir(cfg.run_dir / name, mode, gid if mode == 0o750 else None)
-    for name in NGINX_TEMP:  # nginx (as root) would chown what it finds here to its workers' user
-        rundir.own_subdir(cfg.run_dir / "nginx-tmp" / name, 0o700)
+    for name in NGINX_TEMP:  # nginx (as root) makes these and gives them to its workers' user:
+        rundir.remove_link(cfg.run_dir / "nginx-tmp" / name)  # never through a link
     rundir.empty_dir(cfg.metrics_dir)  # counters start from zero with each start
     # Every file a process opens by name here (supervisord's, nginx's master as root): a regular
     # file of ours, so none of them writes through a planted link.
