@@ -104,3 +104,52 @@ def child_exit(server, worker):
 # gunicorn 24+ opens a control socket under $HOME by default: the app server keeps to its one
 # socket and writes nothing outside the run directory.
 control_socket_disable = True
+
+
+# -- one write per answer -------------------------------------------------------------------------
+# gunicorn writes an answer's header and its body in two sendall() calls. A worker killed between
+# them (kill -9, the OOM killer, its timeout; under CPU contention the header's write wakes nginx
+# and the worker waits its turn) leaves nginx holding a complete header, which it has already
+# passed to the client: the client gets a cut answer, and nginx can no longer try another instance
+# (docs/deployment.md, "A dying worker or instance costs no request"; seen in
+# tests/stack/test_stack.py test_killing_an_instance_under_load_costs_no_request). So the header
+# leaves with the first body bytes, in one write: a worker killed before it has answered nothing,
+# and nginx passes the request on. Only gunicorn's public pieces are used (Response.write,
+# headers_sent, sock), the same in every gunicorn of pyproject's range.
+sendfile = False  # every answer goes through Response.write (the app serves no files anyway)
+
+
+class _Held:
+    """A stand-in socket that keeps what is written to it."""
+
+    def __init__(self):
+        self.parts = []
+
+    def sendall(self, data):
+        self.parts.append(bytes(data))
+
+
+def _one_write_per_answer():
+    from gunicorn.http import wsgi
+
+    if getattr(wsgi.Response.write, "_hometax_one_write", False):
+        return
+    first_write = wsgi.Response.write
+
+    def write(self, arg):
+        if self.headers_sent:
+            return first_write(self, arg)
+        real, held = self.sock, _Held()
+        self.sock = held
+        try:
+            first_write(self, arg)
+        finally:
+            self.sock = real
+        if held.parts:
+            real.sendall(b"".join(held.parts))
+
+    write._hometax_one_write = True
+    wsgi.Response.write = write
+
+
+_one_write_per_answer()

@@ -15,7 +15,13 @@ from hometax_decrypt.timestamp import TrustStore
 from hometax_decrypt.web.config import hash_key
 from tests.support import builder
 from tests.support.paths import GPKI_DIR, SAMPLES
-from tests.support.stack import post_pdf, stack_fixture_body
+from tests.support.stack import (
+    PostLoad,
+    kill_instance_under_load,
+    post_pdf,
+    retried_requests,
+    stack_fixture_body,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -114,6 +120,16 @@ def test_killed_worker_is_replaced(ustack, s):
     assert victim not in ustack.worker_pids()[1] and len(ustack.worker_pids()[1]) == 2
     for _ in range(6):
         assert post_pdf(s, ustack, "extract", ALL.read_bytes()).status_code == 200
+
+
+@pytest.mark.parametrize("instance", [1, 2])
+def test_killing_an_instance_under_load_costs_no_request(ustack, instance):
+    """Clients post without pause while an instance (master and workers) is killed with requests
+    in it, and while supervisord starts it again: every request is answered 200."""
+    ustack.wait_whole()
+    with PostLoad(ustack, ALL.read_bytes(), h.extract(ALL), **{"X-API-Key": KEY}) as load:
+        kill_instance_under_load(ustack, instance, load)
+    assert load.failures == [], (load.ok, load.failures, retried_requests(ustack))
 
 
 def test_logs_are_json_lines(ustack, s):

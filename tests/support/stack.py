@@ -266,3 +266,57 @@ def gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+class PostLoad(ClientThreads):
+    """Clients posting ``data`` to ``/api/v1/extract`` of ``stack`` until stopped, each on its own
+    kept-alive session; every answer that is not a 200 with ``expected`` is kept in ``failures``."""
+
+    def __init__(self, stack, data: bytes, expected: bytes, clients: int = 4, **headers):
+        super().__init__(clients)
+        self.stack, self.data, self.expected, self.headers = stack, data, expected, headers
+        self.ok = 0
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        import requests
+
+        s = self.stack.session(**self.headers)
+        while not self.stop_event.is_set():
+            try:
+                r = post_pdf(s, self.stack, "extract", self.data)
+                bad = None if r.status_code == 200 and r.content == self.expected else f"{r.status_code}"
+            except requests.RequestException as exc:
+                bad = type(exc).__name__
+            with self.lock:
+                if bad is None:
+                    self.ok += 1
+                else:
+                    self.failures.append(bad)
+
+    def wait_ok(self, more: int, seconds: float = 60) -> None:
+        """Wait until ``more`` further requests have succeeded."""
+        target = self.ok + more
+        assert poll(lambda: self.ok >= target, seconds), (self.ok, self.failures)
+
+
+def kill_instance_under_load(stack, instance: int, load: PostLoad) -> int:
+    """SIGKILL instance ``instance`` (its master and all its workers) while ``load``'s clients have
+    requests in flight, and keep the load on until supervisord has started it again and more
+    requests have been answered: through the kill, the gap and the restart. The killed pid."""
+    load.wait_ok(8)  # the load runs: both instances busy
+    master = stack.app_pids[instance]
+    os.killpg(master, 9)
+    assert poll(lambda: gone(master))
+    load.wait_ok(12)  # the other instance answers meanwhile
+    new = stack.wait_whole()
+    assert new[instance] != master
+    load.wait_ok(12)  # ... and the restarted one takes its share again
+    return master
+
+
+def retried_requests(stack) -> int:
+    """Requests of the access log that nginx passed to more than one instance."""
+    return sum(
+        1 for line in stack.access_log.read_text().splitlines() if "," in json.loads(line).get("upstream", "")
+    )

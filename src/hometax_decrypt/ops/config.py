@@ -17,6 +17,14 @@ MiB = 1024 * 1024
 APP_SERVERS = ("gunicorn", "uwsgi", "waitress")
 
 
+def _unresolved_leaf(path: Path) -> Path:
+    """``path`` absolute, its parents' symbolic links resolved, its last name kept as it is: a run
+    or log directory that is itself a symbolic link must be seen as one (and refused, ops/rundir.py),
+    not silently replaced by its target."""
+    path = Path(os.path.abspath(path))
+    return path.parent.resolve() / path.name
+
+
 @dataclass
 class StackConfig:
     """What the stack runs with, built only by :meth:`from_env` from the one settings object
@@ -74,7 +82,7 @@ class StackConfig:
                 "(pyuwsgi) has no TLS (docs/deployment.md)"
             )
         return cls(
-            run_dir=Path(st.run_dir or REPO / "run").resolve(),
+            run_dir=_unresolved_leaf(Path(st.run_dir or REPO / "run")),
             app_server=server,
             listen=st.listen,
             https_port=st.https_port,
@@ -129,7 +137,7 @@ class StackConfig:
 
     @property
     def log_dir(self) -> Path:
-        return Path(self.log_dir_setting or self.run_dir / "logs").resolve()
+        return _unresolved_leaf(Path(self.log_dir_setting)) if self.log_dir_setting else self.run_dir / "logs"
 
     @property
     def tmp_dir(self) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..settings import APP_TLS_NAME
 from .config import DEPLOY, REPO, StackConfig
+from .rundir import own_file, read_small, write_file
 
 # -- helpers --------------------------------------------------------------------------------------
 
@@ -50,9 +51,11 @@ def children(pid: int) -> list[int]:
 
 
 def _read_pid(path: Path) -> int | None:
+    """The pid in a pid file: a regular file, not followed if it is a symbolic link."""
+    text = read_small(path)
     try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
+        return int(text.strip()) if text else None
+    except ValueError:
         return None
 
 
@@ -115,7 +118,8 @@ def _nginx_user(cfg: StackConfig) -> tuple[str | None, int | None]:
             pwd.getpwnam(name)
         except KeyError:
             return "root", None
-        for start in (cfg.web_root, cfg.run_dir):
+        # the run directory itself is not asked: prepare_run_dir gives it the workers' group
+        for start in (cfg.web_root, cfg.run_dir.parent):
             p = start
             while p != p.parent:  # every parent must let "others" through
                 try:
@@ -289,12 +293,15 @@ def app_pids(cfg: StackConfig) -> dict[int, int]:
 
 def start_supervisor(cfg: StackConfig) -> int:
     conf = cfg.run_dir / "supervisord.conf"
-    conf.write_text(render_supervisor(cfg))
+    write_file(conf, render_supervisor(cfg))
     env = {k: v for k, v in _app_env(cfg, 1).items() if k not in _PER_INSTANCE}
     exe = Path(sys.executable).parent / "supervisord"
     if not exe.exists():
         raise RuntimeError("supervisord not found in the virtualenv: make install (the 'stack' extra)")
-    with open(cfg.log_dir / "supervisord.out", "ab") as log:  # the child keeps its own copy
+    out = cfg.log_dir / "supervisord.out"
+    own_file(out, 0o640)  # a regular file of ours (ops/stack.py prepare_run_dir), not a planted link
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC), "ab") as log:
+        # the child keeps its own copy
         proc = subprocess.Popen(
             [str(exe), "-c", str(conf)],
             cwd=str(REPO),

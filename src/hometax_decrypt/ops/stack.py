@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from ..web.config import WebConfig
+from . import rundir
 from .config import APP_SERVERS, DEPLOY, REPO, StackConfig  # noqa: F401
 from .processes import (  # noqa: F401  (the public API of ops.stack)
     MALLOC_ENV,
@@ -54,16 +55,71 @@ from .processes import (  # noqa: F401  (the public API of ops.stack)
     wait_app,
 )
 from .render import render_nginx
+from .rundir import UnsafeDirectory
 from .tls import ensure_certificate
 
 # -- commands -------------------------------------------------------------------------------------
 
 
 def _state(cfg: StackConfig) -> dict | None:
+    text = rundir.read_small(cfg.state_file, 1 << 20)
     try:
-        return json.loads(cfg.state_file.read_text())
-    except (OSError, ValueError):
+        return json.loads(text) if text else None
+    except ValueError:
         return None
+
+
+# Inside the run directory: (name, mode). The run directory itself is 0700, or 0750 with the group
+# of nginx's workers when they run as another user (they reach sock/ and nginx-tmp/ through it).
+SUBDIRS = (("tmp", 0o700), ("metrics", 0o700), ("sock", 0o750), ("nginx-tmp", 0o750))
+NGINX_TEMP = ("body", "proxy", "fastcgi", "uwsgi", "scgi")  # deploy/nginx.conf.in's *_temp_path
+LOG_MODE = 0o640
+
+
+def prepare_run_dir(cfg: StackConfig, gid: int | None = None) -> None:
+    """The run directory and what is inside, made safe before anything is started (ops/rundir.py):
+    the directory created by us or refused (another user's, writable by others, a symbolic link);
+    its subdirectories, log files and stale sockets and pid files handled without following a
+    symbolic link; the metrics of the last run removed. ``gid``: the group of nginx's workers when
+    they run as another user (given the run, socket and nginx temp directories, mode 0750)."""
+    rundir.secure_top_dir(cfg.run_dir, 0o750 if gid is not None else 0o700, gid)
+    if cfg.log_dir.parent == cfg.run_dir:
+        rundir.own_subdir(cfg.log_dir, 0o750)
+    else:  # HOMETAX_LOG_DIR elsewhere: held to the same rules as the run directory
+        rundir.secure_top_dir(cfg.log_dir, 0o750)
+    for name, mode in SUBDIRS:
+        rundir.own_subdir(cfg.run_dir / name, mode, gid if mode == 0o750 else None)
+    for name in NGINX_TEMP:  # nginx (as root) makes these and gives them to its workers' user:
+        rundir.remove_link(cfg.run_dir / "nginx-tmp" / name)  # never through a link
+    rundir.empty_dir(cfg.metrics_dir)  # counters start from zero with each start
+    # Every file a process opens by name here (supervisord's, nginx's master as root): a regular
+    # file of ours, so none of them writes through a planted link.
+    logs = ["supervisord.log", "supervisord.out", "nginx-access.log", "nginx-error.log"]
+    logs += [f"app-{i}.log" for i in range(1, cfg.instances + 1)] if cfg.runs_apps else []
+    for name in logs:
+        rundir.own_file(cfg.log_dir / name, LOG_MODE)
+    # what a crashed run left behind: sockets, and pid files (gunicorn refuses to start while the
+    # pid it names exists, a zombie of the killed master included: "Already running on PID …")
+    pidfiles = [cfg.pidfile(i) for i in range(1, cfg.instances + 1)]
+    pidfiles += [cfg.run_dir / "nginx.pid", cfg.run_dir / "supervisord.pid"]
+    for pidfile in pidfiles:  # a link or anything but a pid file of ours reads as no pid
+        if not _alive(_read_pid(pidfile)):
+            rundir.remove(pidfile)
+    for i in range(1, cfg.instances + 1):
+        rundir.remove(cfg.socket(i))
+
+
+def _trusted(cfg: StackConfig) -> bool:
+    """The run directory is ours (or missing): only then are the pids it names read, let alone
+    signalled."""
+    try:
+        rundir.check_own_dir(cfg.run_dir)
+    except FileNotFoundError:
+        return True
+    except UnsafeDirectory as exc:
+        print(exc, file=sys.stderr)
+        return False
+    return True
 
 
 def running(cfg: StackConfig) -> bool:
@@ -80,6 +136,8 @@ def up(cfg: StackConfig) -> int:
     except ValueError as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
+    if not _trusted(cfg):
+        return 1
     if running(cfg):
         print(f"already running ({cfg.run_dir}); `make down` first. {cfg.https_url}/")
         return 0
@@ -102,29 +160,14 @@ def up(cfg: StackConfig) -> int:
             return 1
 
     user, gid = _nginx_user(cfg)
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(cfg.run_dir, 0o755)
-    for d, mode in (
-        (cfg.log_dir, 0o750),
-        (cfg.tmp_dir, 0o700),
-        (cfg.metrics_dir, 0o700),
-        (cfg.sock_dir, 0o750),
-        (cfg.run_dir / "nginx-tmp", 0o755),
-    ):
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, mode)
-    if gid is not None:
-        os.chown(cfg.sock_dir, 0, gid)
-    if cfg.runs_apps:  # the app servers' logs: created here, mode 0640, before anyone appends
-        for i in range(1, cfg.instances + 1):
-            log = cfg.log_dir / f"app-{i}.log"
-            os.close(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
-            os.chmod(log, 0o640)
-    for f in cfg.metrics_dir.iterdir():  # counters start from zero with each start
-        f.unlink()
+    try:
+        prepare_run_dir(cfg, gid)
+    except (UnsafeDirectory, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
     if cfg.runs_nginx:
         ensure_certificate(cfg)
-        (cfg.run_dir / "nginx.conf").write_text(render_nginx(cfg, user))
+        rundir.write_file(cfg.run_dir / "nginx.conf", render_nginx(cfg, user))
 
     def where(i: int) -> str:
         a = cfg.app_address(i)
@@ -145,17 +188,9 @@ def up(cfg: StackConfig) -> int:
         else [],
     }
     try:
-        for i in range(1, cfg.instances + 1):  # what a crashed run left behind
-            if cfg.socket(i).exists():
-                cfg.socket(i).unlink()
-            pidfile = cfg.pidfile(i)
-            if pidfile.exists() and not _alive(_read_pid(pidfile)):
-                # gunicorn refuses to start while the pid it names exists, a zombie of the killed
-                # master included ("Already running on PID …")
-                pidfile.unlink()
         if cfg.runs_apps:
             state["supervisord_pid"] = start_supervisor(cfg)
-        cfg.state_file.write_text(json.dumps(state, indent=1))
+        rundir.write_file(cfg.state_file, json.dumps(state, indent=1))
         for a in state["apps"]:
             wait_app(cfg, a["instance"])
         if not cfg.runs_nginx:
@@ -189,7 +224,7 @@ def up(cfg: StackConfig) -> int:
                 raise RuntimeError("nginx does not listen:\n" + _tail(cfg.log_dir / "nginx-error.log"))
             time.sleep(0.05)
         state["nginx_pid"] = _read_pid(cfg.run_dir / "nginx.pid")
-        cfg.state_file.write_text(json.dumps(state, indent=1))
+        rundir.write_file(cfg.state_file, json.dumps(state, indent=1))
     except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
         print(f"start failed: {exc}", file=sys.stderr)
         down(cfg, quiet=True)
@@ -227,6 +262,8 @@ def _stop(pid: int | None, sig: int, wait: float) -> None:
 
 
 def down(cfg: StackConfig, quiet: bool = False) -> int:
+    if not _trusted(cfg):
+        return 1
     st = _state(cfg) or {"apps": []}
     nginx_pid = _read_pid(cfg.run_dir / "nginx.pid") or st.get("nginx_pid")
     _stop(nginx_pid, signal.SIGQUIT, 10)  # graceful: finish in-flight requests
@@ -237,18 +274,18 @@ def down(cfg: StackConfig, quiet: bool = False) -> int:
     for pid in masters:  # anything supervisord could not stop
         _stop(pid, signal.SIGKILL, 5)
     for i in range(1, cfg.instances + 1):
-        for p in (cfg.socket(i), cfg.pidfile(i)):
-            if p.exists():
-                p.unlink()
+        rundir.remove(cfg.socket(i))
+        rundir.remove(cfg.pidfile(i))
     for p in (cfg.state_file, cfg.run_dir / "nginx.pid", _supervisor_socket(cfg)):
-        if p.exists():
-            p.unlink()
+        rundir.remove(p)
     if not quiet:
         print(f"stopped ({cfg.run_dir})")
     return 0
 
 
 def status(cfg: StackConfig) -> int:
+    if not _trusted(cfg):
+        return 1
     st = _state(cfg)
     if not st:
         print(f"not running (no state in {cfg.run_dir})")

@@ -4,62 +4,93 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .config import StackConfig
+from .rundir import own_subdir
 
 # -- certificate ----------------------------------------------------------------------------------
 
 
+def _own_private(key: os.stat_result, cert: os.stat_result) -> bool:
+    """A key and certificate this user made: regular files of ours, the key readable by us alone."""
+    uid = os.geteuid()
+    return (
+        stat.S_ISREG(key.st_mode)
+        and stat.S_ISREG(cert.st_mode)
+        and key.st_uid == uid
+        and cert.st_uid == uid
+        and not key.st_mode & 0o077
+    )
+
+
 def ensure_certificate(cfg: StackConfig) -> None:
+    """The configured certificate, or the self-signed one in RUN_DIR/tls (directory 0700, key 0600,
+    certificate 0644), made on first start. One found there is used again only when both are
+    regular files of this user and the key is readable by nobody else; anything else (a symbolic
+    link, a file of another user, a key others could read) is replaced by a new pair, written in a
+    private temporary directory and renamed into place, so nothing planted is served or followed."""
     cert, key = cfg.cert_paths()
     if cfg.tls_cert:
         for p in (cert, key):
             if not p.is_file():
                 raise SystemExit(f"configured TLS file not found: {p}")
         return
-    if cert.is_file() and key.is_file():
-        return
-    cert.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(cert.parent, 0o700)
+    own_subdir(cert.parent, 0o700)
+    try:
+        if _own_private(os.lstat(key), os.lstat(cert)):
+            return
+    except FileNotFoundError:
+        pass
     names = {"localhost", cfg.server_name}
     ips = {"127.0.0.1", "::1"}
     if cfg.listen not in ("0.0.0.0", "::", "*"):
         ips.add(cfg.listen)
+    with tempfile.TemporaryDirectory(dir=cert.parent, prefix=".new-") as new:  # mode 0700, ours
+        new_cert, new_key = Path(new) / cert.name, Path(new) / key.name
+        _make_certificate(new_cert, new_key, names, ips)
+        os.chmod(new_key, 0o600)
+        os.chmod(new_cert, 0o644)
+        os.replace(new_key, key)  # a link at key or cert is replaced, never written through
+        os.replace(new_cert, cert)
+
+
+def _make_certificate(cert: Path, key: Path, names: set[str], ips: set[str]) -> None:
     san = ",".join([f"DNS:{n}" for n in sorted(names) if n and n != "_"] + [f"IP:{i}" for i in sorted(ips)])
     openssl = shutil.which("openssl")
-    if openssl:
-        subprocess.run(
-            [
-                openssl,
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "825",
-                "-subj",
-                "/CN=hometax-decrypt self-signed",
-                "-addext",
-                f"subjectAltName={san}",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-keyout",
-                str(key),
-                "-out",
-                str(cert),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    else:
+    if not openssl:
         _certificate_with_cryptography(cert, key, names, ips)
-    os.chmod(key, 0o600)
+        return
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "825",
+            "-subj",
+            "/CN=hometax-decrypt self-signed",
+            "-addext",
+            f"subjectAltName={san}",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _certificate_with_cryptography(cert: Path, key: Path, names, ips) -> None:

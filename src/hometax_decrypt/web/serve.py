@@ -44,6 +44,55 @@ def options(settings: Settings) -> dict:
     }
 
 
+class _Collect:
+    """A waitress channel seen by one Task.write call: what it would write is kept, the rest is the
+    channel's."""
+
+    def __init__(self, channel):
+        self._channel = channel
+        self.parts: list = []
+
+    def write_soon(self, data) -> None:
+        self.parts.append(data)
+
+    def __getattr__(self, name):
+        return getattr(self._channel, name)
+
+
+def one_write_per_answer() -> None:
+    """waitress queues an answer's header and its first body bytes separately; its main loop may
+    send the header alone. A process killed then (kill -9, the OOM killer) leaves nginx holding a
+    header it has already passed to the client: a cut answer that nginx can no longer try on
+    another instance (docs/deployment.md, "A dying worker or instance costs no request"). So the
+    header is queued with the first body bytes, as one piece; killed before that, the instance has
+    answered nothing, and nginx passes the request on."""
+    from waitress.task import Task
+
+    if getattr(Task.write, "_hometax_one_write", False):
+        return
+    first_write = Task.write
+
+    def write(self, data):
+        if self.wrote_header:
+            return first_write(self, data)
+        channel = self.channel
+        held = _Collect(channel)
+        self.channel = held
+        try:
+            first_write(self, data)
+        finally:
+            self.channel = channel
+        if all(isinstance(p, bytes) for p in held.parts):
+            if held.parts:
+                channel.write_soon(b"".join(held.parts))
+        else:  # a file wrapper's buffer: passed on as it is
+            for p in held.parts:
+                channel.write_soon(p)
+
+    write._hometax_one_write = True  # type: ignore[attr-defined]
+    Task.write = write  # type: ignore[method-assign]
+
+
 def main() -> int:
     from waitress import serve
 
@@ -54,6 +103,7 @@ def main() -> int:
     logging.getLogger("waitress").handlers[:] = [handler]
     logging.getLogger("waitress").setLevel(logging.INFO)
     logging.getLogger("waitress").propagate = False
+    one_write_per_answer()
     serve(app, **options(settings))
     return 0
 
