@@ -228,10 +228,28 @@
       entry.xml = await withRetry(async () => {
         const response = await post("extract", formFor(entry, { part: "xml", encoding: "utf-8" }),
           entry.abort.signal);
+        // the verification /extract made of this PDF: sent with the part to /export (exportForm)
+        entry.xmlStatus = response.headers.get("X-Verification-Status");
         return response.blob();
       });
     }
     return entry.xml;
+  }
+
+  // The /export request of some files' data parts. The parts carry no proof of their own (the
+  // server calls every one "unverified"), so with them goes, by place, the status /extract reported
+  // for each file ("statuses"): the server ranks duplicates by it — a genuine document counts over
+  // a copy that is not authentic, whatever its 발급번호 — and reports it only as this page's claim.
+  function exportForm(parts, format, mask) {
+    const fd = new FormData();
+    for (const e of parts) fd.append("file", e.xml, `${baseName(e.name)}.xml`);
+    fd.append("statuses", JSON.stringify(parts.map((e) => {
+      const status = e.xmlStatus || (e.view && e.view.verification && e.view.verification.status);
+      return BADGE_CLASS[status] ? status : null;
+    })));
+    fd.append("format", format);
+    fd.append("mask", mask ? "true" : "false");
+    return fd;
   }
 
   // Runs work(item) for every item, a few at a time.
@@ -815,10 +833,7 @@
     try {
       await eachLimited(done, (e) => fetchXml(e).catch(() => null));
       const parts = done.filter((e) => e.xml && entries.includes(e));
-      const fd = new FormData();
-      for (const e of parts) fd.append("file", e.xml, `${baseName(e.name)}.xml`);
-      fd.append("format", "json");
-      fd.append("mask", "true");
+      const fd = exportForm(parts, "json", true);
       const response = await withRetry(() => post("export", fd));
       const records = await response.json();
       if (totals.key !== key) return;  // the files changed meanwhile: a newer request follows
@@ -885,7 +900,8 @@
 
   // The documents of this page with a 귀속연도 and 발급번호 (files done). The totals come from
   // /api/v1/export, whose XML parts carry no verification of their own (the server says
-  // "unverified"): the 진본 여부 of a document of the totals is what its files said here.
+  // "unverified"; it ranks duplicates by the statuses this page sends, exportForm): the 진본 여부
+  // of a document of the totals is what its files said here.
   function filesOfDoc(year, seq) {
     return entries.filter((e) => e.status === "done" && e.view.seq === seq && String(e.view.year) === String(year || ""));
   }
@@ -1255,10 +1271,7 @@
       const parts = done.filter((e) => e.xml && entries.includes(e));
       if (!parts.length) throw failure("internal");
       status(`${what} 파일을 만드는 중… (문서 ${won.format(parts.length)}개)`);
-      const fd = new FormData();
-      for (const e of parts) fd.append("file", e.xml, `${baseName(e.name)}.xml`);
-      fd.append("format", format);
-      fd.append("mask", els.fullResid.checked ? "false" : "true");
+      const fd = exportForm(parts, format, !els.fullResid.checked);
       const response = await withRetry(() => post("export", fd));
       let blob;
       if (format === "json") {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import warnings
@@ -37,12 +38,18 @@ def new_name(old: str) -> str | None:
 class _Alias(importlib.abc.Loader):
     def __init__(self, target: str):
         self.target = target
+        self.own_spec: importlib.machinery.ModuleSpec | None = None
 
     def create_module(self, spec):
-        return importlib.import_module(self.target)
+        module = importlib.import_module(self.target)
+        self.own_spec = module.__spec__
+        return module
 
-    def exec_module(self, module) -> None:  # already executed under its new name
-        pass
+    def exec_module(self, module) -> None:
+        # already executed under its new name; but importlib has just given it this alias's spec
+        # (it always sets __spec__), which says "not a package": give its own back, or
+        # importlib.resources no longer finds the package's data (records' code catalog)
+        module.__spec__ = self.own_spec
 
 
 class MovedModuleFinder(importlib.abc.MetaPathFinder):

@@ -1113,21 +1113,29 @@ def test_deduction_lines_and_the_estimate_are_the_servers(browser, stack, shots)
         ctx.close()
 
 
-def test_duplicates_and_totals_say_each_documents_authenticity(browser, stack):
-    """Issue 22: the genuine medical.pdf beside an unsigned copy with a raised amount. With the
-    copy's ``<seq>9</seq>``, the genuine one counts, and the note names both with their 진본 여부;
-    with a higher 발급번호 the copy's amount is in the page's totals (the /export parts carry no
-    verification of their own), and the page flags it: a note naming the document and a mark
-    beside the amounts."""
+def test_duplicates_and_totals_say_each_documents_authenticity(browser, stack, tmp_path):
+    """Issue 22: the genuine medical.pdf beside an unsigned copy with a raised amount and another
+    발급번호 (``<seq>9</seq>``, or a higher one). The page's totals and downloads come from
+    /api/v1/export, whose XML parts carry no verification of their own; the page sends with them the
+    statuses its /extract calls reported, so the genuine document counts whatever the copy's
+    발급번호 — in the totals shown and in the XLSX downloaded — and the note names both documents
+    with their 진본 여부. Nothing is flagged: every amount counted is the genuine document's."""
+    from hometax_decrypt.records import summary
     from tests.support import builder
 
     genuine = (SAMPLES / "nts-2020" / "basic" / "medical.pdf").read_bytes()
     xml = hometax_decrypt.extract(SAMPLES / "nts-2020" / "basic" / "medical.pdf").decode("utf-8")
     seq = re.search(r"<seq>(\d+)</seq>", xml).group(1)
+    assert xml.count("<sum>1055070</sum>") == 1  # 고길동's dentist: raised by 8,000,000 in the copy
+    owner = next(p for p in summary.totals([hometax_decrypt.parse(genuine)]) if p["name"] == "고길동")
+    medical = next(c["amount"] for c in owner["categories"] if c["category"] == "medical")
     pdf = "application/pdf"
-    for forged_seq, counted in (("9", seq), ("99999999999999999", "99999999999999999")):
+    for forged_seq in ("9", "99999999999999999"):
         forged = builder.build_nts_pdf(
-            xml=xml.replace(f"<seq>{seq}</seq>", f"<seq>{forged_seq}</seq>").encode(), sam=None
+            xml=xml.replace(f"<seq>{seq}</seq>", f"<seq>{forged_seq}</seq>")
+            .replace("<sum>1055070</sum>", "<sum>9055070</sum>")
+            .encode(),
+            sam=None,
         )
         ctx, page, _rec = new_page(browser, viewport={"width": 1280, "height": 900})
         try:
@@ -1142,19 +1150,28 @@ def test_duplicates_and_totals_say_each_documents_authenticity(browser, stack):
             wait_settled(page, 2)
             wait_totals(page)
             dup = page.locator("#employee-totals li.duplicate").all_text_contents()
-            left_out = seq if counted == forged_seq else forged_seq
-            status = {seq: "진본 확인", forged_seq: "위변조 의심"}
             assert dup and all(
-                f"발급번호 {left_out} ({status[left_out]}) 대신 {counted} ({status[counted]})" in t
-                for t in dup
+                f"발급번호 {forged_seq} (위변조 의심) 대신 {seq} (진본 확인)" in t for t in dup
             ), dup
-            flagged = page.locator("#employee-totals li.unverified").all_text_contents()
-            marks = page.locator("#employee-totals td.amount.unverified").count()
-            if counted == seq:
-                assert flagged == [] and marks == 0
-            else:
-                # one note per person whose amounts come from it (medical.pdf holds the family)
-                assert flagged and all(f"발급번호 {forged_seq} (위변조 의심)" in t for t in flagged), flagged
-                assert marks > 0
+            # the genuine amount is the one counted, and nothing counted is flagged
+            cell = page.locator(
+                '#employee-totals details.employee[data-year="2020"] '
+                'tbody tr[data-category="medical"] td[data-person="750101-1******|고길동"]'
+            )
+            assert number(cell.text_content().split(" (")[0]) == medical, (forged_seq, cell.text_content())
+            assert page.locator("#employee-totals li.unverified").all_text_contents() == []
+            assert page.locator("#employee-totals td.amount.unverified").count() == 0
+            # the XLSX the page downloads counts the genuine document too
+            with page.expect_download(timeout=30_000) as d:
+                page.click("#download-xlsx")
+            path = tmp_path / f"seq-{len(forged_seq)}.xlsx"
+            d.value.save_as(path)
+            sheet = load_workbook(path)["합계"]
+            codes = [c.value for c in sheet[2]]
+            cells = next(
+                dict(zip(codes, r)) for r in sheet.iter_rows(min_row=3, values_only=True) if r[2] == "고길동"
+            )
+            assert cells["medical"] == medical, (forged_seq, cells["medical"])
+            assert f"(집계: {seq} [검증 안 됨, 보낸 쪽 확인: 진본 확인])" in cells["duplicates"]
         finally:
             ctx.close()

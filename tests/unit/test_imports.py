@@ -133,6 +133,7 @@ def test_no_import_cycle_returns():
 def test_the_0_1_module_names_still_import_with_a_warning():
     """Issue 20: every moved module keeps its 0.1 name for one release (CHANGELOG.md lists them)."""
     import importlib
+    import importlib.resources
     import warnings
 
     from hometax_decrypt import _compat
@@ -144,6 +145,9 @@ def test_the_0_1_module_names_still_import_with_a_warning():
             module = importlib.import_module(old)
         assert module is importlib.import_module(new), old
         assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in seen), old
+        # the module keeps its own spec: a package stays one (its data files are found)
+        assert module.__spec__.name == new, old
+    assert importlib.resources.files("hometax_decrypt.records").joinpath("catalog_data.json").is_file()
     sys.modules.pop("hometax_decrypt.yesone.model", None)
     assert importlib.import_module("hometax_decrypt.yesone.model") is importlib.import_module(
         "hometax_decrypt.records.model"

@@ -8,6 +8,7 @@ import pytest
 import hometax_decrypt as h
 from hometax_decrypt import errors, formats, service
 from hometax_decrypt.document.limits import Deadline, Limits
+from hometax_decrypt.formats import csv as csv_format
 from hometax_decrypt.records import document_to_dict
 from hometax_decrypt.timestamp import Verification
 from tests.support import builder
@@ -78,7 +79,7 @@ class _FailOnSmall:
     def piece(self, doc, mask, deadline):
         if len(doc.forms) < 5:
             raise ValueError("a bug in a writer")
-        return h.formats.export.to_csv([doc])
+        return csv_format.to_csv([doc])
 
     def sink(self, fh, mask, tmpdir=None):
         return _Joined(fh)
@@ -96,12 +97,12 @@ class _Joined:
 
 
 def test_a_document_the_format_fails_on_fails_alone():
-    fmt = formats.Format("x", h.formats.export.to_csv, "text/csv", "csv", "X", stream=_FailOnSmall())
+    fmt = formats.Format("x", csv_format.to_csv, "text/csv", "csv", "X", stream=_FailOnSmall())
     results = list(service.batch(_files(), {"pw.pdf": "1234567"}.get, fmt=fmt))
     assert [r.code for r in results] == ["ok", "ok", "damaged", "internal"]
     assert results[3].to_dict()["error"] == errors.SPECS["internal"].to_dict()
     docs = [r.result.document for r in results if r.ok]
-    assert service.combine(fmt, results) == b"".join(h.formats.export.to_csv([d]) for d in docs)
+    assert service.combine(fmt, results) == b"".join(csv_format.to_csv([d]) for d in docs)
 
 
 def _counting(calls: list):
@@ -119,7 +120,7 @@ def test_a_format_without_a_stream_is_written_once_by_its_writer():
     data = service.combine(fmt, results)
     assert len(calls) == 1 and len(calls[0]) == 3  # once, with the three documents read
     docs = [r.result.document for r in results if r.ok]
-    assert data == h.formats.csv.to_csv(docs)
+    assert data == csv_format.to_csv(docs)
 
 
 @pytest.mark.parametrize("name", sorted(formats.NAMES))

@@ -161,6 +161,121 @@ def test_the_batch_answer_counts_the_authentic_document(genuine, forged_xml):
     assert dict(zip(codes, row))["health_insurance"] == int(MEDICAL)
 
 
+# -- 3 on the upload page's path: /export's parts with the statuses the client's /extract reported ---
+
+
+def _export(client, parts: list[tuple[bytes, str]], fmt: str, statuses=None):
+    data: dict = {"file": [(io.BytesIO(b), name) for b, name in parts], "format": fmt}
+    if statuses is not None:
+        data["statuses"] = statuses
+    return client.post("/api/v1/export", data=data)
+
+
+@pytest.mark.parametrize("forged_seq", ["9", "99999999999999999"])
+@pytest.mark.parametrize("order", ["forged_first", "genuine_first"])
+def test_export_ranks_duplicates_by_the_statuses_the_client_claims(forged_xml, forged_seq, order):
+    """The page's totals and downloads come from /export, whose XML parts the server cannot verify:
+    a forged copy with a higher 발급번호 was counted over the genuine document. With the statuses the
+    client's /extract reported, the genuine amount counts; the statuses reported stay the server's
+    (unverified), the claims are listed beside them, and nothing vouched for is invented."""
+    import json
+
+    client = create_app(WebConfig()).test_client()
+    genuine = (h.extract(ALL_2020), "genuine.xml", "authentic")
+    forged = (
+        forged_xml.replace(b"<seq>9</seq>", f"<seq>{forged_seq}</seq>".encode()),
+        "copy.xml",
+        "unsigned",
+    )
+    sent = [forged, genuine] if order == "forged_first" else [genuine, forged]
+    parts = [(b, name) for b, name, _ in sent]
+    statuses = json.dumps([claim for _, _, claim in sent])
+
+    r = _export(client, parts, "json", statuses)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    answer = r.get_json()
+    person = _owner(answer["totals"])
+    assert _health(person)["amount"] == int(MEDICAL)  # the genuine 2,191,550, not 9,191,550
+    dups = person["duplicates"]
+    assert dups and all(d["doc_seq"] == forged_seq and d["counted_doc_seq"] == SEQ for d in dups)
+    # the server's statuses, and the claims marked as the client's
+    assert {
+        (d["doc_status"], d["counted_status"], d["doc_claimed_status"], d["counted_claimed_status"])
+        for d in dups
+    } == {("unverified", "unverified", "unsigned", "authentic")}
+    assert [d["verification_status"] for d in answer["documents"]] == ["unverified", "unverified"]
+    assert person["unverified_documents"] == [{"doc_seq": SEQ, "status": "unverified"}]
+    # the year's totals: the genuine document's alone
+    alone = _export(client, [(genuine[0], genuine[1])], "json").get_json()["year_totals"]
+    assert [(c["category"], c["amount"]) for y in answer["year_totals"] for c in y["categories"]] == [
+        (c["category"], c["amount"]) for y in alone for c in y["categories"]
+    ]
+
+    # the XLSX the page downloads: the genuine amount in 합계, the claims beside the statuses
+    r = _export(client, parts, "xlsx", statuses)
+    assert r.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(r.data))
+    codes = [c.value for c in wb["합계"][2]]
+    row = next(r for r in wb["합계"].iter_rows(min_row=3, values_only=True) if r[2] == "고길동")
+    cells = dict(zip(codes, row))
+    assert cells["health_insurance"] == int(MEDICAL)
+    assert f"{forged_seq} [검증 안 됨, 보낸 쪽 확인: 위변조 의심]" in cells["duplicates"]
+    assert f"(집계: {SEQ} [검증 안 됨, 보낸 쪽 확인: 진본 확인])" in cells["duplicates"]
+
+    # without statuses: the newest issue as a number, no claim fields
+    r = _export(client, parts, "json")
+    person = _owner(r.get_json()["totals"])
+    newest = max((SEQ, forged_seq), key=int)
+    assert {d["counted_doc_seq"] for d in person["duplicates"]} == {newest}
+    assert all("doc_claimed_status" not in d for d in person["duplicates"])
+
+
+def test_a_claim_never_outranks_what_the_server_verified(genuine, forged_xml):
+    """A claim ranks only a document the server could not verify: an XML part claimed authentic
+    with a higher seq does not displace a PDF the server found authentic (library use; no route
+    mixes them), and a claim on a verified document is ignored."""
+    part = parse_xml(forged_xml)
+    part.claimed_status = "authentic"
+    for docs in ([part, genuine], [genuine, part]):
+        person = _owner(summary.totals(docs))
+        assert _health(person)["amount"] == int(MEDICAL)
+        assert {
+            (d["doc_seq"], d["doc_claimed_status"], d["counted_claimed_status"]) for d in person["duplicates"]
+        } == {("9", "authentic", None)}
+    forged = h.parse(builder.build_nts_pdf(xml=forged_xml, sam=None))
+    forged.claimed_status = "authentic"  # the server verified it: unsigned, whatever is claimed
+    person = _owner(summary.totals([genuine, forged]))
+    assert _health(person)["amount"] == int(MEDICAL)
+    assert all("doc_claimed_status" not in d for d in person["duplicates"])
+
+
+@pytest.mark.parametrize(
+    "statuses",
+    [
+        "authentic",  # not JSON
+        '{"genuine.xml": "authentic"}',  # an object, not by place
+        '["authentic"]',  # one entry for two parts
+        '["authentic", "unsigned", null]',
+        '["authentic", "verified"]',  # not a status of the verdict table
+        '["authentic", "unverified"]',  # the server's word, not a verification's
+        '["authentic", 1]',
+        "[" * 100_000,
+    ],
+)
+def test_export_refuses_a_bad_statuses_field(statuses):
+    client = create_app(WebConfig()).test_client()
+    part = h.extract(ALL_2020)
+    r = _export(client, [(part, "a.xml"), (part, "b.xml")], "json", statuses)
+    assert r.status_code == 400 and r.is_json, (r.status_code, r.get_data(as_text=True)[:200])
+    assert r.get_json()["error"]["code"] == "usage"
+    assert (
+        "statuses" in r.get_json()["error"]["message"] or "claimed status" in r.get_json()["error"]["message"]
+    )
+    # a null entry is no claim
+    r = _export(client, [(part, "a.xml"), (part, "b.xml")], "json", '[null, "authentic"]')
+    assert r.status_code == 200
+
+
 # -- 2: linear, and under the deadline ---------------------------------------------------------------
 
 

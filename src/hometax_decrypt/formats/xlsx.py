@@ -335,10 +335,18 @@ def _flags_text(flags: list[dict]) -> str:
     )
 
 
+def _status_text(status: str, claimed: str | None) -> str:
+    """A document's status label; with a client's claim (POST /export's ``statuses``), the claim
+    beside it, marked as the sender's word (the server's own status stays first)."""
+    label = status_label_ko(status)
+    return f"{label}, 보낸 쪽 확인: {status_label_ko(claimed)}" if claimed else label
+
+
 def _duplicates_text(dups: list[dict]) -> str:
     return "; ".join(
-        f"{d['form_cd']} {d['doc_seq']} [{status_label_ko(d['doc_status'])}] "
-        f"(집계: {d['counted_doc_seq']} [{status_label_ko(d['counted_status'])}])"
+        f"{d['form_cd']} {d['doc_seq']} [{_status_text(d['doc_status'], d.get('doc_claimed_status'))}] "
+        f"(집계: {d['counted_doc_seq']} "
+        f"[{_status_text(d['counted_status'], d.get('counted_claimed_status'))}])"
         for d in dups
     )
 

@@ -409,6 +409,10 @@ class Document:
     # the file it was read from, as the caller named it (a batch: the path under its root or the ZIP
     # entry); set by the service layer, never read from the document; None when nobody named it
     source_file: str | None = None
+    # what the CLIENT says a verification of this document's PDF gave (POST /export's ``statuses``:
+    # the status its own /extract reported), for a data part read alone. Never the document's
+    # verification: it only ranks duplicates in the totals (records.summary.totals_of), and says so
+    claimed_status: str | None = None
 
     @property
     def forms(self) -> list[Form]:

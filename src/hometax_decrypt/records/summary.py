@@ -15,6 +15,15 @@ a number) — and the others are listed under ``duplicates`` with both documents
 What a document that is not authentic adds is flagged: ``unverified_documents`` per person and year,
 ``unverified_items`` per category.
 
+A document read from an XML data part alone (``POST /export``) has no verification (``unverified``);
+the client may say what its own verification of the PDF gave (:attr:`Document.claimed_status
+<hometax_decrypt.records.model.Document.claimed_status>`). Such a claim ranks that document among
+duplicates (so what the client says is authentic counts over what it says is not, and below what
+the server itself found authentic) and nothing else:
+every status reported stays the server's, the claims are shown beside them (``doc_claimed_status``,
+``counted_claimed_status``), and ``unverified_*`` still flag the document. A claim carries no proof,
+but it lets the client do nothing it could not already: it could as well leave the other part out.
+
 Linear in the documents' items: every lookup is a dict's, and the caller's deadline is checked at
 every person and item (``/export`` holds up to ``HOMETAX_EXPORT_MAX_FILES`` documents, each up to
 ``HOMETAX_MAX_XML_ELEMENTS`` elements).
@@ -132,7 +141,9 @@ def totals(docs, deadline=None, mask: bool = False) -> list[dict]:
     """Per person and tax year across ``docs``: ``[{"resid", "name", "att_year", "documents": [seq],
     "categories": [{..., "unverified_items"}], "dependant_flags": [...], "duplicates": [{"form_cd",
     "doc_seq", "doc_status", "counted_doc_seq", "counted_status"}], "unverified_documents":
-    [{"doc_seq", "status"}]}]`` in order of appearance. ``deadline``: a :class:`Deadline` for the
+    [{"doc_seq", "status"}]}]`` in order of appearance; when a document carries a client's claim
+    (``claimed_status``), every duplicate also ``doc_claimed_status`` and ``counted_claimed_status``
+    (null for a document without one). ``deadline``: a :class:`Deadline` for the
     whole work, or a callable returning the budget of document i (then the totals themselves are
     checked against the last document's)."""
     projections = []
@@ -154,11 +165,14 @@ def _seq_key(seq: str | None) -> tuple:
     return (0, 0, s)
 
 
-def rank(status: str | None, seq: str | None, position: int) -> tuple:
+def rank(status: str | None, seq: str | None, position: int, claimed: str | None = None) -> tuple:
     """Which of two documents holding the same form of the same person and year counts: the greater
     rank. An authentic document over any other (``status``: its verification status), then the
-    newest issue (``seq`` as a number), then the later one given (``position``)."""
-    return (status == AUTHENTIC, _seq_key(seq), position)
+    newest issue (``seq`` as a number), then the later one given (``position``). ``claimed``: a
+    client's claim for a document the server could not verify (``status`` ``unverified``): it ranks
+    as the status claimed, below a document the server itself found authentic; ignored otherwise."""
+    effective = claimed if status == UNVERIFIED and claimed else status
+    return (effective == AUTHENTIC, status == AUTHENTIC, _seq_key(seq), position)
 
 
 @lru_cache(maxsize=4096)
@@ -206,6 +220,8 @@ def projection(doc, deadline=None) -> dict:
     return {
         "seq": doc.doc.seq or "",
         "status": verification_status(doc),
+        # a client's claim counts only for a document the server could not verify (rank)
+        "claimed": doc.claimed_status if doc.verification is None else None,
         "att_year": doc.doc.att_year,
         "year": year,
         "present": present,
@@ -218,9 +234,13 @@ def totals_of(projections: list[dict], mask: bool = False, deadline: Deadline | 
     ``deadline``: checked at every person and item (past it :class:`~hometax_decrypt.errors.Timeout`)."""
     check = deadline.check if deadline is not None else _no_check
     statuses = [p.get("status", UNVERIFIED) for p in projections]
+    claims = [p.get("claimed") for p in projections]  # clients' claims (POST /export's statuses)
+    claimed = any(claims)
     # each document's place in the ranking, as one integer: a comparison per (person, form) costs the
     # same whatever the length of a (hostile) seq
-    ranked = sorted(range(len(projections)), key=lambda i: rank(statuses[i], projections[i]["seq"], i))
+    ranked = sorted(
+        range(len(projections)), key=lambda i: rank(statuses[i], projections[i]["seq"], i, claims[i])
+    )
     ranks = [0] * len(projections)
     for place, i in enumerate(ranked):
         ranks[i] = place
@@ -257,7 +277,15 @@ def totals_of(projections: list[dict], mask: bool = False, deadline: Deadline | 
             entry["documents"][seq] = None
             best = keep[(pk, year, form_cd[:4])]
             if best != i:
-                dup = (form_cd, seq, status, projections[best]["seq"], statuses[best])
+                dup = (
+                    form_cd,
+                    seq,
+                    status,
+                    projections[best]["seq"],
+                    statuses[best],
+                    claims[i],
+                    claims[best],
+                )
                 entry["duplicates"][dup] = None
                 continue
             if unverified:
@@ -271,20 +299,28 @@ def totals_of(projections: list[dict], mask: bool = False, deadline: Deadline | 
             "documents": list(e["documents"]),
             "categories": _categories(e["totals"], flagged=True),
             "dependant_flags": e["dependant_flags"],
-            "duplicates": [
-                {
-                    "form_cd": form_cd,
-                    "doc_seq": seq,
-                    "doc_status": status,
-                    "counted_doc_seq": counted,
-                    "counted_status": counted_status,
-                }
-                for form_cd, seq, status, counted, counted_status in e["duplicates"]
-            ],
+            "duplicates": [_duplicate(d, claimed) for d in e["duplicates"]],
             "unverified_documents": [{"doc_seq": seq, "status": status} for seq, status in e["unverified"]],
         }
         for e in out.values()
     ]
+
+
+def _duplicate(dup: tuple, claimed: bool) -> dict:
+    """One entry of ``duplicates``; ``claimed``: the documents carry clients' claims (then both
+    documents' claims are listed beside the statuses, which stay the server's)."""
+    form_cd, seq, status, counted, counted_status, claim, counted_claim = dup
+    out = {
+        "form_cd": form_cd,
+        "doc_seq": seq,
+        "doc_status": status,
+        "counted_doc_seq": counted,
+        "counted_status": counted_status,
+    }
+    if claimed:
+        out["doc_claimed_status"] = claim
+        out["counted_claimed_status"] = counted_claim
+    return out
 
 
 def _no_check() -> None:

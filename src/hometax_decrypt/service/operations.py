@@ -25,6 +25,7 @@ from ..records import parse_document, parse_xml
 from ..records.model import Document
 from ..timestamp import TrustStore, Verification
 from ..timestamp import verify as verify_source
+from ..timestamp.verdicts import STATUS_LABELS_KO
 
 __all__ = [
     "Result",
@@ -99,14 +100,33 @@ def parse(
     return Result(verification=doc.verification, document=doc)
 
 
-def parse_part(data: bytes, limits: Limits | None = None, name: str | None = None) -> Result:
+CLAIMABLE_STATUSES = tuple(STATUS_LABELS_KO)  # the verdict table's statuses
+
+
+def check_claimed_status(status: str) -> str:
+    """``status`` when it is a status of the verdict table (what a client may say its own
+    verification of a document gave); otherwise a usage error."""
+    if status not in CLAIMABLE_STATUSES:
+        raise errors.UsageError(f"a claimed status is one of {', '.join(CLAIMABLE_STATUSES)}")
+    return status
+
+
+def parse_part(
+    data: bytes, limits: Limits | None = None, name: str | None = None, claimed_status: str | None = None
+) -> Result:
     """The records of an XML data part (as :func:`extract` returns it): no PDF, no verification.
-    ``name``: kept as the document's ``source_file``."""
+    ``name``: kept as the document's ``source_file``. ``claimed_status``: what the caller says its
+    own verification of the document's PDF gave (a status of the verdict table): it ranks the
+    document among duplicates in the totals and is never reported as a verification
+    (:attr:`Document.claimed_status <hometax_decrypt.records.model.Document.claimed_status>`)."""
+    if claimed_status is not None:
+        check_claimed_status(claimed_status)
     lim = resolve(limits)
     if len(data) > lim.max_part_bytes:
         raise errors.TooLarge("a data part exceeds the part size limit")
     doc = parse_xml(data, lim)
     doc.source_file = name
+    doc.claimed_status = claimed_status
     return Result(document=doc)
 
 

@@ -230,12 +230,17 @@ def export_parts():
         raise errors.UsageError("send one or more file parts named 'file'")
     if len(files) > config.export_max_files:
         raise errors.TooLarge("too many files in the export")
+    # what the client's own /extract said of each part: ranks duplicates only (service.parse_part)
+    claims = inputs.status_claims(len(files), service.check_claimed_status)
     deadline = Deadline(config.request_seconds)
     docs = [
         service.parse_part(
-            f.read(), service.limits_within(_limits(), deadline), name=f.filename or None
+            f.read(),
+            service.limits_within(_limits(), deadline),
+            name=f.filename or None,
+            claimed_status=claim,
         ).document
-        for f in files
+        for f, claim in zip(files, claims)
     ]
     resp = _export(fmt, service.export(fmt, docs, mask, deadline))
     if fmt.name != "json":

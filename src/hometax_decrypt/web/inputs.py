@@ -10,7 +10,7 @@ from flask import request
 
 from .. import errors
 from ..service.archive import Upload
-from ..service.json_input import json_object
+from ..service.json_input import json_array, json_object
 
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
@@ -112,6 +112,32 @@ def password_map() -> dict[str, str]:
     value = json_object(raw, errors.UsageError, PASSWORD_MAP_SHAPE)
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise errors.UsageError(PASSWORD_MAP_SHAPE)
+    return value
+
+
+STATUSES_SHAPE = (
+    "statuses must be a JSON array with one entry per file part, in their order: the verification "
+    "status the client's /extract reported for that document, or null"
+)
+
+
+def status_claims(count: int, check) -> list[str | None]:
+    """The ``statuses`` form field of /export: a JSON array, one entry per ``file`` part in the
+    order sent, each the status the client's own /extract call reported for that document (``check``,
+    the core's, refuses one outside the verdict table) or null (no claim). By place, not by file
+    name: two parts may share a name, and browsers rewrite some characters of a part's name. No
+    field: no claims."""
+    raw = request.form.get("statuses") if is_multipart() else None
+    if not raw:
+        return [None] * count
+    if len(raw) > PASSWORD_MAP_MAX_CHARS:
+        raise errors.UsageError(STATUSES_SHAPE)
+    value = json_array(raw, errors.UsageError, STATUSES_SHAPE)
+    if len(value) != count or not all(v is None or isinstance(v, str) for v in value):
+        raise errors.UsageError(STATUSES_SHAPE)
+    for v in value:
+        if v is not None:
+            check(v)
     return value
 
 

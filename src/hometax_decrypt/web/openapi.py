@@ -18,6 +18,7 @@ from importlib import resources
 
 from .. import errors, formats
 from ..service import deductions as deductions_service
+from ..service import operations as service
 from ..service.archive import SKIP_REASONS
 from . import routes
 from .inputs import FLAG_VALUES
@@ -344,8 +345,18 @@ BODIES = {
                         ),
                         "format": _PDF_FIELDS["format"],
                         "mask": _PDF_FIELDS["mask"],
+                        "statuses": {
+                            "type": "array",
+                            "items": {"enum": [*service.CLAIMABLE_STATUSES, None]},
+                            "description": "optional JSON array, one entry per file part in their "
+                            "order: the X-Verification-Status the client's own /extract call "
+                            "reported for that document, or null. Ranks duplicates in the totals "
+                            "only (see the operation's description); a malformed array, a length "
+                            "other than the parts', or another status: 400 usage",
+                        },
                     },
-                }
+                },
+                "encoding": {"statuses": {"contentType": "application/json"}},
             }
         },
     },
@@ -434,6 +445,8 @@ def _operation(route: routes.Route) -> dict:
         op["security"] = []
     if route.parameters:
         op["parameters"] = [PARAMETERS[p] for p in route.parameters]
+    if route.description:
+        op["description"] = route.description
     if route.body:
         op["requestBody"] = BODIES[route.body]
     op["responses"] = {

@@ -210,10 +210,20 @@ ROUTES: tuple[Route, ...] = (
         "everything'",
         "EXPORT",
         "the combined export, documents in the order sent; JSON as /documents "
-        "(verification null: no PDF was sent)",
+        "(verification null: no PDF was sent); with statuses, the totals rank duplicates by the "
+        "claimed statuses and list them beside the server's (doc_claimed_status, counted_claimed_status)",
         headers=("Content-Disposition",),
         errors=DOCUMENT,
         body="export",
+        description="The parts carry no proof of where they come from: every one is `unverified` to the "
+        "server. `statuses` lets the client say, per part, what its own /extract call reported "
+        "(X-Verification-Status). The server uses such a claim ONLY to rank duplicates in the totals "
+        "(the same form of the same person and year in two parts: a part claimed authentic counts over "
+        "one that is not, whatever their seq) and never reports it as its own verification: each "
+        "document's verification_status stays unverified, unverified_documents and unverified_items "
+        "still flag it, and the duplicates name each claim beside the server's status. This lets a "
+        "client do nothing it could not already do (it could leave the other part out); the server "
+        "does not vouch for a claim. Without statuses, the newest seq counts.",
     ),
     Route(
         "/api/v1/deductions",
