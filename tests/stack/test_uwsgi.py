@@ -18,6 +18,7 @@ from tests.support.paths import GPKI_DIR, SAMPLES
 from tests.support.stack import (
     PostLoad,
     kill_instance_under_load,
+    poll,
     post_pdf,
     retried_requests,
     stack_fixture_body,
@@ -133,17 +134,26 @@ def test_killing_an_instance_under_load_costs_no_request(ustack, instance):
 
 
 def test_logs_are_json_lines(ustack, s):
-    assert post_pdf(s, ustack, "extract", ALL.read_bytes()).status_code == 200
-    requests_logged = 0
-    for log in ustack.app_logs:
-        for line in log.read_text().splitlines():
-            if line.startswith(("[uWSGI] getting INI", "[log-encoder] registered")):
-                continue  # printed while uWSGI reads its config, before its logger exists
-            entry = json.loads(line)
-            if entry.get("logger") == "hometax.request":
-                requests_logged += 1
-                assert {"id", "method", "path", "status", "duration_ms", "size", "error"} <= set(entry)
-    assert requests_logged > 5
+    """Every app log line is JSON, and this test's own request is there with its fields (counted by
+    its X-Request-ID: the test does not depend on what earlier tests sent)."""
+    r = post_pdf(s, ustack, "extract", ALL.read_bytes())
+    assert r.status_code == 200
+    rid = r.headers["X-Request-ID"]
+
+    def entries() -> list[dict]:
+        found = []
+        for log in ustack.app_logs:
+            for line in log.read_text().split("\n")[:-1]:  # whole lines only (one may be half written)
+                if line.startswith(("[uWSGI] getting INI", "[log-encoder] registered")):
+                    continue  # printed while uWSGI reads its config, before its logger exists
+                found.append(json.loads(line))
+        return found
+
+    # the app logs a request once it has answered it: poll, no sleep
+    assert poll(lambda: any(e.get("id") == rid for e in entries()))
+    (mine,) = [e for e in entries() if e.get("logger") == "hometax.request" and e.get("id") == rid]
+    assert {"id", "method", "path", "status", "duration_ms", "size", "error"} <= set(mine)
+    assert (mine["method"], mine["path"], mine["status"]) == ("POST", "/api/v1/extract", 200)
 
 
 def test_bad_trust_dir_stops_uwsgi_at_start_up(tmp_path):
