@@ -15,10 +15,13 @@ and cannot break a command; a bad library variable is a usage error (exit 2).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
 
 from .. import errors, formats
 
@@ -227,6 +230,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ba.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     ba.add_argument("--quiet", action="store_true", help="print only the counts, not every file")
+    ba.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="read symbolic links to files and folders (by default a link is skipped and named); "
+        "a device, FIFO or socket is never read",
+    )
 
     de = sub.add_parser(
         "deductions",
@@ -360,37 +369,71 @@ def _cmd_batch(args) -> int:
     progress = _Progress()
     try:
         password = _password(args)
-        report = bulk.run(
-            args.paths,
-            args.format,
-            args.output,
-            jobs=args.jobs,
-            password=password,
-            passwords=passwords,
-            mask=args.mask,
-            limits=env.limits,
-            trust=env.trust(),
-            on_total=progress.total,
-            on_file=progress.file,
-        )
+        with _terminated_on_signals():
+            report = bulk.run(
+                args.paths,
+                args.format,
+                args.output,
+                jobs=args.jobs,
+                password=password,
+                passwords=passwords,
+                mask=args.mask,
+                limits=env.limits,
+                trust=env.trust(),
+                on_total=progress.total,
+                on_file=progress.file,
+                follow_symlinks=args.follow_symlinks,
+            )
     finally:
         progress.close()
     out = sys.stdout
     if not args.quiet:
-        width = max([len(f.name) for f in report.files] + [4])
+        lines = report.lines()
+        width = max([len(f["file"]) for f in lines] + [4])
         out.write(f"{'file':<{width}}  {'result':<17}  authenticity\n")
-        for f in report.files:
-            out.write(f"{f.name:<{width}}  {f.code:<17}  {f.status or '-'}\n")
+        for f in lines:
+            note = f"  {f['note']}" if f["note"] else ""
+            out.write(f"{f['file']:<{width}}  {f['code']:<17}  {f['status'] or '-'}{note}\n")
     counts = ", ".join(f"{c} {n}" for c, n in sorted(report.by_code.items()))
     statuses = ", ".join(f"{c} {n}" for c, n in sorted(report.by_status.items()))
-    out.write(f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}\n")
+    skips = ", ".join(f"{c} {n}" for c, n in sorted(report.by_skip.items()))
+    skipped = f"; skipped: {len(report.skipped)} ({skips})" if report.skipped else ""
+    out.write(f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}{skipped}\n")
     out.flush()
-    if not report.files:
+    if not report.files and not report.skipped:
         print(say("no_files", args.lang), file=sys.stderr)
     locked = report.by_code.get("password_required", 0)
     if locked and password is None and not passwords:
         print(say("password_hint", args.lang, n=locked), file=sys.stderr)
     return report.exit_code
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP during a batch (a service stop): like Ctrl-C, it unwinds the run, which
+    stops its workers and removes its partial output, and the CLI exits with ``terminated``."""
+
+
+@contextlib.contextmanager
+def _terminated_on_signals():
+    """SIGTERM and SIGHUP raise :class:`_Terminated` in the main thread while the block runs (once:
+    a second signal does not interrupt the clean-up); the previous handlers are restored after."""
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, _frame):
+        if not fired:
+            fired.append(signum)
+            raise _Terminated(signum)
+
+    previous = {n: signal.signal(getattr(signal, n), handler) for n in names}
+    try:
+        yield
+    finally:
+        for n, h in previous.items():
+            signal.signal(getattr(signal, n), h)
 
 
 def _json_file(path: str, what: str, bad: type[errors.HometaxError]):
@@ -477,6 +520,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return errors.SPECS["interrupted"].exit_code
+    except _Terminated:
+        spec = errors.SPECS["terminated"]
+        print(f"{spec.code}: {spec.message_ko if lang == 'ko' else spec.message}", file=sys.stderr)
+        return spec.exit_code or 143
     except BrokenPipeError:
         return errors.SPECS["internal"].exit_code
     except Exception:  # never a traceback: it could echo input; the table's codes cover known cases
