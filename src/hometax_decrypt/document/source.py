@@ -45,7 +45,9 @@ def read_source(source: Source, limits: Limits | None = None) -> bytes:
 # blocking (a FIFO), never a device, never through a symbolic link unless asked; the checks are made
 # on the open descriptor, so a file swapped for a link or a FIFO after it was listed is refused too.
 # (getattr: Windows has neither flag; there a batch's listing decides, bulk.collect.)
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -69,7 +71,9 @@ def open_regular(path: str | os.PathLike, follow_symlinks: bool = False) -> Bina
         raise
 
 
-def read_regular(path: str | os.PathLike, limits: Limits | None = None, follow_symlinks: bool = False) -> bytes:
+def read_regular(
+    path: str | os.PathLike, limits: Limits | None = None, follow_symlinks: bool = False
+) -> bytes:
     """The bytes of the regular file ``path`` (:func:`open_regular`), reading at most one byte over
     the input limit: a file that grows while it is read is refused like one that was too large."""
     lim = resolve(limits)

@@ -3,9 +3,14 @@
 ``hometax-decrypt batch`` is a thin adapter over :func:`run`. The work:
 
 - :func:`collect` turns the paths into tasks: a file, every ``*.pdf``/``*.zip`` under a folder
-  (recursively, hidden ones skipped) and every entry of a ZIP (checked first with the API's ZIP
-  limits, :func:`hometax_decrypt.service.archive.checked_entries`: a ZIP bomb fails as one entry, its
-  documents are never inflated). A task is a path (and a ZIP member): no document is read here.
+  (recursively, hidden folders not entered) and every entry of a ZIP (checked first with the API's
+  ZIP limits, :func:`hometax_decrypt.service.archive.checked_entries`: a ZIP bomb fails as one
+  entry, its documents are never inflated; each entry is its own task, by its ZipInfo, even where
+  the ZIP repeats a name). A task is a path (and a ZIP entry): no document is read here. Only
+  regular files become tasks: a symbolic link only with ``follow_symlinks``, a device, FIFO or
+  socket never; a hidden document, a link not followed and a special file are :class:`Skipped`,
+  named in the report with their reason (issue 22). A worker opens its file without following a
+  link or waiting on a FIFO, checks the open descriptor and reads at most the input limit.
 - the one batch engine (:mod:`.engine`, the HTTP ``/batch`` uses it too) reads, parses and turns
   each document into its piece of the format on a pool of worker processes (``jobs``, all cores by
   default); every failure stays with its file, a crashed worker costs one file.
@@ -13,8 +18,8 @@
   (:mod:`hometax_decrypt.formats.streaming`) to a temporary file beside ``output`` that replaces it
   at the end. Memory is bounded by the tasks in flight, whatever the number of files: CSV and NDJSON
   rows are written and forgotten; JSON documents too, XLSX rows go through XlsxWriter's
-  ``constant_memory`` mode (each row flushed to a temporary file in the output's folder). What is
-  kept per document is small: its line of the result table, and for JSON and XLSX its projection
+  ``constant_memory`` mode (each row flushed to a temporary file in a private folder beside the
+  output, removed at the end whatever happens). What is kept per document is small: its line of the result table, and for JSON and XLSX its projection
   (person, form and amount of each item, for the totals that close the file).
 
 The output is the same as the format's writer over all the documents read (a test proves it byte for
@@ -26,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import stat
 import tempfile
 from collections import Counter
@@ -342,7 +348,9 @@ class Report:
         for i, f in enumerate([*self.files, None]):
             while pending is not None and pending[0] <= i:
                 s = pending[1]
-                out.append({"file": s.name, "code": "skipped", "status": None, "reason": s.reason, "note": s.message})
+                out.append(
+                    {"file": s.name, "code": "skipped", "status": None, "reason": s.reason, "note": s.message}
+                )
                 pending = next(skipped, None)
             if f is not None:
                 out.append({"file": f.name, "code": f.code, "status": f.status, "note": self.notes.get(i)})
@@ -404,6 +412,11 @@ def run(
         fd, tmp = tempfile.mkstemp(prefix=".hometax-", suffix=".part", dir=folder)
     except OSError:
         raise errors.UsageError("cannot write the output file") from None
+    try:  # the XLSX rows on their way (XlsxWriter's temporary files): removed whatever happens
+        scratch = tempfile.mkdtemp(prefix=".hometax-", suffix=".rows", dir=folder)
+    except OSError:
+        os.unlink(tmp)
+        raise errors.UsageError("cannot write the output file") from None
 
     def noted(result: service.FileResult) -> None:
         report.files.append(result)
@@ -414,7 +427,7 @@ def run(
         with os.fdopen(fd, "wb") as fh:
             results = engine.run(items, password_for, job, jobs, worker=worker)
             try:
-                engine.write(format_, results, fh, mask, str(folder), on_result=noted)
+                engine.write(format_, results, fh, mask, scratch, on_result=noted)
             finally:  # stopped (a signal, Ctrl-C): the workers are stopped now, not when collected
                 results.close()
         try:
@@ -427,4 +440,6 @@ def run(
         except OSError:
             pass
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return report

@@ -27,7 +27,7 @@ import sys
 import threading
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -209,7 +209,7 @@ def run(
     jobs: int = 0,
     deadline: Deadline | None = None,
     worker: Callable | None = None,
-) -> Iterator[FileResult]:
+) -> Generator[FileResult, None, None]:
     """Each source's :class:`FileResult`, in order. ``jobs=0``: in this process, one at a time;
     ``jobs >= 1``: on that many worker processes. A :class:`FileResult` among the sources (a path
     that failed before any reading) is passed through in its place. ``deadline``: one budget for
