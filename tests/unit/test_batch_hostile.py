@@ -38,7 +38,7 @@ TERMINATED = errors.SPECS["terminated"].exit_code
 # (MemoryError) instead of taking the machine's memory.
 BOUNDED_CLI = """
 import resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from hometax_decrypt.cli import commands
 sys.exit(commands.main(sys.argv[1:]))
 """
@@ -110,6 +110,22 @@ def test_links_are_followed_on_request_but_never_to_a_device_or_fifo(hostile, tm
         "zero.pdf": ["skipped", "-", *bulk.SKIP_REASONS["not_regular"].split()],
     }
     assert len(out.read_bytes().splitlines()) > 0
+
+
+def test_a_link_to_a_device_is_never_read(tmp_path):
+    """Without a FIFO beside it: the device link alone is what the run meets."""
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(MEDICAL, root / "real.pdf")
+    (root / "zero.pdf").symlink_to("/dev/zero")
+    for option, reason in (((), "symlink"), (("--follow-symlinks",), "not_regular")):
+        out = tmp_path / "out.csv"
+        r = _cli("batch", str(root), "--format", "csv", "-o", str(out), "--jobs", "2", *option)
+        assert r.returncode == bulk.EXIT_SOME_FAILED, r.stderr
+        assert _table(r.stdout, root) == {
+            "real.pdf": ["ok", "authentic"],
+            "zero.pdf": ["skipped", "-", *bulk.SKIP_REASONS[reason].split()],
+        }
 
 
 def test_a_path_given_that_is_a_special_file_or_a_link_is_named_not_read(hostile, tmp_path):
@@ -240,13 +256,20 @@ def _reader_waits(fifo: Path) -> int | None:
 
 
 @pytest.mark.parametrize(
-    "signum, fmt",
-    [(signal.SIGTERM, "csv"), (signal.SIGTERM, "xlsx"), (signal.SIGHUP, "json"), (signal.SIGKILL, "csv")],
-    ids=lambda v: getattr(v, "name", v),
+    "signum, fmt, group",
+    [
+        (signal.SIGTERM, "csv", False),
+        (signal.SIGTERM, "xlsx", False),
+        (signal.SIGHUP, "json", False),
+        (signal.SIGTERM, "ndjson", True),
+        (signal.SIGKILL, "csv", False),
+    ],
+    ids=["SIGTERM", "SIGTERM-xlsx", "SIGHUP", "SIGTERM-to-all", "SIGKILL"],
 )
-def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, fmt):
-    """SIGTERM, SIGHUP: exit 143, nothing of the run left (workers, partial output, XLSX rows).
-    SIGKILL (an OOM kill of the parent) cannot be handled: the workers still die with it."""
+def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, fmt, group):
+    """SIGTERM, SIGHUP: exit 143, nothing of the run left (workers, partial output, XLSX rows),
+    whether the signal reaches the parent alone or every process of the run at once (systemd's
+    stop). SIGKILL (an OOM kill of the parent) cannot be handled: the workers still die with it."""
     root = tmp_path / "in"
     root.mkdir()
     for i in range(6):
@@ -256,6 +279,8 @@ def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, 
     os.mkfifo(fifo)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    logs = {name: (tmp_path / name).open("wb") for name in ("stdout", "stderr")}  # not pipes: a
+    # worker left behind would hold a pipe open, and the test would wait on it, not on the run
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -272,8 +297,9 @@ def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, 
             "2",
             "--quiet",
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=logs["stdout"],
+        stderr=logs["stderr"],
+        start_new_session=True,  # its own process group: the test can signal the whole run
     )
     writer = None
     workers: list[int] = []
@@ -283,12 +309,16 @@ def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, 
         workers = poll(lambda: (lambda c: c if len(c) == 2 else None)(_children(proc.pid)), seconds=30)
         assert workers, "the run's two workers"
         assert [p.name for p in out_dir.iterdir() if p.name.endswith(".part")]  # the output, partial
-        os.kill(proc.pid, signum)
-        _, err = proc.communicate(timeout=60)
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
+        proc.wait(timeout=60)
+        err = (tmp_path / "stderr").read_text()
         expected = -signal.SIGKILL if signum == signal.SIGKILL else TERMINATED
         assert proc.returncode == expected, err
         if signum != signal.SIGKILL:
-            assert err.decode().strip() == f"terminated: {errors.SPECS['terminated'].message}"
+            assert err.strip() == f"terminated: {errors.SPECS['terminated'].message}"
             assert list(out_dir.iterdir()) == []  # no partial output, no export
         assert poll(lambda: all(gone(w) for w in workers), seconds=30), "a worker outlived its run"
     finally:
@@ -298,6 +328,8 @@ def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, 
             if not gone(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.wait(60)
+        for fh in logs.values():
+            fh.close()
 
 
 def test_terminated_is_a_documented_exit_status_of_its_own():
