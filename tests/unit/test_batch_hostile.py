@@ -247,6 +247,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _open_in(pid: int, folder: Path) -> list[str]:
+    """The files under ``folder`` that the process ``pid`` has open (named or not yet named)."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(f"{folder}/"):
+            found.append(target)
+    return found
+
+
 def _reader_waits(fifo: Path) -> int | None:
     """A write end of ``fifo`` once a reader has it open (then the reader waits for data)."""
     try:
@@ -308,7 +321,7 @@ def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, 
         assert writer is not None, "the held document never reached a worker"
         workers = poll(lambda: (lambda c: c if len(c) == 2 else None)(_children(proc.pid)), seconds=30)
         assert workers, "the run's two workers"
-        assert [p.name for p in out_dir.iterdir() if p.name.endswith(".part")]  # the output, partial
+        assert _open_in(proc.pid, out_dir), "the partial output, open"
         if group:
             os.killpg(proc.pid, signum)
         else:
@@ -320,6 +333,8 @@ def test_a_stopped_run_leaves_no_worker_and_no_partial_output(tmp_path, signum, 
         if signum != signal.SIGKILL:
             assert err.strip() == f"terminated: {errors.SPECS['terminated'].message}"
             assert list(out_dir.iterdir()) == []  # no partial output, no export
+        else:  # the partial output had no name yet (O_TMPFILE): the kernel dropped it with the run
+            assert [p for p in out_dir.rglob("*") if not p.is_dir()] == []
         assert poll(lambda: all(gone(w) for w in workers), seconds=30), "a worker outlived its run"
     finally:
         if writer is not None:
@@ -341,3 +356,19 @@ def test_terminated_is_a_documented_exit_status_of_its_own():
         f"| `terminated` | — | null | {spec.exit_code} |"
         in (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     )
+
+
+def test_the_output_is_complete_where_the_unnamed_file_cannot_be_linked(tmp_path, monkeypatch):
+    """A /proc that refuses linkat: the complete output is copied to its name instead."""
+
+    def refused(*args, **kwargs):
+        raise PermissionError("linkat")
+
+    monkeypatch.setattr(os, "link", refused)
+    out = tmp_path / "out.ndjson"
+    report = bulk.run([str(MEDICAL)], "ndjson", str(out), jobs=1)
+    assert report.exit_code == 0
+    assert out.read_bytes() == formats.get("ndjson").write(
+        [service.parse(MEDICAL.read_bytes(), name=str(MEDICAL)).document]
+    )
+    assert [p.name for p in tmp_path.iterdir()] == [out.name] and out.stat().st_mode & 0o777 == 0o600

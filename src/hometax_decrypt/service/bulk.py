@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -361,6 +362,56 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _partial_file(folder: Path) -> tuple[int, str | None]:
+    """The output being written, readable by its owner alone, and its name. Linux: a file without
+    a name (O_TMPFILE) until it is complete, so that a run killed outright (SIGKILL, the OOM
+    killer) leaves nothing behind; elsewhere, or where the file system cannot, a hidden temporary
+    file beside the output (removed on any failure the process lives through)."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag and os.path.isdir(_PROC_FD):
+        try:
+            return os.open(folder, flag | os.O_RDWR, 0o600), None
+        except OSError:  # EOPNOTSUPP: the file system has no unnamed files
+            pass
+    return tempfile.mkstemp(prefix=".hometax-", suffix=".part", dir=folder)
+
+
+_PROC_FD = "/proc/self/fd"
+
+
+def _name_partial(fh, folder: Path) -> str:
+    """A name in ``folder`` for the complete unnamed file ``fh``: linkat through /proc (a folder's
+    descriptor given, so that the link is followed: plain link() refuses it); where that is refused,
+    a copy in a named temporary file."""
+    fd = fh.fileno()
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            for _ in range(100):
+                name = f".hometax-{secrets.token_hex(8)}.part"
+                try:
+                    os.link(f"{_PROC_FD}/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+                    return str(folder / name)
+                except FileExistsError:
+                    continue
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    try:
+        copy_fd, copy = tempfile.mkstemp(prefix=".hometax-", suffix=".part", dir=folder)
+    except OSError:
+        raise errors.UsageError("cannot write the output file") from None
+    try:
+        with os.fdopen(copy_fd, "wb") as out, open(os.dup(fd), "rb") as src:
+            src.seek(0)
+            shutil.copyfileobj(src, out)
+    except BaseException:
+        os.unlink(copy)
+        raise
+    return copy
+
+
 def run(
     paths: Iterable[str],
     fmt: str,
@@ -409,13 +460,8 @@ def run(
         raise errors.UsageError("the output is a folder; name a file")
     folder = out_path.parent
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".hometax-", suffix=".part", dir=folder)
+        fd, tmp = _partial_file(folder)
     except OSError:
-        raise errors.UsageError("cannot write the output file") from None
-    try:  # the XLSX rows on their way (XlsxWriter's temporary files): removed whatever happens
-        scratch = tempfile.mkdtemp(prefix=".hometax-", suffix=".rows", dir=folder)
-    except OSError:
-        os.unlink(tmp)
         raise errors.UsageError("cannot write the output file") from None
 
     def noted(result: service.FileResult) -> None:
@@ -423,23 +469,31 @@ def run(
         if on_file:
             on_file(result)
 
+    scratch = None
     try:
         with os.fdopen(fd, "wb") as fh:
+            # the XLSX rows on their way (XlsxWriter's temporary files): removed whatever happens
+            scratch = tempfile.mkdtemp(prefix=".hometax-", suffix=".rows", dir=folder)
             results = engine.run(items, password_for, job, jobs, worker=worker)
             try:
                 engine.write(format_, results, fh, mask, scratch, on_result=noted)
             finally:  # stopped (a signal, Ctrl-C): the workers are stopped now, not when collected
                 results.close()
+            fh.flush()
+            if tmp is None:
+                tmp = _name_partial(fh, folder)
         try:
             os.replace(tmp, out_path)
         except OSError:  # e.g. the file is open in Excel (Windows), or is a folder now
             raise errors.UsageError("cannot write the output file") from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         raise
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return report
