@@ -80,7 +80,7 @@ class ZipLimits:
 # does; a hidden file or macOS metadata is not a document.
 SKIP_REASONS = {
     **archive.SKIP_REASONS,
-    "symlink": "a symbolic link: not followed (--follow-symlinks reads links to regular files)",
+    "symlink": "a symbolic link: not followed (--follow-symlinks follows links to files and folders)",
     "not_regular": "not a regular file (a device, FIFO or socket): never read",
 }
 REFUSED = frozenset({"symlink", "not_regular"})
