@@ -230,10 +230,23 @@ SPECS: dict[str, ErrorSpec] = {
             None,
             "Some files of the batch failed.",
             "일부 파일을 처리하지 못했습니다.",
-            "CLI `batch`: some files failed (each file's code is in its result)",
+            "CLI `batch`: some files failed (each file's code is in its result) or were refused "
+            "(a symbolic link not followed, a device, FIFO or socket: listed as skipped)",
         ),
         ErrorSpec(
             "interrupted", None, 130, None, "Interrupted.", "중단되었습니다.", "CLI: interrupted (Ctrl-C)"
+        ),
+        # 128 + SIGTERM, as a shell reports a process the signal ended; SIGHUP ends a batch the same
+        # way (and with the same status): the run's workers stopped, its partial output removed.
+        ErrorSpec(
+            "terminated",
+            None,
+            143,
+            None,
+            "Terminated: the run was stopped and its partial output removed.",
+            "작업이 중지되었습니다. 만들던 출력 파일은 삭제했습니다.",
+            "CLI `batch`: stopped by SIGTERM or SIGHUP (a service stop); its workers stopped and "
+            "its partial output removed",
         ),
     )
 }

@@ -199,8 +199,10 @@ def test_cli_table_exit_status_and_no_password_anywhere(tree, tmp_path, capsys, 
     lines = captured.out.splitlines()
     assert lines[0].split() == ["file", "result", "authenticity"]
     table = {os.path.relpath(line.split()[0], tree): line.split()[1] for line in lines[1:-1]}
-    assert table == EXPECTED_CODES
-    assert lines[-1] == ("files: 9 (damaged 1, ok 6, too_large 1, usage 1); read: authentic 5, unsigned 1")
+    assert table == {**EXPECTED_CODES, "docs/.hidden.pdf": "skipped"}  # named, not read
+    assert lines[-1] == (
+        "files: 9 (damaged 1, ok 6, too_large 1, usage 1); read: authentic 5, unsigned 1; skipped: 1 (hidden 1)"
+    )
     assert captured.err == ""  # not a terminal: no progress bar
     for text in (captured.out, captured.err):  # (the samples' resident numbers hold 1234567)
         assert PASSWORD not in text

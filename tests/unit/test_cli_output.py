@@ -230,18 +230,27 @@ def test_a_symlink_at_the_output_is_refused_and_never_followed(tmp_path, command
     assert _parts(outputs) == [] and sorted(p.name for p in elsewhere.iterdir()) == ["victim.txt"]
 
 
-def test_a_failed_write_leaves_the_target_and_no_partial_file(tmp_path):
+@pytest.mark.parametrize("unnamed", [True, False], ids=["o_tmpfile", "named_temporary"])
+def test_a_failed_write_leaves_the_target_and_no_partial_file(tmp_path, monkeypatch, unnamed):
     from hometax_decrypt.service import output_file
 
+    if not unnamed:  # a system or file system without unnamed files: a hidden temporary name
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     target = tmp_path / "out.json"
     target.write_bytes(b"previous")
     for exc in (RuntimeError("boom"), KeyboardInterrupt()):
         with pytest.raises(type(exc)):
             with output_file.replacing(target) as fh:
                 fh.write(b"half of the resident numbers")
-                assert _parts(tmp_path)  # the content goes to a temporary file first
+                # the content goes to a new file first; on Linux it has no name until complete
+                assert target.read_bytes() == b"previous"
+                assert len(_parts(tmp_path)) == (0 if unnamed else 1)
                 raise exc
         assert target.read_bytes() == b"previous" and _parts(tmp_path) == []
+    with output_file.replacing(target) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o600
+    assert _parts(tmp_path) == []
     folder = tmp_path / "a-folder"
     folder.mkdir()
     with pytest.raises(errors.UsageError, match="folder"):

@@ -19,10 +19,13 @@ escaped); every ``-o`` file is written through :mod:`hometax_decrypt.service.out
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
 
 from .. import errors, formats
 from . import terminal
@@ -232,6 +235,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ba.add_argument("--mask", action="store_true", help="mask resident numbers (750101-1******)")
     ba.add_argument("--quiet", action="store_true", help="print only the counts, not every file")
+    ba.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="read symbolic links to files and folders (by default a link is skipped and named); "
+        "a device, FIFO or socket is never read",
+    )
 
     de = sub.add_parser(
         "deductions",
@@ -365,38 +374,74 @@ def _cmd_batch(args) -> int:
     progress = _Progress()
     try:
         password = _password(args)
-        report = bulk.run(
-            args.paths,
-            args.format,
-            args.output,
-            jobs=args.jobs,
-            password=password,
-            passwords=passwords,
-            mask=args.mask,
-            limits=env.limits,
-            trust=env.trust(),
-            on_total=progress.total,
-            on_file=progress.file,
-        )
+        with _terminated_on_signals():
+            report = bulk.run(
+                args.paths,
+                args.format,
+                args.output,
+                jobs=args.jobs,
+                password=password,
+                passwords=passwords,
+                mask=args.mask,
+                limits=env.limits,
+                trust=env.trust(),
+                on_total=progress.total,
+                on_file=progress.file,
+                follow_symlinks=args.follow_symlinks,
+            )
     finally:
         progress.close()
     out = sys.stdout
     if not args.quiet:
-        names = [terminal.shown(f.name) for f in report.files]  # a name is the file's maker's
+        lines = report.lines()
+        names = [terminal.shown(f["file"]) for f in lines]  # a name is the file's maker's
         width = max([len(n) for n in names] + [4])
         terminal.line(out, f"{'file':<{width}}  {'result':<17}  authenticity")
-        for name, f in zip(names, report.files):
-            terminal.line(out, f"{name:<{width}}  {f.code:<17}  {f.status or '-'}")
+        for name, f in zip(names, lines, strict=True):
+            note = f"  {f['note']}" if f["note"] else ""
+            terminal.line(out, f"{name:<{width}}  {f['code']:<17}  {f['status'] or '-'}{note}")
     counts = ", ".join(f"{c} {n}" for c, n in sorted(report.by_code.items()))
     statuses = ", ".join(f"{c} {n}" for c, n in sorted(report.by_status.items()))
-    terminal.line(out, f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}")
+    skips = ", ".join(f"{c} {n}" for c, n in sorted(report.by_skip.items()))
+    skipped = f"; skipped: {len(report.skipped)} ({skips})" if report.skipped else ""
+    terminal.line(
+        out, f"files: {len(report.files)} ({counts or 'none'}); read: {statuses or 'none'}{skipped}"
+    )
     out.flush()
-    if not report.files:
+    if not report.files and not report.skipped:
         terminal.line(sys.stderr, say("no_files", args.lang))
     locked = report.by_code.get("password_required", 0)
     if locked and password is None and not passwords:
         terminal.line(sys.stderr, say("password_hint", args.lang, n=locked))
     return report.exit_code
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP during a batch (a service stop): like Ctrl-C, it unwinds the run, which
+    stops its workers and removes its partial output, and the CLI exits with ``terminated``."""
+
+
+@contextlib.contextmanager
+def _terminated_on_signals():
+    """SIGTERM and SIGHUP raise :class:`_Terminated` in the main thread while the block runs (once:
+    a second signal does not interrupt the clean-up); the previous handlers are restored after."""
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, _frame):
+        if not fired:
+            fired.append(signum)
+            raise _Terminated(signum)
+
+    previous = {n: signal.signal(getattr(signal, n), handler) for n in names}
+    try:
+        yield
+    finally:
+        for n, h in previous.items():
+            signal.signal(getattr(signal, n), h)
 
 
 def _json_file(path: str, what: str, bad: type[errors.HometaxError]):
@@ -483,6 +528,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return errors.SPECS["interrupted"].exit_code
+    except _Terminated:
+        spec = errors.SPECS["terminated"]
+        terminal.line(sys.stderr, f"{spec.code}: {spec.message_ko if lang == 'ko' else spec.message}")
+        return spec.exit_code or 128 + signal.SIGTERM
     except BrokenPipeError:
         return errors.SPECS["internal"].exit_code
     except Exception:  # never a traceback: it could echo input; the table's codes cover known cases

@@ -7,6 +7,7 @@ Both the PDF reader (:mod:`hometax_decrypt.document.pdf`) and the timestamp veri
 from __future__ import annotations
 
 import os
+import stat
 from typing import BinaryIO
 
 from .. import errors
@@ -35,6 +36,51 @@ def read_source(source: Source, limits: Limits | None = None) -> bytes:
         data = bytes(data)
     else:
         raise errors.UsageError("source must be bytes, a path or a binary file object")
+    if len(data) > lim.max_input_bytes:
+        raise errors.TooLarge("input exceeds the input size limit")
+    return data
+
+
+# Opening a file on disk that a batch found (a folder's files are not the caller's own choice): never
+# blocking (a FIFO), never a device, never through a symbolic link unless asked; the checks are made
+# on the open descriptor, so a file swapped for a link or a FIFO after it was listed is refused too.
+# (getattr: Windows has neither flag; there a batch's listing decides, bulk.collect.)
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_regular(path: str | os.PathLike, follow_symlinks: bool = False) -> BinaryIO:
+    """``path`` open for reading if it is a regular file: a device, FIFO or socket is refused
+    without waiting on it or reading it, and so is a symbolic link (its last component) unless
+    ``follow_symlinks``. Refusals are ``usage`` errors with a fixed detail; a missing file is
+    :class:`FileNotFoundError`."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS | (0 if follow_symlinks else _NOFOLLOW))
+    except OSError as exc:
+        if os.path.islink(path) and not follow_symlinks:  # ELOOP (Linux), EMLINK (FreeBSD), …
+            raise errors.UsageError("a symbolic link: not followed") from None
+        raise exc from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise errors.UsageError("not a regular file (a device, FIFO or socket)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(
+    path: str | os.PathLike, limits: Limits | None = None, follow_symlinks: bool = False
+) -> bytes:
+    """The bytes of the regular file ``path`` (:func:`open_regular`), reading at most one byte over
+    the input limit: a file that grows while it is read is refused like one that was too large."""
+    lim = resolve(limits)
+    with open_regular(path, follow_symlinks) as fh:
+        if os.fstat(fh.fileno()).st_size > lim.max_input_bytes:
+            raise errors.TooLarge("input exceeds the input size limit")
+        data = fh.read(lim.max_input_bytes + 1)
     if len(data) > lim.max_input_bytes:
         raise errors.TooLarge("input exceeds the input size limit")
     return data

@@ -22,14 +22,19 @@ import dataclasses
 import io
 import logging
 import os
+import signal
+import sys
+import threading
+import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from .. import errors
 from ..document.limits import Deadline, Limits, resolve
+from ..document.source import open_regular, read_regular
 from ..formats.streaming import stream_of
 from ..records.serialize import document_to_dict
 from ..timestamp import TrustStore
@@ -52,10 +57,13 @@ class Source:
     name: str
     data: bytes | None = None
     path: str | None = None
-    member: str | None = None
+    # the entry as the archive's listing has it: a ZIP may hold two entries of the same name, and
+    # each is read by its own entry (its offset in the archive), never by its name
+    member: zipfile.ZipInfo | None = None
     # the exports' source_file (default ``name``): the path under the folder given, the ZIP entry's
     # name (under the ZIP's path in a folder given), or the file as given
     source: str | None = None
+    note: str | None = None  # a remark shown on the file's line (a duplicate name in its ZIP)
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class Job:
 
 # -- one file ---------------------------------------------------------------------------------------
 
-_open_zip: dict = {}  # one process's last ZIP, kept open for its next entries
+_open_zip: dict = {}  # one process's last ZIP (and its file), kept open for its next entries
 
 
 def _read(source: Source, limits: Limits) -> bytes:
@@ -82,17 +90,21 @@ def _read(source: Source, limits: Limits) -> bytes:
         return source.data
     assert source.path is not None  # a Source is in memory, on disk, or in a ZIP on disk
     if source.member is None:
-        if os.path.getsize(source.path) > limits.max_input_bytes:
-            raise errors.TooLarge("the file exceeds the input size limit")
-        with open(source.path, "rb") as fh:
-            return fh.read()
-    zf = _open_zip.get(source.path)
-    if zf is None:
-        for old in _open_zip.values():
-            old.close()
+        return read_regular(source.path, limits)  # a regular file, never a link: at most the limit
+    opened = _open_zip.get(source.path)
+    if opened is None:
+        for zf, fh in _open_zip.values():
+            zf.close()
+            fh.close()  # a ZipFile does not close a file object it was given
         _open_zip.clear()
-        zf = _open_zip[source.path] = archive.zip_file(source.path)
-    info = zf.getinfo(source.member)
+        fh = open_regular(source.path)
+        try:
+            opened = _open_zip[source.path] = (archive.zip_file(fh), fh)
+        except BaseException:
+            fh.close()
+            raise
+    zf = opened[0]
+    info = source.member  # the entry itself, as listed and checked: never looked up by its name
     if info.file_size > limits.max_input_bytes:
         raise errors.TooLarge("the file exceeds the input size limit")
     return archive.read_entry(zf, info)
@@ -128,12 +140,39 @@ def work(source: Source, job: Job, password: str | None, deadline: Deadline | No
 _JOB: Job | None = None
 
 
-def _start_worker(job: Job) -> None:
+def _start_worker(job: Job, parent: int | None = None) -> None:
     global _JOB
     _JOB = job
+    # A worker ends with its run: SIGTERM and SIGHUP end it at once (the adapter's handlers, inherited
+    # on fork, are the parent's business), and where the platform can say so, the parent's death
+    # ends it too (a SIGKILL or an OOM kill of the parent leaves no worker behind).
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
+    if parent is not None:
+        _die_with_parent(parent)
     from ..document.setup import configure_process
 
     configure_process(job.limits)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this process when its parent exits (prctl PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _compact(r: FileResult) -> tuple:
@@ -170,7 +209,7 @@ def run(
     jobs: int = 0,
     deadline: Deadline | None = None,
     worker: Callable | None = None,
-) -> Iterator[FileResult]:
+) -> Generator[FileResult, None, None]:
     """Each source's :class:`FileResult`, in order. ``jobs=0``: in this process, one at a time;
     ``jobs >= 1``: on that many worker processes. A :class:`FileResult` among the sources (a path
     that failed before any reading) is passed through in its place. ``deadline``: one budget for
@@ -185,8 +224,23 @@ def run(
 
 def _pool(job: Job, jobs: int) -> ProcessPoolExecutor:
     """Worker processes started the platform's way (Linux: fork, the library already imported and
-    the job inherited; Windows: spawn, the job pickled once per worker, not once per file)."""
-    return ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(job,))
+    the job inherited; Windows: spawn, the job pickled once per worker, not once per file).
+    Started from the main thread, they die with this process (the kernel ties a worker to the
+    thread that started it, and only the main thread lives as long as the process)."""
+    parent = os.getpid() if threading.current_thread() is threading.main_thread() else None
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(job, parent))
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End a pool now, its work abandoned (the run was interrupted, terminated or its consumer
+    went away): every worker killed, not waited for (a document can take its whole time limit)."""
+    processes = getattr(pool, "_processes", None) or {}  # CPython's executor; 3.14 has terminate_workers()
+    for process in list(processes.values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError, ValueError):
+            pass
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _chunks(sources, password_for) -> Iterator[FileResult | list]:
@@ -211,6 +265,7 @@ def _pooled(sources, password_for, job: Job, jobs: int, worker) -> Iterator[File
     window: deque = deque()
     it = _chunks(sources, password_for)
     pool = _pool(job, jobs)
+    finished = False
     try:
         while True:
             while len(window) < jobs * WINDOW_PER_JOB:
@@ -222,6 +277,7 @@ def _pooled(sources, password_for, job: Job, jobs: int, worker) -> Iterator[File
                 else:
                     window.append((item, pool.submit(_work_chunk, item, worker)))
             if not window:
+                finished = True
                 return
             chunk, pending = window.popleft()
             if isinstance(pending, FileResult):
@@ -251,15 +307,23 @@ def _pooled(sources, password_for, job: Job, jobs: int, worker) -> Iterator[File
             for t in done:
                 yield _expand(t)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if finished:
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:  # an exception here or in the consumer (a signal, Ctrl-C), or the consumer left
+            _stop(pool)
 
 
 def _alone(source: Source, password: str | None, job: Job, worker) -> FileResult:
-    with _pool(job, 1) as pool:
-        try:
-            return _expand(pool.submit(_work_chunk, [(source, password)], worker).result()[0])
-        except BrokenProcessPool:
-            return FileResult(source.name, internal=True)
+    pool = _pool(job, 1)
+    try:
+        result = _expand(pool.submit(_work_chunk, [(source, password)], worker).result()[0])
+    except BrokenProcessPool:
+        result = FileResult(source.name, internal=True)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    return result
 
 
 # -- the output -------------------------------------------------------------------------------------

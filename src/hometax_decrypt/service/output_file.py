@@ -4,10 +4,13 @@ a planted link.
 Every file the CLI writes (``parse -o``, ``extract -o``, ``deductions -o``, ``batch -o``) goes
 through :func:`replacing` (or :func:`write`, its one-shot form):
 
-- the content goes to a new temporary file beside the target (``.hometax-XXXXXXXX.part``, made by
-  :func:`tempfile.mkstemp`: ``O_CREAT | O_EXCL | O_NOFOLLOW``, mode 0600 whatever the umask), is
-  flushed to disk (``fsync``) and renamed over the target: the result is mode 0600, and a reader
-  sees the old file or the whole new one, never a part;
+- the content goes to a new file in the target's folder, mode 0600 whatever the umask: on Linux a
+  file without a name (``O_TMPFILE``) until it is complete, so that a process killed outright
+  (SIGKILL, the OOM killer) leaves nothing behind; elsewhere, or where the file system has no
+  unnamed files, a hidden temporary file (``.hometax-XXXXXXXX.part``, made by
+  :func:`tempfile.mkstemp`: ``O_CREAT | O_EXCL | O_NOFOLLOW``). Complete, it is flushed to disk
+  (``fsync``), given a temporary name (``linkat`` through ``/proc``; a copy where that is refused)
+  and renamed over the target: a reader sees the old file or the whole new one, never a part;
 - on any failure (an error, Ctrl-C, a signal turned into an exception) the temporary file is
   removed and the target is left as it was;
 - a target that is a symbolic link is refused (usage error): the link is neither followed (its
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -66,6 +71,56 @@ def _sync_folder(folder: str) -> None:
         os.close(fd)
 
 
+_PROC_FD = "/proc/self/fd"
+
+
+def _new_file(folder: str) -> tuple[int, str | None]:
+    """A new file in ``folder`` readable by its owner alone, and its name: ``None`` for a Linux
+    file without a name (O_TMPFILE), else a hidden temporary name."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag and os.path.isdir(_PROC_FD):
+        try:
+            return os.open(folder, flag | os.O_RDWR, 0o600), None
+        except OSError:  # EOPNOTSUPP: the file system has no unnamed files
+            pass
+    return tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=folder)
+
+
+def _name(fh: BinaryIO, folder: str) -> str:
+    """A temporary name in ``folder`` for the complete unnamed file ``fh``: linkat through /proc (a
+    folder's descriptor given, so that the /proc link is followed: plain link() refuses it); where
+    that is refused, a copy in a named temporary file."""
+    fd = fh.fileno()
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            for _ in range(100):
+                name = f"{PREFIX}{secrets.token_hex(8)}{SUFFIX}"
+                try:
+                    os.link(f"{_PROC_FD}/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+                    return os.path.join(folder, name)
+                except FileExistsError:
+                    continue
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    try:
+        copy_fd, copy = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=folder)
+    except OSError:
+        raise _cannot_write() from None
+    try:
+        with os.fdopen(copy_fd, "wb") as out, open(os.dup(fd), "rb") as src:
+            src.seek(0)
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        os.unlink(copy)
+        raise
+    return copy
+
+
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file to write the new content of ``path`` into; at the end of the ``with`` block
@@ -74,7 +129,7 @@ def replacing(path: str | os.PathLike) -> Iterator[BinaryIO]:
     check_target(path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=folder)
+        fd, tmp = _new_file(folder)
     except OSError:
         raise _cannot_write() from None
     try:
@@ -85,14 +140,17 @@ def replacing(path: str | os.PathLike) -> Iterator[BinaryIO]:
                 os.fsync(fh.fileno())
             except OSError:
                 raise _cannot_write() from None
+            if tmp is None:
+                tmp = _name(fh, folder)
         check_target(path)  # a folder or device put there meanwhile: refused, not replaced
         try:
             os.replace(tmp, path)
         except OSError:  # e.g. the file is open in Excel (Windows)
             raise _cannot_write() from None
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     _sync_folder(folder)
 
