@@ -24,6 +24,9 @@ import stat
 import tempfile
 from pathlib import Path
 
+from .. import errors
+from ..document.source import open_regular
+
 
 class UnsafeDirectory(Exception):
     """A directory ``make up`` will not use; the message is one line naming it and why."""
@@ -176,18 +179,14 @@ def remove(path: Path) -> None:
 
 
 def read_small(path: Path, limit: int = 4096) -> str | None:
-    """The text of a small regular file (a pid file) read without following a symbolic link; None
-    when it is missing, a link or anything else."""
+    """The text of a small regular file (a pid file) read without following a symbolic link
+    (:func:`hometax_decrypt.document.source.open_regular`, the one such check); None when it is
+    missing, a link or anything else."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        with open_regular(path) as fh:
+            return fh.read(limit).decode("ascii", "replace")
+    except (OSError, errors.UsageError):
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, limit).decode("ascii", "replace")
-    finally:
-        os.close(fd)
 
 
 def empty_dir(path: Path) -> None:
